@@ -1,0 +1,186 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/rs/zerolog"
+
+	"github.com/wasigate/wasigate/host"
+	"github.com/wasigate/wasigate/router"
+	"github.com/wasigate/wasigate/wasi"
+	"github.com/wasigate/wasigate/wasi/build"
+)
+
+func version() string { return host.Version }
+
+// configFlags registers -c/--config on fs.
+func configFlags(fs *flag.FlagSet) *string {
+	p := new(string)
+	fs.StringVar(p, "c", "", "configuration `file` (wasigate TOML or WAGI modules.toml)")
+	fs.StringVar(p, "config", "", "same as -c")
+	return p
+}
+
+// errNoConfig is returned when no configuration was named or found.
+var errNoConfig = errors.New("no configuration: pass -c FILE (or run from a folder with wasigate.toml or samples/wasigate.toml)")
+
+// findConfig returns the configuration to use: the one named, else
+// ./wasigate.toml, else the bundled samples/wasigate.toml so that a fresh
+// clone serves its samples with no flags.
+func findConfig(named string) (string, error) {
+	if named != "" {
+		return named, nil
+	}
+	for _, p := range []string{"wasigate.toml", filepath.Join("samples", "wasigate.toml")} {
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", errNoConfig
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
+}
+
+// newLogger logs human-readable lines on a terminal and JSON otherwise.
+func newLogger(w io.Writer) zerolog.Logger {
+	zerolog.DurationFieldUnit = time.Millisecond
+	zerolog.DurationFieldInteger = false
+	if isTerminal(w) {
+		return zerolog.New(zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05.000"}).With().Timestamp().Logger()
+	}
+	return zerolog.New(w).With().Timestamp().Logger()
+}
+
+// setup loads the configuration and creates the engine and builder.
+type setup struct {
+	cfg     *router.Config
+	engine  *wasi.Engine
+	builder *build.Builder
+	log     zerolog.Logger
+}
+
+func newSetup(ctx context.Context, configPath string, stderr io.Writer) (*setup, error) {
+	path, err := findConfig(configPath)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := router.LoadConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	return newSetupFor(ctx, cfg, stderr)
+}
+
+// newSetupFor creates the engine and builder for a loaded configuration.
+func newSetupFor(ctx context.Context, cfg *router.Config, stderr io.Writer) (*setup, error) {
+	log := newLogger(stderr)
+	for _, w := range cfg.Warnings {
+		log.Warn().Msg(w)
+	}
+	cacheDir := cfg.CacheDir
+	if cacheDir == "" {
+		cacheDir = wasi.DefaultCacheDir()
+	} else {
+		cacheDir = cfg.Abs(cacheDir)
+	}
+	engine, err := wasi.NewEngine(ctx, wasi.Options{CacheDir: cacheDir})
+	if err != nil {
+		return nil, err
+	}
+	return &setup{cfg: cfg, engine: engine, builder: &build.Builder{Dir: cacheDir}, log: log}, nil
+}
+
+func (s *setup) options(stderr io.Writer) router.Options {
+	return router.Options{
+		Engine:   s.engine,
+		Builder:  s.builder,
+		Log:      s.log,
+		Progress: newProgress(s.log, stderr),
+	}
+}
+
+// progress shows module loading: a line per module on a terminal while it
+// compiles (a Go guest takes about a second, a 30 MB interpreter many), and
+// one log event per module in any case.
+type progress struct {
+	log      zerolog.Logger
+	terminal io.Writer // nil when not a terminal
+	mu       sync.Mutex
+	start    map[string]time.Time
+}
+
+func newProgress(log zerolog.Logger, stderr io.Writer) *progress {
+	p := &progress{log: log, start: map[string]time.Time{}}
+	if isTerminal(stderr) {
+		p.terminal = stderr
+	}
+	return p
+}
+
+func (p *progress) Start(name string, size int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.start[name] = time.Now()
+	if p.terminal != nil {
+		fmt.Fprintf(p.terminal, "  loading %s (%s)...\n", relName(name), humanSize(size))
+	}
+}
+
+func (p *progress) Done(name string, m *wasi.Module, err error) {
+	p.mu.Lock()
+	d := time.Since(p.start[name])
+	p.mu.Unlock()
+	if err != nil {
+		p.log.Error().Str("module", relName(name)).Err(err).Msg("module failed to load")
+		return
+	}
+	how := "compiled"
+	if m.Cached {
+		how = "loaded from cache"
+	}
+	if p.terminal != nil {
+		p.mu.Lock()
+		fmt.Fprintf(p.terminal, "  %s %s (%s wasm) in %s\n", how, relName(name), humanSize(int64(m.Size)), d.Round(time.Millisecond))
+		p.mu.Unlock()
+	}
+	p.log.Info().Str("module", relName(name)).Int("bytes", m.Size).Bool("cached", m.Cached).
+		Dur("compile", m.CompileTime).Dur("total", d).Msg("module ready")
+}
+
+func humanSize(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+func relName(path string) string {
+	if wd, err := os.Getwd(); err == nil {
+		if r, err := filepath.Rel(wd, path); err == nil && len(r) < len(path) {
+			return r
+		}
+	}
+	return path
+}
+
+func init() {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		host.Version = bi.Main.Version
+	}
+}

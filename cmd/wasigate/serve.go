@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/wasigate/wasigate/router"
+)
+
+func cmdServe(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	config := configFlags(fs)
+	var listen string
+	fs.StringVar(&listen, "l", "", "listen `address` (default: the config's listen, else 127.0.0.1:8080)")
+	fs.StringVar(&listen, "listen", "", "same as -l")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := serve(ctx, *config, listen, stdout, stderr, nil); err != nil {
+		fmt.Fprintln(stderr, "wasigate:", err)
+		return 1
+	}
+	return 0
+}
+
+// serve runs the server until ctx is done, then shuts it down gracefully.
+// ready, if not nil, receives the listening address once serving.
+func serve(ctx context.Context, configPath, listen string, stdout, stderr io.Writer, ready chan<- string) error {
+	s, err := newSetup(ctx, configPath, stderr)
+	if err != nil {
+		return err
+	}
+	defer s.engine.Close(context.Background())
+	cfg := s.cfg
+	srv := cfg.Server.Or(router.DefaultServer)
+	start := time.Now()
+	site, err := router.Build(ctx, cfg, s.options(stderr))
+	if err != nil {
+		return err
+	}
+	s.log.Info().Int("routes", len(site.Routes)).Int("modules", len(site.Modules)).
+		Dur("startup", time.Since(start)).Str("config", cfg.File).Msg("site ready")
+
+	if listen == "" {
+		listen = cfg.Listen
+	}
+	if listen == "" {
+		listen = "127.0.0.1:8080"
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{
+		Handler:           site.Handler,
+		ReadHeaderTimeout: time.Duration(srv.ReadHeaderTimeout),
+		IdleTimeout:       time.Duration(srv.IdleTimeout),
+		MaxHeaderBytes:    int(srv.MaxHeaderBytes),
+		ErrorLog:          nil,
+	}
+	s.log.Info().Str("addr", "http://"+ln.Addr().String()+"/").Msg("serving")
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.log.Info().Dur("grace", time.Duration(srv.ShutdownGrace)).Msg("shutting down: no new connections; waiting for requests in flight")
+	sctx, cancel := context.WithTimeout(context.Background(), time.Duration(srv.ShutdownGrace))
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		s.log.Warn().Err(err).Msg("grace period over; closing remaining connections")
+		hs.Close()
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	s.log.Info().Msg("stopped")
+	return nil
+}

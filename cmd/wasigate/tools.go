@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/wasigate/wasigate/router"
+)
+
+// cmdCheck validates the configuration and builds every route, compiling
+// every module, without serving. Each problem names the file and route.
+func cmdCheck(args []string, stdout, stderr io.Writer) int {
+	site, s, code := buildSite("check", args, stderr)
+	if site == nil {
+		return code
+	}
+	defer s.engine.Close(context.Background())
+	fmt.Fprintf(stdout, "%s: ok: %d routes, %d modules\n", s.cfg.File, len(site.Routes), len(site.Modules))
+	return 0
+}
+
+// cmdCompile fills the compilation cache, for image builds.
+func cmdCompile(args []string, stdout, stderr io.Writer) int {
+	start := time.Now()
+	site, s, code := buildSite("compile", args, stderr)
+	if site == nil {
+		return code
+	}
+	defer s.engine.Close(context.Background())
+	cached := 0
+	for _, m := range site.Modules {
+		if m.Cached {
+			cached++
+		}
+	}
+	fmt.Fprintf(stdout, "%d modules ready in %s (%d were already in the cache)\n", len(site.Modules), time.Since(start).Round(time.Millisecond), cached)
+	return 0
+}
+
+// cmdRoutes prints the route table.
+func cmdRoutes(args []string, stdout, stderr io.Writer) int {
+	site, s, code := buildSite("routes", args, stderr)
+	if site == nil {
+		return code
+	}
+	defer s.engine.Close(context.Background())
+	tw := tabwriter.NewWriter(stdout, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "ROUTE\tMETHODS\tMODULE\tENTRYPOINT\tTIMEOUT\tMEMORY\tCONCURRENCY")
+	for _, r := range site.Routes {
+		methods := "*"
+		if len(r.Methods) > 0 {
+			methods = strings.Join(r.Methods, ",")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", r.Pattern, methods, r.Module, r.Entrypoint,
+			time.Duration(r.Limits.Timeout), r.Limits.Memory, r.Limits.Concurrency)
+	}
+	tw.Flush()
+	return 0
+}
+
+func buildSite(name string, args []string, stderr io.Writer) (*router.Site, *setup, int) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	config := configFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, 2
+	}
+	ctx := context.Background()
+	s, err := newSetup(ctx, *config, stderr)
+	if err != nil {
+		printErrors(stderr, err)
+		return nil, nil, 1
+	}
+	site, err := router.Build(ctx, s.cfg, s.options(stderr))
+	if err != nil {
+		s.engine.Close(ctx)
+		printErrors(stderr, err)
+		return nil, nil, 1
+	}
+	return site, s, 0
+}
+
+// printErrors prints each joined error on its own line.
+func printErrors(w io.Writer, err error) {
+	var joined interface{ Unwrap() []error }
+	if errors.As(err, &joined) {
+		for _, e := range joined.Unwrap() {
+			printErrors(w, e)
+		}
+		return
+	}
+	fmt.Fprintln(w, "wasigate:", err)
+}

@@ -1,0 +1,358 @@
+package host
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Defaults for Handler fields left zero.
+const (
+	DefaultTimeout        = 10 * time.Second
+	DefaultMaxBody        = 10 << 20
+	DefaultMaxOutput      = 64 << 20
+	DefaultMaxHeaderBytes = 64 << 10
+	DefaultMaxRedirects   = 10
+)
+
+// Handler runs a CGI program for each request. Its zero value with a Runner
+// set works, with the defaults above.
+type Handler struct {
+	Runner Runner
+
+	Route  string   // the route pattern, for logs and X_MATCHED_ROUTE
+	Module string   // the module's name, for logs
+	Root   string   // SCRIPT_NAME of a prefix route; PATH_INFO is the rest of the path
+	Exact  bool     // an exact route: SCRIPT_NAME is the whole path, PATH_INFO empty
+	Env    []string // extra KEY=value variables from the configuration
+
+	// Argv is a WAGI argv template ("${SCRIPT_NAME} ${ARGS}"). Empty means
+	// RFC 3875 section 4.4: the script name, then the query's search words.
+	Argv string
+
+	// DocumentRoot is the guest path PATH_TRANSLATED is relative to; empty
+	// means no PATH_TRANSLATED.
+	DocumentRoot string
+
+	// PassAuthorization passes the Authorization header as
+	// HTTP_AUTHORIZATION, like Apache's CGIPassAuth.
+	PassAuthorization bool
+
+	Timeout        time.Duration // wall clock for one run -> 504
+	MaxBody        int64         // request body bytes -> 413
+	MaxOutput      int64         // response bytes -> stopped, aborted
+	MaxHeaderBytes int           // CGI header block bytes -> 502
+
+	// PathLocationHandler serves internal redirects (a Location header with
+	// a local path, RFC 3875 section 6.2.2). Nil means they are answered
+	// as client redirects.
+	PathLocationHandler http.Handler
+}
+
+func (h *Handler) timeout() time.Duration {
+	if h.Timeout > 0 {
+		return h.Timeout
+	}
+	return DefaultTimeout
+}
+
+func (h *Handler) maxBody() int64 {
+	if h.MaxBody > 0 {
+		return h.MaxBody
+	}
+	return DefaultMaxBody
+}
+
+func (h *Handler) maxOutput() int64 {
+	if h.MaxOutput > 0 {
+		return h.MaxOutput
+	}
+	return DefaultMaxOutput
+}
+
+func (h *Handler) maxHeaderBytes() int {
+	if h.MaxHeaderBytes > 0 {
+		return h.MaxHeaderBytes
+	}
+	return DefaultMaxHeaderBytes
+}
+
+// Causes of a stopped run, from context.Cause.
+var (
+	ErrTimeout    = errors.New("timeout")
+	errClientGone = errors.New("client went away")
+)
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	info := InfoFrom(r.Context())
+	info.Route = h.Route
+	info.Module = h.Module
+	log := h.logger(r)
+
+	req := h.request(r)
+	body, length, status := h.body(w, r)
+	if status != 0 {
+		info.Reason = "body"
+		log.Warn().Int("status", status).Int64("max_body", h.maxBody()).Msg("request body over the limit")
+		http.Error(w, http.StatusText(status), status)
+		return
+	}
+
+	args := []string{req.scriptName}
+	if h.Argv != "" {
+		args = templateArgs(h.Argv, req.scriptName, r.URL.RawQuery)
+	} else {
+		args = append(args, searchArgs(r.URL.RawQuery)...)
+	}
+
+	ctx, cancel := context.WithCancelCause(r.Context())
+	defer cancel(nil)
+	ctx, stop := context.WithTimeoutCause(ctx, h.timeout(), ErrTimeout)
+	defer stop()
+
+	out := &output{h: h, w: w, info: info, cancel: cancel, maxHeader: h.maxHeaderBytes(), maxOutput: h.maxOutput()}
+	stderr := &stderrLog{log: log}
+	inv := &Invocation{
+		Args:   args,
+		Env:    h.environment(r, req, length),
+		Stdin:  body,
+		Stdout: out,
+		Stderr: stderr,
+	}
+	err := h.Runner.Run(ctx, inv)
+	stderr.flush()
+	info.Instantiate = inv.Instantiate
+	if err == nil && out.err != nil {
+		err = out.err
+	}
+	if err == nil {
+		out.finish(r, log)
+		return
+	}
+	h.fail(w, r, out, err, context.Cause(ctx), log)
+}
+
+// fail answers a run that ended in err. cause is the run context's cause.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, out *output, err, cause error, log zerolog.Logger) {
+	info := InfoFrom(r.Context())
+	status := http.StatusBadGateway
+	reason := "crash"
+	var exit interface{ ExitCode() int }
+	switch {
+	case r.Context().Err() != nil:
+		// The client went away: nobody to answer.
+		info.Reason = "client"
+		log.Info().Err(err).Msg("client went away; guest stopped")
+		if out.committed {
+			panic(http.ErrAbortHandler)
+		}
+		info.Status = 499 // nginx's "client closed request", for the log only
+		return
+	case errors.Is(cause, ErrTimeout):
+		status, reason = http.StatusGatewayTimeout, "timeout"
+	case errors.Is(err, ErrOutputTooLarge) || errors.Is(cause, ErrOutputTooLarge):
+		reason = "output"
+	case errors.As(err, &exit):
+		reason = "exit"
+	case isCGIError(err):
+		reason = "invalid"
+	}
+	info.Reason = reason
+	ev := log.Error().Err(err).Str("reason", reason)
+	if out.committed {
+		ev.Int64("body_bytes", out.bodyBytes).Msg("guest failed after the response started; aborting it")
+		// The client must not take a cut body for a whole one: abort the
+		// connection (net/http handles this panic without logging it).
+		panic(http.ErrAbortHandler)
+	}
+	ev.Int("status", status).Msg("guest failed")
+	http.Error(w, http.StatusText(status), status)
+}
+
+func isCGIError(err error) bool {
+	for _, e := range []error{ErrNoHeader, ErrHeaderTooLarge, ErrNoContentType, ErrBadStatus, ErrBadHeaderName, ErrBadHeaderValue, ErrBadHeaderLine} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+func (h *Handler) logger(r *http.Request) zerolog.Logger {
+	return zerolog.Ctx(r.Context()).With().Str("route", h.Route).Str("module", h.Module).Logger()
+}
+
+// request works out SCRIPT_NAME and PATH_INFO the way Go's net/http/cgi
+// does: Root is the script, the rest of the path is PATH_INFO.
+func (h *Handler) request(r *http.Request) request {
+	req := request{route: h.Route, scriptName: h.Root}
+	if h.Exact {
+		req.scriptName = r.URL.Path
+		return req
+	}
+	if rest, ok := strings.CutPrefix(r.URL.Path, h.Root); ok {
+		req.pathInfo = rest
+	}
+	if rest, ok := strings.CutPrefix(r.URL.EscapedPath(), h.Root); ok {
+		req.rawPath = rest
+	}
+	return req
+}
+
+// body returns the guest's stdin and CONTENT_LENGTH, or a status to answer
+// with instead: 413 for a body over the limit. A body of unknown length
+// (chunked) is read up to the limit so that CONTENT_LENGTH is exact.
+func (h *Handler) body(w http.ResponseWriter, r *http.Request) (io.Reader, int64, int) {
+	max := h.maxBody()
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+		return nil, 0, 0
+	}
+	if r.ContentLength > max {
+		return nil, 0, http.StatusRequestEntityTooLarge
+	}
+	if r.ContentLength > 0 {
+		// Never more than declared; MaxBytesReader also closes the
+		// connection if the client sends more than the limit.
+		return http.MaxBytesReader(w, r.Body, r.ContentLength), r.ContentLength, 0
+	}
+	var buf bytes.Buffer
+	n, err := io.Copy(&buf, io.LimitReader(r.Body, max+1))
+	if n > max {
+		return nil, 0, http.StatusRequestEntityTooLarge
+	}
+	if err != nil {
+		return nil, 0, http.StatusBadRequest
+	}
+	return &buf, n, 0
+}
+
+// output is the guest's stdout: it collects the header block, then streams
+// the body to the client, flushing after each write so that a script's
+// output arrives as it is written.
+type output struct {
+	h         *Handler
+	w         http.ResponseWriter
+	info      *Info
+	cancel    context.CancelCauseFunc
+	maxHeader int
+	maxOutput int64
+
+	head      []byte
+	res       *response
+	pending   []byte // body bytes that came with the header block
+	committed bool   // the status line has been sent
+	discard   bool   // internal redirect: the body is ignored
+	bodyBytes int64
+	total     int64
+	err       error // first error; the guest is stopped
+}
+
+// Write implements io.Writer for the guest's stdout. Returning an error
+// makes the guest see EIO; the run is also cancelled so a guest that
+// ignores the error is stopped anyway.
+func (o *output) Write(p []byte) (int, error) {
+	if o.err != nil {
+		return 0, o.err
+	}
+	o.total += int64(len(p))
+	if o.total > o.maxOutput {
+		return 0, o.stop(fmt.Errorf("%w (%d bytes)", ErrOutputTooLarge, o.maxOutput))
+	}
+	if o.res == nil {
+		from := max(0, len(o.head)-3)
+		o.head = append(o.head, p...)
+		end, bodyStart := findHeaderEnd(o.head, from)
+		if end < 0 {
+			if len(o.head) > o.maxHeader {
+				return 0, o.stop(fmt.Errorf("%w (over %d bytes)", ErrHeaderTooLarge, o.maxHeader))
+			}
+			return len(p), nil
+		}
+		if end > o.maxHeader {
+			return 0, o.stop(fmt.Errorf("%w (%d bytes)", ErrHeaderTooLarge, end))
+		}
+		res, err := parseHeader(o.head[:end])
+		if err != nil {
+			return 0, o.stop(err)
+		}
+		o.res = res
+		o.discard = res.location != "" && o.h.PathLocationHandler != nil
+		rest := o.head[bodyStart:]
+		o.head = nil
+		if len(rest) == 0 || o.discard {
+			return len(p), nil
+		}
+		if err := o.writeBody(rest); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
+	if o.discard {
+		return len(p), nil
+	}
+	if err := o.writeBody(p); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (o *output) stop(err error) error {
+	o.err = err
+	o.cancel(err)
+	return err
+}
+
+// commit sends the status line and headers. It waits for the first body
+// byte (or the end of the run) so that a script failing between its header
+// block and its body still gets a clean 502.
+func (o *output) commit() {
+	if o.committed {
+		return
+	}
+	o.committed = true
+	hdr := o.w.Header()
+	for k, vv := range o.res.header {
+		hdr[k] = vv
+	}
+	status := o.res.status
+	if o.res.location != "" {
+		// A local Location without a handler to serve it: tell the client.
+		status = http.StatusFound
+	}
+	o.info.Status = status
+	o.w.WriteHeader(status)
+}
+
+func (o *output) writeBody(p []byte) error {
+	o.commit()
+	n, err := o.w.Write(p)
+	o.bodyBytes += int64(n)
+	if err == nil {
+		err = http.NewResponseController(o.w).Flush()
+	}
+	if err != nil {
+		return o.stop(fmt.Errorf("%w: %v", errClientGone, err))
+	}
+	return nil
+}
+
+// finish completes a run that ended well.
+func (o *output) finish(r *http.Request, log zerolog.Logger) {
+	if o.res == nil {
+		o.h.fail(o.w, r, o, ErrNoHeader, nil, log)
+		return
+	}
+	if o.discard {
+		o.h.redirect(o.w, r, o.res.location, log)
+		return
+	}
+	o.commit()
+}

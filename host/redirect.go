@@ -1,0 +1,47 @@
+package host
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+
+	"github.com/rs/zerolog"
+)
+
+type hopsKey struct{}
+
+// redirect serves a local redirect (RFC 3875 section 6.2.2): the server
+// answers with the resource at location, fetched as a GET, as if the client
+// had asked for it. Hops are bounded so that a script redirecting to itself
+// gets a 500, never a hang.
+func (h *Handler) redirect(w http.ResponseWriter, r *http.Request, location string, log zerolog.Logger) {
+	hops, _ := r.Context().Value(hopsKey{}).(int)
+	info := InfoFrom(r.Context())
+	if hops >= DefaultMaxRedirects {
+		info.Reason = "redirect"
+		log.Error().Str("location", location).Int("hops", hops).Msg("internal redirect limit reached")
+		http.Error(w, "internal redirect limit reached", http.StatusInternalServerError)
+		return
+	}
+	u, err := url.Parse(location)
+	if err != nil {
+		info.Reason = "invalid"
+		log.Error().Err(err).Str("location", location).Msg("script sent an invalid Location")
+		http.Error(w, http.StatusText(http.StatusBadGateway), http.StatusBadGateway)
+		return
+	}
+	info.Redirects = hops + 1
+	ctx := context.WithValue(r.Context(), hopsKey{}, hops+1)
+	nr := r.Clone(ctx)
+	nr.Method = http.MethodGet
+	nr.Body = http.NoBody
+	nr.ContentLength = 0
+	nr.Header.Del("Content-Length")
+	nr.Header.Del("Content-Type")
+	nr.URL = u
+	nr.URL.Scheme, nr.URL.Host = "", ""
+	nr.RequestURI = u.RequestURI()
+	// The router may have stored routing state in the context; the new
+	// request routes afresh from the root handler.
+	h.PathLocationHandler.ServeHTTP(w, nr)
+}

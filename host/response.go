@@ -1,0 +1,160 @@
+package host
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/textproto"
+	"strconv"
+	"strings"
+)
+
+// Errors that make a script's output invalid (RFC 3875 section 6). Each is
+// answered with 502 Bad Gateway while no body has been sent.
+var (
+	ErrNoHeader        = errors.New("script ended before a complete header block")
+	ErrHeaderTooLarge  = errors.New("script header block too large")
+	ErrNoContentType   = errors.New("script response has none of Content-Type, Location and Status")
+	ErrBadStatus       = errors.New("script sent a malformed Status header")
+	ErrBadHeaderName   = errors.New("script sent an invalid header name")
+	ErrBadHeaderValue  = errors.New("script sent a header value with CR, LF or NUL")
+	ErrBadHeaderLine   = errors.New("script sent a header line without a colon")
+	ErrOutputTooLarge  = errors.New("script output over the limit")
+	ErrResponseAborted = errors.New("response aborted")
+)
+
+// response is parsed CGI output: the header block and what it means.
+type response struct {
+	status   int
+	header   http.Header
+	location string // a local path for an internal redirect, RFC 3875 6.2.2
+}
+
+// parseHeader parses a complete CGI header block (without the blank line
+// that ends it). Lines may end in LF or CRLF.
+func parseHeader(block []byte) (*response, error) {
+	res := &response{header: http.Header{}}
+	hasStatus := false
+	for len(block) > 0 {
+		var line []byte
+		if i := bytes.IndexByte(block, '\n'); i >= 0 {
+			line, block = block[:i], block[i+1:]
+		} else {
+			line, block = block, nil
+		}
+		line = bytes.TrimSuffix(line, []byte{'\r'})
+		name, value, ok := bytes.Cut(line, []byte{':'})
+		if !ok {
+			return nil, fmt.Errorf("%w: %q", ErrBadHeaderLine, truncate(line))
+		}
+		if !validName(name) {
+			return nil, fmt.Errorf("%w: %q", ErrBadHeaderName, truncate(name))
+		}
+		value = bytes.TrimLeft(value, " \t")
+		value = bytes.TrimRight(value, " \t")
+		if bytes.ContainsAny(value, "\r\n\x00") {
+			// Never response splitting.
+			return nil, fmt.Errorf("%w: %s", ErrBadHeaderValue, name)
+		}
+		key := textproto.CanonicalMIMEHeaderKey(string(name))
+		v := string(value)
+		switch key {
+		case "Status":
+			code, err := parseStatus(v)
+			if err != nil {
+				return nil, err
+			}
+			res.status = code
+			hasStatus = true
+		default:
+			res.header.Add(key, v)
+		}
+	}
+	loc := res.header.Get("Location")
+	if !hasStatus && res.header.Get("Content-Type") == "" && loc == "" {
+		return nil, ErrNoContentType
+	}
+	switch {
+	case strings.HasPrefix(loc, "/") && !strings.HasPrefix(loc, "//") && !hasStatus:
+		// 6.2.2 local redirect: the server serves that path instead.
+		res.location = loc
+	case loc != "" && !hasStatus:
+		res.status = http.StatusFound // 6.2.3 client redirect
+	case !hasStatus:
+		res.status = http.StatusOK
+	}
+	return res, nil
+}
+
+// parseStatus reads "418 I'm a teapot" or "418".
+func parseStatus(v string) (int, error) {
+	codeStr, _, _ := strings.Cut(v, " ")
+	if len(codeStr) != 3 {
+		return 0, fmt.Errorf("%w: %q", ErrBadStatus, v)
+	}
+	code, err := strconv.Atoi(codeStr)
+	if err != nil || code < 200 || code > 599 {
+		return 0, fmt.Errorf("%w: %q", ErrBadStatus, v)
+	}
+	return code, nil
+}
+
+// validName reports whether b is an HTTP token (RFC 9110 section 5.6.2).
+func validName(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	for _, c := range b {
+		if c >= 0x80 || !tokenChar[c] {
+			return false
+		}
+	}
+	return true
+}
+
+var tokenChar = func() (t [128]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = true
+		t[c-'a'+'A'] = true
+	}
+	for _, c := range "!#$%&'*+-.^_`|~" {
+		t[c] = true
+	}
+	return
+}()
+
+func truncate(b []byte) []byte {
+	if len(b) > 64 {
+		return b[:64]
+	}
+	return b
+}
+
+// findHeaderEnd returns the length of the header block in buf and the
+// offset where the body starts, or -1 if the blank line has not come yet.
+// from is where to resume scanning.
+func findHeaderEnd(buf []byte, from int) (blockEnd, bodyStart int) {
+	for i := from; i < len(buf); i++ {
+		if buf[i] != '\n' {
+			continue
+		}
+		// Line ends at i. Is the next line empty?
+		if i == 0 {
+			return 0, 1
+		}
+		if i+1 < len(buf) && buf[i+1] == '\n' {
+			return i, i + 2
+		}
+		if i+2 < len(buf) && buf[i+1] == '\r' && buf[i+2] == '\n' {
+			return i, i + 3
+		}
+		if i == 1 && buf[0] == '\r' {
+			return 0, 2
+		}
+	}
+	return -1, -1
+}

@@ -1,0 +1,375 @@
+package router
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/rs/zerolog"
+
+	"github.com/wasigate/wasigate/host"
+	"github.com/wasigate/wasigate/wasi"
+	"github.com/wasigate/wasigate/wasi/build"
+)
+
+// Progress is told when a module starts and finishes loading, so a
+// terminal can show that long compiles are under way.
+type Progress interface {
+	Start(name string, size int64)
+	Done(name string, m *wasi.Module, err error)
+}
+
+// Options are what Build needs besides the configuration.
+type Options struct {
+	Engine   *wasi.Engine
+	Builder  *build.Builder // builds sources; nil means only .wasm and .wat
+	Log      zerolog.Logger
+	Progress Progress // may be nil
+	// Observe is called after each request, for metrics. May be nil.
+	Observe func(r *http.Request, info *host.Info, status int, d time.Duration)
+}
+
+// Site is a built configuration: the handler to serve and what it holds.
+type Site struct {
+	Handler http.Handler
+	Routes  []RouteInfo
+	Modules []*wasi.Module
+}
+
+// RouteInfo describes a served route, for `wasigate routes`.
+type RouteInfo struct {
+	Pattern    string
+	Methods    []string
+	Module     string
+	Entrypoint string
+	Limits     Limits
+}
+
+// Build compiles every module of cfg (in parallel, through the engine's
+// cache) and returns the site. All problems are reported together, each
+// naming the configuration file and the route.
+func Build(ctx context.Context, cfg *Config, opts Options) (*Site, error) {
+	srv := cfg.Server.Or(DefaultServer)
+	defaults := cfg.Defaults.Or(DefaultLimits)
+
+	modules, errs := loadModules(ctx, cfg, opts)
+	site := &Site{}
+	for _, m := range modules {
+		if m.mod != nil {
+			site.Modules = append(site.Modules, m.mod)
+		}
+	}
+
+	mux := chi.NewRouter()
+	root := http.Handler(nil)
+	redirect := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { root.ServeHTTP(w, r) })
+
+	for i := range cfg.Routes {
+		rt := &cfg.Routes[i]
+		m := modules[cfg.Abs(rt.Module)]
+		if m == nil || m.err != nil {
+			continue // reported by loadModules
+		}
+		handlers, err := routeHandlers(ctx, cfg, rt, m.mod, defaults, srv, redirect)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: route #%d %q: %w", cfg.File, rt.Index, rt.Path, err))
+			continue
+		}
+		for _, rh := range handlers {
+			mount(mux, rh.pattern, rt.Methods, rh.handler)
+			site.Routes = append(site.Routes, RouteInfo{
+				Pattern: rh.pattern, Methods: rt.Methods, Module: rt.Module,
+				Entrypoint: rh.entry, Limits: rt.Limits.Or(defaults),
+			})
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	mux.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		host.InfoFrom(r.Context()).Reason = "no route"
+		http.Error(w, "404 page not found", http.StatusNotFound)
+	})
+
+	ids := newRequestIDs()
+	root = accessLog(opts.Log, ids, opts.Observe)(recoverer(maxURI(int(srv.MaxURI))(mux)))
+	site.Handler = root
+	return site, nil
+}
+
+// mount registers h for pattern; a prefix pattern /x/* also serves /x.
+func mount(mux chi.Router, pattern string, methods []string, h http.Handler) {
+	patterns := []string{pattern}
+	if p, ok := strings.CutSuffix(pattern, "/*"); ok && p != "" {
+		patterns = append(patterns, p)
+	}
+	for _, p := range patterns {
+		if len(methods) == 0 {
+			mux.Handle(p, h)
+			continue
+		}
+		for _, m := range methods {
+			mux.Method(m, p, h)
+		}
+	}
+}
+
+type routeHandler struct {
+	pattern string
+	entry   string
+	handler http.Handler
+}
+
+// routeHandlers binds a route to its module. A module exporting _routes
+// (WAGI) adds one handler per sub-route it lists.
+func routeHandlers(ctx context.Context, cfg *Config, rt *Route, mod *wasi.Module, defaults Limits, srv Server, redirect http.Handler) ([]routeHandler, error) {
+	lim := rt.Limits.Or(defaults)
+	volumes, docRoot, err := routeVolumes(cfg, rt)
+	if err != nil {
+		return nil, err
+	}
+	entries := []routeHandler{{pattern: rt.Path, entry: rt.Entrypoint}}
+	if mod.HasExport("_routes") {
+		sub, err := wagiSubRoutes(ctx, mod, volumes, lim)
+		if err != nil {
+			return nil, err
+		}
+		base := strings.TrimSuffix(strings.TrimSuffix(rt.Path, "/*"), "/")
+		for _, s := range sub {
+			entries = append(entries, routeHandler{pattern: base + s.pattern, entry: s.entry})
+		}
+	}
+	var env []string
+	for _, k := range sortedKeys(rt.Env) {
+		env = append(env, k+"="+rt.Env[k])
+	}
+	var out []routeHandler
+	for _, e := range entries {
+		prog, err := mod.Prepare(wasi.Config{Entrypoint: e.entry, Volumes: volumes, MemoryLimit: uint64(lim.Memory)})
+		if err != nil {
+			return nil, err
+		}
+		h := &host.Handler{
+			Runner:              programRunner{prog},
+			Route:               e.pattern,
+			Module:              rt.Module,
+			Env:                 env,
+			Argv:                rt.Argv,
+			DocumentRoot:        docRoot,
+			PassAuthorization:   rt.PassAuthorization,
+			Timeout:             time.Duration(lim.Timeout),
+			MaxBody:             int64(lim.MaxBody),
+			MaxOutput:           int64(lim.MaxOutput),
+			MaxHeaderBytes:      int(srv.MaxCGIHeader),
+			PathLocationHandler: redirect,
+		}
+		if p, ok := strings.CutSuffix(e.pattern, "/*"); ok {
+			h.Root = p
+		} else {
+			h.Exact = true
+		}
+		e.entry = prog.Entrypoint()
+		e.handler = tag(e.pattern, rt.Module, newLimiter(lim.Concurrency, time.Duration(lim.QueueTimeout), "route").wrap(h))
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// tag records the route and module in the request's Info before any
+// route middleware runs, so their log events name them.
+func tag(route, module string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		info := host.InfoFrom(r.Context())
+		info.Route, info.Module = route, module
+		next.ServeHTTP(w, r)
+	})
+}
+
+// routeVolumes resolves a route's volumes against the configuration's
+// folder. The volume mounted at / (if any) is the document root that
+// PATH_TRANSLATED refers to.
+func routeVolumes(cfg *Config, rt *Route) ([]wasi.Volume, string, error) {
+	var vols []wasi.Volume
+	docRoot := ""
+	for _, g := range sortedKeys(rt.Volumes) {
+		v := rt.Volumes[g]
+		dir := cfg.Abs(v.Path)
+		st, err := os.Stat(dir)
+		if err != nil {
+			return nil, "", fmt.Errorf("volume %s: %w", g, err)
+		}
+		if !st.IsDir() {
+			return nil, "", fmt.Errorf("volume %s: %s is not a folder", g, dir)
+		}
+		vols = append(vols, wasi.Volume{Guest: g, Host: dir, Writable: v.Writable})
+		if g == "/" {
+			docRoot = "/"
+		}
+	}
+	return vols, docRoot, nil
+}
+
+// programRunner adapts a wasi.Program to host.Runner.
+type programRunner struct{ p *wasi.Program }
+
+func (r programRunner) Run(ctx context.Context, inv *host.Invocation) error {
+	c := wasi.Call{Args: inv.Args, Env: inv.Env, Stdin: inv.Stdin, Stdout: inv.Stdout, Stderr: inv.Stderr}
+	err := r.p.Run(ctx, &c)
+	inv.Instantiate = c.Instantiate
+	return err
+}
+
+type loaded struct {
+	mod *wasi.Module
+	err error
+}
+
+// loadModules builds and compiles each distinct module of cfg once, in
+// parallel. Errors name every route that uses a broken module.
+func loadModules(ctx context.Context, cfg *Config, opts Options) (map[string]*loaded, []error) {
+	users := map[string][]*Route{}
+	var order []string
+	for i := range cfg.Routes {
+		rt := &cfg.Routes[i]
+		if rt.Module == "" {
+			continue
+		}
+		p := cfg.Abs(rt.Module)
+		if _, ok := users[p]; !ok {
+			order = append(order, p)
+		}
+		users[p] = append(users[p], rt)
+	}
+	out := make(map[string]*loaded, len(order))
+	for _, p := range order {
+		out[p] = &loaded{}
+	}
+	var wg sync.WaitGroup
+	work := make(chan string)
+	for range min(len(order), runtime.GOMAXPROCS(0)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for p := range work {
+				out[p].mod, out[p].err = LoadModule(ctx, p, opts)
+			}
+		}()
+	}
+	for _, p := range order {
+		work <- p
+	}
+	close(work)
+	wg.Wait()
+
+	var errs []error
+	for _, p := range order {
+		if err := out[p].err; err != nil {
+			for _, rt := range users[p] {
+				errs = append(errs, fmt.Errorf("%s: route #%d %q: module %s: %w", cfg.File, rt.Index, rt.Path, rt.Module, err))
+			}
+		}
+	}
+	return out, errs
+}
+
+// LoadModule builds (for a source) and compiles the module at path.
+func LoadModule(ctx context.Context, path string, opts Options) (*wasi.Module, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	name := path
+	if opts.Progress != nil {
+		opts.Progress.Start(name, st.Size())
+	}
+	mod, err := loadModule(ctx, path, st.IsDir(), opts)
+	if opts.Progress != nil {
+		opts.Progress.Done(name, mod, err)
+	}
+	return mod, err
+}
+
+func loadModule(ctx context.Context, path string, isDir bool, opts Options) (*wasi.Module, error) {
+	wasmPath := path
+	kind := build.KindOf(path)
+	switch {
+	case kind == "":
+		return nil, fmt.Errorf("not a module or script (want .wasm, .wat, .go, .c, .rs or a Go folder)")
+	case kind == build.Wasm:
+	case kind == build.WAT && opts.Builder == nil:
+	default:
+		if opts.Builder == nil {
+			return nil, fmt.Errorf("%s sources need a builder", kind)
+		}
+		res, err := opts.Builder.Build(ctx, path)
+		if err != nil {
+			return nil, err
+		}
+		wasmPath = res.Path
+	}
+	wasm, err := wasi.ReadModuleFile(wasmPath)
+	if err != nil {
+		return nil, err
+	}
+	mod, err := opts.Engine.Compile(ctx, path, wasm)
+	if err != nil {
+		return nil, err
+	}
+	return mod, nil
+}
+
+type subRoute struct{ pattern, entry string }
+
+// wagiSubRoutes runs a module's _routes export, which prints lines of
+// "/path entrypoint" (WAGI); a path ending in /... is a prefix.
+func wagiSubRoutes(ctx context.Context, mod *wasi.Module, vols []wasi.Volume, lim Limits) ([]subRoute, error) {
+	prog, err := mod.Prepare(wasi.Config{Entrypoint: "_routes", Volumes: vols, MemoryLimit: uint64(lim.Memory)})
+	if err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(lim.Timeout))
+	defer cancel()
+	if err := prog.Run(ctx, &wasi.Call{Args: []string{"_routes"}, Stdout: &limitedBuffer{buf: &out, max: 1 << 20}}); err != nil {
+		return nil, fmt.Errorf("_routes: %w", err)
+	}
+	var subs []subRoute
+	for _, line := range strings.Split(out.String(), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		s := subRoute{pattern: wagiPattern(f[0]), entry: "_start"}
+		if len(f) > 1 {
+			s.entry = f[1]
+		}
+		if !strings.HasPrefix(s.pattern, "/") {
+			return nil, fmt.Errorf("_routes: path %q must start with /", f[0])
+		}
+		subs = append(subs, s)
+	}
+	sort.Slice(subs, func(i, j int) bool { return subs[i].pattern < subs[j].pattern })
+	return subs, nil
+}
+
+type limitedBuffer struct {
+	buf *bytes.Buffer
+	max int
+}
+
+func (l *limitedBuffer) Write(p []byte) (int, error) {
+	if l.buf.Len()+len(p) > l.max {
+		return 0, errors.New("output too large")
+	}
+	return l.buf.Write(p)
+}
+

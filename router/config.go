@@ -1,0 +1,342 @@
+package router
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is a parsed configuration file.
+type Config struct {
+	Listen      string   `toml:"listen"`       // default 127.0.0.1:8080
+	AdminListen string   `toml:"admin_listen"` // metrics and health; off when empty
+	CacheDir    string   `toml:"cache_dir"`    // default: wasigate under the user's cache dir
+	Defaults    Limits   `toml:"defaults"`
+	Server      Server   `toml:"server"`
+	Routes      []Route  `toml:"route"`
+
+	// File is the configuration file's path; relative paths in it are
+	// relative to its folder.
+	File string `toml:"-"`
+	// WAGI is set when the file was a WAGI modules.toml.
+	WAGI bool `toml:"-"`
+	// Warnings are things worth telling the operator that are not errors,
+	// such as WAGI keys wasigate ignores.
+	Warnings []string `toml:"-"`
+}
+
+// Limits bound what one route's guests may use. Zero means "inherit":
+// a route's limits fall back to [defaults], and those to DefaultLimits.
+type Limits struct {
+	Timeout      Duration `toml:"timeout"`       // wall clock per request -> 504
+	Memory       Size     `toml:"memory"`        // linear memory per instance
+	MaxBody      Size     `toml:"max_body"`      // request body -> 413
+	MaxOutput    Size     `toml:"max_output"`    // response bytes -> stopped, aborted
+	Concurrency  int      `toml:"concurrency"`   // instances of the route at once
+	QueueTimeout Duration `toml:"queue_timeout"` // wait for a slot, then 503
+}
+
+// DefaultLimits are the limits of a route that sets none.
+var DefaultLimits = Limits{
+	Timeout:      Duration(10 * time.Second),
+	Memory:       64 << 20,
+	MaxBody:      10 << 20,
+	MaxOutput:    64 << 20,
+	Concurrency:  64,
+	QueueTimeout: Duration(time.Second),
+}
+
+// Or returns l with each zero field taken from d.
+func (l Limits) Or(d Limits) Limits {
+	if l.Timeout == 0 {
+		l.Timeout = d.Timeout
+	}
+	if l.Memory == 0 {
+		l.Memory = d.Memory
+	}
+	if l.MaxBody == 0 {
+		l.MaxBody = d.MaxBody
+	}
+	if l.MaxOutput == 0 {
+		l.MaxOutput = d.MaxOutput
+	}
+	if l.Concurrency == 0 {
+		l.Concurrency = d.Concurrency
+	}
+	if l.QueueTimeout == 0 {
+		l.QueueTimeout = d.QueueTimeout
+	}
+	return l
+}
+
+// Server holds server-wide bounds on what clients may send.
+type Server struct {
+	ReadHeaderTimeout Duration `toml:"read_header_timeout"` // slowloris
+	IdleTimeout       Duration `toml:"idle_timeout"`
+	MaxHeaderBytes    Size     `toml:"max_header_bytes"` // request line and headers -> 431
+	MaxURI            Size     `toml:"max_uri"`          // request target -> 414
+	MaxCGIHeader      Size     `toml:"max_cgi_header"`   // a guest's header block -> 502
+	ShutdownGrace     Duration `toml:"shutdown_grace"`   // in-flight requests on SIGTERM
+}
+
+// DefaultServer are the server-wide bounds of a configuration that sets none.
+var DefaultServer = Server{
+	ReadHeaderTimeout: Duration(10 * time.Second),
+	IdleTimeout:       Duration(120 * time.Second),
+	MaxHeaderBytes:    128 << 10,
+	MaxURI:            16 << 10,
+	MaxCGIHeader:      64 << 10,
+	ShutdownGrace:     Duration(30 * time.Second),
+}
+
+// Or returns s with each zero field taken from d.
+func (s Server) Or(d Server) Server {
+	if s.ReadHeaderTimeout == 0 {
+		s.ReadHeaderTimeout = d.ReadHeaderTimeout
+	}
+	if s.IdleTimeout == 0 {
+		s.IdleTimeout = d.IdleTimeout
+	}
+	if s.MaxHeaderBytes == 0 {
+		s.MaxHeaderBytes = d.MaxHeaderBytes
+	}
+	if s.MaxURI == 0 {
+		s.MaxURI = d.MaxURI
+	}
+	if s.MaxCGIHeader == 0 {
+		s.MaxCGIHeader = d.MaxCGIHeader
+	}
+	if s.ShutdownGrace == 0 {
+		s.ShutdownGrace = d.ShutdownGrace
+	}
+	return s
+}
+
+// Route maps a path pattern to a module.
+type Route struct {
+	Path       string            `toml:"path"`       // chi pattern; a trailing /* makes a prefix route
+	Module     string            `toml:"module"`     // .wasm, .wat, or a source the server builds
+	Entrypoint string            `toml:"entrypoint"` // default _start
+	Env        map[string]string `toml:"env"`
+	Volumes    map[string]Volume `toml:"volumes"` // guest path -> host folder
+	Methods    []string          `toml:"methods"` // default: any
+	// PassAuthorization passes the Authorization header to the guest.
+	PassAuthorization bool `toml:"pass_authorization"`
+	// Argv is a WAGI argv template; empty means RFC 3875 search words.
+	Argv string `toml:"argv"`
+	Limits
+
+	// Line is where the route was defined, for messages; 0 if unknown.
+	Index int `toml:"-"`
+}
+
+// Volume is a host folder a route's guests see. In TOML it is either a
+// string (the folder, read-only) or a table { path = "data", writable = true }.
+type Volume struct {
+	Path     string `toml:"path"`
+	Writable bool   `toml:"writable"`
+}
+
+// UnmarshalTOML implements toml.Unmarshaler.
+func (v *Volume) UnmarshalTOML(data any) error {
+	switch d := data.(type) {
+	case string:
+		v.Path = d
+		return nil
+	case map[string]any:
+		for k, val := range d {
+			switch k {
+			case "path":
+				s, ok := val.(string)
+				if !ok {
+					return fmt.Errorf("volume path must be a string")
+				}
+				v.Path = s
+			case "writable":
+				b, ok := val.(bool)
+				if !ok {
+					return fmt.Errorf("volume writable must be true or false")
+				}
+				v.Writable = b
+			default:
+				return fmt.Errorf("unknown volume key %q (want path, writable)", k)
+			}
+		}
+		if v.Path == "" {
+			return fmt.Errorf("volume needs a path")
+		}
+		return nil
+	}
+	return fmt.Errorf("volume must be a folder name or { path = ..., writable = ... }")
+}
+
+// Name identifies the route in messages: "route /x (wasigate.toml #2)".
+func (r *Route) Name() string { return "route " + r.Path }
+
+// LoadConfig reads and validates the configuration at path. A file with
+// [[module]] tables is read as WAGI's modules.toml.
+func LoadConfig(path string) (*Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	cfg, err := ParseConfig(f, path)
+	if err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// ParseConfig parses a configuration from r; path names it in messages and
+// anchors its relative paths. It validates the result: every problem is
+// reported, each naming the file and the route.
+func ParseConfig(r io.Reader, path string) (*Config, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	var probe map[string]any
+	if _, err := toml.Decode(string(data), &probe); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	var cfg *Config
+	if _, ok := probe["module"]; ok {
+		cfg, err = parseWAGI(data, path)
+	} else {
+		cfg, err = parseNative(data, path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+func parseNative(data []byte, path string) (*Config, error) {
+	cfg := &Config{File: path}
+	md, err := toml.Decode(string(data), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		var keys []string
+		for _, k := range und {
+			keys = append(keys, k.String())
+		}
+		return nil, fmt.Errorf("%s: unknown keys: %s", path, strings.Join(keys, ", "))
+	}
+	for i := range cfg.Routes {
+		cfg.Routes[i].Index = i + 1
+	}
+	return cfg, nil
+}
+
+// Dir is the folder relative paths in the configuration are relative to.
+func (c *Config) Dir() string { return filepath.Dir(c.File) }
+
+// Abs resolves a path from the configuration against its folder.
+func (c *Config) Abs(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(c.Dir(), p)
+}
+
+// ErrConfig is wrapped by every validation error.
+var ErrConfig = errors.New("invalid configuration")
+
+// cgiNames are the meta-variables the host sets; a route's env may not
+// override them (RFC 3875 section 4.1 and WAGI's extras).
+var cgiNames = map[string]bool{
+	"AUTH_TYPE": true, "CONTENT_LENGTH": true, "CONTENT_TYPE": true, "GATEWAY_INTERFACE": true,
+	"PATH_INFO": true, "PATH_TRANSLATED": true, "QUERY_STRING": true, "REMOTE_ADDR": true,
+	"REMOTE_HOST": true, "REMOTE_IDENT": true, "REMOTE_USER": true, "REMOTE_PORT": true,
+	"REQUEST_METHOD": true, "REQUEST_URI": true, "SCRIPT_NAME": true, "SERVER_NAME": true,
+	"SERVER_PORT": true, "SERVER_PROTOCOL": true, "SERVER_SOFTWARE": true, "HTTPS": true,
+	"X_MATCHED_ROUTE": true, "X_FULL_URL": true, "X_RAW_PATH_INFO": true,
+}
+
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+var methodName = regexp.MustCompile(`^[A-Z]+$`)
+
+// Validate reports every problem in the configuration at once, each naming
+// the file and the route. It does not look at module contents: Build does.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: %s: %s", ErrConfig, c.File, fmt.Sprintf(format, args...)))
+	}
+	checkLimits := func(where string, l Limits) {
+		if l.Concurrency < 0 {
+			bad("%s: concurrency must be positive", where)
+		}
+		if l.Memory != 0 && (l.Memory < 64<<10 || l.Memory > 4<<30) {
+			bad("%s: memory must be between 64KiB and 4GiB", where)
+		}
+	}
+	checkLimits("[defaults]", c.Defaults)
+	seen := map[string]int{}
+	for i := range c.Routes {
+		r := &c.Routes[i]
+		where := fmt.Sprintf("route #%d %q", r.Index, r.Path)
+		switch {
+		case r.Path == "":
+			bad("%s: path is required", where)
+		case !strings.HasPrefix(r.Path, "/"):
+			bad("%s: path must start with /", where)
+		case strings.Contains(strings.TrimSuffix(r.Path, "/*"), "*"):
+			bad("%s: * is only allowed as the last segment (/prefix/*)", where)
+		}
+		if prev, ok := seen[r.Path]; ok && r.Path != "" && len(r.Methods) == 0 {
+			bad("%s: same path as route #%d", where, prev)
+		}
+		seen[r.Path] = r.Index
+		if r.Module == "" {
+			bad("%s: module is required", where)
+		}
+		for k := range r.Env {
+			if !envName.MatchString(k) {
+				bad("%s: env name %q is not a valid variable name", where, k)
+			} else if cgiNames[strings.ToUpper(k)] || strings.HasPrefix(strings.ToUpper(k), "HTTP_") {
+				bad("%s: env %s collides with a CGI variable the server sets", where, k)
+			}
+		}
+		for g, v := range r.Volumes {
+			if !strings.HasPrefix(g, "/") {
+				bad("%s: volume guest path %q must be absolute", where, g)
+			}
+			if v.Path == "" {
+				bad("%s: volume %s needs a host folder", where, g)
+			}
+		}
+		for _, m := range r.Methods {
+			if !methodName.MatchString(m) {
+				bad("%s: method %q is not an upper-case HTTP method", where, m)
+			}
+		}
+		checkLimits(where, r.Limits)
+	}
+	return errors.Join(errs...)
+}
+
+// sortedKeys returns m's keys in order, for stable output.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,56 @@
+//go:build ignore
+
+// index.go is the landing page of the samples: a plain Go CGI program that
+// prints an HTML page linking to every other sample.
+//
+// The build constraint above keeps `go build ./...` from seeing several
+// main packages in this folder; the server builds each file by name
+// (`go build -o x.wasm index.go`), and files named on the command line are
+// compiled regardless of build constraints.
+package main
+
+import "fmt"
+
+// page is static, so a raw string is all we need: no templates, no escaping.
+const page = `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>wasigate samples</title>
+<style>
+body { font-family: system-ui, sans-serif; max-width: 44rem; margin: 2rem auto; padding: 0 1rem; line-height: 1.5; }
+code { background: #f3f3f3; padding: 0 .2em; }
+li { margin-bottom: .5em; }
+</style>
+</head>
+<body>
+<h1>wasigate samples</h1>
+<p>wasigate is a CGI host that runs WebAssembly (WASI preview 1) programs,
+starting a fresh, sandboxed instance for every HTTP request.
+The request reaches the program as CGI/1.1 environment variables and stdin,
+and whatever it writes to stdout (headers, a blank line, the body) becomes the response.</p>
+<ul>
+<li><a href="/hello?name=wasm">/hello</a> &mdash; C hello world, a prebuilt module;
+  look for the <code>QUERY_STRING</code> echoed back.</li>
+<li><a href="/env?x=1">/env</a> &mdash; prints every environment variable the program got;
+  look for <code>REQUEST_METHOD</code>, <code>SCRIPT_NAME</code> and your browser's headers as <code>HTTP_*</code>.</li>
+<li><a href="/s/hello-go/some/path">/s/hello-go</a> &mdash; a plain Go program using only <code>os</code> and <code>fmt</code>;
+  look for the method and the <code>PATH_INFO</code> after the script name.</li>
+<li><a href="/app/">/app/</a> &mdash; a Go <code>net/http</code> app with the chi router, run through <code>net/http/cgi</code>;
+  look for routing, JSON and cookies working unchanged over CGI.</li>
+<li><a href="/s/form">/s/form</a> &mdash; a form that POSTs back to itself;
+  look for your fields echoed back, both URL-encoded and multipart (with a file).</li>
+<li><a href="/s/stream">/s/stream</a> &mdash; writes ten lines, one every 200&nbsp;ms;
+  look for the lines arriving one by one rather than all at the end.</li>
+<li><a href="/s/hello.wat">/s/hello.wat</a> &mdash; hello world in hand-written WebAssembly text;
+  look at how little a CGI response needs: one <code>fd_write</code> to stdout.</li>
+</ul>
+</body>
+</html>
+`
+
+func main() {
+	// The CGI header block: one header line, then an empty line.
+	fmt.Print("Content-Type: text/html; charset=utf-8\n\n")
+	fmt.Print(page)
+}

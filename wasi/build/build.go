@@ -1,0 +1,322 @@
+// Package build turns script sources into WebAssembly modules with the
+// toolchains installed on the machine: Go (GOOS=wasip1), C (clang with
+// wasi-libc), Rust (rustc with the wasm32-wasi target) and WAT (wat2wasm).
+// Builds are cached by content hash, and concurrent requests for the same
+// source share one build.
+package build
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// Kind is a kind of source, chosen by file extension.
+type Kind string
+
+// Kinds of source.
+const (
+	Wasm Kind = ".wasm"
+	WAT  Kind = ".wat"
+	Go   Kind = ".go"
+	C    Kind = ".c"
+	Rust Kind = ".rs"
+)
+
+// KindOf returns the kind of the file or folder at path, or "" when it is
+// not a script. A folder is a Go program when it holds .go files.
+func KindOf(path string) Kind {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		if m, _ := filepath.Glob(filepath.Join(path, "*.go")); len(m) > 0 {
+			return Go
+		}
+		return ""
+	}
+	switch k := Kind(filepath.Ext(path)); k {
+	case Wasm, WAT, Go, C, Rust:
+		return k
+	}
+	return ""
+}
+
+// ErrToolchain is wrapped by a ToolchainError.
+var ErrToolchain = errors.New("toolchain not installed")
+
+// ToolchainError says which tool is missing and which Debian packages
+// provide it.
+type ToolchainError struct {
+	Kind     Kind
+	Tool     string
+	Packages string
+}
+
+func (e *ToolchainError) Error() string {
+	return fmt.Sprintf("cannot build %s scripts: %s not found (Debian: apt-get install %s)", e.Kind, e.Tool, e.Packages)
+}
+
+// Unwrap lets errors.Is match ErrToolchain.
+func (e *ToolchainError) Unwrap() error { return ErrToolchain }
+
+// Error is a failed build with the compiler's output.
+type Error struct {
+	Source string
+	Output string
+	Err    error
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("build %s: %v\n%s", e.Source, e.Err, e.Output)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Builder builds sources into .wasm files under Dir. The zero value is not
+// usable: Dir must be set.
+type Builder struct {
+	Dir string // where built modules are kept, by content hash
+
+	mu       sync.Mutex
+	inflight map[string]*flight
+}
+
+type flight struct {
+	done chan struct{}
+	out  string
+	err  error
+}
+
+// Result is a built module.
+type Result struct {
+	Path   string // the .wasm file
+	Cached bool   // found in the build cache
+}
+
+// Build returns a .wasm for the source at src, building it if the cache has
+// none for its current content. A .wasm source is returned as it is.
+func (b *Builder) Build(ctx context.Context, src string) (Result, error) {
+	kind := KindOf(src)
+	switch kind {
+	case "":
+		return Result{}, fmt.Errorf("build %s: not a script (want .wasm, .wat, .go, .c, .rs or a Go folder)", src)
+	case Wasm:
+		return Result{Path: src, Cached: true}, nil
+	}
+	tool, err := toolFor(kind)
+	if err != nil {
+		return Result{}, err
+	}
+	key, err := hashSource(src, kind, tool)
+	if err != nil {
+		return Result{}, fmt.Errorf("build %s: %w", src, err)
+	}
+	out := filepath.Join(b.Dir, "builds", key+".wasm")
+	if _, err := os.Stat(out); err == nil {
+		return Result{Path: out, Cached: true}, nil
+	}
+
+	// One build per content hash at a time; others wait for it.
+	b.mu.Lock()
+	if b.inflight == nil {
+		b.inflight = map[string]*flight{}
+	}
+	if f, ok := b.inflight[key]; ok {
+		b.mu.Unlock()
+		select {
+		case <-f.done:
+			return Result{Path: f.out}, f.err
+		case <-ctx.Done():
+			return Result{}, ctx.Err()
+		}
+	}
+	f := &flight{done: make(chan struct{})}
+	b.inflight[key] = f
+	b.mu.Unlock()
+
+	// The build itself is not tied to the first requester: a client that
+	// goes away must not cancel the build others are waiting for.
+	f.out, f.err = out, b.run(context.WithoutCancel(ctx), kind, tool, src, out)
+	close(f.done)
+	b.mu.Lock()
+	delete(b.inflight, key)
+	b.mu.Unlock()
+	if f.err != nil {
+		return Result{}, f.err
+	}
+	return Result{Path: out}, nil
+}
+
+// toolFor finds the compiler for kind.
+func toolFor(kind Kind) (string, error) {
+	var candidates []string
+	var te ToolchainError
+	switch kind {
+	case Go:
+		candidates = []string{"go", filepath.Join(goroot(), "bin", "go")}
+		te = ToolchainError{Kind: kind, Tool: "go", Packages: "golang (or Go from go.dev)"}
+	case C:
+		candidates = []string{"clang"}
+		te = ToolchainError{Kind: kind, Tool: "clang", Packages: "clang lld wasi-libc libclang-rt-dev-wasm32"}
+	case WAT:
+		candidates = []string{"wat2wasm"}
+		te = ToolchainError{Kind: kind, Tool: "wat2wasm", Packages: "wabt"}
+	case Rust:
+		// Debian's rustc has the wasm32-wasi standard library; a rustup
+		// rustc first on PATH often does not.
+		candidates = []string{"/usr/bin/rustc", "rustc"}
+		te = ToolchainError{Kind: kind, Tool: "rustc with the wasm32-wasi target", Packages: "rustc libstd-rust-dev-wasm32"}
+	}
+	for _, c := range candidates {
+		if p, err := exec.LookPath(c); err == nil {
+			return p, nil
+		}
+	}
+	return "", &te
+}
+
+func goroot() string {
+	if r := os.Getenv("GOROOT"); r != "" {
+		return r
+	}
+	return "/usr/local/go"
+}
+
+// run builds src into out, atomically.
+func (b *Builder) run(ctx context.Context, kind Kind, tool, src, out string) error {
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return err
+	}
+	tmp := out + ".tmp" + fmt.Sprint(os.Getpid())
+	defer os.Remove(tmp)
+	absTmp, _ := filepath.Abs(tmp)
+	var cmd *exec.Cmd
+	switch kind {
+	case Go:
+		cmd = goCommand(ctx, tool, src, absTmp)
+	case C:
+		cmd = exec.CommandContext(ctx, tool, "--target=wasm32-wasi", "-O2", "-Wl,--strip-all", "-o", absTmp, filepath.Base(src))
+		cmd.Dir = filepath.Dir(src)
+	case WAT:
+		cmd = exec.CommandContext(ctx, tool, "-o", absTmp, filepath.Base(src))
+		cmd.Dir = filepath.Dir(src)
+	case Rust:
+		cmd = exec.CommandContext(ctx, tool, "--target", "wasm32-wasi", "-O", "--edition", "2021", "-o", absTmp, filepath.Base(src))
+		cmd.Dir = filepath.Dir(src)
+	}
+	var output bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &output, &output
+	if err := cmd.Run(); err != nil {
+		msg := output.String()
+		if kind == Rust && strings.Contains(msg, "can't find crate for `std`") {
+			return &ToolchainError{Kind: kind, Tool: "the wasm32-wasi Rust standard library", Packages: "libstd-rust-dev-wasm32"}
+		}
+		if kind == C && (strings.Contains(msg, "stdio.h' file not found") || strings.Contains(msg, "unable to find library") || strings.Contains(msg, "wasm-ld")) {
+			return &ToolchainError{Kind: kind, Tool: "wasi-libc or wasm-ld", Packages: "lld wasi-libc libclang-rt-dev-wasm32"}
+		}
+		return &Error{Source: src, Output: strings.TrimSpace(msg), Err: err}
+	}
+	return os.Rename(tmp, out)
+}
+
+// goCommand builds a Go file or folder for GOOS=wasip1, offline, without
+// changing any go.mod: the module's dependencies must already be in the
+// module cache.
+func goCommand(ctx context.Context, tool, src, out string) *exec.Cmd {
+	var cmd *exec.Cmd
+	if st, err := os.Stat(src); err == nil && st.IsDir() {
+		cmd = exec.CommandContext(ctx, tool, "build", "-trimpath", "-o", out, ".")
+		cmd.Dir = src
+	} else {
+		// A single file: go build honours no //go:build ignore for files
+		// named on the command line, so a folder of one-file programs
+		// works.
+		cmd = exec.CommandContext(ctx, tool, "build", "-trimpath", "-o", out, filepath.Base(src))
+		cmd.Dir = filepath.Dir(src)
+	}
+	cmd.Env = append(os.Environ(),
+		"GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0",
+		"GOTOOLCHAIN=local", "GOFLAGS=-mod=readonly", "GOPROXY=off", "GOWORK=off",
+	)
+	return cmd
+}
+
+// hashSource hashes everything that decides the build's output: the kind,
+// the compiler's path, and the source files (every file of a folder; for Go
+// also the go.mod and go.sum of the module around it).
+func hashSource(src string, kind Kind, tool string) (string, error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00", kind, tool)
+	if st, err := os.Stat(tool); err == nil {
+		fmt.Fprintf(h, "%d\x00%d\x00", st.Size(), st.ModTime().UnixNano())
+	}
+	var files []string
+	st, err := os.Stat(src)
+	if err != nil {
+		return "", err
+	}
+	if st.IsDir() {
+		err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() && strings.HasPrefix(d.Name(), ".") && p != src {
+				return filepath.SkipDir
+			}
+			if !d.IsDir() {
+				files = append(files, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return "", err
+		}
+	} else {
+		files = append(files, src)
+	}
+	if kind == Go {
+		if mod := findGoMod(filepath.Dir(src)); mod != "" {
+			files = append(files, mod, filepath.Join(filepath.Dir(mod), "go.sum"))
+		}
+	}
+	sort.Strings(files)
+	for _, p := range files {
+		f, err := os.Open(p)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			return "", err
+		}
+		fmt.Fprintf(h, "%s\x00", filepath.Base(p))
+		_, err = io.Copy(h, f)
+		f.Close()
+		if err != nil {
+			return "", err
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))[:32], nil
+}
+
+func findGoMod(dir string) string {
+	for {
+		p := filepath.Join(dir, "go.mod")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
+}

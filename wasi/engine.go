@@ -1,0 +1,187 @@
+package wasi
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/experimental"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+)
+
+// Options configure an Engine. The zero value works: no on-disk cache and
+// as many compilation workers as wazero picks.
+type Options struct {
+	// CacheDir is the folder of wazero's on-disk compilation cache. Empty
+	// means compile in memory only.
+	CacheDir string
+	// CompilationWorkers is passed to wazero's experimental
+	// WithCompilationWorkers for each compile; 0 keeps wazero's default.
+	CompilationWorkers int
+}
+
+// Engine is the one wazero runtime of a process. Every Module it compiles
+// must be run by it: wazero cannot instantiate a compiled module in another
+// runtime.
+type Engine struct {
+	rt       wazero.Runtime
+	cache    wazero.CompilationCache
+	cacheDir string
+	workers  int
+	pools    poolSet
+
+	mu   sync.Mutex
+	hosts map[string]bool // import module names the host provides
+}
+
+// NewEngine creates the runtime and instantiates the WASI preview 1 host
+// module in it.
+//
+// The runtime closes guests when their context is done
+// (WithCloseOnContextDone): without it a looping guest ignores its deadline.
+func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
+	cfg := wazero.NewRuntimeConfigCompiler().WithCloseOnContextDone(true)
+	e := &Engine{cacheDir: opts.CacheDir, workers: opts.CompilationWorkers, hosts: map[string]bool{}}
+	if opts.CacheDir != "" {
+		if err := os.MkdirAll(opts.CacheDir, 0o755); err != nil {
+			return nil, fmt.Errorf("cache dir: %w", err)
+		}
+		cache, err := wazero.NewCompilationCacheWithDir(filepath.Join(opts.CacheDir, "wazero"))
+		if err != nil {
+			return nil, fmt.Errorf("cache dir %s: %w", opts.CacheDir, err)
+		}
+		e.cache = cache
+		cfg = cfg.WithCompilationCache(cache)
+	}
+	e.rt = wazero.NewRuntimeWithConfig(ctx, cfg)
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, e.rt); err != nil {
+		e.rt.Close(ctx)
+		return nil, fmt.Errorf("instantiate wasi: %w", err)
+	}
+	e.hosts[wasi_snapshot_preview1.ModuleName] = true
+	return e, nil
+}
+
+// Runtime exposes the wazero runtime so that host modules (for example the
+// stubs an interpreter needs) can be instantiated into it before compiling
+// the modules that import them. Call ProvideHostModule afterwards.
+func (e *Engine) Runtime() wazero.Runtime { return e.rt }
+
+// ProvideHostModule records that imports from the named module are satisfied
+// by the host, so Module.Check accepts them.
+func (e *Engine) ProvideHostModule(name string) {
+	e.mu.Lock()
+	e.hosts[name] = true
+	e.mu.Unlock()
+}
+
+// Close releases the runtime, every module and the pooled memory.
+func (e *Engine) Close(ctx context.Context) error {
+	err := e.rt.Close(ctx)
+	if e.cache != nil {
+		e.cache.Close(ctx)
+	}
+	e.pools.release()
+	return err
+}
+
+// CompileFile reads and compiles the module at path. A .wat file is first
+// converted with wat2wasm, which must be on PATH.
+func (e *Engine) CompileFile(ctx context.Context, path string) (*Module, error) {
+	wasm, err := ReadModuleFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return e.Compile(ctx, path, wasm)
+}
+
+// ErrNoWat2Wasm is returned for .wat modules when wat2wasm is not on PATH.
+var ErrNoWat2Wasm = errors.New("wat2wasm not found on PATH (Debian: apt-get install wabt)")
+
+// ReadModuleFile returns the binary module at path, converting .wat text
+// with wat2wasm.
+func ReadModuleFile(path string) ([]byte, error) {
+	if strings.HasSuffix(path, ".wat") {
+		bin, err := exec.LookPath("wat2wasm")
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, ErrNoWat2Wasm)
+		}
+		var stderr bytes.Buffer
+		cmd := exec.Command(bin, "--output=-", path)
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			return nil, fmt.Errorf("wat2wasm %s: %w: %s", path, err, strings.TrimSpace(stderr.String()))
+		}
+		return out, nil
+	}
+	wasm, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return wasm, nil
+}
+
+// Compile compiles wasm once, through the on-disk cache when the engine has
+// one. name is used in errors and logs.
+func (e *Engine) Compile(ctx context.Context, name string, wasm []byte) (*Module, error) {
+	sum := sha256.Sum256(wasm)
+	m := &Module{engine: e, Name: name, Size: len(wasm), Hash: hex.EncodeToString(sum[:])}
+	m.Cached = e.seen(m.Hash)
+	if e.workers > 0 {
+		ctx = experimental.WithCompilationWorkers(ctx, e.workers)
+	}
+	start := time.Now()
+	compiled, err := e.rt.CompileModule(ctx, wasm)
+	if err != nil {
+		return nil, fmt.Errorf("compile %s: %w", name, err)
+	}
+	m.CompileTime = time.Since(start)
+	m.compiled = compiled
+	m.prepare()
+	if !m.Cached {
+		e.markSeen(m.Hash)
+	}
+	return m, nil
+}
+
+// seen reports whether a module with this hash was compiled into the cache
+// before. wazero does not say whether CompileModule hit its file cache, so
+// the engine keeps a marker per module hash next to it.
+func (e *Engine) seen(hash string) bool {
+	if e.cacheDir == "" {
+		return false
+	}
+	_, err := os.Stat(filepath.Join(e.cacheDir, "seen", hash))
+	return err == nil
+}
+
+func (e *Engine) markSeen(hash string) {
+	if e.cacheDir == "" {
+		return
+	}
+	dir := filepath.Join(e.cacheDir, "seen")
+	if os.MkdirAll(dir, 0o755) == nil {
+		_ = os.WriteFile(filepath.Join(dir, hash), nil, 0o644)
+	}
+}
+
+// DefaultCacheDir is the compilation cache used when the configuration
+// names none: wasigate under the user's cache folder.
+func DefaultCacheDir() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		dir = os.TempDir()
+	}
+	return filepath.Join(dir, "wasigate")
+}

@@ -1,0 +1,155 @@
+package wasi
+
+import (
+	"sync"
+
+	"github.com/tetratelabs/wazero/experimental"
+)
+
+// wasmPage is the WebAssembly page size.
+const wasmPage = 65536
+
+// maxMemory is the largest linear memory of wasm32: 65536 pages.
+const maxMemory = 1 << 32
+
+// memoryPool hands out linear memories of one reservation size. Each
+// memory is a region of address space reserved once (see reserve): growing
+// it never copies, and after a request its pages are given back to the
+// kernel and the region is kept for the next instance. Without it, wazero
+// appends to a Go []byte on every memory.grow, copying the whole memory,
+// and leaves a multi-megabyte slice per request to the garbage collector.
+type memoryPool struct {
+	limit uint64 // bytes; memory.grow fails beyond it
+
+	mu   sync.Mutex
+	free []*linearMemory
+	all  int // regions reserved, for tests and metrics
+}
+
+var _ experimental.MemoryAllocator = (*memoryPool)(nil)
+
+// Allocate implements experimental.MemoryAllocator. max is the module's
+// declared maximum; the pool's limit caps it.
+func (p *memoryPool) Allocate(_, max uint64) experimental.LinearMemory {
+	limit := p.limit
+	if max < limit {
+		limit = max
+	}
+	p.mu.Lock()
+	var m *linearMemory
+	if n := len(p.free); n > 0 {
+		m = p.free[n-1]
+		p.free = p.free[:n-1]
+	}
+	p.mu.Unlock()
+	if m == nil {
+		buf, err := reserve(p.limit)
+		if err != nil {
+			// Fall back to the Go heap: slower, still capped.
+			return &heapMemory{limit: limit}
+		}
+		m = &linearMemory{pool: p, region: buf}
+		p.mu.Lock()
+		p.all++
+		p.mu.Unlock()
+	}
+	m.limit = limit
+	m.used = 0
+	return m
+}
+
+func (p *memoryPool) put(m *linearMemory) {
+	p.mu.Lock()
+	p.free = append(p.free, m)
+	p.mu.Unlock()
+}
+
+// linearMemory is one reserved region. Reallocate only moves the length.
+type linearMemory struct {
+	pool   *memoryPool
+	region []byte // the whole reservation, len == cap == pool.limit
+	limit  uint64 // this instance's cap (the smaller of pool and module)
+	used   uint64 // highest length handed out, to know what to give back
+}
+
+func (m *linearMemory) Reallocate(size uint64) []byte {
+	if size > m.limit {
+		return nil
+	}
+	if size > m.used {
+		m.used = size
+	}
+	return m.region[:size:size]
+}
+
+// Free gives the touched pages back (they read as zero next time) and
+// returns the region to its pool.
+func (m *linearMemory) Free() {
+	if m.used > 0 {
+		if err := release(m.region[:m.used]); err != nil {
+			// Could not zero it: do not reuse it.
+			unreserve(m.region)
+			return
+		}
+	}
+	m.pool.put(m)
+}
+
+// heapMemory is the fallback when address space cannot be reserved.
+type heapMemory struct {
+	limit uint64
+	buf   []byte
+}
+
+func (m *heapMemory) Reallocate(size uint64) []byte {
+	if size > m.limit {
+		return nil
+	}
+	if size <= uint64(cap(m.buf)) {
+		m.buf = m.buf[:size]
+		return m.buf
+	}
+	nb := make([]byte, size, min(max(size, 2*uint64(cap(m.buf))), m.limit))
+	copy(nb, m.buf)
+	m.buf = nb
+	return m.buf
+}
+
+func (m *heapMemory) Free() { m.buf = nil }
+
+// poolSet keeps one pool per memory limit.
+type poolSet struct {
+	mu    sync.Mutex
+	pools map[uint64]*memoryPool
+}
+
+func (s *poolSet) get(limit uint64) *memoryPool {
+	if limit == 0 || limit > maxMemory {
+		limit = maxMemory
+	}
+	limit = (limit + wasmPage - 1) / wasmPage * wasmPage
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pools == nil {
+		s.pools = map[uint64]*memoryPool{}
+	}
+	p := s.pools[limit]
+	if p == nil {
+		p = &memoryPool{limit: limit}
+		s.pools[limit] = p
+	}
+	return p
+}
+
+func (s *poolSet) release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range s.pools {
+		p.mu.Lock()
+		for _, m := range p.free {
+			unreserve(m.region)
+		}
+		p.free = nil
+		p.mu.Unlock()
+	}
+}

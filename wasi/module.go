@@ -1,0 +1,286 @@
+package wasi
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+	"github.com/tetratelabs/wazero/sys"
+)
+
+// Module is a compiled module, ready to be instantiated once per call.
+type Module struct {
+	engine   *Engine
+	compiled wazero.CompiledModule
+	base     wazero.ModuleConfig
+
+	Name        string        // file name or other label, for logs
+	Size        int           // bytes of the binary module
+	Hash        string        // hex sha256 of the binary module
+	Cached      bool          // compiled before into the on-disk cache
+	CompileTime time.Duration // time CompileModule took (a cache load when Cached)
+}
+
+// prepare builds the parts of the module config that are the same for every
+// call, once: fresh anonymous instances (so they can run concurrently), real
+// clocks and sleep, crypto randomness. wazero's defaults are a fake clock and
+// a deterministic random source, which a CGI script must not get.
+func (m *Module) prepare() {
+	m.base = wazero.NewModuleConfig().
+		WithName("").
+		WithStartFunctions().
+		WithSysWalltime().
+		WithSysNanotime().
+		WithRandSource(rand.Reader)
+}
+
+// Exports lists the names of the functions the module exports, sorted.
+func (m *Module) Exports() []string {
+	var names []string
+	for name := range m.compiled.ExportedFunctions() {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// HasExport reports whether the module exports a function of that name.
+func (m *Module) HasExport(name string) bool {
+	_, ok := m.compiled.ExportedFunctions()[name]
+	return ok
+}
+
+// Check validates that the module can serve through entrypoint: the
+// function is exported and takes and returns nothing, and every import is
+// provided by the host.
+func (m *Module) Check(entrypoint string) error {
+	var errs []error
+	fn, ok := m.compiled.ExportedFunctions()[entrypoint]
+	if !ok {
+		errs = append(errs, fmt.Errorf("%s does not export entrypoint %q (exports: %v)", m.Name, entrypoint, m.Exports()))
+	} else if len(fn.ParamTypes()) != 0 || len(fn.ResultTypes()) != 0 {
+		errs = append(errs, fmt.Errorf("%s: entrypoint %q must take no parameters and return nothing", m.Name, entrypoint))
+	}
+	m.engine.mu.Lock()
+	defer m.engine.mu.Unlock()
+	missing := map[string]bool{}
+	for _, imp := range m.compiled.ImportedFunctions() {
+		mod, name, _ := imp.Import()
+		if !m.engine.hosts[mod] && !missing[mod+"."+name] {
+			missing[mod+"."+name] = true
+			errs = append(errs, fmt.Errorf("%s imports %s.%s, which the host does not provide", m.Name, mod, name))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Volume is a host folder the guest sees at Guest.
+type Volume struct {
+	Guest    string // path inside the guest, such as /data
+	Host     string // host folder
+	Writable bool   // read-only unless set
+}
+
+// Config is what stays the same for every call of one route: the entrypoint,
+// the volumes and the memory cap. Prepare turns it into a Program once.
+type Config struct {
+	Entrypoint string   // "" means _start
+	Volumes    []Volume // preopened folders
+	// MemoryLimit caps the guest's linear memory in bytes; memory.grow fails
+	// beyond it. 0 means the module's own maximum (4 GiB at most).
+	MemoryLimit uint64
+}
+
+// Program is a module bound to a Config: what a route runs.
+type Program struct {
+	module *Module
+	entry  string
+	init   bool // call _initialize first (a reactor)
+	cfg    wazero.ModuleConfig
+	pool   *memoryPool
+}
+
+// Prepare binds the module to a route's configuration. Everything that does
+// not depend on the request is done here, once, and not per call.
+func (m *Module) Prepare(c Config) (*Program, error) {
+	entry := c.Entrypoint
+	if entry == "" {
+		entry = "_start"
+	}
+	if err := m.Check(entry); err != nil {
+		return nil, err
+	}
+	cfg := m.base
+	if len(c.Volumes) > 0 {
+		fsc := wazero.NewFSConfig()
+		for _, v := range c.Volumes {
+			st, err := os.Stat(v.Host)
+			if err != nil {
+				return nil, fmt.Errorf("volume %s: %w", v.Guest, err)
+			}
+			if !st.IsDir() {
+				return nil, fmt.Errorf("volume %s: %s is not a folder", v.Guest, v.Host)
+			}
+			if v.Writable {
+				fsc = fsc.WithDirMount(v.Host, v.Guest)
+			} else {
+				fsc, err = withReadOnlyVolume(fsc, v)
+				if err != nil {
+					return nil, err
+				}
+			}
+		}
+		cfg = cfg.WithFSConfig(fsc)
+	}
+	p := &Program{
+		module: m,
+		entry:  entry,
+		init:   entry != "_start" && entry != "_initialize" && m.HasExport("_initialize"),
+		cfg:    cfg,
+		pool:   m.engine.pools.get(c.MemoryLimit),
+	}
+	return p, nil
+}
+
+// Module returns the compiled module the program runs.
+func (p *Program) Module() *Module { return p.module }
+
+// Call is one run of a program.
+type Call struct {
+	Args   []string
+	Env    []string // KEY=value
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+
+	// Instantiate is set by Run to the time spent creating the instance,
+	// before the entrypoint ran.
+	Instantiate time.Duration
+}
+
+// ExitError is returned by Run when the guest exited with a non-zero code.
+type ExitError struct{ Code uint32 }
+
+func (e *ExitError) Error() string { return fmt.Sprintf("guest exited with code %d", e.Code) }
+
+// ExitCode returns the guest's exit code.
+func (e *ExitError) ExitCode() int { return int(e.Code) }
+
+// Run instantiates a fresh instance, calls the entrypoint and closes the
+// instance. The instance is stopped when ctx is done; Run then returns an
+// error wrapping ctx's error (context.Cause when there is one).
+//
+// # Errors
+//
+//   - *ExitError: the guest called proc_exit with a non-zero code.
+//   - an error wrapping context.DeadlineExceeded or context.Canceled (or the
+//     context's cause): the instance was stopped.
+//   - any other error: a trap (unreachable, out-of-bounds access, stack
+//     overflow) or an instantiation failure.
+func (p *Program) Run(ctx context.Context, c *Call) error {
+	cfg := p.cfg.WithArgs(c.Args...)
+	for _, kv := range c.Env {
+		k, v := splitEnv(kv)
+		cfg = cfg.WithEnv(k, v)
+	}
+	if c.Stdin != nil {
+		cfg = cfg.WithStdin(c.Stdin)
+	}
+	if c.Stdout != nil {
+		cfg = cfg.WithStdout(c.Stdout)
+	}
+	if c.Stderr != nil {
+		cfg = cfg.WithStderr(c.Stderr)
+	}
+	// wazero's own sleep ignores the context: a guest sleeping in
+	// poll_oneoff would outlive its deadline. This one wakes up and ends
+	// the guest when the run is stopped.
+	done := ctx.Done()
+	cfg = cfg.WithNanosleep(func(ns int64) {
+		t := time.NewTimer(time.Duration(ns))
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-done:
+			code := sys.ExitCodeContextCanceled
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				code = sys.ExitCodeDeadlineExceeded
+			}
+			panic(sys.NewExitError(code))
+		}
+	})
+	if p.pool != nil {
+		ctx = experimental.WithMemoryAllocator(ctx, p.pool)
+	}
+
+	start := time.Now()
+	mod, err := p.module.engine.rt.InstantiateModule(ctx, p.module.compiled, cfg)
+	c.Instantiate = time.Since(start)
+	if err != nil {
+		return p.result(ctx, err)
+	}
+	defer mod.Close(context.WithoutCancel(ctx))
+	if p.init {
+		if err := call(ctx, mod, "_initialize"); err != nil {
+			return p.result(ctx, err)
+		}
+	}
+	return p.result(ctx, call(ctx, mod, p.entry))
+}
+
+func call(ctx context.Context, mod api.Module, name string) error {
+	fn := mod.ExportedFunction(name)
+	if fn == nil {
+		return fmt.Errorf("no exported function %q", name)
+	}
+	_, err := fn.Call(ctx)
+	return err
+}
+
+// result turns wazero's ways of ending into Run's errors.
+func (p *Program) result(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	var exit *sys.ExitError
+	if errors.As(err, &exit) {
+		switch exit.ExitCode() {
+		case 0:
+			return nil
+		case sys.ExitCodeDeadlineExceeded, sys.ExitCodeContextCanceled:
+			if cause := context.Cause(ctx); cause != nil {
+				return fmt.Errorf("guest stopped: %w", cause)
+			}
+			if exit.ExitCode() == sys.ExitCodeDeadlineExceeded {
+				return fmt.Errorf("guest stopped: %w", context.DeadlineExceeded)
+			}
+			return fmt.Errorf("guest stopped: %w", context.Canceled)
+		default:
+			return &ExitError{Code: exit.ExitCode()}
+		}
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("guest stopped: %w (%v)", context.Cause(ctx), err)
+	}
+	return fmt.Errorf("guest trapped: %w", err)
+}
+
+func splitEnv(kv string) (string, string) {
+	for i := 0; i < len(kv); i++ {
+		if kv[i] == '=' {
+			return kv[:i], kv[i+1:]
+		}
+	}
+	return kv, ""
+}
+
+// Entrypoint returns the function the program calls.
+func (p *Program) Entrypoint() string { return p.entry }
