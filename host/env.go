@@ -201,4 +201,3 @@ func templateArgs(tmpl, scriptName, rawQuery string) []string {
 	}
 	return args
 }
-

@@ -16,12 +16,12 @@ import (
 
 // Config is a parsed configuration file.
 type Config struct {
-	Listen      string   `toml:"listen"`       // default 127.0.0.1:8080
-	AdminListen string   `toml:"admin_listen"` // metrics and health; off when empty
-	CacheDir    string   `toml:"cache_dir"`    // default: wasigate under the user's cache dir
-	Defaults    Limits   `toml:"defaults"`
-	Server      Server   `toml:"server"`
-	Routes      []Route  `toml:"route"`
+	Listen      string  `toml:"listen"`       // default 127.0.0.1:8080
+	AdminListen string  `toml:"admin_listen"` // metrics and health; off when empty
+	CacheDir    string  `toml:"cache_dir"`    // default: wasigate under the user's cache dir
+	Defaults    Limits  `toml:"defaults"`
+	Server      Server  `toml:"server"`
+	Routes      []Route `toml:"route"`
 
 	// File is the configuration file's path; relative paths in it are
 	// relative to its folder.

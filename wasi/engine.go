@@ -40,7 +40,7 @@ type Engine struct {
 	workers  int
 	pools    poolSet
 
-	mu   sync.Mutex
+	mu    sync.Mutex
 	hosts map[string]bool // import module names the host provides
 }
 
