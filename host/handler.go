@@ -100,8 +100,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req := h.request(r)
 	body, length, status := h.body(w, r)
 	if status != 0 {
-		info.Reason = "body"
-		log.Warn().Int("status", status).Int64("max_body", h.maxBody()).Msg("request body over the limit")
+		report(r.Context(), log, "body", fmt.Errorf("%w (max_body %d bytes)", errBody(status), h.maxBody()))
 		http.Error(w, http.StatusText(status), status)
 		return
 	}
@@ -130,7 +129,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	err := h.Runner.Run(ctx, inv)
 	stderr.flush()
 	info.Instantiate = inv.Instantiate
-	if err == nil && out.err != nil {
+	if out.err != nil {
+		// The host stopped the guest (bad header block, output cap, client
+		// gone): that is why it failed, whatever it did next, such as
+		// exiting 1 on EIO.
 		err = out.err
 	}
 	if err == nil {
@@ -149,8 +151,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, out *output, err,
 	switch {
 	case r.Context().Err() != nil:
 		// The client went away: nobody to answer.
-		info.Reason = "client"
-		log.Info().Err(err).Msg("client went away; guest stopped")
+		report(r.Context(), log, "client", fmt.Errorf("client went away; guest stopped: %w", err))
 		if out.committed {
 			panic(http.ErrAbortHandler)
 		}
@@ -165,15 +166,13 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, out *output, err,
 	case isCGIError(err):
 		reason = "invalid"
 	}
-	info.Reason = reason
-	ev := log.Error().Err(err).Str("reason", reason)
 	if out.committed {
-		ev.Int64("body_bytes", out.bodyBytes).Msg("guest failed after the response started; aborting it")
+		report(r.Context(), log, reason, fmt.Errorf("%w (after %d body bytes; response aborted)", err, out.bodyBytes))
 		// The client must not take a cut body for a whole one: abort the
 		// connection (net/http handles this panic without logging it).
 		panic(http.ErrAbortHandler)
 	}
-	ev.Int("status", status).Msg("guest failed")
+	report(r.Context(), log, reason, err)
 	http.Error(w, http.StatusText(status), status)
 }
 
@@ -206,6 +205,20 @@ func (h *Handler) request(r *http.Request) request {
 	}
 	return req
 }
+
+// errBody is the error of a request body refused with status.
+func errBody(status int) error {
+	if status == http.StatusRequestEntityTooLarge {
+		return ErrBodyTooLarge
+	}
+	return errBodyRead
+}
+
+// Errors about the request body.
+var (
+	ErrBodyTooLarge = errors.New("request body over the limit")
+	errBodyRead     = errors.New("reading the request body failed")
+)
 
 // body returns the guest's stdin and CONTENT_LENGTH, or a status to answer
 // with instead: 413 for a body over the limit. A body of unknown length

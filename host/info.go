@@ -3,6 +3,8 @@ package host
 import (
 	"context"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // Info is what the handler learned about one request, for the access log
@@ -13,6 +15,7 @@ type Info struct {
 	Module      string
 	Status      int           // the status sent, or 499 if the client went away first
 	Reason      string        // why the request failed: timeout, output, exit, crash, invalid, body, client, redirect
+	Err         error         // what failed, with the detail; logged with Reason
 	Instantiate time.Duration // time to create the guest instance
 	Redirects   int           // internal redirects followed
 }
@@ -31,4 +34,16 @@ func InfoFrom(ctx context.Context) *Info {
 		return info
 	}
 	return &Info{}
+}
+
+// report records why a request failed: bad input gets one log event
+// naming route, module and request id. When the request carries an Info
+// (the router's access log), that event is the access log's, which writes
+// Reason and Err; a Handler serving without one logs the failure itself.
+func report(ctx context.Context, log zerolog.Logger, reason string, err error) {
+	if info, ok := ctx.Value(infoKey{}).(*Info); ok {
+		info.Reason, info.Err = reason, err
+		return
+	}
+	log.Error().Err(err).Str("reason", reason).Msg("request failed")
 }

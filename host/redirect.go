@@ -2,6 +2,8 @@ package host
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 
@@ -9,6 +11,10 @@ import (
 )
 
 type hopsKey struct{}
+
+// ErrRedirectLoop is the error of a request whose internal redirects went
+// over DefaultMaxRedirects hops.
+var ErrRedirectLoop = errors.New("internal redirect limit reached")
 
 // redirect serves a local redirect (RFC 3875 section 6.2.2): the server
 // answers with the resource at location, fetched as a GET, as if the client
@@ -18,15 +24,13 @@ func (h *Handler) redirect(w http.ResponseWriter, r *http.Request, location stri
 	hops, _ := r.Context().Value(hopsKey{}).(int)
 	info := InfoFrom(r.Context())
 	if hops >= DefaultMaxRedirects {
-		info.Reason = "redirect"
-		log.Error().Str("location", location).Int("hops", hops).Msg("internal redirect limit reached")
+		report(r.Context(), log, "redirect", fmt.Errorf("%w: %d hops, last to %q", ErrRedirectLoop, hops, location))
 		http.Error(w, "internal redirect limit reached", http.StatusInternalServerError)
 		return
 	}
 	u, err := url.Parse(location)
 	if err != nil {
-		info.Reason = "invalid"
-		log.Error().Err(err).Str("location", location).Msg("script sent an invalid Location")
+		report(r.Context(), log, "invalid", fmt.Errorf("script sent an invalid Location: %w", err))
 		http.Error(w, http.StatusText(http.StatusBadGateway), http.StatusBadGateway)
 		return
 	}

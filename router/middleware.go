@@ -76,6 +76,9 @@ func accessLog(log zerolog.Logger, ids *requestIDs, observe func(r *http.Request
 				if info.Reason != "" {
 					ev = ev.Str("reason", info.Reason)
 				}
+				if info.Err != nil {
+					ev = ev.AnErr("error", info.Err)
+				}
 				if aborted != nil {
 					ev = ev.Bool("aborted", true)
 				}
@@ -152,10 +155,10 @@ func (l *limiter) wrap(next http.Handler) http.Handler {
 			case l.slots <- struct{}{}:
 				t.Stop()
 			case <-t.C:
+				// The access log event says why: one event per request.
 				info := host.InfoFrom(r.Context())
 				info.Reason = "concurrency"
-				zerolog.Ctx(r.Context()).Warn().Str("route", info.Route).Str("module", info.Module).
-					Str("limit", l.what).Int("concurrency", cap(l.slots)).Msg("no free slot in time")
+				info.Err = fmt.Errorf("no free %s slot (concurrency %d) within %v", l.what, cap(l.slots), l.wait)
 				w.Header().Set("Retry-After", strconv.Itoa(max(1, int(l.wait/time.Second))))
 				http.Error(w, "server busy, retry later", http.StatusServiceUnavailable)
 				return

@@ -62,13 +62,7 @@ func serve(ctx context.Context, configPath, listen string, stdout, stderr io.Wri
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{
-		Handler:           site.Handler,
-		ReadHeaderTimeout: time.Duration(srv.ReadHeaderTimeout),
-		IdleTimeout:       time.Duration(srv.IdleTimeout),
-		MaxHeaderBytes:    int(srv.MaxHeaderBytes),
-		ErrorLog:          nil,
-	}
+	hs := router.NewServer(srv, site.Handler)
 	s.log.Info().Str("addr", "http://"+ln.Addr().String()+"/").Msg("serving")
 	if ready != nil {
 		ready <- ln.Addr().String()
