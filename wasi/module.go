@@ -130,12 +130,12 @@ func (m *Module) Prepare(c Config) (*Program, error) {
 				return nil, fmt.Errorf("volume %s: %s is not a folder", v.Guest, v.Host)
 			}
 			if v.Writable {
-				fsc = fsc.WithDirMount(v.Host, v.Guest)
+				fsc, err = withWritableVolume(fsc, v)
 			} else {
 				fsc, err = withReadOnlyVolume(fsc, v)
-				if err != nil {
-					return nil, err
-				}
+			}
+			if err != nil {
+				return nil, err
 			}
 		}
 		cfg = cfg.WithFSConfig(fsc)
