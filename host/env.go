@@ -1,6 +1,8 @@
 package host
 
 import (
+	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/url"
@@ -18,6 +20,31 @@ type request struct {
 	pathInfo   string
 	rawPath    string // PATH_INFO before percent-decoding
 	route      string // the matched route pattern
+}
+
+// ErrNULInRequest is the error of a request that would put a NUL byte in
+// the guest's argv or environment (a %00 in the path or query): WASI
+// passes both as NUL-terminated strings, so it cannot be passed on.
+var ErrNULInRequest = errors.New("request has a NUL byte (%00) where the script would see it")
+
+// invocation returns the argv and environment of a run for r, or
+// ErrNULInRequest.
+func (h *Handler) invocation(r *http.Request, req request, contentLength int64) (args, env []string, err error) {
+	args = []string{req.scriptName}
+	if h.Argv != "" {
+		args = templateArgs(h.Argv, req.scriptName, r.URL.RawQuery)
+	} else {
+		args = append(args, searchArgs(r.URL.RawQuery)...)
+	}
+	env = h.environment(r, req, contentLength)
+	for _, list := range [][]string{args, env} {
+		for _, s := range list {
+			if strings.IndexByte(s, 0) >= 0 {
+				return nil, nil, fmt.Errorf("%w: %q", ErrNULInRequest, s)
+			}
+		}
+	}
+	return args, env, nil
 }
 
 // environment builds the CGI meta-variables of RFC 3875 section 4.1 for r,

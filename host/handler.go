@@ -105,11 +105,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	args := []string{req.scriptName}
-	if h.Argv != "" {
-		args = templateArgs(h.Argv, req.scriptName, r.URL.RawQuery)
-	} else {
-		args = append(args, searchArgs(r.URL.RawQuery)...)
+	args, env, err := h.invocation(r, req, length)
+	if err != nil {
+		report(r.Context(), log, "request", err)
+		http.Error(w, http.StatusText(http.StatusBadRequest), http.StatusBadRequest)
+		return
 	}
 
 	ctx, cancel := context.WithCancelCause(r.Context())
@@ -121,12 +121,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	stderr := &stderrLog{log: log}
 	inv := &Invocation{
 		Args:   args,
-		Env:    h.environment(r, req, length),
+		Env:    env,
 		Stdin:  body,
 		Stdout: out,
 		Stderr: stderr,
 	}
-	err := h.Runner.Run(ctx, inv)
+	err = h.Runner.Run(ctx, inv)
 	stderr.flush()
 	info.Instantiate = inv.Instantiate
 	if out.err != nil {

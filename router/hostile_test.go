@@ -30,6 +30,7 @@ import (
 const hostileConfig = `
 [server]
 read_header_timeout = "300ms"
+idle_timeout = "300ms"
 max_header_bytes = "16KiB"
 max_uri = "4KiB"
 max_cgi_header = "64KiB"
@@ -126,6 +127,10 @@ max_body = "1MiB"
 
 [[route]]
 path = "/env"
+module = "%[1]s/env.wasm"
+
+[[route]]
+path = "/p/*"
 module = "%[1]s/env.wasm"
 
 [[route]]
@@ -720,6 +725,36 @@ func TestHostile(t *testing.T) {
 				}
 				if d := time.Since(start); d >= 5*time.Second {
 					t.Errorf("connection still open after %v; want it closed at read_header_timeout (300ms)", d)
+				}
+				return ""
+			},
+		},
+		{
+			name: "NUL in the path", route: "/p/*", module: "env.wasm", reason: "request",
+			run: func(t *testing.T) string {
+				// WASI passes the environment as NUL-terminated strings:
+				// PATH_INFO "/a\x00b" cannot reach the guest. A client
+				// error, not a guest crash.
+				o := get(t, "/p/a%00b")
+				want(t, o, http.StatusBadRequest)
+				o2 := get(t, "/p/x?a+%00")
+				want(t, o2, http.StatusBadRequest)
+				return o.id
+			},
+		},
+		{
+			name: "idle keep-alive connection closed", run: func(t *testing.T) string {
+				start := time.Now()
+				raw, _ := rawExchange(t, addr, func(c net.Conn) error {
+					_, err := io.WriteString(c, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+					return err
+				})
+				if got := statusOf(raw); got != http.StatusOK {
+					t.Errorf("status %d; want 200 (%.100q)", got, raw)
+				}
+				// rawExchange reads until the server closes (or 5 s).
+				if d := time.Since(start); d >= 5*time.Second {
+					t.Errorf("idle connection still open after %v; want it closed at idle_timeout (300ms)", d)
 				}
 				return ""
 			},
