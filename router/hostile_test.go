@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -218,32 +217,37 @@ func hostileSite(t testing.TB) (*httptest.Server, *logBuffer, string) {
 	t.Helper()
 	dirs := hostileDirs(t)
 	text := fmt.Sprintf(hostileConfig, filepath.Join(repoRoot, "testdata", "guests"), dirs)
-	return serveConfig(t, dirs, text), nil, dirs
+	srv, logs := serveConfigLogs(t, dirs, text)
+	return srv, logs, dirs
 }
 
 // serveConfig builds config (relative paths against dir) and serves it
-// with NewServer over real HTTP on loopback. It returns the server; the
-// log is in the server's logBuffer, see siteLogs.
+// with NewServer over real HTTP on loopback.
 func serveConfig(t testing.TB, dir, config string) *httptest.Server {
 	t.Helper()
 	srv, _ := serveConfigLogs(t, dir, config)
 	return srv
 }
 
-var siteLogs sync.Map // *httptest.Server -> *logBuffer
-
+// serveConfigLogs is serveConfig that also returns the site's log.
 func serveConfigLogs(t testing.TB, dir, config string) (*httptest.Server, *logBuffer) {
+	t.Helper()
+	logs := &logBuffer{}
+	return serveConfigTo(t, dir, config, logs), logs
+}
+
+// serveConfigTo is serveConfig logging to w.
+func serveConfigTo(t testing.TB, dir, config string, w io.Writer) *httptest.Server {
 	t.Helper()
 	cfg, err := ParseConfig(strings.NewReader(config), filepath.Join(dir, "test.toml"))
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
 	eng, cache := sharedEngine(t)
-	logs := &logBuffer{}
 	site, err := Build(context.Background(), cfg, Options{
 		Engine:  eng,
 		Builder: &build.Builder{Dir: cache},
-		Log:     zerolog.New(logs),
+		Log:     zerolog.New(w),
 	})
 	if err != nil {
 		t.Fatalf("build: %v", err)
@@ -252,8 +256,7 @@ func serveConfigLogs(t testing.TB, dir, config string) (*httptest.Server, *logBu
 	srv.Config = NewServer(cfg.Server, site.Handler)
 	srv.Start()
 	t.Cleanup(srv.Close)
-	siteLogs.Store(srv, logs)
-	return srv, logs
+	return srv
 }
 
 // outcome is what a client saw.
@@ -448,9 +451,7 @@ func statusOf(raw string) int {
 func TestHostile(t *testing.T) {
 	const secret = "wasigate-test-secret-d0d0"
 	t.Setenv("WASIGATE_TEST_SECRET", secret)
-	srv, _, dirs := hostileSite(t)
-	v, _ := siteLogs.Load(srv)
-	logs := v.(*logBuffer)
+	srv, logs, dirs := hostileSite(t)
 	base := srv.URL
 	addr := srv.Listener.Addr().String()
 
