@@ -96,10 +96,11 @@ func (e *Engine) provideRubyStubs(ctx context.Context, m *Module) error {
 			}
 		}
 		if existing := e.rt.Module(hostName); existing != nil {
+			defs := existing.ExportedFunctionDefinitions()
 			for _, imp := range imports {
 				_, name, _ := imp.Import()
-				fn := existing.ExportedFunction(name)
-				if fn == nil || !sameTypes(fn.Definition(), imp) {
+				def, ok := defs[name]
+				if !ok || !sameTypes(def, imp) {
 					return fmt.Errorf("%s imports %s.%s, which the stubs made for another Ruby build lack", m.Name, hostName, name)
 				}
 			}
