@@ -239,6 +239,7 @@ func (s *scriptsHandler) fail(w http.ResponseWriter, r *http.Request, log zerolo
 	var me *MissingInterpreterError
 	switch {
 	case errors.As(err, &te), errors.As(err, &me):
+		info.Reason = "toolchain"
 		body = "500 Internal Server Error: " + err.Error()
 	case s.rt.ShowBuildErrors:
 		body += "\n\n" + err.Error()
