@@ -43,6 +43,18 @@ type Site struct {
 	Handler http.Handler
 	Routes  []RouteInfo
 	Modules []*wasi.Module
+
+	background []func(context.Context) // see Prebuild
+}
+
+// Prebuild builds and compiles the scripts of every scripts route, one at
+// a time, so that their first requests are fast. It returns when done or
+// when ctx is; serve runs it in the background, compile waits for it.
+// Failures are logged, not returned: the script's requests report them.
+func (s *Site) Prebuild(ctx context.Context) {
+	for _, f := range s.background {
+		f(ctx)
+	}
 }
 
 // RouteInfo describes a served route, for `wasigate routes`.
@@ -61,11 +73,27 @@ func Build(ctx context.Context, cfg *Config, opts Options) (*Site, error) {
 	srv := cfg.Server.Or(DefaultServer)
 	defaults := cfg.Defaults.Or(DefaultLimits)
 
+	// Interpreters (a 30 MB Ruby takes seconds to compile the first time)
+	// load alongside the routes' modules.
+	var interps map[string]*interpreter
+	var interpErrs []error
+	interpsDone := make(chan struct{})
+	go func() {
+		defer close(interpsDone)
+		interps, interpErrs = loadInterpreters(ctx, cfg, opts)
+	}()
 	modules, errs := loadModules(ctx, cfg, opts)
+	<-interpsDone
+	errs = append(errs, interpErrs...)
 	site := &Site{}
 	for _, m := range modules {
 		if m.mod != nil {
 			site.Modules = append(site.Modules, m.mod)
+		}
+	}
+	for _, in := range interps {
+		if in.mod != nil {
+			site.Modules = append(site.Modules, in.mod)
 		}
 	}
 
@@ -75,6 +103,20 @@ func Build(ctx context.Context, cfg *Config, opts Options) (*Site, error) {
 
 	for i := range cfg.Routes {
 		rt := &cfg.Routes[i]
+		if rt.Scripts != "" {
+			h, err := newScriptsHandler(cfg, rt, interps, defaults, srv, redirect, opts)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: route #%d %q: %w", cfg.File, rt.Index, rt.Path, err))
+				continue
+			}
+			mount(mux, rt.Path, rt.Methods, h)
+			site.Routes = append(site.Routes, RouteInfo{
+				Pattern: rt.Path, Methods: rt.Methods, Module: rt.Scripts + "/",
+				Entrypoint: "(scripts)", Limits: rt.Limits.Or(defaults),
+			})
+			site.background = append(site.background, h.prebuild)
+			continue
+		}
 		m := modules[cfg.Abs(rt.Module)]
 		if m == nil || m.err != nil {
 			continue // reported by loadModules
@@ -148,30 +190,15 @@ func routeHandlers(ctx context.Context, cfg *Config, rt *Route, mod *wasi.Module
 			entries = append(entries, routeHandler{pattern: base + s.pattern, entry: s.entry})
 		}
 	}
-	var env []string
-	for _, k := range sortedKeys(rt.Env) {
-		env = append(env, k+"="+rt.Env[k])
-	}
+	env := routeEnv(rt)
 	var out []routeHandler
 	for _, e := range entries {
 		prog, err := mod.Prepare(wasi.Config{Entrypoint: e.entry, Volumes: volumes, MemoryLimit: uint64(lim.Memory)})
 		if err != nil {
 			return nil, err
 		}
-		h := &host.Handler{
-			Runner:              programRunner{prog},
-			Route:               e.pattern,
-			Module:              rt.Module,
-			Env:                 env,
-			Argv:                rt.Argv,
-			DocumentRoot:        docRoot,
-			PassAuthorization:   rt.PassAuthorization,
-			Timeout:             time.Duration(lim.Timeout),
-			MaxBody:             int64(lim.MaxBody),
-			MaxOutput:           int64(lim.MaxOutput),
-			MaxHeaderBytes:      int(srv.MaxCGIHeader),
-			PathLocationHandler: redirect,
-		}
+		h := newHostHandler(rt, e.pattern, env, docRoot, lim, srv, redirect)
+		h.Runner = programRunner{prog}
 		if p, ok := strings.CutSuffix(e.pattern, "/*"); ok {
 			h.Root = p
 		} else {
@@ -182,6 +209,33 @@ func routeHandlers(ctx context.Context, cfg *Config, rt *Route, mod *wasi.Module
 		out = append(out, e)
 	}
 	return out, nil
+}
+
+// routeEnv is the route's env as sorted KEY=value pairs.
+func routeEnv(rt *Route) []string {
+	var env []string
+	for _, k := range sortedKeys(rt.Env) {
+		env = append(env, k+"="+rt.Env[k])
+	}
+	return env
+}
+
+// newHostHandler is the CGI handler of one pattern of a route, with its
+// limits; the caller sets Runner, and Root or Exact.
+func newHostHandler(rt *Route, pattern string, env []string, docRoot string, lim Limits, srv Server, redirect http.Handler) *host.Handler {
+	return &host.Handler{
+		Route:               pattern,
+		Module:              rt.Module,
+		Env:                 env,
+		Argv:                rt.Argv,
+		DocumentRoot:        docRoot,
+		PassAuthorization:   rt.PassAuthorization,
+		Timeout:             time.Duration(lim.Timeout),
+		MaxBody:             int64(lim.MaxBody),
+		MaxOutput:           int64(lim.MaxOutput),
+		MaxHeaderBytes:      int(srv.MaxCGIHeader),
+		PathLocationHandler: redirect,
+	}
 }
 
 // tag records the route and module in the request's Info before any

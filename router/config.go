@@ -22,6 +22,8 @@ type Config struct {
 	Defaults    Limits  `toml:"defaults"`
 	Server      Server  `toml:"server"`
 	Routes      []Route `toml:"route"`
+	// Interpreters run scripts of other languages in a scripts folder.
+	Interpreters []Interpreter `toml:"interpreter"`
 
 	// File is the configuration file's path; relative paths in it are
 	// relative to its folder.
@@ -132,10 +134,27 @@ type Route struct {
 	PassAuthorization bool `toml:"pass_authorization"`
 	// Argv is a WAGI argv template; empty means RFC 3875 search words.
 	Argv string `toml:"argv"`
+	// Scripts is a folder of scripts served instead of a module: /x/NAME.EXT
+	// runs NAME.EXT, built or interpreted on demand (scripts.go).
+	Scripts string `toml:"scripts"`
+	// ShowBuildErrors puts the compiler's output in the body of a 500 for
+	// a script that does not build; it is logged in any case.
+	ShowBuildErrors bool `toml:"show_build_errors"`
 	Limits
 
 	// Line is where the route was defined, for messages; 0 if unknown.
 	Index int `toml:"-"`
+}
+
+// Interpreter runs the scripts whose name ends in Ext with Module, a
+// WebAssembly interpreter: a command that takes the script's path as
+// argv[1], or a ruby.wasm reactor.
+type Interpreter struct {
+	Ext    string `toml:"ext"`    // ".rb"
+	Module string `toml:"module"` // relative to the configuration's folder
+	// Install is the command that installs Module, shown when it is
+	// missing.
+	Install string `toml:"install"`
 }
 
 // Volume is a host folder a route's guests see. In TOML it is either a
@@ -303,8 +322,15 @@ func (c *Config) Validate() error {
 			bad("%s: same path as route #%d", where, prev)
 		}
 		seen[r.Path] = r.Index
-		if r.Module == "" {
-			bad("%s: module is required", where)
+		switch {
+		case r.Module == "" && r.Scripts == "":
+			bad("%s: module (or scripts) is required", where)
+		case r.Module != "" && r.Scripts != "":
+			bad("%s: module and scripts are mutually exclusive", where)
+		case r.Scripts != "" && !strings.HasSuffix(r.Path, "/*"):
+			bad("%s: a scripts route must be a prefix route (/x/*)", where)
+		case r.Scripts != "" && r.Entrypoint != "":
+			bad("%s: entrypoint does not apply to a scripts route", where)
 		}
 		for k := range r.Env {
 			if !envName.MatchString(k) {
@@ -328,8 +354,29 @@ func (c *Config) Validate() error {
 		}
 		checkLimits(where, r.Limits)
 	}
+	exts := map[string]bool{}
+	for i, in := range c.Interpreters {
+		where := fmt.Sprintf("interpreter #%d %q", i+1, in.Ext)
+		switch {
+		case !interpreterExt.MatchString(in.Ext):
+			bad("%s: ext must be a dot and a name, like .rb", where)
+		case builtinExts[in.Ext]:
+			bad("%s: %s scripts are built, not interpreted", where, in.Ext)
+		case exts[in.Ext]:
+			bad("%s: another interpreter has the same ext", where)
+		}
+		exts[in.Ext] = true
+		if in.Module == "" {
+			bad("%s: module is required", where)
+		}
+	}
 	return errors.Join(errs...)
 }
+
+var interpreterExt = regexp.MustCompile(`^\.[A-Za-z0-9_+-]+$`)
+
+// builtinExts are the extensions wasi/build builds.
+var builtinExts = map[string]bool{".go": true, ".c": true, ".rs": true, ".wat": true, ".wasm": true}
 
 // sortedKeys returns m's keys in order, for stable output.
 func sortedKeys[V any](m map[string]V) []string {

@@ -42,6 +42,8 @@ type Engine struct {
 
 	mu    sync.Mutex
 	hosts map[string]bool // import module names the host provides
+
+	stubMu sync.Mutex // instantiating interpreter stubs (ruby.go)
 }
 
 // NewEngine creates the runtime and instantiates the WASI preview 1 host

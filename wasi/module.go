@@ -69,6 +69,13 @@ func (m *Module) Check(entrypoint string) error {
 	} else if len(fn.ParamTypes()) != 0 || len(fn.ResultTypes()) != 0 {
 		errs = append(errs, fmt.Errorf("%s: entrypoint %q must take no parameters and return nothing", m.Name, entrypoint))
 	}
+	errs = append(errs, m.checkImports())
+	return errors.Join(errs...)
+}
+
+// checkImports reports every import the host does not provide.
+func (m *Module) checkImports() error {
+	var errs []error
 	m.engine.mu.Lock()
 	defer m.engine.mu.Unlock()
 	missing := map[string]bool{}
@@ -103,19 +110,35 @@ type Config struct {
 type Program struct {
 	module *Module
 	entry  string
-	init   bool // call _initialize first (a reactor)
+	init   bool         // call _initialize first (a reactor)
+	ruby   *rubyExports // run as the Ruby interpreter (ruby.go)
 	cfg    wazero.ModuleConfig
 	pool   *memoryPool
 }
 
 // Prepare binds the module to a route's configuration. Everything that does
 // not depend on the request is done here, once, and not per call.
+//
+// A module without _start that is a ruby.wasm reactor, prepared with no
+// entrypoint, runs as a Ruby interpreter: see ruby.go.
 func (m *Module) Prepare(c Config) (*Program, error) {
 	entry := c.Entrypoint
+	var rb *rubyExports
+	if entry == "" && !m.HasExport("_start") {
+		rb = m.ruby()
+	}
 	if entry == "" {
 		entry = "_start"
 	}
-	if err := m.Check(entry); err != nil {
+	if rb != nil {
+		entry = "ruby-init"
+		if err := m.engine.provideRubyStubs(context.Background(), m); err != nil {
+			return nil, err
+		}
+		if err := m.checkImports(); err != nil {
+			return nil, err
+		}
+	} else if err := m.Check(entry); err != nil {
 		return nil, err
 	}
 	cfg := m.base
@@ -144,6 +167,7 @@ func (m *Module) Prepare(c Config) (*Program, error) {
 		module: m,
 		entry:  entry,
 		init:   entry != "_start" && entry != "_initialize" && m.HasExport("_initialize"),
+		ruby:   rb,
 		cfg:    cfg,
 		pool:   m.engine.pools.get(c.MemoryLimit),
 	}
@@ -232,6 +256,9 @@ func (p *Program) Run(ctx context.Context, c *Call) error {
 		if err := call(ctx, mod, "_initialize"); err != nil {
 			return p.result(ctx, err)
 		}
+	}
+	if p.ruby != nil {
+		return p.result(ctx, p.runRuby(ctx, mod, c.Args))
 	}
 	return p.result(ctx, call(ctx, mod, p.entry))
 }

@@ -51,6 +51,9 @@ func serve(ctx context.Context, configPath, listen string, stdout, stderr io.Wri
 	}
 	s.log.Info().Int("routes", len(site.Routes)).Int("modules", len(site.Modules)).
 		Dur("startup", time.Since(start)).Str("config", cfg.File).Msg("site ready")
+	// Scripts folders are built in the background so that their first
+	// requests are fast; serving does not wait for it.
+	go site.Prebuild(ctx)
 
 	if listen == "" {
 		listen = cfg.Listen

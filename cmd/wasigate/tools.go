@@ -33,6 +33,7 @@ func cmdCompile(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	defer s.engine.Close(context.Background())
+	site.Prebuild(context.Background()) // scripts folders too
 	cached := 0
 	for _, m := range site.Modules {
 		if m.Cached {

@@ -44,6 +44,8 @@ and whatever it writes to stdout (headers, a blank line, the body) becomes the r
   look for the lines arriving one by one rather than all at the end.</li>
 <li><a href="/s/hello.wat">/s/hello.wat</a> &mdash; hello world in hand-written WebAssembly text;
   look at how little a CGI response needs: one <code>fd_write</code> to stdout.</li>
+<li><a href="/s/hello.rb?name=Ruby">/s/hello.rb</a> &mdash; a Ruby CGI script (<code>require "cgi"</code>) run by ruby.wasm;
+  look for the form and the visit counter cookie. Needs <code>npm install --prefix samples/ruby</code> once.</li>
 </ul>
 </body>
 </html>
