@@ -130,7 +130,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	err := h.Runner.Run(ctx, inv)
 	stderr.flush()
 	info.Instantiate = inv.Instantiate
-	if err == nil && out.err != nil {
+	if out.err != nil {
+		// The host stopped the guest (invalid output, output cap, client
+		// gone): that is why the run ended, whatever exit the guest made of
+		// the EIO it then got.
 		err = out.err
 	}
 	if err == nil {
@@ -147,7 +150,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, out *output, err,
 	reason := "crash"
 	var exit interface{ ExitCode() int }
 	switch {
-	case r.Context().Err() != nil:
+	case r.Context().Err() != nil || errors.Is(err, errClientGone):
 		// The client went away: nobody to answer.
 		info.Reason = "client"
 		log.Info().Err(err).Msg("client went away; guest stopped")

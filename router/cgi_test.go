@@ -57,6 +57,12 @@ path = "/sleep"
 module = "sleep.wasm"
 timeout = "60s"
 env = { SLEEP_MS = "50000" }
+
+[[route]]
+path = "/flood"
+module = "flood.wasm"
+timeout = "60s"
+max_output = "4GiB"
 `
 
 // cgiEnv is what env.wasm printed.
@@ -699,7 +705,16 @@ module = "exit1_after_body.wasm"
 // at the route's 60 s timeout.
 func TestCGIClientGone(t *testing.T) {
 	srv, logs := testSite(t, "", cgiConfig)
-	for _, path := range []string{"/loop", "/sleep"} {
+	cases := []struct {
+		path   string
+		status float64 // in the access log: 499 if nothing was sent
+	}{
+		{"/loop", 499},
+		{"/sleep", 499},
+		{"/flood", 200}, // streaming when the client left
+	}
+	for _, c := range cases {
+		path := c.path
 		t.Run(path, func(t *testing.T) {
 			conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
 			if err != nil {
@@ -718,8 +733,8 @@ func TestCGIClientGone(t *testing.T) {
 			if ev == nil {
 				t.Fatalf("no access log event for %s within 20 s; the guest was not stopped", path)
 			}
-			if ev["reason"] != "client" || ev["status"] != float64(499) {
-				t.Errorf("access log reason=%v status=%v; want client 499", ev["reason"], ev["status"])
+			if ev["reason"] != "client" || ev["status"] != c.status {
+				t.Errorf("access log reason=%v status=%v; want client %v", ev["reason"], ev["status"], c.status)
 			}
 			if d, _ := ev["duration"].(float64); d >= 60000 {
 				t.Errorf("logged duration %v ms; want the run to end before the 60 s timeout", d)
