@@ -253,6 +253,7 @@ type output struct {
 	pending   []byte // body bytes that came with the header block
 	committed bool   // the status line has been sent
 	discard   bool   // internal redirect: the body is ignored
+	noBody    bool   // 204 or 304: a body the guest writes is dropped
 	bodyBytes int64
 	total     int64
 	err       error // first error; the guest is stopped
@@ -274,7 +275,11 @@ func (o *output) Write(p []byte) (int, error) {
 		o.head = append(o.head, p...)
 		end, bodyStart := findHeaderEnd(o.head, from)
 		if end < 0 {
-			if len(o.head) > o.maxHeader {
+			// The block ends at len(o.head)-2 at the earliest (the buffer
+			// may end in "\n\r" of the blank line): only past that is
+			// it surely too large, so the verdict never depends on how
+			// the guest split its writes.
+			if len(o.head)-2 > o.maxHeader {
 				return 0, o.stop(fmt.Errorf("%w (over %d bytes)", ErrHeaderTooLarge, o.maxHeader))
 			}
 			return len(p), nil
@@ -288,6 +293,10 @@ func (o *output) Write(p []byte) (int, error) {
 		}
 		o.res = res
 		o.discard = res.location != "" && o.h.PathLocationHandler != nil
+		// RFC 9110 sections 15.3.5 and 15.4.5: no content. net/http
+		// refuses body bytes for these (ErrBodyNotAllowed), which must
+		// not abort the response: drop them, as for a HEAD request.
+		o.noBody = res.status == http.StatusNoContent || res.status == http.StatusNotModified
 		rest := o.head[bodyStart:]
 		o.head = nil
 		if len(rest) == 0 || o.discard {
@@ -336,6 +345,9 @@ func (o *output) commit() {
 
 func (o *output) writeBody(p []byte) error {
 	o.commit()
+	if o.noBody {
+		return nil
+	}
 	n, err := o.w.Write(p)
 	o.bodyBytes += int64(n)
 	if err == nil {

@@ -504,6 +504,9 @@ module = "bigheader.wasm"
 [[route]]
 path = "/noend"
 module = "noend.wasm"
+[[route]]
+path = "/nocontent"
+module = "nocontent.wasm"
 `)
 	cases := []struct {
 		name       string
@@ -531,6 +534,7 @@ module = "noend.wasm"
 		{name: "trap before the header block", target: "/trap", status: 502, reason: "crash"},
 		{name: "exit 1 before the header block", target: "/exit1", status: 502, reason: "exit"},
 		{name: "Rust panic", target: "/panic", status: 502, reason: "crash"},
+		{name: "204 with a stray body", target: "/nocontent", status: 204, body: ""},
 		{name: "internal redirect loop", target: "/status?loop", status: 500, reason: "redirect"},
 	}
 	for _, c := range cases {
