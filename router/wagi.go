@@ -117,6 +117,11 @@ func wagiModulePath(ref string) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("module %q: %v", ref, err)
 		}
+		if u.Host != "" && u.Host != "localhost" {
+			// file://a.wasm names a host "a.wasm", not a file: say so
+			// rather than report a missing module or drop the host.
+			return "", fmt.Errorf("module %q: a file URL names no host (want file:///absolute/path, or a plain relative path)", ref)
+		}
 		if u.Path == "" {
 			return u.Opaque, nil // file:relative/path
 		}
