@@ -34,7 +34,7 @@ func parseWAGI(data []byte, path string) (*Config, error) {
 	var f wagiFile
 	md, err := toml.Decode(string(data), &f)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%w: %s: %w", ErrConfig, path, err)
 	}
 	cfg := &Config{File: path, WAGI: true}
 	if und := md.Undecoded(); len(und) > 0 {
@@ -42,7 +42,7 @@ func parseWAGI(data []byte, path string) (*Config, error) {
 		for _, k := range und {
 			keys = append(keys, k.String())
 		}
-		return nil, fmt.Errorf("%s: unknown WAGI keys: %s", path, strings.Join(keys, ", "))
+		return nil, fmt.Errorf("%w: %s: unknown WAGI keys: %s", ErrConfig, path, strings.Join(keys, ", "))
 	}
 	warned := map[string]bool{}
 	warn := func(key string) {
