@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -201,13 +202,38 @@ func (h *Handler) request(r *http.Request) request {
 		req.scriptName = r.URL.Path
 		return req
 	}
-	if rest, ok := strings.CutPrefix(r.URL.Path, h.Root); ok {
+	root, rawRoot := h.Root, h.Root
+	if strings.Contains(root, "{") {
+		// A pattern with parameters (/u/{id}/*): the script is as many
+		// segments of the path as the pattern has, since a parameter
+		// never spans a "/". Counted on the escaped path, where an
+		// encoded %2F is not a separator.
+		rawRoot = leadingSegments(r.URL.EscapedPath(), strings.Count(root, "/"))
+		if d, err := url.PathUnescape(rawRoot); err == nil {
+			root = d
+		}
+		req.scriptName = root
+	}
+	if rest, ok := strings.CutPrefix(r.URL.Path, root); ok {
 		req.pathInfo = rest
 	}
-	if rest, ok := strings.CutPrefix(r.URL.EscapedPath(), h.Root); ok {
+	if rest, ok := strings.CutPrefix(r.URL.EscapedPath(), rawRoot); ok {
 		req.rawPath = rest
 	}
 	return req
+}
+
+// leadingSegments returns the first n "/"-started segments of p.
+func leadingSegments(p string, n int) string {
+	for i := 0; i < len(p); i++ {
+		if p[i] == '/' {
+			if n == 0 {
+				return p[:i]
+			}
+			n--
+		}
+	}
+	return p
 }
 
 // body returns the guest's stdin and CONTENT_LENGTH, or a status to answer

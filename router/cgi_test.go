@@ -31,6 +31,10 @@ path = "/exact"
 module = "env.wasm"
 
 [[route]]
+path = "/u/{id}/*"
+module = "env.wasm"
+
+[[route]]
 path = "/auth"
 module = "env.wasm"
 pass_authorization = true
@@ -182,6 +186,21 @@ func TestCGIEnvironment(t *testing.T) {
 			name:   "exact route",
 			target: "/exact?x=1",
 			want:   map[string]string{"SCRIPT_NAME": "/exact", "PATH_INFO": "", "X_MATCHED_ROUTE": "/exact", "QUERY_STRING": "x=1"},
+		},
+		{
+			name:   "prefix route with a parameter",
+			target: "/u/42/x/y",
+			want:   map[string]string{"SCRIPT_NAME": "/u/42", "PATH_INFO": "/x/y", "X_RAW_PATH_INFO": "/x/y", "X_MATCHED_ROUTE": "/u/{id}/*"},
+		},
+		{
+			name:   "prefix route with a parameter, at its root",
+			target: "/u/42",
+			want:   map[string]string{"SCRIPT_NAME": "/u/42", "PATH_INFO": ""},
+		},
+		{
+			name:   "prefix route with an encoded parameter",
+			target: "/u/a%20b%2Fc/d%2Fe",
+			want:   map[string]string{"SCRIPT_NAME": "/u/a b/c", "PATH_INFO": "/d/e", "X_RAW_PATH_INFO": "/d%2Fe"},
 		},
 		{
 			name:   "percent-encoded path info",
