@@ -17,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wasigate/wasigate/host"
 )
 
 // cgiConfig mounts the guests the CGI tests use.
@@ -146,7 +148,7 @@ func TestCGIEnvironment(t *testing.T) {
 			target: "/env/foo/bar?a=1&b=2",
 			want: map[string]string{
 				"GATEWAY_INTERFACE": "CGI/1.1",
-				"SERVER_SOFTWARE":   "wasigate/0.1.0",
+				"SERVER_SOFTWARE":   "wasigate/" + host.Version,
 				"SERVER_PROTOCOL":   "HTTP/1.1",
 				"REQUEST_METHOD":    "GET",
 				"REQUEST_URI":       "/env/foo/bar?a=1&b=2",
