@@ -104,7 +104,11 @@ func (h *Handler) environment(r *http.Request, req request, contentLength int64)
 	add("X_RAW_PATH_INFO", req.rawPath)
 	add("X_FULL_URL", fullURL(r))
 
-	// 4.1.18: protocol meta-variables.
+	// 4.1.18: protocol meta-variables. net/http moves Host out of
+	// r.Header, so HTTP_HOST is set from r.Host, as net/http/cgi does.
+	if r.Host != "" {
+		add("HTTP_HOST", r.Host)
+	}
 	for k, vv := range r.Header {
 		switch k {
 		case "Content-Length", "Content-Type":

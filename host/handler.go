@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -149,7 +150,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, out *output, err,
 	reason := "crash"
 	var exit interface{ ExitCode() int }
 	switch {
-	case r.Context().Err() != nil:
+	case r.Context().Err() != nil || errors.Is(err, errClientGone):
 		// The client went away: nobody to answer.
 		report(r.Context(), log, "client", fmt.Errorf("client went away; guest stopped: %w", err))
 		if out.committed {
@@ -197,10 +198,22 @@ func (h *Handler) request(r *http.Request) request {
 		req.scriptName = r.URL.Path
 		return req
 	}
-	if rest, ok := strings.CutPrefix(r.URL.Path, h.Root); ok {
+	root, rawRoot := h.Root, h.Root
+	if strings.Contains(root, "{") {
+		// A pattern with parameters (/u/{id}/*): the script is as many
+		// segments of the path as the pattern has, since a parameter
+		// never spans a "/". Counted on the escaped path, where an
+		// encoded %2F is not a separator.
+		rawRoot = leadingSegments(r.URL.EscapedPath(), strings.Count(root, "/"))
+		if d, err := url.PathUnescape(rawRoot); err == nil {
+			root = d
+		}
+		req.scriptName = root
+	}
+	if rest, ok := strings.CutPrefix(r.URL.Path, root); ok {
 		req.pathInfo = rest
 	}
-	if rest, ok := strings.CutPrefix(r.URL.EscapedPath(), h.Root); ok {
+	if rest, ok := strings.CutPrefix(r.URL.EscapedPath(), rawRoot); ok {
 		req.rawPath = rest
 	}
 	return req
@@ -219,6 +232,19 @@ var (
 	ErrBodyTooLarge = errors.New("request body over the limit")
 	errBodyRead     = errors.New("reading the request body failed")
 )
+
+// leadingSegments returns the first n "/"-started segments of p.
+func leadingSegments(p string, n int) string {
+	for i := 0; i < len(p); i++ {
+		if p[i] == '/' {
+			if n == 0 {
+				return p[:i]
+			}
+			n--
+		}
+	}
+	return p
+}
 
 // body returns the guest's stdin and CONTENT_LENGTH, or a status to answer
 // with instead: 413 for a body over the limit. A body of unknown length
@@ -263,6 +289,7 @@ type output struct {
 	pending   []byte // body bytes that came with the header block
 	committed bool   // the status line has been sent
 	discard   bool   // internal redirect: the body is ignored
+	noBody    bool   // 204 or 304: a body the guest writes is dropped
 	bodyBytes int64
 	total     int64
 	err       error // first error; the guest is stopped
@@ -284,7 +311,11 @@ func (o *output) Write(p []byte) (int, error) {
 		o.head = append(o.head, p...)
 		end, bodyStart := findHeaderEnd(o.head, from)
 		if end < 0 {
-			if len(o.head) > o.maxHeader {
+			// The block ends at len(o.head)-2 at the earliest (the buffer
+			// may end in "\n\r" of the blank line): only past that is
+			// it surely too large, so the verdict never depends on how
+			// the guest split its writes.
+			if len(o.head)-2 > o.maxHeader {
 				return 0, o.stop(fmt.Errorf("%w (over %d bytes)", ErrHeaderTooLarge, o.maxHeader))
 			}
 			return len(p), nil
@@ -298,6 +329,10 @@ func (o *output) Write(p []byte) (int, error) {
 		}
 		o.res = res
 		o.discard = res.location != "" && o.h.PathLocationHandler != nil
+		// RFC 9110 sections 15.3.5 and 15.4.5: no content. net/http
+		// refuses body bytes for these (ErrBodyNotAllowed), which must
+		// not abort the response: drop them, as for a HEAD request.
+		o.noBody = res.status == http.StatusNoContent || res.status == http.StatusNotModified
 		rest := o.head[bodyStart:]
 		o.head = nil
 		if len(rest) == 0 || o.discard {
@@ -346,6 +381,9 @@ func (o *output) commit() {
 
 func (o *output) writeBody(p []byte) error {
 	o.commit()
+	if o.noBody {
+		return nil
+	}
 	n, err := o.w.Write(p)
 	o.bodyBytes += int64(n)
 	if err == nil {

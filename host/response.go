@@ -142,18 +142,19 @@ func findHeaderEnd(buf []byte, from int) (blockEnd, bodyStart int) {
 		if buf[i] != '\n' {
 			continue
 		}
-		// Line ends at i. Is the next line empty?
+		// Line ends at i. Is it the first line, and empty?
 		if i == 0 {
 			return 0, 1
 		}
+		if i == 1 && buf[0] == '\r' {
+			return 0, 2
+		}
+		// Is the next line empty?
 		if i+1 < len(buf) && buf[i+1] == '\n' {
 			return i, i + 2
 		}
 		if i+2 < len(buf) && buf[i+1] == '\r' && buf[i+2] == '\n' {
 			return i, i + 3
-		}
-		if i == 1 && buf[0] == '\r' {
-			return 0, 2
 		}
 	}
 	return -1, -1

@@ -123,7 +123,7 @@ func Build(ctx context.Context, cfg *Config, opts Options) (*Site, error) {
 		}
 		handlers, err := routeHandlers(ctx, cfg, rt, m.mod, defaults, srv, redirect)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: route #%d %q: %w", cfg.File, rt.Index, rt.Path, err))
+			errs = append(errs, routeErrors(cfg, rt, err)...)
 			continue
 		}
 		for _, rh := range handlers {
@@ -146,6 +146,20 @@ func Build(ctx context.Context, cfg *Config, opts Options) (*Site, error) {
 	root = accessLog(opts.Log, ids, opts.Observe)(recoverer(maxURI(int(srv.MaxURI))(mux)))
 	site.Handler = root
 	return site, nil
+}
+
+// routeErrors names the file and the route in each of err's errors (a
+// module can fail Check for several reasons), so that each printed line
+// says where it comes from.
+func routeErrors(cfg *Config, rt *Route, err error) []error {
+	list := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		list = append([]error(nil), j.Unwrap()...)
+	}
+	for i, e := range list {
+		list[i] = fmt.Errorf("%s: route #%d %q: %w", cfg.File, rt.Index, rt.Path, e)
+	}
+	return list
 }
 
 // mount registers h for pattern; a prefix pattern /x/* also serves /x.

@@ -225,7 +225,7 @@ func ParseConfig(r io.Reader, path string) (*Config, error) {
 	}
 	var probe map[string]any
 	if _, err := toml.Decode(string(data), &probe); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%w: %s: %w", ErrConfig, path, err)
 	}
 	var cfg *Config
 	if _, ok := probe["module"]; ok {
@@ -246,14 +246,14 @@ func parseNative(data []byte, path string) (*Config, error) {
 	cfg := &Config{File: path}
 	md, err := toml.Decode(string(data), cfg)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%w: %s: %w", ErrConfig, path, err)
 	}
 	if und := md.Undecoded(); len(und) > 0 {
 		var keys []string
 		for _, k := range und {
 			keys = append(keys, k.String())
 		}
-		return nil, fmt.Errorf("%s: unknown keys: %s", path, strings.Join(keys, ", "))
+		return nil, fmt.Errorf("%w: %s: unknown keys: %s", ErrConfig, path, strings.Join(keys, ", "))
 	}
 	for i := range cfg.Routes {
 		cfg.Routes[i].Index = i + 1
@@ -272,7 +272,8 @@ func (c *Config) Abs(p string) string {
 	return filepath.Join(c.Dir(), p)
 }
 
-// ErrConfig is wrapped by every validation error.
+// ErrConfig is wrapped by every error in the configuration itself: TOML
+// syntax, unknown keys, bad values and failed validation.
 var ErrConfig = errors.New("invalid configuration")
 
 // cgiNames are the meta-variables the host sets; a route's env may not

@@ -75,6 +75,16 @@ func (l *logBuffer) String() string {
 // HTTP on loopback.
 func testSite(t testing.TB, dir, config string) (*httptest.Server, *logBuffer) {
 	t.Helper()
+	h, logs := testHandler(t, dir, config)
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv, logs
+}
+
+// testHandler builds the configuration text like testSite and returns the
+// site's handler, for tests that serve it on their own listener (TLS, IPv6).
+func testHandler(t testing.TB, dir, config string) (http.Handler, *logBuffer) {
+	t.Helper()
 	if dir == "" {
 		dir = filepath.Join(repoRoot, "testdata", "guests")
 	}
@@ -92,9 +102,7 @@ func testSite(t testing.TB, dir, config string) (*httptest.Server, *logBuffer) {
 	if err != nil {
 		t.Fatalf("build: %v", err)
 	}
-	srv := httptest.NewServer(site.Handler)
-	t.Cleanup(srv.Close)
-	return srv, logs
+	return site.Handler, logs
 }
 
 // get fetches url and returns the response and its whole body.

@@ -61,8 +61,13 @@ func accessLog(log zerolog.Logger, ids *requestIDs, observe func(r *http.Request
 						info.Reason = "aborted"
 					}
 				}
+				// One event per request; a failed one is that request's
+				// error event, carrying the reason and the error.
 				ev := l.Info()
-				if status >= 500 || aborted != nil {
+				switch {
+				case status >= 500 || aborted != nil:
+					ev = l.Error()
+				case info.Reason != "":
 					ev = l.Warn()
 				}
 				ev = ev.Str("method", r.Method).Str("path", r.URL.Path).Int("status", status).

@@ -199,8 +199,8 @@ scripts = "scripts"
 `, guest("tpl.wasm"), rubyWasm, extra)
 }
 
-// do sends a request with a raw target (not cleaned by the client).
-func do(t *testing.T, method, base, target string, body string, header http.Header) (*http.Response, string) {
+// doRaw sends a request with a raw target (not cleaned by the client).
+func doRaw(t *testing.T, method, base, target string, body string, header http.Header) (*http.Response, string) {
 	t.Helper()
 	var rd io.Reader
 	if body != "" {
@@ -260,7 +260,7 @@ func TestScriptsLanguages(t *testing.T) {
 			if method == "" {
 				method = "GET"
 			}
-			res, body := do(t, method, srv.URL, tt.target, tt.body, tt.header)
+			res, body := doRaw(t, method, srv.URL, tt.target, tt.body, tt.header)
 			skipMissing(t, res.StatusCode, body)
 			if res.StatusCode != 200 || body != tt.want {
 				t.Fatalf("%s: got %d %q; want 200 %q\nlog: %s", tt.target, res.StatusCode, body, tt.want, logs)
@@ -406,7 +406,7 @@ func TestScriptsNames(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, body := do(t, "GET", srv.URL, tt.target, "", nil)
+			res, body := doRaw(t, "GET", srv.URL, tt.target, "", nil)
 			if res.StatusCode != tt.status {
 				t.Fatalf("%s: status %d (%q); want %d", tt.target, res.StatusCode, body, tt.status)
 			}

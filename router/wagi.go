@@ -34,7 +34,7 @@ func parseWAGI(data []byte, path string) (*Config, error) {
 	var f wagiFile
 	md, err := toml.Decode(string(data), &f)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%w: %s: %w", ErrConfig, path, err)
 	}
 	cfg := &Config{File: path, WAGI: true}
 	if und := md.Undecoded(); len(und) > 0 {
@@ -42,7 +42,7 @@ func parseWAGI(data []byte, path string) (*Config, error) {
 		for _, k := range und {
 			keys = append(keys, k.String())
 		}
-		return nil, fmt.Errorf("%s: unknown WAGI keys: %s", path, strings.Join(keys, ", "))
+		return nil, fmt.Errorf("%w: %s: unknown WAGI keys: %s", ErrConfig, path, strings.Join(keys, ", "))
 	}
 	warned := map[string]bool{}
 	warn := func(key string) {
@@ -116,6 +116,11 @@ func wagiModulePath(ref string) (string, error) {
 		u, err := url.Parse(ref)
 		if err != nil {
 			return "", fmt.Errorf("module %q: %v", ref, err)
+		}
+		if u.Host != "" && u.Host != "localhost" {
+			// file://a.wasm names a host "a.wasm", not a file: say so
+			// rather than report a missing module or drop the host.
+			return "", fmt.Errorf("module %q: a file URL names no host (want file:///absolute/path, or a plain relative path)", ref)
 		}
 		if u.Path == "" {
 			return u.Opaque, nil // file:relative/path

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -87,10 +86,11 @@ func buildSite(name string, args []string, stderr io.Writer) (*router.Site, *set
 	return site, s, 0
 }
 
-// printErrors prints each joined error on its own line.
+// printErrors prints each joined error on its own line. Only a join at
+// the top is split: errors.As would also find one wrapped inside a
+// "file: route: ..." error and print its parts without that context.
 func printErrors(w io.Writer, err error) {
-	var joined interface{ Unwrap() []error }
-	if errors.As(err, &joined) {
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
 		for _, e := range joined.Unwrap() {
 			printErrors(w, e)
 		}
