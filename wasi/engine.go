@@ -142,6 +142,13 @@ func (e *Engine) Compile(ctx context.Context, name string, wasm []byte) (*Module
 		ctx = experimental.WithCompilationWorkers(ctx, e.workers)
 	}
 	start := time.Now()
+	// Join Go's thousands of data segments once, here, rather than have
+	// every instance evaluate and copy them one by one (issue 4). The
+	// rewritten module is what wazero compiles and caches.
+	if out, before, after, err := coalesceData(wasm, coalesceGap); err == nil {
+		wasm = out
+		m.Segments, m.SegmentsJoined = before, after
+	}
 	compiled, err := e.rt.CompileModule(ctx, wasm)
 	if err != nil {
 		return nil, fmt.Errorf("compile %s: %w", name, err)

@@ -82,10 +82,16 @@ func (m *linearMemory) Reallocate(size uint64) []byte {
 	return m.region[:size:size]
 }
 
+// releaseClearMax is the largest used size that Free clears in place
+// instead of giving the pages back to the kernel.
+var releaseClearMax uint64 = 0
+
 // Free gives the touched pages back (they read as zero next time) and
 // returns the region to its pool.
 func (m *linearMemory) Free() {
-	if m.used > 0 {
+	if m.used > 0 && m.used <= releaseClearMax {
+		clear(m.region[:m.used])
+	} else if m.used > 0 {
 		if err := release(m.region[:m.used]); err != nil {
 			// Could not zero it: do not reuse it.
 			unreserve(m.region)
