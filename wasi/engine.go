@@ -64,12 +64,22 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 		cfg = cfg.WithCompilationCache(cache)
 	}
 	e.rt = wazero.NewRuntimeWithConfig(ctx, cfg)
-	if _, err := wasi_snapshot_preview1.Instantiate(ctx, e.rt); err != nil {
+	if err := instantiateWASI(ctx, e.rt); err != nil {
 		e.rt.Close(ctx)
 		return nil, fmt.Errorf("instantiate wasi: %w", err)
 	}
 	e.hosts[wasi_snapshot_preview1.ModuleName] = true
 	return e, nil
+}
+
+// instantiateWASI instantiates wazero's WASI preview 1 module into rt with
+// wasigate's environ functions (environ.go).
+func instantiateWASI(ctx context.Context, rt wazero.Runtime) error {
+	b := rt.NewHostModuleBuilder(wasi_snapshot_preview1.ModuleName)
+	wasi_snapshot_preview1.NewFunctionExporter().ExportFunctions(b)
+	exportEnviron(b)
+	_, err := b.Instantiate(ctx)
+	return err
 }
 
 // Runtime exposes the wazero runtime so that host modules (for example the

@@ -191,6 +191,11 @@ func (e *ExitError) ExitCode() int { return int(e.Code) }
 //   - any other error: a trap (unreachable, out-of-bounds access, stack
 //     overflow) or an instantiation failure.
 func (p *Program) Run(ctx context.Context, c *Call) error {
+	env, err := newEnviron(c.Env)
+	if err != nil {
+		return fmt.Errorf("guest not started: %w", err)
+	}
+	ctx = context.WithValue(ctx, environKey{}, env)
 	cfg := p.config(ctx, c)
 	if p.pool != nil {
 		ctx = experimental.WithMemoryAllocator(ctx, p.pool)
@@ -211,13 +216,10 @@ func (p *Program) Run(ctx context.Context, c *Call) error {
 	return p.result(ctx, call(ctx, mod, p.entry))
 }
 
-// config is the module config of one call.
+// config is the module config of one call, without its environment.
 func (p *Program) config(ctx context.Context, c *Call) wazero.ModuleConfig {
+	// The environment goes through ctx (environ.go), not WithEnv.
 	cfg := p.cfg.WithArgs(c.Args...)
-	for _, kv := range c.Env {
-		k, v := splitEnv(kv)
-		cfg = cfg.WithEnv(k, v)
-	}
 	if c.Stdin != nil {
 		cfg = cfg.WithStdin(c.Stdin)
 	}

@@ -108,7 +108,7 @@ func newBenchEngine(b *testing.B, closeOnDone bool) *Engine {
 	cfg := wazero.NewRuntimeConfigCompiler().WithCloseOnContextDone(closeOnDone).WithCompilationCache(cache)
 	e := &Engine{cacheDir: perfCacheDir, hosts: map[string]bool{}, cache: cache}
 	e.rt = wazero.NewRuntimeWithConfig(ctx, cfg)
-	if _, err := wasi_snapshot_preview1.Instantiate(ctx, e.rt); err != nil {
+	if err := instantiateWASI(ctx, e.rt); err != nil {
 		b.Fatal(err)
 	}
 	e.hosts[wasi_snapshot_preview1.ModuleName] = true
@@ -255,22 +255,40 @@ func BenchmarkLeverCloseOnContextDone(b *testing.B) {
 	}
 }
 
-// BenchmarkLeverEnv measures the cost of handing the environment over:
-// wazero's ModuleConfig.WithEnv clones the config's key map on every call,
-// so n variables cost n map copies of growing size.
+// BenchmarkLeverEnv measures the cost of handing the environment over.
+// withenv is wazero's ModuleConfig.WithEnv per variable, which clones the
+// config's key map on every call, so n variables cost n map copies of
+// growing size; environ is what Run does instead (environ.go); run is a
+// whole run of a guest that ignores its environment.
 func BenchmarkLeverEnv(b *testing.B) {
 	e := benchEngine(b, true)
-	p := benchProgram(b, e, "wat") // the guest never reads it: only the config's cost shows
+	p := benchProgram(b, e, "wat")
 	for _, n := range []int{0, 10, 30, 60} {
 		env := perfEnv()
 		for len(env) < n {
 			env = append(env, "HTTP_X_EXTRA_"+strconv.Itoa(len(env))+"=value")
 		}
 		env = env[:n]
-		b.Run("config/"+strconv.Itoa(n), func(b *testing.B) {
+		c := &Call{Env: env, Stdout: io.Discard, Stderr: io.Discard}
+		b.Run("withenv/"+strconv.Itoa(n), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				_ = p.config(context.Background(), &Call{Env: env, Stdout: io.Discard, Stderr: io.Discard})
+				cfg := p.config(context.Background(), c)
+				for _, kv := range c.Env {
+					k, v := splitEnv(kv)
+					cfg = cfg.WithEnv(k, v)
+				}
+			}
+		})
+		b.Run("environ/"+strconv.Itoa(n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				env, err := newEnviron(c.Env)
+				if err != nil {
+					b.Fatal(err)
+				}
+				ctx := context.WithValue(context.Background(), environKey{}, env)
+				_ = p.config(ctx, c)
 			}
 		})
 		b.Run("run/"+strconv.Itoa(n), func(b *testing.B) {
