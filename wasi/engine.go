@@ -95,6 +95,12 @@ func (e *Engine) ProvideHostModule(name string) {
 	e.mu.Unlock()
 }
 
+// MemoryInUse returns how many pooled linear memories are in use (one per
+// running instance) and their sizes added up, in bytes.
+func (e *Engine) MemoryInUse() (instances int, bytes uint64) {
+	return int(e.pools.stats.instances.Load()), uint64(e.pools.stats.bytes.Load())
+}
+
 // Close releases the runtime, every module and the pooled memory.
 func (e *Engine) Close(ctx context.Context) error {
 	err := e.rt.Close(ctx)

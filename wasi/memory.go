@@ -2,6 +2,7 @@ package wasi
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/tetratelabs/wazero/experimental"
 )
@@ -20,6 +21,7 @@ const maxMemory = 1 << 32
 // and leaves a multi-megabyte slice per request to the garbage collector.
 type memoryPool struct {
 	limit uint64 // bytes; memory.grow fails beyond it
+	stats *memoryStats
 
 	mu   sync.Mutex
 	free []*linearMemory
@@ -55,6 +57,7 @@ func (p *memoryPool) Allocate(_, max uint64) experimental.LinearMemory {
 	}
 	m.limit = limit
 	m.used = 0
+	p.stats.instances.Add(1)
 	return m
 }
 
@@ -77,6 +80,7 @@ func (m *linearMemory) Reallocate(size uint64) []byte {
 		return nil
 	}
 	if size > m.used {
+		m.pool.stats.bytes.Add(int64(size - m.used))
 		m.used = size
 	}
 	return m.region[:size:size]
@@ -89,6 +93,8 @@ var releaseClearMax uint64 = 0
 // Free gives the touched pages back (they read as zero next time) and
 // returns the region to its pool.
 func (m *linearMemory) Free() {
+	m.pool.stats.instances.Add(-1)
+	m.pool.stats.bytes.Add(-int64(m.used))
 	if m.used > 0 && m.used <= releaseClearMax {
 		clear(m.region[:m.used])
 	} else if m.used > 0 {
@@ -123,10 +129,17 @@ func (m *heapMemory) Reallocate(size uint64) []byte {
 
 func (m *heapMemory) Free() { m.buf = nil }
 
+// memoryStats counts the pooled memories in use, engine-wide.
+type memoryStats struct {
+	instances atomic.Int64 // memories handed out and not yet freed
+	bytes     atomic.Int64 // their linear memory sizes, added up
+}
+
 // poolSet keeps one pool per memory limit.
 type poolSet struct {
 	mu    sync.Mutex
 	pools map[uint64]*memoryPool
+	stats memoryStats
 }
 
 func (s *poolSet) get(limit uint64) *memoryPool {
@@ -141,7 +154,7 @@ func (s *poolSet) get(limit uint64) *memoryPool {
 	}
 	p := s.pools[limit]
 	if p == nil {
-		p = &memoryPool{limit: limit}
+		p = &memoryPool{limit: limit, stats: &s.stats}
 		s.pools[limit] = p
 	}
 	return p
