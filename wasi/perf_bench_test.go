@@ -211,7 +211,7 @@ func BenchmarkLeverPool(b *testing.B) {
 // BenchmarkLeverRelease compares the two ways of handing a pooled memory
 // back: madvise(MADV_DONTNEED) of the used range, and clearing it in place
 // (which keeps the pages mapped, so the next instance takes no page
-// faults). releaseClearMax picks between them by size.
+// faults). releaseClearMax and releaseWarmBudget pick between them.
 func BenchmarkLeverRelease(b *testing.B) {
 	e := benchEngine(b, true)
 	env := perfEnv()
