@@ -66,12 +66,22 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 		cfg = cfg.WithCompilationCache(cache)
 	}
 	e.rt = wazero.NewRuntimeWithConfig(ctx, cfg)
-	if _, err := wasi_snapshot_preview1.Instantiate(ctx, e.rt); err != nil {
+	if err := instantiateWASI(ctx, e.rt); err != nil {
 		e.rt.Close(ctx)
 		return nil, fmt.Errorf("instantiate wasi: %w", err)
 	}
 	e.hosts[wasi_snapshot_preview1.ModuleName] = true
 	return e, nil
+}
+
+// instantiateWASI instantiates wazero's WASI preview 1 module into rt with
+// wasigate's environ functions (environ.go).
+func instantiateWASI(ctx context.Context, rt wazero.Runtime) error {
+	b := rt.NewHostModuleBuilder(wasi_snapshot_preview1.ModuleName)
+	wasi_snapshot_preview1.NewFunctionExporter().ExportFunctions(b)
+	exportEnviron(b)
+	_, err := b.Instantiate(ctx)
+	return err
 }
 
 // Runtime exposes the wazero runtime so that host modules (for example the
@@ -85,6 +95,12 @@ func (e *Engine) ProvideHostModule(name string) {
 	e.mu.Lock()
 	e.hosts[name] = true
 	e.mu.Unlock()
+}
+
+// MemoryInUse returns how many pooled linear memories are in use (one per
+// running instance) and their sizes added up, in bytes.
+func (e *Engine) MemoryInUse() (instances int, bytes uint64) {
+	return int(e.pools.stats.instances.Load()), uint64(e.pools.stats.bytes.Load())
 }
 
 // Close releases the runtime, every module and the pooled memory.
@@ -144,6 +160,13 @@ func (e *Engine) Compile(ctx context.Context, name string, wasm []byte) (*Module
 		ctx = experimental.WithCompilationWorkers(ctx, e.workers)
 	}
 	start := time.Now()
+	// Join Go's thousands of data segments once, here, rather than have
+	// every instance evaluate and copy them one by one (issue 4). The
+	// rewritten module is what wazero compiles and caches.
+	if out, before, after, err := coalesceData(wasm, coalesceGap); err == nil {
+		wasm = out
+		m.Segments, m.SegmentsJoined = before, after
+	}
 	compiled, err := e.rt.CompileModule(ctx, wasm)
 	if err != nil {
 		return nil, fmt.Errorf("compile %s: %w", name, err)

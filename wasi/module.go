@@ -27,6 +27,11 @@ type Module struct {
 	Hash        string        // hex sha256 of the binary module
 	Cached      bool          // compiled before into the on-disk cache
 	CompileTime time.Duration // time CompileModule took (a cache load when Cached)
+
+	// Segments is the number of active data segments of the module, and
+	// SegmentsJoined how many are left after joining them at compile time
+	// (both 0 when the data section was left as it is).
+	Segments, SegmentsJoined int
 }
 
 // prepare builds the parts of the module config that are the same for every
@@ -210,11 +215,38 @@ func (e *ExitError) ExitCode() int { return int(e.Code) }
 //   - any other error: a trap (unreachable, out-of-bounds access, stack
 //     overflow) or an instantiation failure.
 func (p *Program) Run(ctx context.Context, c *Call) error {
-	cfg := p.cfg.WithArgs(c.Args...)
-	for _, kv := range c.Env {
-		k, v := splitEnv(kv)
-		cfg = cfg.WithEnv(k, v)
+	env, err := newEnviron(c.Env)
+	if err != nil {
+		return fmt.Errorf("guest not started: %w", err)
 	}
+	ctx = context.WithValue(ctx, environKey{}, env)
+	cfg := p.config(ctx, c)
+	if p.pool != nil {
+		ctx = experimental.WithMemoryAllocator(ctx, p.pool)
+	}
+
+	start := time.Now()
+	mod, err := p.module.engine.rt.InstantiateModule(ctx, p.module.compiled, cfg)
+	c.Instantiate = time.Since(start)
+	if err != nil {
+		return p.result(ctx, err)
+	}
+	defer mod.Close(context.WithoutCancel(ctx))
+	if p.init {
+		if err := call(ctx, mod, "_initialize"); err != nil {
+			return p.result(ctx, err)
+		}
+	}
+	if p.ruby != nil {
+		return p.result(ctx, p.runRuby(ctx, mod, c.Args))
+	}
+	return p.result(ctx, call(ctx, mod, p.entry))
+}
+
+// config is the module config of one call, without its environment.
+func (p *Program) config(ctx context.Context, c *Call) wazero.ModuleConfig {
+	// The environment goes through ctx (environ.go), not WithEnv.
+	cfg := p.cfg.WithArgs(c.Args...)
 	if c.Stdin != nil {
 		cfg = cfg.WithStdin(c.Stdin)
 	}
@@ -241,26 +273,7 @@ func (p *Program) Run(ctx context.Context, c *Call) error {
 			panic(sys.NewExitError(code))
 		}
 	})
-	if p.pool != nil {
-		ctx = experimental.WithMemoryAllocator(ctx, p.pool)
-	}
-
-	start := time.Now()
-	mod, err := p.module.engine.rt.InstantiateModule(ctx, p.module.compiled, cfg)
-	c.Instantiate = time.Since(start)
-	if err != nil {
-		return p.result(ctx, err)
-	}
-	defer mod.Close(context.WithoutCancel(ctx))
-	if p.init {
-		if err := call(ctx, mod, "_initialize"); err != nil {
-			return p.result(ctx, err)
-		}
-	}
-	if p.ruby != nil {
-		return p.result(ctx, p.runRuby(ctx, mod, c.Args))
-	}
-	return p.result(ctx, call(ctx, mod, p.entry))
+	return cfg
 }
 
 func call(ctx context.Context, mod api.Module, name string) error {

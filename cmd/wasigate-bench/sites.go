@@ -1,0 +1,133 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cgi"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/wasigate/wasigate/router"
+	"github.com/wasigate/wasigate/wasi"
+	"github.com/wasigate/wasigate/wasi/build"
+)
+
+// server is one http.Server on a loopback port.
+type server struct {
+	url string
+	hs  *http.Server
+}
+
+// serve starts h on 127.0.0.1 with the server settings `wasigate serve`
+// uses.
+func serve(h http.Handler) (*server, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	srv := router.DefaultServer
+	hs := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: time.Duration(srv.ReadHeaderTimeout),
+		IdleTimeout:       time.Duration(srv.IdleTimeout),
+		MaxHeaderBytes:    int(srv.MaxHeaderBytes),
+	}
+	go hs.Serve(ln)
+	return &server{url: "http://" + ln.Addr().String(), hs: hs}, nil
+}
+
+func (s *server) close() { s.hs.Close() }
+
+// nativeHello is the baseline in-process handler: the same bytes as
+// samples/c/hello.c, written by Go.
+func nativeHello(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	io.WriteString(w, "Hello from C, compiled to WASI\nQUERY_STRING="+r.URL.RawQuery+"\n")
+}
+
+// buildNative compiles samples/c/hello.c with gcc and
+// samples/scripts/hello-go.go with go for the host, into dir.
+func buildNative(ctx context.Context, repo, dir string) (cBin, goBin string, err error) {
+	cBin = filepath.Join(dir, "hello-c")
+	goBin = filepath.Join(dir, "hello-go")
+	steps := []*exec.Cmd{
+		exec.CommandContext(ctx, "gcc", "-O2", "-o", cBin, filepath.Join(repo, "samples", "c", "hello.c")),
+		exec.CommandContext(ctx, "go", "build", "-o", goBin, filepath.Join(repo, "samples", "scripts", "hello-go.go")),
+	}
+	for _, cmd := range steps {
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Run(); err != nil {
+			return "", "", fmt.Errorf("%s: %w: %s", strings.Join(cmd.Args, " "), err, strings.TrimSpace(out.String()))
+		}
+	}
+	return cBin, goBin, nil
+}
+
+// cgiHandler serves a native program through Go's net/http/cgi: a fork
+// and exec per request.
+func cgiHandler(bin string) http.Handler {
+	return &cgi.Handler{Path: bin, Root: "/"}
+}
+
+// newEngine creates the engine and builder on the benchmark's cache.
+func newEngine(ctx context.Context, cacheDir string) (*wasi.Engine, *build.Builder, error) {
+	e, err := wasi.NewEngine(ctx, wasi.Options{CacheDir: cacheDir})
+	if err != nil {
+		return nil, nil, err
+	}
+	return e, &build.Builder{Dir: cacheDir}, nil
+}
+
+// buildSite parses a configuration's text (paths relative to dir) and
+// builds it as `wasigate serve` does, with the access log written to
+// nowhere (but still formatted).
+func buildSite(ctx context.Context, e *wasi.Engine, b *build.Builder, dir, config string) (*router.Site, error) {
+	cfg, err := router.ParseConfig(strings.NewReader(config), filepath.Join(dir, "bench.toml"))
+	if err != nil {
+		return nil, err
+	}
+	return router.Build(ctx, cfg, router.Options{Engine: e, Builder: b, Log: zerolog.New(io.Discard)})
+}
+
+// check fetches url once and wants a 200 whose body holds want.
+func check(url, want string) error {
+	res, err := http.Get(url)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK || !strings.Contains(string(body), want) {
+		return fmt.Errorf("GET %s: got %d %q; want 200 with %q", url, res.StatusCode, body, want)
+	}
+	return nil
+}
+
+// findRepo returns the repository's root: the working folder or one of
+// its parents that holds samples/c/hello.c.
+func findRepo() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "samples", "c", "hello.c")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("run from the wasigate repository (no samples/c/hello.c above the working folder)")
+		}
+		dir = parent
+	}
+}
