@@ -11,4 +11,8 @@ require (
 	golang.org/x/sys v0.49.0
 )
 
-require github.com/mattn/go-colorable v0.1.14 // indirect
+require (
+	github.com/fsnotify/fsnotify v1.10.1 // indirect
+	github.com/mattn/go-colorable v0.1.14 // indirect
+	github.com/prometheus/client_golang v1.25.0 // indirect
+)

@@ -15,6 +15,7 @@ type Info struct {
 	Reason      string        // why the request failed: timeout, output, exit, crash, invalid, body, client, redirect
 	Instantiate time.Duration // time to create the guest instance
 	Redirects   int           // internal redirects followed
+	QueueWait   time.Duration // time spent waiting for a concurrency slot
 }
 
 type infoKey struct{}

@@ -36,6 +36,9 @@ type Options struct {
 	Progress Progress // may be nil
 	// Observe is called after each request, for metrics. May be nil.
 	Observe func(r *http.Request, info *host.Info, status int, d time.Duration)
+	// Running is told when a guest instance of a route starts (+1) and
+	// ends (-1), for an in-flight gauge. May be nil.
+	Running func(tenant, route string, delta int)
 }
 
 // Site is a built configuration: the handler to serve and what it holds.
@@ -47,6 +50,7 @@ type Site struct {
 
 // RouteInfo describes a served route, for `wasigate routes`.
 type RouteInfo struct {
+	Tenant     string // empty for the default site
 	Pattern    string
 	Methods    []string
 	Module     string
@@ -69,41 +73,58 @@ func Build(ctx context.Context, cfg *Config, opts Options) (*Site, error) {
 		}
 	}
 
-	mux := chi.NewRouter()
 	root := http.Handler(nil)
 	redirect := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { root.ServeHTTP(w, r) })
 
-	for i := range cfg.Routes {
-		rt := &cfg.Routes[i]
+	mux, routes, rerrs := buildMux(ctx, cfg, cfg.AllRoutes()[:len(cfg.Routes)], defaultScope(defaults, opts), modules, srv, redirect)
+	site.Routes, errs = append(site.Routes, routes...), append(errs, rerrs...)
+	handler := http.Handler(mux)
+	if len(cfg.Tenants) > 0 || len(cfg.TrustedProxies) > 0 {
+		var terrs []error
+		handler, routes, terrs = buildTenants(ctx, cfg, mux, defaults, opts, modules, srv, redirect)
+		site.Routes, errs = append(site.Routes, routes...), append(errs, terrs...)
+	}
+	if len(errs) > 0 {
+		// A rejected reload must not keep what it compiled.
+		_ = site.Close(ctx)
+		return nil, errors.Join(errs...)
+	}
+
+	ids := newRequestIDs()
+	root = accessLog(opts.Log, ids, opts.Observe)(recoverer(maxURI(int(srv.MaxURI))(handler)))
+	site.Handler = root
+	return site, nil
+}
+
+// buildMux makes the chi router of one site: the default site's routes or
+// one tenant's.
+func buildMux(ctx context.Context, cfg *Config, routes []*Route, sc *scope, modules map[string]*loaded, srv Server, redirect http.Handler) (*chi.Mux, []RouteInfo, []error) {
+	mux := chi.NewRouter()
+	var infos []RouteInfo
+	var errs []error
+	for _, rt := range routes {
 		m := modules[cfg.Abs(rt.Module)]
 		if m == nil || m.err != nil {
 			continue // reported by loadModules
 		}
-		handlers, err := routeHandlers(ctx, cfg, rt, m.mod, defaults, srv, redirect)
+		handlers, err := routeHandlers(ctx, cfg, rt, m.mod, sc, srv, redirect)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: route #%d %q: %w", cfg.File, rt.Index, rt.Path, err))
+			errs = append(errs, fmt.Errorf("%s: %s: %w", cfg.File, rt.where(), err))
 			continue
 		}
 		for _, rh := range handlers {
 			mount(mux, rh.pattern, rt.Methods, rh.handler)
-			site.Routes = append(site.Routes, RouteInfo{
-				Pattern: rh.pattern, Methods: rt.Methods, Module: rt.Module,
-				Entrypoint: rh.entry, Limits: rt.Limits.Or(defaults),
+			infos = append(infos, RouteInfo{
+				Tenant: rt.Tenant, Pattern: rh.pattern, Methods: rt.Methods, Module: rt.Module,
+				Entrypoint: rh.entry, Limits: sc.limits(rt),
 			})
 		}
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
 	}
 	mux.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		host.InfoFrom(r.Context()).Reason = "no route"
 		http.Error(w, "404 page not found", http.StatusNotFound)
 	})
-
-	ids := newRequestIDs()
-	root = accessLog(opts.Log, ids, opts.Observe)(recoverer(maxURI(int(srv.MaxURI))(mux)))
-	site.Handler = root
-	return site, nil
+	return mux, infos, errs
 }
 
 // mount registers h for pattern; a prefix pattern /x/* also serves /x.
@@ -131,8 +152,8 @@ type routeHandler struct {
 
 // routeHandlers binds a route to its module. A module exporting _routes
 // (WAGI) adds one handler per sub-route it lists.
-func routeHandlers(ctx context.Context, cfg *Config, rt *Route, mod *wasi.Module, defaults Limits, srv Server, redirect http.Handler) ([]routeHandler, error) {
-	lim := rt.Limits.Or(defaults)
+func routeHandlers(ctx context.Context, cfg *Config, rt *Route, mod *wasi.Module, sc *scope, srv Server, redirect http.Handler) ([]routeHandler, error) {
+	lim := sc.limits(rt)
 	volumes, docRoot, err := routeVolumes(cfg, rt)
 	if err != nil {
 		return nil, err
@@ -149,8 +170,9 @@ func routeHandlers(ctx context.Context, cfg *Config, rt *Route, mod *wasi.Module
 		}
 	}
 	var env []string
-	for _, k := range sortedKeys(rt.Env) {
-		env = append(env, k+"="+rt.Env[k])
+	routeEnv := sc.env(rt)
+	for _, k := range sortedKeys(routeEnv) {
+		env = append(env, k+"="+routeEnv[k])
 	}
 	var out []routeHandler
 	for _, e := range entries {
@@ -178,7 +200,7 @@ func routeHandlers(ctx context.Context, cfg *Config, rt *Route, mod *wasi.Module
 			h.Exact = true
 		}
 		e.entry = prog.Entrypoint()
-		e.handler = tag(e.pattern, rt.Module, newLimiter(lim.Concurrency, time.Duration(lim.QueueTimeout), "route").wrap(h))
+		e.handler = tag(e.pattern, rt.Module, sc.wrap(newLimiter(lim.Concurrency, time.Duration(lim.QueueTimeout), "route").wrap(sc.running(e.pattern, h))))
 		out = append(out, e)
 	}
 	return out, nil
@@ -238,8 +260,7 @@ type loaded struct {
 func loadModules(ctx context.Context, cfg *Config, opts Options) (map[string]*loaded, []error) {
 	users := map[string][]*Route{}
 	var order []string
-	for i := range cfg.Routes {
-		rt := &cfg.Routes[i]
+	for _, rt := range cfg.AllRoutes() {
 		if rt.Module == "" {
 			continue
 		}
@@ -274,7 +295,7 @@ func loadModules(ctx context.Context, cfg *Config, opts Options) (map[string]*lo
 	for _, p := range order {
 		if err := out[p].err; err != nil {
 			for _, rt := range users[p] {
-				errs = append(errs, fmt.Errorf("%s: route #%d %q: module %s: %w", cfg.File, rt.Index, rt.Path, rt.Module, err))
+				errs = append(errs, fmt.Errorf("%s: %s: module %s: %w", cfg.File, rt.where(), rt.Module, err))
 			}
 		}
 	}

@@ -22,6 +22,7 @@ type Config struct {
 	Defaults    Limits  `toml:"defaults"`
 	Server      Server  `toml:"server"`
 	Routes      []Route `toml:"route"`
+	Hosting             // tenants, TLS, trusted proxies: config_tenant.go
 
 	// File is the configuration file's path; relative paths in it are
 	// relative to its folder.
@@ -136,6 +137,9 @@ type Route struct {
 
 	// Line is where the route was defined, for messages; 0 if unknown.
 	Index int `toml:"-"`
+	// Tenant is the name of the tenant the route belongs to; empty for
+	// the default site.
+	Tenant string `toml:"-"`
 }
 
 // Volume is a host folder a route's guests see. In TOML it is either a
@@ -239,6 +243,7 @@ func parseNative(data []byte, path string) (*Config, error) {
 	for i := range cfg.Routes {
 		cfg.Routes[i].Index = i + 1
 	}
+	cfg.indexTenants()
 	return cfg, nil
 }
 
@@ -328,6 +333,7 @@ func (c *Config) Validate() error {
 		}
 		checkLimits(where, r.Limits)
 	}
+	errs = append(errs, c.validateHosting())
 	return errors.Join(errs...)
 }
 

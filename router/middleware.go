@@ -147,10 +147,12 @@ func (l *limiter) wrap(next http.Handler) http.Handler {
 		select {
 		case l.slots <- struct{}{}:
 		default:
+			start := time.Now()
 			t := time.NewTimer(l.wait)
 			select {
 			case l.slots <- struct{}{}:
 				t.Stop()
+				host.InfoFrom(r.Context()).QueueWait += time.Since(start)
 			case <-t.C:
 				info := host.InfoFrom(r.Context())
 				info.Reason = "concurrency"
