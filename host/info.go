@@ -18,6 +18,7 @@ type Info struct {
 	Err         error         // what failed, with the detail; logged with Reason
 	Instantiate time.Duration // time to create the guest instance
 	Redirects   int           // internal redirects followed
+	QueueWait   time.Duration // time spent waiting for a concurrency slot
 }
 
 type infoKey struct{}

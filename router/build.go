@@ -36,6 +36,9 @@ type Options struct {
 	Progress Progress // may be nil
 	// Observe is called after each request, for metrics. May be nil.
 	Observe func(r *http.Request, info *host.Info, status int, d time.Duration)
+	// Running is told when a guest instance of a route starts (+1) and
+	// ends (-1), for an in-flight gauge. May be nil.
+	Running func(tenant, route string, delta int)
 }
 
 // Site is a built configuration: the handler to serve and what it holds.
@@ -59,6 +62,7 @@ func (s *Site) Prebuild(ctx context.Context) {
 
 // RouteInfo describes a served route, for `wasigate routes`.
 type RouteInfo struct {
+	Tenant     string // empty for the default site
 	Pattern    string
 	Methods    []string
 	Module     string
@@ -97,55 +101,76 @@ func Build(ctx context.Context, cfg *Config, opts Options) (*Site, error) {
 		}
 	}
 
-	mux := chi.NewRouter()
 	root := http.Handler(nil)
 	redirect := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { root.ServeHTTP(w, r) })
 
-	for i := range cfg.Routes {
-		rt := &cfg.Routes[i]
+	parts := &siteParts{interps: interps, opts: opts}
+	sc := defaultScope(defaults, opts)
+	sc.parts = parts
+	mux, routes, rerrs := buildMux(ctx, cfg, cfg.AllRoutes()[:len(cfg.Routes)], sc, modules, srv, redirect)
+	site.Routes, errs = append(site.Routes, routes...), append(errs, rerrs...)
+	handler := http.Handler(mux)
+	if len(cfg.Tenants) > 0 || len(cfg.TrustedProxies) > 0 {
+		var terrs []error
+		handler, routes, terrs = buildTenants(ctx, cfg, mux, defaults, parts, modules, srv, redirect)
+		site.Routes, errs = append(site.Routes, routes...), append(errs, terrs...)
+	}
+	if len(errs) > 0 {
+		// A rejected reload must not keep what it compiled.
+		_ = site.Close(ctx)
+		return nil, errors.Join(errs...)
+	}
+
+	site.background = parts.background
+	ids := newRequestIDs()
+	root = accessLog(opts.Log, ids, opts.Observe)(recoverer(maxURI(int(srv.MaxURI))(handler)))
+	site.Handler = root
+	return site, nil
+}
+
+// buildMux makes the chi router of one site: the default site's routes or
+// one tenant's.
+func buildMux(ctx context.Context, cfg *Config, routes []*Route, sc *scope, modules map[string]*loaded, srv Server, redirect http.Handler) (*chi.Mux, []RouteInfo, []error) {
+	mux := chi.NewRouter()
+	var infos []RouteInfo
+	var errs []error
+	for _, rt := range routes {
 		if rt.Scripts != "" {
-			h, err := newScriptsHandler(cfg, rt, interps, defaults, srv, redirect, opts)
+			h, err := newScriptsHandler(cfg, rt, sc, srv, redirect)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: route #%d %q: %w", cfg.File, rt.Index, rt.Path, err))
+				errs = append(errs, routeErrors(cfg, rt, err)...)
 				continue
 			}
-			mount(mux, rt.Path, rt.Methods, h)
-			site.Routes = append(site.Routes, RouteInfo{
-				Pattern: rt.Path, Methods: rt.Methods, Module: rt.Scripts + "/",
-				Entrypoint: "(scripts)", Limits: rt.Limits.Or(defaults),
+			mount(mux, rt.Path, rt.Methods, tag(rt.Path, rt.Scripts+"/", sc.wrap(h)))
+			infos = append(infos, RouteInfo{
+				Tenant: rt.Tenant, Pattern: rt.Path, Methods: rt.Methods, Module: rt.Scripts + "/",
+				Entrypoint: "(scripts)", Limits: sc.limits(rt),
 			})
-			site.background = append(site.background, h.prebuild)
+			sc.parts.background = append(sc.parts.background, h.prebuild)
 			continue
 		}
 		m := modules[cfg.Abs(rt.Module)]
 		if m == nil || m.err != nil {
 			continue // reported by loadModules
 		}
-		handlers, err := routeHandlers(ctx, cfg, rt, m.mod, defaults, srv, redirect)
+		handlers, err := routeHandlers(ctx, cfg, rt, m.mod, sc, srv, redirect)
 		if err != nil {
 			errs = append(errs, routeErrors(cfg, rt, err)...)
 			continue
 		}
 		for _, rh := range handlers {
 			mount(mux, rh.pattern, rt.Methods, rh.handler)
-			site.Routes = append(site.Routes, RouteInfo{
-				Pattern: rh.pattern, Methods: rt.Methods, Module: rt.Module,
-				Entrypoint: rh.entry, Limits: rt.Limits.Or(defaults),
+			infos = append(infos, RouteInfo{
+				Tenant: rt.Tenant, Pattern: rh.pattern, Methods: rt.Methods, Module: rt.Module,
+				Entrypoint: rh.entry, Limits: sc.limits(rt),
 			})
 		}
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
 	}
 	mux.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		host.InfoFrom(r.Context()).Reason = "no route"
 		http.Error(w, "404 page not found", http.StatusNotFound)
 	})
-
-	ids := newRequestIDs()
-	root = accessLog(opts.Log, ids, opts.Observe)(recoverer(maxURI(int(srv.MaxURI))(mux)))
-	site.Handler = root
-	return site, nil
+	return mux, infos, errs
 }
 
 // routeErrors names the file and the route in each of err's errors (a
@@ -187,8 +212,8 @@ type routeHandler struct {
 
 // routeHandlers binds a route to its module. A module exporting _routes
 // (WAGI) adds one handler per sub-route it lists.
-func routeHandlers(ctx context.Context, cfg *Config, rt *Route, mod *wasi.Module, defaults Limits, srv Server, redirect http.Handler) ([]routeHandler, error) {
-	lim := rt.Limits.Or(defaults)
+func routeHandlers(ctx context.Context, cfg *Config, rt *Route, mod *wasi.Module, sc *scope, srv Server, redirect http.Handler) ([]routeHandler, error) {
+	lim := sc.limits(rt)
 	volumes, docRoot, err := routeVolumes(cfg, rt)
 	if err != nil {
 		return nil, err
@@ -204,7 +229,7 @@ func routeHandlers(ctx context.Context, cfg *Config, rt *Route, mod *wasi.Module
 			entries = append(entries, routeHandler{pattern: base + s.pattern, entry: s.entry})
 		}
 	}
-	env := routeEnv(rt)
+	env := routeEnv(sc.env(rt))
 	var out []routeHandler
 	for _, e := range entries {
 		prog, err := mod.Prepare(wasi.Config{Entrypoint: e.entry, Volumes: volumes, MemoryLimit: uint64(lim.Memory)})
@@ -219,19 +244,28 @@ func routeHandlers(ctx context.Context, cfg *Config, rt *Route, mod *wasi.Module
 			h.Exact = true
 		}
 		e.entry = prog.Entrypoint()
-		e.handler = tag(e.pattern, rt.Module, newLimiter(lim.Concurrency, time.Duration(lim.QueueTimeout), "route").wrap(h))
+		e.handler = tag(e.pattern, rt.Module, sc.wrap(newLimiter(lim.Concurrency, time.Duration(lim.QueueTimeout), "route").wrap(sc.running(e.pattern, h))))
 		out = append(out, e)
 	}
 	return out, nil
 }
 
-// routeEnv is the route's env as sorted KEY=value pairs.
-func routeEnv(rt *Route) []string {
+// routeEnv is a route's env as sorted KEY=value pairs.
+func routeEnv(m map[string]string) []string {
 	var env []string
-	for _, k := range sortedKeys(rt.Env) {
-		env = append(env, k+"="+rt.Env[k])
+	for _, k := range sortedKeys(m) {
+		env = append(env, k+"="+m[k])
 	}
 	return env
+}
+
+// siteParts is what every scope of one site shares: the interpreters of
+// scripts folders, the build options, and the work to run in the
+// background once the site serves (prebuilding scripts).
+type siteParts struct {
+	interps    map[string]*interpreter
+	opts       Options
+	background []func(context.Context)
 }
 
 // newHostHandler is the CGI handler of one pattern of a route, with its
@@ -306,8 +340,7 @@ type loaded struct {
 func loadModules(ctx context.Context, cfg *Config, opts Options) (map[string]*loaded, []error) {
 	users := map[string][]*Route{}
 	var order []string
-	for i := range cfg.Routes {
-		rt := &cfg.Routes[i]
+	for _, rt := range cfg.AllRoutes() {
 		if rt.Module == "" {
 			continue
 		}
@@ -342,7 +375,7 @@ func loadModules(ctx context.Context, cfg *Config, opts Options) (map[string]*lo
 	for _, p := range order {
 		if err := out[p].err; err != nil {
 			for _, rt := range users[p] {
-				errs = append(errs, fmt.Errorf("%s: route #%d %q: module %s: %w", cfg.File, rt.Index, rt.Path, rt.Module, err))
+				errs = append(errs, fmt.Errorf("%s: %s: module %s: %w", cfg.File, rt.where(), rt.Module, err))
 			}
 		}
 	}

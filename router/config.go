@@ -24,6 +24,7 @@ type Config struct {
 	Routes      []Route `toml:"route"`
 	// Interpreters run scripts of other languages in a scripts folder.
 	Interpreters []Interpreter `toml:"interpreter"`
+	Hosting             // tenants, TLS, trusted proxies: config_tenant.go
 
 	// File is the configuration file's path; relative paths in it are
 	// relative to its folder.
@@ -144,6 +145,9 @@ type Route struct {
 
 	// Line is where the route was defined, for messages; 0 if unknown.
 	Index int `toml:"-"`
+	// Tenant is the name of the tenant the route belongs to; empty for
+	// the default site.
+	Tenant string `toml:"-"`
 }
 
 // Interpreter runs the scripts whose name ends in Ext with Module, a
@@ -258,6 +262,7 @@ func parseNative(data []byte, path string) (*Config, error) {
 	for i := range cfg.Routes {
 		cfg.Routes[i].Index = i + 1
 	}
+	cfg.indexTenants()
 	return cfg, nil
 }
 
@@ -371,6 +376,7 @@ func (c *Config) Validate() error {
 			bad("%s: module is required", where)
 		}
 	}
+	errs = append(errs, c.validateHosting())
 	return errors.Join(errs...)
 }
 

@@ -155,10 +155,12 @@ func (l *limiter) wrap(next http.Handler) http.Handler {
 		select {
 		case l.slots <- struct{}{}:
 		default:
+			start := time.Now()
 			t := time.NewTimer(l.wait)
 			select {
 			case l.slots <- struct{}{}:
 				t.Stop()
+				host.InfoFrom(r.Context()).QueueWait += time.Since(start)
 			case <-t.C:
 				// The access log event says why: one event per request.
 				info := host.InfoFrom(r.Context())
@@ -169,6 +171,7 @@ func (l *limiter) wrap(next http.Handler) http.Handler {
 				return
 			case <-r.Context().Done():
 				t.Stop()
+				host.InfoFrom(r.Context()).Status = 499 // gone while queued
 				return
 			}
 		}

@@ -128,7 +128,8 @@ type scriptFlight struct {
 	err  error
 }
 
-func newScriptsHandler(cfg *Config, rt *Route, interps map[string]*interpreter, defaults Limits, srv Server, redirect http.Handler, opts Options) (*scriptsHandler, error) {
+func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect http.Handler) (*scriptsHandler, error) {
+	interps, opts := sc.parts.interps, sc.parts.opts
 	dir, err := filepath.EvalSymlinks(cfg.Abs(rt.Scripts))
 	if err != nil {
 		return nil, fmt.Errorf("scripts: %w", err)
@@ -136,7 +137,7 @@ func newScriptsHandler(cfg *Config, rt *Route, interps map[string]*interpreter, 
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		return nil, fmt.Errorf("scripts: %s is not a folder", dir)
 	}
-	lim := rt.Limits.Or(defaults)
+	lim := sc.limits(rt)
 	volumes, docRoot, err := routeVolumes(cfg, rt)
 	if err != nil {
 		return nil, err
@@ -149,7 +150,7 @@ func newScriptsHandler(cfg *Config, rt *Route, interps map[string]*interpreter, 
 		builder:     opts.Builder,
 		engine:      opts.Engine,
 		log:         opts.Log.With().Str("route", rt.Path).Logger(),
-		tmpl:        *newHostHandler(rt, rt.Path, routeEnv(rt), docRoot, lim, srv, redirect),
+		tmpl:        *newHostHandler(rt, rt.Path, routeEnv(sc.env(rt)), docRoot, lim, srv, redirect),
 		volumes:     volumes,
 		memory:      uint64(lim.Memory),
 		limiter:     newLimiter(lim.Concurrency, time.Duration(lim.QueueTimeout), "route"),

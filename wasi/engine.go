@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -44,6 +45,7 @@ type Engine struct {
 	hosts map[string]bool // import module names the host provides
 
 	stubMu sync.Mutex // instantiating interpreter stubs (ruby.go)
+	open atomic.Int64 // Modules compiled and not yet closed
 }
 
 // NewEngine creates the runtime and instantiates the WASI preview 1 host
@@ -173,12 +175,17 @@ func (e *Engine) Compile(ctx context.Context, name string, wasm []byte) (*Module
 	}
 	m.CompileTime = time.Since(start)
 	m.compiled = compiled
+	e.open.Add(1)
 	m.prepare()
 	if !m.Cached {
 		e.markSeen(m.Hash)
 	}
 	return m, nil
 }
+
+// OpenModules is the number of modules compiled and not yet closed, for
+// metrics and for tests that check reloads release what they replace.
+func (e *Engine) OpenModules() int { return int(e.open.Load()) }
 
 // seen reports whether a module with this hash was compiled into the cache
 // before. wazero does not say whether CompileModule hit its file cache, so

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -21,6 +22,7 @@ type Module struct {
 	engine   *Engine
 	compiled wazero.CompiledModule
 	base     wazero.ModuleConfig
+	closed   sync.Once
 
 	Name        string        // file name or other label, for logs
 	Size        int           // bytes of the binary module
@@ -45,6 +47,20 @@ func (m *Module) prepare() {
 		WithSysWalltime().
 		WithSysNanotime().
 		WithRandSource(rand.Reader)
+}
+
+// Close releases the compiled code once no program of the module runs any
+// more; the caller must make sure of that (a reload waits for the requests
+// on the old site to finish). wazero counts compilations of the same binary,
+// so closing one Module leaves another compiled from the same bytes intact.
+// Closing twice is a no-op.
+func (m *Module) Close(ctx context.Context) error {
+	var err error
+	m.closed.Do(func() {
+		err = m.compiled.Close(ctx)
+		m.engine.open.Add(-1)
+	})
+	return err
 }
 
 // Exports lists the names of the functions the module exports, sorted.

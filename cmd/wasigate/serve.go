@@ -44,16 +44,11 @@ func serve(ctx context.Context, configPath, listen string, stdout, stderr io.Wri
 	defer s.engine.Close(context.Background())
 	cfg := s.cfg
 	srv := cfg.Server.Or(router.DefaultServer)
-	start := time.Now()
-	site, err := router.Build(ctx, cfg, s.options(stderr))
+	// The site, its reloads, metrics and the admin listener: reload.go.
+	ops, err := startOps(ctx, s, stderr)
 	if err != nil {
 		return err
 	}
-	s.log.Info().Int("routes", len(site.Routes)).Int("modules", len(site.Modules)).
-		Dur("startup", time.Since(start)).Str("config", cfg.File).Msg("site ready")
-	// Scripts folders are built in the background so that their first
-	// requests are fast; serving does not wait for it.
-	go site.Prebuild(ctx)
 
 	if listen == "" {
 		listen = cfg.Listen
@@ -65,13 +60,13 @@ func serve(ctx context.Context, configPath, listen string, stdout, stderr io.Wri
 	if err != nil {
 		return err
 	}
-	hs := router.NewServer(srv, site.Handler)
-	s.log.Info().Str("addr", "http://"+ln.Addr().String()+"/").Msg("serving")
+	hs := router.NewServer(srv, ops.live)
+	s.log.Info().Str("addr", ops.scheme()+"://"+ln.Addr().String()+"/").Msg("serving")
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	go func() { errc <- ops.serve(hs, ln) }()
 	select {
 	case err := <-errc:
 		return err

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -51,11 +52,18 @@ func cmdRoutes(args []string, stdout, stderr io.Writer) int {
 	}
 	defer s.engine.Close(context.Background())
 	tw := tabwriter.NewWriter(stdout, 0, 8, 2, ' ', 0)
+	tenants := len(s.cfg.Tenants) > 0
+	if tenants {
+		fmt.Fprint(tw, "TENANT\t")
+	}
 	fmt.Fprintln(tw, "ROUTE\tMETHODS\tMODULE\tENTRYPOINT\tTIMEOUT\tMEMORY\tCONCURRENCY")
 	for _, r := range site.Routes {
 		methods := "*"
 		if len(r.Methods) > 0 {
 			methods = strings.Join(r.Methods, ",")
+		}
+		if tenants {
+			fmt.Fprintf(tw, "%s\t", cmp.Or(r.Tenant, "-"))
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", r.Pattern, methods, r.Module, r.Entrypoint,
 			time.Duration(r.Limits.Timeout), r.Limits.Memory, r.Limits.Concurrency)

@@ -1,0 +1,287 @@
+package router
+
+import (
+	"context"
+	"math"
+	"net"
+	"net/http"
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/wasigate/wasigate/host"
+)
+
+// scope is what the routes of one site share: the default site's routes or
+// one tenant's.
+type scope struct {
+	tenant   string
+	defaults Limits            // fills in what a route leaves unset
+	caps     Limits            // the most a route gets (a tenant's limits)
+	baseEnv  map[string]string // under each route's env
+	around   []func(http.Handler) http.Handler
+	onRun    func(tenant, route string, delta int)
+	parts    *siteParts
+}
+
+func defaultScope(defaults Limits, opts Options) *scope {
+	return &scope{defaults: defaults, onRun: opts.Running}
+}
+
+// limits are a route's effective limits.
+func (sc *scope) limits(rt *Route) Limits {
+	return rt.Limits.Or(sc.defaults).capBy(sc.caps)
+}
+
+// env is a route's env over its tenant's.
+func (sc *scope) env(rt *Route) map[string]string {
+	if len(sc.baseEnv) == 0 {
+		return rt.Env
+	}
+	env := make(map[string]string, len(sc.baseEnv)+len(rt.Env))
+	for k, v := range sc.baseEnv {
+		env[k] = v
+	}
+	for k, v := range rt.Env {
+		env[k] = v
+	}
+	return env
+}
+
+// wrap puts the tenant-wide limits (rate, then concurrency) around a
+// route's own.
+func (sc *scope) wrap(h http.Handler) http.Handler {
+	for i := len(sc.around) - 1; i >= 0; i-- {
+		h = sc.around[i](h)
+	}
+	return h
+}
+
+// running tells the Running hook when an instance of the route starts and
+// ends: inside the limiters, so it counts instances, not queued requests.
+func (sc *scope) running(route string, h http.Handler) http.Handler {
+	if sc.onRun == nil {
+		return h
+	}
+	tenant, hook := sc.tenant, sc.onRun
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hook(tenant, route, 1)
+		defer hook(tenant, route, -1)
+		h.ServeHTTP(w, r)
+	})
+}
+
+// buildTenants builds each tenant's router and puts a hostRouter in front
+// of them and of the default site's router (fallback).
+func buildTenants(ctx context.Context, cfg *Config, fallback http.Handler, defaults Limits, parts *siteParts, modules map[string]*loaded, srv Server, redirect http.Handler) (http.Handler, []RouteInfo, []error) {
+	hr := &hostRouter{exact: map[string]*tenantSite{}, fallback: fallback, strict: len(cfg.Tenants) > 0}
+	for _, p := range cfg.TrustedProxies {
+		if pfx, err := parsePrefix(p); err == nil {
+			hr.trusted = append(hr.trusted, pfx)
+		}
+	}
+	var infos []RouteInfo
+	var errs []error
+	for i := range cfg.Tenants {
+		t := &cfg.Tenants[i]
+		tl := t.Limits.Limits
+		sc := &scope{
+			tenant:   t.Name,
+			parts:    parts,
+			defaults: tl.Or(defaults),
+			caps:     tl,
+			baseEnv:  t.Env,
+			onRun:    parts.opts.Running,
+		}
+		if t.Limits.Rate.N > 0 {
+			sc.around = append(sc.around, newBucket(t.Limits.Rate).wrap)
+		}
+		if tl.Concurrency > 0 {
+			wait := time.Duration(sc.defaults.QueueTimeout)
+			sc.around = append(sc.around, newLimiter(tl.Concurrency, wait, "tenant").wrap)
+		}
+		routes := make([]*Route, len(t.Routes))
+		for j := range t.Routes {
+			routes[j] = &t.Routes[j]
+		}
+		mux, ri, e := buildMux(ctx, cfg, routes, sc, modules, srv, redirect)
+		infos, errs = append(infos, ri...), append(errs, e...)
+		ts := &tenantSite{name: t.Name, handler: mux}
+		for _, h := range t.Hosts {
+			n := strings.ToLower(strings.TrimSuffix(h, "."))
+			if suffix, ok := strings.CutPrefix(n, "*"); ok {
+				hr.wildcard = append(hr.wildcard, wildcard{suffix: suffix, site: ts})
+			} else {
+				hr.exact[n] = ts
+			}
+		}
+	}
+	// Longest suffix first: *.eu.acme.example beats *.acme.example.
+	sort.SliceStable(hr.wildcard, func(i, j int) bool { return len(hr.wildcard[i].suffix) > len(hr.wildcard[j].suffix) })
+	return hr, infos, errs
+}
+
+type tenantSite struct {
+	name    string
+	handler http.Handler
+}
+
+type wildcard struct {
+	suffix string // ".acme.example"
+	site   *tenantSite
+}
+
+// hostRouter picks the tenant by the request's host name. A host that no
+// tenant claims goes to the default site, never to a tenant.
+type hostRouter struct {
+	exact    map[string]*tenantSite
+	wildcard []wildcard
+	fallback http.Handler
+	trusted  []netip.Prefix
+	// strict refuses absolute-form request targets (there are tenants to
+	// keep apart).
+	strict bool
+}
+
+func (hr *hostRouter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	info := host.InfoFrom(r.Context())
+	if hr.strict && (r.URL.Host != "" || r.URL.Scheme != "") {
+		// RFC 9112 section 3.2.2 has an origin server take the host of an
+		// absolute-form target and ignore the Host header, and net/http
+		// does so and drops the header. A front end that routed the
+		// connection by its Host header would then have sent us a request
+		// for another tenant. Clients only send this form to proxies,
+		// which wasigate is not: refuse it rather than pick a tenant.
+		info.Reason = "host"
+		zerolog.Ctx(r.Context()).Warn().Str("target", r.RequestURI).Msg("absolute-form request target refused: the tenant would not be the Host header's")
+		http.Error(w, "absolute-form request target not accepted", http.StatusBadRequest)
+		return
+	}
+	name := r.Host
+	if fwd := r.Header.Get("X-Forwarded-Host"); fwd != "" && hr.fromTrusted(r) {
+		// A proxy that appends puts what it saw last.
+		if i := strings.LastIndexByte(fwd, ','); i >= 0 {
+			fwd = fwd[i+1:]
+		}
+		if fwd = strings.TrimSpace(fwd); fwd != "" {
+			name = fwd
+			// The guest sees the name the client used (SERVER_NAME).
+			r = r.Clone(r.Context())
+			r.Host = fwd
+		}
+	}
+	ts := hr.match(name)
+	if ts == nil {
+		hr.fallback.ServeHTTP(w, r)
+		return
+	}
+	info.Tenant = ts.name
+	l := zerolog.Ctx(r.Context()).With().Str("tenant", ts.name).Logger()
+	ts.handler.ServeHTTP(w, r.WithContext(l.WithContext(r.Context())))
+}
+
+// match returns the tenant serving host (a Host header value), or nil.
+func (hr *hostRouter) match(hostport string) *tenantSite {
+	name := hostOnly(hostport)
+	if name == "" {
+		return nil
+	}
+	if ts, ok := hr.exact[name]; ok {
+		return ts
+	}
+	for _, wc := range hr.wildcard {
+		if len(name) > len(wc.suffix) && strings.HasSuffix(name, wc.suffix) {
+			return wc.site
+		}
+	}
+	return nil
+}
+
+// hostOnly returns the host name of a Host header value: without the port,
+// lower-case, without a trailing dot.
+func hostOnly(hostport string) string {
+	h := hostport
+	if strings.HasPrefix(h, "[") {
+		if end := strings.IndexByte(h, ']'); end > 0 {
+			h = h[1:end]
+		}
+	} else if i := strings.LastIndexByte(h, ':'); i >= 0 && strings.Count(h, ":") == 1 {
+		h = h[:i]
+	}
+	return strings.TrimSuffix(strings.ToLower(h), ".")
+}
+
+func (hr *hostRouter) fromTrusted(r *http.Request) bool {
+	if len(hr.trusted) == 0 {
+		return false
+	}
+	ip, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		ip = r.RemoteAddr
+	}
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, p := range hr.trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// bucket is a token bucket: it holds up to burst tokens, refills at rate
+// tokens a second, and each request takes one.
+type bucket struct {
+	mu     sync.Mutex
+	rate   float64
+	burst  float64
+	tokens float64
+	last   time.Time
+	what   Rate
+}
+
+func newBucket(r Rate) *bucket {
+	return &bucket{rate: r.perSecond(), burst: float64(r.N), tokens: float64(r.N), what: r}
+}
+
+// take takes a token, or says how long until one is there.
+func (b *bucket) take(now time.Time) (bool, time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.last.IsZero() {
+		b.tokens = math.Min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
+	}
+	b.last = now
+	if b.tokens >= 1 {
+		b.tokens--
+		return true, 0
+	}
+	return false, time.Duration((1 - b.tokens) / b.rate * float64(time.Second))
+}
+
+func (b *bucket) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ok, retry := b.take(time.Now())
+		if !ok {
+			info := host.InfoFrom(r.Context())
+			info.Reason = "rate"
+			zerolog.Ctx(r.Context()).Warn().Str("route", info.Route).Str("module", info.Module).
+				Str("rate", b.what.String()).Msg("tenant over its request rate")
+			// Retry-After is in whole seconds (RFC 9110 section 10.2.3).
+			w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(retry.Seconds())))))
+			http.Error(w, "too many requests", http.StatusTooManyRequests)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+var _ http.Handler = (*hostRouter)(nil)
