@@ -24,7 +24,7 @@ type Config struct {
 	Routes      []Route `toml:"route"`
 	// Interpreters run scripts of other languages in a scripts folder.
 	Interpreters []Interpreter `toml:"interpreter"`
-	Hosting             // tenants, TLS, trusted proxies: config_tenant.go
+	Hosting                    // tenants, TLS, trusted proxies: config_tenant.go
 
 	// File is the configuration file's path; relative paths in it are
 	// relative to its folder.

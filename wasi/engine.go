@@ -44,8 +44,8 @@ type Engine struct {
 	mu    sync.Mutex
 	hosts map[string]bool // import module names the host provides
 
-	stubMu sync.Mutex // instantiating interpreter stubs (ruby.go)
-	open atomic.Int64 // Modules compiled and not yet closed
+	stubMu sync.Mutex   // instantiating interpreter stubs (ruby.go)
+	open   atomic.Int64 // Modules compiled and not yet closed
 }
 
 // NewEngine creates the runtime and instantiates the WASI preview 1 host
