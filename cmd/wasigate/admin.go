@@ -11,7 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/wasigate/wasigate/metrics"
+	"github.com/wasigate/wasigate/router/metrics"
 	"github.com/wasigate/wasigate/router"
 )
 

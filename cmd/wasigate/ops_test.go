@@ -25,7 +25,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wasigate/wasigate/metrics"
+	"github.com/wasigate/wasigate/router/metrics"
 	"github.com/wasigate/wasigate/router"
 )
 

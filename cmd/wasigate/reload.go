@@ -17,7 +17,7 @@ import (
 	"github.com/fsnotify/fsnotify"
 	"github.com/rs/zerolog"
 
-	"github.com/wasigate/wasigate/metrics"
+	"github.com/wasigate/wasigate/router/metrics"
 	"github.com/wasigate/wasigate/router"
 )
 

@@ -4,12 +4,12 @@
 # file watcher reloads it) and reports requests sent, failed, and the time
 # from the file change to the first answer of the new module.
 #
-#   bench/reload/run.sh [SECONDS] [CONNECTIONS]     (default 10 s, 8)
+#   cmd/wasigate-bench/reload/run.sh [SECONDS] [CONNECTIONS]     (default 10 s, 8)
 #
 # Needs Go and wrk (Debian: apt-get install wrk). Traffic goes to
 # 127.0.0.1 only; wrk stops by itself after SECONDS.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../../.."
 secs=${1:-10}
 conns=${2:-8}
 port=${PORT:-18080}
@@ -36,7 +36,7 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 
-wrk -t2 -c"$conns" -d"${secs}s" -s bench/reload/count.lua "http://127.0.0.1:$port/hello" >"$work/wrk.out" &
+wrk -t2 -c"$conns" -d"${secs}s" -s cmd/wasigate-bench/reload/count.lua "http://127.0.0.1:$port/hello" >"$work/wrk.out" &
 wrkpid=$!
 sleep "$(awk -v s="$secs" 'BEGIN{print s/2}')"
 t0=$(date +%s.%N)

@@ -1,4 +1,4 @@
--- count.lua: wrk script for bench/reload/run.sh. Counts answers by body
+-- count.lua: wrk script for cmd/wasigate-bench/reload/run.sh. Counts answers by body
 -- (the old module says "hello", the new one "HELLO") and anything else.
 local threads = {}
 
