@@ -101,8 +101,10 @@ func Build(ctx context.Context, cfg *Config, opts Options) (*Site, error) {
 		}
 	}
 
-	root := http.Handler(nil)
-	redirect := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { root.ServeHTTP(w, r) })
+	// An internal redirect (RFC 3875 6.2.2) routes afresh below the access
+	// log: it stays the same request, with one id and one log event.
+	inner := http.Handler(nil)
+	redirect := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { inner.ServeHTTP(w, r) })
 
 	parts := &siteParts{interps: interps, opts: opts}
 	sc := defaultScope(defaults, opts)
@@ -123,8 +125,8 @@ func Build(ctx context.Context, cfg *Config, opts Options) (*Site, error) {
 
 	site.background = parts.background
 	ids := newRequestIDs()
-	root = accessLog(opts.Log, ids, opts.Observe)(recoverer(maxURI(int(srv.MaxURI))(handler)))
-	site.Handler = root
+	inner = recoverer(maxURI(int(srv.MaxURI))(handler))
+	site.Handler = accessLog(opts.Log, ids, opts.Observe)(inner)
 	return site, nil
 }
 

@@ -661,6 +661,24 @@ func TestCGIInternalRedirect(t *testing.T) {
 	if ev := accessEvent(t, logs, "/status"); ev == nil || ev["status"] != float64(200) {
 		t.Errorf("access log for /status: %v; want status 200", ev)
 	}
+	// Still one request: one id, one access-log event, which names the
+	// route that answered and the hop.
+	id := res.Header.Get("X-Request-Id")
+	if ids := res.Header.Values("X-Request-Id"); len(ids) != 1 {
+		t.Errorf("X-Request-Id %q; want one id", ids)
+	}
+	var events []map[string]any
+	for _, ev := range logEvents(t, logs) {
+		if ev["message"] == "request" && ev["request_id"] == id {
+			events = append(events, ev)
+		}
+	}
+	if len(events) != 1 {
+		t.Fatalf("%d access-log events for request %s; want 1: %v", len(events), id, events)
+	}
+	if events[0]["route"] != "/hello" || events[0]["redirects"] != float64(1) {
+		t.Errorf("access event route=%v redirects=%v; want /hello and 1", events[0]["route"], events[0]["redirects"])
+	}
 }
 
 func TestCGIStderrLogged(t *testing.T) {

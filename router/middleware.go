@@ -78,6 +78,9 @@ func accessLog(log zerolog.Logger, ids *requestIDs, observe func(r *http.Request
 				if info.Tenant != "" {
 					ev = ev.Str("tenant", info.Tenant)
 				}
+				if info.Redirects > 0 {
+					ev = ev.Int("redirects", info.Redirects)
+				}
 				if info.Reason != "" {
 					ev = ev.Str("reason", info.Reason)
 				}
