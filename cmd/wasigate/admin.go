@@ -11,8 +11,8 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/wasigate/wasigate/router/metrics"
 	"github.com/wasigate/wasigate/router"
+	"github.com/wasigate/wasigate/router/metrics"
 )
 
 // adminHandler serves the operator's endpoints, on the admin listener only

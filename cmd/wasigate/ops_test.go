@@ -25,8 +25,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wasigate/wasigate/router/metrics"
 	"github.com/wasigate/wasigate/router"
+	"github.com/wasigate/wasigate/router/metrics"
 )
 
 var guestsDir = func() string {

@@ -17,8 +17,8 @@ import (
 	"github.com/fsnotify/fsnotify"
 	"github.com/rs/zerolog"
 
-	"github.com/wasigate/wasigate/router/metrics"
 	"github.com/wasigate/wasigate/router"
+	"github.com/wasigate/wasigate/router/metrics"
 )
 
 // reloadDebounce is how long the watched files must be quiet before a
