@@ -185,7 +185,13 @@ func fullURL(r *http.Request) string {
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	return scheme + "://" + r.Host + r.RequestURI
+	target := r.RequestURI
+	if !strings.HasPrefix(target, "/") {
+		// An absolute-form target (RFC 9112 section 3.2.2) already names
+		// the scheme and host; keep only its path and query.
+		target = r.URL.RequestURI()
+	}
+	return scheme + "://" + r.Host + target
 }
 
 // searchArgs returns the command-line words of RFC 3875 section 4.4: only
