@@ -608,3 +608,41 @@ func TestHostOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestTenantScripts: a scripts folder inside a tenant gets the tenant's
+// env and is reachable from that tenant's hosts only.
+func TestTenantScripts(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "cgi"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	wasm, err := os.ReadFile(guest("env.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cgi", "env.wasm"), wasm, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv, _, _ := serveTenantConfig(t, dir, `
+[[tenant]]
+name = "acme"
+hosts = ["acme.example"]
+[tenant.env]
+API_BASE = "https://api.acme.example"
+[[tenant.route]]
+path = "/s/*"
+scripts = "cgi"
+`, nil)
+	res, body := getHost(t, srv, "acme.example", "/s/env/x")
+	if res.StatusCode != 200 {
+		t.Fatalf("acme /s/env/x: status %d; want 200 (body %q)", res.StatusCode, body)
+	}
+	for _, want := range []string{"env-API_BASE=https://api.acme.example", "env-SCRIPT_NAME=/s/env", "env-PATH_INFO=/x"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("acme /s/env/x: no %q in\n%s", want, body)
+		}
+	}
+	if res, _ := getHost(t, srv, "other.example", "/s/env/x"); res.StatusCode != http.StatusNotFound {
+		t.Errorf("other host /s/env/x: status %d; want 404", res.StatusCode)
+	}
+}
