@@ -1,0 +1,11 @@
+//go:build !linux
+
+package wasi
+
+// canNice: elsewhere priority is a process attribute, not a thread's, so
+// guests keep theirs.
+const canNice = false
+
+func threadID() int { return 0 }
+
+func lowerPriority(int) error { return nil }
