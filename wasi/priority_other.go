@@ -2,6 +2,8 @@
 
 package wasi
 
+import "time"
+
 // canNice: elsewhere priority is a process attribute, not a thread's, so
 // guests keep theirs.
 const canNice = false
@@ -9,3 +11,5 @@ const canNice = false
 func threadID() int { return 0 }
 
 func lowerPriority(int) error { return nil }
+
+func threadCPU(int) time.Duration { return 0 }
