@@ -96,7 +96,7 @@ func newSetupFor(ctx context.Context, cfg *router.Config, stderr io.Writer) (*se
 	} else {
 		cacheDir = cfg.Abs(cacheDir)
 	}
-	engine, err := wasi.NewEngine(ctx, wasi.Options{CacheDir: cacheDir})
+	engine, err := wasi.NewEngine(ctx, wasi.Options{CacheDir: cacheDir, Tune: true})
 	if err != nil {
 		return nil, err
 	}
