@@ -44,7 +44,7 @@ func sharedEngine(t testing.TB) (*wasi.Engine, string) {
 			panic(err)
 		}
 		testCache = dir
-		testEngine, err = wasi.NewEngine(context.Background(), wasi.Options{CacheDir: dir})
+		testEngine, err = wasi.NewEngine(context.Background(), wasi.Options{CacheDir: dir, Tune: true})
 		if err != nil {
 			panic(err)
 		}

@@ -89,7 +89,8 @@ func hammer(ctx context.Context, c *http.Client, url string, workers int, want i
 // TestLoadFaults measures that hostile guests do not take the server down:
 //
 //   - a healthy route's throughput with and without 16 guests looping on
-//     another route (goal: less than a 3x drop);
+//     another route, in the same run (goal: less than a 3x drop; every
+//     healthy request succeeds);
 //   - RSS and goroutines after 1,000 and after N requests of a mixed
 //     healthy/hostile load (goal: within 25%).
 //
@@ -147,9 +148,15 @@ func TestLoadFaults(t *testing.T) {
 		ratio := calm / max(loaded, 1e-9)
 		t.Logf("healthy /hello: %.0f req/s calm, %.0f req/s with 16 looping guests: %.2fx drop (goal < 3x); %d loops timed out",
 			calm, loaded, ratio, attacks.Load())
-		// Throughput is a performance goal, checked only in the full run.
-		if full && ratio >= 3 {
-			t.Errorf("healthy throughput dropped %.2fx under attack; goal < 3x", ratio)
+		// Throughput is a performance goal: < 3x in the full run. The quick
+		// run only catches the stall itself (before issue 3: 880x), with
+		// room for a noisy machine.
+		limit := 30.0
+		if full {
+			limit = 3
+		}
+		if ratio >= limit {
+			t.Errorf("healthy throughput dropped %.2fx under attack; want < %.0fx", ratio, limit)
 		}
 	})
 

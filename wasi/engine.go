@@ -29,6 +29,17 @@ type Options struct {
 	// CompilationWorkers is passed to wazero's experimental
 	// WithCompilationWorkers for each compile; 0 keeps wazero's default.
 	CompilationWorkers int
+	// NiceAfter is how much CPU time a guest uses at the process's CPU
+	// priority. Past it, on Linux, the thread running it drops to the
+	// lowest priority (nice 19) until the guest ends, so that spinning
+	// guests get only the CPU time that short requests leave. 0 means
+	// DefaultNiceAfter; negative keeps every guest at normal priority.
+	NiceAfter time.Duration
+	// Tune lets the engine raise GOMAXPROCS and GOGC while guests run
+	// past NiceAfter, and restore them afterwards (see tune.go); a
+	// setting given in the environment is left alone. For a server: it
+	// changes process-wide settings.
+	Tune bool
 }
 
 // Engine is the one wazero runtime of a process. Every Module it compiles
@@ -39,6 +50,9 @@ type Engine struct {
 	cache    wazero.CompilationCache
 	cacheDir string
 	workers  int
+	nice     time.Duration // Options.NiceAfter
+	tune     *tuner
+	runners  chan *job // idle runner goroutines receive here
 	pools    poolSet
 
 	mu    sync.Mutex
@@ -55,7 +69,7 @@ type Engine struct {
 // (WithCloseOnContextDone): without it a looping guest ignores its deadline.
 func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 	cfg := wazero.NewRuntimeConfigCompiler().WithCloseOnContextDone(true)
-	e := &Engine{cacheDir: opts.CacheDir, workers: opts.CompilationWorkers, hosts: map[string]bool{}}
+	e := &Engine{cacheDir: opts.CacheDir, workers: opts.CompilationWorkers, nice: opts.NiceAfter, tune: newTuner(opts.Tune && canNice), runners: make(chan *job), hosts: map[string]bool{}}
 	if opts.CacheDir != "" {
 		if err := os.MkdirAll(opts.CacheDir, 0o755); err != nil {
 			return nil, fmt.Errorf("cache dir: %w", err)

@@ -230,7 +230,16 @@ func (e *ExitError) ExitCode() int { return int(e.Code) }
 //     context's cause): the instance was stopped.
 //   - any other error: a trap (unreachable, out-of-bounds access, stack
 //     overflow) or an instantiation failure.
+//
+// # Notes
+//
+// On Linux the guest runs on an OS thread whose CPU priority is lowered
+// once it has run longer than Options.NiceAfter (see Engine.guarded).
 func (p *Program) Run(ctx context.Context, c *Call) error {
+	return p.module.engine.guarded(func() error { return p.run(ctx, c) })
+}
+
+func (p *Program) run(ctx context.Context, c *Call) error {
 	env, err := newEnviron(c.Env)
 	if err != nil {
 		return fmt.Errorf("guest not started: %w", err)

@@ -99,7 +99,7 @@ func newSetupFor(ctx context.Context, cfg *router.Config, stderr io.Writer) (*se
 	}
 	// Every core compiles: an interpreter such as ruby.wasm (30 MB) takes
 	// about half as long with two workers as with one.
-	engine, err := wasi.NewEngine(ctx, wasi.Options{CacheDir: cacheDir, CompilationWorkers: runtime.NumCPU()})
+	engine, err := wasi.NewEngine(ctx, wasi.Options{CacheDir: cacheDir, CompilationWorkers: runtime.NumCPU(), Tune: true})
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,163 @@
+package wasi
+
+import (
+	"runtime"
+	"sync"
+	"time"
+)
+
+// DefaultNiceAfter is how much CPU time a guest uses at normal priority when
+// Options.NiceAfter is 0.
+const DefaultNiceAfter = 20 * time.Millisecond
+
+// runnerIdle is how long an idle runner goroutine waits for another guest
+// before it ends.
+const runnerIdle = time.Minute
+
+// niceAfter returns the engine's threshold, or 0 when guests keep their
+// priority.
+func (e *Engine) niceAfter() time.Duration {
+	switch {
+	case !canNice || e.nice < 0:
+		return 0
+	case e.nice == 0:
+		return DefaultNiceAfter
+	}
+	return e.nice
+}
+
+// job is one guest run handed to a runner.
+type job struct {
+	f    func() error
+	done chan result
+}
+
+type result struct {
+	err   error
+	panic any // recovered from f, re-raised in the caller
+	ok    bool
+}
+
+var jobs = sync.Pool{New: func() any { return &job{done: make(chan result, 1)} }}
+
+// guarded runs f, a guest's entrypoint, on an OS thread of its own whose
+// CPU priority drops to the lowest once f has used the engine's threshold
+// of CPU time (issue 3).
+//
+// Compiled wasm is preempted by Go's scheduler, but a spinning guest stays
+// runnable and takes its share of the CPU like any request: 16 looping
+// guests on 2 cores left a healthy route about 10 req/s. A lowered thread
+// runs only on what the others leave. An unprivileged process cannot raise
+// a thread's priority again, so the runner goroutine ends while still
+// locked to the lowered thread, and the runtime ends the thread with it:
+// that is why f runs on a runner goroutine and not the caller's. Runners
+// are reused between short runs, which keeps their grown stacks.
+func (e *Engine) guarded(f func() error) error {
+	after := e.niceAfter()
+	if after <= 0 {
+		return f()
+	}
+	j := jobs.Get().(*job)
+	j.f = f
+	select {
+	case e.runners <- j:
+	default:
+		go e.runner(j, after)
+	}
+	r := <-j.done
+	j.f = nil
+	jobs.Put(j)
+	if !r.ok {
+		panic(r.panic) // where the caller's recovery sees it
+	}
+	return r.err
+}
+
+// runner runs jobs until one is lowered or none comes for runnerIdle.
+func (e *Engine) runner(j *job, after time.Duration) {
+	w := &worker{e: e, after: after}
+	w.timer = time.AfterFunc(time.Hour, w.lower)
+	w.timer.Stop()
+	idle := time.NewTimer(runnerIdle)
+	for w.run(j) {
+		idle.Reset(runnerIdle)
+		select {
+		case j = <-e.runners:
+		case <-idle.C:
+			return
+		}
+	}
+	// Lowered: return while locked, so the runtime ends the thread.
+}
+
+// worker is the state a runner's priority timer shares with it.
+type worker struct {
+	e     *Engine
+	after time.Duration
+	timer *time.Timer
+
+	mu      sync.Mutex
+	tid     int
+	start   time.Time
+	cpu0    time.Duration // the thread's CPU time at start
+	running bool
+	lowered bool
+}
+
+// run runs one job on the locked thread and reports whether the thread
+// can serve another.
+func (w *worker) run(j *job) bool {
+	runtime.LockOSThread()
+	w.mu.Lock()
+	w.tid = threadID()
+	w.start = time.Now()
+	w.cpu0 = threadCPU(w.tid)
+	w.running = true
+	w.mu.Unlock()
+	w.timer.Reset(w.after)
+
+	var r result
+	func() {
+		defer func() {
+			if !r.ok {
+				r.panic = recover()
+			}
+		}()
+		r.err = j.f()
+		r.ok = true
+	}()
+
+	w.timer.Stop()
+	w.mu.Lock()
+	w.running = false
+	lowered := w.lowered
+	w.mu.Unlock()
+	j.done <- r
+	if lowered {
+		w.e.tune.leave()
+		return false
+	}
+	runtime.UnlockOSThread()
+	return true
+}
+
+// lower is the timer's function. It lowers the thread once the guest has
+// used the threshold in CPU time, not merely lived that long: a guest
+// waiting for its client or sleeping, or a short one that an overloaded
+// machine kept waiting, keeps its priority. A late call from an earlier
+// run finds running false, or a start too recent, and does nothing.
+func (w *worker) lower() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.running || w.lowered || time.Since(w.start) < w.after {
+		return
+	}
+	if used := threadCPU(w.tid) - w.cpu0; used < w.after {
+		w.timer.Reset(max(w.after-used, time.Millisecond))
+		return
+	}
+	// Even if it fails, the thread is never handed back.
+	w.lowered = true
+	_ = lowerPriority(w.tid)
+	w.e.tune.enter()
+}

@@ -1,0 +1,31 @@
+package wasi
+
+import (
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// canNice: on Linux, setpriority with PRIO_PROCESS and a thread id changes
+// that one thread's nice value (setpriority(2), NOTES).
+const canNice = true
+
+func threadID() int { return unix.Gettid() }
+
+// lowerPriority gives thread tid the lowest priority, nice 19 (measured
+// against nice 10: 1.5-1.7x against 2.5-2.7x drop of the healthy route).
+func lowerPriority(tid int) error {
+	return unix.Setpriority(unix.PRIO_PROCESS, tid, 19)
+}
+
+// threadCPU returns the CPU time thread tid of this process has used, or 0
+// if it cannot be read. The clock id is the kernel's per-thread CPU clock
+// (MAKE_THREAD_CPUCLOCK(tid, CPUCLOCK_SCHED), as pthread_getcpuclockid
+// builds it).
+func threadCPU(tid int) time.Duration {
+	var ts unix.Timespec
+	if unix.ClockGettime(int32(^uint32(tid)<<3|6), &ts) != nil {
+		return 0
+	}
+	return time.Duration(ts.Nano())
+}

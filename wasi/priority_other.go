@@ -1,0 +1,15 @@
+//go:build !linux
+
+package wasi
+
+import "time"
+
+// canNice: elsewhere priority is a process attribute, not a thread's, so
+// guests keep theirs.
+const canNice = false
+
+func threadID() int { return 0 }
+
+func lowerPriority(int) error { return nil }
+
+func threadCPU(int) time.Duration { return 0 }
