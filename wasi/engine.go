@@ -53,7 +53,10 @@ type Engine struct {
 	nice     time.Duration // Options.NiceAfter
 	tune     *tuner
 	runners  chan *job // idle runner goroutines receive here
-	pools    poolSet
+	// canRestore: the process may raise a lowered thread's priority
+	// again, so guests run on the caller's thread (priority.go).
+	canRestore bool
+	pools      poolSet
 
 	mu    sync.Mutex
 	hosts map[string]bool // import module names the host provides
@@ -70,6 +73,7 @@ type Engine struct {
 func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 	cfg := wazero.NewRuntimeConfigCompiler().WithCloseOnContextDone(true)
 	e := &Engine{cacheDir: opts.CacheDir, workers: opts.CompilationWorkers, nice: opts.NiceAfter, tune: newTuner(opts.Tune && canNice), runners: make(chan *job), hosts: map[string]bool{}}
+	e.canRestore = e.niceAfter() > 0 && probeRestore()
 	if opts.CacheDir != "" {
 		if err := os.MkdirAll(opts.CacheDir, 0o755); err != nil {
 			return nil, fmt.Errorf("cache dir: %w", err)

@@ -1,6 +1,7 @@
 package wasi
 
 import (
+	"runtime"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -16,6 +17,34 @@ func threadID() int { return unix.Gettid() }
 // against nice 10: 1.5-1.7x against 2.5-2.7x drop of the healthy route).
 func lowerPriority(tid int) error {
 	return unix.Setpriority(unix.PRIO_PROCESS, tid, 19)
+}
+
+// restorePriority gives thread tid its normal priority back. Only a
+// process with CAP_SYS_NICE (root, usually) may; see canRestore.
+func restorePriority(tid int) error {
+	return unix.Setpriority(unix.PRIO_PROCESS, tid, 0)
+}
+
+// probeRestore reports whether this process may raise a lowered thread's
+// priority again. It tries on a thread of its own, which it ends (by
+// returning while locked) when the answer is no.
+func probeRestore() bool {
+	ok := make(chan bool)
+	go func() {
+		runtime.LockOSThread()
+		tid := threadID()
+		if lowerPriority(tid) != nil {
+			ok <- false
+			return
+		}
+		if restorePriority(tid) != nil {
+			ok <- false
+			return // still locked: the runtime ends the lowered thread
+		}
+		runtime.UnlockOSThread()
+		ok <- true
+	}()
+	return <-ok
 }
 
 // threadCPU returns the CPU time thread tid of this process has used, or 0

@@ -13,3 +13,7 @@ func threadID() int { return 0 }
 func lowerPriority(int) error { return nil }
 
 func threadCPU(int) time.Duration { return 0 }
+
+func restorePriority(int) error { return nil }
+
+func probeRestore() bool { return false }

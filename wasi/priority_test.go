@@ -24,11 +24,22 @@ var prioRoot = func() string {
 
 // prioProgram compiles a guest of the repository into a fresh engine.
 func prioProgram(t testing.TB, opts wasi.Options, rel string) *wasi.Program {
+	return prioProgramMode(t, opts, rel, false)
+}
+
+// prioProgramMode is prioProgram; handoff forces runner goroutines even
+// where the process could restore priorities on the caller's thread.
+func prioProgramMode(t testing.TB, opts wasi.Options, rel string, handoff bool) *wasi.Program {
 	t.Helper()
 	ctx := context.Background()
 	eng, err := wasi.NewEngine(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if handoff {
+		wasi.ForceHandoff(eng)
+	} else if opts.NiceAfter >= 0 && !wasi.CanRestore(eng) && runtime.GOOS == "linux" {
+		t.Skip("this process may not restore a thread's priority (no CAP_SYS_NICE): only the runner path applies")
 	}
 	t.Cleanup(func() { eng.Close(ctx) })
 	mod, err := eng.CompileFile(ctx, filepath.Join(prioRoot, rel))
@@ -97,35 +108,37 @@ func TestGuestPriority(t *testing.T) {
 		{"sleeping guest uses no CPU", "testdata/guests/sleep.wasm", []string{"SLEEP_MS=300"}, 20 * time.Millisecond, false, nil},
 		{"lowering off", "testdata/guests/loop.wasm", nil, -1, false, context.DeadlineExceeded},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			p := prioProgram(t, wasi.Options{NiceAfter: tt.niceAfter}, tt.guest)
-			ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
-			defer cancel()
-			done := make(chan error, 1)
-			before := lowThreads(t)
-			go func() { done <- p.Run(ctx, &wasi.Call{Env: tt.env, Stdout: &bytes.Buffer{}}) }()
-			time.Sleep(200 * time.Millisecond)
-			low := newThreads(lowThreads(t), before)
-			err := <-done
-			if (tt.wantErr == nil && err != nil) || (tt.wantErr != nil && !errors.Is(err, tt.wantErr)) {
-				t.Errorf("Run: got error %v; want %v", err, tt.wantErr)
-			}
-			if got := len(low) == 1; got != tt.wantLow {
-				t.Errorf("threads at nice 19 while the guest ran: got %v; want one: %v", low, tt.wantLow)
-			}
-			// The lowered thread must end with the run, not serve others.
-			// The main thread cannot end: the runtime parks it for good
-			// instead, which serves nothing either.
-			before = append(before, os.Getpid())
-			deadline := time.Now().Add(2 * time.Second)
-			for len(newThreads(lowThreads(t), before)) > 0 && time.Now().Before(deadline) {
-				time.Sleep(10 * time.Millisecond)
-			}
-			if low := newThreads(lowThreads(t), before); len(low) > 0 {
-				t.Errorf("threads %v still at nice 19 after the run", low)
-			}
-		})
+	for _, mode := range []string{"caller thread", "runner"} {
+		for _, tt := range tests {
+			t.Run(mode+"/"+tt.name, func(t *testing.T) {
+				p := prioProgramMode(t, wasi.Options{NiceAfter: tt.niceAfter}, tt.guest, mode == "runner")
+				ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
+				defer cancel()
+				done := make(chan error, 1)
+				before := lowThreads(t)
+				go func() { done <- p.Run(ctx, &wasi.Call{Env: tt.env, Stdout: &bytes.Buffer{}}) }()
+				time.Sleep(200 * time.Millisecond)
+				low := newThreads(lowThreads(t), before)
+				err := <-done
+				if (tt.wantErr == nil && err != nil) || (tt.wantErr != nil && !errors.Is(err, tt.wantErr)) {
+					t.Errorf("Run: got error %v; want %v", err, tt.wantErr)
+				}
+				if got := len(low) == 1; got != tt.wantLow {
+					t.Errorf("threads at nice 19 while the guest ran: got %v; want one: %v", low, tt.wantLow)
+				}
+				// The lowered thread must end with the run, not serve others.
+				// The main thread cannot end: the runtime parks it for good
+				// instead, which serves nothing either.
+				before = append(before, os.Getpid())
+				deadline := time.Now().Add(2 * time.Second)
+				for len(newThreads(lowThreads(t), before)) > 0 && time.Now().Before(deadline) {
+					time.Sleep(10 * time.Millisecond)
+				}
+				if low := newThreads(lowThreads(t), before); len(low) > 0 {
+					t.Errorf("threads %v still at nice 19 after the run", low)
+				}
+			})
+		}
 	}
 }
 
@@ -168,5 +181,20 @@ func BenchmarkRunShortC(b *testing.B) {
 	}
 	if !strings.Contains(out.String(), "\n\n") {
 		b.Fatalf("output %q; want a CGI header block", out.String())
+	}
+}
+
+// BenchmarkRunShortCNoNice is BenchmarkRunShortC with the priority guard
+// off: the difference is what the guard costs a short guest.
+func BenchmarkRunShortCNoNice(b *testing.B) {
+	p := prioProgram(b, wasi.Options{NiceAfter: -1}, "samples/c/hello.wasm")
+	ctx := context.Background()
+	var out bytes.Buffer
+	b.ReportAllocs()
+	for b.Loop() {
+		out.Reset()
+		if err := p.Run(ctx, &wasi.Call{Args: []string{"hello"}, Stdout: &out}); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
