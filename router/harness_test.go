@@ -70,20 +70,11 @@ func (l *logBuffer) String() string {
 	return l.buf.String()
 }
 
-// testSite builds the configuration text (TOML; relative paths resolve
-// against dir, or testdata/guests when dir is "") and serves it over real
-// HTTP on loopback.
-func testSite(t testing.TB, dir, config string) (*httptest.Server, *logBuffer) {
-	t.Helper()
-	h, logs := testHandler(t, dir, config)
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return srv, logs
-}
-
-// testHandler builds the configuration text like testSite and returns the
-// site's handler, for tests that serve it on their own listener (TLS, IPv6).
-func testHandler(t testing.TB, dir, config string) (http.Handler, *logBuffer) {
+// buildSite parses the configuration text (TOML; relative paths resolve
+// against dir, or testdata/guests when dir is "") and builds it with the
+// package's shared engine, logging to w. edit, if not nil, adjusts the
+// build options (hooks).
+func buildSite(t testing.TB, dir, config string, w io.Writer, edit func(*Options)) (*Config, *Site) {
 	t.Helper()
 	if dir == "" {
 		dir = filepath.Join(repoRoot, "testdata", "guests")
@@ -93,15 +84,43 @@ func testHandler(t testing.TB, dir, config string) (http.Handler, *logBuffer) {
 		t.Fatalf("config: %v", err)
 	}
 	eng, cache := sharedEngine(t)
-	logs := &logBuffer{}
-	site, err := Build(context.Background(), cfg, Options{
-		Engine:  eng,
-		Builder: &build.Builder{Dir: cache},
-		Log:     zerolog.New(logs),
-	})
+	opts := Options{Engine: eng, Builder: &build.Builder{Dir: cache}, Log: zerolog.New(w)}
+	if edit != nil {
+		edit(&opts)
+	}
+	site, err := Build(context.Background(), cfg, opts)
 	if err != nil {
 		t.Fatalf("build: %v", err)
 	}
+	return cfg, site
+}
+
+// serveSite builds the configuration like buildSite and serves it over
+// real HTTP on loopback, with the server settings wasigate serve uses.
+func serveSite(t testing.TB, dir, config string, w io.Writer, edit func(*Options)) (*httptest.Server, *Site) {
+	t.Helper()
+	cfg, site := buildSite(t, dir, config, w, edit)
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Config = NewServer(cfg.Server, site.Handler)
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv, site
+}
+
+// testSite serves the configuration and returns its log.
+func testSite(t testing.TB, dir, config string) (*httptest.Server, *logBuffer) {
+	t.Helper()
+	logs := &logBuffer{}
+	srv, _ := serveSite(t, dir, config, logs, nil)
+	return srv, logs
+}
+
+// testHandler builds the configuration like testSite and returns the
+// site's handler, for tests that serve it on their own listener (TLS, IPv6).
+func testHandler(t testing.TB, dir, config string) (http.Handler, *logBuffer) {
+	t.Helper()
+	logs := &logBuffer{}
+	_, site := buildSite(t, dir, config, logs, nil)
 	return site.Handler, logs
 }
 

@@ -17,10 +17,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/rs/zerolog"
-
-	"github.com/wasigate/wasigate/wasi/build"
 )
 
 // hostileConfig serves every test guest that misbehaves, each on a route
@@ -239,23 +235,7 @@ func serveConfigLogs(t testing.TB, dir, config string) (*httptest.Server, *logBu
 // serveConfigTo is serveConfig logging to w.
 func serveConfigTo(t testing.TB, dir, config string, w io.Writer) *httptest.Server {
 	t.Helper()
-	cfg, err := ParseConfig(strings.NewReader(config), filepath.Join(dir, "test.toml"))
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	eng, cache := sharedEngine(t)
-	site, err := Build(context.Background(), cfg, Options{
-		Engine:  eng,
-		Builder: &build.Builder{Dir: cache},
-		Log:     zerolog.New(w),
-	})
-	if err != nil {
-		t.Fatalf("build: %v", err)
-	}
-	srv := httptest.NewUnstartedServer(nil)
-	srv.Config = NewServer(cfg.Server, site.Handler)
-	srv.Start()
-	t.Cleanup(srv.Close)
+	srv, _ := serveSite(t, dir, config, w, nil)
 	return srv
 }
 

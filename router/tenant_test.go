@@ -16,33 +16,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"github.com/wasigate/wasigate/host"
-	"github.com/wasigate/wasigate/wasi/build"
 )
 
-// serveTenantConfig builds the configuration text (relative paths against dir)
-// with the package's engine and serves it over real HTTP on loopback. edit
-// may adjust the build options (hooks).
+// serveTenantConfig serves the configuration text (relative paths against
+// dir); edit may adjust the build options (hooks).
 func serveTenantConfig(t testing.TB, dir, text string, edit func(*Options)) (*httptest.Server, *logBuffer, *Site) {
 	t.Helper()
-	cfg, err := ParseConfig(strings.NewReader(text), filepath.Join(dir, "test.toml"))
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	eng, cache := sharedEngine(t)
 	logs := &logBuffer{}
-	opts := Options{Engine: eng, Builder: &build.Builder{Dir: cache}, Log: zerolog.New(logs)}
-	if edit != nil {
-		edit(&opts)
-	}
-	site, err := Build(context.Background(), cfg, opts)
-	if err != nil {
-		t.Fatalf("build: %v", err)
-	}
-	srv := httptest.NewServer(site.Handler)
-	t.Cleanup(srv.Close)
+	srv, site := serveSite(t, dir, text, logs, edit)
 	return srv, logs, site
 }
 
