@@ -121,12 +121,18 @@ func (s *setup) options(stderr io.Writer) router.Options {
 type progress struct {
 	log      zerolog.Logger
 	terminal io.Writer // nil when not a terminal
+	every    time.Duration
 	mu       sync.Mutex
 	start    map[string]time.Time
+	stop     map[string]chan struct{}
 }
 
+// progressEvery is how often a terminal hears about a module that is still
+// loading: a cold ruby.wasm (30 MB) takes 10 s and more to compile.
+const progressEvery = 2 * time.Second
+
 func newProgress(log zerolog.Logger, stderr io.Writer) *progress {
-	p := &progress{log: log, start: map[string]time.Time{}}
+	p := &progress{log: log, every: progressEvery, start: map[string]time.Time{}, stop: map[string]chan struct{}{}}
 	if isTerminal(stderr) {
 		p.terminal = stderr
 	}
@@ -136,15 +142,37 @@ func newProgress(log zerolog.Logger, stderr io.Writer) *progress {
 func (p *progress) Start(name string, size int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.start[name] = time.Now()
-	if p.terminal != nil {
-		fmt.Fprintf(p.terminal, "  loading %s (%s)...\n", relName(name), humanSize(size))
+	start := time.Now()
+	p.start[name] = start
+	if p.terminal == nil {
+		return
 	}
+	fmt.Fprintf(p.terminal, "  loading %s (%s)...\n", relName(name), humanSize(size))
+	stop := make(chan struct{})
+	p.stop[name] = stop
+	go func() {
+		t := time.NewTicker(p.every)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				p.mu.Lock()
+				fmt.Fprintf(p.terminal, "  still compiling %s (%s so far)\n", relName(name), time.Since(start).Round(time.Second))
+				p.mu.Unlock()
+			}
+		}
+	}()
 }
 
 func (p *progress) Done(name string, m *wasi.Module, err error) {
 	p.mu.Lock()
 	d := time.Since(p.start[name])
+	if stop := p.stop[name]; stop != nil {
+		close(stop)
+		delete(p.stop, name)
+	}
 	p.mu.Unlock()
 	if err != nil {
 		p.log.Error().Str("module", relName(name)).Err(err).Msg("module failed to load")

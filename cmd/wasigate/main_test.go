@@ -2,12 +2,16 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/wasigate/wasigate/wasi"
 )
 
 var guests = func() string {
@@ -233,5 +237,27 @@ func TestUsage(t *testing.T) {
 		if !strings.Contains(stdout, c.out) {
 			t.Errorf("wasigate %q: stdout %q; want %q", c.args, stdout, c.out)
 		}
+	}
+}
+
+// TestProgressOnTerminal: a module that takes long to load is reported
+// while it loads, not only when it is done.
+func TestProgressOnTerminal(t *testing.T) {
+	var out syncBuffer
+	p := newProgress(newLogger(io.Discard), io.Discard)
+	p.terminal, p.every = &out, 20*time.Millisecond
+	p.Start("/x/ruby.wasm", 30<<20)
+	time.Sleep(70 * time.Millisecond)
+	p.Done("/x/ruby.wasm", &wasi.Module{Size: 30 << 20}, nil)
+	got := out.String()
+	for _, want := range []string{"loading /x/ruby.wasm (30.0 MB)...", "still compiling /x/ruby.wasm", "compiled /x/ruby.wasm (30.0 MB wasm) in"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("terminal output has no %q:\n%s", want, got)
+		}
+	}
+	n := strings.Count(got, "still compiling")
+	time.Sleep(50 * time.Millisecond)
+	if m := strings.Count(out.String(), "still compiling"); m != n {
+		t.Errorf("still reporting after Done: %d lines, then %d", n, m)
 	}
 }
