@@ -215,7 +215,7 @@ module = "samples/scripts/hello-go.go"
 		}
 	}
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "target\treq/s\tp50\tp99\terrors\treq/s of each round")
+	fmt.Fprintln(tw, "target\treq/s\tp50\tp99\tCPU/req\tGCs/10k\terrors\treq/s of each round")
 	for i, t := range targets {
 		rs := results[i]
 		var each []string
@@ -224,10 +224,13 @@ module = "samples/scripts/hello-go.go"
 			each = append(each, strconv.Itoa(int(l.reqs)))
 			bad += l.bad
 		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%d\t%v\n", t.name,
+		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%.1f\t%d\t%v\n", t.name,
 			median(rs, func(l load) float64 { return l.reqs }),
 			dur(median(rs, func(l load) float64 { return float64(l.p50) })),
-			dur(median(rs, func(l load) float64 { return float64(l.p99) })), bad, each)
+			dur(median(rs, func(l load) float64 { return float64(l.p99) })),
+			time.Duration(median(rs, func(l load) float64 { return float64(l.cpuPerReq()) })).Round(100*time.Nanosecond),
+			median(rs, func(l load) float64 { return 1e4 * float64(l.gcs) / float64(max(1, l.requests)) }),
+			bad, each)
 	}
 	tw.Flush()
 
