@@ -27,21 +27,25 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/wasigate/wasigate/router"
 )
 
 func main() { os.Exit(doMain(os.Args[1:], os.Stdout, os.Stderr)) }
 
 type options struct {
-	wrk        wrkParams
-	rounds     int
-	cacheDir   string
-	throughput bool
-	restart    bool
-	routes     bool
-	rss        bool
-	rssN       int
-	gogc       int
-	only       string
+	wrk         wrkParams
+	rounds      int
+	cacheDir    string
+	throughput  bool
+	restart     bool
+	routes      bool
+	rss         bool
+	rssN        int
+	gogc        int
+	only        string
+	logFile     string
+	concurrency int
 }
 
 func doMain(args []string, stdout, stderr io.Writer) int {
@@ -63,6 +67,8 @@ func doMain(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.gogc, "gogc", 0, "debug.SetGCPercent for this process (0: leave as is)")
 	fs.BoolVar(&all, "all", false, "everything")
 	fs.StringVar(&o.only, "only", "", "load only the targets whose names contain this `text` (the goals then need all five)")
+	fs.StringVar(&o.logFile, "log", "", "append the access log of the throughput site to `file` (JSON, as wasigate serve writes it); default: formatted into io.Discard")
+	fs.IntVar(&o.concurrency, "concurrency", 0, "the C route's concurrency limit (0: the default, router.DefaultLimits)")
 	var cpuprofile string
 	fs.StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of this process to `file`")
 	fs.StringVar(&child, "restart-child", "", "internal: the restarted server of -restart, on this config")
@@ -150,15 +156,25 @@ func throughput(ctx context.Context, repo string, o options, w io.Writer) (bool,
 		return false, err
 	}
 	defer e.Close(ctx)
-	site, err := buildSite(ctx, e, b, repo, `
+	log, closeLog, err := accessLog(o.logFile)
+	if err != nil {
+		return false, err
+	}
+	defer closeLog()
+	cLimit := ""
+	if o.concurrency > 0 {
+		cLimit = fmt.Sprintf("concurrency = %d\n", o.concurrency)
+	}
+	times := &serverTimes{}
+	site, err := buildSiteWith(ctx, repo, `
 [[route]]
 path = "/c"
 module = "samples/c/hello.wasm"
-
+`+cLimit+`
 [[route]]
 path = "/go"
 module = "samples/scripts/hello-go.go"
-`)
+`, router.Options{Engine: e, Builder: b, Log: log, Observe: times.observe})
 	if err != nil {
 		return false, err
 	}
@@ -198,6 +214,7 @@ module = "samples/scripts/hello-go.go"
 	fmt.Fprintf(w, "Throughput: wrk -t%d -c%d -d%s --latency, %d rounds, medians (GOMAXPROCS=%d)\n",
 		o.wrk.threads, o.wrk.conns, o.wrk.duration, o.rounds, gomaxprocs())
 	results := make([][]load, len(targets)) // [target][round]
+	tails := make([][]tail, len(targets))
 	warm := o.wrk
 	warm.duration = time.Second
 	for _, t := range targets {
@@ -207,11 +224,14 @@ module = "samples/scripts/hello-go.go"
 	}
 	for range o.rounds {
 		for i, t := range targets {
+			times.reset()
+			before := readRuntime()
 			l, err := runWrk(ctx, o.wrk, t.url)
 			if err != nil {
 				return false, err
 			}
 			results[i] = append(results[i], l)
+			tails[i] = append(tails[i], times.tail(before, readRuntime()))
 		}
 	}
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
@@ -233,6 +253,7 @@ module = "samples/scripts/hello-go.go"
 			bad, each)
 	}
 	tw.Flush()
+	printTails(w, targets, results, tails)
 
 	if len(targets) != 5 {
 		return true, nil
