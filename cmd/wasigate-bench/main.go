@@ -46,6 +46,7 @@ type options struct {
 	only        string
 	logFile     string
 	concurrency int
+	gc          string // the collector's settings, for the report
 }
 
 func doMain(args []string, stdout, stderr io.Writer) int {
@@ -64,7 +65,7 @@ func doMain(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.routes, "routes", false, "compare 10,000 routes with 1")
 	fs.BoolVar(&o.rss, "rss", false, "RSS with -rss-n Go guests in flight")
 	fs.IntVar(&o.rssN, "rss-n", 1000, "in-flight guests for -rss")
-	fs.IntVar(&o.gogc, "gogc", 0, "debug.SetGCPercent for this process (0: leave as is)")
+	fs.IntVar(&o.gogc, "gogc", 0, "debug.SetGCPercent for this process (0: as wasigate serve, router.TuneGC)")
 	fs.BoolVar(&all, "all", false, "everything")
 	fs.StringVar(&o.only, "only", "", "load only the targets whose names contain this `text` (the goals then need all five)")
 	fs.StringVar(&o.logFile, "log", "", "append the access log of the throughput site to `file` (JSON, as wasigate serve writes it); default: formatted into io.Discard")
@@ -79,9 +80,12 @@ func doMain(args []string, stdout, stderr io.Writer) int {
 	if all {
 		o.throughput, o.restart, o.routes, o.rss = true, true, true, true
 	}
+	gc := router.TuneGC(os.Getenv)
 	if o.gogc != 0 {
 		debug.SetGCPercent(o.gogc)
+		gc = router.GCSettings{Percent: o.gogc, From: "-gogc", MemoryLimit: gc.MemoryLimit}
 	}
+	o.gc = gc.String()
 	if cpuprofile != "" {
 		f, err := os.Create(cpuprofile)
 		if err != nil {
@@ -211,8 +215,8 @@ module = "samples/scripts/hello-go.go"
 	if o.only != "" {
 		targets = slices.DeleteFunc(targets, func(t target) bool { return !strings.Contains(t.name, o.only) })
 	}
-	fmt.Fprintf(w, "Throughput: wrk -t%d -c%d -d%s --latency, %d rounds, medians (GOMAXPROCS=%d)\n",
-		o.wrk.threads, o.wrk.conns, o.wrk.duration, o.rounds, gomaxprocs())
+	fmt.Fprintf(w, "Throughput: wrk -t%d -c%d -d%s --latency, %d rounds, medians (GOMAXPROCS=%d, %s, load average %s)\n",
+		o.wrk.threads, o.wrk.conns, o.wrk.duration, o.rounds, gomaxprocs(), o.gc, loadAverage())
 	results := make([][]load, len(targets)) // [target][round]
 	tails := make([][]tail, len(targets))
 	warm := o.wrk

@@ -5,6 +5,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"os"
 	"runtime/metrics"
 	"strings"
 	"sync/atomic"
@@ -188,4 +189,19 @@ func printTails(w io.Writer, targets []target, results [][]load, tails [][]tail)
 			100*median(ts, func(t tail) float64 { return t.gcCPU }))
 	}
 	tw.Flush()
+}
+
+// loadAverage is the machine's 1, 5 and 15 minute load averages, read
+// from /proc/loadavg when there is one: the figures mean little without
+// knowing what else ran.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }
