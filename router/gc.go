@@ -17,9 +17,11 @@ import (
 // connection's goroutine, then regrowing the stacks it shrank) cost more
 // than the garbage: 7% of the CPU in marking and 4% in stack copying.
 // At 400 it runs a quarter as often; through HTTP the server's CPU time
-// per request of the C guest fell 54-66 -> 44-49 µs (issue 4,
-// `go run ./cmd/wasigate-bench -gogc N`). The price is a heap up to five
-// times the live one instead of twice, which GOMEMLIMIT caps.
+// per request of the C guest fell from 50-53 to 43-45 µs and the GC's
+// share of the CPU from 9% to 3% (issue 4, alternating runs of
+// `go run ./cmd/wasigate-bench -only "wasigate C" -gogc N`; 800 gained
+// nothing more). The price is a heap up to five times the live one
+// instead of twice, which GOMEMLIMIT caps.
 const DefaultGOGC = 400
 
 // GCSettings is the garbage collector's configuration in effect, for the
