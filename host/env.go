@@ -9,6 +9,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"unsafe"
 )
 
 // Version is reported to guests as SERVER_SOFTWARE=wasigate/Version.
@@ -50,64 +51,70 @@ func (h *Handler) invocation(r *http.Request, req request, contentLength int64) 
 // environment builds the CGI meta-variables of RFC 3875 section 4.1 for r,
 // and nothing of the server's own environment.
 func (h *Handler) environment(r *http.Request, req request, contentLength int64) []string {
-	env := make([]string, 0, 24+len(r.Header)+len(h.Env))
-	add := func(k, v string) { env = append(env, k+"="+v) }
+	var env envBuilder
+	env.grow(r)
 
-	add("GATEWAY_INTERFACE", "CGI/1.1") // 4.1.4
-	add("SERVER_SOFTWARE", "wasigate/"+Version)
-	add("SERVER_PROTOCOL", r.Proto)
-	add("REQUEST_METHOD", r.Method)
-	add("REQUEST_URI", r.RequestURI)
-	add("QUERY_STRING", r.URL.RawQuery) // 4.1.7: "" when there is none
-	add("SCRIPT_NAME", req.scriptName)
-	add("PATH_INFO", req.pathInfo)
+	env.add("GATEWAY_INTERFACE", "CGI/1.1") // 4.1.4
+	env.add("SERVER_SOFTWARE", "wasigate/", Version)
+	env.add("SERVER_PROTOCOL", r.Proto)
+	env.add("REQUEST_METHOD", r.Method)
+	env.add("REQUEST_URI", r.RequestURI)
+	env.add("QUERY_STRING", r.URL.RawQuery) // 4.1.7: "" when there is none
+	env.add("SCRIPT_NAME", req.scriptName)
+	env.add("PATH_INFO", req.pathInfo)
 	// 4.1.6: PATH_TRANSLATED only means something where the path maps to a
 	// file the script can see: the route's document volume.
 	if h.DocumentRoot != "" && req.pathInfo != "" {
-		add("PATH_TRANSLATED", path.Join(h.DocumentRoot, req.pathInfo))
+		env.add("PATH_TRANSLATED", path.Join(h.DocumentRoot, req.pathInfo))
 	}
 
 	serverName, serverPort := serverAddr(r)
-	add("SERVER_NAME", serverName)
-	add("SERVER_PORT", serverPort)
+	env.add("SERVER_NAME", serverName)
+	env.add("SERVER_PORT", serverPort)
 
 	// 4.1.8-4.1.10. REMOTE_HOST is the address: wasigate never does DNS.
 	if host, port, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		add("REMOTE_ADDR", host)
-		add("REMOTE_HOST", host)
-		add("REMOTE_PORT", port)
+		env.add("REMOTE_ADDR", host)
+		env.add("REMOTE_HOST", host)
+		env.add("REMOTE_PORT", port)
 	} else {
-		add("REMOTE_ADDR", r.RemoteAddr)
-		add("REMOTE_HOST", r.RemoteAddr)
+		env.add("REMOTE_ADDR", r.RemoteAddr)
+		env.add("REMOTE_HOST", r.RemoteAddr)
 	}
 
 	if r.TLS != nil {
-		add("HTTPS", "on")
+		env.add("HTTPS", "on")
 	}
 	// 4.1.1: the scheme only; credentials stay out unless passed below.
 	if auth := r.Header.Get("Authorization"); auth != "" {
 		scheme, _, _ := strings.Cut(auth, " ")
-		add("AUTH_TYPE", scheme)
+		env.add("AUTH_TYPE", scheme)
 	}
 	// 4.1.2, 4.1.3: only for a request with a body.
 	if contentLength > 0 || (contentLength < 0 && r.Body != nil && r.Body != http.NoBody) {
 		if contentLength >= 0 {
-			add("CONTENT_LENGTH", strconv.FormatInt(contentLength, 10))
+			env.start("CONTENT_LENGTH")
+			env.b = strconv.AppendInt(env.b, contentLength, 10)
+			env.end()
 		}
 		if ct := r.Header.Get("Content-Type"); ct != "" {
-			add("CONTENT_TYPE", ct)
+			env.add("CONTENT_TYPE", ct)
 		}
 	}
 
 	// WAGI's extras.
-	add("X_MATCHED_ROUTE", req.route)
-	add("X_RAW_PATH_INFO", req.rawPath)
-	add("X_FULL_URL", fullURL(r))
+	env.add("X_MATCHED_ROUTE", req.route)
+	env.add("X_RAW_PATH_INFO", req.rawPath)
+	scheme := "http://"
+	if r.TLS != nil {
+		scheme = "https://"
+	}
+	env.add("X_FULL_URL", scheme, r.Host, originTarget(r))
 
 	// 4.1.18: protocol meta-variables. net/http moves Host out of
 	// r.Header, so HTTP_HOST is set from r.Host, as net/http/cgi does.
 	if r.Host != "" {
-		add("HTTP_HOST", r.Host)
+		env.add("HTTP_HOST", r.Host)
 	}
 	for k, vv := range r.Header {
 		switch k {
@@ -122,8 +129,7 @@ func (h *Handler) environment(r *http.Request, req request, contentLength int64)
 				continue
 			}
 		}
-		name, ok := metaName(k)
-		if !ok {
+		if !metaNameOK(k) {
 			// Like Apache since 2.4: a header whose name maps onto the same
 			// variable as another (X_Foo vs X-Foo) is dropped, not guessed.
 			continue
@@ -132,31 +138,101 @@ func (h *Handler) environment(r *http.Request, req request, contentLength int64)
 		if k == "Cookie" {
 			sep = "; " // RFC 6265 section 5.4
 		}
-		add(name, strings.Join(vv, sep))
+		env.b = appendMetaName(env.b, k)
+		env.b = append(env.b, '=')
+		for i, v := range vv {
+			if i > 0 {
+				env.b = append(env.b, sep...)
+			}
+			env.b = append(env.b, v...)
+		}
+		env.end()
 	}
-	env = append(env, h.Env...)
-	return env
+	return env.strings(h.Env)
 }
 
-// metaName returns HTTP_ + the header name in upper case with - as _, or
-// false when the name has characters other than letters, digits and -.
-func metaName(header string) (string, bool) {
-	b := make([]byte, 0, 5+len(header))
+// envBuilder writes a request's KEY=value entries one after another into
+// one buffer and cuts the strings out of it at the end: one allocation for
+// all of them instead of one per variable, which was the largest share of
+// the host's allocations per request (issue 4).
+type envBuilder struct {
+	b     []byte
+	ends  []int
+	ends0 [40]int
+}
+
+// grow sizes the buffer for r's variables.
+func (e *envBuilder) grow(r *http.Request) {
+	n := 320 + 2*len(r.RequestURI) + len(r.Host)*3 + len(r.RemoteAddr)*2
+	for k, vv := range r.Header {
+		for _, v := range vv {
+			n += len(k) + len(v) + 8
+		}
+	}
+	e.b = make([]byte, 0, n)
+	e.ends = e.ends0[:0]
+	if want := 24 + len(r.Header); want > len(e.ends0) {
+		e.ends = make([]int, 0, want)
+	}
+}
+
+func (e *envBuilder) start(k string) {
+	e.b = append(e.b, k...)
+	e.b = append(e.b, '=')
+}
+
+func (e *envBuilder) end() { e.ends = append(e.ends, len(e.b)) }
+
+// add adds k with the value vs joined.
+func (e *envBuilder) add(k string, vs ...string) {
+	e.start(k)
+	for _, v := range vs {
+		e.b = append(e.b, v...)
+	}
+	e.end()
+}
+
+// strings returns the entries, then extra.
+func (e *envBuilder) strings(extra []string) []string {
+	// The buffer is never written again: its bytes can back the strings.
+	all := unsafe.String(unsafe.SliceData(e.b), len(e.b))
+	env := make([]string, 0, len(e.ends)+len(extra))
+	start := 0
+	for _, end := range e.ends {
+		env = append(env, all[start:end])
+		start = end
+	}
+	return append(env, extra...)
+}
+
+// metaNameOK reports whether a header name has only letters, digits and -.
+func metaNameOK(header string) bool {
+	for i := 0; i < len(header); i++ {
+		switch c := header[i]; {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// appendMetaName appends HTTP_ + header in upper case with - as _; the
+// name must pass metaNameOK.
+func appendMetaName(b []byte, header string) []byte {
 	b = append(b, "HTTP_"...)
 	for i := 0; i < len(header); i++ {
 		c := header[i]
 		switch {
 		case c >= 'a' && c <= 'z':
 			b = append(b, c-'a'+'A')
-		case c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-			b = append(b, c)
 		case c == '-':
 			b = append(b, '_')
 		default:
-			return "", false
+			b = append(b, c)
 		}
 	}
-	return string(b), true
+	return b
 }
 
 // serverAddr returns SERVER_NAME and SERVER_PORT: from the Host header as
@@ -180,18 +256,14 @@ func serverAddr(r *http.Request) (string, string) {
 	return "", defPort
 }
 
-func fullURL(r *http.Request) string {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
+// originTarget is the request target in origin form: an absolute-form
+// target (RFC 9112 section 3.2.2) already names the scheme and host, which
+// X_FULL_URL adds itself.
+func originTarget(r *http.Request) string {
+	if strings.HasPrefix(r.RequestURI, "/") {
+		return r.RequestURI
 	}
-	target := r.RequestURI
-	if !strings.HasPrefix(target, "/") {
-		// An absolute-form target (RFC 9112 section 3.2.2) already names
-		// the scheme and host; keep only its path and query.
-		target = r.URL.RequestURI()
-	}
-	return scheme + "://" + r.Host + target
+	return r.URL.RequestURI()
 }
 
 // searchArgs returns the command-line words of RFC 3875 section 4.4: only

@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-func TestFullURL(t *testing.T) {
+func TestFullURLTarget(t *testing.T) {
 	tests := []struct {
 		name, raw, want string
 	}{
@@ -21,8 +21,8 @@ func TestFullURL(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := fullURL(r); got != tt.want {
-				t.Errorf("fullURL = %q; want %q", got, tt.want)
+			if got := "http://" + r.Host + originTarget(r); got != tt.want {
+				t.Errorf("X_FULL_URL = %q; want %q", got, tt.want)
 			}
 		})
 	}

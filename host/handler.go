@@ -97,7 +97,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	info := InfoFrom(r.Context())
 	info.Route = h.Route
 	info.Module = h.Module
-	log := h.logger(r)
+	log := &requestLog{h: h, r: r}
 
 	req := h.request(r)
 	body, length, status := h.body(w, r)
@@ -119,9 +119,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, stop := context.WithTimeoutCause(ctx, h.timeout(), ErrTimeout)
 	defer stop()
 
-	out := &output{h: h, w: w, info: info, cancel: cancel, maxHeader: h.maxHeaderBytes(), maxOutput: h.maxOutput()}
-	stderr := &stderrLog{log: log}
-	inv := &Invocation{
+	// One allocation for the run's parts (issue 4).
+	rs := &runState{
+		out:    output{h: h, w: w, info: info, cancel: cancel, maxHeader: h.maxHeaderBytes(), maxOutput: h.maxOutput()},
+		stderr: stderrLog{log: log},
+	}
+	rs.out.head = rs.head[:0]
+	out, stderr, inv := &rs.out, &rs.stderr, &rs.inv
+	*inv = Invocation{
 		Args:   args,
 		Env:    env,
 		Stdin:  body,
@@ -146,7 +151,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // fail answers a run that ended in err. cause is the run context's cause.
-func (h *Handler) fail(w http.ResponseWriter, r *http.Request, out *output, err, cause error, log zerolog.Logger) {
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, out *output, err, cause error, log *requestLog) {
 	info := InfoFrom(r.Context())
 	status := http.StatusBadGateway
 	reason := "crash"
@@ -275,6 +280,14 @@ func (h *Handler) body(w http.ResponseWriter, r *http.Request) (io.Reader, int64
 		return nil, 0, http.StatusBadRequest
 	}
 	return &buf, n, 0
+}
+
+// runState is what one run needs, allocated together.
+type runState struct {
+	out    output
+	stderr stderrLog
+	inv    Invocation
+	head   [512]byte // the header block of most scripts fits
 }
 
 // output is the guest's stdout: it collects the header block, then streams
@@ -445,7 +458,7 @@ func (o *output) close() {
 }
 
 // finish completes a run that ended well.
-func (o *output) finish(r *http.Request, log zerolog.Logger) {
+func (o *output) finish(r *http.Request, log *requestLog) {
 	if o.res == nil {
 		o.h.fail(o.w, r, o, ErrNoHeader, nil, log)
 		return

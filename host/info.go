@@ -3,8 +3,6 @@ package host
 import (
 	"context"
 	"time"
-
-	"github.com/rs/zerolog"
 )
 
 // Info is what the handler learned about one request, for the access log
@@ -41,10 +39,10 @@ func InfoFrom(ctx context.Context) *Info {
 // naming route, module and request id. When the request carries an Info
 // (the router's access log), that event is the access log's, which writes
 // Reason and Err; a Handler serving without one logs the failure itself.
-func report(ctx context.Context, log zerolog.Logger, reason string, err error) {
+func report(ctx context.Context, log *requestLog, reason string, err error) {
 	if info, ok := ctx.Value(infoKey{}).(*Info); ok {
 		info.Reason, info.Err = reason, err
 		return
 	}
-	log.Error().Err(err).Str("reason", reason).Msg("request failed")
+	log.get().Error().Err(err).Str("reason", reason).Msg("request failed")
 }

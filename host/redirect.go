@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-
-	"github.com/rs/zerolog"
 )
 
 type hopsKey struct{}
@@ -20,7 +18,7 @@ var ErrRedirectLoop = errors.New("internal redirect limit reached")
 // answers with the resource at location, fetched as a GET, as if the client
 // had asked for it. Hops are bounded so that a script redirecting to itself
 // gets a 500, never a hang.
-func (h *Handler) redirect(w http.ResponseWriter, r *http.Request, location string, log zerolog.Logger) {
+func (h *Handler) redirect(w http.ResponseWriter, r *http.Request, location string, log *requestLog) {
 	hops, _ := r.Context().Value(hopsKey{}).(int)
 	info := InfoFrom(r.Context())
 	if hops >= DefaultMaxRedirects {

@@ -2,8 +2,6 @@ package host
 
 import (
 	"bytes"
-
-	"github.com/rs/zerolog"
 )
 
 const (
@@ -14,7 +12,7 @@ const (
 // stderrLog turns a guest's stderr into one log event per line, tagged
 // with the request's route, module and request id.
 type stderrLog struct {
-	log     zerolog.Logger
+	log     *requestLog
 	line    []byte
 	total   int
 	dropped int
@@ -49,7 +47,7 @@ func (s *stderrLog) Write(p []byte) (int, error) {
 }
 
 func (s *stderrLog) emit() {
-	s.log.Warn().Str("stderr", string(bytes.TrimSuffix(s.line, []byte{'\r'}))).Msg("guest stderr")
+	s.log.get().Warn().Str("stderr", string(bytes.TrimSuffix(s.line, []byte{'\r'}))).Msg("guest stderr")
 	s.line = s.line[:0]
 }
 
@@ -59,6 +57,6 @@ func (s *stderrLog) flush() {
 		s.emit()
 	}
 	if s.dropped > 0 {
-		s.log.Warn().Int("dropped_bytes", s.dropped).Msg("guest stderr over the limit; rest not logged")
+		s.log.get().Warn().Int("dropped_bytes", s.dropped).Msg("guest stderr over the limit; rest not logged")
 	}
 }

@@ -824,3 +824,20 @@ func TestCGIStreaming(t *testing.T) {
 		t.Errorf("lines 2-5 came %v after line 1; want them spread over ~800 ms", gap)
 	}
 }
+
+// TestCGIAbsoluteFormTarget: a request sent in absolute form (as to a
+// proxy) gets the same CGI view as one in origin form; X_FULL_URL names
+// the host once.
+func TestCGIAbsoluteFormTarget(t *testing.T) {
+	srv, _ := testSite(t, "", cgiConfig)
+	status, body := rawRequest(t, srv.Listener.Addr().String(),
+		"GET http://a.example/env/x?q=1 HTTP/1.1\nHost: a.example\nConnection: close\n\n")
+	if status != 200 {
+		t.Fatalf("status %d; want 200 (body %q)", status, body)
+	}
+	for _, want := range []string{"env-X_FULL_URL=http://a.example/env/x?q=1", "env-PATH_INFO=/x", "env-SCRIPT_NAME=/env", "env-QUERY_STRING=q=1"} {
+		if !strings.Contains(body, want+"\n") {
+			t.Errorf("no %q in\n%s", want, body)
+		}
+	}
+}

@@ -31,7 +31,16 @@ func newRequestIDs() *requestIDs {
 }
 
 func (g *requestIDs) next() string {
-	return g.prefix + "-" + fmt.Sprintf("%06d", g.n.Add(1))
+	// One allocation, where fmt.Sprintf took two and its formatting state.
+	var b [40]byte
+	id := append(b[:0], g.prefix...)
+	id = append(id, '-')
+	var d [20]byte
+	n := strconv.AppendUint(d[:0], g.n.Add(1), 10)
+	for range 6 - len(n) {
+		id = append(id, '0')
+	}
+	return string(append(id, n...))
 }
 
 // accessLog is the outermost middleware: it gives each request an id, a

@@ -27,21 +27,26 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/wasigate/wasigate/router"
 )
 
 func main() { os.Exit(doMain(os.Args[1:], os.Stdout, os.Stderr)) }
 
 type options struct {
-	wrk        wrkParams
-	rounds     int
-	cacheDir   string
-	throughput bool
-	restart    bool
-	routes     bool
-	rss        bool
-	rssN       int
-	gogc       int
-	only       string
+	wrk         wrkParams
+	rounds      int
+	cacheDir    string
+	throughput  bool
+	restart     bool
+	routes      bool
+	rss         bool
+	rssN        int
+	gogc        int
+	only        string
+	logFile     string
+	concurrency int
+	gc          string // the collector's settings, for the report
 }
 
 func doMain(args []string, stdout, stderr io.Writer) int {
@@ -60,9 +65,11 @@ func doMain(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.routes, "routes", false, "compare 10,000 routes with 1")
 	fs.BoolVar(&o.rss, "rss", false, "RSS with -rss-n Go guests in flight")
 	fs.IntVar(&o.rssN, "rss-n", 1000, "in-flight guests for -rss")
-	fs.IntVar(&o.gogc, "gogc", 0, "debug.SetGCPercent for this process (0: leave as is)")
+	fs.IntVar(&o.gogc, "gogc", 0, "debug.SetGCPercent for this process (0: as wasigate serve, router.TuneGC)")
 	fs.BoolVar(&all, "all", false, "everything")
 	fs.StringVar(&o.only, "only", "", "load only the targets whose names contain this `text` (the goals then need all five)")
+	fs.StringVar(&o.logFile, "log", "", "append the access log of the throughput site to `file` (JSON, as wasigate serve writes it); default: formatted into io.Discard")
+	fs.IntVar(&o.concurrency, "concurrency", 0, "the C route's concurrency limit (0: the default, router.DefaultLimits)")
 	var cpuprofile string
 	fs.StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of this process to `file`")
 	fs.StringVar(&child, "restart-child", "", "internal: the restarted server of -restart, on this config")
@@ -73,9 +80,12 @@ func doMain(args []string, stdout, stderr io.Writer) int {
 	if all {
 		o.throughput, o.restart, o.routes, o.rss = true, true, true, true
 	}
+	gc := router.TuneGC(os.Getenv)
 	if o.gogc != 0 {
 		debug.SetGCPercent(o.gogc)
+		gc = router.GCSettings{Percent: o.gogc, From: "-gogc", MemoryLimit: gc.MemoryLimit}
 	}
+	o.gc = gc.String()
 	if cpuprofile != "" {
 		f, err := os.Create(cpuprofile)
 		if err != nil {
@@ -150,15 +160,25 @@ func throughput(ctx context.Context, repo string, o options, w io.Writer) (bool,
 		return false, err
 	}
 	defer e.Close(ctx)
-	site, err := buildSite(ctx, e, b, repo, `
+	log, closeLog, err := accessLog(o.logFile)
+	if err != nil {
+		return false, err
+	}
+	defer closeLog()
+	cLimit := ""
+	if o.concurrency > 0 {
+		cLimit = fmt.Sprintf("concurrency = %d\n", o.concurrency)
+	}
+	times := &serverTimes{}
+	site, err := buildSiteWith(ctx, repo, `
 [[route]]
 path = "/c"
 module = "samples/c/hello.wasm"
-
+`+cLimit+`
 [[route]]
 path = "/go"
 module = "samples/scripts/hello-go.go"
-`)
+`, router.Options{Engine: e, Builder: b, Log: log, Observe: times.observe})
 	if err != nil {
 		return false, err
 	}
@@ -195,9 +215,10 @@ module = "samples/scripts/hello-go.go"
 	if o.only != "" {
 		targets = slices.DeleteFunc(targets, func(t target) bool { return !strings.Contains(t.name, o.only) })
 	}
-	fmt.Fprintf(w, "Throughput: wrk -t%d -c%d -d%s --latency, %d rounds, medians (GOMAXPROCS=%d)\n",
-		o.wrk.threads, o.wrk.conns, o.wrk.duration, o.rounds, gomaxprocs())
+	fmt.Fprintf(w, "Throughput: wrk -t%d -c%d -d%s --latency, %d rounds, medians (GOMAXPROCS=%d, %s, load average %s)\n",
+		o.wrk.threads, o.wrk.conns, o.wrk.duration, o.rounds, gomaxprocs(), o.gc, loadAverage())
 	results := make([][]load, len(targets)) // [target][round]
+	tails := make([][]tail, len(targets))
 	warm := o.wrk
 	warm.duration = time.Second
 	for _, t := range targets {
@@ -207,15 +228,18 @@ module = "samples/scripts/hello-go.go"
 	}
 	for range o.rounds {
 		for i, t := range targets {
+			times.reset()
+			before := readRuntime()
 			l, err := runWrk(ctx, o.wrk, t.url)
 			if err != nil {
 				return false, err
 			}
 			results[i] = append(results[i], l)
+			tails[i] = append(tails[i], times.tail(before, readRuntime()))
 		}
 	}
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "target\treq/s\tp50\tp99\terrors\treq/s of each round")
+	fmt.Fprintln(tw, "target\treq/s\tp50\tp99\tCPU/req\tGCs/10k\terrors\treq/s of each round")
 	for i, t := range targets {
 		rs := results[i]
 		var each []string
@@ -224,12 +248,16 @@ module = "samples/scripts/hello-go.go"
 			each = append(each, strconv.Itoa(int(l.reqs)))
 			bad += l.bad
 		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%d\t%v\n", t.name,
+		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%.1f\t%d\t%v\n", t.name,
 			median(rs, func(l load) float64 { return l.reqs }),
 			dur(median(rs, func(l load) float64 { return float64(l.p50) })),
-			dur(median(rs, func(l load) float64 { return float64(l.p99) })), bad, each)
+			dur(median(rs, func(l load) float64 { return float64(l.p99) })),
+			time.Duration(median(rs, func(l load) float64 { return float64(l.cpuPerReq()) })).Round(100*time.Nanosecond),
+			median(rs, func(l load) float64 { return 1e4 * float64(l.gcs) / float64(max(1, l.requests)) }),
+			bad, each)
 	}
 	tw.Flush()
+	printTails(w, targets, results, tails)
 
 	if len(targets) != 5 {
 		return true, nil

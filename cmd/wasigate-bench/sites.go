@@ -92,11 +92,33 @@ func newEngine(ctx context.Context, cacheDir string) (*wasi.Engine, *build.Build
 // builds it as `wasigate serve` does, with the access log written to
 // nowhere (but still formatted).
 func buildSite(ctx context.Context, e *wasi.Engine, b *build.Builder, dir, config string) (*router.Site, error) {
+	return buildSiteWith(ctx, dir, config, router.Options{Engine: e, Builder: b, Log: zerolog.New(io.Discard)})
+}
+
+// buildSiteWith is buildSite with the options given.
+func buildSiteWith(ctx context.Context, dir, config string, opts router.Options) (*router.Site, error) {
 	cfg, err := router.ParseConfig(strings.NewReader(config), filepath.Join(dir, "bench.toml"))
 	if err != nil {
 		return nil, err
 	}
-	return router.Build(ctx, cfg, router.Options{Engine: e, Builder: b, Log: zerolog.New(io.Discard)})
+	return router.Build(ctx, cfg, opts)
+}
+
+// accessLog is the throughput sites' access log: formatted into io.Discard
+// by default; with -log FILE, JSON lines with a timestamp appended to the
+// file, one write(2) per request as `wasigate serve` does to a
+// non-terminal stderr.
+func accessLog(path string) (zerolog.Logger, func(), error) {
+	if path == "" {
+		return zerolog.New(io.Discard), func() {}, nil
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return zerolog.Logger{}, nil, err
+	}
+	zerolog.DurationFieldUnit = time.Millisecond
+	zerolog.DurationFieldInteger = false
+	return zerolog.New(f).With().Timestamp().Logger(), func() { f.Close() }, nil
 }
 
 // check fetches url once and wants a 200 whose body holds want.

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -20,6 +22,22 @@ type load struct {
 	reqs     float64       // requests per second
 	p50, p99 time.Duration // latency percentiles
 	bad      int           // non-2xx/3xx responses plus socket errors
+	requests int           // requests completed
+
+	// cpu is the CPU time the server side used during the run: this
+	// process and the children it waited for (CGI programs), without wrk.
+	// Per request it is a figure that other load on the machine moves
+	// much less than req/s.
+	cpu time.Duration
+	gcs uint32 // garbage collections in this process during the run
+}
+
+// cpuPerReq is the server's CPU time per request.
+func (l load) cpuPerReq() time.Duration {
+	if l.requests == 0 {
+		return 0
+	}
+	return l.cpu / time.Duration(l.requests)
 }
 
 // wrkParams are the load generator's settings.
@@ -44,10 +62,29 @@ func runWrk(ctx context.Context, p wrkParams, url string) (load, error) {
 	var out, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Stdout, cmd.Stderr = &out, &stderr
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	gcs := ms.NumGC
+	self, children := cpuTime(syscall.RUSAGE_SELF), cpuTime(syscall.RUSAGE_CHILDREN)
 	if err := cmd.Run(); err != nil {
 		return load{}, fmt.Errorf("wrk %s: %w: %s", url, err, strings.TrimSpace(stderr.String()+out.String()))
 	}
-	return parseWrk(out.String())
+	self, children = cpuTime(syscall.RUSAGE_SELF)-self, cpuTime(syscall.RUSAGE_CHILDREN)-children
+	runtime.ReadMemStats(&ms)
+	l, err := parseWrk(out.String())
+	l.cpu = self + children - cmd.ProcessState.UserTime() - cmd.ProcessState.SystemTime()
+	l.gcs = ms.NumGC - gcs
+	return l, err
+}
+
+// cpuTime is the user and system CPU time of who (RUSAGE_SELF or
+// RUSAGE_CHILDREN).
+func cpuTime(who int) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(who, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // parseWrk reads the parts of wrk's report that the table needs.
@@ -74,6 +111,8 @@ func parseWrk(report string) (load, error) {
 			} else {
 				l.p99 = d
 			}
+		case len(f) >= 3 && f[1] == "requests" && f[2] == "in":
+			l.requests, _ = strconv.Atoi(f[0])
 		case len(f) == 5 && f[0] == "Non-2xx":
 			n, _ := strconv.Atoi(f[4])
 			l.bad += n

@@ -29,7 +29,7 @@ func TestParseWrk(t *testing.T) {
 		want    load
 		wantErr bool
 	}{
-		{"full report", wrkReport, load{reqs: 10869.52, p50: 812 * time.Microsecond, p99: 1020 * time.Millisecond, bad: 12}, false},
+		{"full report", wrkReport, load{reqs: 10869.52, p50: 812 * time.Microsecond, p99: 1020 * time.Millisecond, bad: 12, requests: 32610}, false},
 		{"no requests line", "Running 3s test\n", load{}, true},
 	}
 	for _, tc := range tests {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/signal"
 	"syscall"
 	"time"
@@ -37,6 +38,8 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 // serve runs the server until ctx is done, then shuts it down gracefully.
 // ready, if not nil, receives the listening address once serving.
 func serve(ctx context.Context, configPath, listen string, stdout, stderr io.Writer, ready chan<- string) error {
+	// The collector's default for a server of fresh instances (issue 4).
+	gc := router.TuneGC(os.Getenv)
 	s, err := newSetup(ctx, configPath, stderr)
 	if err != nil {
 		return err
@@ -61,7 +64,7 @@ func serve(ctx context.Context, configPath, listen string, stdout, stderr io.Wri
 		return err
 	}
 	hs := router.NewServer(srv, ops.live)
-	s.log.Info().Str("addr", ops.scheme()+"://"+ln.Addr().String()+"/").Msg("serving")
+	s.log.Info().Str("addr", ops.scheme()+"://"+ln.Addr().String()+"/").Str("gc", gc.String()).Msg("serving")
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
