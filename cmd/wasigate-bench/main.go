@@ -65,6 +65,7 @@ func doMain(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.routes, "routes", false, "compare 10,000 routes with 1")
 	fs.BoolVar(&o.rss, "rss", false, "RSS with -rss-n Go guests in flight")
 	fs.IntVar(&o.rssN, "rss-n", 1000, "in-flight guests for -rss")
+	fs.DurationVar(&niceAfter, "nice-after", 0, "CPU time after which a guest's thread is lowered (0: the default, 20ms; negative: never, no priority guard)")
 	fs.IntVar(&o.gogc, "gogc", 0, "debug.SetGCPercent for this process (0: as wasigate serve, router.TuneGC)")
 	fs.BoolVar(&all, "all", false, "everything")
 	fs.StringVar(&o.only, "only", "", "load only the targets whose names contain this `text` (the goals then need all five)")

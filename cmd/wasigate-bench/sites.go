@@ -79,9 +79,14 @@ func cgiHandler(bin string) http.Handler {
 	return &cgi.Handler{Path: bin, Root: "/"}
 }
 
-// newEngine creates the engine and builder on the benchmark's cache.
+// niceAfter is -nice-after: the engine's priority guard threshold (0: the
+// default, as wasigate serve; negative: off).
+var niceAfter time.Duration
+
+// newEngine creates the engine and builder on the benchmark's cache, with
+// the engine options wasigate serve uses.
 func newEngine(ctx context.Context, cacheDir string) (*wasi.Engine, *build.Builder, error) {
-	e, err := wasi.NewEngine(ctx, wasi.Options{CacheDir: cacheDir})
+	e, err := wasi.NewEngine(ctx, wasi.Options{CacheDir: cacheDir, Tune: true, NiceAfter: niceAfter})
 	if err != nil {
 		return nil, nil, err
 	}
