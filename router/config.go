@@ -88,6 +88,11 @@ type Server struct {
 	MaxURI            Size     `toml:"max_uri"`          // request target -> 414
 	MaxCGIHeader      Size     `toml:"max_cgi_header"`   // a guest's header block -> 502
 	ShutdownGrace     Duration `toml:"shutdown_grace"`   // in-flight requests on SIGTERM
+	// LowerPriority lowers a guest's thread to the lowest CPU priority once
+	// it has used 20 ms of CPU (issue 3), so spinning guests cannot starve
+	// the server. Default true; false trades that for lower tail latency
+	// of short guests (README, Performance). Read at startup only.
+	LowerPriority *bool `toml:"lower_priority"`
 }
 
 // DefaultServer are the server-wide bounds of a configuration that sets none.
@@ -98,6 +103,18 @@ var DefaultServer = Server{
 	MaxURI:            16 << 10,
 	MaxCGIHeader:      64 << 10,
 	ShutdownGrace:     Duration(30 * time.Second),
+	LowerPriority:     &lowerPriority,
+}
+
+var lowerPriority = true
+
+// NiceAfter is the engine's wasi.Options.NiceAfter for these settings:
+// 0 (the engine's default threshold) or -1 (off).
+func (s Server) NiceAfter() time.Duration {
+	if s.LowerPriority != nil && !*s.LowerPriority {
+		return -1
+	}
+	return 0
 }
 
 // Or returns s with each zero field taken from d.
@@ -119,6 +136,9 @@ func (s Server) Or(d Server) Server {
 	}
 	if s.ShutdownGrace == 0 {
 		s.ShutdownGrace = d.ShutdownGrace
+	}
+	if s.LowerPriority == nil {
+		s.LowerPriority = d.LowerPriority
 	}
 	return s
 }

@@ -161,3 +161,25 @@ path = "/x"`, want: []string{file + ":"}},
 		})
 	}
 }
+
+func TestLowerPriorityKey(t *testing.T) {
+	tests := []struct {
+		name, text string
+		want       time.Duration
+	}{
+		{"default on", "", 0},
+		{"on", "[server]\nlower_priority = true\n", 0},
+		{"off", "[server]\nlower_priority = false\n", -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := ParseConfig(strings.NewReader(tt.text+"[[route]]\npath = \"/x\"\nmodule = \"x.wasm\"\n"), "/site/wasigate.toml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cfg.Server.Or(DefaultServer).NiceAfter(); got != tt.want {
+				t.Errorf("NiceAfter() = %v; want %v", got, tt.want)
+			}
+		})
+	}
+}

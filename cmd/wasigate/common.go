@@ -99,7 +99,12 @@ func newSetupFor(ctx context.Context, cfg *router.Config, stderr io.Writer) (*se
 	}
 	// Every core compiles: an interpreter such as ruby.wasm (30 MB) takes
 	// about half as long with two workers as with one.
-	engine, err := wasi.NewEngine(ctx, wasi.Options{CacheDir: cacheDir, CompilationWorkers: runtime.NumCPU(), Tune: true})
+	engine, err := wasi.NewEngine(ctx, wasi.Options{
+		CacheDir:           cacheDir,
+		CompilationWorkers: runtime.NumCPU(),
+		Tune:               true,
+		NiceAfter:          cfg.Server.Or(router.DefaultServer).NiceAfter(),
+	})
 	if err != nil {
 		return nil, err
 	}
