@@ -220,6 +220,9 @@ func (b *Builder) run(ctx context.Context, kind Kind, tool, src, out string) err
 		if kind == Rust && strings.Contains(msg, "can't find crate for `std`") {
 			return &ToolchainError{Kind: kind, Tool: "the wasm32-wasi Rust standard library", Packages: "libstd-rust-dev-wasm32"}
 		}
+		if kind == Rust && strings.Contains(msg, "linker `rust-lld` not found") {
+			return &ToolchainError{Kind: kind, Tool: "rust-lld, the linker rustc uses for wasm32-wasi", Packages: "rustc lld"}
+		}
 		if kind == C && (strings.Contains(msg, "stdio.h' file not found") || strings.Contains(msg, "unable to find library") || strings.Contains(msg, "wasm-ld")) {
 			return &ToolchainError{Kind: kind, Tool: "wasi-libc or wasm-ld", Packages: "lld wasi-libc libclang-rt-dev-wasm32"}
 		}
