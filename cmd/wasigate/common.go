@@ -164,7 +164,7 @@ func (p *progress) Start(name string, size int64) {
 				return
 			case <-t.C:
 				p.mu.Lock()
-				fmt.Fprintf(p.terminal, "  still compiling %s (%s so far)\n", relName(name), time.Since(start).Round(time.Second))
+				fmt.Fprintf(p.terminal, "  still loading %s (building and compiling, %s so far)\n", relName(name), time.Since(start).Round(time.Second))
 				p.mu.Unlock()
 			}
 		}

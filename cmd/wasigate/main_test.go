@@ -250,14 +250,14 @@ func TestProgressOnTerminal(t *testing.T) {
 	time.Sleep(70 * time.Millisecond)
 	p.Done("/x/ruby.wasm", &wasi.Module{Size: 30 << 20}, nil)
 	got := out.String()
-	for _, want := range []string{"loading /x/ruby.wasm (30.0 MB)...", "still compiling /x/ruby.wasm", "compiled /x/ruby.wasm (30.0 MB wasm) in"} {
+	for _, want := range []string{"loading /x/ruby.wasm (30.0 MB)...", "still loading /x/ruby.wasm", "compiled /x/ruby.wasm (30.0 MB wasm) in"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("terminal output has no %q:\n%s", want, got)
 		}
 	}
-	n := strings.Count(got, "still compiling")
+	n := strings.Count(got, "still loading")
 	time.Sleep(50 * time.Millisecond)
-	if m := strings.Count(out.String(), "still compiling"); m != n {
+	if m := strings.Count(out.String(), "still loading"); m != n {
 		t.Errorf("still reporting after Done: %d lines, then %d", n, m)
 	}
 }
