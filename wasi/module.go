@@ -236,10 +236,6 @@ func (e *ExitError) ExitCode() int { return int(e.Code) }
 // On Linux the guest runs on an OS thread whose CPU priority is lowered
 // once it has run longer than Options.NiceAfter (see Engine.guarded).
 func (p *Program) Run(ctx context.Context, c *Call) error {
-	return p.module.engine.guarded(func() error { return p.run(ctx, c) })
-}
-
-func (p *Program) run(ctx context.Context, c *Call) error {
 	env, err := newEnviron(c.Env)
 	if err != nil {
 		return fmt.Errorf("guest not started: %w", err)
@@ -257,15 +253,22 @@ func (p *Program) run(ctx context.Context, c *Call) error {
 		return p.result(ctx, err)
 	}
 	defer mod.Close(context.WithoutCancel(ctx))
-	if p.init {
-		if err := call(ctx, mod, "_initialize"); err != nil {
-			return p.result(ctx, err)
+	// Only the guest's own code runs under the priority guard: creating
+	// and closing the instance is bounded work, and a thread locked for it
+	// too parked and handed its CPU over whenever a lock in wazero or the
+	// memory pool was contended, which doubled the tail of short guests
+	// under load.
+	return p.result(ctx, p.module.engine.guarded(func() error {
+		if p.init {
+			if err := call(ctx, mod, "_initialize"); err != nil {
+				return err
+			}
 		}
-	}
-	if p.ruby != nil {
-		return p.result(ctx, p.runRuby(ctx, mod, c.Args))
-	}
-	return p.result(ctx, call(ctx, mod, p.entry))
+		if p.ruby != nil {
+			return p.runRuby(ctx, mod, c.Args)
+		}
+		return call(ctx, mod, p.entry)
+	}))
 }
 
 // config is the module config of one call, without its environment.
