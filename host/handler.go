@@ -114,10 +114,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	// One context for every way the host stops a run: the client leaving
+	// (parent), the timeout and the output checks (causes). A timer that
+	// cancels with ErrTimeout costs one context and one timer less than a
+	// second, deadline context; what stopped the run is read from
+	// context.Cause either way.
 	ctx, cancel := context.WithCancelCause(r.Context())
 	defer cancel(nil)
-	ctx, stop := context.WithTimeoutCause(ctx, h.timeout(), ErrTimeout)
-	defer stop()
+	timer := time.AfterFunc(h.timeout(), func() { cancel(ErrTimeout) })
+	defer timer.Stop()
 
 	// One allocation for the run's parts (issue 4).
 	rs := &runState{
