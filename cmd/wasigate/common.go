@@ -56,13 +56,16 @@ func isTerminal(w io.Writer) bool {
 }
 
 // newLogger logs human-readable lines on a terminal and JSON otherwise.
+//
+// Events come from many goroutines at once (compile workers, requests):
+// the writer is serialised, so that events never interleave whatever w is.
 func newLogger(w io.Writer) zerolog.Logger {
 	zerolog.DurationFieldUnit = time.Millisecond
 	zerolog.DurationFieldInteger = false
 	if isTerminal(w) {
-		return zerolog.New(zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05.000"}).With().Timestamp().Logger()
+		return zerolog.New(zerolog.SyncWriter(zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05.000"})).With().Timestamp().Logger()
 	}
-	return zerolog.New(w).With().Timestamp().Logger()
+	return zerolog.New(zerolog.SyncWriter(w)).With().Timestamp().Logger()
 }
 
 // setup loads the configuration and creates the engine and builder.
