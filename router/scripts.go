@@ -412,12 +412,14 @@ func (s *scriptsHandler) build(full string, sc *script, f *scriptFlight) {
 		}
 	}
 	s.mu.Unlock()
-	f.prog, f.err = prog, err
-	close(f.done)
+	// Logged before the waiters go on, so that the event comes before
+	// anything they log about the script.
 	if err == nil {
 		s.log.Info().Str("module", s.moduleName(full)).Bool("cached", cached).
 			Dur("build", time.Since(start)).Msg("script built")
 	}
+	f.prog, f.err = prog, err
+	close(f.done)
 }
 
 // compile builds (through the content-hash cache), compiles (once per
