@@ -261,6 +261,12 @@ module = "app.wasm"
 	for _, tc := range tests {
 		t.Run(tc.path, func(t *testing.T) {
 			status, body := s.get(t, s.admin+tc.path)
+			// A request is counted when its handler returns, which can be
+			// just after the client has the whole response: wait for it.
+			for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && !containsAll(body, tc.want); {
+				time.Sleep(20 * time.Millisecond)
+				status, body = s.get(t, s.admin+tc.path)
+			}
 			if status != tc.status {
 				t.Fatalf("admin %s: status %d; want %d", tc.path, status, tc.status)
 			}
@@ -372,4 +378,13 @@ func selfSigned(t *testing.T) (certPEM, keyPEM []byte) {
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})
+}
+
+func containsAll(s string, subs []string) bool {
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			return false
+		}
+	}
+	return true
 }
