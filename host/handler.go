@@ -29,11 +29,14 @@ const (
 type Handler struct {
 	Runner Runner
 
-	Route  string   // the route pattern, for logs and X_MATCHED_ROUTE
-	Module string   // the module's name, for logs
-	Root   string   // SCRIPT_NAME of a prefix route; PATH_INFO is the rest of the path
-	Exact  bool     // an exact route: SCRIPT_NAME is the whole path, PATH_INFO empty
-	Env    []string // extra KEY=value variables from the configuration
+	Route  string // the route pattern, for logs and X_MATCHED_ROUTE
+	Module string // the module's name, for logs
+	Root   string // SCRIPT_NAME of a prefix route; PATH_INFO is the rest of the path
+	Exact  bool   // an exact route: SCRIPT_NAME is the whole path, PATH_INFO empty
+	// MatchedRoute is X_MATCHED_ROUTE when it differs from Route (WAGI's
+	// own spelling of the route, /x/... for the pattern /x/*).
+	MatchedRoute string
+	Env          []string // extra KEY=value variables from the configuration
 
 	// Argv is a WAGI argv template ("${SCRIPT_NAME} ${ARGS}"). Empty means
 	// RFC 3875 section 4.4: the script name, then the query's search words.
@@ -208,6 +211,9 @@ func (h *Handler) logger(r *http.Request) zerolog.Logger {
 // does: Root is the script, the rest of the path is PATH_INFO.
 func (h *Handler) request(r *http.Request) request {
 	req := request{route: h.Route, scriptName: h.Root}
+	if h.MatchedRoute != "" {
+		req.route = h.MatchedRoute
+	}
 	if h.Exact {
 		req.scriptName = r.URL.Path
 		return req

@@ -273,7 +273,12 @@ type siteParts struct {
 // newHostHandler is the CGI handler of one pattern of a route, with its
 // limits; the caller sets Runner, and Root or Exact.
 func newHostHandler(rt *Route, pattern string, env []string, docRoot string, lim Limits, srv Server, redirect http.Handler) *host.Handler {
+	matched := ""
+	if rt.wagi {
+		matched = wagiSpelling(pattern)
+	}
 	return &host.Handler{
+		MatchedRoute:        matched,
 		Route:               pattern,
 		Module:              rt.Module,
 		Env:                 env,

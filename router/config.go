@@ -168,6 +168,9 @@ type Route struct {
 	// Tenant is the name of the tenant the route belongs to; empty for
 	// the default site.
 	Tenant string `toml:"-"`
+	// wagi marks a route read from WAGI's modules.toml, whose guests see
+	// WAGI's route spelling in X_MATCHED_ROUTE.
+	wagi bool
 }
 
 // Interpreter runs the scripts whose name ends in Ext with Module, a

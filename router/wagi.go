@@ -76,6 +76,7 @@ func parseWAGI(data []byte, path string) (*Config, error) {
 			Env:        m.Environment,
 			Argv:       m.Argv,
 			Index:      i + 1,
+			wagi:       true,
 		}
 		if r.Argv == "" {
 			r.Argv = "${SCRIPT_NAME} ${ARGS}"
@@ -130,4 +131,13 @@ func wagiModulePath(ref string) (string, error) {
 		return "", fmt.Errorf("module %q: only file paths and file:// URLs are supported", ref)
 	}
 	return ref, nil
+}
+
+// wagiSpelling turns a chi pattern back into WAGI's route syntax, which
+// WAGI guests see in X_MATCHED_ROUTE: /x/* is /x/..., /* is /....
+func wagiSpelling(pattern string) string {
+	if p, ok := strings.CutSuffix(pattern, "/*"); ok {
+		return p + "/..."
+	}
+	return pattern
 }

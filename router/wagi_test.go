@@ -40,10 +40,10 @@ module = "hello.wasm"
 		env    map[string]string // for env.wasm
 		argv   []string
 	}{
-		{name: "exact route", target: "/x?a=1&b=two%20words", env: map[string]string{"SCRIPT_NAME": "/x", "PATH_INFO": "", "GREETING": "hi"},
+		{name: "exact route", target: "/x?a=1&b=two%20words", env: map[string]string{"SCRIPT_NAME": "/x", "PATH_INFO": "", "GREETING": "hi", "X_MATCHED_ROUTE": "/x"},
 			argv: []string{"/x", "a=1", "b=two words"}}, // WAGI's default argv: ${SCRIPT_NAME} ${ARGS}
 		{name: "exact route is exact", target: "/x/more", body: "hello\n"},
-		{name: "prefix route, file:// module", target: "/y/z/w?q=1", env: map[string]string{"SCRIPT_NAME": "/y", "PATH_INFO": "/z/w", "X_RAW_PATH_INFO": "/z/w"},
+		{name: "prefix route, file:// module", target: "/y/z/w?q=1", env: map[string]string{"SCRIPT_NAME": "/y", "PATH_INFO": "/z/w", "X_RAW_PATH_INFO": "/z/w", "X_MATCHED_ROUTE": "/y/..."},
 			argv: []string{"prog", "--flag", "q=1"}},
 		{name: "prefix route serves its root", target: "/y", env: map[string]string{"SCRIPT_NAME": "/y", "PATH_INFO": ""}},
 		{name: "everything else", target: "/anything/at/all", body: "hello\n"},
