@@ -61,8 +61,11 @@ type Engine struct {
 	mu    sync.Mutex
 	hosts map[string]bool // import module names the host provides
 
-	stubMu sync.Mutex   // instantiating interpreter stubs (ruby.go)
-	open   atomic.Int64 // Modules compiled and not yet closed
+	stubMu sync.Mutex // instantiating interpreter stubs (ruby.go)
+
+	rootsMu sync.Mutex
+	roots   map[string]*openRoot // volume folders, shared (volume.go)
+	open    atomic.Int64         // Modules compiled and not yet closed
 }
 
 // NewEngine creates the runtime and instantiates the WASI preview 1 host
@@ -130,6 +133,12 @@ func (e *Engine) Close(ctx context.Context) error {
 		e.cache.Close(ctx)
 	}
 	e.pools.release()
+	e.rootsMu.Lock()
+	for _, r := range e.roots {
+		r.root.Close()
+	}
+	e.roots = nil
+	e.rootsMu.Unlock()
 	return err
 }
 

@@ -174,9 +174,9 @@ func (m *Module) Prepare(c Config) (*Program, error) {
 				return nil, fmt.Errorf("volume %s: %s is not a folder", v.Guest, v.Host)
 			}
 			if v.Writable {
-				fsc, err = withWritableVolume(fsc, v)
+				fsc, err = m.engine.withWritableVolume(fsc, v)
 			} else {
-				fsc, err = withReadOnlyVolume(fsc, v)
+				fsc, err = m.engine.withReadOnlyVolume(fsc, v)
 			}
 			if err != nil {
 				return nil, err

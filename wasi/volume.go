@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -18,8 +19,8 @@ import (
 // withReadOnlyVolume mounts v through an os.Root, which refuses every path
 // that leaves the folder, including symbolic links inside it that point
 // outside. wazero's own WithReadOnlyDirMount follows such links.
-func withReadOnlyVolume(fsc wazero.FSConfig, v Volume) (wazero.FSConfig, error) {
-	root, err := os.OpenRoot(v.Host)
+func (e *Engine) withReadOnlyVolume(fsc wazero.FSConfig, v Volume) (wazero.FSConfig, error) {
+	root, err := e.openRoot(v.Host)
 	if err != nil {
 		return nil, fmt.Errorf("volume %s: %w", v.Guest, err)
 	}
@@ -33,8 +34,8 @@ func withReadOnlyVolume(fsc wazero.FSConfig, v Volume) (wazero.FSConfig, error) 
 // the host: a guest could write through a link the operator left in a
 // writable volume (or read through it). os.Root resolves every path and
 // link inside the folder, or refuses it.
-func withWritableVolume(fsc wazero.FSConfig, v Volume) (wazero.FSConfig, error) {
-	root, err := os.OpenRoot(v.Host)
+func (e *Engine) withWritableVolume(fsc wazero.FSConfig, v Volume) (wazero.FSConfig, error) {
+	root, err := e.openRoot(v.Host)
 	if err != nil {
 		return nil, fmt.Errorf("volume %s: %w", v.Guest, err)
 	}
@@ -43,6 +44,42 @@ func withWritableVolume(fsc wazero.FSConfig, v Volume) (wazero.FSConfig, error) 
 		return nil, fmt.Errorf("volume %s: wazero's FSConfig does not take a sys.FS", v.Guest)
 	}
 	return sfs.WithSysFSMount(&rootFS{root: root}, v.Guest), nil
+}
+
+// openRoot returns the engine's os.Root for the folder dir. Every route,
+// reload and rebuilt script that mounts the same folder shares one, so
+// that file descriptors do not grow with each Prepare; a folder replaced
+// at the same path (a ConfigMap's swap, say) gets a new root.
+func (e *Engine) openRoot(dir string) (*os.Root, error) {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return nil, err
+	}
+	key := dir
+	if abs, err := filepath.Abs(dir); err == nil {
+		key = abs
+	}
+	e.rootsMu.Lock()
+	defer e.rootsMu.Unlock()
+	if r := e.roots[key]; r != nil && os.SameFile(r.info, st) {
+		return r.root, nil
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	if e.roots == nil {
+		e.roots = map[string]*openRoot{}
+	}
+	// A replaced folder's old root stays open: instances prepared with it
+	// may still run.
+	e.roots[key] = &openRoot{root: root, info: st}
+	return root, nil
+}
+
+type openRoot struct {
+	root *os.Root
+	info os.FileInfo
 }
 
 // rootFS is a writable experimental sys.FS confined to an os.Root.
