@@ -164,6 +164,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, out *output, err,
 	status := http.StatusBadGateway
 	reason := "crash"
 	var exit interface{ ExitCode() int }
+	var memory interface{ MemoryLimitReached() bool }
 	switch {
 	case r.Context().Err() != nil || errors.Is(err, errClientGone):
 		// The client went away: nobody to answer.
@@ -177,6 +178,8 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, out *output, err,
 		status, reason = http.StatusGatewayTimeout, "timeout"
 	case errors.Is(err, ErrOutputTooLarge) || errors.Is(cause, ErrOutputTooLarge):
 		reason = "output"
+	case errors.As(err, &memory):
+		reason = "memory"
 	case errors.As(err, &exit):
 		reason = "exit"
 	case isCGIError(err):

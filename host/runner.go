@@ -23,8 +23,10 @@ type Invocation struct {
 // when it has ended. It must stop the program when ctx is done and then
 // return an error wrapping ctx's error or cause.
 //
-// An error that has an ExitCode() int method is a non-zero exit; any other
-// error not caused by ctx is a crash of the program (a trap).
+// An error that has a MemoryLimitReached() bool method is a failure after
+// the program was refused memory at its limit; one with an ExitCode() int
+// method is a non-zero exit; any other error not caused by ctx is a crash
+// of the program (a trap).
 type Runner interface {
 	Run(ctx context.Context, inv *Invocation) error
 }

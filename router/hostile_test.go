@@ -496,7 +496,7 @@ func TestHostile(t *testing.T) {
 			},
 		},
 		{
-			name: "memhog_trap traps at its cap", route: "/memhog_trap", module: "memhog_trap.wasm", reason: "crash",
+			name: "memhog_trap traps at its cap", route: "/memhog_trap", module: "memhog_trap.wasm", reason: "memory",
 			run: func(t *testing.T) string {
 				o := get(t, "/memhog_trap")
 				want(t, o, http.StatusBadGateway)

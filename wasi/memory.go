@@ -1,6 +1,7 @@
 package wasi
 
 import (
+	"fmt"
 	"sync"
 	"sync/atomic"
 
@@ -57,6 +58,7 @@ func (p *memoryPool) Allocate(_, max uint64) experimental.LinearMemory {
 	}
 	m.limit = limit
 	m.used = 0
+	m.refused = false
 	if m.warm > 0 {
 		p.stats.warm.Add(-int64(m.warm))
 		m.warm = 0
@@ -78,10 +80,13 @@ type linearMemory struct {
 	limit  uint64 // this instance's cap (the smaller of pool and module)
 	used   uint64 // highest length handed out, to know what to give back
 	warm   uint64 // bytes kept resident (cleared, not released) while free
+	// refused: the guest asked for more than limit (memory.grow failed).
+	refused bool
 }
 
 func (m *linearMemory) Reallocate(size uint64) []byte {
 	if size > m.limit {
+		m.refused = true
 		return nil
 	}
 	if size > m.used {
@@ -131,12 +136,14 @@ func (m *linearMemory) Free() {
 
 // heapMemory is the fallback when address space cannot be reserved.
 type heapMemory struct {
-	limit uint64
-	buf   []byte
+	limit   uint64
+	buf     []byte
+	refused bool
 }
 
 func (m *heapMemory) Reallocate(size uint64) []byte {
 	if size > m.limit {
+		m.refused = true
 		return nil
 	}
 	if size <= uint64(cap(m.buf)) {
@@ -195,3 +202,44 @@ func (s *poolSet) release() {
 		p.mu.Unlock()
 	}
 }
+
+// callMemory is the allocator of one call: it hands out the pool's memory
+// and remembers it, so that Run can tell whether the guest was refused
+// memory before it failed.
+type callMemory struct {
+	pool *memoryPool
+	mem  experimental.LinearMemory
+}
+
+func (c *callMemory) Allocate(cap, max uint64) experimental.LinearMemory {
+	c.mem = c.pool.Allocate(cap, max)
+	return c.mem
+}
+
+// refused reports whether the guest's memory.grow failed at the limit.
+func (c *callMemory) refused() bool {
+	switch m := c.mem.(type) {
+	case *linearMemory:
+		return m.refused
+	case *heapMemory:
+		return m.refused
+	}
+	return false
+}
+
+// MemoryError is a guest failure (a trap or a non-zero exit) that came
+// after the guest was refused memory at its limit: most likely the cause.
+type MemoryError struct {
+	Limit uint64 // bytes
+	Err   error  // how the guest ended
+}
+
+func (e *MemoryError) Error() string {
+	return fmt.Sprintf("guest failed after reaching its memory limit (%d bytes): %v", e.Limit, e.Err)
+}
+
+func (e *MemoryError) Unwrap() error { return e.Err }
+
+// MemoryLimitReached marks the error for callers that cannot import this
+// package (host classifies errors by behaviour).
+func (e *MemoryError) MemoryLimitReached() bool { return true }

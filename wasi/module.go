@@ -242,8 +242,10 @@ func (p *Program) Run(ctx context.Context, c *Call) error {
 	}
 	ctx = context.WithValue(ctx, environKey{}, env)
 	cfg := p.config(ctx, c)
+	var mem *callMemory
 	if p.pool != nil {
-		ctx = experimental.WithMemoryAllocator(ctx, p.pool)
+		mem = &callMemory{pool: p.pool}
+		ctx = experimental.WithMemoryAllocator(ctx, mem)
 	}
 
 	start := time.Now()
@@ -258,7 +260,7 @@ func (p *Program) Run(ctx context.Context, c *Call) error {
 	// too parked and handed its CPU over whenever a lock in wazero or the
 	// memory pool was contended, which doubled the tail of short guests
 	// under load.
-	return p.result(ctx, p.module.engine.guarded(func() error {
+	err = p.result(ctx, p.module.engine.guarded(func() error {
 		if p.init {
 			if err := call(ctx, mod, "_initialize"); err != nil {
 				return err
@@ -269,6 +271,11 @@ func (p *Program) Run(ctx context.Context, c *Call) error {
 		}
 		return call(ctx, mod, p.entry)
 	}))
+	// Read before the deferred Close hands the memory back to the pool.
+	if err != nil && ctx.Err() == nil && mem != nil && mem.refused() {
+		err = &MemoryError{Limit: p.pool.limit, Err: err}
+	}
+	return err
 }
 
 // config is the module config of one call, without its environment.
