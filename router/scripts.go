@@ -102,6 +102,7 @@ type scriptsHandler struct {
 	volumes []wasi.Volume
 	memory  uint64
 	limiter *limiter
+	scope   *scope // the tenant's (or default site's) hooks: in-flight counts
 	// interpProgs are the interpreters bound to this route, by ext.
 	interpProgs map[string]*wasi.Program
 
@@ -154,6 +155,7 @@ func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect h
 		volumes:     volumes,
 		memory:      uint64(lim.Memory),
 		limiter:     newLimiter(lim.Concurrency, time.Duration(lim.QueueTimeout), "route"),
+		scope:       sc,
 		interpProgs: map[string]*wasi.Program{},
 		scripts:     map[string]*script{},
 		modules:     map[string]*wasi.Module{},
@@ -221,7 +223,7 @@ func (s *scriptsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Runner = runner
 	h.Module = module
 	h.Root = s.prefix + "/" + name // SCRIPT_NAME as requested: /s/NAME or /s/NAME.EXT
-	s.limiter.wrap(&h).ServeHTTP(w, r)
+	s.limiter.wrap(s.scope.running(s.rt.Path, &h)).ServeHTTP(w, r)
 }
 
 // fail answers a script that cannot run. The toolchain or interpreter to

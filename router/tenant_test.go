@@ -628,3 +628,36 @@ scripts = "cgi"
 		t.Errorf("other host /s/env/x: status %d; want 404", res.StatusCode)
 	}
 }
+
+// TestScriptsInFlightHook: a scripts route reports its running instances
+// to the metrics hook like a module route does.
+func TestScriptsInFlightHook(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "cgi"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	wasm, err := os.ReadFile(guest("hello.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cgi", "hello.wasm"), wasm, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var events []string
+	srv, _, _ := serveTenantConfig(t, dir, "[[route]]\npath = \"/s/*\"\nscripts = \"cgi\"\n", func(o *Options) {
+		o.Running = func(tenant, route string, delta int) {
+			mu.Lock()
+			events = append(events, fmt.Sprintf("%s %s %+d", tenant, route, delta))
+			mu.Unlock()
+		}
+	})
+	if res, body := get(t, srv.URL+"/s/hello"); res.StatusCode != 200 || body != "hello\n" {
+		t.Fatalf("/s/hello: %d %q; want 200 hello", res.StatusCode, body)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if got, want := strings.Join(events, ","), " /s/* +1, /s/* -1"; got != want {
+		t.Errorf("in-flight events %q; want %q", got, want)
+	}
+}
