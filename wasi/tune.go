@@ -20,7 +20,10 @@ import (
 const (
 	tuneCalm     = 10 * time.Second
 	tuneMaxProcs = 256
-	tuneGCFactor = 16 // GOGC is multiplied by this while raised
+	// tuneGC is GOGC while raised (16 times Go's default, the value
+	// measured): relative to the server's own default of 400 a factor would
+	// have let the heap grow 64-fold over the live heap.
+	tuneGC = 1600
 )
 
 // tuner raises and restores GOMAXPROCS and GOGC. It leaves alone what the
@@ -66,9 +69,9 @@ func (t *tuner) enter() {
 		}
 	}
 	if t.gc && t.baseGC == 0 {
-		if prev := debug.SetGCPercent(100 * tuneGCFactor); prev > 0 {
+		if prev := debug.SetGCPercent(tuneGC); prev > 0 {
 			t.baseGC = prev
-			debug.SetGCPercent(prev * tuneGCFactor)
+			debug.SetGCPercent(max(tuneGC, prev))
 		} else {
 			debug.SetGCPercent(prev) // collection is off: leave it so
 		}
