@@ -48,6 +48,7 @@ type Site struct {
 	Modules []*wasi.Module
 
 	background []func(context.Context) // see Prebuild
+	closers    []func()                  // see Close: scripts routes' modules
 }
 
 // Prebuild builds and compiles the scripts of every scripts route, one at
@@ -124,6 +125,7 @@ func Build(ctx context.Context, cfg *Config, opts Options) (*Site, error) {
 	}
 
 	site.background = parts.background
+	site.closers = parts.closers
 	ids := newRequestIDs()
 	inner = recoverer(maxURI(int(srv.MaxURI))(handler))
 	site.Handler = accessLog(opts.Log, ids, opts.Observe)(inner)
@@ -149,6 +151,7 @@ func buildMux(ctx context.Context, cfg *Config, routes []*Route, sc *scope, modu
 				Entrypoint: "(scripts)", Limits: sc.limits(rt),
 			})
 			sc.parts.background = append(sc.parts.background, h.prebuild)
+			sc.parts.closers = append(sc.parts.closers, h.close)
 			continue
 		}
 		m := modules[cfg.Abs(rt.Module)]
@@ -268,6 +271,7 @@ type siteParts struct {
 	interps    map[string]*interpreter
 	opts       Options
 	background []func(context.Context)
+	closers    []func()
 }
 
 // newHostHandler is the CGI handler of one pattern of a route, with its

@@ -15,6 +15,9 @@ import (
 // runs on the site any more: Live does so after a swap.
 func (s *Site) Close(ctx context.Context) error {
 	var errs []error
+	for _, c := range s.closers {
+		c()
+	}
 	for _, m := range s.Modules {
 		errs = append(errs, m.Close(ctx))
 	}

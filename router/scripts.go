@@ -107,8 +107,19 @@ type scriptsHandler struct {
 	interpProgs map[string]*wasi.Program
 
 	mu      sync.Mutex
-	scripts map[string]*script      // by host path
-	modules map[string]*wasi.Module // compiled, by sha256 of the .wasm
+	scripts map[string]*script       // by host path
+	modules map[string]*scriptModule // compiled, by sha256 of the .wasm
+	closed  bool                     // the site was retired: close modules as they free up
+}
+
+// scriptModule is a compiled script module and who holds it: the scripts
+// whose current build it is, and the requests running it. When an edit
+// replaces it and its last request ends, it is closed, so that editing a
+// script does not pile up compiled code for the life of the process.
+type scriptModule struct {
+	mod      *wasi.Module
+	users    int // scripts whose current build this is
+	inflight int // requests running it
 }
 
 // script is the state of one script: what was built for which stat
@@ -116,6 +127,7 @@ type scriptsHandler struct {
 type script struct {
 	sig     string
 	prog    *wasi.Program
+	key     string // s.modules key of prog's module
 	failSig string // a build that failed, not retried until the file changes
 	failErr error
 	flight  *scriptFlight
@@ -126,6 +138,7 @@ type scriptFlight struct {
 	sig  string
 	done chan struct{}
 	prog *wasi.Program
+	key  string
 	err  error
 }
 
@@ -158,7 +171,7 @@ func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect h
 		scope:       sc,
 		interpProgs: map[string]*wasi.Program{},
 		scripts:     map[string]*script{},
-		modules:     map[string]*wasi.Module{},
+		modules:     map[string]*scriptModule{},
 	}
 	for _, v := range volumes {
 		if v.Guest == ScriptsGuestDir && len(interps) > 0 {
@@ -223,6 +236,10 @@ func (s *scriptsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Runner = runner
 	h.Module = module
 	h.Root = s.prefix + "/" + name // SCRIPT_NAME as requested: /s/NAME or /s/NAME.EXT
+	if sr, ok := runner.(*scriptRunner); ok {
+		// Also when the guest never ran (the limiter refused it).
+		defer sr.release()
+	}
 	s.limiter.wrap(s.scope.running(s.rt.Path, &h)).ServeHTTP(w, r)
 }
 
@@ -334,11 +351,93 @@ func (s *scriptsHandler) runner(ctx context.Context, entry string) (host.Runner,
 		}
 		return interpreterRunner{prog: s.interpProgs[in.Ext], argv0: filepath.Base(in.path), script: path.Join(ScriptsGuestDir, entry)}, nil
 	}
-	prog, err := s.program(ctx, full)
+	prog, key, err := s.acquire(ctx, full)
 	if err != nil {
 		return nil, err
 	}
-	return programRunner{prog}, nil
+	return &scriptRunner{s: s, key: key, prog: prog}, nil
+}
+
+// scriptRunner runs a script's program, holding its module while it runs.
+type scriptRunner struct {
+	s    *scriptsHandler
+	key  string
+	prog *wasi.Program
+	once sync.Once
+}
+
+func (r *scriptRunner) Run(ctx context.Context, inv *host.Invocation) error {
+	defer r.release()
+	return programRunner{r.prog}.Run(ctx, inv)
+}
+
+// release lets go of the module; the host may not run the script at all
+// (a request refused by the limiter), so the handler calls it too.
+func (r *scriptRunner) release() { r.once.Do(func() { r.s.release(r.key) }) }
+
+// acquire returns the script's program with its module held for one run.
+func (s *scriptsHandler) acquire(ctx context.Context, full string) (*wasi.Program, string, error) {
+	for {
+		s.mu.Lock()
+		closed := s.closed
+		s.mu.Unlock()
+		if closed {
+			return nil, "", errors.New("scripts route retired by a reload")
+		}
+		prog, key, err := s.program(ctx, full)
+		if err != nil {
+			return nil, "", err
+		}
+		s.mu.Lock()
+		if m := s.modules[key]; m != nil {
+			m.inflight++
+			s.mu.Unlock()
+			return prog, key, nil
+		}
+		s.mu.Unlock()
+		// Closed between the build and now (an edit raced it): again.
+	}
+}
+
+// release ends one run of the module at key, closing it if nothing holds
+// it any more.
+func (s *scriptsHandler) release(key string) {
+	s.mu.Lock()
+	m := s.modules[key]
+	if m != nil {
+		m.inflight--
+	}
+	s.mu.Unlock()
+	s.closeIfFree(key)
+}
+
+// closeIfFree closes the module at key when no script's current build and
+// no request uses it (after a retired site, when no request does).
+func (s *scriptsHandler) closeIfFree(key string) {
+	s.mu.Lock()
+	m := s.modules[key]
+	if m == nil || m.inflight > 0 || (m.users > 0 && !s.closed) {
+		s.mu.Unlock()
+		return
+	}
+	delete(s.modules, key)
+	s.mu.Unlock()
+	_ = m.mod.Close(context.Background())
+}
+
+// close is called when the site is retired and its requests have ended:
+// every compiled script module is closed.
+func (s *scriptsHandler) close() {
+	s.mu.Lock()
+	s.closed = true
+	keys := make([]string, 0, len(s.modules))
+	for k := range s.modules {
+		keys = append(keys, k)
+	}
+	s.mu.Unlock()
+	for _, k := range keys {
+		s.closeIfFree(k)
+	}
 }
 
 // interpreterRunner runs a script with its interpreter, like a "#!" line:
@@ -362,10 +461,10 @@ func (r interpreterRunner) Run(ctx context.Context, inv *host.Invocation) error 
 // that, so an unchanged script costs a stat or two per request, not a
 // hash of its source. Requests for a script being built wait for that
 // build; other scripts and routes do not.
-func (s *scriptsHandler) program(ctx context.Context, full string) (*wasi.Program, error) {
+func (s *scriptsHandler) program(ctx context.Context, full string) (*wasi.Program, string, error) {
 	sig, err := statSig(full)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	s.mu.Lock()
 	sc := s.scripts[full]
@@ -375,13 +474,13 @@ func (s *scriptsHandler) program(ctx context.Context, full string) (*wasi.Progra
 	}
 	switch {
 	case sc.prog != nil && sc.sig == sig:
-		p := sc.prog
+		p, key := sc.prog, sc.key
 		s.mu.Unlock()
-		return p, nil
+		return p, key, nil
 	case sc.failErr != nil && sc.failSig == sig:
 		err := sc.failErr
 		s.mu.Unlock()
-		return nil, err
+		return nil, "", err
 	}
 	f := sc.flight
 	if f == nil || f.sig != sig {
@@ -392,9 +491,9 @@ func (s *scriptsHandler) program(ctx context.Context, full string) (*wasi.Progra
 	s.mu.Unlock()
 	select {
 	case <-f.done:
-		return f.prog, f.err
+		return f.prog, f.key, f.err
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, "", ctx.Err()
 	}
 }
 
@@ -402,65 +501,94 @@ func (s *scriptsHandler) program(ctx context.Context, full string) (*wasi.Progra
 // client that goes away must not cancel what others wait for.
 func (s *scriptsHandler) build(full string, sc *script, f *scriptFlight) {
 	start := time.Now()
-	prog, cached, err := s.compile(full)
+	prog, key, cached, err := s.compile(full)
+	var old string // the module reference this build lets go of
 	s.mu.Lock()
 	if sc.flight == f {
 		sc.flight = nil
 		if err == nil {
-			sc.sig, sc.prog = f.sig, prog
+			old = sc.key
+			sc.sig, sc.prog, sc.key = f.sig, prog, key
 		} else if !errors.Is(err, build.ErrToolchain) {
 			// A toolchain may be installed without the script changing.
 			sc.failSig, sc.failErr = f.sig, err
 		}
+	} else if err == nil {
+		old = key // a newer build replaced this one: give its reservation back
+	}
+	if old != "" {
+		if m := s.modules[old]; m != nil {
+			m.users--
+		}
 	}
 	s.mu.Unlock()
+	if old != "" {
+		s.closeIfFree(old)
+	}
 	// Logged before the waiters go on, so that the event comes before
 	// anything they log about the script.
 	if err == nil {
 		s.log.Info().Str("module", s.moduleName(full)).Bool("cached", cached).
 			Dur("build", time.Since(start)).Msg("script built")
 	}
-	f.prog, f.err = prog, err
+	f.prog, f.key, f.err = prog, key, err
 	close(f.done)
 }
 
 // compile builds (through the content-hash cache), compiles (once per
 // distinct .wasm) and prepares the script at full.
-func (s *scriptsHandler) compile(full string) (*wasi.Program, bool, error) {
+func (s *scriptsHandler) compile(full string) (*wasi.Program, string, bool, error) {
 	ctx := context.Background()
 	wasmPath, cached := full, true
 	if build.KindOf(full) != build.Wasm {
 		if s.builder == nil {
-			return nil, false, fmt.Errorf("%s scripts need a builder", build.KindOf(full))
+			return nil, "", false, fmt.Errorf("%s scripts need a builder", build.KindOf(full))
 		}
 		res, err := s.builder.Build(ctx, full)
 		if err != nil {
-			return nil, false, err
+			return nil, "", false, err
 		}
 		wasmPath, cached = res.Path, res.Cached
 	}
 	wasm, err := os.ReadFile(wasmPath)
 	if err != nil {
-		return nil, false, err
+		return nil, "", false, err
 	}
 	sum := sha256.Sum256(wasm)
 	key := hex.EncodeToString(sum[:])
+	// The module is reserved (users+1) for the script being built, so that
+	// a release elsewhere cannot close it before build records it.
 	s.mu.Lock()
-	mod := s.modules[key]
+	m := s.modules[key]
+	if m != nil {
+		m.users++
+	}
 	s.mu.Unlock()
-	if mod == nil {
-		if mod, err = s.engine.Compile(ctx, s.moduleName(full), wasm); err != nil {
-			return nil, false, err
+	if m == nil {
+		mod, err := s.engine.Compile(ctx, s.moduleName(full), wasm)
+		if err != nil {
+			return nil, "", false, err
 		}
 		s.mu.Lock()
-		s.modules[key] = mod
-		s.mu.Unlock()
+		if m = s.modules[key]; m != nil {
+			m.users++ // compiled meanwhile for another script: use that one
+			s.mu.Unlock()
+			_ = mod.Close(ctx)
+		} else {
+			m = &scriptModule{mod: mod, users: 1}
+			s.modules[key] = m
+			s.mu.Unlock()
+		}
 	}
-	prog, err := mod.Prepare(wasi.Config{Volumes: s.volumes, MemoryLimit: s.memory})
+	prog, err := m.mod.Prepare(wasi.Config{Volumes: s.volumes, MemoryLimit: s.memory})
 	if err != nil {
-		return nil, false, err
+		s.mu.Lock()
+		m.users--
+		s.mu.Unlock()
+		s.closeIfFree(key)
+		return nil, "", false, err
 	}
-	return prog, cached, nil
+	return prog, key, cached, nil
 }
 
 func (s *scriptsHandler) moduleName(full string) string {
@@ -487,7 +615,7 @@ func (s *scriptsHandler) prebuild(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		if _, err := s.program(ctx, filepath.Join(s.dir, e.Name())); err != nil && ctx.Err() == nil {
+		if _, _, err := s.program(ctx, filepath.Join(s.dir, e.Name())); err != nil && ctx.Err() == nil {
 			s.log.Warn().Str("module", path.Join(s.rt.Scripts, e.Name())).Err(err).Msg("prebuild: script failed to build")
 		}
 	}

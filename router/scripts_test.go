@@ -561,3 +561,63 @@ func BenchmarkScripts(b *testing.B) {
 		})
 	}
 }
+
+// TestScriptsEditsReleaseModules: each edit compiles a new module; the one
+// it replaces is closed once no request runs it, and retiring the site
+// closes the rest (issue 5: edit, refresh, see, without the process
+// growing with every edit).
+func TestScriptsEditsReleaseModules(t *testing.T) {
+	ctx := context.Background()
+	eng, err := wasi.NewEngine(ctx, wasi.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close(ctx)
+	dir := t.TempDir()
+	cgi := filepath.Join(dir, "cgi")
+	if err := os.Mkdir(cgi, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := ParseConfig(strings.NewReader("[[route]]\npath = \"/s/*\"\nscripts = \"cgi\"\n"), filepath.Join(dir, "test.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	site, err := Build(ctx, cfg, Options{Engine: eng, Builder: &build.Builder{Dir: t.TempDir()}, Log: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(site.Handler)
+	defer srv.Close()
+	versions := []struct{ guest, body string }{
+		{"hello.wasm", "hello\n"}, {"counter.wasm", "count=1\n"}, {"hello.wasm", "hello\n"}, {"counter.wasm", "count=1\n"},
+	}
+	for i, v := range versions {
+		wasm, err := os.ReadFile(guest(v.guest))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A distinct modification time, as an editor's save gives.
+		p := filepath.Join(cgi, "x.wasm")
+		if err := os.WriteFile(p, wasm, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		mt := time.Now().Add(time.Duration(i) * time.Second)
+		if err := os.Chtimes(p, mt, mt); err != nil {
+			t.Fatal(err)
+		}
+		res, body := get(t, srv.URL+"/s/x")
+		if res.StatusCode != 200 || !strings.Contains(body, v.body) {
+			t.Fatalf("edit %d (%s): %d %q; want 200 with %q", i, v.guest, res.StatusCode, body, v.body)
+		}
+		if n := eng.OpenModules(); n != 1 {
+			t.Errorf("after edit %d: %d compiled modules open; want 1 (the current build)", i, n)
+		}
+	}
+	srv.Close()
+	if err := site.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := eng.OpenModules(); n != 0 {
+		t.Errorf("after the site was closed: %d modules open; want 0", n)
+	}
+}
