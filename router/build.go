@@ -48,7 +48,7 @@ type Site struct {
 	Modules []*wasi.Module
 
 	background []func(context.Context) // see Prebuild
-	closers    []func()                  // see Close: scripts routes' modules
+	closers    []func()                // see Close: scripts routes' modules
 }
 
 // Prebuild builds and compiles the scripts of every scripts route, one at
