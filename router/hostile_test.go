@@ -465,6 +465,14 @@ func TestHostile(t *testing.T) {
 		t.Helper()
 		return fetch(t, "GET", base+path, nil, nil)
 	}
+	// answers is the run of a case that only checks one GET's status.
+	answers := func(path string, status int) func(t *testing.T) string {
+		return func(t *testing.T) string {
+			o := get(t, path)
+			want(t, o, status)
+			return o.id
+		}
+	}
 
 	cases := []hostileCase{
 		{
@@ -497,19 +505,11 @@ func TestHostile(t *testing.T) {
 		},
 		{
 			name: "memhog_trap traps at its cap", route: "/memhog_trap", module: "memhog_trap.wasm", reason: "memory",
-			run: func(t *testing.T) string {
-				o := get(t, "/memhog_trap")
-				want(t, o, http.StatusBadGateway)
-				return o.id
-			},
+			run: answers("/memhog_trap", http.StatusBadGateway),
 		},
 		{
 			name: "trap", route: "/trap", module: "trap.wasm", reason: "crash",
-			run: func(t *testing.T) string {
-				o := get(t, "/trap")
-				want(t, o, http.StatusBadGateway)
-				return o.id
-			},
+			run: answers("/trap", http.StatusBadGateway),
 		},
 		{
 			name: "rust panic", route: "/panic", module: "panic.wasm", reason: "crash",
@@ -528,11 +528,7 @@ func TestHostile(t *testing.T) {
 		},
 		{
 			name: "exit 1 before the header block", route: "/exit1", module: "exit1.wasm", reason: "exit",
-			run: func(t *testing.T) string {
-				o := get(t, "/exit1")
-				want(t, o, http.StatusBadGateway)
-				return o.id
-			},
+			run: answers("/exit1", http.StatusBadGateway),
 		},
 		{
 			name: "exit 1 after the body started", route: "/exit1_after_body", module: "exit1_after_body.wasm", reason: "exit",
@@ -563,19 +559,11 @@ func TestHostile(t *testing.T) {
 		},
 		{
 			name: "2 MiB header line", route: "/bigheader", module: "bigheader.wasm", reason: "invalid",
-			run: func(t *testing.T) string {
-				o := get(t, "/bigheader")
-				want(t, o, http.StatusBadGateway)
-				return o.id
-			},
+			run: answers("/bigheader", http.StatusBadGateway),
 		},
 		{
 			name: "header block never ends", route: "/noend", module: "noend.wasm", reason: "invalid",
-			run: func(t *testing.T) string {
-				o := get(t, "/noend")
-				want(t, o, http.StatusBadGateway)
-				return o.id
-			},
+			run: answers("/noend", http.StatusBadGateway),
 		},
 		{
 			name: "CR in a header value", route: "/crlf", module: "crlf.wasm", reason: "invalid",
