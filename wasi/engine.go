@@ -126,6 +126,10 @@ func (e *Engine) MemoryInUse() (instances int, bytes uint64) {
 	return int(e.pools.stats.instances.Load()), uint64(e.pools.stats.bytes.Load())
 }
 
+// MemoryRescued counts the pooled memories Run had to give back itself
+// because the instance's close had not (issue 9); it should stay 0.
+func (e *Engine) MemoryRescued() int { return int(e.pools.stats.rescued.Load()) }
+
 // Close releases the runtime, every module and the pooled memory.
 func (e *Engine) Close(ctx context.Context) error {
 	err := e.rt.Close(ctx)

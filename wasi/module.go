@@ -246,6 +246,9 @@ func (p *Program) Run(ctx context.Context, c *Call) error {
 	if p.pool != nil {
 		mem = &callMemory{pool: p.pool}
 		ctx = experimental.WithMemoryAllocator(ctx, mem)
+		// Belt and braces: whatever wazero did, the pooled memory is not
+		// kept once Run returns (see release).
+		defer mem.release()
 	}
 
 	start := time.Now()
@@ -254,7 +257,7 @@ func (p *Program) Run(ctx context.Context, c *Call) error {
 	if err != nil {
 		return p.result(ctx, err)
 	}
-	defer mod.Close(context.WithoutCancel(ctx))
+	defer closeInstance(ctx, mod)
 	// Only the guest's own code runs under the priority guard: creating
 	// and closing the instance is bounded work, and a thread locked for it
 	// too parked and handed its CPU over whenever a lock in wazero or the
@@ -276,6 +279,29 @@ func (p *Program) Run(ctx context.Context, c *Call) error {
 		err = &MemoryError{Limit: p.pool.limit, Err: err}
 	}
 	return err
+}
+
+// closeInstance closes an instance and releases its memory and files on
+// every ending (issue 9).
+//
+// With WithCloseOnContextDone, wazero's watcher goroutine
+// (ModuleInstance.closeModuleOnCanceledOrTimeout in
+// internal/wasm/module_instance.go) marks the instance closed with
+// exitCodeFlagResourceNotClosed when ctx ends, and leaves releasing the
+// resources to the next FailIfClosed. The compiler's call engine
+// (callEngine.call in internal/engine/wazevo/call_engine.go) calls
+// FailIfClosed only on its normal return path; when the guest was inside a
+// host function that panicked (our sleep, proc_exit) the recovered path
+// does not. Close is then a no-op (Closed is already set), and the memory
+// and the open files stayed allocated for ever. FailIfClosed on the
+// concrete *wasm.ModuleInstance releases them; calling it after Close also
+// covers the watcher winning the race after the call returned.
+func closeInstance(ctx context.Context, mod api.Module) {
+	ctx = context.WithoutCancel(ctx)
+	_ = mod.Close(ctx)
+	if f, ok := mod.(interface{ FailIfClosed() error }); ok {
+		_ = f.FailIfClosed()
+	}
 }
 
 // config is the module config of one call, without its environment.
@@ -339,6 +365,11 @@ func (p *Program) result(ctx context.Context, err error) error {
 			}
 			return fmt.Errorf("guest stopped: %w", context.Canceled)
 		default:
+			if ctx.Err() != nil {
+				// It failed because it was stopped: a write or read the
+				// stop ended returned an error to it.
+				return fmt.Errorf("guest stopped: %w (exit code %d)", context.Cause(ctx), exit.ExitCode())
+			}
 			return &ExitError{Code: exit.ExitCode()}
 		}
 	}
