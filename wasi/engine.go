@@ -192,6 +192,11 @@ func (e *Engine) Compile(ctx context.Context, name string, wasm []byte) (*Module
 	if e.workers > 0 {
 		ctx = experimental.WithCompilationWorkers(ctx, e.workers)
 	}
+	// Nothing reads the bytes before this check: they may come from
+	// anyone who can drop a file in a scripts folder (issue 9).
+	if err := checkBounds(wasm); err != nil {
+		return nil, fmt.Errorf("compile %s: %w", name, err)
+	}
 	start := time.Now()
 	// Join Go's thousands of data segments once, here, rather than have
 	// every instance evaluate and copy them one by one (issue 4). The
