@@ -125,7 +125,15 @@ type Config struct {
 	// MemoryLimit caps the guest's linear memory in bytes; memory.grow fails
 	// beyond it. 0 means the module's own maximum (4 GiB at most).
 	MemoryLimit uint64
+	// MaxOpenFiles caps the files an instance holds open in its volumes
+	// (the preopened volumes included); an open beyond it fails with
+	// EAGAIN and the guest goes on. 0 means DefaultMaxOpenFiles; negative,
+	// no cap.
+	MaxOpenFiles int
 }
+
+// DefaultMaxOpenFiles is Config.MaxOpenFiles when it is 0.
+const DefaultMaxOpenFiles = 256
 
 // Program is a module bound to a Config: what a route runs.
 type Program struct {
@@ -134,6 +142,8 @@ type Program struct {
 	init   bool         // call _initialize first (a reactor)
 	ruby   *rubyExports // run as the Ruby interpreter (ruby.go)
 	cfg    wazero.ModuleConfig
+	mounts []mount // volumes, given a files counter per call (fsConfig)
+	files  int     // Config.MaxOpenFiles
 	pool   *memoryPool
 }
 
@@ -162,34 +172,36 @@ func (m *Module) Prepare(c Config) (*Program, error) {
 	} else if err := m.Check(entry); err != nil {
 		return nil, err
 	}
-	cfg := m.base
-	if len(c.Volumes) > 0 {
-		fsc := wazero.NewFSConfig()
-		for _, v := range c.Volumes {
-			st, err := os.Stat(v.Host)
-			if err != nil {
-				return nil, fmt.Errorf("volume %s: %w", v.Guest, err)
-			}
-			if !st.IsDir() {
-				return nil, fmt.Errorf("volume %s: %s is not a folder", v.Guest, v.Host)
-			}
-			if v.Writable {
-				fsc, err = m.engine.withWritableVolume(fsc, v)
-			} else {
-				fsc, err = m.engine.withReadOnlyVolume(fsc, v)
-			}
-			if err != nil {
-				return nil, err
-			}
+	var mounts []mount
+	for _, v := range c.Volumes {
+		st, err := os.Stat(v.Host)
+		if err != nil {
+			return nil, fmt.Errorf("volume %s: %w", v.Guest, err)
 		}
-		cfg = cfg.WithFSConfig(fsc)
+		if !st.IsDir() {
+			return nil, fmt.Errorf("volume %s: %s is not a folder", v.Guest, v.Host)
+		}
+		fs, err := m.engine.volumeFS(v)
+		if err != nil {
+			return nil, err
+		}
+		mounts = append(mounts, mount{guest: v.Guest, fs: fs})
+	}
+	maxFiles := c.MaxOpenFiles
+	if maxFiles == 0 {
+		maxFiles = DefaultMaxOpenFiles
+	}
+	if _, err := fsConfig(mounts, maxFiles); err != nil {
+		return nil, err
 	}
 	p := &Program{
 		module: m,
 		entry:  entry,
 		init:   entry != "_start" && entry != "_initialize" && m.HasExport("_initialize"),
 		ruby:   rb,
-		cfg:    cfg,
+		cfg:    m.base,
+		mounts: mounts,
+		files:  maxFiles,
 		pool:   m.engine.pools.get(c.MemoryLimit),
 	}
 	return p, nil
@@ -308,6 +320,10 @@ func closeInstance(ctx context.Context, mod api.Module) {
 func (p *Program) config(ctx context.Context, c *Call) wazero.ModuleConfig {
 	// The environment goes through ctx (environ.go), not WithEnv.
 	cfg := p.cfg.WithArgs(c.Args...)
+	if len(p.mounts) > 0 {
+		fsc, _ := fsConfig(p.mounts, p.files) // checked by Prepare
+		cfg = cfg.WithFSConfig(fsc)
+	}
 	if c.Stdin != nil {
 		cfg = cfg.WithStdin(c.Stdin)
 	}

@@ -3,6 +3,7 @@ package wasi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -162,5 +163,66 @@ func TestHoldfilesOpens(t *testing.T) {
 	}
 	if want := "opened 100 errno 0\n"; !strings.HasSuffix(out.String(), want) {
 		t.Errorf("got %q; want it to end with %q", out.String(), want)
+	}
+}
+
+// fdProbe counts the process's fds when the guest first reads stdin, while
+// it holds its files, then gives EOF.
+type fdProbe struct {
+	t   testing.TB
+	fds int
+}
+
+func (p *fdProbe) Read([]byte) (int, error) {
+	if p.fds == 0 {
+		p.fds = openFDs(p.t)
+	}
+	return 0, io.EOF
+}
+
+// TestMaxOpenFiles: a guest opening 1,000 files in a volume gets an error
+// past its cap and goes on; the process holds at most the cap's worth of
+// descriptors for it (issue 9: one guest took 19,984).
+func TestMaxOpenFiles(t *testing.T) {
+	ctx := context.Background()
+	e, err := NewEngine(ctx, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(ctx)
+	for _, tc := range []struct {
+		name       string
+		max        int
+		wantOpened int // the preopened volume takes one place
+	}{
+		{"default", 0, DefaultMaxOpenFiles - 1},
+		{"cap 50", 50, 49},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := holdProgram(t, e, Config{MaxOpenFiles: tc.max})
+			before := openFDs(t)
+			probe := &fdProbe{t: t}
+			var out strings.Builder
+			err := p.Run(ctx, &Call{Args: []string{"holdfiles", "read"}, Env: []string{"FILES=1000", "MIB=1"}, Stdin: probe, Stdout: &out})
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			var count strings.Builder
+			if err := p.Run(ctx, &Call{Args: []string{"holdfiles", "count"}, Env: []string{"FILES=1000", "MIB=1"}, Stdout: &count}); err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			// wasi-libc's EAGAIN is 6.
+			want := fmt.Sprintf("opened %d errno 6\n", tc.wantOpened)
+			if !strings.HasSuffix(count.String(), want) {
+				t.Errorf("guest: got %q; want it to end with %q", count.String(), want)
+			}
+			t.Logf("fds before %d, while the guest held its files %d, after %d", before, probe.fds, openFDs(t))
+			if held := probe.fds - before; held > tc.wantOpened+1 {
+				t.Errorf("fds held by the guest: got %d; want at most %d", held, tc.wantOpened+1)
+			}
+			if after := openFDs(t); after != before {
+				t.Errorf("fds after: got %d; want %d", after, before)
+			}
+		})
 	}
 }
