@@ -237,7 +237,7 @@ func routeHandlers(ctx context.Context, cfg *Config, rt *Route, mod *wasi.Module
 	env := routeEnv(sc.env(rt))
 	var out []routeHandler
 	for _, e := range entries {
-		prog, err := mod.Prepare(wasi.Config{Entrypoint: e.entry, Volumes: volumes, MemoryLimit: uint64(lim.Memory)})
+		prog, err := mod.Prepare(wasi.Config{Entrypoint: e.entry, Volumes: volumes, MemoryLimit: uint64(lim.Memory), MaxOpenFiles: lim.MaxOpenFiles})
 		if err != nil {
 			return nil, err
 		}
@@ -444,7 +444,7 @@ type subRoute struct{ pattern, entry string }
 // wagiSubRoutes runs a module's _routes export, which prints lines of
 // "/path entrypoint" (WAGI); a path ending in /... is a prefix.
 func wagiSubRoutes(ctx context.Context, mod *wasi.Module, vols []wasi.Volume, lim Limits) ([]subRoute, error) {
-	prog, err := mod.Prepare(wasi.Config{Entrypoint: "_routes", Volumes: vols, MemoryLimit: uint64(lim.Memory)})
+	prog, err := mod.Prepare(wasi.Config{Entrypoint: "_routes", Volumes: vols, MemoryLimit: uint64(lim.Memory), MaxOpenFiles: lim.MaxOpenFiles})
 	if err != nil {
 		return nil, err
 	}

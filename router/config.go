@@ -39,12 +39,13 @@ type Config struct {
 // Limits bound what one route's guests may use. Zero means "inherit":
 // a route's limits fall back to [defaults], and those to DefaultLimits.
 type Limits struct {
-	Timeout      Duration `toml:"timeout"`       // wall clock per request -> 504
-	Memory       Size     `toml:"memory"`        // linear memory per instance
-	MaxBody      Size     `toml:"max_body"`      // request body -> 413
-	MaxOutput    Size     `toml:"max_output"`    // response bytes -> stopped, aborted
-	Concurrency  int      `toml:"concurrency"`   // instances of the route at once
-	QueueTimeout Duration `toml:"queue_timeout"` // wait for a slot, then 503
+	Timeout      Duration `toml:"timeout"`        // wall clock per request -> 504
+	Memory       Size     `toml:"memory"`         // linear memory per instance
+	MaxBody      Size     `toml:"max_body"`       // request body -> 413
+	MaxOutput    Size     `toml:"max_output"`     // response bytes -> stopped, aborted
+	Concurrency  int      `toml:"concurrency"`    // instances of the route at once
+	QueueTimeout Duration `toml:"queue_timeout"`  // wait for a slot, then 503
+	MaxOpenFiles int      `toml:"max_open_files"` // files an instance holds open in its volumes
 }
 
 // DefaultLimits are the limits of a route that sets none.
@@ -55,6 +56,7 @@ var DefaultLimits = Limits{
 	MaxOutput:    64 << 20,
 	Concurrency:  64,
 	QueueTimeout: Duration(time.Second),
+	MaxOpenFiles: 256, // as wasi.DefaultMaxOpenFiles
 }
 
 // Or returns l with each zero field taken from d.
@@ -76,6 +78,9 @@ func (l Limits) Or(d Limits) Limits {
 	}
 	if l.QueueTimeout == 0 {
 		l.QueueTimeout = d.QueueTimeout
+	}
+	if l.MaxOpenFiles == 0 {
+		l.MaxOpenFiles = d.MaxOpenFiles
 	}
 	return l
 }
@@ -333,6 +338,9 @@ func (c *Config) Validate() error {
 		if l.Memory != 0 && (l.Memory < 64<<10 || l.Memory > 4<<30) {
 			bad("%s: memory must be between 64KiB and 4GiB", where)
 		}
+		if bad := badMaxOpenFiles(l.MaxOpenFiles); bad != "" {
+			errs = append(errs, fmt.Errorf("%w: %s: %s: %s", ErrConfig, c.File, where, bad))
+		}
 	}
 	checkLimits("[defaults]", c.Defaults)
 	seen := map[string]int{}
@@ -416,4 +424,13 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// badMaxOpenFiles says what is wrong with a max_open_files value, or "".
+// The cap counts each volume's own folder too, so 1 leaves a guest none.
+func badMaxOpenFiles(n int) string {
+	if n != 0 && (n < 1 || n > 1<<16) {
+		return "max_open_files must be between 1 and 65536"
+	}
+	return ""
 }

@@ -101,6 +101,7 @@ type scriptsHandler struct {
 	tmpl    host.Handler // limits, env, volumes; Runner and Root set per request
 	volumes []wasi.Volume
 	memory  uint64
+	files   int // max_open_files
 	limiter *limiter
 	scope   *scope // the tenant's (or default site's) hooks: in-flight counts
 	// interpProgs are the interpreters bound to this route, by ext.
@@ -167,6 +168,7 @@ func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect h
 		tmpl:        *newHostHandler(rt, rt.Path, routeEnv(sc.env(rt)), docRoot, lim, srv, redirect),
 		volumes:     volumes,
 		memory:      uint64(lim.Memory),
+		files:       lim.MaxOpenFiles,
 		limiter:     newLimiter(lim.Concurrency, time.Duration(lim.QueueTimeout), "route"),
 		scope:       sc,
 		interpProgs: map[string]*wasi.Program{},
@@ -183,7 +185,7 @@ func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect h
 			continue
 		}
 		vols := append(append([]wasi.Volume(nil), volumes...), wasi.Volume{Guest: ScriptsGuestDir, Host: dir})
-		prog, err := in.mod.Prepare(wasi.Config{Volumes: vols, MemoryLimit: s.memory})
+		prog, err := in.mod.Prepare(wasi.Config{Volumes: vols, MemoryLimit: s.memory, MaxOpenFiles: s.files})
 		if err != nil {
 			return nil, fmt.Errorf("interpreter %s: %w", ext, err)
 		}
@@ -580,7 +582,7 @@ func (s *scriptsHandler) compile(full string) (*wasi.Program, string, bool, erro
 			s.mu.Unlock()
 		}
 	}
-	prog, err := m.mod.Prepare(wasi.Config{Volumes: s.volumes, MemoryLimit: s.memory})
+	prog, err := m.mod.Prepare(wasi.Config{Volumes: s.volumes, MemoryLimit: s.memory, MaxOpenFiles: s.files})
 	if err != nil {
 		s.mu.Lock()
 		m.users--

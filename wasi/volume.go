@@ -334,17 +334,15 @@ func (r *rootFS) Link(oldPath, newPath string) experimentalsys.Errno {
 	return errno(r.root.Link(rel(oldPath), rel(newPath)))
 }
 
-// Symlink implements experimentalsys.FS. A link whose target leaves the
-// volume is refused: os.Root would not follow it for the guest, but a
-// program on the host reading the folder later would.
+// Symlink implements experimentalsys.FS. A guest may not create symbolic
+// links at all (issue 9). A link's text says little about where it leads:
+// with "A -> ." in place, "L -> A/A/A/A/A/A/../../../../../.." reads as
+// harmless but resolves to the host's "/". os.Root never follows it for
+// the guest, but backups and web servers on the host would. Resolving the
+// target when the link is made would not be enough either: renaming the
+// link or replacing a link it goes through changes where it leads later.
 func (r *rootFS) Symlink(target, link string) experimentalsys.Errno {
-	if path.IsAbs(target) {
-		return experimentalsys.EPERM
-	}
-	if resolved := path.Join(path.Dir(rel(link)), target); resolved == ".." || len(resolved) > 2 && resolved[:3] == "../" {
-		return experimentalsys.EPERM
-	}
-	return errno(r.root.Symlink(target, rel(link)))
+	return experimentalsys.EPERM
 }
 
 // Readlink implements experimentalsys.FS.

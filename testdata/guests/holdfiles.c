@@ -11,6 +11,9 @@
  *   loop   spins forever
  *   trap   __builtin_trap (unreachable)
  *   exit3  exit(3)
+ *   links  tries the link trick of issue 9 in /data: "A -> ." then
+ *          "L -> A/A/A/A/A/A/../../../../../..", answering one line
+ *          "symlink NAME: ok" or "symlink NAME: denied (strerror)" each
  *   other  answers "opened N errno E\n": N files opened, E the errno of the
  *          first open that failed (0 when none did)
  */
@@ -78,6 +81,19 @@ int main(int argc, char **argv) {
         __builtin_trap();
     } else if (strcmp(mode, "exit3") == 0) {
         exit(3);
+    } else if (strcmp(mode, "links") == 0) {
+        static const char *links[][2] = {
+            { ".", "/data/A" },
+            { "A/A/A/A/A/A/../../../../../..", "/data/L" },
+        };
+        printf("Content-Type: text/plain\n\n");
+        for (int i = 0; i < 2; i++) {
+            if (symlink(links[i][0], links[i][1]) == 0)
+                printf("symlink %s: ok\n", links[i][1]);
+            else
+                printf("symlink %s: denied (%s)\n", links[i][1], strerror(errno));
+        }
+        return 0;
     }
     printf("Content-Type: text/plain\n\nopened %ld errno %d\n", opened, firsterr);
     return 0;
