@@ -335,7 +335,10 @@ func (p *Program) config(ctx context.Context, c *Call) wazero.ModuleConfig {
 	}
 	// wazero's own sleep ignores the context: a guest sleeping in
 	// poll_oneoff would outlive its deadline. This one wakes up and ends
-	// the guest when the run is stopped.
+	// the guest when the run is stopped. It is poll_oneoff's only wait:
+	// wazero 1.12 reports a stdin that is an io.Reader (not an *os.File)
+	// ready at once, so a guest polling stdin then blocks in fd_read, on
+	// the caller's reader, which must return when ctx ends (issue 9).
 	done := ctx.Done()
 	cfg = cfg.WithNanosleep(func(ns int64) {
 		t := time.NewTimer(time.Duration(ns))
