@@ -243,3 +243,37 @@ func TestHostileStderrFlood(t *testing.T) {
 		})
 	}
 }
+
+// TestHostileForwardedHost: from a trusted proxy, X-Forwarded-Host means
+// the value the nearest proxy appended: the last one, across repeated
+// lines and comma lists. Earlier values may come from the client.
+func TestHostileForwardedHost(t *testing.T) {
+	dir, text := twoTenants(t, `trusted_proxies = ["127.0.0.1/32"]`)
+	srv, logs, _ := serveTenantConfig(t, dir, text, nil)
+	cases := []struct {
+		name   string
+		values []string // one header line each
+		status int
+		tenant string // "" for the default site
+		reason string
+	}{
+		{name: "client's line first, proxy's last", values: []string{"spoofed.example", "a.example"}, status: 200, tenant: "a"},
+		{name: "proxy names an unknown host last", values: []string{"a.example", "spoofed.example"}, status: 404, reason: "no route"},
+		{name: "comma list in the last line", values: []string{"spoofed.example", "b.example, a.example"}, status: 200, tenant: "a"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			o := fetch(t, "GET", srv.URL+"/x", nil, http.Header{"X-Forwarded-Host": c.values})
+			if o.status != c.status {
+				t.Fatalf("status %d; want %d (body %.200q)", o.status, c.status, o.body)
+			}
+			access := checkOneEvent(t, logs, o.id, "", "", c.reason)
+			if got := access.str("tenant"); got != c.tenant {
+				t.Errorf("tenant %q; want %q", got, c.tenant)
+			}
+			if c.tenant == "a" && !strings.Contains(o.body, "env-SERVER_NAME=a.example\n") {
+				t.Errorf("guest env has no SERVER_NAME=a.example:\n%s", o.body)
+			}
+		})
+	}
+}
