@@ -138,7 +138,7 @@ func feed(chunks [][]byte, maxHeader int) outcome {
 }
 
 // cgiErrors are the error classes output can end in.
-var cgiErrors = []error{ErrNoHeader, ErrHeaderTooLarge, ErrNoContentType, ErrBadStatus, ErrBadHeaderName, ErrBadHeaderValue, ErrBadHeaderLine, ErrOutputTooLarge}
+var cgiErrors = []error{ErrNoHeader, ErrHeaderTooLarge, ErrNoContentType, ErrBadStatus, ErrBadHeaderName, ErrBadHeaderValue, ErrBadHeaderLine, ErrOutputTooLarge, ErrBadContentLength, ErrContentLength}
 
 func errClass(err error) error {
 	if err == nil {

@@ -1,7 +1,9 @@
 package router
 
 import (
+	"bufio"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -273,6 +275,67 @@ func TestHostileForwardedHost(t *testing.T) {
 			}
 			if c.tenant == "a" && !strings.Contains(o.body, "env-SERVER_NAME=a.example\n") {
 				t.Errorf("guest env has no SERVER_NAME=a.example:\n%s", o.body)
+			}
+		})
+	}
+}
+
+// TestHostileAmbiguousFraming: a request with both Content-Length and
+// Transfer-Encoding is answered 400 and its connection closed (RFC 9112
+// section 6.3), even in the middle of a keep-alive connection; framing
+// that only looks like it inside a body is not. Raw TCP, bytes by hand.
+func TestHostileAmbiguousFraming(t *testing.T) {
+	base, logs := headersSite(t)
+	addr := strings.TrimPrefix(base, "http://")
+	const (
+		get      = "GET /env HTTP/1.1\r\nHost: x\r\n\r\n"
+		both     = "POST /env HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+		chunked  = "POST /env HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+		fakeBody = "GET /env HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+	)
+	fake := fmt.Sprintf("POST /env HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", len(fakeBody), fakeBody)
+	cases := []struct {
+		name   string
+		wire   string
+		status []int    // the responses, in order; the connection then closes
+		reason []string // their access log reasons
+	}{
+		{name: "both", wire: both + get, status: []int{400}, reason: []string{"framing"}},
+		{name: "both, case and spaces", wire: strings.Replace(both, "Transfer-Encoding: chunked", "transfer-encoding:  Chunked ", 1), status: []int{400}, reason: []string{"framing"}},
+		{name: "both after a good request", wire: chunked + get + both + get, status: []int{200, 200, 400}, reason: []string{"", "", "framing"}},
+		{name: "Transfer-Encoding in HTTP/1.0", wire: strings.Replace(chunked, "HTTP/1.1", "HTTP/1.0", 1), status: []int{400}, reason: []string{"framing"}},
+		{name: "look-alike inside a body", wire: fake + chunked + get + "GET /env HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", status: []int{200, 200, 200, 200}, reason: []string{"", "", "", ""}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			raw, err := rawExchange(t, addr, func(conn net.Conn) error {
+				_, err := io.WriteString(conn, c.wire)
+				return err
+			})
+			if err != nil {
+				t.Fatalf("reading the answers: %v (got %q); want the connection closed", err, raw)
+			}
+			br := bufio.NewReader(strings.NewReader(raw))
+			var got []int
+			var ids []string
+			for {
+				res, err := http.ReadResponse(br, nil)
+				if err != nil {
+					break
+				}
+				_, _ = io.Copy(io.Discard, res.Body)
+				got = append(got, res.StatusCode)
+				ids = append(ids, res.Header.Get("X-Request-Id"))
+			}
+			if !slices.Equal(got, c.status) {
+				t.Fatalf("answers %v; want %v then the connection closed:\n%s", got, c.status, raw)
+			}
+			for i, id := range ids {
+				route := "/env"
+				if c.reason[i] != "" {
+					route = "" // refused before routing
+				}
+				checkOneEvent(t, logs, id, route, "", c.reason[i])
 			}
 		})
 	}
