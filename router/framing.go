@@ -131,8 +131,8 @@ type framingParser struct {
 	request int64  // header blocks seen
 
 	sawLine, http10, cl, te bool // sawLine: the request line was read
-	teValue               []byte
-	lastTE                bool // the last field was Transfer-Encoding (obs-fold)
+	teValue                 []byte
+	lastTE                  bool // the last field was Transfer-Encoding (obs-fold)
 }
 
 const (
