@@ -303,6 +303,8 @@ func TestHostileAmbiguousFraming(t *testing.T) {
 		{name: "both", wire: both + get, status: []int{400}, reason: []string{"framing"}},
 		{name: "both, case and spaces", wire: strings.Replace(both, "Transfer-Encoding: chunked", "transfer-encoding:  Chunked ", 1), status: []int{400}, reason: []string{"framing"}},
 		{name: "both after a good request", wire: chunked + get + both + get, status: []int{200, 200, 400}, reason: []string{"", "", "framing"}},
+		{name: "both after OPTIONS *", wire: "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n" + get + both + get, status: []int{200, 200, 400}, reason: []string{"-", "", "framing"}},
+		{name: "OPTIONS * with both", wire: strings.Replace(both, "POST /env", "OPTIONS *", 1) + get + get, status: []int{200, 400}, reason: []string{"-", "framing"}},
 		{name: "Transfer-Encoding in HTTP/1.0", wire: strings.Replace(chunked, "HTTP/1.1", "HTTP/1.0", 1), status: []int{400}, reason: []string{"framing"}},
 		{name: "look-alike inside a body", wire: fake + chunked + get + "GET /env HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", status: []int{200, 200, 200, 200}, reason: []string{"", "", "", ""}},
 	}
@@ -331,6 +333,9 @@ func TestHostileAmbiguousFraming(t *testing.T) {
 				t.Fatalf("answers %v; want %v then the connection closed:\n%s", got, c.status, raw)
 			}
 			for i, id := range ids {
+				if c.reason[i] == "-" {
+					continue // answered by net/http itself: no event
+				}
 				route := "/env"
 				if c.reason[i] != "" {
 					route = "" // refused before routing
