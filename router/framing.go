@@ -40,16 +40,26 @@ type ambiguousKey struct{}
 
 // FramingListener wraps a plain (not TLS) listener so that the server
 // built by NewServer refuses requests with ambiguous framing.
-func FramingListener(ln net.Listener) net.Listener { return framingListener{ln} }
+// maxHeaderBytes is the server's (http.Server.MaxHeaderBytes): no line of a
+// header block net/http accepts is longer.
+func FramingListener(ln net.Listener, maxHeaderBytes int) net.Listener {
+	return framingListener{ln, maxHeaderBytes}
+}
 
-type framingListener struct{ net.Listener }
+type framingListener struct {
+	net.Listener
+	maxHeaderBytes int
+}
 
 func (l framingListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err != nil {
 		return nil, err
 	}
-	return &framingConn{Conn: c, f: &connFraming{}}, nil
+	// net/http reads at most MaxHeaderBytes + 4 KiB of a header block.
+	fc := &framingConn{Conn: c, f: &connFraming{}}
+	fc.p.maxLine = max(l.maxHeaderBytes, 0) + 8<<10
+	return fc, nil
 }
 
 type framingConn struct {
@@ -129,6 +139,7 @@ type framingParser struct {
 	long    bool   // the current line went past maxFramingLine
 	n       int64  // bytes left of a body or chunk
 	request int64  // header blocks seen
+	maxLine int    // 0: maxFramingLine
 
 	sawLine, http10, cl, te bool // sawLine: the request line was read
 	options                 bool // OPTIONS *: net/http answers it without the handler
@@ -146,7 +157,8 @@ const (
 	stDone
 )
 
-// maxFramingLine bounds a line the parser keeps: net/http refuses longer
+// maxFramingLine bounds a line the parser keeps when its maxLine is unset.
+// Past its bound the parser stops following: net/http refuses longer
 // header blocks (MaxHeaderBytes) and chunk lines (4 KiB) anyway.
 const maxFramingLine = 1 << 20
 
@@ -173,7 +185,11 @@ func (p *framingParser) feed(b []byte) int64 {
 		if i >= 0 {
 			chunk = b[:i]
 		}
-		if len(p.line)+len(chunk) > maxFramingLine {
+		limit := p.maxLine
+		if limit <= 0 {
+			limit = maxFramingLine
+		}
+		if len(p.line)+len(chunk) > limit {
 			p.long = true
 		} else {
 			p.line = append(p.line, chunk...)
@@ -192,6 +208,9 @@ func (p *framingParser) feed(b []byte) int64 {
 			return bad
 		}
 		p.line = p.line[:0]
+		if cap(p.line) > 16<<10 {
+			p.line = nil // a long line's buffer is not kept for the connection
+		}
 	}
 	return 0
 }

@@ -305,6 +305,7 @@ func TestHostileAmbiguousFraming(t *testing.T) {
 		{name: "both after a good request", wire: chunked + get + both + get, status: []int{200, 200, 400}, reason: []string{"", "", "framing"}},
 		{name: "both after OPTIONS *", wire: "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n" + get + both + get, status: []int{200, 200, 400}, reason: []string{"-", "", "framing"}},
 		{name: "OPTIONS * with both", wire: strings.Replace(both, "POST /env", "OPTIONS *", 1) + get + get, status: []int{200, 400}, reason: []string{"-", "framing"}},
+		{name: "both after a 100 KiB header line", wire: "GET /env HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("b", 100<<10) + "\r\n\r\n" + both + get, status: []int{200, 400}, reason: []string{"", "framing"}},
 		{name: "Transfer-Encoding in HTTP/1.0", wire: strings.Replace(chunked, "HTTP/1.1", "HTTP/1.0", 1), status: []int{400}, reason: []string{"framing"}},
 		{name: "look-alike inside a body", wire: fake + chunked + get + "GET /env HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", status: []int{200, 200, 200, 200}, reason: []string{"", "", "", ""}},
 	}
