@@ -127,7 +127,7 @@ func Build(ctx context.Context, cfg *Config, opts Options) (*Site, error) {
 	site.background = parts.background
 	site.closers = parts.closers
 	ids := newRequestIDs()
-	inner = recoverer(maxURI(int(srv.MaxURI))(handler))
+	inner = recoverer(refuseAmbiguous(maxURI(int(srv.MaxURI))(handler)))
 	site.Handler = accessLog(opts.Log, ids, opts.Observe)(inner)
 	return site, nil
 }
