@@ -326,6 +326,10 @@ func classify(ctx context.Context, kind Kind, src, msg string, err error, lim Li
 // its toolchain needs (and nothing of the server's environment), and the
 // folders it may read and write. The output goes to outDir/module.wasm.
 func (b *Builder) job(kind Kind, tool, src, outDir string) (job, error) {
+	src, err := filepath.Abs(src)
+	if err != nil {
+		return job{}, err
+	}
 	realTool, err := filepath.EvalSymlinks(tool)
 	if err != nil {
 		return job{}, err
