@@ -127,7 +127,7 @@ func newSetupFor(ctx context.Context, cfg *router.Config, stderr io.Writer) (*se
 	sb := build.DetectSandbox()
 	b := &build.Builder{
 		Dir:     cacheDir,
-		Limits:  build.Limits{Timeout: time.Duration(srv.BuildTimeout), Memory: int64(srv.BuildMemory), Concurrency: srv.BuildConcurrency},
+		Limits:  srv.BuildLimits(),
 		Sandbox: &sb,
 		Trusted: srv.TrustedBuilds,
 		Key:     key,
