@@ -102,6 +102,7 @@ func (c *sealedCache) before(hash string) (snapshot map[string]bool, cached bool
 	cached = err == nil
 	for _, e := range strings.Fields(string(list)) {
 		if _, err := os.Stat(filepath.Join(c.dir, e)); errors.Is(err, os.ErrNotExist) {
+			cached = false // removed at start, or by wazero: compiled again
 			continue
 		}
 		if c.key.Verify(filepath.Join(c.dir, e), c.sig(e)) != nil {
