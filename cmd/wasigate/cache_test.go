@@ -72,4 +72,3 @@ func TestNoCacheDirWithoutHome(t *testing.T) {
 		t.Errorf("exit %d, stderr %q; want 1 and a message asking for cache_dir", code, stderr.String())
 	}
 }
-
