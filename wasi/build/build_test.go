@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/wasigate/wasigate/wasi/seal"
 )
@@ -48,5 +49,37 @@ func TestBuiltModuleTampered(t *testing.T) {
 	got, _ := os.ReadFile(again.Path)
 	if again.Cached || !bytes.Equal(got, good) {
 		t.Errorf("after tampering: cached %v, %d bytes; want rebuilt, the %d bytes built first", again.Cached, len(got), len(good))
+	}
+}
+
+// TestSandboxOverhead measures the first build of the C and Go samples
+// with and without the sandbox, each with an empty cache (so Go compiles
+// its standard library for wasip1 too). Run it with
+//
+//	WASIGATE_MEASURE=1 go test ./wasi/build -run TestSandboxOverhead -v -count=1
+func TestSandboxOverhead(t *testing.T) {
+	if os.Getenv("WASIGATE_MEASURE") == "" {
+		t.Skip("set WASIGATE_MEASURE=1")
+	}
+	sb := DetectSandbox()
+	if !sb.Available() {
+		t.Skip(sb.String())
+	}
+	plain := Sandbox{Prlimit: sb.Prlimit} // the same limits and environment, no bwrap
+	for _, src := range []string{"c/hello.c", "scripts/hello-go.go"} {
+		path := filepath.Join("..", "..", "samples", src)
+		for round := range 2 {
+			for _, c := range []struct {
+				name string
+				sb   *Sandbox
+			}{{"sandboxed", &sb}, {"trusted", &plain}} {
+				b := &Builder{Dir: t.TempDir(), Sandbox: c.sb, Trusted: true}
+				start := time.Now()
+				if _, err := b.Build(context.Background(), path); err != nil {
+					t.Fatal(err)
+				}
+				t.Logf("round %d %s %s: %v", round+1, src, c.name, time.Since(start).Round(time.Millisecond))
+			}
+		}
 	}
 }
