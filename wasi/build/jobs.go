@@ -164,4 +164,3 @@ func (c *cappedBuffer) String() string {
 	}
 	return c.Buffer.String()
 }
-
