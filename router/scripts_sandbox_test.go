@@ -14,6 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/wasigate/wasigate/wasi"
 	"github.com/wasigate/wasigate/wasi/build"
 )
 
@@ -29,6 +30,29 @@ func needSandbox(t *testing.T) {
 	}
 }
 
+// testGoCache is the Go build cache the tests' builds share, beside the
+// scripts engine's cache, so that the standard library is compiled for
+// wasip1 once per machine rather than once per test (8-20 s here).
+// The first call builds a Go hello into it, outside any request's
+// timeout: on a clean machine that takes longer than a route's 10 s.
+func testGoCache() string {
+	dir := filepath.Join(wasi.DefaultCacheDir(), "test", "go-build")
+	warmGoCacheOnce.Do(func() {
+		tmp, err := os.MkdirTemp("", "gowarm")
+		if err != nil {
+			return
+		}
+		defer os.RemoveAll(tmp)
+		src := filepath.Join(tmp, "warm.go")
+		if os.WriteFile(src, []byte("package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println() }\n"), 0o644) == nil {
+			_, _ = (&build.Builder{Dir: tmp, GoCache: dir}).Build(context.Background(), src)
+		}
+	})
+	return dir
+}
+
+var warmGoCacheOnce sync.Once
+
 // sandboxSite serves config (its [server] build keys apply) with a
 // builder that has the server's build limits.
 func sandboxSite(t *testing.T, dir, config string) (*httptest.Server, *logBuffer) {
@@ -38,7 +62,7 @@ func sandboxSite(t *testing.T, dir, config string) (*httptest.Server, *logBuffer
 		t.Fatalf("config: %v", err)
 	}
 	logs := &logBuffer{}
-	b := &build.Builder{Dir: filepath.Join(t.TempDir(), "builds"), Limits: cfg.Server.Or(DefaultServer).BuildLimits()}
+	b := &build.Builder{Dir: filepath.Join(t.TempDir(), "builds"), GoCache: testGoCache(), Limits: cfg.Server.Or(DefaultServer).BuildLimits()}
 	site, err := Build(context.Background(), cfg, Options{Engine: scriptsEngine(t), Builder: b, Log: zerolog.New(logs)})
 	if err != nil {
 		t.Fatalf("build: %v", err)

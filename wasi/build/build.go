@@ -96,6 +96,10 @@ type Builder struct {
 	// ([server] trusted_builds): the compilers then read what the server's
 	// user may read. Without it such builds fail with ErrNoSandbox.
 	Trusted bool
+	// GoCache is Go's build cache for builds, writable by them; empty
+	// means Dir/go-build. It is wasigate's alone: never the user's own,
+	// which other builds on the machine trust.
+	GoCache string
 	// Key signs the built modules kept in Dir; a module whose signature
 	// does not match is removed and built again. Nil: no signatures.
 	Key *seal.Key

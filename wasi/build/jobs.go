@@ -54,7 +54,11 @@ func (b *Builder) job(kind Kind, tool, src, outDir string) (job, error) {
 // that the standard library is compiled for wasip1 once.
 func (b *Builder) goJob(j job, tool, realTool, src, out string) (job, error) {
 	goroot := filepath.Dir(filepath.Dir(realTool))
-	gocache, err := filepath.Abs(filepath.Join(b.Dir, "go-build"))
+	gocache := b.GoCache
+	if gocache == "" {
+		gocache = filepath.Join(b.Dir, "go-build")
+	}
+	gocache, err := filepath.Abs(gocache)
 	if err != nil {
 		return j, err
 	}
