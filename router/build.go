@@ -484,3 +484,8 @@ func (l *limitedBuffer) Write(p []byte) (int, error) {
 	}
 	return l.buf.Write(p)
 }
+
+// BuildLimits are the limits of script builds in these settings.
+func (s Server) BuildLimits() build.Limits {
+	return build.Limits{Timeout: time.Duration(s.BuildTimeout), Memory: int64(s.BuildMemory), Concurrency: s.BuildConcurrency}
+}

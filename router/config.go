@@ -98,6 +98,16 @@ type Server struct {
 	// the server. Default true; false trades that for lower tail latency
 	// of short guests (README, Performance). Read at startup only.
 	LowerPriority *bool `toml:"lower_priority"`
+	// Builds of scripts (issue 10): each toolchain run's wall and CPU
+	// time, address space (and largest file written), and how many run at
+	// once across the server. TrustedBuilds builds unsandboxed when no
+	// sandbox can be made; InsecureCache accepts a cache_dir others may
+	// write to. Both are for development.
+	BuildTimeout     Duration `toml:"build_timeout"`
+	BuildMemory      Size     `toml:"build_memory"`
+	BuildConcurrency int      `toml:"build_concurrency"`
+	TrustedBuilds    bool     `toml:"trusted_builds"`
+	InsecureCache    bool     `toml:"insecure_cache"`
 }
 
 // DefaultServer are the server-wide bounds of a configuration that sets none.
@@ -109,6 +119,9 @@ var DefaultServer = Server{
 	MaxCGIHeader:      64 << 10,
 	ShutdownGrace:     Duration(30 * time.Second),
 	LowerPriority:     &lowerPriority,
+	BuildTimeout:      Duration(60 * time.Second),
+	BuildMemory:       1 << 30,
+	BuildConcurrency:  1,
 }
 
 var lowerPriority = true
@@ -144,6 +157,15 @@ func (s Server) Or(d Server) Server {
 	}
 	if s.LowerPriority == nil {
 		s.LowerPriority = d.LowerPriority
+	}
+	if s.BuildTimeout == 0 {
+		s.BuildTimeout = d.BuildTimeout
+	}
+	if s.BuildMemory == 0 {
+		s.BuildMemory = d.BuildMemory
+	}
+	if s.BuildConcurrency == 0 {
+		s.BuildConcurrency = d.BuildConcurrency
 	}
 	return s
 }
@@ -343,6 +365,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	checkLimits("[defaults]", c.Defaults)
+	if c.Server.BuildConcurrency < 0 || c.Server.BuildTimeout < 0 || (c.Server.BuildMemory != 0 && c.Server.BuildMemory < 64<<20) {
+		bad("[server]: build_concurrency and build_timeout must be positive, build_memory at least 64MiB")
+	}
 	seen := map[string]int{}
 	for i := range c.Routes {
 		r := &c.Routes[i]

@@ -229,20 +229,47 @@ func (s *scriptsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	module := path.Join(s.rt.Scripts, entry)
 	info.Module = module
-	runner, err := s.runner(r.Context(), entry)
+	// A request waits for its script's build inside the route's limiter
+	// and within its own timeout (issue 10): a slow build holds only the
+	// route's slots, and its requests do not wait past their timeout.
+	s.limiter.wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.serveScript(w, r, log.With().Str("module", module).Logger(), name, entry, module)
+	})).ServeHTTP(w, r)
+}
+
+// errStillBuilding is the error of a request whose timeout passed while
+// its script was building; the build goes on up to build_timeout.
+var errStillBuilding = errors.New("the script is still building")
+
+func (s *scriptsHandler) serveScript(w http.ResponseWriter, r *http.Request, log zerolog.Logger, name, entry, module string) {
+	start := time.Now()
+	timeout := s.tmpl.Timeout
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	runner, err := s.runner(ctx, entry)
+	cancel()
 	if err != nil {
-		s.fail(w, r, log.With().Str("module", module).Logger(), err)
+		if errors.Is(err, context.DeadlineExceeded) && r.Context().Err() == nil {
+			info := host.InfoFrom(r.Context())
+			info.Reason = "building"
+			info.Err = fmt.Errorf("%w (waited %v, the route's timeout)", errStillBuilding, timeout)
+			w.Header().Set("Retry-After", "5")
+			http.Error(w, "503 Service Unavailable: the script is still building; try again shortly", http.StatusServiceUnavailable)
+			return
+		}
+		s.fail(w, r, log, err)
 		return
 	}
 	h := s.tmpl
 	h.Runner = runner
 	h.Module = module
 	h.Root = s.prefix + "/" + name // SCRIPT_NAME as requested: /s/NAME or /s/NAME.EXT
+	// What the build wait used of the timeout is not given again.
+	h.Timeout = max(timeout-time.Since(start), time.Millisecond)
 	if sr, ok := runner.(*scriptRunner); ok {
-		// Also when the guest never ran (the limiter refused it).
+		// Also when the guest never ran.
 		defer sr.release()
 	}
-	s.limiter.wrap(s.scope.running(s.rt.Path, &h)).ServeHTTP(w, r)
+	s.scope.running(s.rt.Path, &h).ServeHTTP(w, r)
 }
 
 // fail answers a script that cannot run. The toolchain or interpreter to
@@ -263,6 +290,9 @@ func (s *scriptsHandler) fail(w http.ResponseWriter, r *http.Request, log zerolo
 	case errors.As(err, &te), errors.As(err, &me):
 		info.Reason = "toolchain"
 		body = "500 Internal Server Error: " + err.Error()
+	case errors.Is(err, build.ErrNoSandbox):
+		info.Reason = "toolchain"
+		body = "500 Internal Server Error: " + build.ErrNoSandbox.Error()
 	case s.rt.ShowBuildErrors:
 		body += "\n\n" + err.Error()
 	}
