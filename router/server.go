@@ -14,7 +14,8 @@ import (
 func NewServer(s Server, handler http.Handler) *http.Server {
 	s = s.Or(DefaultServer)
 	return &http.Server{
-		Handler:           handler,
+		Handler:           countFraming(handler),
+		ConnContext:       framingContext,
 		ReadHeaderTimeout: time.Duration(s.ReadHeaderTimeout),
 		IdleTimeout:       time.Duration(s.IdleTimeout),
 		MaxHeaderBytes:    int(s.MaxHeaderBytes),
