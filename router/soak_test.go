@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -14,7 +15,8 @@ import (
 	"time"
 )
 
-// soakConfig has one route per way a run can end, beside a healthy one.
+// soakConfig has one route per way a run can end, beside a healthy one;
+// the holdfiles guest holds 50 files and 8 MiB when it is stopped.
 // %[1]s is testdata/guests.
 const soakConfig = `
 [[route]]
@@ -22,22 +24,19 @@ path = "/hello"
 module = "%[1]s/hello.wasm"
 
 [[route]]
-path = "/sleep"
-module = "%[1]s/sleep.wasm"
-env = { SLEEP_MS = "60000" }
-timeout = "300ms"
-
-[[route]]
-path = "/sleep-long"
-module = "%[1]s/sleep.wasm"
-env = { SLEEP_MS = "60000" }
-timeout = "30s"
-
-[[route]]
-path = "/flood"
-module = "%[1]s/flood.wasm"
+path = "/hold"
+module = "%[1]s/holdfiles.wasm"
+volumes = { "/data" = "data" }
+env = { FILES = "50", MIB = "8" }
 timeout = "300ms"
 max_output = "1GiB"
+
+[[route]]
+path = "/hold-long"
+module = "%[1]s/holdfiles.wasm"
+volumes = { "/data" = "data" }
+env = { FILES = "50", MIB = "8" }
+timeout = "30s"
 
 [[route]]
 path = "/flood-cap"
@@ -48,15 +47,6 @@ max_output = "256KiB"
 path = "/trap"
 module = "%[1]s/trap.wasm"
 `
-
-// processFDs counts the process's open file descriptors.
-func processFDs(t testing.TB) int {
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Skip("no /proc/self/fd")
-	}
-	return len(ents)
-}
 
 // TestSoakEndings runs rounds of every way a guest run can end (timeout
 // while sleeping, timeout while blocked writing to a client that does not
@@ -78,7 +68,14 @@ func TestSoakEndings(t *testing.T) {
 		t.Skip("soak test; -short")
 	}
 	eng, _ := sharedEngine(t)
-	srv := serveConfigTo(t, t.TempDir(), fmt.Sprintf(soakConfig, guest("")), io.Discard)
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "data"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "data", "hello.txt"), []byte("hello\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv := serveConfigTo(t, dir, fmt.Sprintf(soakConfig, guest("")), io.Discard)
 	c := loadClient()
 	addr := srv.Listener.Addr().String()
 
@@ -121,7 +118,7 @@ func TestSoakEndings(t *testing.T) {
 			wg.Add(1)
 			go func() { defer wg.Done(); f() }()
 		}
-		run(func() { expect("timeout in sleep", status("/sleep"), http.StatusGatewayTimeout) })
+		run(func() { expect("timeout in sleep", status("/hold?sleep"), http.StatusGatewayTimeout) })
 		run(func() { expect("trap", status("/trap"), http.StatusBadGateway) })
 		// The output cap aborts a 200 after the first bytes: the body
 		// read fails, the status is what it is.
@@ -130,7 +127,7 @@ func TestSoakEndings(t *testing.T) {
 			// Client gone while the guest sleeps.
 			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 			defer cancel()
-			req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/sleep-long", nil)
+			req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/hold-long?sleep", nil)
 			if res, err := c.Do(req); err == nil {
 				res.Body.Close()
 				bad.Add(1)
@@ -151,7 +148,7 @@ func TestSoakEndings(t *testing.T) {
 			if tc, ok := conn.(*net.TCPConn); ok {
 				tc.SetReadBuffer(4096)
 			}
-			fmt.Fprintf(conn, "GET /flood HTTP/1.1\r\nHost: soak\r\n\r\n")
+			fmt.Fprintf(conn, "GET /hold?write HTTP/1.1\r\nHost: soak\r\n\r\n")
 			time.Sleep(700 * time.Millisecond)
 		})
 		for range 4 {
