@@ -1,0 +1,248 @@
+package host
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+)
+
+// Defaults of the server's read and write timeouts (issue 9), like
+// Apache's Timeout or nginx's client_body_timeout and send_timeout.
+const (
+	DefaultReadTimeout  = 60 * time.Second
+	DefaultWriteTimeout = 60 * time.Second
+)
+
+// ErrBodyTimeout is the cause of a run stopped because the request body
+// did not arrive in time: within read_timeout, or, for a chunked body the
+// host buffers before the guest starts, within the route's timeout. It is
+// answered 408, the client's fault (RFC 9110 section 15.5.9).
+var ErrBodyTimeout = errors.New("request body not received in time")
+
+// errStopped is what a write gets once the run has ended.
+var errStopped = errors.New("run stopped")
+
+// clientIO bounds the time a run spends blocked on its client (issue 9):
+// the guest's stdin is the request body and its stdout the response, both
+// read and written on the network, where a slow or absent client can block
+// them for ever. net/http unblocks a handler's body read or response write
+// only through deadlines (http.ResponseController, HTTP/1 and HTTP/2), so:
+//
+//   - when the run's context ends (timeout, client gone, output cap), a
+//     body still being read gets a read deadline of now, and a response
+//     being written a write deadline of now: a stopped run never waits on
+//     the network;
+//   - the body must be in within readTimeout (read_timeout);
+//   - each write of the response must progress within writeTimeout
+//     (write_timeout); the deadline is set before a write and cleared
+//     after it, so a streaming response that keeps writing is never cut,
+//     and an HTTP/2 stream (whose write deadline is a timer that resets
+//     the stream even when no write is pending) is not reset between
+//     writes.
+//
+// The deadlines are set under mu, never held across a network operation.
+type clientIO struct {
+	rc           *http.ResponseController
+	writeTimeout time.Duration
+
+	mu        sync.Mutex
+	bodyOpen  bool // the body may still be read: its EOF or error not seen
+	readLate  bool // read_timeout passed with the body open
+	bodyLate  bool // the body failed because of it
+	inWrite   bool // a write or flush of the response is under way
+	committed bool // the response has started: a failure aborts it
+	stopped   bool // the run ended abnormally: no more writes
+	closed    bool // the handler is returning: w is not ours to touch
+	readTimer *time.Timer
+}
+
+func newClientIO(w http.ResponseWriter, writeTimeout time.Duration) *clientIO {
+	return &clientIO{rc: http.NewResponseController(w), writeTimeout: writeTimeout}
+}
+
+// watchBody arms read_timeout for a body that is still to be read.
+func (c *clientIO) watchBody(readTimeout time.Duration) {
+	c.bodyOpen = true
+	c.readTimer = time.AfterFunc(readTimeout, c.readExpired)
+}
+
+func (c *clientIO) readExpired() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || !c.bodyOpen {
+		return
+	}
+	c.readLate = true
+	_ = c.rc.SetReadDeadline(time.Now())
+}
+
+// bodyEnded records that the body reached its end or failed. It returns
+// ErrBodyTimeout when it failed because read_timeout passed.
+func (c *clientIO) bodyEnded(err error) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	// Past EOF net/http's HTTP/1 server reads the connection in the
+	// background to notice a client leaving; a read deadline then would
+	// pass for the client's departure, so none is set once the body is
+	// done. (The background read starts inside the Read that hits EOF,
+	// a moment before this: a deadline falling in that moment is the one
+	// case left to chance, and it ends the request as if the client left.)
+	c.bodyOpen = false
+	if c.readTimer != nil {
+		c.readTimer.Stop()
+	}
+	if err != nil && err != io.EOF && c.readLate {
+		// The run is over (408): the guest's next write must not
+		// start a response, before the context's stop catches up.
+		c.bodyLate, c.stopped = true, true
+		return ErrBodyTimeout
+	}
+	return nil
+}
+
+// bodyTimedOut says whether the body failed because read_timeout passed:
+// the cause to answer (408), although net/http, failing the read, also
+// cancelled the request's context first.
+func (c *clientIO) bodyTimedOut() bool {
+	if c == nil {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.bodyLate
+}
+
+// writeFailed is the error of a failed write or flush of the response:
+// the client went away, or made no progress within write_timeout.
+func (c *clientIO) writeFailed(err error) error {
+	if c != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		return fmt.Errorf("%w: no progress within write_timeout %v: %v", errClientGone, c.writeTimeout, err)
+	}
+	return fmt.Errorf("%w: %v", errClientGone, err)
+}
+
+// stop unblocks the run's I/O once its context has ended: a body read
+// returns, and a response write returns or the response is cut (HTTP/2
+// resets the stream), which a failed, committed response gets anyway.
+func (c *clientIO) stop() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	c.stopped = true
+	now := time.Now()
+	if c.bodyOpen {
+		_ = c.rc.SetReadDeadline(now)
+	}
+	if c.inWrite || c.committed {
+		_ = c.rc.SetWriteDeadline(now)
+	}
+}
+
+// beginWrite starts a write or flush of the response, with its progress
+// deadline; false means the run has stopped and nothing may be written.
+func (c *clientIO) beginWrite() bool {
+	if c == nil { // an output tested on its own
+		return true
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stopped || c.closed {
+		return false
+	}
+	c.inWrite, c.committed = true, true
+	_ = c.rc.SetWriteDeadline(time.Now().Add(c.writeTimeout))
+	return true
+}
+
+func (c *clientIO) endWrite() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.inWrite = false
+	if !c.stopped && !c.closed {
+		_ = c.rc.SetWriteDeadline(time.Time{})
+	}
+}
+
+// close ends the run's hold on the connection when the handler returns.
+// What the handler still writes (an error page, the buffered end of the
+// response that net/http sends after it returns) gets one more
+// write_timeout; a stopped, committed response keeps its deadline of now,
+// since it is aborted.
+func (c *clientIO) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	c.closed = true
+	if c.readTimer != nil {
+		c.readTimer.Stop()
+	}
+	if !(c.stopped && c.committed) {
+		_ = c.rc.SetWriteDeadline(time.Now().Add(c.writeTimeout))
+	}
+}
+
+// stdin is the guest's view of the request body, reporting its end to
+// clientIO and turning a read cut by read_timeout into ErrBodyTimeout.
+type stdin struct {
+	r      io.Reader
+	c      *clientIO
+	cancel func(error)
+}
+
+func (s *stdin) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err != nil {
+		if late := s.c.bodyEnded(err); late != nil {
+			s.cancel(late)
+			return n, late
+		}
+	}
+	return n, err
+}
+
+// body returns the guest's stdin and CONTENT_LENGTH, or a status to answer
+// with instead: 413 for a body over the limit, 408 for a chunked body not
+// in before the run's deadline. A body of unknown length (chunked) is read
+// up to the limit so that CONTENT_LENGTH is exact; that read counts
+// against the run's time (issue 9): the caller's timer is already running
+// and cancel(ErrTimeout) unblocks it.
+func (h *Handler) body(ctx context.Context, w http.ResponseWriter, r *http.Request, c *clientIO, cancel func(error)) (io.Reader, int64, int) {
+	max := h.maxBody()
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+		return nil, 0, 0
+	}
+	if r.ContentLength > max {
+		return nil, 0, http.StatusRequestEntityTooLarge
+	}
+	c.watchBody(h.readTimeout())
+	if r.ContentLength > 0 {
+		// Never more than declared; MaxBytesReader also closes the
+		// connection if the client sends more than the limit.
+		return &stdin{r: http.MaxBytesReader(w, r.Body, r.ContentLength), c: c, cancel: cancel}, r.ContentLength, 0
+	}
+	var buf bytes.Buffer
+	n, err := io.Copy(&buf, io.LimitReader(&stdin{r: r.Body, c: c, cancel: cancel}, max+1))
+	if n > max {
+		return nil, 0, http.StatusRequestEntityTooLarge
+	}
+	if err != nil {
+		if errors.Is(context.Cause(ctx), ErrTimeout) || errors.Is(err, ErrBodyTimeout) {
+			return nil, 0, http.StatusRequestTimeout
+		}
+		return nil, 0, http.StatusBadRequest
+	}
+	return &buf, n, 0
+}
