@@ -119,9 +119,19 @@ func (c *clientIO) bodyTimedOut() bool {
 }
 
 // writeFailed is the error of a failed write or flush of the response:
-// the client went away, or made no progress within write_timeout.
+// the run was stopped (its cause says why), the client went away, or it
+// made no progress within write_timeout.
 func (c *clientIO) writeFailed(err error) error {
-	if c != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+	if c == nil {
+		return fmt.Errorf("%w: %v", errClientGone, err)
+	}
+	c.mu.Lock()
+	stopped := c.stopped
+	c.mu.Unlock()
+	if stopped {
+		return fmt.Errorf("%w: %v", errStopped, err)
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
 		return fmt.Errorf("%w: no progress within write_timeout %v: %v", errClientGone, c.writeTimeout, err)
 	}
 	return fmt.Errorf("%w: %v", errClientGone, err)
