@@ -155,6 +155,7 @@ func TestHTTP2StalledStreams(t *testing.T) {
 			t.Fatalf("protocol %s; want HTTP/2", res.Proto)
 		}
 		stalled = append(stalled, res)
+		defer res.Body.Close() // also when the test fails
 	}
 	status, at := waitStatus(t, c, srv.URL+"/big?10", 200, start.Add(8*time.Second))
 	if status != 200 {

@@ -98,6 +98,7 @@ func stalledGet(t testing.TB, base, target string) net.Conn {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { c.Close() }) // also when the test fails: the server waits for its handlers
 	_ = c.(*net.TCPConn).SetReadBuffer(4096)
 	if _, err := fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", target); err != nil {
 		t.Fatal(err)
