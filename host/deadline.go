@@ -48,8 +48,9 @@ var errStopped = errors.New("run stopped")
 //
 // The deadlines are set under mu, never held across a network operation.
 type clientIO struct {
-	rc           *http.ResponseController
+	rc           http.ResponseController
 	writeTimeout time.Duration
+	cancel       context.CancelCauseFunc // the run's
 
 	mu        sync.Mutex
 	bodyOpen  bool // the body may still be read: its EOF or error not seen
@@ -60,10 +61,28 @@ type clientIO struct {
 	stopped   bool // the run ended abnormally: no more writes
 	closed    bool // the handler is returning: w is not ours to touch
 	readTimer *time.Timer
+	// noDeadlines: w cannot take deadlines (a ResponseWriter of a test,
+	// an embedder's wrapper without Unwrap); asking again would only
+	// allocate an error each time.
+	noDeadlines bool
 }
 
-func newClientIO(w http.ResponseWriter, writeTimeout time.Duration) *clientIO {
-	return &clientIO{rc: http.NewResponseController(w), writeTimeout: writeTimeout}
+func (c *clientIO) setWrite(t time.Time) {
+	if !c.noDeadlines && errors.Is(c.rc.SetWriteDeadline(t), http.ErrNotSupported) {
+		c.noDeadlines = true
+	}
+}
+
+func (c *clientIO) setRead(t time.Time) {
+	if !c.noDeadlines && errors.Is(c.rc.SetReadDeadline(t), http.ErrNotSupported) {
+		c.noDeadlines = true
+	}
+}
+
+// stopRun stops the run with cause err and unblocks its I/O.
+func (c *clientIO) stopRun(err error) {
+	c.cancel(err)
+	c.stop()
 }
 
 // watchBody arms read_timeout for a body that is still to be read.
@@ -79,7 +98,7 @@ func (c *clientIO) readExpired() {
 		return
 	}
 	c.readLate = true
-	_ = c.rc.SetReadDeadline(time.Now())
+	c.setRead(time.Now())
 }
 
 // bodyEnded records that the body reached its end or failed. It returns
@@ -137,10 +156,15 @@ func (c *clientIO) writeFailed(err error) error {
 	return fmt.Errorf("%w: %v", errClientGone, err)
 }
 
-// stop unblocks the run's I/O once its context has ended: a body read
-// returns, and a response write returns or the response is cut (HTTP/2
-// resets the stream), which a failed, committed response gets anyway.
+// stop unblocks the run's I/O once the host has stopped it (timeout,
+// output checks): a body read returns, and a response write returns or
+// the response is cut (HTTP/2 resets the stream), which a failed,
+// committed response gets anyway. A client that went away needs none of
+// this: its connection's or stream's end fails the read or write itself.
 func (c *clientIO) stop() {
+	if c == nil {
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -149,10 +173,10 @@ func (c *clientIO) stop() {
 	c.stopped = true
 	now := time.Now()
 	if c.bodyOpen {
-		_ = c.rc.SetReadDeadline(now)
+		c.setRead(now)
 	}
 	if c.inWrite || c.committed {
-		_ = c.rc.SetWriteDeadline(now)
+		c.setWrite(now)
 	}
 }
 
@@ -168,8 +192,16 @@ func (c *clientIO) beginWrite() bool {
 		return false
 	}
 	c.inWrite, c.committed = true, true
-	_ = c.rc.SetWriteDeadline(time.Now().Add(c.writeTimeout))
+	c.setWrite(time.Now().Add(c.writeTimeout))
 	return true
+}
+
+// flush sends what net/http has buffered.
+func (c *clientIO) flush(w http.ResponseWriter) error {
+	if c == nil {
+		return http.NewResponseController(w).Flush()
+	}
+	return c.rc.Flush()
 }
 
 func (c *clientIO) endWrite() {
@@ -180,7 +212,7 @@ func (c *clientIO) endWrite() {
 	defer c.mu.Unlock()
 	c.inWrite = false
 	if !c.stopped && !c.closed {
-		_ = c.rc.SetWriteDeadline(time.Time{})
+		c.setWrite(time.Time{})
 	}
 }
 
@@ -200,23 +232,22 @@ func (c *clientIO) close() {
 		c.readTimer.Stop()
 	}
 	if !(c.stopped && c.committed) {
-		_ = c.rc.SetWriteDeadline(time.Now().Add(c.writeTimeout))
+		c.setWrite(time.Now().Add(c.writeTimeout))
 	}
 }
 
 // stdin is the guest's view of the request body, reporting its end to
 // clientIO and turning a read cut by read_timeout into ErrBodyTimeout.
 type stdin struct {
-	r      io.Reader
-	c      *clientIO
-	cancel func(error)
+	r io.Reader
+	c *clientIO
 }
 
 func (s *stdin) Read(p []byte) (int, error) {
 	n, err := s.r.Read(p)
 	if err != nil {
 		if late := s.c.bodyEnded(err); late != nil {
-			s.cancel(late)
+			s.c.cancel(late)
 			return n, late
 		}
 	}
@@ -228,8 +259,8 @@ func (s *stdin) Read(p []byte) (int, error) {
 // in before the run's deadline. A body of unknown length (chunked) is read
 // up to the limit so that CONTENT_LENGTH is exact; that read counts
 // against the run's time (issue 9): the caller's timer is already running
-// and cancel(ErrTimeout) unblocks it.
-func (h *Handler) body(ctx context.Context, w http.ResponseWriter, r *http.Request, c *clientIO, cancel func(error)) (io.Reader, int64, int) {
+// and its stop unblocks the read.
+func (h *Handler) body(ctx context.Context, w http.ResponseWriter, r *http.Request, c *clientIO) (io.Reader, int64, int) {
 	max := h.maxBody()
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 		return nil, 0, 0
@@ -241,10 +272,10 @@ func (h *Handler) body(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	if r.ContentLength > 0 {
 		// Never more than declared; MaxBytesReader also closes the
 		// connection if the client sends more than the limit.
-		return &stdin{r: http.MaxBytesReader(w, r.Body, r.ContentLength), c: c, cancel: cancel}, r.ContentLength, 0
+		return &stdin{r: http.MaxBytesReader(w, r.Body, r.ContentLength), c: c}, r.ContentLength, 0
 	}
 	var buf bytes.Buffer
-	n, err := io.Copy(&buf, io.LimitReader(&stdin{r: r.Body, c: c, cancel: cancel}, max+1))
+	n, err := io.Copy(&buf, io.LimitReader(&stdin{r: r.Body, c: c}, max+1))
 	if n > max {
 		return nil, 0, http.StatusRequestEntityTooLarge
 	}

@@ -131,14 +131,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !hop.deadline.IsZero() && hop.deadline.Before(deadline) {
 		deadline = hop.deadline
 	}
-	timer := time.AfterFunc(time.Until(deadline), func() { cancel(ErrTimeout) })
-	defer timer.Stop()
-	cio := newClientIO(w, h.writeTimeout())
+	// One allocation for the run's parts (issue 4).
+	rs := &runState{
+		out:    output{h: h, w: w, info: info, cancel: cancel, deadline: deadline, maxHeader: h.maxHeaderBytes(), maxOutput: h.maxOutput()},
+		stderr: stderrLog{log: log},
+		cio:    clientIO{rc: *http.NewResponseController(w), writeTimeout: h.writeTimeout(), cancel: cancel},
+	}
+	cio := &rs.cio
+	rs.out.cio = cio
 	defer cio.close()
-	stopIO := context.AfterFunc(ctx, cio.stop)
-	defer stopIO()
+	timer := time.AfterFunc(time.Until(deadline), func() { cio.stopRun(ErrTimeout) })
+	defer timer.Stop()
 
-	body, length, status := h.body(ctx, w, r, cio, cancel)
+	body, length, status := h.body(ctx, w, r, cio)
 	if status != 0 {
 		cio.close()
 		err := fmt.Errorf("%w (max_body %d bytes)", errBody(status), h.maxBody())
@@ -158,11 +163,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	// One allocation for the run's parts (issue 4).
-	rs := &runState{
-		out:    output{h: h, w: w, info: info, cancel: cancel, cio: cio, deadline: deadline, maxHeader: h.maxHeaderBytes(), maxOutput: h.maxOutput()},
-		stderr: stderrLog{log: log},
-	}
 	rs.out.head = rs.head[:0]
 	out, stderr, inv := &rs.out, &rs.stderr, &rs.inv
 	*inv = Invocation{
@@ -309,6 +309,7 @@ func leadingSegments(p string, n int) string {
 type runState struct {
 	out    output
 	stderr stderrLog
+	cio    clientIO
 	inv    Invocation
 	head   [512]byte // the header block of most scripts fits
 }
@@ -413,6 +414,7 @@ func (o *output) Write(p []byte) (int, error) {
 func (o *output) stop(err error) error {
 	o.err = err
 	o.cancel(err)
+	o.cio.stop()
 	return err
 }
 
@@ -473,7 +475,7 @@ func (o *output) timedFlush() {
 	if o.closed || o.err != nil || !o.cio.beginWrite() {
 		return
 	}
-	err := http.NewResponseController(o.w).Flush()
+	err := o.cio.flush(o.w)
 	o.cio.endWrite()
 	if err != nil {
 		o.stop(o.cio.writeFailed(err))
