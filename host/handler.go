@@ -278,20 +278,6 @@ func (h *Handler) request(r *http.Request) request {
 	return req
 }
 
-// errBody is the error of a request body refused with status.
-func errBody(status int) error {
-	if status == http.StatusRequestEntityTooLarge {
-		return ErrBodyTooLarge
-	}
-	return errBodyRead
-}
-
-// Errors about the request body.
-var (
-	ErrBodyTooLarge = errors.New("request body over the limit")
-	errBodyRead     = errors.New("reading the request body failed")
-)
-
 // leadingSegments returns the first n "/"-started segments of p.
 func leadingSegments(p string, n int) string {
 	for i := 0; i < len(p); i++ {

@@ -254,6 +254,20 @@ func (s *stdin) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// errBody is the error of a request body refused with status.
+func errBody(status int) error {
+	if status == http.StatusRequestEntityTooLarge {
+		return ErrBodyTooLarge
+	}
+	return errBodyRead
+}
+
+// Errors about the request body.
+var (
+	ErrBodyTooLarge = errors.New("request body over the limit")
+	errBodyRead     = errors.New("reading the request body failed")
+)
+
 // body returns the guest's stdin and CONTENT_LENGTH, or a status to answer
 // with instead: 413 for a body over the limit, 408 for a chunked body not
 // in before the run's deadline. A body of unknown length (chunked) is read
