@@ -34,10 +34,11 @@ var errStopped = errors.New("run stopped")
 // them for ever. net/http unblocks a handler's body read or response write
 // only through deadlines (http.ResponseController, HTTP/1 and HTTP/2), so:
 //
-//   - when the run's context ends (timeout, client gone, output cap), a
-//     body still being read gets a read deadline of now, and a response
-//     being written a write deadline of now: a stopped run never waits on
-//     the network;
+//   - when the host stops the run (timeout, output checks), a body still
+//     being read gets a read deadline of now, and a response being written
+//     (or started) a write deadline of now: a stopped run never waits on
+//     the network. A client that leaves needs none: the end of its
+//     connection or stream fails the read or write itself;
 //   - the body must be in within readTimeout (read_timeout);
 //   - each write of the response must progress within writeTimeout
 //     (write_timeout); the deadline is set before a write and cleared
