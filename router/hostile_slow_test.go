@@ -91,7 +91,7 @@ func checkResources(t testing.TB, base resources) {
 }
 
 // stalledGet sends a GET on a fresh connection with a small receive
-// buffer and never reads the answer.
+// buffer and reads no more of the answer than its first bytes.
 func stalledGet(t testing.TB, base, target string) net.Conn {
 	t.Helper()
 	c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
@@ -102,6 +102,12 @@ func stalledGet(t testing.TB, base, target string) net.Conn {
 	_ = c.(*net.TCPConn).SetReadBuffer(4096)
 	if _, err := fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", target); err != nil {
 		t.Fatal(err)
+	}
+	// Wait for the response to start, so that the run holds its slot
+	// before the test asks for another: read a few bytes, then no more.
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Read(make([]byte, 64)); err != nil {
+		t.Fatalf("stalled request: no response started: %v", err)
 	}
 	return c
 }
