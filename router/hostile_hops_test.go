@@ -123,9 +123,29 @@ func TestRedirectHops(t *testing.T) {
 
 // TestHTTP2StalledStreams: over HTTP/2 one TCP connection held all of a
 // route's slots with streams it never read. Each stalled run must end at
-// the route's timeout and free its slot; the connection then serves again.
+// the route's timeout, or at write_timeout, and free its slot; the
+// connection then serves again.
 func TestHTTP2StalledStreams(t *testing.T) {
-	config := fmt.Sprintf(slowConfig, guest(""), "60s", "60s", "1500ms")
+	tests := []struct {
+		name, writeTimeout, timeout, reason string
+		bound                               time.Duration
+	}{
+		{"route timeout", "60s", "1500ms", "timeout", 3500 * time.Millisecond},
+		{"write_timeout", "500ms", "30s", "client", 2500 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			stalledStreams(t, tt.writeTimeout, tt.timeout, tt.reason, tt.bound)
+		})
+	}
+}
+
+// stalledStreams opens 4 streams of /big (concurrency 4) on one HTTP/2
+// connection and reads none: the route's timeout or write_timeout must
+// end each run (one event each, with reason) and free its slot within
+// bound, the connection serving a fifth stream then.
+func stalledStreams(t *testing.T, writeTimeout, timeout, reason string, bound time.Duration) {
+	config := fmt.Sprintf(slowConfig, guest(""), "60s", writeTimeout, timeout)
 	config = strings.Replace(config, "concurrency = 1", "concurrency = 4", 1) // /big
 	logs := &logBuffer{}
 	cfg, site := buildSite(t, "", config, logs, nil)
@@ -159,22 +179,22 @@ func TestHTTP2StalledStreams(t *testing.T) {
 	}
 	status, at := waitStatus(t, c, srv.URL+"/big?10", 200, start.Add(8*time.Second))
 	if status != 200 {
-		t.Fatalf("fifth stream: status %d; want 200 once the stalled runs' 1.5 s timeout is over", status)
+		t.Fatalf("fifth stream: status %d; want 200 once the stalled runs have been stopped", status)
 	}
-	if d := at.Sub(start); d > 3500*time.Millisecond {
-		t.Errorf("slots free again after %v; want < timeout 1.5s + 2s", d)
+	if d := at.Sub(start); d > bound {
+		t.Errorf("slots free again after %v; want < %v", d, bound)
 	}
 	if n := conns.Load(); n != 1 {
 		t.Errorf("%d connections; want all streams on 1", n)
 	}
-	// The other stalled streams end at their own timeout, moments later:
+	// The other stalled streams end at their own deadline, moments later:
 	// closing their bodies first would be a client leaving.
-	var timedOut int
-	for wait := time.Now().Add(10 * time.Second); timedOut < 4 && time.Now().Before(wait); time.Sleep(20 * time.Millisecond) {
-		timedOut = 0
+	var stopped int
+	for wait := time.Now().Add(10 * time.Second); stopped < 4 && time.Now().Before(wait); time.Sleep(20 * time.Millisecond) {
+		stopped = 0
 		for _, e := range eventsOfRoute(t, logs, "/big") {
-			if e.str("reason") == "timeout" {
-				timedOut++
+			if e.str("reason") == reason {
+				stopped++
 			}
 		}
 	}
@@ -182,8 +202,8 @@ func TestHTTP2StalledStreams(t *testing.T) {
 		res.Body.Close()
 	}
 	c.CloseIdleConnections()
-	if timedOut != 4 {
-		t.Errorf("%d events with reason timeout; want 4, one per stalled stream: %v", timedOut, eventsOfRoute(t, logs, "/big"))
+	if stopped != 4 {
+		t.Errorf("%d events with reason %s; want 4, one per stalled stream: %v", stopped, reason, eventsOfRoute(t, logs, "/big"))
 	}
 	checkResources(t, base)
 }
