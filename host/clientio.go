@@ -88,6 +88,8 @@ func (c *clientIO) stopRun(err error) {
 
 // watchBody arms read_timeout for a body that is still to be read.
 func (c *clientIO) watchBody(readTimeout time.Duration) {
+	c.mu.Lock() // the run's timer is already running
+	defer c.mu.Unlock()
 	c.bodyOpen = true
 	c.readTimer = time.AfterFunc(readTimeout, c.readExpired)
 }
