@@ -85,9 +85,7 @@ func (h *Handler) environment(r *http.Request, req request, contentLength int64)
 	if r.TLS != nil {
 		env.add("HTTPS", "on")
 	}
-	// 4.1.1: the scheme only; credentials stay out unless passed below.
-	if auth := r.Header.Get("Authorization"); auth != "" {
-		scheme, _, _ := strings.Cut(auth, " ")
+	if scheme := authType(r.Header.Get("Authorization"), h.PassAuthorization); scheme != "" {
 		env.add("AUTH_TYPE", scheme)
 	}
 	// 4.1.2, 4.1.3: only for a request with a body.
@@ -124,6 +122,11 @@ func (h *Handler) environment(r *http.Request, req request, contentLength int64)
 			// httpoxy (CVE-2016-5385): HTTP_PROXY would be read as a proxy
 			// setting by many HTTP clients inside the script.
 			continue
+		case "Proxy-Authorization", "Proxy-Connection":
+			// A proxy's credentials and connection, never the origin's
+			// business (Apache hides Proxy-Authorization too), whatever
+			// pass_authorization says.
+			continue
 		case "Authorization":
 			if !h.PassAuthorization {
 				continue
@@ -149,6 +152,23 @@ func (h *Handler) environment(r *http.Request, req request, contentLength int64)
 		env.end()
 	}
 	return env.strings(h.Env)
+}
+
+// authType returns AUTH_TYPE for an Authorization value (RFC 3875 section
+// 4.1.1): its scheme, when the value is a well-formed "scheme credentials"
+// (RFC 9110 section 11.4), else "". A value that is one token alone is
+// taken for a scheme only when the whole header is passed anyway
+// (pass): otherwise it is most likely a bare API key, and AUTH_TYPE would
+// hand the credential to the script.
+func authType(auth string, pass bool) string {
+	scheme, creds, found := strings.Cut(auth, " ")
+	if !validName([]byte(scheme)) {
+		return ""
+	}
+	if !pass && (!found || strings.TrimLeft(creds, " ") == "") {
+		return ""
+	}
+	return scheme
 }
 
 // envBuilder writes a request's KEY=value entries one after another into

@@ -43,6 +43,8 @@ func FuzzEnvironment(f *testing.F) {
 		{"GET /app/a%0Ab HTTP/1.1\r\nHost: h\r\nX_Foo: 1\r\nX-Foo: 2\r\n\r\n", ""},
 		{"OPTIONS * HTTP/1.1\r\nHost: [::1]:80\r\n\r\n", "x"},
 		{"GET http://other/app/z HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "1.1.1.1:1"},
+		{"GET /app HTTP/1.1\r\nHost: h\r\nAuthorization: sk-bare-token\r\nProxy-Authorization: Basic cDpx\r\nProxy-Connection: keep-alive\r\n\r\n", "1.1.1.1:1"},
+		{"GET /app HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer  x y\r\n\r\n", "1.1.1.1:1"},
 	}
 	for _, s := range seeds {
 		f.Add(s.raw, s.remote, false)
@@ -88,6 +90,17 @@ func FuzzEnvironment(f *testing.F) {
 			}
 			if k == "HTTP_AUTHORIZATION" {
 				t.Errorf("HTTP_AUTHORIZATION passed without PassAuthorization")
+			}
+			if k == "HTTP_PROXY_AUTHORIZATION" || k == "HTTP_PROXY_CONNECTION" {
+				t.Errorf("%s passed: %q", k, v)
+			}
+			if k == "AUTH_TYPE" {
+				// Issue 9: only the scheme of "scheme credentials", never
+				// a lone token (a bare API key).
+				scheme, creds, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+				if v != scheme || !validName([]byte(v)) || strings.TrimLeft(creds, " ") == "" {
+					t.Errorf("AUTH_TYPE=%q from Authorization %q", v, r.Header.Get("Authorization"))
+				}
 			}
 			if seen[k] {
 				t.Errorf("env %s set twice: %q", k, env)

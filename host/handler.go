@@ -133,8 +133,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// One allocation for the run's parts (issue 4).
 	rs := &runState{
-		out:    output{h: h, w: w, info: info, cancel: cancel, deadline: deadline, maxHeader: h.maxHeaderBytes(), maxOutput: h.maxOutput()},
-		stderr: stderrLog{log: log},
+		out:    output{h: h, w: w, info: info, log: log, cancel: cancel, deadline: deadline, maxHeader: h.maxHeaderBytes(), maxOutput: h.maxOutput()},
+		stderr: stderrLog{log: log, info: infoIn(r.Context())},
 		cio:    clientIO{rc: *http.NewResponseController(w), writeTimeout: h.writeTimeout(), cancel: cancel},
 	}
 	cio := &rs.cio
@@ -234,7 +234,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, out *output, err,
 }
 
 func isCGIError(err error) bool {
-	for _, e := range []error{ErrNoHeader, ErrHeaderTooLarge, ErrNoContentType, ErrBadStatus, ErrBadHeaderName, ErrBadHeaderValue, ErrBadHeaderLine} {
+	for _, e := range []error{ErrNoHeader, ErrHeaderTooLarge, ErrNoContentType, ErrBadStatus, ErrBadHeaderName, ErrBadHeaderValue, ErrBadHeaderLine, ErrBadContentLength, ErrContentLength} {
 		if errors.Is(err, e) {
 			return true
 		}
@@ -307,6 +307,7 @@ type output struct {
 	h         *Handler
 	w         http.ResponseWriter
 	info      *Info
+	log       *requestLog
 	cancel    context.CancelCauseFunc
 	cio       *clientIO
 	deadline  time.Time // the run's, which an internal redirect keeps
@@ -373,6 +374,7 @@ func (o *output) Write(p []byte) (int, error) {
 			return 0, o.stop(err)
 		}
 		o.res = res
+		o.logDropped(res.dropped, "hop-by-hop")
 		o.discard = res.location != "" && o.h.PathLocationHandler != nil
 		// RFC 9110 sections 15.3.5 and 15.4.5: no content. net/http
 		// refuses body bytes for these (ErrBodyNotAllowed), which must
@@ -414,6 +416,11 @@ func (o *output) commit() {
 	o.committed = true
 	hdr := o.w.Header()
 	for k, vv := range o.res.header {
+		if k == "X-Request-Id" && len(hdr[k]) > 0 {
+			// The server's id is the one its log knows the request by.
+			o.logDropped([]string{k}, "the server sets it")
+			continue
+		}
 		hdr[k] = vv
 	}
 	status := o.res.status
@@ -436,11 +443,22 @@ func (o *output) writeBody(p []byte) error {
 		o.cio.endWrite()
 		return nil
 	}
+	// A body longer than the script's Content-Length: send what it
+	// declared, then stop it (the response is aborted, see fail).
+	// net/http would refuse the whole write with ErrContentLength, which
+	// read as the client's fault.
+	over := false
+	if cl := o.res.contentLength; cl >= 0 && o.bodyBytes+int64(len(p)) > cl {
+		p, over = p[:cl-o.bodyBytes], true
+	}
 	n, err := o.w.Write(p)
 	o.cio.endWrite()
 	o.bodyBytes += int64(n)
 	if err != nil {
 		return o.stop(o.cio.writeFailed(err))
+	}
+	if over {
+		return o.stop(fmt.Errorf("%w: more than the %d bytes declared", ErrContentLength, o.res.contentLength))
 	}
 	if !o.armed {
 		o.armed = true
@@ -487,6 +505,12 @@ func (o *output) finish(r *http.Request, log *requestLog) {
 	}
 	if o.discard {
 		o.h.redirect(o.w, r, o.res.location, o.deadline, log)
+		return
+	}
+	if cl := o.res.contentLength; cl > o.bodyBytes && !o.noBody && r.Method != http.MethodHead {
+		// A short body: a clean 502 if nothing was sent yet, else an
+		// aborted response, never a cut body taken for a whole one.
+		o.h.fail(o.w, r, o, fmt.Errorf("%w: %d of the %d bytes declared", ErrContentLength, o.bodyBytes, cl), nil, log)
 		return
 	}
 	o.commit()

@@ -17,6 +17,11 @@ type Info struct {
 	Instantiate time.Duration // time to create the guest instance
 	Redirects   int           // internal redirects followed
 	QueueWait   time.Duration // time spent waiting for a concurrency slot
+
+	// What of the guest's stderr was not logged (blank lines, lines and
+	// bytes past the per-request caps), for the access log.
+	StderrDroppedLines int
+	StderrDroppedBytes int
 }
 
 type infoKey struct{}
@@ -25,6 +30,12 @@ type infoKey struct{}
 func WithInfo(ctx context.Context) (context.Context, *Info) {
 	info := &Info{}
 	return context.WithValue(ctx, infoKey{}, info), info
+}
+
+// infoIn returns the Info in ctx, or nil.
+func infoIn(ctx context.Context) *Info {
+	info, _ := ctx.Value(infoKey{}).(*Info)
+	return info
 }
 
 // InfoFrom returns the Info in ctx, or a throwaway one.

@@ -22,6 +22,12 @@ var (
 	ErrBadHeaderLine   = errors.New("script sent a header line without a colon")
 	ErrOutputTooLarge  = errors.New("script output over the limit")
 	ErrResponseAborted = errors.New("response aborted")
+	// ErrBadContentLength is a Content-Length that is not one decimal
+	// number (RFC 9110 section 8.6).
+	ErrBadContentLength = errors.New("script sent a malformed Content-Length")
+	// ErrContentLength is a body longer or shorter than the script's own
+	// Content-Length.
+	ErrContentLength = errors.New("script body does not match its Content-Length")
 )
 
 // response is parsed CGI output: the header block and what it means.
@@ -29,12 +35,16 @@ type response struct {
 	status   int
 	header   http.Header
 	location string // a local path for an internal redirect, RFC 3875 6.2.2
+	// contentLength is the script's Content-Length, or -1: the body it
+	// writes must have exactly this length.
+	contentLength int64
+	dropped       []string // hop-by-hop fields not forwarded
 }
 
 // parseHeader parses a complete CGI header block (without the blank line
 // that ends it). Lines may end in LF or CRLF.
 func parseHeader(block []byte) (*response, error) {
-	res := &response{header: http.Header{}}
+	res := &response{header: http.Header{}, contentLength: -1}
 	hasStatus := false
 	for len(block) > 0 {
 		var line []byte
@@ -67,6 +77,14 @@ func parseHeader(block []byte) (*response, error) {
 			}
 			res.status = code
 			hasStatus = true
+		case "Content-Length":
+			n, err := parseContentLength(v)
+			if err != nil || (res.contentLength >= 0 && n != res.contentLength) {
+				// Two different lengths: no way to tell which is meant.
+				return nil, fmt.Errorf("%w: %q", ErrBadContentLength, truncate(value))
+			}
+			res.contentLength = n
+			res.header["Content-Length"] = []string{v}
 		default:
 			res.header.Add(key, v)
 		}
@@ -84,7 +102,29 @@ func parseHeader(block []byte) (*response, error) {
 	case !hasStatus:
 		res.status = http.StatusOK
 	}
+	// Last, so that what the CGI fields mean does not depend on it.
+	res.dropped = dropHopByHop(res.header)
+	if _, ok := res.header["Content-Length"]; !ok {
+		res.contentLength = -1 // named by Connection, so dropped
+	}
 	return res, nil
+}
+
+// parseContentLength reads 1*DIGIT (RFC 9110 section 8.6), at most 18
+// digits so that it cannot overflow.
+func parseContentLength(v string) (int64, error) {
+	if len(v) == 0 || len(v) > 18 {
+		return 0, ErrBadContentLength
+	}
+	var n int64
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c < '0' || c > '9' {
+			return 0, ErrBadContentLength
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, nil
 }
 
 // parseStatus reads "418 I'm a teapot" or "418".

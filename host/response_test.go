@@ -3,6 +3,8 @@ package host
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -47,6 +49,18 @@ func TestParseHeader(t *testing.T) {
 		{name: "NUL in value", block: "Content-Type: text/plain\nX-Nul: a\x00b", err: ErrBadHeaderValue},
 		{name: "line without colon", block: "Content-Type: text/plain\nnonsense", err: ErrBadHeaderLine},
 		{name: "folded line", block: "Content-Type: text/plain\n continued", err: ErrBadHeaderLine},
+		{name: "content length kept", block: "Content-Type: text/plain\nContent-Length: 3", status: 200, header: http.Header{"Content-Type": {"text/plain"}, "Content-Length": {"3"}}},
+		{name: "content length repeated alike", block: "Content-Type: text/plain\nContent-Length: 3\ncontent-length: 3", status: 200, header: http.Header{"Content-Type": {"text/plain"}, "Content-Length": {"3"}}},
+		{name: "content lengths differ", block: "Content-Type: text/plain\nContent-Length: 3\nContent-Length: 4", err: ErrBadContentLength},
+		{name: "content length negative", block: "Content-Type: text/plain\nContent-Length: -1", err: ErrBadContentLength},
+		{name: "content length list", block: "Content-Type: text/plain\nContent-Length: 3, 3", err: ErrBadContentLength},
+		{name: "content length too large", block: "Content-Type: text/plain\nContent-Length: 9999999999999999999", err: ErrBadContentLength},
+		{
+			name:   "hop-by-hop dropped",
+			block:  "Content-Type: text/plain\nConnection: close, x-a\nX-A: 1\nKeep-Alive: t=1\nTransfer-Encoding: chunked\nTE: trailers\nTrailer: X\nUpgrade: h2c\nProxy-Authenticate: Basic\nProxy-Connection: close\nX-B: 2",
+			status: 200, header: http.Header{"Content-Type": {"text/plain"}, "X-B": {"2"}},
+		},
+		{name: "Connection names Content-Length", block: "Content-Type: text/plain\nContent-Length: 3\nConnection: Content-Length", status: 200, header: http.Header{"Content-Type": {"text/plain"}}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -138,7 +152,7 @@ func feed(chunks [][]byte, maxHeader int) outcome {
 }
 
 // cgiErrors are the error classes output can end in.
-var cgiErrors = []error{ErrNoHeader, ErrHeaderTooLarge, ErrNoContentType, ErrBadStatus, ErrBadHeaderName, ErrBadHeaderValue, ErrBadHeaderLine, ErrOutputTooLarge}
+var cgiErrors = []error{ErrNoHeader, ErrHeaderTooLarge, ErrNoContentType, ErrBadStatus, ErrBadHeaderName, ErrBadHeaderValue, ErrBadHeaderLine, ErrOutputTooLarge, ErrBadContentLength, ErrContentLength}
 
 func errClass(err error) error {
 	if err == nil {
@@ -196,4 +210,84 @@ func TestOutputSplits(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestOutputContentLength: a guest's own Content-Length is kept, and a body
+// that disagrees with it is the guest's fault (reason invalid), never a
+// cut body the client takes for a whole one (issue 9).
+func TestOutputContentLength(t *testing.T) {
+	cases := []struct {
+		name    string
+		method  string
+		out     string
+		status  int
+		body    string
+		aborted bool
+		reason  string
+	}{
+		{name: "right", method: "GET", out: "Content-Type: text/plain\nContent-Length: 3\n\nok\n", status: 200, body: "ok\n"},
+		{name: "short", method: "GET", out: "Content-Type: text/plain\nContent-Length: 100\n\nshort\n", status: 200, body: "short\n", aborted: true, reason: "invalid"},
+		{name: "none", method: "GET", out: "Content-Type: text/plain\nContent-Length: 10\n\n", status: 502, reason: "invalid"},
+		{name: "long", method: "GET", out: "Content-Type: text/plain\nContent-Length: 4\n\ntoo long\n", status: 200, body: "too ", aborted: true, reason: "invalid"},
+		{name: "HEAD without body", method: "HEAD", out: "Content-Type: text/plain\nContent-Length: 10\n\n", status: 200},
+		{name: "204 with a length", method: "GET", out: "Status: 204\nContent-Length: 10\n\n", status: 204},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rec, info, aborted := serveOutput(c.method, c.out, nil)
+			if rec.Code != c.status {
+				t.Errorf("status %d; want %d", rec.Code, c.status)
+			}
+			if c.body != "" && rec.Body.String() != c.body {
+				t.Errorf("body %q; want %q", rec.Body.String(), c.body)
+			}
+			if aborted != c.aborted {
+				t.Errorf("aborted %v; want %v", aborted, c.aborted)
+			}
+			if info.Reason != c.reason {
+				t.Errorf("reason %q (%v); want %q", info.Reason, info.Err, c.reason)
+			}
+		})
+	}
+}
+
+// TestOutputRequestIDWins: the server's X-Request-Id is the one its log
+// knows the request by; a guest cannot replace it.
+func TestOutputRequestIDWins(t *testing.T) {
+	rec, _, _ := serveOutput("GET", "Content-Type: text/plain\nX-Request-Id: guest\n\nok\n", http.Header{"X-Request-Id": {"server"}})
+	if got := rec.Header()["X-Request-Id"]; len(got) != 1 || got[0] != "server" {
+		t.Errorf("X-Request-Id %q; want [server]", got)
+	}
+	rec, _, _ = serveOutput("GET", "Content-Type: text/plain\nX-Request-Id: guest\n\nok\n", nil)
+	if got := rec.Header().Get("X-Request-Id"); got != "guest" {
+		t.Errorf("X-Request-Id %q with no server id; want the guest's", got)
+	}
+}
+
+// serveOutput serves one request with a Runner that writes out to stdout
+// and returns what the client got and whether the response was aborted.
+func serveOutput(method, out string, preset http.Header) (rec *httptest.ResponseRecorder, info *Info, aborted bool) {
+	h := &Handler{Route: "/x", Module: "m.wasm", Runner: RunnerFunc(func(ctx context.Context, inv *Invocation) error {
+		_, err := io.WriteString(inv.Stdout, out)
+		if err != nil {
+			return fmt.Errorf("exit 1 after EIO: %w", err) // as a C guest would
+		}
+		return nil
+	})}
+	rec = httptest.NewRecorder()
+	for k, v := range preset {
+		rec.Header()[k] = v
+	}
+	ctx, info := WithInfo(context.Background())
+	r := httptest.NewRequest(method, "/x", nil).WithContext(ctx)
+	defer func() {
+		if p := recover(); p != nil {
+			if p != http.ErrAbortHandler {
+				panic(p)
+			}
+			aborted = true
+		}
+	}()
+	h.ServeHTTP(rec, r)
+	return rec, info, false
 }

@@ -4,59 +4,112 @@ import (
 	"bytes"
 )
 
+// Bounds of what one request's stderr may put in the log. They are fixed,
+// not config keys: they protect the log, not the guest (README, "Fixed
+// limits").
 const (
-	maxStderrLine  = 4 << 10  // longer lines are cut, and marked so
+	maxStderrLine  = 4 << 10  // longer lines are cut
 	maxStderrBytes = 64 << 10 // per request; the rest is counted, not logged
+	// maxStderrLines bounds the events: a byte cap alone let 8 MiB of bare
+	// newlines make 7.3 million events from one request (issue 9).
+	maxStderrLines = 1000
 )
 
-// stderrLog turns a guest's stderr into one log event per line, tagged
-// with the request's route, module and request id.
+// stderrLog turns a guest's stderr into one log event per non-blank line,
+// tagged with the request's route, module and request id. What it does not
+// log (blank lines, lines past maxStderrLines, bytes past maxStderrBytes or
+// maxStderrLine) is counted and reported once, by the access log event when
+// there is one.
 type stderrLog struct {
-	log     *requestLog
-	line    []byte
-	total   int
-	dropped int
+	log  *requestLog
+	info *Info // the access log's, or nil: then flush logs the drops itself
+
+	line  []byte // the current line's logged bytes
+	seen  int    // bytes of the current line seen, logged or not
+	total int    // bytes logged
+	lines int    // events logged
+
+	droppedLines int // blank lines and lines past maxStderrLines
+	droppedBytes int // bytes not logged, newlines of dropped lines included
 }
 
 func (s *stderrLog) Write(p []byte) (int, error) {
 	n := len(p)
+	if len(s.line) == 0 && s.full() {
+		// Nothing more can be logged: count without looking at each line.
+		s.droppedBytes += len(p)
+		if k := bytes.Count(p, []byte{'\n'}); k > 0 {
+			s.droppedLines += k
+			s.seen = len(p) - 1 - bytes.LastIndexByte(p, '\n')
+		} else {
+			s.seen += len(p)
+		}
+		return n, nil
+	}
 	for len(p) > 0 {
 		i := bytes.IndexByte(p, '\n')
-		chunk := p
-		if i >= 0 {
-			chunk = p[:i]
-		}
-		if s.total >= maxStderrBytes {
-			s.dropped += len(chunk)
-		} else {
-			room := min(maxStderrLine-len(s.line), maxStderrBytes-s.total)
-			if room < len(chunk) {
-				s.dropped += len(chunk) - max(room, 0)
-				chunk = chunk[:max(room, 0)]
-			}
-			s.line = append(s.line, chunk...)
-			s.total += len(chunk)
-		}
 		if i < 0 {
+			s.take(p)
 			break
 		}
-		s.emit()
+		s.take(p[:i])
+		s.endLine(1)
 		p = p[i+1:]
 	}
 	return n, nil
 }
 
-func (s *stderrLog) emit() {
-	s.log.get().Warn().Str("stderr", string(bytes.TrimSuffix(s.line, []byte{'\r'}))).Msg("guest stderr")
-	s.line = s.line[:0]
+func (s *stderrLog) full() bool {
+	return s.lines >= maxStderrLines || s.total >= maxStderrBytes
 }
 
-// flush logs a last line without a newline and what was dropped.
+// take adds b, a part of the current line without its newline.
+func (s *stderrLog) take(b []byte) {
+	s.seen += len(b)
+	if s.full() {
+		s.droppedBytes += len(b)
+		return
+	}
+	room := max(min(maxStderrLine-len(s.line), maxStderrBytes-s.total), 0)
+	if room < len(b) {
+		s.droppedBytes += len(b) - room
+		b = b[:room]
+	}
+	s.line = append(s.line, b...)
+	s.total += len(b)
+}
+
+// endLine ends the current line; nl is the length of its newline (0 for a
+// last line without one).
+func (s *stderrLog) endLine(nl int) {
+	text := bytes.TrimSuffix(s.line, []byte{'\r'})
+	if len(bytes.TrimSpace(text)) == 0 {
+		// Blank, or nothing of it could be logged: no event.
+		s.droppedLines++
+		s.droppedBytes += len(s.line) + nl
+		s.total -= len(s.line)
+	} else {
+		s.log.get().Warn().Bytes("stderr", text).Msg("guest stderr")
+		s.lines++
+	}
+	s.line = s.line[:0]
+	s.seen = 0
+}
+
+// flush ends a last line without a newline and reports what was dropped.
 func (s *stderrLog) flush() {
-	if len(s.line) > 0 {
-		s.emit()
+	if s.seen > 0 {
+		s.endLine(0)
 	}
-	if s.dropped > 0 {
-		s.log.get().Warn().Int("dropped_bytes", s.dropped).Msg("guest stderr over the limit; rest not logged")
+	if s.droppedLines == 0 && s.droppedBytes == 0 {
+		return
 	}
+	if s.info != nil {
+		// An internal redirect runs several guests for one request.
+		s.info.StderrDroppedLines += s.droppedLines
+		s.info.StderrDroppedBytes += s.droppedBytes
+		return
+	}
+	s.log.get().Warn().Int("stderr_dropped_lines", s.droppedLines).Int("stderr_dropped_bytes", s.droppedBytes).
+		Msg("guest stderr over the limits; rest not logged")
 }

@@ -127,7 +127,7 @@ func Build(ctx context.Context, cfg *Config, opts Options) (*Site, error) {
 	site.background = parts.background
 	site.closers = parts.closers
 	ids := newRequestIDs()
-	inner = recoverer(maxURI(int(srv.MaxURI))(handler))
+	inner = recoverer(refuseAmbiguous(maxURI(int(srv.MaxURI))(handler)))
 	site.Handler = accessLog(opts.Log, ids, opts.Observe)(inner)
 	return site, nil
 }
@@ -237,7 +237,7 @@ func routeHandlers(ctx context.Context, cfg *Config, rt *Route, mod *wasi.Module
 	env := routeEnv(sc.env(rt))
 	var out []routeHandler
 	for _, e := range entries {
-		prog, err := mod.Prepare(wasi.Config{Entrypoint: e.entry, Volumes: volumes, MemoryLimit: uint64(lim.Memory)})
+		prog, err := mod.Prepare(wasi.Config{Entrypoint: e.entry, Volumes: volumes, MemoryLimit: uint64(lim.Memory), MaxOpenFiles: lim.MaxOpenFiles})
 		if err != nil {
 			return nil, err
 		}
@@ -446,7 +446,7 @@ type subRoute struct{ pattern, entry string }
 // wagiSubRoutes runs a module's _routes export, which prints lines of
 // "/path entrypoint" (WAGI); a path ending in /... is a prefix.
 func wagiSubRoutes(ctx context.Context, mod *wasi.Module, vols []wasi.Volume, lim Limits) ([]subRoute, error) {
-	prog, err := mod.Prepare(wasi.Config{Entrypoint: "_routes", Volumes: vols, MemoryLimit: uint64(lim.Memory)})
+	prog, err := mod.Prepare(wasi.Config{Entrypoint: "_routes", Volumes: vols, MemoryLimit: uint64(lim.Memory), MaxOpenFiles: lim.MaxOpenFiles})
 	if err != nil {
 		return nil, err
 	}
@@ -485,4 +485,9 @@ func (l *limitedBuffer) Write(p []byte) (int, error) {
 		return 0, errors.New("output too large")
 	}
 	return l.buf.Write(p)
+}
+
+// BuildLimits are the limits of script builds in these settings.
+func (s Server) BuildLimits() build.Limits {
+	return build.Limits{Timeout: time.Duration(s.BuildTimeout), Memory: int64(s.BuildMemory), Concurrency: s.BuildConcurrency}
 }

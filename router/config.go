@@ -39,12 +39,13 @@ type Config struct {
 // Limits bound what one route's guests may use. Zero means "inherit":
 // a route's limits fall back to [defaults], and those to DefaultLimits.
 type Limits struct {
-	Timeout      Duration `toml:"timeout"`       // wall clock per request -> 504
-	Memory       Size     `toml:"memory"`        // linear memory per instance
-	MaxBody      Size     `toml:"max_body"`      // request body -> 413
-	MaxOutput    Size     `toml:"max_output"`    // response bytes -> stopped, aborted
-	Concurrency  int      `toml:"concurrency"`   // instances of the route at once
-	QueueTimeout Duration `toml:"queue_timeout"` // wait for a slot, then 503
+	Timeout      Duration `toml:"timeout"`        // wall clock per request -> 504
+	Memory       Size     `toml:"memory"`         // linear memory per instance
+	MaxBody      Size     `toml:"max_body"`       // request body -> 413
+	MaxOutput    Size     `toml:"max_output"`     // response bytes -> stopped, aborted
+	Concurrency  int      `toml:"concurrency"`    // instances of the route at once
+	QueueTimeout Duration `toml:"queue_timeout"`  // wait for a slot, then 503
+	MaxOpenFiles int      `toml:"max_open_files"` // files an instance holds open in its volumes
 }
 
 // DefaultLimits are the limits of a route that sets none.
@@ -55,6 +56,7 @@ var DefaultLimits = Limits{
 	MaxOutput:    64 << 20,
 	Concurrency:  64,
 	QueueTimeout: Duration(time.Second),
+	MaxOpenFiles: 256, // as wasi.DefaultMaxOpenFiles
 }
 
 // Or returns l with each zero field taken from d.
@@ -77,6 +79,9 @@ func (l Limits) Or(d Limits) Limits {
 	if l.QueueTimeout == 0 {
 		l.QueueTimeout = d.QueueTimeout
 	}
+	if l.MaxOpenFiles == 0 {
+		l.MaxOpenFiles = d.MaxOpenFiles
+	}
 	return l
 }
 
@@ -98,6 +103,16 @@ type Server struct {
 	// the server. Default true; false trades that for lower tail latency
 	// of short guests (README, Performance). Read at startup only.
 	LowerPriority *bool `toml:"lower_priority"`
+	// Builds of scripts (issue 10): each toolchain run's wall and CPU
+	// time, address space (and largest file written), and how many run at
+	// once across the server. TrustedBuilds builds unsandboxed when no
+	// sandbox can be made; InsecureCache accepts a cache_dir others may
+	// write to. Both are for development.
+	BuildTimeout     Duration `toml:"build_timeout"`
+	BuildMemory      Size     `toml:"build_memory"`
+	BuildConcurrency int      `toml:"build_concurrency"`
+	TrustedBuilds    bool     `toml:"trusted_builds"`
+	InsecureCache    bool     `toml:"insecure_cache"`
 }
 
 // DefaultServer are the server-wide bounds of a configuration that sets none.
@@ -111,6 +126,9 @@ var DefaultServer = Server{
 	ReadTimeout:       Duration(60 * time.Second),
 	WriteTimeout:      Duration(60 * time.Second),
 	LowerPriority:     &lowerPriority,
+	BuildTimeout:      Duration(60 * time.Second),
+	BuildMemory:       1 << 30,
+	BuildConcurrency:  1,
 }
 
 var lowerPriority = true
@@ -152,6 +170,15 @@ func (s Server) Or(d Server) Server {
 	}
 	if s.LowerPriority == nil {
 		s.LowerPriority = d.LowerPriority
+	}
+	if s.BuildTimeout == 0 {
+		s.BuildTimeout = d.BuildTimeout
+	}
+	if s.BuildMemory == 0 {
+		s.BuildMemory = d.BuildMemory
+	}
+	if s.BuildConcurrency == 0 {
+		s.BuildConcurrency = d.BuildConcurrency
 	}
 	return s
 }
@@ -346,8 +373,14 @@ func (c *Config) Validate() error {
 		if l.Memory != 0 && (l.Memory < 64<<10 || l.Memory > 4<<30) {
 			bad("%s: memory must be between 64KiB and 4GiB", where)
 		}
+		if bad := badMaxOpenFiles(l.MaxOpenFiles); bad != "" {
+			errs = append(errs, fmt.Errorf("%w: %s: %s: %s", ErrConfig, c.File, where, bad))
+		}
 	}
 	checkLimits("[defaults]", c.Defaults)
+	if c.Server.BuildConcurrency < 0 || c.Server.BuildTimeout < 0 || (c.Server.BuildMemory != 0 && c.Server.BuildMemory < 64<<20) {
+		bad("[server]: build_concurrency and build_timeout must be positive, build_memory at least 64MiB")
+	}
 	seen := map[string]int{}
 	for i := range c.Routes {
 		r := &c.Routes[i]
@@ -429,4 +462,13 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// badMaxOpenFiles says what is wrong with a max_open_files value, or "".
+// The cap counts each volume's own folder too, so 1 leaves a guest none.
+func badMaxOpenFiles(n int) string {
+	if n != 0 && (n < 1 || n > 1<<16) {
+		return "max_open_files must be between 1 and 65536"
+	}
+	return ""
 }

@@ -127,6 +127,9 @@ func (l Limits) capBy(c Limits) Limits {
 	if c.Concurrency != 0 && l.Concurrency > c.Concurrency {
 		l.Concurrency = c.Concurrency
 	}
+	if c.MaxOpenFiles != 0 && l.MaxOpenFiles > c.MaxOpenFiles {
+		l.MaxOpenFiles = c.MaxOpenFiles
+	}
 	return l
 }
 
@@ -234,6 +237,9 @@ func (c *Config) validateHosting() error {
 		}
 		if l.Memory != 0 && (l.Memory < 64<<10 || l.Memory > 4<<30) {
 			bad("%s: limits: memory must be between 64KiB and 4GiB", where)
+		}
+		if m := badMaxOpenFiles(l.MaxOpenFiles); m != "" {
+			bad("%s: limits: %s", where, m)
 		}
 		for k := range t.Env {
 			if !envName.MatchString(k) {

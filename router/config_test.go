@@ -108,6 +108,12 @@ methods = ["get"]`, want: []string{`method "get" is not an upper-case HTTP metho
 path = "/x"
 module = "a.wasm"
 memory = "1KiB"`, want: []string{`route #1 "/x": memory must be between 64KiB and 4GiB`}},
+		{name: "max_open_files negative", toml: `[defaults]
+max_open_files = -1
+[[route]]
+path = "/x"
+module = "a.wasm"
+max_open_files = 100000`, want: []string{`[defaults]: max_open_files must be between 1 and 65536`, `route #1 "/x": max_open_files must be between 1 and 65536`}},
 		{name: "defaults checked", toml: `[defaults]
 concurrency = -1
 [[route]]

@@ -102,6 +102,7 @@ func serveSite(t testing.TB, dir, config string, w io.Writer, edit func(*Options
 	cfg, site := buildSite(t, dir, config, w, edit)
 	srv := httptest.NewUnstartedServer(nil)
 	srv.Config = NewServer(cfg.Server, site.Handler)
+	srv.Listener = FramingListener(srv.Listener, srv.Config.MaxHeaderBytes) // as wasigate serve does
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return srv, site

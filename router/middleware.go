@@ -92,6 +92,9 @@ func accessLog(log zerolog.Logger, ids *requestIDs, observe func(r *http.Request
 				if info.Redirects > 0 {
 					ev = ev.Int("redirects", info.Redirects)
 				}
+				if info.StderrDroppedLines > 0 || info.StderrDroppedBytes > 0 {
+					ev = ev.Int("stderr_dropped_lines", info.StderrDroppedLines).Int("stderr_dropped_bytes", info.StderrDroppedBytes)
+				}
 				if info.Reason != "" {
 					ev = ev.Str("reason", info.Reason)
 				}

@@ -101,6 +101,7 @@ type scriptsHandler struct {
 	tmpl    host.Handler // limits, env, volumes; Runner and Root set per request
 	volumes []wasi.Volume
 	memory  uint64
+	files   int // max_open_files
 	limiter *limiter
 	scope   *scope // the tenant's (or default site's) hooks: in-flight counts
 	// interpProgs are the interpreters bound to this route, by ext.
@@ -167,6 +168,7 @@ func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect h
 		tmpl:        *newHostHandler(rt, rt.Path, routeEnv(sc.env(rt)), docRoot, lim, srv, redirect),
 		volumes:     volumes,
 		memory:      uint64(lim.Memory),
+		files:       lim.MaxOpenFiles,
 		limiter:     newLimiter(lim.Concurrency, time.Duration(lim.QueueTimeout), "route"),
 		scope:       sc,
 		interpProgs: map[string]*wasi.Program{},
@@ -183,7 +185,7 @@ func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect h
 			continue
 		}
 		vols := append(append([]wasi.Volume(nil), volumes...), wasi.Volume{Guest: ScriptsGuestDir, Host: dir})
-		prog, err := in.mod.Prepare(wasi.Config{Volumes: vols, MemoryLimit: s.memory})
+		prog, err := in.mod.Prepare(wasi.Config{Volumes: vols, MemoryLimit: s.memory, MaxOpenFiles: s.files})
 		if err != nil {
 			return nil, fmt.Errorf("interpreter %s: %w", ext, err)
 		}
@@ -227,20 +229,47 @@ func (s *scriptsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	module := path.Join(s.rt.Scripts, entry)
 	info.Module = module
-	runner, err := s.runner(r.Context(), entry)
+	// A request waits for its script's build inside the route's limiter
+	// and within its own timeout (issue 10): a slow build holds only the
+	// route's slots, and its requests do not wait past their timeout.
+	s.limiter.wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.serveScript(w, r, log.With().Str("module", module).Logger(), name, entry, module)
+	})).ServeHTTP(w, r)
+}
+
+// errStillBuilding is the error of a request whose timeout passed while
+// its script was building; the build goes on up to build_timeout.
+var errStillBuilding = errors.New("the script is still building")
+
+func (s *scriptsHandler) serveScript(w http.ResponseWriter, r *http.Request, log zerolog.Logger, name, entry, module string) {
+	start := time.Now()
+	timeout := s.tmpl.Timeout
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	runner, err := s.runner(ctx, entry)
+	cancel()
 	if err != nil {
-		s.fail(w, r, log.With().Str("module", module).Logger(), err)
+		if errors.Is(err, context.DeadlineExceeded) && r.Context().Err() == nil {
+			info := host.InfoFrom(r.Context())
+			info.Reason = "building"
+			info.Err = fmt.Errorf("%w (waited %v, the route's timeout)", errStillBuilding, timeout)
+			w.Header().Set("Retry-After", "5")
+			http.Error(w, "503 Service Unavailable: the script is still building; try again shortly", http.StatusServiceUnavailable)
+			return
+		}
+		s.fail(w, r, log, err)
 		return
 	}
 	h := s.tmpl
 	h.Runner = runner
 	h.Module = module
 	h.Root = s.prefix + "/" + name // SCRIPT_NAME as requested: /s/NAME or /s/NAME.EXT
+	// What the build wait used of the timeout is not given again.
+	h.Timeout = max(timeout-time.Since(start), time.Millisecond)
 	if sr, ok := runner.(*scriptRunner); ok {
-		// Also when the guest never ran (the limiter refused it).
+		// Also when the guest never ran.
 		defer sr.release()
 	}
-	s.limiter.wrap(s.scope.running(s.rt.Path, &h)).ServeHTTP(w, r)
+	s.scope.running(s.rt.Path, &h).ServeHTTP(w, r)
 }
 
 // fail answers a script that cannot run. The toolchain or interpreter to
@@ -261,6 +290,9 @@ func (s *scriptsHandler) fail(w http.ResponseWriter, r *http.Request, log zerolo
 	case errors.As(err, &te), errors.As(err, &me):
 		info.Reason = "toolchain"
 		body = "500 Internal Server Error: " + err.Error()
+	case errors.Is(err, build.ErrNoSandbox):
+		info.Reason = "toolchain"
+		body = "500 Internal Server Error: " + build.ErrNoSandbox.Error()
 	case s.rt.ShowBuildErrors:
 		body += "\n\n" + err.Error()
 	}
@@ -580,7 +612,7 @@ func (s *scriptsHandler) compile(full string) (*wasi.Program, string, bool, erro
 			s.mu.Unlock()
 		}
 	}
-	prog, err := m.mod.Prepare(wasi.Config{Volumes: s.volumes, MemoryLimit: s.memory})
+	prog, err := m.mod.Prepare(wasi.Config{Volumes: s.volumes, MemoryLimit: s.memory, MaxOpenFiles: s.files})
 	if err != nil {
 		s.mu.Lock()
 		m.users--

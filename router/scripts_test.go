@@ -168,7 +168,7 @@ func scriptsSite(t testing.TB, dir, config string) (*httptest.Server, *logBuffer
 	logs := &logBuffer{}
 	site, err := Build(context.Background(), cfg, Options{
 		Engine:  eng,
-		Builder: &build.Builder{Dir: filepath.Join(t.TempDir(), "builds")},
+		Builder: &build.Builder{Dir: filepath.Join(t.TempDir(), "builds"), GoCache: testGoCache()},
 		Log:     zerolog.New(logs),
 	})
 	if err != nil {

@@ -21,7 +21,8 @@ import (
 func NewServer(s Server, handler http.Handler) *http.Server {
 	s = s.Or(DefaultServer)
 	return &http.Server{
-		Handler:           writeDeadline(time.Duration(s.WriteTimeout), handler),
+		Handler:           countFraming(writeDeadline(time.Duration(s.WriteTimeout), handler)),
+		ConnContext:       framingContext,
 		ReadHeaderTimeout: time.Duration(s.ReadHeaderTimeout),
 		IdleTimeout:       time.Duration(s.IdleTimeout),
 		MaxHeaderBytes:    int(s.MaxHeaderBytes),

@@ -163,8 +163,10 @@ func (hr *hostRouter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := r.Host
-	if fwd := r.Header.Get("X-Forwarded-Host"); fwd != "" && hr.fromTrusted(r) {
-		// A proxy that appends puts what it saw last.
+	if fwd := lastValue(r.Header["X-Forwarded-Host"]); fwd != "" && hr.fromTrusted(r) {
+		// A proxy that appends puts what it saw last: in the last line,
+		// after the last comma. Earlier values came from further away, up
+		// to the client itself.
 		if i := strings.LastIndexByte(fwd, ','); i >= 0 {
 			fwd = fwd[i+1:]
 		}
@@ -183,6 +185,14 @@ func (hr *hostRouter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	info.Tenant = ts.name
 	l := zerolog.Ctx(r.Context()).With().Str("tenant", ts.name).Logger()
 	ts.handler.ServeHTTP(w, r.WithContext(l.WithContext(r.Context())))
+}
+
+// lastValue returns the last of a header's lines, or "".
+func lastValue(vv []string) string {
+	if len(vv) == 0 {
+		return ""
+	}
+	return vv[len(vv)-1]
 }
 
 // match returns the tenant serving host (a Host header value), or nil.

@@ -72,6 +72,12 @@ func coalesceData(wasm []byte, gap int) (out []byte, before, after int, err erro
 		return wasm, 0, 0, errNoRewrite
 	}
 	p := n
+	// A segment takes at least 5 bytes (flag, i32.const, offset, end,
+	// size): a count beyond that is a lie, and allocating from it before
+	// reading killed the process (issue 9).
+	if int(count) > (len(sec)-p)/5 {
+		return wasm, 0, 0, errNoRewrite
+	}
 	segs := make([]segment, 0, count)
 	for range count {
 		flag, n := uleb32(sec[p:])
@@ -126,6 +132,11 @@ func coalesceData(wasm []byte, gap int) (out []byte, before, after int, err erro
 		runs = append(runs, run{i, j, size})
 		total += size + 16
 		i = j
+	}
+	// Filling gaps adds up to gap zero bytes per 5-byte segment; keep the
+	// rewritten module within a small multiple of the input (issue 9).
+	if total > 2*len(wasm)+4*max(gap, 4096) {
+		return wasm, len(segs), len(segs), errNoRewrite
 	}
 	content := make([]byte, 0, total+5)
 	content = binary.AppendUvarint(content, uint64(len(runs)))
@@ -185,6 +196,9 @@ func importsMemory(sec []byte) bool {
 			}
 			p += 1 + n
 		case 3: // global: value type, mutability
+			if p+2 > len(sec) {
+				return true
+			}
 			p += 2
 		default: // 2 is a memory; anything else is unknown
 			return true

@@ -138,6 +138,9 @@ func TestCoalesceDataGoGuest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := checkBounds(wasm); err != nil {
+		t.Fatalf("checkBounds: %v", err)
+	}
 	out, before, after, err := coalesceData(wasm, coalesceGap)
 	if err != nil {
 		t.Fatalf("coalesceData: %v", err)

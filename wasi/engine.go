@@ -48,6 +48,7 @@ type Options struct {
 type Engine struct {
 	rt       wazero.Runtime
 	cache    wazero.CompilationCache
+	sealed   *sealedCache // signs wazero's cache entries (cache.go)
 	cacheDir string
 	workers  int
 	nice     time.Duration // Options.NiceAfter
@@ -78,11 +79,14 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 	e := &Engine{cacheDir: opts.CacheDir, workers: opts.CompilationWorkers, nice: opts.NiceAfter, tune: newTuner(opts.Tune && canNice), runners: make(chan *job), hosts: map[string]bool{}}
 	e.canRestore = e.niceAfter() > 0 && probeRestore()
 	if opts.CacheDir != "" {
-		if err := os.MkdirAll(opts.CacheDir, 0o755); err != nil {
+		if err := os.MkdirAll(opts.CacheDir, 0o700); err != nil {
 			return nil, fmt.Errorf("cache dir: %w", err)
 		}
 		cache, err := wazero.NewCompilationCacheWithDir(filepath.Join(opts.CacheDir, "wazero"))
 		if err != nil {
+			return nil, fmt.Errorf("cache dir %s: %w", opts.CacheDir, err)
+		}
+		if e.sealed, err = newSealedCache(opts.CacheDir); err != nil {
 			return nil, fmt.Errorf("cache dir %s: %w", opts.CacheDir, err)
 		}
 		e.cache = cache
@@ -125,6 +129,10 @@ func (e *Engine) ProvideHostModule(name string) {
 func (e *Engine) MemoryInUse() (instances int, bytes uint64) {
 	return int(e.pools.stats.instances.Load()), uint64(e.pools.stats.bytes.Load())
 }
+
+// MemoryRescued counts the pooled memories Run had to give back itself
+// because the instance's close had not (issue 9); it should stay 0.
+func (e *Engine) MemoryRescued() int { return int(e.pools.stats.rescued.Load()) }
 
 // Close releases the runtime, every module and the pooled memory.
 func (e *Engine) Close(ctx context.Context) error {
@@ -184,9 +192,17 @@ func ReadModuleFile(path string) ([]byte, error) {
 func (e *Engine) Compile(ctx context.Context, name string, wasm []byte) (*Module, error) {
 	sum := sha256.Sum256(wasm)
 	m := &Module{engine: e, Name: name, Size: len(wasm), Hash: hex.EncodeToString(sum[:])}
-	m.Cached = e.seen(m.Hash)
+	var snapshot map[string]bool
+	if e.sealed != nil {
+		snapshot, m.Cached = e.sealed.before(m.Hash)
+	}
 	if e.workers > 0 {
 		ctx = experimental.WithCompilationWorkers(ctx, e.workers)
+	}
+	// Nothing reads the bytes before this check: they may come from
+	// anyone who can drop a file in a scripts folder (issue 9).
+	if err := checkBounds(wasm); err != nil {
+		return nil, fmt.Errorf("compile %s: %w", name, err)
 	}
 	start := time.Now()
 	// Join Go's thousands of data segments once, here, rather than have
@@ -197,6 +213,9 @@ func (e *Engine) Compile(ctx context.Context, name string, wasm []byte) (*Module
 		m.Segments, m.SegmentsJoined = before, after
 	}
 	compiled, err := e.rt.CompileModule(ctx, wasm)
+	if e.sealed != nil {
+		e.sealed.after(m.Hash, snapshot)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("compile %s: %w", name, err)
 	}
@@ -204,9 +223,6 @@ func (e *Engine) Compile(ctx context.Context, name string, wasm []byte) (*Module
 	m.compiled = compiled
 	e.open.Add(1)
 	m.prepare()
-	if !m.Cached {
-		e.markSeen(m.Hash)
-	}
 	return m, nil
 }
 
@@ -214,33 +230,14 @@ func (e *Engine) Compile(ctx context.Context, name string, wasm []byte) (*Module
 // metrics and for tests that check reloads release what they replace.
 func (e *Engine) OpenModules() int { return int(e.open.Load()) }
 
-// seen reports whether a module with this hash was compiled into the cache
-// before. wazero does not say whether CompileModule hit its file cache, so
-// the engine keeps a marker per module hash next to it.
-func (e *Engine) seen(hash string) bool {
-	if e.cacheDir == "" {
-		return false
-	}
-	_, err := os.Stat(filepath.Join(e.cacheDir, "seen", hash))
-	return err == nil
-}
-
-func (e *Engine) markSeen(hash string) {
-	if e.cacheDir == "" {
-		return
-	}
-	dir := filepath.Join(e.cacheDir, "seen")
-	if os.MkdirAll(dir, 0o755) == nil {
-		_ = os.WriteFile(filepath.Join(dir, hash), nil, 0o644)
-	}
-}
-
 // DefaultCacheDir is the compilation cache used when the configuration
-// names none: wasigate under the user's cache folder.
+// names none: wasigate under the user's cache folder, or "" when the user
+// has none. Never under /tmp, where another user could prepare it
+// (issue 10).
 func DefaultCacheDir() string {
 	dir, err := os.UserCacheDir()
 	if err != nil {
-		dir = os.TempDir()
+		return ""
 	}
 	return filepath.Join(dir, "wasigate")
 }

@@ -163,6 +163,7 @@ type memoryStats struct {
 	instances atomic.Int64 // memories handed out and not yet freed
 	bytes     atomic.Int64 // their linear memory sizes, added up
 	warm      atomic.Int64 // resident bytes of free memories (see Free)
+	rescued   atomic.Int64 // memories Run freed because wazero had not (callMemory.release)
 }
 
 // poolSet keeps one pool per memory limit.
@@ -203,17 +204,44 @@ func (s *poolSet) release() {
 	}
 }
 
-// callMemory is the allocator of one call: it hands out the pool's memory
-// and remembers it, so that Run can tell whether the guest was refused
-// memory before it failed.
+// callMemory is the allocator of one call and the handle of the memory it
+// hands out: it remembers the memory, so that Run can tell whether the
+// guest was refused memory before it failed, and frees it at most once, so
+// that Run can give it back itself if wazero did not (issue 9).
 type callMemory struct {
-	pool *memoryPool
-	mem  experimental.LinearMemory
+	pool  *memoryPool
+	mem   experimental.LinearMemory
+	freed bool
 }
+
+var _ experimental.LinearMemory = (*callMemory)(nil)
 
 func (c *callMemory) Allocate(cap, max uint64) experimental.LinearMemory {
 	c.mem = c.pool.Allocate(cap, max)
-	return c.mem
+	return c
+}
+
+// Reallocate implements experimental.LinearMemory.
+func (c *callMemory) Reallocate(size uint64) []byte { return c.mem.Reallocate(size) }
+
+// Free implements experimental.LinearMemory. wazero calls it from the
+// goroutine that closes the instance; release runs after that, on the
+// same goroutine as Run.
+func (c *callMemory) Free() {
+	if c.mem == nil || c.freed {
+		return
+	}
+	c.freed = true
+	c.mem.Free()
+}
+
+// release frees the memory if the instance's close did not, and counts it:
+// a memory still allocated when Run returns would stay out of its pool.
+func (c *callMemory) release() {
+	if c.mem != nil && !c.freed {
+		c.pool.stats.rescued.Add(1)
+		c.Free()
+	}
 }
 
 // refused reports whether the guest's memory.grow failed at the limit.

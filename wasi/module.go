@@ -125,7 +125,15 @@ type Config struct {
 	// MemoryLimit caps the guest's linear memory in bytes; memory.grow fails
 	// beyond it. 0 means the module's own maximum (4 GiB at most).
 	MemoryLimit uint64
+	// MaxOpenFiles caps the files an instance holds open in its volumes
+	// (the preopened volumes included); an open beyond it fails with
+	// EAGAIN and the guest goes on. 0 means DefaultMaxOpenFiles; negative,
+	// no cap.
+	MaxOpenFiles int
 }
+
+// DefaultMaxOpenFiles is Config.MaxOpenFiles when it is 0.
+const DefaultMaxOpenFiles = 256
 
 // Program is a module bound to a Config: what a route runs.
 type Program struct {
@@ -134,6 +142,8 @@ type Program struct {
 	init   bool         // call _initialize first (a reactor)
 	ruby   *rubyExports // run as the Ruby interpreter (ruby.go)
 	cfg    wazero.ModuleConfig
+	mounts []mount // volumes, given a files counter per call (fsConfig)
+	files  int     // Config.MaxOpenFiles
 	pool   *memoryPool
 }
 
@@ -162,34 +172,36 @@ func (m *Module) Prepare(c Config) (*Program, error) {
 	} else if err := m.Check(entry); err != nil {
 		return nil, err
 	}
-	cfg := m.base
-	if len(c.Volumes) > 0 {
-		fsc := wazero.NewFSConfig()
-		for _, v := range c.Volumes {
-			st, err := os.Stat(v.Host)
-			if err != nil {
-				return nil, fmt.Errorf("volume %s: %w", v.Guest, err)
-			}
-			if !st.IsDir() {
-				return nil, fmt.Errorf("volume %s: %s is not a folder", v.Guest, v.Host)
-			}
-			if v.Writable {
-				fsc, err = m.engine.withWritableVolume(fsc, v)
-			} else {
-				fsc, err = m.engine.withReadOnlyVolume(fsc, v)
-			}
-			if err != nil {
-				return nil, err
-			}
+	var mounts []mount
+	for _, v := range c.Volumes {
+		st, err := os.Stat(v.Host)
+		if err != nil {
+			return nil, fmt.Errorf("volume %s: %w", v.Guest, err)
 		}
-		cfg = cfg.WithFSConfig(fsc)
+		if !st.IsDir() {
+			return nil, fmt.Errorf("volume %s: %s is not a folder", v.Guest, v.Host)
+		}
+		fs, err := m.engine.volumeFS(v)
+		if err != nil {
+			return nil, err
+		}
+		mounts = append(mounts, mount{guest: v.Guest, fs: fs})
+	}
+	maxFiles := c.MaxOpenFiles
+	if maxFiles == 0 {
+		maxFiles = DefaultMaxOpenFiles
+	}
+	if _, err := fsConfig(mounts, maxFiles); err != nil {
+		return nil, err
 	}
 	p := &Program{
 		module: m,
 		entry:  entry,
 		init:   entry != "_start" && entry != "_initialize" && m.HasExport("_initialize"),
 		ruby:   rb,
-		cfg:    cfg,
+		cfg:    m.base,
+		mounts: mounts,
+		files:  maxFiles,
 		pool:   m.engine.pools.get(c.MemoryLimit),
 	}
 	return p, nil
@@ -246,6 +258,9 @@ func (p *Program) Run(ctx context.Context, c *Call) error {
 	if p.pool != nil {
 		mem = &callMemory{pool: p.pool}
 		ctx = experimental.WithMemoryAllocator(ctx, mem)
+		// Belt and braces: whatever wazero did, the pooled memory is not
+		// kept once Run returns (see release).
+		defer mem.release()
 	}
 
 	start := time.Now()
@@ -254,7 +269,7 @@ func (p *Program) Run(ctx context.Context, c *Call) error {
 	if err != nil {
 		return p.result(ctx, err)
 	}
-	defer mod.Close(context.WithoutCancel(ctx))
+	defer closeInstance(ctx, mod)
 	// Only the guest's own code runs under the priority guard: creating
 	// and closing the instance is bounded work, and a thread locked for it
 	// too parked and handed its CPU over whenever a lock in wazero or the
@@ -278,10 +293,37 @@ func (p *Program) Run(ctx context.Context, c *Call) error {
 	return err
 }
 
+// closeInstance closes an instance and releases its memory and files on
+// every ending (issue 9).
+//
+// With WithCloseOnContextDone, wazero's watcher goroutine
+// (ModuleInstance.closeModuleOnCanceledOrTimeout in
+// internal/wasm/module_instance.go) marks the instance closed with
+// exitCodeFlagResourceNotClosed when ctx ends, and leaves releasing the
+// resources to the next FailIfClosed. The compiler's call engine
+// (callEngine.call in internal/engine/wazevo/call_engine.go) calls
+// FailIfClosed only on its normal return path; when the guest was inside a
+// host function that panicked (our sleep, proc_exit) the recovered path
+// does not. Close is then a no-op (Closed is already set), and the memory
+// and the open files stayed allocated for ever. FailIfClosed on the
+// concrete *wasm.ModuleInstance releases them; calling it after Close also
+// covers the watcher winning the race after the call returned.
+func closeInstance(ctx context.Context, mod api.Module) {
+	ctx = context.WithoutCancel(ctx)
+	_ = mod.Close(ctx)
+	if f, ok := mod.(interface{ FailIfClosed() error }); ok {
+		_ = f.FailIfClosed()
+	}
+}
+
 // config is the module config of one call, without its environment.
 func (p *Program) config(ctx context.Context, c *Call) wazero.ModuleConfig {
 	// The environment goes through ctx (environ.go), not WithEnv.
 	cfg := p.cfg.WithArgs(c.Args...)
+	if len(p.mounts) > 0 {
+		fsc, _ := fsConfig(p.mounts, p.files) // checked by Prepare
+		cfg = cfg.WithFSConfig(fsc)
+	}
 	if c.Stdin != nil {
 		cfg = cfg.WithStdin(c.Stdin)
 	}
@@ -293,7 +335,10 @@ func (p *Program) config(ctx context.Context, c *Call) wazero.ModuleConfig {
 	}
 	// wazero's own sleep ignores the context: a guest sleeping in
 	// poll_oneoff would outlive its deadline. This one wakes up and ends
-	// the guest when the run is stopped.
+	// the guest when the run is stopped. It is poll_oneoff's only wait:
+	// wazero 1.12 reports a stdin that is an io.Reader (not an *os.File)
+	// ready at once, so a guest polling stdin then blocks in fd_read, on
+	// the caller's reader, which must return when ctx ends (issue 9).
 	done := ctx.Done()
 	cfg = cfg.WithNanosleep(func(ns int64) {
 		t := time.NewTimer(time.Duration(ns))
@@ -339,6 +384,11 @@ func (p *Program) result(ctx context.Context, err error) error {
 			}
 			return fmt.Errorf("guest stopped: %w", context.Canceled)
 		default:
+			if ctx.Err() != nil {
+				// It failed because it was stopped: a write or read the
+				// stop ended returned an error to it.
+				return fmt.Errorf("guest stopped: %w (exit code %d)", context.Cause(ctx), exit.ExitCode())
+			}
 			return &ExitError{Code: exit.ExitCode()}
 		}
 	}

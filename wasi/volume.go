@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -16,34 +17,93 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 )
 
-// withReadOnlyVolume mounts v through an os.Root, which refuses every path
-// that leaves the folder, including symbolic links inside it that point
-// outside. wazero's own WithReadOnlyDirMount follows such links.
-func (e *Engine) withReadOnlyVolume(fsc wazero.FSConfig, v Volume) (wazero.FSConfig, error) {
+// volumeFS returns the file system of a volume, confined to an os.Root
+// shared by every instance that mounts the folder. Read-only: os.Root's
+// fs.FS through wazero's adapter, which refuses every path that leaves the
+// folder, including symbolic links inside it that point outside (wazero's
+// own WithReadOnlyDirMount follows them). Writable: rootFS below, for the
+// same reason (wazero's WithDirMount would let a guest write through a
+// link the operator left in the folder).
+func (e *Engine) volumeFS(v Volume) (experimentalsys.FS, error) {
 	root, err := e.openRoot(v.Host)
 	if err != nil {
 		return nil, fmt.Errorf("volume %s: %w", v.Guest, err)
 	}
-	// The root stays open for the life of the process: every instance of
-	// the route shares it, read-only.
-	return fsc.WithFSMount(root.FS(), v.Guest), nil
+	if v.Writable {
+		return &rootFS{root: root}, nil
+	}
+	return &sysfs.AdaptFS{FS: root.FS()}, nil
 }
 
-// withWritableVolume mounts v read-write through an os.Root. wazero's
-// WithDirMount follows a symbolic link inside the folder to anywhere on
-// the host: a guest could write through a link the operator left in a
-// writable volume (or read through it). os.Root resolves every path and
-// link inside the folder, or refuses it.
-func (e *Engine) withWritableVolume(fsc wazero.FSConfig, v Volume) (wazero.FSConfig, error) {
-	root, err := e.openRoot(v.Host)
-	if err != nil {
-		return nil, fmt.Errorf("volume %s: %w", v.Guest, err)
+// mount is a volume's file system at its guest path.
+type mount struct {
+	guest string
+	fs    experimentalsys.FS
+}
+
+// fsConfig is the file system config of one call: every volume's file
+// system counts its open files in one counter of the instance, so that the
+// instance holds at most max (issue 9: one guest opened 19,984 files and
+// the process could no longer accept connections).
+func fsConfig(mounts []mount, max int) (wazero.FSConfig, error) {
+	fsc := wazero.NewFSConfig()
+	n := &fileCount{max: int64(max)}
+	for _, m := range mounts {
+		sfs, ok := fsc.(sysfs.FSConfig)
+		if !ok {
+			return nil, errors.New("wazero's FSConfig does not take a sys.FS")
+		}
+		fsc = sfs.WithSysFSMount(&countedFS{FS: m.fs, n: n}, m.guest)
 	}
-	sfs, ok := fsc.(sysfs.FSConfig)
-	if !ok {
-		return nil, fmt.Errorf("volume %s: wazero's FSConfig does not take a sys.FS", v.Guest)
+	return fsc, nil
+}
+
+// fileCount is the number of files an instance holds open.
+type fileCount struct {
+	open atomic.Int64
+	max  int64 // <= 0: no limit
+}
+
+// errTooManyFiles is what a guest over its files cap gets. wazero 1.12's
+// sys.Errno has no EMFILE (a file system can return only the errnos it
+// lists; any other becomes EIO), so the closest it can say is EAGAIN,
+// "resource temporarily unavailable".
+const errTooManyFiles = experimentalsys.EAGAIN
+
+// countedFS counts the files opened through FS against the instance's cap.
+type countedFS struct {
+	experimentalsys.FS
+	n *fileCount
+}
+
+// OpenFile implements experimentalsys.FS.
+func (c *countedFS) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMode) (experimentalsys.File, experimentalsys.Errno) {
+	if n := c.n.open.Add(1); c.n.max > 0 && n > c.n.max {
+		c.n.open.Add(-1)
+		return nil, errTooManyFiles
 	}
-	return sfs.WithSysFSMount(&rootFS{root: root}, v.Guest), nil
+	f, e := c.FS.OpenFile(p, flag, perm)
+	if e != 0 {
+		c.n.open.Add(-1)
+		return nil, e
+	}
+	return &countedFile{File: f, n: c.n}, 0
+}
+
+// countedFile gives its place back when closed, by the guest or by the
+// instance's close.
+type countedFile struct {
+	experimentalsys.File
+	n      *fileCount
+	closed bool
+}
+
+func (f *countedFile) Close() experimentalsys.Errno {
+	if !f.closed {
+		f.closed = true
+		f.n.open.Add(-1)
+	}
+	return f.File.Close()
 }
 
 // openRoot returns the engine's os.Root for the folder dir. Every route,
@@ -274,17 +334,15 @@ func (r *rootFS) Link(oldPath, newPath string) experimentalsys.Errno {
 	return errno(r.root.Link(rel(oldPath), rel(newPath)))
 }
 
-// Symlink implements experimentalsys.FS. A link whose target leaves the
-// volume is refused: os.Root would not follow it for the guest, but a
-// program on the host reading the folder later would.
+// Symlink implements experimentalsys.FS. A guest may not create symbolic
+// links at all (issue 9). A link's text says little about where it leads:
+// with "A -> ." in place, "L -> A/A/A/A/A/A/../../../../../.." reads as
+// harmless but resolves to the host's "/". os.Root never follows it for
+// the guest, but backups and web servers on the host would. Resolving the
+// target when the link is made would not be enough either: renaming the
+// link or replacing a link it goes through changes where it leads later.
 func (r *rootFS) Symlink(target, link string) experimentalsys.Errno {
-	if path.IsAbs(target) {
-		return experimentalsys.EPERM
-	}
-	if resolved := path.Join(path.Dir(rel(link)), target); resolved == ".." || len(resolved) > 2 && resolved[:3] == "../" {
-		return experimentalsys.EPERM
-	}
-	return errno(r.root.Symlink(target, rel(link)))
+	return experimentalsys.EPERM
 }
 
 // Readlink implements experimentalsys.FS.

@@ -20,6 +20,7 @@ import (
 	"github.com/wasigate/wasigate/router"
 	"github.com/wasigate/wasigate/wasi"
 	"github.com/wasigate/wasigate/wasi/build"
+	"github.com/wasigate/wasigate/wasi/seal"
 )
 
 func version() string { return host.Version }
@@ -29,8 +30,13 @@ func configFlags(fs *flag.FlagSet) *string {
 	p := new(string)
 	fs.StringVar(p, "c", "", "configuration `file` (wasigate TOML or WAGI modules.toml)")
 	fs.StringVar(p, "config", "", "same as -c")
+	fs.BoolVar(&insecureCache, "insecure-cache", false, "accept a cache_dir another user owns or may write to (development only)")
 	return p
 }
+
+// insecureCache is the --insecure-cache flag of the command being run
+// (registered, and so reset, with -c).
+var insecureCache bool
 
 // errNoConfig is returned when no configuration was named or found.
 var errNoConfig = errors.New("no configuration: pass -c FILE (or run from a folder with wasigate.toml or samples/wasigate.toml)")
@@ -74,6 +80,9 @@ type setup struct {
 	engine  *wasi.Engine
 	builder *build.Builder
 	log     zerolog.Logger
+	// cacheState says whether the cache folder passed its checks, for
+	// wasigate check.
+	cacheState string
 }
 
 func newSetup(ctx context.Context, configPath string, stderr io.Writer) (*setup, error) {
@@ -94,11 +103,10 @@ func newSetupFor(ctx context.Context, cfg *router.Config, stderr io.Writer) (*se
 	for _, w := range cfg.Warnings {
 		log.Warn().Msg(w)
 	}
-	cacheDir := cfg.CacheDir
-	if cacheDir == "" {
-		cacheDir = wasi.DefaultCacheDir()
-	} else {
-		cacheDir = cfg.Abs(cacheDir)
+	srv := cfg.Server.Or(router.DefaultServer)
+	cacheDir, cacheState, err := openCacheDir(cfg, srv.InsecureCache || insecureCache, log)
+	if err != nil {
+		return nil, err
 	}
 	// Every core compiles: an interpreter such as ruby.wasm (30 MB) takes
 	// about half as long with two workers as with one.
@@ -106,12 +114,55 @@ func newSetupFor(ctx context.Context, cfg *router.Config, stderr io.Writer) (*se
 		CacheDir:           cacheDir,
 		CompilationWorkers: runtime.NumCPU(),
 		Tune:               true,
-		NiceAfter:          cfg.Server.Or(router.DefaultServer).NiceAfter(),
+		NiceAfter:          srv.NiceAfter(),
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &setup{cfg: cfg, engine: engine, builder: &build.Builder{Dir: cacheDir}, log: log}, nil
+	key, err := seal.LoadKey(cacheDir)
+	if err != nil {
+		engine.Close(ctx)
+		return nil, err
+	}
+	sb := build.DetectSandbox()
+	b := &build.Builder{
+		Dir:     cacheDir,
+		Limits:  srv.BuildLimits(),
+		Sandbox: &sb,
+		Trusted: srv.TrustedBuilds,
+		Key:     key,
+	}
+	if !sb.Available() && srv.TrustedBuilds {
+		log.Warn().Str("sandbox", sb.String()).Msg("trusted_builds: scripts are built unsandboxed, with the server's file system")
+	}
+	return &setup{cfg: cfg, engine: engine, builder: b, log: log, cacheState: cacheState}, nil
+}
+
+// errNoCacheDir is returned when the configuration names no cache_dir and
+// the user has no cache folder.
+var errNoCacheDir = errors.New("no cache folder: set cache_dir in the configuration (HOME and XDG_CACHE_HOME are unset, and wasigate keeps no cache under /tmp)")
+
+// openCacheDir resolves and creates the cache folder and checks that it
+// is the server's alone (issue 10), unless insecure is set, which is
+// logged as a warning. It returns the folder and its state for check.
+func openCacheDir(cfg *router.Config, insecure bool, log zerolog.Logger) (string, string, error) {
+	dir := cfg.Abs(cfg.CacheDir)
+	if dir == "" {
+		if dir = wasi.DefaultCacheDir(); dir == "" {
+			return "", "", fmt.Errorf("%s: %w", cfg.File, errNoCacheDir)
+		}
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", "", fmt.Errorf("cache_dir: %w", err)
+	}
+	if err := seal.CheckDir(dir); err != nil {
+		if !insecure {
+			return "", "", fmt.Errorf("%s: cache_dir %s refused: %w (fix the owner or mode, or pass --insecure-cache for development)", cfg.File, dir, err)
+		}
+		log.Warn().Err(err).Str("cache_dir", dir).Msg("insecure cache: using a cache folder others may write to")
+		return dir, "INSECURE (" + err.Error() + ")", nil
+	}
+	return dir, fmt.Sprintf("private to uid %d", os.Getuid()), nil
 }
 
 func (s *setup) options(stderr io.Writer) router.Options {

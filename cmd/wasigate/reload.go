@@ -95,7 +95,7 @@ func startOps(ctx context.Context, s *setup, stderr io.Writer) (*ops, error) {
 // certificate. Go's server then also speaks HTTP/2.
 func (o *ops) serve(hs *http.Server, ln net.Listener) error {
 	if o.certs == nil {
-		return hs.Serve(ln)
+		return hs.Serve(router.FramingListener(ln, hs.MaxHeaderBytes))
 	}
 	hs.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: o.certs.get}
 	return hs.ServeTLS(ln, "", "")

@@ -22,6 +22,15 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	}
 	defer s.engine.Close(context.Background())
 	fmt.Fprintf(stdout, "%s: ok: %d routes, %d modules\n", s.cfg.File, len(site.Routes), len(site.Modules))
+	sb := "sandbox: " + s.builder.Sandbox.String()
+	if !s.builder.Sandbox.Available() {
+		if s.builder.Trusted {
+			sb += " (trusted_builds: scripts build unsandboxed)"
+		} else {
+			sb += " (scripts that need building will fail; set trusted_builds to build unsandboxed)"
+		}
+	}
+	fmt.Fprintf(stdout, "builds: %s\ncache: %s: %s\n", sb, s.builder.Dir, s.cacheState)
 	return 0
 }
 

@@ -6,7 +6,6 @@
 package build
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -20,6 +19,10 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
+	"time"
+
+	"github.com/wasigate/wasigate/wasi/seal"
 )
 
 // Kind is a kind of source, chosen by file extension.
@@ -85,9 +88,26 @@ func (e *Error) Unwrap() error { return e.Err }
 // usable: Dir must be set.
 type Builder struct {
 	Dir string // where built modules are kept, by content hash
+	// Limits bound each toolchain run; zero fields take DefaultLimits.
+	Limits Limits
+	// Sandbox confines toolchains (sandbox.go); nil means DetectSandbox's.
+	Sandbox *Sandbox
+	// Trusted lets builds run without a sandbox when none is available
+	// ([server] trusted_builds): the compilers then read what the server's
+	// user may read. Without it such builds fail with ErrNoSandbox.
+	Trusted bool
+	// GoCache is Go's build cache for builds, writable by them; empty
+	// means Dir/go-build. It is wasigate's alone: never the user's own,
+	// which other builds on the machine trust.
+	GoCache string
+	// Key signs the built modules kept in Dir; a module whose signature
+	// does not match is removed and built again. Nil: no signatures.
+	Key *seal.Key
 
 	mu       sync.Mutex
 	inflight map[string]*flight
+	semOnce  sync.Once
+	sem      chan struct{} // build_concurrency slots, across the server
 }
 
 type flight struct {
@@ -122,7 +142,11 @@ func (b *Builder) Build(ctx context.Context, src string) (Result, error) {
 	}
 	out := filepath.Join(b.Dir, "builds", key+".wasm")
 	if _, err := os.Stat(out); err == nil {
-		return Result{Path: out, Cached: true}, nil
+		if b.Key == nil || b.Key.Verify(out, out+".hmac") == nil {
+			return Result{Path: out, Cached: true}, nil
+		}
+		// Changed behind the server's back: never run it, build afresh.
+		_ = os.Remove(out)
 	}
 
 	// One build per content hash at a time; others wait for it.
@@ -191,66 +215,114 @@ func goroot() string {
 	return "/usr/local/go"
 }
 
-// run builds src into out, atomically.
+// run builds src into out, atomically, in the sandbox and within the
+// limits, one of build_concurrency builds at a time.
 func (b *Builder) run(ctx context.Context, kind Kind, tool, src, out string) error {
-	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+	lim := b.limits()
+	sb := b.sandbox()
+	if !sb.Available() && !b.Trusted {
+		return &Error{Source: src, Err: ErrNoSandbox}
+	}
+	b.semOnce.Do(func() { b.sem = make(chan struct{}, lim.Concurrency) })
+	b.sem <- struct{}{}
+	defer func() { <-b.sem }()
+
+	if err := os.MkdirAll(filepath.Dir(out), 0o700); err != nil {
 		return err
 	}
-	tmp := out + ".tmp" + fmt.Sprint(os.Getpid())
-	defer os.Remove(tmp)
-	absTmp, _ := filepath.Abs(tmp)
-	var cmd *exec.Cmd
-	switch kind {
-	case Go:
-		cmd = goCommand(ctx, tool, src, absTmp)
-	case C:
-		cmd = exec.CommandContext(ctx, tool, "--target=wasm32-wasi", "-O2", "-Wl,--strip-all", "-o", absTmp, filepath.Base(src))
-		cmd.Dir = filepath.Dir(src)
-	case WAT:
-		cmd = exec.CommandContext(ctx, tool, "-o", absTmp, filepath.Base(src))
-		cmd.Dir = filepath.Dir(src)
-	case Rust:
-		cmd = exec.CommandContext(ctx, tool, "--target", "wasm32-wasi", "-O", "--edition", "2021", "-o", absTmp, filepath.Base(src))
-		cmd.Dir = filepath.Dir(src)
+	// A fresh output folder per build: the only place the tool may write
+	// besides Go's build cache.
+	tmpDir, err := os.MkdirTemp(filepath.Dir(out), "tmp-")
+	if err != nil {
+		return err
 	}
-	var output bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &output, &output
-	if err := cmd.Run(); err != nil {
-		msg := output.String()
-		if kind == Rust && strings.Contains(msg, "can't find crate for `std`") {
-			return &ToolchainError{Kind: kind, Tool: "the wasm32-wasi Rust standard library", Packages: "libstd-rust-dev-wasm32"}
-		}
-		if kind == Rust && strings.Contains(msg, "linker `rust-lld` not found") {
-			return &ToolchainError{Kind: kind, Tool: "rust-lld, the linker rustc uses for wasm32-wasi", Packages: "rustc lld"}
-		}
-		if kind == C && (strings.Contains(msg, "stdio.h' file not found") || strings.Contains(msg, "unable to find library") || strings.Contains(msg, "wasm-ld")) {
-			return &ToolchainError{Kind: kind, Tool: "wasi-libc or wasm-ld", Packages: "lld wasi-libc libclang-rt-dev-wasm32"}
-		}
-		return &Error{Source: src, Output: strings.TrimSpace(msg), Err: err}
+	if tmpDir, err = filepath.Abs(tmpDir); err != nil {
+		return err
 	}
-	return os.Rename(tmp, out)
+	defer os.RemoveAll(tmpDir)
+	j, err := b.job(kind, tool, src, tmpDir)
+	if err != nil {
+		return &Error{Source: src, Err: err}
+	}
+	ctx, cancel := context.WithTimeout(ctx, lim.Timeout)
+	defer cancel()
+	argv := sb.command(j, lim)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Dir = j.dir
+	cmd.Env = envList(j.env)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	// The whole process group goes on the deadline, not just its leader.
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 2 * time.Second
+	output := &cappedBuffer{max: maxBuildOutput}
+	cmd.Stdout, cmd.Stderr = output, output
+	runErr := cmd.Run()
+	msg := strings.TrimSpace(output.String())
+	if runErr != nil {
+		return classify(ctx, kind, src, msg, runErr, lim)
+	}
+	if err := os.Rename(filepath.Join(tmpDir, "module.wasm"), out); err != nil {
+		return err
+	}
+	if b.Key != nil {
+		if err := b.Key.Sign(out, out+".hmac"); err != nil {
+			_ = os.Remove(out)
+			return err
+		}
+	}
+	return nil
 }
 
-// goCommand builds a Go file or folder for GOOS=wasip1, offline, without
-// changing any go.mod: the module's dependencies must already be in the
-// module cache.
-func goCommand(ctx context.Context, tool, src, out string) *exec.Cmd {
-	var cmd *exec.Cmd
-	if st, err := os.Stat(src); err == nil && st.IsDir() {
-		cmd = exec.CommandContext(ctx, tool, "build", "-trimpath", "-o", out, ".")
-		cmd.Dir = src
-	} else {
-		// A single file: go build honours no //go:build ignore for files
-		// named on the command line, so a folder of one-file programs
-		// works.
-		cmd = exec.CommandContext(ctx, tool, "build", "-trimpath", "-o", out, filepath.Base(src))
-		cmd.Dir = filepath.Dir(src)
+func (b *Builder) sandbox() Sandbox {
+	if b.Sandbox != nil {
+		return *b.Sandbox
 	}
-	cmd.Env = append(os.Environ(),
-		"GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0",
-		"GOTOOLCHAIN=local", "GOFLAGS=-mod=readonly", "GOPROXY=off", "GOWORK=off",
-	)
-	return cmd
+	return DetectSandbox()
+}
+
+func (b *Builder) limits() Limits {
+	l := b.Limits
+	if l.Timeout <= 0 {
+		l.Timeout = DefaultLimits.Timeout
+	}
+	if l.Memory <= 0 {
+		l.Memory = DefaultLimits.Memory
+	}
+	if l.Concurrency <= 0 {
+		l.Concurrency = DefaultLimits.Concurrency
+	}
+	return l
+}
+
+// classify turns a failed toolchain run into the error to report: a
+// missing part of the toolchain, a limit, or the compiler's complaint.
+func classify(ctx context.Context, kind Kind, src, msg string, err error, lim Limits) error {
+	var ee *exec.ExitError
+	sig := syscall.Signal(0)
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			sig = ws.Signal()
+		}
+	}
+	low := strings.ToLower(msg)
+	switch {
+	case ctx.Err() != nil:
+		return &Error{Source: src, Output: msg, Err: fmt.Errorf("%w (%v)", ErrBuildTimeout, lim.Timeout)}
+	case sig == syscall.SIGXCPU:
+		return &Error{Source: src, Output: msg, Err: fmt.Errorf("%w: cpu time (%v)", ErrBuildTimeout, lim.Timeout)}
+	case sig == syscall.SIGXFSZ || strings.Contains(low, "file too large"):
+		return &Error{Source: src, Output: msg, Err: fmt.Errorf("%w (%d bytes)", ErrBuildOutput, lim.Memory)}
+	case strings.Contains(low, "out of memory") || strings.Contains(low, "bad_alloc") ||
+		strings.Contains(low, "cannot allocate memory") || strings.Contains(low, "memory allocation of"):
+		return &Error{Source: src, Output: msg, Err: fmt.Errorf("%w (%d bytes)", ErrBuildMemory, lim.Memory)}
+	case kind == Rust && strings.Contains(msg, "can't find crate for `std`"):
+		return &ToolchainError{Kind: kind, Tool: "the wasm32-wasi Rust standard library", Packages: "libstd-rust-dev-wasm32"}
+	case kind == Rust && strings.Contains(msg, "linker `rust-lld` not found"):
+		return &ToolchainError{Kind: kind, Tool: "rust-lld, the linker rustc uses for wasm32-wasi", Packages: "rustc lld"}
+	case kind == C && (strings.Contains(msg, "stdio.h' file not found") || strings.Contains(msg, "unable to find library") || strings.Contains(msg, "wasm-ld: command not found")):
+		return &ToolchainError{Kind: kind, Tool: "wasi-libc or wasm-ld", Packages: "lld wasi-libc libclang-rt-dev-wasm32"}
+	}
+	return &Error{Source: src, Output: msg, Err: err}
 }
 
 // hashSource hashes everything that decides the build's output: the kind,

@@ -1,0 +1,160 @@
+package wasi
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/wasigate/wasigate/wasi/seal"
+)
+
+// sealedCache signs the entries of wazero's file cache (issue 10). wazero
+// v1.12 checks an entry only with a CRC of its native code, which whoever
+// changes the entry can recompute, and offers no hook into its file cache
+// (internal/filecache). So the engine keeps an HMAC per entry beside it and
+// checks, before each compile, the entries that module was compiled into
+// (recorded in seen/HASH): an entry that fails is deleted, and wazero
+// compiles the module afresh instead of mapping the bytes as code. At
+// start, every entry is checked and unsigned or failing ones are deleted.
+//
+// What it cannot see: an entry written into the folder during a compile
+// is signed as that compile's. The folder is the server's user's alone
+// (seal.CheckDir at start), so this needs that user's rights already.
+type sealedCache struct {
+	key     *seal.Key
+	dir     string // wazero's folder: one folder per wazero version inside
+	sigDir  string // the signatures, by entry
+	seenDir string // per module hash: the entries its compile wrote
+
+	mu        sync.Mutex
+	compiling int
+	removed   int // entries deleted because they failed (for tests, check)
+}
+
+func newSealedCache(cacheDir string) (*sealedCache, error) {
+	key, err := seal.LoadKey(cacheDir)
+	if err != nil {
+		return nil, err
+	}
+	c := &sealedCache{key: key, dir: filepath.Join(cacheDir, "wazero"),
+		sigDir: filepath.Join(cacheDir, "wazero-sig"), seenDir: filepath.Join(cacheDir, "seen")}
+	for _, d := range []string{c.sigDir, c.seenDir} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("cache dir: %w", err)
+		}
+	}
+	for e := range c.entries() {
+		if c.key.Verify(filepath.Join(c.dir, e), c.sig(e)) != nil {
+			c.remove(e)
+		}
+	}
+	return c, nil
+}
+
+// entries lists wazero's cache files as "version-folder/name", leaving
+// out the temporary files of writes under way.
+func (c *sealedCache) entries() map[string]bool {
+	out := map[string]bool{}
+	vers, _ := os.ReadDir(c.dir)
+	for _, v := range vers {
+		if !v.IsDir() {
+			continue
+		}
+		files, _ := os.ReadDir(filepath.Join(c.dir, v.Name()))
+		for _, f := range files {
+			if !f.IsDir() && !strings.HasSuffix(f.Name(), ".tmp") {
+				out[v.Name()+"/"+f.Name()] = true
+			}
+		}
+	}
+	return out
+}
+
+func (c *sealedCache) sig(entry string) string {
+	return filepath.Join(c.sigDir, strings.ReplaceAll(entry, "/", "_"))
+}
+
+func (c *sealedCache) remove(entry string) {
+	_ = os.Remove(filepath.Join(c.dir, entry))
+	_ = os.Remove(c.sig(entry))
+	c.removed++
+}
+
+// seen reports whether the module with this hash was compiled into the
+// cache before (wazero does not say whether it hit its file cache).
+func (c *sealedCache) seen(hash string) bool {
+	_, err := os.Stat(filepath.Join(c.seenDir, hash))
+	return err == nil
+}
+
+// before checks the entries of the module with this hash and deletes
+// those that fail; unsigned entries are deleted too when no compile of
+// this engine could be writing them. It returns the entries there are
+// now, for after. cached is false when an entry failed.
+func (c *sealedCache) before(hash string) (snapshot map[string]bool, cached bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	marker := filepath.Join(c.seenDir, hash)
+	list, err := os.ReadFile(marker)
+	cached = err == nil
+	for _, e := range strings.Fields(string(list)) {
+		if _, err := os.Stat(filepath.Join(c.dir, e)); errors.Is(err, os.ErrNotExist) {
+			cached = false // removed at start, or by wazero: compiled again
+			continue
+		}
+		if c.key.Verify(filepath.Join(c.dir, e), c.sig(e)) != nil {
+			c.remove(e)
+			_ = os.Remove(marker)
+			cached = false
+		}
+	}
+	if c.compiling == 0 {
+		for e := range c.entries() {
+			if _, err := os.Stat(c.sig(e)); err != nil {
+				c.remove(e)
+			}
+		}
+	}
+	c.compiling++
+	return c.entries(), cached
+}
+
+// after signs the entries that appeared since before and records them as
+// the module's.
+func (c *sealedCache) after(hash string, snapshot map[string]bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.compiling--
+	marker := filepath.Join(c.seenDir, hash)
+	old, _ := os.ReadFile(marker)
+	mine := map[string]bool{}
+	for _, e := range strings.Fields(string(old)) {
+		mine[e] = true
+	}
+	for e := range c.entries() {
+		if !snapshot[e] {
+			if c.key.Sign(filepath.Join(c.dir, e), c.sig(e)) == nil {
+				mine[e] = true
+			}
+		}
+	}
+	var b strings.Builder
+	for e := range mine {
+		b.WriteString(e + "\n")
+	}
+	_ = os.WriteFile(marker, []byte(b.String()), 0o600)
+}
+
+// Removed is how many cache entries failed their check and were deleted
+// since the engine started.
+func (e *Engine) Removed() int {
+	if e.sealed == nil {
+		return 0
+	}
+	e.sealed.mu.Lock()
+	defer e.sealed.mu.Unlock()
+	return e.sealed.removed
+}

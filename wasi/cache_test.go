@@ -1,0 +1,106 @@
+package wasi_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/wasigate/wasigate/wasi"
+)
+
+// cacheEntries lists wazero's cache files under cacheDir.
+func cacheEntries(t *testing.T, cacheDir string) map[string]bool {
+	t.Helper()
+	m, err := filepath.Glob(filepath.Join(cacheDir, "wazero", "*", "*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	for _, p := range m {
+		out[p] = true
+	}
+	return out
+}
+
+// compileRun compiles wasm on a fresh engine over cacheDir, runs it and
+// returns its stdout and the engine.
+func compileRun(t *testing.T, cacheDir string, wasm []byte) (string, *wasi.Module, *wasi.Engine) {
+	t.Helper()
+	ctx := context.Background()
+	e, err := wasi.NewEngine(ctx, wasi.Options{CacheDir: cacheDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close(ctx) })
+	m, err := e.Compile(ctx, "guest", wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := m.Prepare(wasi.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := p.Run(ctx, &wasi.Call{Stdout: &out}); err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), m, e
+}
+
+// TestCacheTamperedEntryRecompiled: an entry of wazero's file cache
+// replaced by another module's (a well-formed entry, its CRC right) is
+// detected by its HMAC, removed and compiled afresh, never run (issue 10).
+func TestCacheTamperedEntryRecompiled(t *testing.T) {
+	hello, err := os.ReadFile(filepath.Join("..", "testdata", "guests", "hello.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The attacker's module: the same code but for the length it writes
+	// (i32.const 32 -> 7), so its compiled entry fits hello's slot.
+	evil := bytes.Replace(hello, []byte{0x41, 0x04, 0x41, 0x20}, []byte{0x41, 0x04, 0x41, 0x07}, 1)
+	if bytes.Equal(evil, hello) {
+		t.Fatal("hello.wasm changed: the patch no longer applies")
+	}
+	cacheDir := t.TempDir()
+	want, _, _ := compileRun(t, cacheDir, hello)
+	helloEntries := cacheEntries(t, cacheDir)
+	if len(helloEntries) != 1 {
+		t.Fatalf("hello made %d cache entries; want 1", len(helloEntries))
+	}
+	evilOut, _, _ := compileRun(t, cacheDir, evil)
+	if evilOut == want {
+		t.Fatalf("the evil module printed hello's output %q", evilOut)
+	}
+	var helloEntry, evilEntry string
+	for p := range cacheEntries(t, cacheDir) {
+		if helloEntries[p] {
+			helloEntry = p
+		} else {
+			evilEntry = p
+		}
+	}
+	b, err := os.ReadFile(evilEntry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(helloEntry, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	got, m, e := compileRun(t, cacheDir, hello)
+	if got != want {
+		t.Errorf("after tampering: output %q; want %q (the tampered entry ran)", got, want)
+	}
+	if m.Cached {
+		t.Errorf("module reported loaded from the cache; want compiled afresh")
+	}
+	if n := e.Removed(); n != 1 {
+		t.Errorf("%d entries removed; want 1", n)
+	}
+	// The fresh entry is signed: the next engine loads it.
+	if _, m, e := compileRun(t, cacheDir, hello); !m.Cached || e.Removed() != 0 {
+		t.Errorf("next start: cached %v, removed %d; want true, 0", m.Cached, e.Removed())
+	}
+}
