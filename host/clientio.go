@@ -60,6 +60,7 @@ type clientIO struct {
 	inWrite   bool // a write or flush of the response is under way
 	committed bool // the response has started: a failure aborts it
 	stopped   bool // the run ended abnormally: no more writes
+	cut       bool // the response's write deadline is now: it is aborted
 	closed    bool // the handler is returning: w is not ours to touch
 	readTimer *time.Timer
 	// noDeadlines: w cannot take deadlines (a ResponseWriter of a test,
@@ -83,7 +84,7 @@ func (c *clientIO) setRead(t time.Time) {
 // stopRun stops the run with cause err and unblocks its I/O.
 func (c *clientIO) stopRun(err error) {
 	c.cancel(err)
-	c.stop()
+	c.stop(true)
 }
 
 // watchBody arms read_timeout for a body that is still to be read.
@@ -159,12 +160,15 @@ func (c *clientIO) writeFailed(err error) error {
 	return fmt.Errorf("%w: %v", errClientGone, err)
 }
 
-// stop unblocks the run's I/O once the host has stopped it (timeout,
-// output checks): a body read returns, and a response write returns or
-// the response is cut (HTTP/2 resets the stream), which a failed,
-// committed response gets anyway. A client that went away needs none of
-// this: its connection's or stream's end fails the read or write itself.
-func (c *clientIO) stop() {
+// stop unblocks the run's I/O once the host has stopped it: a body read
+// returns, and a write under way returns (HTTP/2 resets the stream).
+// At the deadline (cut) a started response is cut at once too: it is
+// aborted anyway, and flushing its buffered end could wait on a client
+// that does not read. An output check (cap, the guest's Content-Length)
+// keeps that end, which fail sends within write_timeout before aborting.
+// A client that went away needs none of this: the end of its connection
+// or stream fails the read or write itself.
+func (c *clientIO) stop(cut bool) {
 	if c == nil {
 		return
 	}
@@ -178,8 +182,9 @@ func (c *clientIO) stop() {
 	if c.bodyOpen {
 		c.setRead(now)
 	}
-	if c.inWrite || c.committed {
+	if c.inWrite || (cut && c.committed) {
 		c.setWrite(now)
+		c.cut = true
 	}
 }
 
@@ -222,8 +227,7 @@ func (c *clientIO) endWrite() {
 // close ends the run's hold on the connection when the handler returns.
 // What the handler still writes (an error page, the buffered end of the
 // response that net/http sends after it returns) gets one more
-// write_timeout; a stopped, committed response keeps its deadline of now,
-// since it is aborted.
+// write_timeout; a cut response keeps its deadline of now.
 func (c *clientIO) close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -234,9 +238,28 @@ func (c *clientIO) close() {
 	if c.readTimer != nil {
 		c.readTimer.Stop()
 	}
-	if !(c.stopped && c.committed) {
+	if !c.cut {
 		c.setWrite(time.Now().Add(c.writeTimeout))
 	}
+}
+
+// abortBy bounds the last flush of a failed, started response by the
+// run's deadline as well as write_timeout: the route's timeout bounds the
+// whole run, that flush included, even to a client that does not read.
+func (c *clientIO) abortBy(deadline time.Time) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cut {
+		return
+	}
+	d := time.Now().Add(c.writeTimeout)
+	if deadline.Before(d) {
+		d = deadline
+	}
+	c.setWrite(d)
 }
 
 // stdin is the guest's view of the request body, reporting its end to

@@ -226,6 +226,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, out *output, err,
 		// The client must not take a cut body for a whole one: send what
 		// the script wrote, then abort the connection before the response's
 		// end (net/http handles this panic without logging it).
+		out.cio.abortBy(out.deadline)
 		_ = http.NewResponseController(w).Flush()
 		panic(http.ErrAbortHandler)
 	}
@@ -402,7 +403,7 @@ func (o *output) Write(p []byte) (int, error) {
 func (o *output) stop(err error) error {
 	o.err = err
 	o.cancel(err)
-	o.cio.stop()
+	o.cio.stop(false)
 	return err
 }
 
