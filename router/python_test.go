@@ -109,10 +109,10 @@ func TestPythonSamples(t *testing.T) {
 		{name: "wsgi", target: "/s/wsgi.py/ada", want: "hello, ada, from WSGI (GET http)\n"},
 		{name: "web.py", target: "/s/webpy_app.py/ada", want: "hello, ada, from web.py 0.62\n"},
 		{name: "flask", target: "/s/flask_app.py/ada", want: "hello, ada, from Flask 2.2.2\n"},
-		{name: "form get", target: "/s/form.py", want: `<form method="post">`},
-		{name: "form urlencoded", method: "POST", target: "/s/form.py", ctype: "application/x-www-form-urlencoded",
+		{name: "form get", target: "/s/pyform.py", want: `<form method="post">`},
+		{name: "form urlencoded", method: "POST", target: "/s/pyform.py", ctype: "application/x-www-form-urlencoded",
 			body: []byte("name=Ada+L%C3%A9&x=1&x=2"), want: "urlencoded\nname=Ada Lé\nx=1,2\n"},
-		{name: "form upload", method: "POST", target: "/s/form.py", ctype: ctype, body: upload,
+		{name: "form upload", method: "POST", target: "/s/pyform.py", ctype: ctype, body: upload,
 			want: "multipart\nfile: file notes.bin, 5000 bytes\nname=Ada\n"},
 	}
 	for _, tt := range tests {

@@ -1,4 +1,4 @@
-# form.py: a form handler (README, "Python"). GET shows the forms; a POST
+# pyform.py: a form handler (README, "Python"). GET shows the forms; a POST
 # is read twice over: application/x-www-form-urlencoded with urllib.parse,
 # multipart/form-data (file uploads) with cgi.FieldStorage.
 import io
