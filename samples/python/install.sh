@@ -114,7 +114,7 @@ if [ ! -f "$deps/lib/liblzma.a" ]; then
   (cd "$work/build-xz" && CFLAGS="$DEPCFLAGS" "$xzsrc/configure" --host=wasm32-unknown-wasi \
      --prefix="$deps" --enable-static --disable-shared --disable-threads --disable-xz \
      --disable-xzdec --disable-lzmadec --disable-lzmainfo --disable-scripts --disable-doc \
-     --disable-nls --disable-symbol-versions >/dev/null \
+     --disable-nls --disable-symbol-versions >configure.log 2>&1 \
    && make -j2 -C src/liblzma >/dev/null && make -C src/liblzma install >/dev/null)
 fi
 if [ ! -f "$deps/lib/libsqlite3.a" ]; then
