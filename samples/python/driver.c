@@ -16,7 +16,14 @@
  * (a CGI query's, RFC 3875 section 4.4) are the script's sys.argv[1:],
  * whatever they look like, so "?-c+..." cannot become "python -c"
  * (the CVE-2012-1823 family). The script is the first word not starting
- * with '-' (the host passes /cgi-bin/NAME), or the word after "--". */
+ * with '-' (the host passes /cgi-bin/NAME), or the word after "--".
+ *
+ * For the snapshot (issue 12): this is linked as a command, and wasm-ld
+ * (LLVM 14) wraps every export of a command so that it calls
+ * __wasm_call_dtors afterwards, while only _start runs the constructors
+ * (wasi-libc finds its preopens in one). Calling wasigate_init on a fresh
+ * instance therefore needs a reactor build (-mexec-model=reactor: the host
+ * calls _initialize, then wasigate_init, snapshots, then wasigate_run). */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdio.h>
