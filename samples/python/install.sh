@@ -51,8 +51,12 @@ fi
 # Source packages need a deb-src line: a copy of Debian's stanzas.
 if ! apt-cache showsrc python3.11 2>/dev/null | grep -c "^Version: ${PY_SRC#*=}$" >/dev/null; then
   step "enabling deb-src"
-  sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources \
-    > /etc/apt/sources.list.d/wasigate-deb-src.sources
+  if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+    sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources \
+      > /etc/apt/sources.list.d/wasigate-deb-src.sources
+  else # the one-line format
+    sed -n 's/^deb /deb-src /p' /etc/apt/sources.list > /etc/apt/sources.list.d/wasigate-deb-src.list
+  fi
   apt-get update -qq
 fi
 
