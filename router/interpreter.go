@@ -1,6 +1,7 @@
 package router
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path"
@@ -31,6 +32,10 @@ type InterpreterOptions struct {
 	// at fixed guest paths, relative to the configuration's folder, with
 	// the same syntax as a route's volumes.
 	Volumes map[string]Volume `toml:"volumes"`
+	// Scratch gives every request a fresh, empty, writable /tmp, removed
+	// when the request ends (a folder under the server's $TMPDIR; its size
+	// is not bounded). Default false: the guest has no writable folder.
+	Scratch bool `toml:"scratch"`
 }
 
 // PreloadEnv is the variable that carries an interpreter's preload list.
@@ -68,6 +73,8 @@ func checkInterpreter(where string, in Interpreter) []string {
 			bad = append(bad, fmt.Sprintf("%s: volume %s: interpreters see the scripts folder there", where, g))
 		case v.Path == "":
 			bad = append(bad, fmt.Sprintf("%s: volume %s needs a host folder", where, g))
+		case in.Scratch && path.Clean(g) == wasi.ScratchGuestDir:
+			bad = append(bad, fmt.Sprintf("%s: volume %s: scratch mounts a fresh folder there", where, g))
 		case v.Writable:
 			bad = append(bad, fmt.Sprintf("%s: volume %s: an interpreter's volumes are read-only (a writable folder is a route's volume)", where, g))
 		}
@@ -109,4 +116,15 @@ func interpreterEnv(in Interpreter) []string {
 		env = append(env, PreloadEnv+"="+strings.Join(in.Preload, ","))
 	}
 	return env
+}
+
+// runScratch runs c with a fresh scratch folder at /tmp, removed after.
+func runScratch(ctx context.Context, prog *wasi.Program, c *wasi.Call) error {
+	dir, err := os.MkdirTemp("", "wasigate-scratch-")
+	if err != nil {
+		return fmt.Errorf("scratch: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	c.Scratch = dir
+	return prog.Run(ctx, c)
 }

@@ -52,6 +52,16 @@ count += 1
 print("Content-Type: text/plain\n")
 print("count=%d random=%r" % (count, random.random()))
 `,
+	// What a request finds in its scratch /tmp, then leaves there.
+	"scratch.py": `import os, tempfile
+print("Content-Type: text/plain\n")
+print("before=%s" % ",".join(sorted(os.listdir("/tmp"))))
+with open("/tmp/mark", "w") as f:
+    f.write("left by a request")
+with tempfile.TemporaryFile() as t:
+    t.write(b"tempfile works")
+print("ok")
+`,
 	"readall.py": `import hashlib, sys
 data = sys.stdin.buffer.read()
 print("Content-Type: text/plain\n")
@@ -364,4 +374,37 @@ func TestPythonInterpreterArgs(t *testing.T) {
 		t.Fatalf("got %d no_site=%q argv0=%q argv1=%q; want 200 1 /cgi-bin/oracle.py -c\nlog: %s",
 			res.StatusCode, got["flag-no_site"], got["argv-0"], got["argv-1"], logs)
 	}
+}
+
+// TestPythonScratch: with scratch = true each request gets an empty,
+// writable /tmp (tempfile works), what one request leaves there is not
+// seen by the next, and the host folder is gone after the request.
+func TestPythonScratch(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	base, logs := pythonSite(t, "scratch = true")
+	pyDo(t, "GET", base+"/s/scratch.py", "", nil) // warm: the connection, the module
+	fds := openFDs(t)
+	for i := 0; i < 3; i++ {
+		res, body := pyDo(t, "GET", base+"/s/scratch.py", "", nil)
+		if res.StatusCode != 200 || body != "before=\nok\n" {
+			t.Fatalf("request %d: got %d %q; want 200 an empty /tmp, then ok\nlog: %s", i, res.StatusCode, body, logs)
+		}
+	}
+	if n := openFDs(t); n > fds {
+		t.Errorf("%d open fds after 3 requests; want at most %d (a scratch root left open?)", n, fds)
+	}
+	if left, _ := filepath.Glob(filepath.Join(tmp, "wasigate-scratch-*")); len(left) != 0 {
+		t.Errorf("scratch folders left on the host: %v", left)
+	}
+}
+
+// openFDs counts the process's open file descriptors.
+func openFDs(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("no /proc/self/fd: %v", err)
+	}
+	return len(ents)
 }

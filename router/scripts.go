@@ -188,6 +188,11 @@ func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect h
 		if v.Guest == ScriptsGuestDir && len(interps) > 0 {
 			return nil, fmt.Errorf("volume %s: interpreters see the scripts folder there", v.Guest)
 		}
+		for _, in := range interps {
+			if in.Scratch && path.Clean(v.Guest) == wasi.ScratchGuestDir {
+				return nil, fmt.Errorf("volume %s: the %s interpreter's scratch is mounted there", v.Guest, in.Ext)
+			}
+		}
 	}
 	for ext, in := range interps {
 		if in.mod == nil {
@@ -360,7 +365,7 @@ func (s *scriptsHandler) runner(ctx context.Context, entry string) (host.Runner,
 		if in.err != nil {
 			return nil, in.err
 		}
-		return interpreterRunner{prog: s.interpProgs[in.Ext], argv0: filepath.Base(in.path), opts: in.Args, env: in.env, script: path.Join(ScriptsGuestDir, entry)}, nil
+		return interpreterRunner{prog: s.interpProgs[in.Ext], argv0: filepath.Base(in.path), opts: in.Args, env: in.env, scratch: in.Scratch, script: path.Join(ScriptsGuestDir, entry)}, nil
 	}
 	prog, key, err := s.acquire(ctx, full)
 	if err != nil {
@@ -459,6 +464,7 @@ type interpreterRunner struct {
 	prog          *wasi.Program
 	argv0, script string
 	opts, env     []string // the [[interpreter]]'s args and environment
+	scratch       bool     // a fresh /tmp per request
 }
 
 func (r interpreterRunner) Run(ctx context.Context, inv *host.Invocation) error {
@@ -471,7 +477,13 @@ func (r interpreterRunner) Run(ctx context.Context, inv *host.Invocation) error 
 	if len(r.env) > 0 {
 		inv.Env = append(inv.Env[:len(inv.Env):len(inv.Env)], r.env...)
 	}
-	return programRunner{r.prog}.Run(ctx, inv)
+	if !r.scratch {
+		return programRunner{r.prog}.Run(ctx, inv)
+	}
+	c := wasi.Call{Args: inv.Args, Env: inv.Env, Stdin: inv.Stdin, Stdout: inv.Stdout, Stderr: inv.Stderr}
+	err := runScratch(ctx, r.prog, &c)
+	inv.Instantiate = c.Instantiate
+	return err
 }
 
 // program returns the prepared program of the script at full, building

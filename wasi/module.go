@@ -134,6 +134,7 @@ type Program struct {
 	init   bool         // call _initialize first (a reactor)
 	ruby   *rubyExports // run as the Ruby interpreter (ruby.go)
 	cfg    wazero.ModuleConfig
+	fsc    wazero.FSConfig // the volumes, for a call's scratch (scratch.go)
 	pool   *memoryPool
 }
 
@@ -163,8 +164,9 @@ func (m *Module) Prepare(c Config) (*Program, error) {
 		return nil, err
 	}
 	cfg := m.base
+	var fsc wazero.FSConfig
 	if len(c.Volumes) > 0 {
-		fsc := wazero.NewFSConfig()
+		fsc = wazero.NewFSConfig()
 		for _, v := range c.Volumes {
 			st, err := os.Stat(v.Host)
 			if err != nil {
@@ -190,6 +192,7 @@ func (m *Module) Prepare(c Config) (*Program, error) {
 		init:   entry != "_start" && entry != "_initialize" && m.HasExport("_initialize"),
 		ruby:   rb,
 		cfg:    cfg,
+		fsc:    fsc,
 		pool:   m.engine.pools.get(c.MemoryLimit),
 	}
 	return p, nil
@@ -205,6 +208,9 @@ type Call struct {
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
+	// Scratch is a host folder mounted writable at /tmp for this call
+	// only; "" mounts none. The caller creates it and removes it after.
+	Scratch string
 
 	// Instantiate is set by Run to the time spent creating the instance,
 	// before the entrypoint ran.
@@ -242,6 +248,13 @@ func (p *Program) Run(ctx context.Context, c *Call) error {
 	}
 	ctx = context.WithValue(ctx, environKey{}, env)
 	cfg := p.config(ctx, c)
+	if c.Scratch != "" {
+		var closeScratch func()
+		if cfg, closeScratch, err = p.withScratch(cfg, c.Scratch); err != nil {
+			return fmt.Errorf("guest not started: scratch: %w", err)
+		}
+		defer closeScratch()
+	}
 	var mem *callMemory
 	if p.pool != nil {
 		mem = &callMemory{pool: p.pool}
