@@ -43,8 +43,9 @@ for i, a in enumerate(sys.argv):
     print("argv-%d=%s" % (i, a))
 print("flag-no_site=%d" % sys.flags.no_site)
 `,
-	"boom.py":  "raise ValueError('secret-detail 42')\n",
-	"exit3.py": "import sys\nprint('Content-Type: text/plain\\n')\nsys.exit(3)\n",
+	"preloaded.py": "import sys\nprint('Content-Type: text/plain\\n')\nprint('wsgiref.handlers' in sys.modules)\n",
+	"boom.py":      "raise ValueError('secret-detail 42')\n",
+	"exit3.py":     "import sys\nprint('Content-Type: text/plain\\n')\nsys.exit(3)\n",
 	// Module state and randomness must not carry over between requests.
 	"counter.py": `import random
 count = 0
@@ -407,4 +408,31 @@ func openFDs(t *testing.T) int {
 		t.Skipf("no /proc/self/fd: %v", err)
 	}
 	return len(ents)
+}
+
+// TestPythonPreload: the [[interpreter]] preload list is imported before
+// the script runs; a module that does not exist fails the request (502,
+// reason exit) with the import error in the log.
+func TestPythonPreload(t *testing.T) {
+	tests := []struct {
+		name, extra string
+		status      int
+		body        string
+	}{
+		{"none", "", 200, "False\n"},
+		{"wsgiref", `preload = ["wsgiref.handlers"]`, 200, "True\n"},
+		{"missing module", `preload = ["no_such_module"]`, 502, "Bad Gateway\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			base, logs := pythonSite(t, tt.extra)
+			res, body := pyDo(t, "GET", base+"/s/preloaded.py", "", nil)
+			if res.StatusCode != tt.status || body != tt.body {
+				t.Fatalf("got %d %q; want %d %q\nlog: %s", res.StatusCode, body, tt.status, tt.body, logs)
+			}
+			if tt.status == 502 && !strings.Contains(logs.String(), "No module named 'no_such_module'") {
+				t.Errorf("log lacks the import error: %s", logs)
+			}
+		})
+	}
 }
