@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -202,6 +203,12 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, out *output, err,
 		status, reason = http.StatusGatewayTimeout, "timeout"
 	case errors.Is(cause, ErrBodyTimeout) || out.cio.bodyTimedOut():
 		status, reason = http.StatusRequestTimeout, "body"
+	case (r.Context().Err() != nil || errors.Is(err, errClientGone)) && out.complete():
+		// The client read the whole body the guest declared and closed
+		// while the guest was still running (CPython finalising after a
+		// WSGI response, issue 14): the client got its whole response, a
+		// success. Stopping the guest then is not a failure.
+		return
 	case r.Context().Err() != nil || errors.Is(err, errClientGone):
 		// The client went away: nobody to answer.
 		report(r.Context(), log, "client", fmt.Errorf("client went away; guest stopped: %w", err))
@@ -438,6 +445,19 @@ func (o *output) timedFlush() {
 	if err != nil {
 		o.stop(o.cio.writeFailed(err))
 	}
+}
+
+// complete reports whether the whole response was sent: the guest declared
+// a Content-Length and every byte of it was written to the client.
+func (o *output) complete() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !o.committed || o.res == nil {
+		return false
+	}
+	cl := o.res.header.Get("Content-Length")
+	n, err := strconv.ParseInt(cl, 10, 64)
+	return cl != "" && err == nil && n >= 0 && o.bodyBytes == n
 }
 
 // close ends the output when the run is over; net/http sends what is still

@@ -222,6 +222,7 @@ type Interpreter struct {
 	// Install is the command that installs Module, shown when it is
 	// missing.
 	Install string `toml:"install"`
+	InterpreterOptions
 }
 
 // Volume is a host folder a route's guests see. In TOML it is either a
@@ -443,6 +444,9 @@ func (c *Config) Validate() error {
 		exts[in.Ext] = true
 		if in.Module == "" {
 			bad("%s: module is required", where)
+		}
+		for _, msg := range checkInterpreter(where, in) {
+			bad("%s", msg)
 		}
 	}
 	errs = append(errs, c.validateHosting())

@@ -217,6 +217,9 @@ type Call struct {
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
+	// Scratch is a host folder mounted writable at /tmp for this call
+	// only; "" mounts none. The caller creates it and removes it after.
+	Scratch string
 
 	// Instantiate is set by Run to the time spent creating the instance,
 	// before the entrypoint ran.
@@ -254,6 +257,13 @@ func (p *Program) Run(ctx context.Context, c *Call) error {
 	}
 	ctx = context.WithValue(ctx, environKey{}, env)
 	cfg := p.config(ctx, c)
+	if c.Scratch != "" {
+		var closeScratch func()
+		if cfg, closeScratch, err = p.withScratch(cfg, c.Scratch); err != nil {
+			return fmt.Errorf("guest not started: scratch: %w", err)
+		}
+		defer closeScratch()
+	}
 	var mem *callMemory
 	if p.pool != nil {
 		mem = &callMemory{pool: p.pool}
