@@ -93,6 +93,12 @@ type Server struct {
 	// the server. Default true; false trades that for lower tail latency
 	// of short guests (README, Performance). Read at startup only.
 	LowerPriority *bool `toml:"lower_priority"`
+	// Deadline is how a guest is stopped at its deadline or when its
+	// client leaves (issue 13): "instrument" (a check compiled into the
+	// module) or "wazero" (wazero's own, which exits to Go at every loop
+	// iteration; for diagnosis). Per process, not per route: wazero fixes
+	// it per runtime. Read at startup only.
+	Deadline string `toml:"deadline"`
 }
 
 // DefaultServer are the server-wide bounds of a configuration that sets none.
@@ -104,6 +110,7 @@ var DefaultServer = Server{
 	MaxCGIHeader:      64 << 10,
 	ShutdownGrace:     Duration(30 * time.Second),
 	LowerPriority:     &lowerPriority,
+	Deadline:          "instrument",
 }
 
 var lowerPriority = true
@@ -139,6 +146,9 @@ func (s Server) Or(d Server) Server {
 	}
 	if s.LowerPriority == nil {
 		s.LowerPriority = d.LowerPriority
+	}
+	if s.Deadline == "" {
+		s.Deadline = d.Deadline
 	}
 	return s
 }
@@ -335,6 +345,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	checkLimits("[defaults]", c.Defaults)
+	if d := c.Server.Deadline; d != "" && d != "instrument" && d != "wazero" {
+		bad("[server]: deadline %q: want \"instrument\" or \"wazero\"", d)
+	}
 	seen := map[string]int{}
 	for i := range c.Routes {
 		r := &c.Routes[i]
