@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -89,4 +90,43 @@ func contextEnd(ctx context.Context) time.Time {
 	ended := make(chan time.Time, 1)
 	context.AfterFunc(ctx, func() { ended <- time.Now() })
 	return <-ended
+}
+
+// TestGCWhileGuestSpins: a garbage collection must not wait for a
+// spinning guest to end. Go cannot preempt machine code, so an
+// instrumented guest that never left it (no trip through Go) held up the
+// collector's stop-the-world, and with it the goroutine meant to stop the
+// guest: the whole process hung (issue 13).
+func TestGCWhileGuestSpins(t *testing.T) {
+	const bound = 500 * time.Millisecond
+	e := deadlineEngine(t, DeadlineInstrument)
+	for _, g := range []struct {
+		name string
+		env  []string
+	}{{"loop.wasm", nil}, {"fib.wasm", nil}, {"spin.wasm", []string{"SPIN_N=1000000000000000"}}} {
+		t.Run(g.name, func(t *testing.T) {
+			m, err := e.CompileFile(context.Background(), guestPath(g.name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := m.Prepare(Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- p.Run(ctx, &Call{Env: g.env, Stdout: io.Discard, Stderr: io.Discard}) }()
+			time.Sleep(50 * time.Millisecond) // the guest is spinning
+			start := time.Now()
+			runtime.GC()
+			if d := time.Since(start); d > bound {
+				t.Errorf("runtime.GC took %v while the guest ran; want <= %v", d, bound)
+			}
+			cancel()
+			if err := <-done; !errors.Is(err, context.Canceled) {
+				t.Errorf("Run: %v; want an error wrapping context.Canceled", err)
+			}
+		})
+	}
 }

@@ -10,23 +10,38 @@ import (
 // The deadline instrumentation (issue 13). wazero's WithCloseOnContextDone
 // makes every loop back-edge exit to Go to look at the module's state,
 // which made a tight C loop 2.8x and an interpreter's start-up 2.3x slower.
-// Instead, the module gets one mutable i32 global, exported as
-// interruptExport, and every function entry and every loop header starts
-// with
+// Instead, the module gets two mutable i32 globals, a countdown and an
+// interrupt flag (exported as interruptExport), and every function entry
+// and every loop header starts with
 //
-//	global.get $interrupt
+//	global.get $count  i32.const 1  i32.sub  global.set $count
+//	global.get $count  i32.eqz
 //	if
-//	  unreachable
+//	  i32.const checkEvery  global.set $count
+//	  i32.const 0  memory.grow 0  drop     ;; a trip through Go
+//	  global.get $interrupt
+//	  if unreachable end
 //	end
 //
-// a load, a compare and a branch that is not taken. When the run's context
-// ends, a watcher sets the global from another goroutine (deadline.go) and
-// the guest traps at its next loop iteration or call. Checking both places
-// bounds the time to stop for infinite loops and for recursion without
-// loops; straight-line code between two checks is bounded by the size of a
-// function body. Nothing is renumbered: the global is appended after the
-// module's own (imported globals come first), so no existing index moves,
-// and trapping rather than calling a host function needs no new import.
+// When the run's context ends, a watcher sets the flag from another
+// goroutine (deadline.go) and the guest traps at its next trip. The trip
+// matters as much as the flag: Go cannot preempt machine code, so a guest
+// that never leaves it holds up every stop-the-world of the garbage
+// collector, the watcher's goroutine included, and the process hangs.
+// wazero's memory.grow always exits to Go, and growing by 0 pages changes
+// nothing. Checking both function entries and loop headers bounds the time
+// to stop for infinite loops and for recursion without loops.
+//
+// Nothing is renumbered: the globals are appended after the module's own
+// (imported globals come first), so no existing index moves, and trapping
+// needs no new import. A module without a memory is left to wazero's
+// check.
+
+// checkEvery is how many checks pass between two trips through Go: each
+// trip costs an exit from machine code, so the cost per check is a
+// decrement plus 1/checkEvery of an exit, and the time to stop at most
+// checkEvery times the longest stretch between two checks.
+var checkEvery int32 = 4096
 
 // interruptExport is the reserved export name of the interrupt global.
 const interruptExport = "wasigate.interrupt"
@@ -37,8 +52,8 @@ var errNoInstrument = errors.New("module not instrumented")
 
 // instrument returns wasm with the deadline checks added. Its output is
 // valid whenever wasm is; every allocation is bounded by a constant factor
-// of len(wasm) (a check is 6 bytes at most per body and per loop opcode,
-// and each of those takes at least one input byte plus its function).
+// of len(wasm): a check (under 50 bytes) is added per function body and
+// per loop opcode, and each of those takes at least 2 input bytes.
 func instrument(wasm []byte) ([]byte, error) {
 	if len(wasm) < 8 || !bytes.Equal(wasm[:4], []byte("\x00asm")) || binary.LittleEndian.Uint32(wasm[4:8]) != 1 {
 		return nil, fmt.Errorf("%w: not a wasm binary module", errNoInstrument)
@@ -59,16 +74,22 @@ func instrument(wasm []byte) ([]byte, error) {
 		secs = append(secs, section{id, pos, pos + 1 + n + int(size), body})
 		pos += 1 + n + int(size)
 	}
-	var globals uint32
+	var globals, memories uint32
 	var exports []byte
 	for _, s := range secs {
 		switch s.id {
 		case 2:
-			g, err := importedGlobals(s.body)
+			g, m, err := importCounts(s.body)
 			if err != nil {
 				return nil, err
 			}
-			globals += g
+			globals, memories = globals+g, memories+m
+		case 5:
+			c, n := uleb32(s.body)
+			if n == 0 {
+				return nil, fmt.Errorf("%w: memory section", errNoInstrument)
+			}
+			memories += c
 		case 6:
 			c, n := uleb32(s.body)
 			if n == 0 {
@@ -83,12 +104,24 @@ func instrument(wasm []byte) ([]byte, error) {
 			return nil, fmt.Errorf("%w: has a start function", errNoInstrument)
 		}
 	}
+	if memories == 0 {
+		return nil, fmt.Errorf("%w: has no memory", errNoInstrument)
+	}
 	if exports != nil && exportsName(exports, interruptExport) {
 		return nil, fmt.Errorf("%w: already exports %s", errNoInstrument, interruptExport)
 	}
-	check := []byte{0x23}
-	check = binary.AppendUvarint(check, uint64(globals))
-	check = append(check, 0x04, 0x40, 0x00, 0x0b) // if (empty) unreachable end
+	count, flag := binary.AppendUvarint(nil, uint64(globals)), binary.AppendUvarint(nil, uint64(globals)+1)
+	var check []byte
+	check = append(append(check, 0x23), count...)         // global.get $count
+	check = append(check, 0x41, 0x01, 0x6b)               // i32.const 1 i32.sub
+	check = append(append(check, 0x24), count...)         // global.set $count
+	check = append(append(check, 0x23), count...)         // global.get $count
+	check = append(check, 0x45, 0x04, 0x40)               // i32.eqz if
+	check = appendSleb32(append(check, 0x41), checkEvery) // i32.const checkEvery
+	check = append(append(check, 0x24), count...)         // global.set $count
+	check = append(check, 0x41, 0x00, 0x40, 0x00, 0x1a)   // i32.const 0 memory.grow 0 drop
+	check = append(append(check, 0x23), flag...)          // global.get $interrupt
+	check = append(check, 0x04, 0x40, 0x00, 0x0b, 0x0b)   // if unreachable end end
 
 	out := make([]byte, 0, len(wasm)+len(wasm)/2+64)
 	out = append(out, wasm[:8]...)
@@ -97,11 +130,11 @@ func instrument(wasm []byte) ([]byte, error) {
 	// added where the binary format's order puts it.
 	addMissing := func(before byte) {
 		if !addedGlobal && sectionRank(before) > sectionRank(6) {
-			out = appendSection(out, 6, appendGlobal(binary.AppendUvarint(nil, 1)))
+			out = appendSection(out, 6, appendGlobals(binary.AppendUvarint(nil, 2)))
 			addedGlobal = true
 		}
 		if !addedExport && sectionRank(before) > sectionRank(7) {
-			out = appendSection(out, 7, appendExport(binary.AppendUvarint(nil, 1), globals))
+			out = appendSection(out, 7, appendExport(binary.AppendUvarint(nil, 1), globals+1))
 			addedExport = true
 		}
 	}
@@ -112,13 +145,13 @@ func instrument(wasm []byte) ([]byte, error) {
 		switch s.id {
 		case 6:
 			c, n := uleb32(s.body)
-			body := binary.AppendUvarint(make([]byte, 0, len(s.body)+16), uint64(c)+1)
-			out = appendSection(out, 6, appendGlobal(append(body, s.body[n:]...)))
+			body := binary.AppendUvarint(make([]byte, 0, len(s.body)+16), uint64(c)+2)
+			out = appendSection(out, 6, appendGlobals(append(body, s.body[n:]...)))
 			addedGlobal = true
 		case 7:
 			c, n := uleb32(s.body)
 			body := binary.AppendUvarint(make([]byte, 0, len(s.body)+32), uint64(c)+1)
-			out = appendSection(out, 7, appendExport(append(body, s.body[n:]...), globals))
+			out = appendSection(out, 7, appendExport(append(body, s.body[n:]...), globals+1))
 			addedExport = true
 		case 10:
 			code, err := instrumentCode(s.body, check)
@@ -159,8 +192,12 @@ func appendSection(out []byte, id byte, body []byte) []byte {
 	return append(out, body...)
 }
 
-// appendGlobal appends the interrupt global: mutable i32 = 0.
-func appendGlobal(b []byte) []byte { return append(b, 0x7f, 0x01, 0x41, 0x00, 0x0b) }
+// appendGlobals appends the countdown (mutable i32 = checkEvery) and the
+// interrupt flag (mutable i32 = 0).
+func appendGlobals(b []byte) []byte {
+	b = appendSleb32(append(b, 0x7f, 0x01, 0x41), checkEvery)
+	return append(b, 0x0b, 0x7f, 0x01, 0x41, 0x00, 0x0b)
+}
 
 // appendExport appends the export of global index g as interruptExport.
 func appendExport(b []byte, g uint32) []byte {
@@ -170,24 +207,23 @@ func appendExport(b []byte, g uint32) []byte {
 	return binary.AppendUvarint(b, uint64(g))
 }
 
-// importedGlobals counts the globals an import section imports.
-func importedGlobals(sec []byte) (uint32, error) {
+// importCounts counts the globals and memories an import section imports.
+func importCounts(sec []byte) (globals, memories uint32, err error) {
 	bad := fmt.Errorf("%w: import section", errNoInstrument)
 	count, p := uleb32(sec)
 	if p == 0 {
-		return 0, bad
+		return 0, 0, bad
 	}
-	var globals uint32
 	for range count {
 		for range 2 { // module and field names
 			l, n := uleb32(sec[p:])
 			if n == 0 || uint64(p)+uint64(n)+uint64(l) > uint64(len(sec)) {
-				return 0, bad
+				return 0, 0, bad
 			}
 			p += n + int(l)
 		}
 		if p >= len(sec) {
-			return 0, bad
+			return 0, 0, bad
 		}
 		kind := sec[p]
 		p++
@@ -204,17 +240,18 @@ func importedGlobals(sec []byte) (uint32, error) {
 				n++
 			}
 		case 2: // memory: limits, with the shared and 64-bit flags
+			memories++
 			n = skipMemLimits(sec[p:])
 		case 3: // global: value type, mutability
 			globals++
 			n = 2
 		}
 		if n == 0 || p+n > len(sec) {
-			return 0, bad
+			return 0, 0, bad
 		}
 		p += n
 	}
-	return globals, nil
+	return globals, memories, nil
 }
 
 // skipMemLimits returns the length of a memory type's limits, or 0.
