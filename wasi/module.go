@@ -387,14 +387,19 @@ func call(ctx context.Context, mod api.Module, name string) error {
 
 // result turns wazero's ways of ending into Run's errors.
 func (p *Program) result(ctx context.Context, err error) error {
-	if err == nil {
+	var exit *sys.ExitError
+	if err == nil || (errors.As(err, &exit) && exit.ExitCode() == 0) {
+		if ctx.Err() != nil {
+			// The run was stopped, and the guest ended well only because
+			// the stop unblocked it (a read that the host ended gave it
+			// EOF) before its next deadline check: still a stopped run,
+			// as it would have been under wazero's own check.
+			return fmt.Errorf("guest stopped: %w", context.Cause(ctx))
+		}
 		return nil
 	}
-	var exit *sys.ExitError
 	if errors.As(err, &exit) {
 		switch exit.ExitCode() {
-		case 0:
-			return nil
 		case sys.ExitCodeDeadlineExceeded, sys.ExitCodeContextCanceled:
 			if cause := context.Cause(ctx); cause != nil {
 				return fmt.Errorf("guest stopped: %w", cause)
