@@ -18,7 +18,7 @@ import (
 
 	"github.com/wasigate/wasigate/host"
 	"github.com/wasigate/wasigate/wasi"
-	"github.com/wasigate/wasigate/wasi/build"
+	"github.com/wasigate/wasigate/wasi/toolchain"
 )
 
 // Progress is told when a module starts and finishes loading, so a
@@ -31,7 +31,7 @@ type Progress interface {
 // Options are what Build needs besides the configuration.
 type Options struct {
 	Engine   *wasi.Engine
-	Builder  *build.Builder // builds sources; nil means only .wasm and .wat
+	Builder  *toolchain.Builder // builds sources; nil means only .wasm and .wat
 	Log      zerolog.Logger
 	Progress Progress // may be nil
 	// Observe is called after each request, for metrics. May be nil.
@@ -412,12 +412,12 @@ func LoadModule(ctx context.Context, path string, opts Options) (*wasi.Module, e
 
 func loadModule(ctx context.Context, path string, isDir bool, opts Options) (*wasi.Module, error) {
 	wasmPath := path
-	kind := build.KindOf(path)
+	kind := toolchain.KindOf(path)
 	switch {
 	case kind == "":
 		return nil, fmt.Errorf("not a module or script (want .wasm, .wat, .go, .c, .rs or a Go folder)")
-	case kind == build.Wasm:
-	case kind == build.WAT && opts.Builder == nil:
+	case kind == toolchain.Wasm:
+	case kind == toolchain.WAT && opts.Builder == nil:
 	default:
 		if opts.Builder == nil {
 			return nil, fmt.Errorf("%s sources need a builder", kind)
@@ -486,6 +486,6 @@ func (l *limitedBuffer) Write(p []byte) (int, error) {
 }
 
 // BuildLimits are the limits of script builds in these settings.
-func (s Server) BuildLimits() build.Limits {
-	return build.Limits{Timeout: time.Duration(s.BuildTimeout), Memory: int64(s.BuildMemory), Concurrency: s.BuildConcurrency}
+func (s Server) BuildLimits() toolchain.Limits {
+	return toolchain.Limits{Timeout: time.Duration(s.BuildTimeout), Memory: int64(s.BuildMemory), Concurrency: s.BuildConcurrency}
 }

@@ -438,7 +438,7 @@ func (c *Config) Validate() error {
 
 var interpreterExt = regexp.MustCompile(`^\.[A-Za-z0-9_+-]+$`)
 
-// builtinExts are the extensions wasi/build builds.
+// builtinExts are the extensions wasi/toolchain builds.
 var builtinExts = map[string]bool{".go": true, ".c": true, ".rs": true, ".wat": true, ".wasm": true}
 
 // sortedKeys returns m's keys in order, for stable output.

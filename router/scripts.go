@@ -21,7 +21,7 @@ import (
 
 	"github.com/wasigate/wasigate/host"
 	"github.com/wasigate/wasigate/wasi"
-	"github.com/wasigate/wasigate/wasi/build"
+	"github.com/wasigate/wasigate/wasi/toolchain"
 )
 
 // ScriptsGuestDir is where an interpreter sees the scripts folder
@@ -95,7 +95,7 @@ type scriptsHandler struct {
 	dir     string // the scripts folder, symlinks resolved
 	prefix  string // the route's path without /*
 	interps map[string]*interpreter
-	builder *build.Builder
+	builder *toolchain.Builder
 	engine  *wasi.Engine
 	log     zerolog.Logger
 	tmpl    host.Handler // limits, env, volumes; Runner and Root set per request
@@ -284,15 +284,15 @@ func (s *scriptsHandler) fail(w http.ResponseWriter, r *http.Request, log zerolo
 	}
 	info.Reason = "build"
 	body := "500 Internal Server Error: the script could not be built"
-	var te *build.ToolchainError
+	var te *toolchain.ToolchainError
 	var me *MissingInterpreterError
 	switch {
 	case errors.As(err, &te), errors.As(err, &me):
 		info.Reason = "toolchain"
 		body = "500 Internal Server Error: " + err.Error()
-	case errors.Is(err, build.ErrNoSandbox):
+	case errors.Is(err, toolchain.ErrNoSandbox):
 		info.Reason = "toolchain"
-		body = "500 Internal Server Error: " + build.ErrNoSandbox.Error()
+		body = "500 Internal Server Error: " + toolchain.ErrNoSandbox.Error()
 	case s.rt.ShowBuildErrors:
 		body += "\n\n" + err.Error()
 	}
@@ -359,7 +359,7 @@ func (s *scriptsHandler) kindOf(name string) string {
 		}
 	}
 	if st.IsDir() {
-		return string(build.KindOf(p))
+		return string(toolchain.KindOf(p))
 	}
 	if !st.Mode().IsRegular() {
 		return ""
@@ -377,7 +377,7 @@ func (s *scriptsHandler) kindOf(name string) string {
 // runner returns what runs the entry: its interpreter, or its build.
 func (s *scriptsHandler) runner(ctx context.Context, entry string) (host.Runner, error) {
 	full := filepath.Join(s.dir, entry)
-	if in, ok := s.interps[filepath.Ext(entry)]; ok && build.KindOf(full) == "" {
+	if in, ok := s.interps[filepath.Ext(entry)]; ok && toolchain.KindOf(full) == "" {
 		if in.err != nil {
 			return nil, in.err
 		}
@@ -541,7 +541,7 @@ func (s *scriptsHandler) build(full string, sc *script, f *scriptFlight) {
 		if err == nil {
 			old = sc.key
 			sc.sig, sc.prog, sc.key = f.sig, prog, key
-		} else if !errors.Is(err, build.ErrToolchain) {
+		} else if !errors.Is(err, toolchain.ErrToolchain) {
 			// A toolchain may be installed without the script changing.
 			sc.failSig, sc.failErr = f.sig, err
 		}
@@ -572,9 +572,9 @@ func (s *scriptsHandler) build(full string, sc *script, f *scriptFlight) {
 func (s *scriptsHandler) compile(full string) (*wasi.Program, string, bool, error) {
 	ctx := context.Background()
 	wasmPath, cached := full, true
-	if build.KindOf(full) != build.Wasm {
+	if toolchain.KindOf(full) != toolchain.Wasm {
 		if s.builder == nil {
-			return nil, "", false, fmt.Errorf("%s scripts need a builder", build.KindOf(full))
+			return nil, "", false, fmt.Errorf("%s scripts need a builder", toolchain.KindOf(full))
 		}
 		res, err := s.builder.Build(ctx, full)
 		if err != nil {
@@ -665,7 +665,7 @@ func statSig(full string) (string, error) {
 	add := func(p string, st fs.FileInfo) {
 		fmt.Fprintf(h, "%s\x00%d\x00%d\x00", p, st.Size(), st.ModTime().UnixNano())
 	}
-	kind := build.KindOf(full)
+	kind := toolchain.KindOf(full)
 	if st.IsDir() {
 		err := filepath.WalkDir(full, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
@@ -690,7 +690,7 @@ func statSig(full string) (string, error) {
 	} else {
 		add(full, st)
 	}
-	if kind == build.Go {
+	if kind == toolchain.Go {
 		dir := filepath.Dir(full)
 		if st.IsDir() {
 			dir = full

@@ -18,7 +18,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/wasigate/wasigate/wasi"
-	"github.com/wasigate/wasigate/wasi/build"
+	"github.com/wasigate/wasigate/wasi/toolchain"
 )
 
 // Sources of the scripts the tests serve, written into a temporary folder.
@@ -168,7 +168,7 @@ func scriptsSite(t testing.TB, dir, config string) (*httptest.Server, *logBuffer
 	logs := &logBuffer{}
 	site, err := Build(context.Background(), cfg, Options{
 		Engine:  eng,
-		Builder: &build.Builder{Dir: filepath.Join(t.TempDir(), "builds"), GoCache: testGoCache()},
+		Builder: &toolchain.Builder{Dir: filepath.Join(t.TempDir(), "builds"), GoCache: testGoCache()},
 		Log:     zerolog.New(logs),
 	})
 	if err != nil {
@@ -485,7 +485,7 @@ func TestScriptsPrebuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	logs := &logBuffer{}
-	site, err := Build(context.Background(), cfg, Options{Engine: scriptsEngine(t), Builder: &build.Builder{Dir: t.TempDir()}, Log: zerolog.New(logs)})
+	site, err := Build(context.Background(), cfg, Options{Engine: scriptsEngine(t), Builder: &toolchain.Builder{Dir: t.TempDir()}, Log: zerolog.New(logs)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -582,7 +582,7 @@ func TestScriptsEditsReleaseModules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	site, err := Build(ctx, cfg, Options{Engine: eng, Builder: &build.Builder{Dir: t.TempDir()}, Log: zerolog.Nop()})
+	site, err := Build(ctx, cfg, Options{Engine: eng, Builder: &toolchain.Builder{Dir: t.TempDir()}, Log: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
 	}

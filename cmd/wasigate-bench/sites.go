@@ -18,7 +18,7 @@ import (
 
 	"github.com/wasigate/wasigate/router"
 	"github.com/wasigate/wasigate/wasi"
-	"github.com/wasigate/wasigate/wasi/build"
+	"github.com/wasigate/wasigate/wasi/toolchain"
 )
 
 // server is one http.Server on a loopback port.
@@ -85,18 +85,18 @@ var niceAfter time.Duration
 
 // newEngine creates the engine and builder on the benchmark's cache, with
 // the engine options wasigate serve uses.
-func newEngine(ctx context.Context, cacheDir string) (*wasi.Engine, *build.Builder, error) {
+func newEngine(ctx context.Context, cacheDir string) (*wasi.Engine, *toolchain.Builder, error) {
 	e, err := wasi.NewEngine(ctx, wasi.Options{CacheDir: cacheDir, Tune: true, NiceAfter: niceAfter})
 	if err != nil {
 		return nil, nil, err
 	}
-	return e, &build.Builder{Dir: cacheDir}, nil
+	return e, &toolchain.Builder{Dir: cacheDir}, nil
 }
 
 // buildSite parses a configuration's text (paths relative to dir) and
 // builds it as `wasigate serve` does, with the access log written to
 // nowhere (but still formatted).
-func buildSite(ctx context.Context, e *wasi.Engine, b *build.Builder, dir, config string) (*router.Site, error) {
+func buildSite(ctx context.Context, e *wasi.Engine, b *toolchain.Builder, dir, config string) (*router.Site, error) {
 	return buildSiteWith(ctx, dir, config, router.Options{Engine: e, Builder: b, Log: zerolog.New(io.Discard)})
 }
 

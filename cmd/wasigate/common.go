@@ -19,8 +19,8 @@ import (
 	"github.com/wasigate/wasigate/host"
 	"github.com/wasigate/wasigate/router"
 	"github.com/wasigate/wasigate/wasi"
-	"github.com/wasigate/wasigate/wasi/build"
 	"github.com/wasigate/wasigate/wasi/seal"
+	"github.com/wasigate/wasigate/wasi/toolchain"
 )
 
 func version() string { return host.Version }
@@ -78,7 +78,7 @@ func newLogger(w io.Writer) zerolog.Logger {
 type setup struct {
 	cfg     *router.Config
 	engine  *wasi.Engine
-	builder *build.Builder
+	builder *toolchain.Builder
 	log     zerolog.Logger
 	// cacheState says whether the cache folder passed its checks, for
 	// wasigate check.
@@ -124,8 +124,8 @@ func newSetupFor(ctx context.Context, cfg *router.Config, stderr io.Writer) (*se
 		engine.Close(ctx)
 		return nil, err
 	}
-	sb := build.DetectSandbox()
-	b := &build.Builder{
+	sb := toolchain.DetectSandbox()
+	b := &toolchain.Builder{
 		Dir:     cacheDir,
 		Limits:  srv.BuildLimits(),
 		Sandbox: &sb,

@@ -1,9 +1,9 @@
-// Package build turns script sources into WebAssembly modules with the
+// Package toolchain turns script sources into WebAssembly modules with the
 // toolchains installed on the machine: Go (GOOS=wasip1), C (clang with
 // wasi-libc), Rust (rustc with the wasm32-wasi target) and WAT (wat2wasm).
 // Builds are cached by content hash, and concurrent requests for the same
 // source share one build.
-package build
+package toolchain
 
 import (
 	"context"
