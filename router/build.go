@@ -403,40 +403,11 @@ func LoadModule(ctx context.Context, path string, opts Options) (*wasi.Module, e
 	if opts.Progress != nil {
 		opts.Progress.Start(name, st.Size())
 	}
-	mod, err := loadModule(ctx, path, st.IsDir(), opts)
+	mod, err := opts.Engine.Load(ctx, path, opts.Builder)
 	if opts.Progress != nil {
 		opts.Progress.Done(name, mod, err)
 	}
 	return mod, err
-}
-
-func loadModule(ctx context.Context, path string, isDir bool, opts Options) (*wasi.Module, error) {
-	wasmPath := path
-	kind := toolchain.KindOf(path)
-	switch {
-	case kind == "":
-		return nil, fmt.Errorf("not a module or script (want .wasm, .wat, .go, .c, .rs or a Go folder)")
-	case kind == toolchain.Wasm:
-	case kind == toolchain.WAT && opts.Builder == nil:
-	default:
-		if opts.Builder == nil {
-			return nil, fmt.Errorf("%s sources need a builder", kind)
-		}
-		res, err := opts.Builder.Build(ctx, path)
-		if err != nil {
-			return nil, err
-		}
-		wasmPath = res.Path
-	}
-	wasm, err := wasi.ReadModuleFile(wasmPath)
-	if err != nil {
-		return nil, err
-	}
-	mod, err := opts.Engine.Compile(ctx, path, wasm)
-	if err != nil {
-		return nil, err
-	}
-	return mod, nil
 }
 
 type subRoute struct{ pattern, entry string }

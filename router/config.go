@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/wasigate/wasigate/wasi/toolchain"
 )
 
 // Config is a parsed configuration file.
@@ -422,7 +424,7 @@ func (c *Config) Validate() error {
 		switch {
 		case !interpreterExt.MatchString(in.Ext):
 			bad("%s: ext must be a dot and a name, like .rb", where)
-		case builtinExts[in.Ext]:
+		case toolchain.IsKindExt(in.Ext):
 			bad("%s: %s scripts are built, not interpreted", where, in.Ext)
 		case exts[in.Ext]:
 			bad("%s: another interpreter has the same ext", where)
@@ -437,9 +439,6 @@ func (c *Config) Validate() error {
 }
 
 var interpreterExt = regexp.MustCompile(`^\.[A-Za-z0-9_+-]+$`)
-
-// builtinExts are the extensions wasi/toolchain builds.
-var builtinExts = map[string]bool{".go": true, ".c": true, ".rs": true, ".wat": true, ".wasm": true}
 
 // sortedKeys returns m's keys in order, for stable output.
 func sortedKeys[V any](m map[string]V) []string {

@@ -368,7 +368,7 @@ func (s *scriptsHandler) kindOf(name string) string {
 	if _, ok := s.interps[ext]; ok {
 		return ext
 	}
-	if builtinExts[ext] {
+	if toolchain.IsKindExt(ext) {
 		return ext
 	}
 	return ""
