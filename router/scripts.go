@@ -2,11 +2,8 @@ package router
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io/fs"
 	"net/http"
 	"os"
@@ -14,7 +11,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -95,8 +91,6 @@ type scriptsHandler struct {
 	dir     string // the scripts folder, symlinks resolved
 	prefix  string // the route's path without /*
 	interps map[string]*interpreter
-	builder *toolchain.Builder
-	engine  *wasi.Engine
 	log     zerolog.Logger
 	tmpl    host.Handler // limits, env, volumes; Runner and Root set per request
 	volumes []wasi.Volume
@@ -106,41 +100,7 @@ type scriptsHandler struct {
 	scope   *scope // the tenant's (or default site's) hooks: in-flight counts
 	// interpProgs are the interpreters bound to this route, by ext.
 	interpProgs map[string]*wasi.Program
-
-	mu      sync.Mutex
-	scripts map[string]*script       // by host path
-	modules map[string]*scriptModule // compiled, by sha256 of the .wasm
-	closed  bool                     // the site was retired: close modules as they free up
-}
-
-// scriptModule is a compiled script module and who holds it: the scripts
-// whose current build it is, and the requests running it. When an edit
-// replaces it and its last request ends, it is closed, so that editing a
-// script does not pile up compiled code for the life of the process.
-type scriptModule struct {
-	mod      *wasi.Module
-	users    int // scripts whose current build this is
-	inflight int // requests running it
-}
-
-// script is the state of one script: what was built for which stat
-// signature, so that an unchanged script is neither hashed nor rebuilt.
-type script struct {
-	sig     string
-	prog    *wasi.Program
-	key     string // s.modules key of prog's module
-	failSig string // a build that failed, not retried until the file changes
-	failErr error
-	flight  *scriptFlight
-}
-
-// scriptFlight is a build under way; requests for the script wait on done.
-type scriptFlight struct {
-	sig  string
-	done chan struct{}
-	prog *wasi.Program
-	key  string
-	err  error
+	set         *wasi.Scripts // the built scripts and their modules
 }
 
 func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect http.Handler) (*scriptsHandler, error) {
@@ -162,8 +122,6 @@ func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect h
 		dir:         dir,
 		prefix:      strings.TrimSuffix(rt.Path, "/*"),
 		interps:     interps,
-		builder:     opts.Builder,
-		engine:      opts.Engine,
 		log:         opts.Log.With().Str("route", rt.Path).Logger(),
 		tmpl:        *newHostHandler(rt, rt.Path, routeEnv(sc.env(rt)), docRoot, lim, srv, redirect),
 		volumes:     volumes,
@@ -172,9 +130,11 @@ func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect h
 		limiter:     newLimiter(lim.Concurrency, time.Duration(lim.QueueTimeout), "route"),
 		scope:       sc,
 		interpProgs: map[string]*wasi.Program{},
-		scripts:     map[string]*script{},
-		modules:     map[string]*scriptModule{},
 	}
+	s.set = opts.Engine.NewScripts(opts.Builder, wasi.Config{Volumes: volumes, MemoryLimit: s.memory, MaxOpenFiles: s.files}, s.moduleName,
+		func(full string, cached bool, d time.Duration) {
+			s.log.Info().Str("module", s.moduleName(full)).Bool("cached", cached).Dur("build", d).Msg("script built")
+		})
 	for _, v := range volumes {
 		if v.Guest == ScriptsGuestDir && len(interps) > 0 {
 			return nil, fmt.Errorf("volume %s: interpreters see the scripts folder there", v.Guest)
@@ -383,19 +343,19 @@ func (s *scriptsHandler) runner(ctx context.Context, entry string) (host.Runner,
 		}
 		return interpreterRunner{prog: s.interpProgs[in.Ext], argv0: filepath.Base(in.path), script: path.Join(ScriptsGuestDir, entry)}, nil
 	}
-	prog, key, err := s.acquire(ctx, full)
+	prog, release, err := s.set.Acquire(ctx, full)
 	if err != nil {
 		return nil, err
 	}
-	return &scriptRunner{s: s, key: key, prog: prog}, nil
+	return &scriptRunner{prog: prog, release: release}, nil
 }
 
 // scriptRunner runs a script's program, holding its module while it runs.
 type scriptRunner struct {
-	s    *scriptsHandler
-	key  string
-	prog *wasi.Program
-	once sync.Once
+	prog    *wasi.Program
+	release func() // lets go of the module; the host may not run the
+	// script at all (a request refused by the limiter), so the handler
+	// calls it too.
 }
 
 func (r *scriptRunner) Run(ctx context.Context, inv *host.Invocation) error {
@@ -403,74 +363,8 @@ func (r *scriptRunner) Run(ctx context.Context, inv *host.Invocation) error {
 	return programRunner{r.prog}.Run(ctx, inv)
 }
 
-// release lets go of the module; the host may not run the script at all
-// (a request refused by the limiter), so the handler calls it too.
-func (r *scriptRunner) release() { r.once.Do(func() { r.s.release(r.key) }) }
-
-// acquire returns the script's program with its module held for one run.
-func (s *scriptsHandler) acquire(ctx context.Context, full string) (*wasi.Program, string, error) {
-	for {
-		s.mu.Lock()
-		closed := s.closed
-		s.mu.Unlock()
-		if closed {
-			return nil, "", errors.New("scripts route retired by a reload")
-		}
-		prog, key, err := s.program(ctx, full)
-		if err != nil {
-			return nil, "", err
-		}
-		s.mu.Lock()
-		if m := s.modules[key]; m != nil {
-			m.inflight++
-			s.mu.Unlock()
-			return prog, key, nil
-		}
-		s.mu.Unlock()
-		// Closed between the build and now (an edit raced it): again.
-	}
-}
-
-// release ends one run of the module at key, closing it if nothing holds
-// it any more.
-func (s *scriptsHandler) release(key string) {
-	s.mu.Lock()
-	m := s.modules[key]
-	if m != nil {
-		m.inflight--
-	}
-	s.mu.Unlock()
-	s.closeIfFree(key)
-}
-
-// closeIfFree closes the module at key when no script's current build and
-// no request uses it (after a retired site, when no request does).
-func (s *scriptsHandler) closeIfFree(key string) {
-	s.mu.Lock()
-	m := s.modules[key]
-	if m == nil || m.inflight > 0 || (m.users > 0 && !s.closed) {
-		s.mu.Unlock()
-		return
-	}
-	delete(s.modules, key)
-	s.mu.Unlock()
-	_ = m.mod.Close(context.Background())
-}
-
-// close is called when the site is retired and its requests have ended:
-// every compiled script module is closed.
-func (s *scriptsHandler) close() {
-	s.mu.Lock()
-	s.closed = true
-	keys := make([]string, 0, len(s.modules))
-	for k := range s.modules {
-		keys = append(keys, k)
-	}
-	s.mu.Unlock()
-	for _, k := range keys {
-		s.closeIfFree(k)
-	}
-}
+// close is called when the site is retired and its requests have ended.
+func (s *scriptsHandler) close() { s.set.Close() }
 
 // interpreterRunner runs a script with its interpreter, like a "#!" line:
 // argv is the interpreter, the script's path, then the CGI arguments.
@@ -486,141 +380,6 @@ func (r interpreterRunner) Run(ctx context.Context, inv *host.Invocation) error 
 	}
 	inv.Args = args
 	return programRunner{r.prog}.Run(ctx, inv)
-}
-
-// program returns the prepared program of the script at full, building
-// it when the file changed since the last build. A stat signature decides
-// that, so an unchanged script costs a stat or two per request, not a
-// hash of its source. Requests for a script being built wait for that
-// build; other scripts and routes do not.
-func (s *scriptsHandler) program(ctx context.Context, full string) (*wasi.Program, string, error) {
-	sig, err := statSig(full)
-	if err != nil {
-		return nil, "", err
-	}
-	s.mu.Lock()
-	sc := s.scripts[full]
-	if sc == nil {
-		sc = &script{}
-		s.scripts[full] = sc
-	}
-	switch {
-	case sc.prog != nil && sc.sig == sig:
-		p, key := sc.prog, sc.key
-		s.mu.Unlock()
-		return p, key, nil
-	case sc.failErr != nil && sc.failSig == sig:
-		err := sc.failErr
-		s.mu.Unlock()
-		return nil, "", err
-	}
-	f := sc.flight
-	if f == nil || f.sig != sig {
-		f = &scriptFlight{sig: sig, done: make(chan struct{})}
-		sc.flight = f
-		go s.build(full, sc, f)
-	}
-	s.mu.Unlock()
-	select {
-	case <-f.done:
-		return f.prog, f.key, f.err
-	case <-ctx.Done():
-		return nil, "", ctx.Err()
-	}
-}
-
-// build runs one flight, detached from the request that started it: a
-// client that goes away must not cancel what others wait for.
-func (s *scriptsHandler) build(full string, sc *script, f *scriptFlight) {
-	start := time.Now()
-	prog, key, cached, err := s.compile(full)
-	var old string // the module reference this build lets go of
-	s.mu.Lock()
-	if sc.flight == f {
-		sc.flight = nil
-		if err == nil {
-			old = sc.key
-			sc.sig, sc.prog, sc.key = f.sig, prog, key
-		} else if !errors.Is(err, toolchain.ErrToolchain) {
-			// A toolchain may be installed without the script changing.
-			sc.failSig, sc.failErr = f.sig, err
-		}
-	} else if err == nil {
-		old = key // a newer build replaced this one: give its reservation back
-	}
-	if old != "" {
-		if m := s.modules[old]; m != nil {
-			m.users--
-		}
-	}
-	s.mu.Unlock()
-	if old != "" {
-		s.closeIfFree(old)
-	}
-	// Logged before the waiters go on, so that the event comes before
-	// anything they log about the script.
-	if err == nil {
-		s.log.Info().Str("module", s.moduleName(full)).Bool("cached", cached).
-			Dur("build", time.Since(start)).Msg("script built")
-	}
-	f.prog, f.key, f.err = prog, key, err
-	close(f.done)
-}
-
-// compile builds (through the content-hash cache), compiles (once per
-// distinct .wasm) and prepares the script at full.
-func (s *scriptsHandler) compile(full string) (*wasi.Program, string, bool, error) {
-	ctx := context.Background()
-	wasmPath, cached := full, true
-	if toolchain.KindOf(full) != toolchain.Wasm {
-		if s.builder == nil {
-			return nil, "", false, fmt.Errorf("%s scripts need a builder", toolchain.KindOf(full))
-		}
-		res, err := s.builder.Build(ctx, full)
-		if err != nil {
-			return nil, "", false, err
-		}
-		wasmPath, cached = res.Path, res.Cached
-	}
-	wasm, err := os.ReadFile(wasmPath)
-	if err != nil {
-		return nil, "", false, err
-	}
-	sum := sha256.Sum256(wasm)
-	key := hex.EncodeToString(sum[:])
-	// The module is reserved (users+1) for the script being built, so that
-	// a release elsewhere cannot close it before build records it.
-	s.mu.Lock()
-	m := s.modules[key]
-	if m != nil {
-		m.users++
-	}
-	s.mu.Unlock()
-	if m == nil {
-		mod, err := s.engine.Compile(ctx, s.moduleName(full), wasm)
-		if err != nil {
-			return nil, "", false, err
-		}
-		s.mu.Lock()
-		if m = s.modules[key]; m != nil {
-			m.users++ // compiled meanwhile for another script: use that one
-			s.mu.Unlock()
-			_ = mod.Close(ctx)
-		} else {
-			m = &scriptModule{mod: mod, users: 1}
-			s.modules[key] = m
-			s.mu.Unlock()
-		}
-	}
-	prog, err := m.mod.Prepare(wasi.Config{Volumes: s.volumes, MemoryLimit: s.memory, MaxOpenFiles: s.files})
-	if err != nil {
-		s.mu.Lock()
-		m.users--
-		s.mu.Unlock()
-		s.closeIfFree(key)
-		return nil, "", false, err
-	}
-	return prog, key, cached, nil
 }
 
 func (s *scriptsHandler) moduleName(full string) string {
@@ -647,68 +406,8 @@ func (s *scriptsHandler) prebuild(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		if _, _, err := s.program(ctx, filepath.Join(s.dir, e.Name())); err != nil && ctx.Err() == nil {
+		if err := s.set.Build(ctx, filepath.Join(s.dir, e.Name())); err != nil && ctx.Err() == nil {
 			s.log.Warn().Str("module", path.Join(s.rt.Scripts, e.Name())).Err(err).Msg("prebuild: script failed to build")
 		}
 	}
-}
-
-// statSig is what must change when a script's build output may: the size
-// and modification time of its file (of every file, for a Go folder) and,
-// for Go, of the go.mod and go.sum around it.
-func statSig(full string) (string, error) {
-	st, err := os.Stat(full)
-	if err != nil {
-		return "", err
-	}
-	h := fnv.New64a()
-	add := func(p string, st fs.FileInfo) {
-		fmt.Fprintf(h, "%s\x00%d\x00%d\x00", p, st.Size(), st.ModTime().UnixNano())
-	}
-	kind := toolchain.KindOf(full)
-	if st.IsDir() {
-		err := filepath.WalkDir(full, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if d.IsDir() && p != full && strings.HasPrefix(d.Name(), ".") {
-				return filepath.SkipDir
-			}
-			if d.IsDir() {
-				return nil
-			}
-			info, err := d.Info()
-			if err != nil {
-				return err
-			}
-			add(p, info)
-			return nil
-		})
-		if err != nil {
-			return "", err
-		}
-	} else {
-		add(full, st)
-	}
-	if kind == toolchain.Go {
-		dir := filepath.Dir(full)
-		if st.IsDir() {
-			dir = full
-		}
-		for {
-			if st, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-				add("go.mod", st)
-				if st, err := os.Stat(filepath.Join(dir, "go.sum")); err == nil {
-					add("go.sum", st)
-				}
-				break
-			}
-			parent := filepath.Dir(dir)
-			if parent == dir {
-				break
-			}
-			dir = parent
-		}
-	}
-	return fmt.Sprintf("%x", h.Sum64()), nil
 }
