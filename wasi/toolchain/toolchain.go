@@ -39,6 +39,11 @@ func (e *ToolchainError) Error() string {
 	return fmt.Sprintf("cannot build %s scripts: %s not found (Debian: apt-get install %s)", e.Kind, e.Tool, e.Packages)
 }
 
+// Toolchain reports that the error is about the machine, not the source:
+// its text names what to install, and a server may show it to clients
+// (router's scripts routes do, with the reason "toolchain").
+func (e *ToolchainError) Toolchain() bool { return true }
+
 // Unwrap lets errors.Is match ErrToolchain.
 func (e *ToolchainError) Unwrap() error { return ErrToolchain }
 
