@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
-
-	"github.com/wasigate/wasigate/wasi/toolchain"
 )
 
 // Config is a parsed configuration file.
@@ -424,8 +422,6 @@ func (c *Config) Validate() error {
 		switch {
 		case !interpreterExt.MatchString(in.Ext):
 			bad("%s: ext must be a dot and a name, like .rb", where)
-		case toolchain.IsKindExt(in.Ext):
-			bad("%s: %s scripts are built, not interpreted", where, in.Ext)
 		case exts[in.Ext]:
 			bad("%s: another interpreter has the same ext", where)
 		}

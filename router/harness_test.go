@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/wasigate/wasigate/wasi"
+	"github.com/wasigate/wasigate/wasi/cgi"
 	"github.com/wasigate/wasigate/wasi/toolchain"
 )
 
@@ -84,7 +85,7 @@ func buildSite(t testing.TB, dir, config string, w io.Writer, edit func(*Options
 		t.Fatalf("config: %v", err)
 	}
 	eng, cache := sharedEngine(t)
-	opts := Options{Engine: eng, Builder: &toolchain.Builder{Dir: cache}, Log: zerolog.New(w)}
+	opts := Options{Loader: &cgi.Loader{Engine: eng, Builder: &toolchain.Builder{Dir: cache}}, Log: zerolog.New(w)}
 	if edit != nil {
 		edit(&opts)
 	}

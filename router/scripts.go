@@ -16,8 +16,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/wasigate/wasigate/host"
-	"github.com/wasigate/wasigate/wasi"
-	"github.com/wasigate/wasigate/wasi/toolchain"
 )
 
 // ScriptsGuestDir is where an interpreter sees the scripts folder
@@ -28,7 +26,7 @@ const ScriptsGuestDir = "/cgi-bin"
 type interpreter struct {
 	Interpreter
 	path string
-	mod  *wasi.Module
+	mod  Module
 	err  error // not installed: its scripts answer 500 with this
 }
 
@@ -53,6 +51,17 @@ func (e *MissingInterpreterError) Error() string {
 // that is there but broken fails the start, like any route's module.
 func loadInterpreters(ctx context.Context, cfg *Config, opts Options) (map[string]*interpreter, []error) {
 	out := map[string]*interpreter{}
+	// Checked here, not in Validate: the loader knows which extensions
+	// are sources it builds (issue 11).
+	var errs []error
+	for i, in := range cfg.Interpreters {
+		if opts.Loader.SourceKind("script"+in.Ext) != "" {
+			errs = append(errs, fmt.Errorf("%w: %s: interpreter #%d %q: %s scripts are built, not interpreted", ErrConfig, cfg.File, i+1, in.Ext, in.Ext))
+		}
+	}
+	if len(errs) > 0 {
+		return out, errs
+	}
 	used := false
 	for _, rt := range cfg.Routes {
 		used = used || rt.Scripts != ""
@@ -60,7 +69,6 @@ func loadInterpreters(ctx context.Context, cfg *Config, opts Options) (map[strin
 	if !used {
 		return out, nil
 	}
-	var errs []error
 	for i, in := range cfg.Interpreters {
 		it := &interpreter{Interpreter: in, path: cfg.Abs(in.Module)}
 		out[in.Ext] = it
@@ -93,14 +101,15 @@ type scriptsHandler struct {
 	interps map[string]*interpreter
 	log     zerolog.Logger
 	tmpl    host.Handler // limits, env, volumes; Runner and Root set per request
-	volumes []wasi.Volume
+	volumes []Mount
+	loader  Loader
 	memory  uint64
 	files   int // max_open_files
 	limiter *limiter
 	scope   *scope // the tenant's (or default site's) hooks: in-flight counts
 	// interpProgs are the interpreters bound to this route, by ext.
-	interpProgs map[string]*wasi.Program
-	set         *wasi.Scripts // the built scripts and their modules
+	interpProgs map[string]Program
+	set         Scripts // the built scripts and their modules
 }
 
 func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect http.Handler) (*scriptsHandler, error) {
@@ -129,9 +138,10 @@ func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect h
 		files:       lim.MaxOpenFiles,
 		limiter:     newLimiter(lim.Concurrency, time.Duration(lim.QueueTimeout), "route"),
 		scope:       sc,
-		interpProgs: map[string]*wasi.Program{},
+		loader:      opts.Loader,
+		interpProgs: map[string]Program{},
 	}
-	s.set = opts.Engine.NewScripts(opts.Builder, wasi.Config{Volumes: volumes, MemoryLimit: s.memory, MaxOpenFiles: s.files}, s.moduleName,
+	s.set = opts.Loader.Scripts(RunConfig{Volumes: volumes, MemoryLimit: s.memory, MaxOpenFiles: s.files}, s.moduleName,
 		func(full string, cached bool, d time.Duration) {
 			s.log.Info().Str("module", s.moduleName(full)).Bool("cached", cached).Dur("build", d).Msg("script built")
 		})
@@ -144,8 +154,8 @@ func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect h
 		if in.mod == nil {
 			continue
 		}
-		vols := append(append([]wasi.Volume(nil), volumes...), wasi.Volume{Guest: ScriptsGuestDir, Host: dir})
-		prog, err := in.mod.Prepare(wasi.Config{Volumes: vols, MemoryLimit: s.memory, MaxOpenFiles: s.files})
+		vols := append(append([]Mount(nil), volumes...), Mount{Guest: ScriptsGuestDir, Host: dir})
+		prog, err := in.mod.Bind(RunConfig{Volumes: vols, MemoryLimit: s.memory, MaxOpenFiles: s.files})
 		if err != nil {
 			return nil, fmt.Errorf("interpreter %s: %w", ext, err)
 		}
@@ -205,7 +215,7 @@ func (s *scriptsHandler) serveScript(w http.ResponseWriter, r *http.Request, log
 	start := time.Now()
 	timeout := s.tmpl.Timeout
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
-	runner, err := s.runner(ctx, entry)
+	runner, release, err := s.runner(ctx, entry)
 	cancel()
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) && r.Context().Err() == nil {
@@ -225,10 +235,7 @@ func (s *scriptsHandler) serveScript(w http.ResponseWriter, r *http.Request, log
 	h.Root = s.prefix + "/" + name // SCRIPT_NAME as requested: /s/NAME or /s/NAME.EXT
 	// What the build wait used of the timeout is not given again.
 	h.Timeout = max(timeout-time.Since(start), time.Millisecond)
-	if sr, ok := runner.(*scriptRunner); ok {
-		// Also when the guest never ran.
-		defer sr.release()
-	}
+	defer release() // also when the guest never ran
 	s.scope.running(s.rt.Path, &h).ServeHTTP(w, r)
 }
 
@@ -244,15 +251,16 @@ func (s *scriptsHandler) fail(w http.ResponseWriter, r *http.Request, log zerolo
 	}
 	info.Reason = "build"
 	body := "500 Internal Server Error: the script could not be built"
-	var te *toolchain.ToolchainError
+	var te toolchainError
 	var me *MissingInterpreterError
 	switch {
-	case errors.As(err, &te), errors.As(err, &me):
+	case errors.As(err, &me):
 		info.Reason = "toolchain"
 		body = "500 Internal Server Error: " + err.Error()
-	case errors.Is(err, toolchain.ErrNoSandbox):
+	case errors.As(err, &te) && te.Toolchain():
+		// Its own text only: the build error around it names the source.
 		info.Reason = "toolchain"
-		body = "500 Internal Server Error: " + toolchain.ErrNoSandbox.Error()
+		body = "500 Internal Server Error: " + te.Error()
 	case s.rt.ShowBuildErrors:
 		body += "\n\n" + err.Error()
 	}
@@ -319,7 +327,7 @@ func (s *scriptsHandler) kindOf(name string) string {
 		}
 	}
 	if st.IsDir() {
-		return string(toolchain.KindOf(p))
+		return s.loader.SourceKind(p)
 	}
 	if !st.Mode().IsRegular() {
 		return ""
@@ -328,39 +336,33 @@ func (s *scriptsHandler) kindOf(name string) string {
 	if _, ok := s.interps[ext]; ok {
 		return ext
 	}
-	if toolchain.IsKindExt(ext) {
+	if s.loader.SourceKind(p) != "" {
 		return ext
 	}
 	return ""
 }
 
-// runner returns what runs the entry: its interpreter, or its build.
-func (s *scriptsHandler) runner(ctx context.Context, entry string) (host.Runner, error) {
+// toolchainError is a build error about the machine rather than the
+// script (a compiler or the build sandbox missing): its text says what to
+// install, and clients see it. wasi/toolchain's errors have the method.
+type toolchainError interface {
+	error
+	Toolchain() bool
+}
+
+// runner returns what runs the entry: its interpreter, or its build; call
+// release when the request ends, whether the runner ran or not.
+func (s *scriptsHandler) runner(ctx context.Context, entry string) (host.Runner, func(), error) {
 	full := filepath.Join(s.dir, entry)
-	if in, ok := s.interps[filepath.Ext(entry)]; ok && toolchain.KindOf(full) == "" {
+	if in, ok := s.interps[filepath.Ext(entry)]; ok && s.loader.SourceKind(full) == "" {
 		if in.err != nil {
-			return nil, in.err
+			return nil, nil, in.err
 		}
-		return interpreterRunner{prog: s.interpProgs[in.Ext], argv0: filepath.Base(in.path), script: path.Join(ScriptsGuestDir, entry)}, nil
+		return interpreterRunner{prog: s.interpProgs[in.Ext], argv0: filepath.Base(in.path), script: path.Join(ScriptsGuestDir, entry)}, func() {}, nil
 	}
-	prog, release, err := s.set.Acquire(ctx, full)
-	if err != nil {
-		return nil, err
-	}
-	return &scriptRunner{prog: prog, release: release}, nil
-}
-
-// scriptRunner runs a script's program, holding its module while it runs.
-type scriptRunner struct {
-	prog    *wasi.Program
-	release func() // lets go of the module; the host may not run the
-	// script at all (a request refused by the limiter), so the handler
-	// calls it too.
-}
-
-func (r *scriptRunner) Run(ctx context.Context, inv *host.Invocation) error {
-	defer r.release()
-	return programRunner{r.prog}.Run(ctx, inv)
+	// The script's module is held until the run ends, or the request
+	// does when it never ran (refused by the limiter).
+	return s.set.Acquire(ctx, full)
 }
 
 // close is called when the site is retired and its requests have ended.
@@ -369,7 +371,7 @@ func (s *scriptsHandler) close() { s.set.Close() }
 // interpreterRunner runs a script with its interpreter, like a "#!" line:
 // argv is the interpreter, the script's path, then the CGI arguments.
 type interpreterRunner struct {
-	prog          *wasi.Program
+	prog          Program
 	argv0, script string
 }
 
@@ -379,7 +381,7 @@ func (r interpreterRunner) Run(ctx context.Context, inv *host.Invocation) error 
 		args = append(args, inv.Args[1:]...)
 	}
 	inv.Args = args
-	return programRunner{r.prog}.Run(ctx, inv)
+	return r.prog.Run(ctx, inv)
 }
 
 func (s *scriptsHandler) moduleName(full string) string {

@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/wasigate/wasigate/wasi"
+	"github.com/wasigate/wasigate/wasi/cgi"
 	"github.com/wasigate/wasigate/wasi/toolchain"
 )
 
@@ -62,8 +63,8 @@ func sandboxSite(t *testing.T, dir, config string) (*httptest.Server, *logBuffer
 		t.Fatalf("config: %v", err)
 	}
 	logs := &logBuffer{}
-	b := &toolchain.Builder{Dir: filepath.Join(t.TempDir(), "builds"), GoCache: testGoCache(), Limits: cfg.Server.Or(DefaultServer).BuildLimits()}
-	site, err := Build(context.Background(), cfg, Options{Engine: scriptsEngine(t), Builder: b, Log: zerolog.New(logs)})
+	b := &toolchain.Builder{Dir: filepath.Join(t.TempDir(), "builds"), GoCache: testGoCache(), Limits: testBuildLimits(cfg.Server.Or(DefaultServer))}
+	site, err := Build(context.Background(), cfg, Options{Loader: &cgi.Loader{Engine: scriptsEngine(t), Builder: b}, Log: zerolog.New(logs)})
 	if err != nil {
 		t.Fatalf("build: %v", err)
 	}
@@ -298,4 +299,9 @@ func watchCompilers(stop chan struct{}) int {
 		}
 		most = max(most, count)
 	}
+}
+
+// testBuildLimits are the build limits of srv, as cmd/wasigate sets them.
+func testBuildLimits(srv Server) toolchain.Limits {
+	return toolchain.Limits{Timeout: time.Duration(srv.BuildTimeout), Memory: int64(srv.BuildMemory), Concurrency: srv.BuildConcurrency}
 }

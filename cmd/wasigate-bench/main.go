@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/wasigate/wasigate/router"
+	"github.com/wasigate/wasigate/wasi/cgi"
 )
 
 func main() { os.Exit(doMain(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -179,7 +180,7 @@ module = "samples/c/hello.wasm"
 [[route]]
 path = "/go"
 module = "samples/scripts/hello-go.go"
-`, router.Options{Engine: e, Builder: b, Log: log, Observe: times.observe})
+`, router.Options{Loader: &cgi.Loader{Engine: e, Builder: b}, Log: log, Observe: times.observe})
 	if err != nil {
 		return false, err
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/wasigate/wasigate/router"
 	"github.com/wasigate/wasigate/wasi"
+	wcgi "github.com/wasigate/wasigate/wasi/cgi"
 	"github.com/wasigate/wasigate/wasi/toolchain"
 )
 
@@ -97,7 +98,7 @@ func newEngine(ctx context.Context, cacheDir string) (*wasi.Engine, *toolchain.B
 // builds it as `wasigate serve` does, with the access log written to
 // nowhere (but still formatted).
 func buildSite(ctx context.Context, e *wasi.Engine, b *toolchain.Builder, dir, config string) (*router.Site, error) {
-	return buildSiteWith(ctx, dir, config, router.Options{Engine: e, Builder: b, Log: zerolog.New(io.Discard)})
+	return buildSiteWith(ctx, dir, config, router.Options{Loader: &wcgi.Loader{Engine: e, Builder: b}, Log: zerolog.New(io.Discard)})
 }
 
 // buildSiteWith is buildSite with the options given.

@@ -19,6 +19,7 @@ import (
 	"github.com/wasigate/wasigate/host"
 	"github.com/wasigate/wasigate/router"
 	"github.com/wasigate/wasigate/wasi"
+	"github.com/wasigate/wasigate/wasi/cgi"
 	"github.com/wasigate/wasigate/wasi/seal"
 	"github.com/wasigate/wasigate/wasi/toolchain"
 )
@@ -127,7 +128,7 @@ func newSetupFor(ctx context.Context, cfg *router.Config, stderr io.Writer) (*se
 	sb := toolchain.DetectSandbox()
 	b := &toolchain.Builder{
 		Dir:     cacheDir,
-		Limits:  srv.BuildLimits(),
+		Limits:  buildLimits(srv),
 		Sandbox: &sb,
 		Trusted: srv.TrustedBuilds,
 		Key:     key,
@@ -165,10 +166,14 @@ func openCacheDir(cfg *router.Config, insecure bool, log zerolog.Logger) (string
 	return dir, fmt.Sprintf("private to uid %d", os.Getuid()), nil
 }
 
+// buildLimits are the limits of script builds in these settings.
+func buildLimits(srv router.Server) toolchain.Limits {
+	return toolchain.Limits{Timeout: time.Duration(srv.BuildTimeout), Memory: int64(srv.BuildMemory), Concurrency: srv.BuildConcurrency}
+}
+
 func (s *setup) options(stderr io.Writer) router.Options {
 	return router.Options{
-		Engine:   s.engine,
-		Builder:  s.builder,
+		Loader:   &cgi.Loader{Engine: s.engine, Builder: s.builder},
 		Log:      s.log,
 		Progress: newProgress(s.log, stderr),
 	}
@@ -225,7 +230,7 @@ func (p *progress) Start(name string, size int64) {
 	}()
 }
 
-func (p *progress) Done(name string, m *wasi.Module, err error) {
+func (p *progress) Done(name string, m router.Module, err error) {
 	p.mu.Lock()
 	d := time.Since(p.start[name])
 	if stop := p.stop[name]; stop != nil {
@@ -237,17 +242,18 @@ func (p *progress) Done(name string, m *wasi.Module, err error) {
 		p.log.Error().Str("module", relName(name)).Err(err).Msg("module failed to load")
 		return
 	}
+	info := m.Info()
 	how := "compiled"
-	if m.Cached {
+	if info.Cached {
 		how = "loaded from cache"
 	}
 	if p.terminal != nil {
 		p.mu.Lock()
-		fmt.Fprintf(p.terminal, "  %s %s (%s wasm) in %s\n", how, relName(name), humanSize(int64(m.Size)), d.Round(time.Millisecond))
+		fmt.Fprintf(p.terminal, "  %s %s (%s wasm) in %s\n", how, relName(name), humanSize(int64(info.Size)), d.Round(time.Millisecond))
 		p.mu.Unlock()
 	}
-	p.log.Info().Str("module", relName(name)).Int("bytes", m.Size).Bool("cached", m.Cached).
-		Dur("compile", m.CompileTime).Dur("total", d).Msg("module ready")
+	p.log.Info().Str("module", relName(name)).Int("bytes", info.Size).Bool("cached", info.Cached).
+		Dur("compile", info.CompileTime).Dur("total", d).Msg("module ready")
 }
 
 func humanSize(n int64) string {
