@@ -35,12 +35,14 @@ type (
 	}
 	// RunConfig is what stays the same for every run of one route: the
 	// entrypoint ("" is _start), the volumes, the linear memory and open
-	// files caps (0: the loader's defaults).
+	// files caps (0: the loader's defaults), and the guest path of a
+	// fresh writable folder each run gets ("" none).
 	RunConfig = struct {
 		Entrypoint   string
 		Volumes      []Mount
 		MemoryLimit  uint64
 		MaxOpenFiles int
+		Scratch      string
 	}
 	// ModuleInfo is what a loaded module reports for progress and metrics.
 	ModuleInfo = struct {

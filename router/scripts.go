@@ -27,7 +27,9 @@ type interpreter struct {
 	Interpreter
 	path string
 	mod  Module
-	err  error // not installed: its scripts answer 500 with this
+	err  error    // not installed: its scripts answer 500 with this
+	vols []Mount  // its own read-only volumes (interpreter.go)
+	env  []string // its own environment, added to each request's
 }
 
 // MissingInterpreterError is the answer for a script whose interpreter
@@ -78,9 +80,18 @@ func loadInterpreters(ctx context.Context, cfg *Config, opts Options) (map[strin
 				Msg("interpreter not installed: its scripts will answer 500")
 			continue
 		}
+		vols, err := interpreterVolumes(cfg, in)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: interpreter #%d %q: %w", cfg.File, i+1, in.Ext, err))
+			continue
+		}
+		it.vols, it.env = vols, interpreterEnv(in)
 		mod, err := LoadModule(ctx, it.path, opts)
 		if err == nil && !mod.HasExport("_start") && !mod.IsRuby() {
 			err = errors.New("exports neither _start (a command) nor ruby-init (ruby.wasm)")
+		}
+		if err == nil && mod.IsRuby() && len(in.Args) > 0 {
+			err = errors.New("args: ruby.wasm gets its options from the server, not from args")
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: interpreter #%d %q: module %s: %w", cfg.File, i+1, in.Ext, in.Module, err))
@@ -149,13 +160,22 @@ func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect h
 		if v.Guest == ScriptsGuestDir && len(interps) > 0 {
 			return nil, fmt.Errorf("volume %s: interpreters see the scripts folder there", v.Guest)
 		}
+		for _, in := range interps {
+			if in.Scratch && path.Clean(v.Guest) == ScratchGuestDir {
+				return nil, fmt.Errorf("volume %s: the %s interpreter's scratch is mounted there", v.Guest, in.Ext)
+			}
+		}
 	}
 	for ext, in := range interps {
 		if in.mod == nil {
 			continue
 		}
-		vols := append(append([]Mount(nil), volumes...), Mount{Guest: ScriptsGuestDir, Host: dir})
-		prog, err := in.mod.Bind(RunConfig{Volumes: vols, MemoryLimit: s.memory, MaxOpenFiles: s.files})
+		vols := append(append(append([]Mount(nil), volumes...), in.vols...), Mount{Guest: ScriptsGuestDir, Host: dir})
+		rc := RunConfig{Volumes: vols, MemoryLimit: s.memory, MaxOpenFiles: s.files}
+		if in.Scratch {
+			rc.Scratch = ScratchGuestDir
+		}
+		prog, err := in.mod.Bind(rc)
 		if err != nil {
 			return nil, fmt.Errorf("interpreter %s: %w", ext, err)
 		}
@@ -358,7 +378,7 @@ func (s *scriptsHandler) runner(ctx context.Context, entry string) (host.Runner,
 		if in.err != nil {
 			return nil, nil, in.err
 		}
-		return interpreterRunner{prog: s.interpProgs[in.Ext], argv0: filepath.Base(in.path), script: path.Join(ScriptsGuestDir, entry)}, func() {}, nil
+		return interpreterRunner{prog: s.interpProgs[in.Ext], argv0: filepath.Base(in.path), opts: in.Args, env: in.env, script: path.Join(ScriptsGuestDir, entry)}, func() {}, nil
 	}
 	// The script's module is held until the run ends, or the request
 	// does when it never ran (refused by the limiter).
@@ -369,18 +389,26 @@ func (s *scriptsHandler) runner(ctx context.Context, entry string) (host.Runner,
 func (s *scriptsHandler) close() { s.set.Close() }
 
 // interpreterRunner runs a script with its interpreter, like a "#!" line:
-// argv is the interpreter, the script's path, then the CGI arguments.
+// argv is the interpreter, its configured options, the script's path, then
+// the CGI arguments: a request's words always follow the script, so they
+// are the script's arguments, never the interpreter's options. An
+// interpreter with scratch gets its fresh /tmp from its Program.
 type interpreterRunner struct {
 	prog          Program
 	argv0, script string
+	opts, env     []string // the [[interpreter]]'s args and environment
 }
 
 func (r interpreterRunner) Run(ctx context.Context, inv *host.Invocation) error {
-	args := []string{r.argv0, r.script}
+	args := make([]string, 0, 2+len(r.opts)+len(inv.Args))
+	args = append(append(append(args, r.argv0), r.opts...), r.script)
 	if len(inv.Args) > 1 {
 		args = append(args, inv.Args[1:]...)
 	}
 	inv.Args = args
+	if len(r.env) > 0 {
+		inv.Env = append(inv.Env[:len(inv.Env):len(inv.Env)], r.env...)
+	}
 	return r.prog.Run(ctx, inv)
 }
 

@@ -27,6 +27,7 @@ type (
 		Volumes      []Mount
 		MemoryLimit  uint64
 		MaxOpenFiles int
+		Scratch      string
 	}
 	// ModuleInfo is what a loaded module reports for progress and metrics.
 	ModuleInfo = struct {
@@ -86,7 +87,7 @@ func config(c RunConfig) wasi.Config {
 	for i, v := range c.Volumes {
 		vols[i] = wasi.Volume(v)
 	}
-	return wasi.Config{Entrypoint: c.Entrypoint, Volumes: vols, MemoryLimit: c.MemoryLimit, MaxOpenFiles: c.MaxOpenFiles}
+	return wasi.Config{Entrypoint: c.Entrypoint, Volumes: vols, MemoryLimit: c.MemoryLimit, MaxOpenFiles: c.MaxOpenFiles, Scratch: c.Scratch}
 }
 
 type module struct{ m *wasi.Module }
