@@ -1,8 +1,3 @@
-// Package toolchain turns script sources into WebAssembly modules with the
-// toolchains installed on the machine: Go (GOOS=wasip1), C (clang with
-// wasi-libc), Rust (rustc with the wasm32-wasi target) and WAT (wat2wasm).
-// Builds are cached by content hash, and concurrent requests for the same
-// source share one build.
 package toolchain
 
 import (
