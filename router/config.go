@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/wasigate/wasigate/host"
 )
 
 // Config is a parsed configuration file.
@@ -50,10 +52,10 @@ type Limits struct {
 
 // DefaultLimits are the limits of a route that sets none.
 var DefaultLimits = Limits{
-	Timeout:      Duration(10 * time.Second),
+	Timeout:      Duration(host.DefaultTimeout),
 	Memory:       64 << 20,
-	MaxBody:      10 << 20,
-	MaxOutput:    64 << 20,
+	MaxBody:      host.DefaultMaxBody,
+	MaxOutput:    host.DefaultMaxOutput,
 	Concurrency:  64,
 	QueueTimeout: Duration(time.Second),
 	MaxOpenFiles: 256, // as wasi.DefaultMaxOpenFiles
@@ -121,7 +123,7 @@ var DefaultServer = Server{
 	IdleTimeout:       Duration(120 * time.Second),
 	MaxHeaderBytes:    128 << 10,
 	MaxURI:            16 << 10,
-	MaxCGIHeader:      64 << 10,
+	MaxCGIHeader:      host.DefaultMaxHeaderBytes,
 	ShutdownGrace:     Duration(30 * time.Second),
 	ReadTimeout:       Duration(60 * time.Second),
 	WriteTimeout:      Duration(60 * time.Second),
@@ -345,17 +347,6 @@ func (c *Config) Abs(p string) string {
 // syntax, unknown keys, bad values and failed validation.
 var ErrConfig = errors.New("invalid configuration")
 
-// cgiNames are the meta-variables the host sets; a route's env may not
-// override them (RFC 3875 section 4.1 and WAGI's extras).
-var cgiNames = map[string]bool{
-	"AUTH_TYPE": true, "CONTENT_LENGTH": true, "CONTENT_TYPE": true, "GATEWAY_INTERFACE": true,
-	"PATH_INFO": true, "PATH_TRANSLATED": true, "QUERY_STRING": true, "REMOTE_ADDR": true,
-	"REMOTE_HOST": true, "REMOTE_IDENT": true, "REMOTE_USER": true, "REMOTE_PORT": true,
-	"REQUEST_METHOD": true, "REQUEST_URI": true, "SCRIPT_NAME": true, "SERVER_NAME": true,
-	"SERVER_PORT": true, "SERVER_PROTOCOL": true, "SERVER_SOFTWARE": true, "HTTPS": true,
-	"X_MATCHED_ROUTE": true, "X_FULL_URL": true, "X_RAW_PATH_INFO": true,
-}
-
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 var methodName = regexp.MustCompile(`^[A-Z]+$`)
@@ -411,7 +402,7 @@ func (c *Config) Validate() error {
 		for k := range r.Env {
 			if !envName.MatchString(k) {
 				bad("%s: env name %q is not a valid variable name", where, k)
-			} else if cgiNames[strings.ToUpper(k)] || strings.HasPrefix(strings.ToUpper(k), "HTTP_") {
+			} else if host.Reserved(k) {
 				bad("%s: env %s collides with a CGI variable the server sets", where, k)
 			}
 		}

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/wasigate/wasigate/host"
 )
 
 // Hosting is the part of the configuration about whom the server serves and
@@ -244,7 +246,7 @@ func (c *Config) validateHosting() error {
 		for k := range t.Env {
 			if !envName.MatchString(k) {
 				bad("%s: env name %q is not a valid variable name", where, k)
-			} else if cgiNames[strings.ToUpper(k)] || strings.HasPrefix(strings.ToUpper(k), "HTTP_") {
+			} else if host.Reserved(k) {
 				bad("%s: env %s collides with a CGI variable the server sets", where, k)
 			}
 		}

@@ -6,6 +6,8 @@ import (
 	"path"
 	"sort"
 	"strings"
+
+	"github.com/wasigate/wasigate/host"
 )
 
 // InterpreterOptions are the [[interpreter]] keys beyond ext, module and
@@ -51,11 +53,10 @@ func checkInterpreter(where string, in Interpreter) []string {
 		}
 	}
 	for k := range in.Env {
-		up := strings.ToUpper(k)
 		switch {
 		case !envName.MatchString(k):
 			bad = append(bad, fmt.Sprintf("%s: env name %q is not a valid variable name", where, k))
-		case cgiNames[up] || strings.HasPrefix(up, "HTTP_"):
+		case host.Reserved(k):
 			bad = append(bad, fmt.Sprintf("%s: env %s collides with a CGI variable the server sets", where, k))
 		case k == PreloadEnv && len(in.Preload) > 0:
 			bad = append(bad, fmt.Sprintf("%s: env %s is set by preload", where, k))
