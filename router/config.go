@@ -359,14 +359,8 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("%w: %s: %s", ErrConfig, c.File, fmt.Sprintf(format, args...)))
 	}
 	checkLimits := func(where string, l Limits) {
-		if l.Concurrency < 0 {
-			bad("%s: concurrency must be positive", where)
-		}
-		if l.Memory != 0 && (l.Memory < 64<<10 || l.Memory > 4<<30) {
-			bad("%s: memory must be between 64KiB and 4GiB", where)
-		}
-		if bad := badMaxOpenFiles(l.MaxOpenFiles); bad != "" {
-			errs = append(errs, fmt.Errorf("%w: %s: %s: %s", ErrConfig, c.File, where, bad))
+		for _, m := range limitProblems(l) {
+			bad("%s: %s", where, m)
 		}
 	}
 	checkLimits("[defaults]", c.Defaults)
@@ -399,12 +393,8 @@ func (c *Config) Validate() error {
 		case r.Scripts != "" && r.Entrypoint != "":
 			bad("%s: entrypoint does not apply to a scripts route", where)
 		}
-		for k := range r.Env {
-			if !envName.MatchString(k) {
-				bad("%s: env name %q is not a valid variable name", where, k)
-			} else if host.Reserved(k) {
-				bad("%s: env %s collides with a CGI variable the server sets", where, k)
-			}
+		for _, m := range envProblems(r.Env) {
+			bad("%s: %s", where, m)
 		}
 		for g, v := range r.Volumes {
 			if !strings.HasPrefix(g, "/") {
@@ -452,6 +442,37 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// limitProblems says what is wrong with a set of limits: the same rules
+// for [defaults], a route's and a tenant's.
+func limitProblems(l Limits) []string {
+	var p []string
+	if l.Concurrency < 0 {
+		p = append(p, "concurrency must be positive")
+	}
+	if l.Memory != 0 && (l.Memory < 64<<10 || l.Memory > 4<<30) {
+		p = append(p, "memory must be between 64KiB and 4GiB")
+	}
+	if m := badMaxOpenFiles(l.MaxOpenFiles); m != "" {
+		p = append(p, m)
+	}
+	return p
+}
+
+// envProblems says what is wrong with a configured env (a route's, a
+// tenant's, an interpreter's): names that are not variable names, or that
+// the host sets.
+func envProblems(env map[string]string) []string {
+	var p []string
+	for _, k := range sortedKeys(env) {
+		if !envName.MatchString(k) {
+			p = append(p, fmt.Sprintf("env name %q is not a valid variable name", k))
+		} else if host.Reserved(k) {
+			p = append(p, fmt.Sprintf("env %s collides with a CGI variable the server sets", k))
+		}
+	}
+	return p
 }
 
 // badMaxOpenFiles says what is wrong with a max_open_files value, or "".

@@ -6,8 +6,6 @@ import (
 	"path"
 	"sort"
 	"strings"
-
-	"github.com/wasigate/wasigate/host"
 )
 
 // InterpreterOptions are the [[interpreter]] keys beyond ext, module and
@@ -52,15 +50,11 @@ func checkInterpreter(where string, in Interpreter) []string {
 			bad = append(bad, fmt.Sprintf("%s: args %q is not an option (options start with -; the script's path follows them)", where, a))
 		}
 	}
-	for k := range in.Env {
-		switch {
-		case !envName.MatchString(k):
-			bad = append(bad, fmt.Sprintf("%s: env name %q is not a valid variable name", where, k))
-		case host.Reserved(k):
-			bad = append(bad, fmt.Sprintf("%s: env %s collides with a CGI variable the server sets", where, k))
-		case k == PreloadEnv && len(in.Preload) > 0:
-			bad = append(bad, fmt.Sprintf("%s: env %s is set by preload", where, k))
-		}
+	for _, m := range envProblems(in.Env) {
+		bad = append(bad, where+": "+m)
+	}
+	if _, ok := in.Env[PreloadEnv]; ok && len(in.Preload) > 0 {
+		bad = append(bad, fmt.Sprintf("%s: env %s is set by preload", where, PreloadEnv))
 	}
 	for _, m := range in.Preload {
 		if m == "" || strings.ContainsAny(m, ", \x00") {
