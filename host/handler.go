@@ -111,8 +111,12 @@ var (
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	info := InfoFrom(r.Context())
-	info.Route = h.Route
-	info.Module = h.Module
+	// A router in front names the route and module before its middleware
+	// runs (issue 11: each field written once, by the layer that knows it);
+	// a handler served alone names them here.
+	if info.Route == "" && info.Module == "" {
+		info.Route, info.Module = h.Route, h.Module
+	}
 	log := &requestLog{h: h, r: r}
 
 	req := h.request(r)

@@ -121,7 +121,21 @@ type scriptsHandler struct {
 	// interpProgs are the interpreters bound to this route, by ext.
 	interpProgs map[string]Program
 	set         Scripts // the built scripts and their modules
+	// serve and run are the route's wrappers, built once (issue 11): the
+	// limiter around serveScript, the in-flight hook around runScript.
+	// What differs per request travels in the request's scriptRequest.
+	serve, run http.Handler
 }
+
+// scriptRequest is one request's script: what ServeHTTP resolved, and the
+// CGI handler serveScript makes for it.
+type scriptRequest struct {
+	name, entry, module string
+	log                 zerolog.Logger
+	h                   host.Handler
+}
+
+type scriptKey struct{}
 
 func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect http.Handler) (*scriptsHandler, error) {
 	interps, opts := sc.parts.interps, sc.parts.opts
@@ -181,6 +195,8 @@ func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect h
 		}
 		s.interpProgs[ext] = prog
 	}
+	s.serve = s.limiter.wrap(http.HandlerFunc(s.serveScript))
+	s.run = sc.running(rt.Path, http.HandlerFunc(s.runScript))
 	return s, nil
 }
 
@@ -192,8 +208,7 @@ var (
 
 // ServeHTTP implements http.Handler.
 func (s *scriptsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	info := host.InfoFrom(r.Context())
-	info.Route, info.Module = s.rt.Path, s.rt.Scripts+"/"
+	info := host.InfoFrom(r.Context()) // route and module set by tag
 	log := zerolog.Ctx(r.Context()).With().Str("route", s.rt.Path).Logger()
 
 	rest, _ := strings.CutPrefix(r.URL.Path, s.prefix+"/")
@@ -222,16 +237,17 @@ func (s *scriptsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// A request waits for its script's build inside the route's limiter
 	// and within its own timeout (issue 10): a slow build holds only the
 	// route's slots, and its requests do not wait past their timeout.
-	s.limiter.wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.serveScript(w, r, log.With().Str("module", module).Logger(), name, entry, module)
-	})).ServeHTTP(w, r)
+	sr := &scriptRequest{name: name, entry: entry, module: module, log: log.With().Str("module", module).Logger()}
+	s.serve.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), scriptKey{}, sr)))
 }
 
 // errStillBuilding is the error of a request whose timeout passed while
 // its script was building; the build goes on up to build_timeout.
 var errStillBuilding = errors.New("the script is still building")
 
-func (s *scriptsHandler) serveScript(w http.ResponseWriter, r *http.Request, log zerolog.Logger, name, entry, module string) {
+func (s *scriptsHandler) serveScript(w http.ResponseWriter, r *http.Request) {
+	sr := r.Context().Value(scriptKey{}).(*scriptRequest)
+	log, name, entry, module := sr.log, sr.name, sr.entry, sr.module
 	start := time.Now()
 	timeout := s.tmpl.Timeout
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
@@ -249,14 +265,19 @@ func (s *scriptsHandler) serveScript(w http.ResponseWriter, r *http.Request, log
 		s.fail(w, r, log, err)
 		return
 	}
-	h := s.tmpl
-	h.Runner = runner
-	h.Module = module
-	h.Root = s.prefix + "/" + name // SCRIPT_NAME as requested: /s/NAME or /s/NAME.EXT
+	sr.h = s.tmpl
+	sr.h.Runner = runner
+	sr.h.Module = module
+	sr.h.Root = s.prefix + "/" + name // SCRIPT_NAME as requested: /s/NAME or /s/NAME.EXT
 	// What the build wait used of the timeout is not given again.
-	h.Timeout = max(timeout-time.Since(start), time.Millisecond)
+	sr.h.Timeout = max(timeout-time.Since(start), time.Millisecond)
 	defer release() // also when the guest never ran
-	s.scope.running(s.rt.Path, &h).ServeHTTP(w, r)
+	s.run.ServeHTTP(w, r)
+}
+
+// runScript runs the request's script through its CGI handler.
+func (s *scriptsHandler) runScript(w http.ResponseWriter, r *http.Request) {
+	r.Context().Value(scriptKey{}).(*scriptRequest).h.ServeHTTP(w, r)
 }
 
 // fail answers a script that cannot run. The toolchain or interpreter to
