@@ -499,6 +499,10 @@ func accessEvent(t testing.TB, logs *logBuffer, path string) map[string]any {
 	return nil
 }
 
+// TestCGIResponses: what real guests' outputs and endings become. The
+// status and header cases of status.wasm's output moved to host's
+// TestHandlerResponses, which needs no wazero (issue 11); these are the
+// guests of their own and the endings only a real instance gives.
 func TestCGIResponses(t *testing.T) {
 	srv, logs := testSite(t, "", cgiConfig+`
 [[route]]
@@ -541,13 +545,6 @@ module = "nocontent.wasm"
 		reason     string // access log reason; "" means none
 	}{
 		{name: "LF header endings", target: "/g/", status: 200, body: "hello\n", header: map[string]string{"Content-Type": "text/plain"}},
-		{name: "CRLF header endings", target: "/status?crlf", status: 200, body: "body", header: map[string]string{"X-A": "b", "Content-Type": "text/plain"}},
-		{name: "Status 418", target: "/status?teapot", status: 418, body: "teapot\n", noHeader: []string{"Status"}},
-		{name: "client redirect", target: "/status?redirect", status: 302, header: map[string]string{"Location": "https://example.com/x"}},
-		{name: "repeated Set-Cookie kept", target: "/status?cookies", status: 200, body: "cookies\n", setCookies: []string{"a=1; Path=/", "b=2; Path=/"}},
-		{name: "no Content-Type, Location or Status", target: "/status?nostatus", status: 502, noHeader: []string{"X-Foo"}, reason: "invalid"},
-		{name: "malformed Status", target: "/status?badstatus", status: 502, reason: "invalid"},
-		{name: "invalid header name", target: "/status?badname", status: 502, noHeader: []string{"Bad Name"}, reason: "invalid"},
 		{name: "CR in a header value", target: "/crlf", status: 502, noHeader: []string{"Set-Cookie", "X-Evil"}, reason: "invalid"},
 		{name: "NUL in a header value", target: "/nul", status: 502, noHeader: []string{"X-Nul"}, reason: "invalid"},
 		{name: "header block too large", target: "/bigheader", status: 502, noHeader: []string{"X-Big"}, reason: "invalid"},
