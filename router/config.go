@@ -135,13 +135,11 @@ var DefaultServer = Server{
 
 var lowerPriority = true
 
-// NiceAfter is the engine's wasi.Options.NiceAfter for these settings:
-// 0 (the engine's default threshold) or -1 (off).
-func (s Server) NiceAfter() time.Duration {
-	if s.LowerPriority != nil && !*s.LowerPriority {
-		return -1
-	}
-	return 0
+// LowersPriority reports whether guests that spin are lowered to the
+// lowest CPU priority (lower_priority, default true). How the engine does
+// it is cmd's to wire, not the configuration's (issue 11).
+func (s Server) LowersPriority() bool {
+	return s.LowerPriority == nil || *s.LowerPriority
 }
 
 // Or returns s with each zero field taken from d.

@@ -115,7 +115,7 @@ func newSetupFor(ctx context.Context, cfg *router.Config, stderr io.Writer) (*se
 		CacheDir:           cacheDir,
 		CompilationWorkers: runtime.NumCPU(),
 		Tune:               true,
-		NiceAfter:          srv.NiceAfter(),
+		NiceAfter:          niceAfter(srv),
 	})
 	if err != nil {
 		return nil, err
@@ -164,6 +164,15 @@ func openCacheDir(cfg *router.Config, insecure bool, log zerolog.Logger) (string
 		return dir, "INSECURE (" + err.Error() + ")", nil
 	}
 	return dir, fmt.Sprintf("private to uid %d", os.Getuid()), nil
+}
+
+// niceAfter is the engine's NiceAfter for lower_priority: 0 (the engine's
+// default threshold) or negative (guests keep their priority).
+func niceAfter(srv router.Server) time.Duration {
+	if srv.LowersPriority() {
+		return 0
+	}
+	return -1
 }
 
 // buildLimits are the limits of script builds in these settings.
