@@ -16,6 +16,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/wasigate/wasigate/cmd/internal/wire"
 	"github.com/wasigate/wasigate/router"
 	"github.com/wasigate/wasigate/wasi"
 	wcgi "github.com/wasigate/wasigate/wasi/cgi"
@@ -84,14 +85,17 @@ func cgiHandler(bin string) http.Handler {
 // default, as wasigate serve; negative: off).
 var niceAfter time.Duration
 
-// newEngine creates the engine and builder on the benchmark's cache, with
-// the engine options wasigate serve uses.
+// newEngine creates the engine and builder on the benchmark's cache
+// through wire.New, as wasigate serve does.
 func newEngine(ctx context.Context, cacheDir string) (*wasi.Engine, *toolchain.Builder, error) {
-	e, err := wasi.NewEngine(ctx, wasi.Options{CacheDir: cacheDir, Tune: true, NiceAfter: niceAfter})
+	if err := os.MkdirAll(cacheDir, 0o700); err != nil {
+		return nil, nil, err
+	}
+	p, err := wire.New(ctx, wire.Settings{CacheDir: cacheDir, Server: router.DefaultServer, NiceAfter: niceAfter, Log: zerolog.Nop()})
 	if err != nil {
 		return nil, nil, err
 	}
-	return e, &toolchain.Builder{Dir: cacheDir}, nil
+	return p.Engine, p.Builder, nil
 }
 
 // buildSite parses a configuration's text (paths relative to dir) and

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -16,10 +15,10 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
 
+	"github.com/wasigate/wasigate/cmd/internal/wire"
 	"github.com/wasigate/wasigate/host"
 	"github.com/wasigate/wasigate/router"
 	"github.com/wasigate/wasigate/wasi"
-	"github.com/wasigate/wasigate/wasi/cgi"
 	"github.com/wasigate/wasigate/wasi/seal"
 	"github.com/wasigate/wasigate/wasi/toolchain"
 )
@@ -80,6 +79,7 @@ type setup struct {
 	cfg     *router.Config
 	engine  *wasi.Engine
 	builder *toolchain.Builder
+	loader  router.Loader // wasi/cgi's, over engine and builder
 	log     zerolog.Logger
 	// cacheState says whether the cache folder passed its checks, for
 	// wasigate check.
@@ -109,34 +109,11 @@ func newSetupFor(ctx context.Context, cfg *router.Config, stderr io.Writer) (*se
 	if err != nil {
 		return nil, err
 	}
-	// Every core compiles: an interpreter such as ruby.wasm (30 MB) takes
-	// about half as long with two workers as with one.
-	engine, err := wasi.NewEngine(ctx, wasi.Options{
-		CacheDir:           cacheDir,
-		CompilationWorkers: runtime.NumCPU(),
-		Tune:               true,
-		NiceAfter:          niceAfter(srv),
-	})
+	parts, err := wire.New(ctx, wire.Settings{CacheDir: cacheDir, Server: srv, Log: log})
 	if err != nil {
 		return nil, err
 	}
-	key, err := seal.LoadKey(cacheDir)
-	if err != nil {
-		engine.Close(ctx)
-		return nil, err
-	}
-	sb := toolchain.DetectSandbox()
-	b := &toolchain.Builder{
-		Dir:     cacheDir,
-		Limits:  buildLimits(srv),
-		Sandbox: &sb,
-		Trusted: srv.TrustedBuilds,
-		Key:     key,
-	}
-	if !sb.Available() && srv.TrustedBuilds {
-		log.Warn().Str("sandbox", sb.String()).Msg("trusted_builds: scripts are built unsandboxed, with the server's file system")
-	}
-	return &setup{cfg: cfg, engine: engine, builder: b, log: log, cacheState: cacheState}, nil
+	return &setup{cfg: cfg, engine: parts.Engine, builder: parts.Builder, loader: parts.Loader(), log: log, cacheState: cacheState}, nil
 }
 
 // errNoCacheDir is returned when the configuration names no cache_dir and
@@ -166,23 +143,9 @@ func openCacheDir(cfg *router.Config, insecure bool, log zerolog.Logger) (string
 	return dir, fmt.Sprintf("private to uid %d", os.Getuid()), nil
 }
 
-// niceAfter is the engine's NiceAfter for lower_priority: 0 (the engine's
-// default threshold) or negative (guests keep their priority).
-func niceAfter(srv router.Server) time.Duration {
-	if srv.LowersPriority() {
-		return 0
-	}
-	return -1
-}
-
-// buildLimits are the limits of script builds in these settings.
-func buildLimits(srv router.Server) toolchain.Limits {
-	return toolchain.Limits{Timeout: time.Duration(srv.BuildTimeout), Memory: int64(srv.BuildMemory), Concurrency: srv.BuildConcurrency}
-}
-
 func (s *setup) options(stderr io.Writer) router.Options {
 	return router.Options{
-		Loader:   &cgi.Loader{Engine: s.engine, Builder: s.builder},
+		Loader:   s.loader,
 		Log:      s.log,
 		Progress: newProgress(s.log, stderr),
 	}
