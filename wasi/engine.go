@@ -109,11 +109,6 @@ func instantiateWASI(ctx context.Context, rt wazero.Runtime) error {
 	return err
 }
 
-// Runtime exposes the wazero runtime so that host modules (for example the
-// stubs an interpreter needs) can be instantiated into it before compiling
-// the modules that import them. Call ProvideHostModule afterwards.
-func (e *Engine) Runtime() wazero.Runtime { return e.rt }
-
 // ProvideHostModule records that imports from the named module are satisfied
 // by the host, so Module.Check accepts them.
 func (e *Engine) ProvideHostModule(name string) {
