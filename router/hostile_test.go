@@ -42,6 +42,17 @@ concurrency = 1
 queue_timeout = "50ms"
 
 [[route]]
+path = "/fib"
+module = "%[1]s/fib.wasm"
+timeout = "300ms"
+
+[[route]]
+path = "/spin"
+module = "%[1]s/spin.wasm"
+timeout = "300ms"
+env = { SPIN_N = "1000000000000000" }
+
+[[route]]
 path = "/hang"
 module = "%[1]s/loop.wasm"
 timeout = "20s"
@@ -510,6 +521,32 @@ var hostileCases = []hostileCase{
 			// first guest still held its slot.
 			o2 := e.get(t, "/loop")
 			wantStatus(t, o2, http.StatusGatewayTimeout)
+			return o.id
+		},
+	},
+	{
+		// Recursion without a loop: only a check at function entries
+		// stops it (issue 13).
+		name: "fib(60) stopped at the timeout", route: "/fib", module: "fib.wasm", reason: "timeout",
+		run: func(t *testing.T, e *hostileEnv) string {
+			start := time.Now()
+			o := e.get(t, "/fib")
+			wantStatus(t, o, http.StatusGatewayTimeout)
+			if d := time.Since(start); d > 800*time.Millisecond {
+				t.Errorf("answered after %v; want about the 300ms timeout", d)
+			}
+			return o.id
+		},
+	},
+	{
+		name: "tight C loop stopped at the timeout", route: "/spin", module: "spin.wasm", reason: "timeout",
+		run: func(t *testing.T, e *hostileEnv) string {
+			start := time.Now()
+			o := e.get(t, "/spin")
+			wantStatus(t, o, http.StatusGatewayTimeout)
+			if d := time.Since(start); d > 800*time.Millisecond {
+				t.Errorf("answered after %v; want about the 300ms timeout", d)
+			}
 			return o.id
 		},
 	},

@@ -49,6 +49,10 @@ type (
 		Size        int
 		Cached      bool // found in the compilation cache
 		CompileTime time.Duration
+		// Deadline is how its guests are stopped at their deadline;
+		// DeadlineFallback, if not nil, why not the default way.
+		Deadline         string
+		DeadlineFallback error
 	}
 	// Program is a module bound to a RunConfig.
 	Program = interface {

@@ -34,6 +34,10 @@ type (
 		Size        int
 		Cached      bool
 		CompileTime time.Duration
+		// Deadline is how its guests are stopped at their deadline;
+		// DeadlineFallback, if not nil, why not the default way.
+		Deadline         string
+		DeadlineFallback error
 	}
 	// Program is a module bound to a RunConfig.
 	Program = interface {
@@ -93,7 +97,7 @@ func config(c RunConfig) wasi.Config {
 type module struct{ m *wasi.Module }
 
 func (m module) Info() ModuleInfo {
-	return ModuleInfo{Size: m.m.Size, Cached: m.m.Cached, CompileTime: m.m.CompileTime}
+	return ModuleInfo{Size: m.m.Size, Cached: m.m.Cached, CompileTime: m.m.CompileTime, Deadline: m.m.Deadline, DeadlineFallback: m.m.DeadlineFallback}
 }
 func (m module) HasExport(name string) bool      { return m.m.HasExport(name) }
 func (m module) IsRuby() bool                    { return m.m.IsRuby() }

@@ -52,6 +52,7 @@ func New(ctx context.Context, s Settings) (*Parts, error) {
 		CompilationWorkers: runtime.NumCPU(),
 		Tune:               true,
 		NiceAfter:          nice,
+		Deadline:           s.Server.Deadline,
 	})
 	if err != nil {
 		return nil, err
