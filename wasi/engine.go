@@ -235,7 +235,7 @@ func (e *Engine) Compile(ctx context.Context, name string, wasm []byte) (*Module
 		return nil, fmt.Errorf("compile %s: %w", name, err)
 	}
 	m.rt = rt
-	compiled, err := rt.CompileModule(ctx, wasm)
+	compiled, err := compileModule(ctx, rt, wasm)
 	if e.sealed != nil {
 		e.sealed.after(m.Hash, snapshot)
 	}
@@ -247,6 +247,26 @@ func (e *Engine) Compile(ctx context.Context, name string, wasm []byte) (*Module
 	e.open.Add(1)
 	m.prepare()
 	return m, nil
+}
+
+// ErrMalformedModule is returned for module bytes that made wazero's
+// decoder or validator panic.
+var ErrMalformedModule = errors.New("malformed module")
+
+// compileModule is rt.CompileModule made safe for untrusted bytes:
+// wazero 1.12's function validator panics on some malformed bodies
+// (FuzzInstrument found them; seeds e08ecbc5006a85a6 and others in
+// testdata/fuzz/FuzzInstrument), and a module dropped in a scripts folder
+// must not take the process down (issue 9). The panic happens while
+// validating, before anything is cached or shared, so recovering leaves
+// the runtime as it was.
+func compileModule(ctx context.Context, rt wazero.Runtime, wasm []byte) (c wazero.CompiledModule, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			c, err = nil, fmt.Errorf("%w: wazero: %v", ErrMalformedModule, r)
+		}
+	}()
+	return rt.CompileModule(ctx, wasm)
 }
 
 // OpenModules is the number of modules compiled and not yet closed, for
