@@ -138,6 +138,9 @@ type Config struct {
 	// EAGAIN and the guest goes on. 0 means DefaultMaxOpenFiles; negative,
 	// no cap.
 	MaxOpenFiles int
+	// Scratch is the guest path of a fresh, empty, writable folder each
+	// call gets, removed after it (scratch.go); "" gives none.
+	Scratch string
 }
 
 // DefaultMaxOpenFiles is Config.MaxOpenFiles when it is 0.
@@ -145,14 +148,15 @@ const DefaultMaxOpenFiles = 256
 
 // Program is a module bound to a Config: what a route runs.
 type Program struct {
-	module *Module
-	entry  string
-	init   bool         // call _initialize first (a reactor)
-	ruby   *rubyExports // run as the Ruby interpreter (ruby.go)
-	cfg    wazero.ModuleConfig
-	mounts []mount // volumes, given a files counter per call (fsConfig)
-	files  int     // Config.MaxOpenFiles
-	pool   *memoryPool
+	module  *Module
+	entry   string
+	init    bool         // call _initialize first (a reactor)
+	ruby    *rubyExports // run as the Ruby interpreter (ruby.go)
+	cfg     wazero.ModuleConfig
+	mounts  []mount // volumes, given a files counter per call (fsConfig)
+	files   int     // Config.MaxOpenFiles
+	pool    *memoryPool
+	scratch string // Config.Scratch
 }
 
 // Prepare binds the module to a route's configuration. Everything that does
@@ -203,14 +207,15 @@ func (m *Module) Prepare(c Config) (*Program, error) {
 		return nil, err
 	}
 	p := &Program{
-		module: m,
-		entry:  entry,
-		init:   entry != "_start" && entry != "_initialize" && m.HasExport("_initialize"),
-		ruby:   rb,
-		cfg:    m.base,
-		mounts: mounts,
-		files:  maxFiles,
-		pool:   m.engine.pools.get(c.MemoryLimit),
+		module:  m,
+		entry:   entry,
+		init:    entry != "_start" && entry != "_initialize" && m.HasExport("_initialize"),
+		scratch: c.Scratch,
+		ruby:    rb,
+		cfg:     m.base,
+		mounts:  mounts,
+		files:   maxFiles,
+		pool:    m.engine.pools.get(c.MemoryLimit),
 	}
 	return p, nil
 }
@@ -225,10 +230,6 @@ type Call struct {
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
-	// Scratch is a host folder mounted writable at /tmp for this call
-	// only; "" mounts none. The caller creates it and removes it after.
-	Scratch string
-
 	// Instantiate is set by Run to the time spent creating the instance,
 	// before the entrypoint ran.
 	Instantiate time.Duration
@@ -265,9 +266,14 @@ func (p *Program) Run(ctx context.Context, c *Call) error {
 	}
 	ctx = context.WithValue(ctx, environKey{}, env)
 	cfg := p.config(ctx, c)
-	if c.Scratch != "" {
+	if p.scratch != "" {
+		dir, err := os.MkdirTemp("", "wasigate-scratch-")
+		if err != nil {
+			return fmt.Errorf("scratch: %w", err)
+		}
+		defer os.RemoveAll(dir)
 		var closeScratch func()
-		if cfg, closeScratch, err = p.withScratch(cfg, c.Scratch); err != nil {
+		if cfg, closeScratch, err = p.withScratch(cfg, dir); err != nil {
 			return fmt.Errorf("guest not started: scratch: %w", err)
 		}
 		defer closeScratch()
