@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/wasigate/wasigate/wasi/internal/rewrite"
 )
 
 // Fuzz targets for every parser of module bytes in this package (issue 9).
@@ -33,15 +35,15 @@ func addGuestSeeds(f *testing.F) {
 func FuzzDataMerge(f *testing.F) {
 	addGuestSeeds(f)
 	f.Fuzz(func(t *testing.T, wasm []byte) {
-		out, before, after, err := coalesceData(wasm, coalesceGap)
+		out, before, after, err := rewrite.Coalesce(wasm, coalesceGap)
 		if err != nil {
 			return
 		}
 		if after > before || len(out) > 3*len(wasm)+5*coalesceGap+64 {
 			t.Fatalf("%d -> %d segments, %d -> %d bytes", before, after, len(wasm), len(out))
 		}
-		if checkBounds(wasm) == nil {
-			if err := checkBounds(out); err != nil {
+		if rewrite.CheckBounds(wasm) == nil {
+			if err := rewrite.CheckBounds(out); err != nil {
 				t.Fatalf("rewritten module fails the bounds check: %v", err)
 			}
 		}
@@ -51,7 +53,7 @@ func FuzzDataMerge(f *testing.F) {
 // FuzzCheckBounds: the bounds check never panics.
 func FuzzCheckBounds(f *testing.F) {
 	addGuestSeeds(f)
-	f.Fuzz(func(t *testing.T, wasm []byte) { _ = checkBounds(wasm) })
+	f.Fuzz(func(t *testing.T, wasm []byte) { _ = rewrite.CheckBounds(wasm) })
 }
 
 var (
