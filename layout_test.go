@@ -25,6 +25,7 @@ var rules = []struct {
 	{"wasi/toolchain", []string{"github.com/tetratelabs/wazero/...", mod + "/host/...", mod + "/router/...", mod + "/wasi", mod + "/wasi/cgi"}},
 	{"wasi/cgi", []string{mod + "/router/...", "github.com/go-chi/chi/v5/..."}},
 	{"wasi/internal/rewrite", []string{"github.com/tetratelabs/wazero/...", mod + "/host/...", mod + "/router/...", mod + "/wasi", mod + "/wasi/cgi", mod + "/wasi/toolchain"}},
+	{"wasi/internal/tune", []string{"github.com/tetratelabs/wazero/...", mod + "/host/...", mod + "/router/...", mod + "/wasi", mod + "/wasi/cgi", mod + "/wasi/toolchain"}},
 }
 
 // TestImportRules fails when a package depends on a room it must not

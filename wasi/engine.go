@@ -17,6 +17,7 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/wasigate/wasigate/wasi/internal/rewrite"
+	"github.com/wasigate/wasigate/wasi/internal/tune"
 	"github.com/wasigate/wasigate/wasi/toolchain"
 )
 
@@ -36,7 +37,7 @@ type Options struct {
 	// DefaultNiceAfter; negative keeps every guest at normal priority.
 	NiceAfter time.Duration
 	// Tune lets the engine raise GOMAXPROCS and GOGC while guests run
-	// past NiceAfter, and restore them afterwards (see tune.go); a
+	// past NiceAfter, and restore them afterwards (see internal/tune); a
 	// setting given in the environment is left alone. For a server: it
 	// changes process-wide settings.
 	Tune bool
@@ -54,14 +55,9 @@ type Engine struct {
 	sealed   *sealedCache // signs wazero's cache entries (cache.go)
 	cacheDir string
 	workers  int
-	nice     time.Duration // Options.NiceAfter
-	tune     *tuner
-	runners  chan *job // idle runner goroutines receive here
-	// canRestore: the process may raise a lowered thread's priority
-	// again, so guests run on the caller's thread (priority.go).
-	canRestore bool
-	pools      poolSet
-	dl         deadlines // deadline.go
+	guard    *tune.Guard // CPU priority and runtime tuning (internal/tune)
+	pools    poolSet
+	dl       deadlines // deadline.go
 
 	mu    sync.Mutex
 	hosts map[string]bool // import module names the host provides
@@ -85,8 +81,7 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 		return nil, err
 	}
 	cfg := wazero.NewRuntimeConfigCompiler()
-	e := &Engine{cacheDir: opts.CacheDir, workers: opts.CompilationWorkers, nice: opts.NiceAfter, tune: newTuner(opts.Tune && canNice), runners: make(chan *job), hosts: map[string]bool{}}
-	e.canRestore = e.niceAfter() > 0 && probeRestore()
+	e := &Engine{cacheDir: opts.CacheDir, workers: opts.CompilationWorkers, guard: tune.NewGuard(opts.NiceAfter, opts.Tune), hosts: map[string]bool{}}
 	if opts.CacheDir != "" {
 		if err := os.MkdirAll(opts.CacheDir, 0o700); err != nil {
 			return nil, fmt.Errorf("cache dir: %w", err)

@@ -258,7 +258,7 @@ func (e *ExitError) ExitCode() int { return int(e.Code) }
 // # Notes
 //
 // On Linux the guest runs on an OS thread whose CPU priority is lowered
-// once it has run longer than Options.NiceAfter (see Engine.guarded).
+// once it has run longer than Options.NiceAfter (tune.Guard.Run).
 func (p *Program) Run(ctx context.Context, c *Call) error {
 	env, err := newEnviron(c.Env)
 	if err != nil {
@@ -301,7 +301,7 @@ func (p *Program) Run(ctx context.Context, c *Call) error {
 	// too parked and handed its CPU over whenever a lock in wazero or the
 	// memory pool was contended, which doubled the tail of short guests
 	// under load.
-	err = p.result(ctx, p.module.engine.guarded(func() error {
+	err = p.result(ctx, p.module.engine.guard.Run(func() error {
 		if p.init {
 			if err := call(ctx, mod, "_initialize"); err != nil {
 				return err
