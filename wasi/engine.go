@@ -98,6 +98,11 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 		return nil, fmt.Errorf("instantiate wasi: %w", err)
 	}
 	e.hosts[wasi_snapshot_preview1.ModuleName] = true
+	if err := instantiateOutbound(ctx, e.rt); err != nil { // outbound.go
+		e.rt.Close(ctx)
+		return nil, fmt.Errorf("instantiate %s: %w", OutboundModuleName, err)
+	}
+	e.hosts[OutboundModuleName] = true
 	return e, nil
 }
 

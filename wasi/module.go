@@ -145,6 +145,9 @@ type Program struct {
 	mounts []mount // volumes, given a files counter per call (fsConfig)
 	files  int     // Config.MaxOpenFiles
 	pool   *memoryPool
+	// outbound: the module imports wasi_experimental_http, so a call gets
+	// its per-run state (outbound.go).
+	outbound bool
 }
 
 // Prepare binds the module to a route's configuration. Everything that does
@@ -204,6 +207,7 @@ func (m *Module) Prepare(c Config) (*Program, error) {
 		files:  maxFiles,
 		pool:   m.engine.pools.get(c.MemoryLimit),
 	}
+	p.outbound = m.importsModule(OutboundModuleName)
 	return p, nil
 }
 
@@ -217,6 +221,11 @@ type Call struct {
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
+	// Outbound is what the guest may reach through wasi_experimental_http
+	// (nil: nothing); OnOutbound is told of each such request when it
+	// ends (outbound.go).
+	Outbound   *Outbound
+	OnOutbound func(OutboundEvent)
 
 	// Instantiate is set by Run to the time spent creating the instance,
 	// before the entrypoint ran.
@@ -253,6 +262,11 @@ func (p *Program) Run(ctx context.Context, c *Call) error {
 		return fmt.Errorf("guest not started: %w", err)
 	}
 	ctx = context.WithValue(ctx, environKey{}, env)
+	if p.outbound {
+		var finish func()
+		ctx, finish = withOutbound(ctx, c)
+		defer finish() // after the instance is closed: deferred first
+	}
 	cfg := p.config(ctx, c)
 	var mem *callMemory
 	if p.pool != nil {
