@@ -39,6 +39,9 @@ type Options struct {
 	// Running is told when a guest instance of a route starts (+1) and
 	// ends (-1), for an in-flight gauge. May be nil.
 	Running func(tenant, route string, delta int)
+	// Outbound is told of each outbound HTTP request a guest made, by
+	// host and outcome (ok, refused, failed), for metrics. May be nil.
+	Outbound func(tenant, host, outcome string)
 }
 
 // Site is a built configuration: the handler to serve and what it holds.
@@ -145,7 +148,12 @@ func buildMux(ctx context.Context, cfg *Config, routes []*Route, sc *scope, modu
 				errs = append(errs, routeErrors(cfg, rt, err)...)
 				continue
 			}
-			mount(mux, rt.Path, rt.Methods, tag(rt.Path, rt.Scripts+"/", sc.wrap(h)))
+			oh, err := sc.withOutbound(rt, h)
+			if err != nil {
+				errs = append(errs, routeErrors(cfg, rt, err)...)
+				continue
+			}
+			mount(mux, rt.Path, rt.Methods, tag(rt.Path, rt.Scripts+"/", sc.wrap(oh)))
 			infos = append(infos, RouteInfo{
 				Tenant: rt.Tenant, Pattern: rt.Path, Methods: rt.Methods, Module: rt.Scripts + "/",
 				Entrypoint: "(scripts)", Limits: sc.limits(rt),
@@ -249,7 +257,13 @@ func routeHandlers(ctx context.Context, cfg *Config, rt *Route, mod *wasi.Module
 			h.Exact = true
 		}
 		e.entry = prog.Entrypoint()
-		e.handler = tag(e.pattern, rt.Module, sc.wrap(newLimiter(lim.Concurrency, time.Duration(lim.QueueTimeout), "route").wrap(sc.running(e.pattern, h))))
+		var inner http.Handler = h
+		if prog.UsesOutbound() {
+			if inner, err = sc.withOutbound(rt, h); err != nil {
+				return nil, err
+			}
+		}
+		e.handler = tag(e.pattern, rt.Module, sc.wrap(newLimiter(lim.Concurrency, time.Duration(lim.QueueTimeout), "route").wrap(sc.running(e.pattern, inner))))
 		out = append(out, e)
 	}
 	return out, nil
@@ -336,6 +350,7 @@ type programRunner struct{ p *wasi.Program }
 
 func (r programRunner) Run(ctx context.Context, inv *host.Invocation) error {
 	c := wasi.Call{Args: inv.Args, Env: inv.Env, Stdin: inv.Stdin, Stdout: inv.Stdout, Stderr: inv.Stderr}
+	outboundCall(ctx, r.p, &c)
 	err := r.p.Run(ctx, &c)
 	inv.Instantiate = c.Instantiate
 	return err

@@ -130,6 +130,7 @@ func (l Limits) capBy(c Limits) Limits {
 	if c.MaxOpenFiles != 0 && l.MaxOpenFiles > c.MaxOpenFiles {
 		l.MaxOpenFiles = c.MaxOpenFiles
 	}
+	l.Outbound = l.Outbound.capBy(c.Outbound)
 	return l
 }
 
@@ -240,6 +241,9 @@ func (c *Config) validateHosting() error {
 		}
 		if m := badMaxOpenFiles(l.MaxOpenFiles); m != "" {
 			bad("%s: limits: %s", where, m)
+		}
+		for _, p := range l.Outbound.problems(false) {
+			bad("%s: limits: %s", where, p)
 		}
 		for k := range t.Env {
 			if !envName.MatchString(k) {

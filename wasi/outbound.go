@@ -629,3 +629,7 @@ func (m *Module) importsModule(name string) bool {
 	}
 	return false
 }
+
+// UsesOutbound reports whether the program's module imports
+// wasi_experimental_http, so that a host sets Call.Outbound only for those.
+func (p *Program) UsesOutbound() bool { return p.outbound }
