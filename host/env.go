@@ -330,3 +330,48 @@ func templateArgs(tmpl, scriptName, rawQuery string) []string {
 	}
 	return args
 }
+
+// request works out SCRIPT_NAME and PATH_INFO the way Go's net/http/cgi
+// does: Root is the script, the rest of the path is PATH_INFO.
+func (h *Handler) request(r *http.Request) request {
+	req := request{route: h.Route, scriptName: h.Root}
+	if h.MatchedRoute != "" {
+		req.route = h.MatchedRoute
+	}
+	if h.Exact {
+		req.scriptName = r.URL.Path
+		return req
+	}
+	root, rawRoot := h.Root, h.Root
+	if strings.Contains(root, "{") {
+		// A pattern with parameters (/u/{id}/*): the script is as many
+		// segments of the path as the pattern has, since a parameter
+		// never spans a "/". Counted on the escaped path, where an
+		// encoded %2F is not a separator.
+		rawRoot = leadingSegments(r.URL.EscapedPath(), strings.Count(root, "/"))
+		if d, err := url.PathUnescape(rawRoot); err == nil {
+			root = d
+		}
+		req.scriptName = root
+	}
+	if rest, ok := strings.CutPrefix(r.URL.Path, root); ok {
+		req.pathInfo = rest
+	}
+	if rest, ok := strings.CutPrefix(r.URL.EscapedPath(), rawRoot); ok {
+		req.rawPath = rest
+	}
+	return req
+}
+
+// leadingSegments returns the first n "/"-started segments of p.
+func leadingSegments(p string, n int) string {
+	for i := 0; i < len(p); i++ {
+		if p[i] == '/' {
+			if n == 0 {
+				return p[:i]
+			}
+			n--
+		}
+	}
+	return p
+}

@@ -1,14 +1,11 @@
 package host
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
-	"strings"
+	"strconv"
 	"sync"
 	"time"
 
@@ -50,8 +47,10 @@ type Handler struct {
 	// HTTP_AUTHORIZATION, like Apache's CGIPassAuth.
 	PassAuthorization bool
 
-	Timeout        time.Duration // wall clock for one run -> 504
+	Timeout        time.Duration // wall clock for one run, blocked I/O included -> 504
 	MaxBody        int64         // request body bytes -> 413
+	ReadTimeout    time.Duration // the whole request body -> 408
+	WriteTimeout   time.Duration // no progress writing the response -> aborted
 	MaxOutput      int64         // response bytes -> stopped, aborted
 	MaxHeaderBytes int           // CGI header block bytes -> 502
 
@@ -73,6 +72,20 @@ func (h *Handler) maxBody() int64 {
 		return h.MaxBody
 	}
 	return DefaultMaxBody
+}
+
+func (h *Handler) readTimeout() time.Duration {
+	if h.ReadTimeout > 0 {
+		return h.ReadTimeout
+	}
+	return DefaultReadTimeout
+}
+
+func (h *Handler) writeTimeout() time.Duration {
+	if h.WriteTimeout > 0 {
+		return h.WriteTimeout
+	}
+	return DefaultWriteTimeout
 }
 
 func (h *Handler) maxOutput() int64 {
@@ -103,35 +116,52 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	log := &requestLog{h: h, r: r}
 
 	req := h.request(r)
-	body, length, status := h.body(w, r)
+	// One context for every way the host stops a run: the client leaving
+	// (parent), the timeout and the output checks (causes). A timer that
+	// cancels with ErrTimeout costs one context and one timer less than a
+	// second, deadline context; what stopped the run is read from
+	// context.Cause either way. The clock starts before a chunked body is
+	// buffered, and an internal redirect keeps the first run's deadline
+	// (issue 9).
+	ctx, cancel := context.WithCancelCause(r.Context())
+	defer cancel(nil)
+	deadline := time.Now().Add(h.timeout())
+	hop, _ := r.Context().Value(hopsKey{}).(hopState)
+	if !hop.deadline.IsZero() && hop.deadline.Before(deadline) {
+		deadline = hop.deadline
+	}
+	// One allocation for the run's parts (issue 4).
+	rs := &runState{
+		out:    output{h: h, w: w, info: info, log: log, cancel: cancel, deadline: deadline, maxHeader: h.maxHeaderBytes(), maxOutput: h.maxOutput()},
+		stderr: stderrLog{log: log, info: infoIn(r.Context())},
+		cio:    clientIO{rc: *http.NewResponseController(w), writeTimeout: h.writeTimeout(), cancel: cancel},
+	}
+	cio := &rs.cio
+	rs.out.cio = cio
+	defer cio.close()
+	timer := time.AfterFunc(time.Until(deadline), func() { cio.stopRun(ErrTimeout) })
+	defer timer.Stop()
+
+	body, length, status := h.body(ctx, w, r, cio)
 	if status != 0 {
-		report(r.Context(), log, "body", fmt.Errorf("%w (max_body %d bytes)", errBody(status), h.maxBody()))
+		cio.close()
+		err := fmt.Errorf("%w (max_body %d bytes)", errBody(status), h.maxBody())
+		if status == http.StatusRequestTimeout {
+			err = fmt.Errorf("%w: a chunked body is read whole before the guest starts, within timeout %v", ErrBodyTimeout, h.timeout())
+		}
+		report(r.Context(), log, "body", err)
 		http.Error(w, http.StatusText(status), status)
 		return
 	}
 
 	args, env, err := h.invocation(r, req, length)
 	if err != nil {
+		cio.close()
 		report(r.Context(), log, "request", err)
 		http.Error(w, http.StatusText(http.StatusBadRequest), http.StatusBadRequest)
 		return
 	}
 
-	// One context for every way the host stops a run: the client leaving
-	// (parent), the timeout and the output checks (causes). A timer that
-	// cancels with ErrTimeout costs one context and one timer less than a
-	// second, deadline context; what stopped the run is read from
-	// context.Cause either way.
-	ctx, cancel := context.WithCancelCause(r.Context())
-	defer cancel(nil)
-	timer := time.AfterFunc(h.timeout(), func() { cancel(ErrTimeout) })
-	defer timer.Stop()
-
-	// One allocation for the run's parts (issue 4).
-	rs := &runState{
-		out:    output{h: h, w: w, info: info, log: log, cancel: cancel, maxHeader: h.maxHeaderBytes(), maxOutput: h.maxOutput()},
-		stderr: stderrLog{log: log, info: infoIn(r.Context())},
-	}
 	rs.out.head = rs.head[:0]
 	out, stderr, inv := &rs.out, &rs.stderr, &rs.inv
 	*inv = Invocation{
@@ -143,6 +173,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	err = h.Runner.Run(ctx, inv)
 	out.close()
+	cio.close()
 	stderr.flush()
 	info.Instantiate = inv.Instantiate
 	if out.err != nil {
@@ -166,6 +197,18 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, out *output, err,
 	var exit interface{ ExitCode() int }
 	var memory interface{ MemoryLimitReached() bool }
 	switch {
+	case errors.Is(cause, ErrTimeout):
+		// First: a deadline that unblocked the guest's I/O also cancels
+		// the request's context (net/http does on a failed read or write).
+		status, reason = http.StatusGatewayTimeout, "timeout"
+	case errors.Is(cause, ErrBodyTimeout) || out.cio.bodyTimedOut():
+		status, reason = http.StatusRequestTimeout, "body"
+	case (r.Context().Err() != nil || errors.Is(err, errClientGone)) && out.complete():
+		// The client read the whole body the guest declared and closed
+		// while the guest was still running (CPython finalising after a
+		// WSGI response, issue 14): the client got its whole response, a
+		// success. Stopping the guest then is not a failure.
+		return
 	case r.Context().Err() != nil || errors.Is(err, errClientGone):
 		// The client went away: nobody to answer.
 		report(r.Context(), log, "client", fmt.Errorf("client went away; guest stopped: %w", err))
@@ -174,8 +217,6 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, out *output, err,
 		}
 		info.Status = 499 // nginx's "client closed request", for the log only
 		return
-	case errors.Is(cause, ErrTimeout):
-		status, reason = http.StatusGatewayTimeout, "timeout"
 	case errors.Is(err, ErrOutputTooLarge) || errors.Is(cause, ErrOutputTooLarge):
 		reason = "output"
 	case errors.As(err, &memory):
@@ -190,6 +231,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, out *output, err,
 		// The client must not take a cut body for a whole one: send what
 		// the script wrote, then abort the connection before the response's
 		// end (net/http handles this panic without logging it).
+		out.cio.abortBy(out.deadline)
 		_ = http.NewResponseController(w).Flush()
 		panic(http.ErrAbortHandler)
 	}
@@ -210,96 +252,11 @@ func (h *Handler) logger(r *http.Request) zerolog.Logger {
 	return zerolog.Ctx(r.Context()).With().Str("route", h.Route).Str("module", h.Module).Logger()
 }
 
-// request works out SCRIPT_NAME and PATH_INFO the way Go's net/http/cgi
-// does: Root is the script, the rest of the path is PATH_INFO.
-func (h *Handler) request(r *http.Request) request {
-	req := request{route: h.Route, scriptName: h.Root}
-	if h.MatchedRoute != "" {
-		req.route = h.MatchedRoute
-	}
-	if h.Exact {
-		req.scriptName = r.URL.Path
-		return req
-	}
-	root, rawRoot := h.Root, h.Root
-	if strings.Contains(root, "{") {
-		// A pattern with parameters (/u/{id}/*): the script is as many
-		// segments of the path as the pattern has, since a parameter
-		// never spans a "/". Counted on the escaped path, where an
-		// encoded %2F is not a separator.
-		rawRoot = leadingSegments(r.URL.EscapedPath(), strings.Count(root, "/"))
-		if d, err := url.PathUnescape(rawRoot); err == nil {
-			root = d
-		}
-		req.scriptName = root
-	}
-	if rest, ok := strings.CutPrefix(r.URL.Path, root); ok {
-		req.pathInfo = rest
-	}
-	if rest, ok := strings.CutPrefix(r.URL.EscapedPath(), rawRoot); ok {
-		req.rawPath = rest
-	}
-	return req
-}
-
-// errBody is the error of a request body refused with status.
-func errBody(status int) error {
-	if status == http.StatusRequestEntityTooLarge {
-		return ErrBodyTooLarge
-	}
-	return errBodyRead
-}
-
-// Errors about the request body.
-var (
-	ErrBodyTooLarge = errors.New("request body over the limit")
-	errBodyRead     = errors.New("reading the request body failed")
-)
-
-// leadingSegments returns the first n "/"-started segments of p.
-func leadingSegments(p string, n int) string {
-	for i := 0; i < len(p); i++ {
-		if p[i] == '/' {
-			if n == 0 {
-				return p[:i]
-			}
-			n--
-		}
-	}
-	return p
-}
-
-// body returns the guest's stdin and CONTENT_LENGTH, or a status to answer
-// with instead: 413 for a body over the limit. A body of unknown length
-// (chunked) is read up to the limit so that CONTENT_LENGTH is exact.
-func (h *Handler) body(w http.ResponseWriter, r *http.Request) (io.Reader, int64, int) {
-	max := h.maxBody()
-	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
-		return nil, 0, 0
-	}
-	if r.ContentLength > max {
-		return nil, 0, http.StatusRequestEntityTooLarge
-	}
-	if r.ContentLength > 0 {
-		// Never more than declared; MaxBytesReader also closes the
-		// connection if the client sends more than the limit.
-		return http.MaxBytesReader(w, r.Body, r.ContentLength), r.ContentLength, 0
-	}
-	var buf bytes.Buffer
-	n, err := io.Copy(&buf, io.LimitReader(r.Body, max+1))
-	if n > max {
-		return nil, 0, http.StatusRequestEntityTooLarge
-	}
-	if err != nil {
-		return nil, 0, http.StatusBadRequest
-	}
-	return &buf, n, 0
-}
-
 // runState is what one run needs, allocated together.
 type runState struct {
 	out    output
 	stderr stderrLog
+	cio    clientIO
 	inv    Invocation
 	head   [512]byte // the header block of most scripts fits
 }
@@ -313,6 +270,8 @@ type output struct {
 	info      *Info
 	log       *requestLog
 	cancel    context.CancelCauseFunc
+	cio       *clientIO
+	deadline  time.Time // the run's, which an internal redirect keeps
 	maxHeader int
 	maxOutput int64
 
@@ -404,6 +363,7 @@ func (o *output) Write(p []byte) (int, error) {
 func (o *output) stop(err error) error {
 	o.err = err
 	o.cancel(err)
+	o.cio.stop(false)
 	return err
 }
 
@@ -434,8 +394,14 @@ func (o *output) commit() {
 }
 
 func (o *output) writeBody(p []byte) error {
+	// A stopped run sends nothing, not even its status line: it is
+	// answered as the stop decides.
+	if !o.cio.beginWrite() {
+		return o.stop(errStopped)
+	}
 	o.commit()
 	if o.noBody {
+		o.cio.endWrite()
 		return nil
 	}
 	// A body longer than the script's Content-Length: send what it
@@ -447,9 +413,10 @@ func (o *output) writeBody(p []byte) error {
 		p, over = p[:cl-o.bodyBytes], true
 	}
 	n, err := o.w.Write(p)
+	o.cio.endWrite()
 	o.bodyBytes += int64(n)
 	if err != nil {
-		return o.stop(fmt.Errorf("%w: %v", errClientGone, err))
+		return o.stop(o.cio.writeFailed(err))
 	}
 	if over {
 		return o.stop(fmt.Errorf("%w: more than the %d bytes declared", ErrContentLength, o.res.contentLength))
@@ -470,12 +437,27 @@ func (o *output) timedFlush() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.armed = false
-	if o.closed || o.err != nil {
+	if o.closed || o.err != nil || !o.cio.beginWrite() {
 		return
 	}
-	if err := http.NewResponseController(o.w).Flush(); err != nil {
-		o.stop(fmt.Errorf("%w: %v", errClientGone, err))
+	err := o.cio.flush(o.w)
+	o.cio.endWrite()
+	if err != nil {
+		o.stop(o.cio.writeFailed(err))
 	}
+}
+
+// complete reports whether the whole response was sent: the guest declared
+// a Content-Length and every byte of it was written to the client.
+func (o *output) complete() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !o.committed || o.res == nil {
+		return false
+	}
+	cl := o.res.header.Get("Content-Length")
+	n, err := strconv.ParseInt(cl, 10, 64)
+	return cl != "" && err == nil && n >= 0 && o.bodyBytes == n
 }
 
 // close ends the output when the run is over; net/http sends what is still
@@ -496,7 +478,7 @@ func (o *output) finish(r *http.Request, log *requestLog) {
 		return
 	}
 	if o.discard {
-		o.h.redirect(o.w, r, o.res.location, log)
+		o.h.redirect(o.w, r, o.res.location, o.deadline, log)
 		return
 	}
 	if cl := o.res.contentLength; cl > o.bodyBytes && !o.noBody && r.Method != http.MethodHead {

@@ -6,9 +6,17 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"time"
 )
 
 type hopsKey struct{}
+
+// hopState is what an internal redirect carries to the next hop: one
+// request is one deadline, whatever the hops (issue 9).
+type hopState struct {
+	n        int
+	deadline time.Time // the first run's
+}
 
 // ErrRedirectLoop is the error of a request whose internal redirects went
 // over DefaultMaxRedirects hops.
@@ -18,8 +26,9 @@ var ErrRedirectLoop = errors.New("internal redirect limit reached")
 // answers with the resource at location, fetched as a GET, as if the client
 // had asked for it. Hops are bounded so that a script redirecting to itself
 // gets a 500, never a hang.
-func (h *Handler) redirect(w http.ResponseWriter, r *http.Request, location string, log *requestLog) {
-	hops, _ := r.Context().Value(hopsKey{}).(int)
+func (h *Handler) redirect(w http.ResponseWriter, r *http.Request, location string, deadline time.Time, log *requestLog) {
+	hop, _ := r.Context().Value(hopsKey{}).(hopState)
+	hops := hop.n
 	info := InfoFrom(r.Context())
 	if hops >= DefaultMaxRedirects {
 		report(r.Context(), log, "redirect", fmt.Errorf("%w: %d hops, last to %q", ErrRedirectLoop, hops, location))
@@ -33,7 +42,7 @@ func (h *Handler) redirect(w http.ResponseWriter, r *http.Request, location stri
 		return
 	}
 	info.Redirects = hops + 1
-	ctx := context.WithValue(r.Context(), hopsKey{}, hops+1)
+	ctx := context.WithValue(r.Context(), hopsKey{}, hopState{n: hops + 1, deadline: deadline})
 	nr := r.Clone(ctx)
 	nr.Method = http.MethodGet
 	nr.Body = http.NoBody

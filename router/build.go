@@ -307,6 +307,8 @@ func newHostHandler(rt *Route, pattern string, env []string, docRoot string, lim
 		MaxBody:             int64(lim.MaxBody),
 		MaxOutput:           int64(lim.MaxOutput),
 		MaxHeaderBytes:      int(srv.MaxCGIHeader),
+		ReadTimeout:         time.Duration(srv.ReadTimeout),
+		WriteTimeout:        time.Duration(srv.WriteTimeout),
 		PathLocationHandler: redirect,
 	}
 }

@@ -96,6 +96,11 @@ type Server struct {
 	MaxURI            Size     `toml:"max_uri"`          // request target -> 414
 	MaxCGIHeader      Size     `toml:"max_cgi_header"`   // a guest's header block -> 502
 	ShutdownGrace     Duration `toml:"shutdown_grace"`   // in-flight requests on SIGTERM
+	// ReadTimeout bounds the whole request body -> 408; WriteTimeout each
+	// write of a response: no progress for that long aborts it, while a
+	// response that keeps writing is never cut (issue 9).
+	ReadTimeout  Duration `toml:"read_timeout"`
+	WriteTimeout Duration `toml:"write_timeout"`
 	// LowerPriority lowers a guest's thread to the lowest CPU priority once
 	// it has used 20 ms of CPU (issue 3), so spinning guests cannot starve
 	// the server. Default true; false trades that for lower tail latency
@@ -121,6 +126,8 @@ var DefaultServer = Server{
 	MaxURI:            16 << 10,
 	MaxCGIHeader:      64 << 10,
 	ShutdownGrace:     Duration(30 * time.Second),
+	ReadTimeout:       Duration(60 * time.Second),
+	WriteTimeout:      Duration(60 * time.Second),
 	LowerPriority:     &lowerPriority,
 	BuildTimeout:      Duration(60 * time.Second),
 	BuildMemory:       1 << 30,
@@ -157,6 +164,12 @@ func (s Server) Or(d Server) Server {
 	}
 	if s.ShutdownGrace == 0 {
 		s.ShutdownGrace = d.ShutdownGrace
+	}
+	if s.ReadTimeout == 0 {
+		s.ReadTimeout = d.ReadTimeout
+	}
+	if s.WriteTimeout == 0 {
+		s.WriteTimeout = d.WriteTimeout
 	}
 	if s.LowerPriority == nil {
 		s.LowerPriority = d.LowerPriority
@@ -212,6 +225,7 @@ type Interpreter struct {
 	// Install is the command that installs Module, shown when it is
 	// missing.
 	Install string `toml:"install"`
+	InterpreterOptions
 }
 
 // Volume is a host folder a route's guests see. In TOML it is either a
@@ -436,6 +450,9 @@ func (c *Config) Validate() error {
 		exts[in.Ext] = true
 		if in.Module == "" {
 			bad("%s: module is required", where)
+		}
+		for _, msg := range checkInterpreter(where, in) {
+			bad("%s", msg)
 		}
 	}
 	errs = append(errs, c.validateHosting())

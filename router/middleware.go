@@ -1,6 +1,7 @@
 package router
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -54,6 +55,7 @@ func accessLog(log zerolog.Logger, ids *requestIDs, observe func(r *http.Request
 			w.Header().Set("X-Request-Id", id)
 			l := log.With().Str("request_id", id).Logger()
 			ctx, info := host.WithInfo(l.WithContext(r.Context()))
+			ctx = withHeldSlots(ctx)
 			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 			defer func() {
 				status := ww.Status()
@@ -167,30 +169,136 @@ func newLimiter(n int, wait time.Duration, what string) *limiter {
 
 func (l *limiter) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case l.slots <- struct{}{}:
-		default:
-			start := time.Now()
-			t := time.NewTimer(l.wait)
-			select {
-			case l.slots <- struct{}{}:
-				t.Stop()
-				host.InfoFrom(r.Context()).QueueWait += time.Since(start)
-			case <-t.C:
-				// The access log event says why: one event per request.
-				info := host.InfoFrom(r.Context())
-				info.Reason = "concurrency"
-				info.Err = fmt.Errorf("no free %s slot (concurrency %d) within %v", l.what, cap(l.slots), l.wait)
-				w.Header().Set("Retry-After", strconv.Itoa(max(1, int(l.wait/time.Second))))
-				http.Error(w, "server busy, retry later", http.StatusServiceUnavailable)
-				return
-			case <-r.Context().Done():
-				t.Stop()
-				host.InfoFrom(r.Context()).Status = 499 // gone while queued
-				return
-			}
+		held := heldSlotsFrom(r.Context())
+		if held.holds(l) {
+			// An internal redirect back to a route (or tenant) whose slot
+			// the request holds: one request is one slot (issue 9).
+			next.ServeHTTP(w, r)
+			return
 		}
-		defer func() { <-l.slots }()
+		// A hop to another route gives back the slot of the route it
+		// leaves, whose run is over, before queueing for this one: never
+		// two slots of one kind held, never a wait while holding one.
+		held.release(l.what)
+		if !l.acquire(w, r) {
+			return
+		}
+		held.add(l)
+		defer held.drop(l)
 		next.ServeHTTP(w, r)
 	})
+}
+
+// acquire takes a slot, waiting up to l.wait; false means the request has
+// been answered (503) or its client left.
+func (l *limiter) acquire(w http.ResponseWriter, r *http.Request) bool {
+	select {
+	case l.slots <- struct{}{}:
+		return true
+	default:
+	}
+	start := time.Now()
+	t := time.NewTimer(l.wait)
+	defer t.Stop()
+	select {
+	case l.slots <- struct{}{}:
+		host.InfoFrom(r.Context()).QueueWait += time.Since(start)
+		return true
+	case <-t.C:
+		// The access log event says why: one event per request.
+		info := host.InfoFrom(r.Context())
+		info.Reason = "concurrency"
+		info.Err = fmt.Errorf("no free %s slot (concurrency %d) within %v", l.what, cap(l.slots), l.wait)
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(l.wait/time.Second))))
+		http.Error(w, "server busy, retry later", http.StatusServiceUnavailable)
+		return false
+	case <-r.Context().Done():
+		host.InfoFrom(r.Context()).Status = 499 // gone while queued
+		return false
+	}
+}
+
+// heldSlots are the limiter slots one request holds (a tenant's and a
+// route's at most), kept in its context so that its internal redirects,
+// which route afresh below the access log, find them. A request's hops
+// run one inside the other on its goroutine: no lock. It is the context
+// that carries it, one allocation per request rather than two.
+type heldSlots struct {
+	context.Context
+	slots []*limiter
+	buf   [2]*limiter
+}
+
+type heldKey struct{}
+
+func withHeldSlots(ctx context.Context) context.Context {
+	h := &heldSlots{Context: ctx}
+	h.slots = h.buf[:0]
+	return h
+}
+
+// Value implements context.Context.
+func (h *heldSlots) Value(key any) any {
+	if key == (heldKey{}) {
+		return h
+	}
+	return h.Context.Value(key)
+}
+
+// heldSlotsFrom returns the request's held slots; nil (a request served
+// without the access log) holds none and keeps none.
+func heldSlotsFrom(ctx context.Context) *heldSlots {
+	h, _ := ctx.Value(heldKey{}).(*heldSlots)
+	return h
+}
+
+func (h *heldSlots) holds(l *limiter) bool {
+	if h == nil {
+		return false
+	}
+	for _, s := range h.slots {
+		if s == l {
+			return true
+		}
+	}
+	return false
+}
+
+func (h *heldSlots) add(l *limiter) {
+	if h != nil {
+		h.slots = append(h.slots, l)
+	}
+}
+
+// release gives back the slots of kind what the request holds.
+func (h *heldSlots) release(what string) {
+	if h == nil {
+		return
+	}
+	kept := h.slots[:0]
+	for _, s := range h.slots {
+		if s.what == what {
+			<-s.slots
+			continue
+		}
+		kept = append(kept, s)
+	}
+	clear(h.slots[len(kept):])
+	h.slots = kept
+}
+
+// drop gives back l's slot if the request still holds it (a later hop may
+// have released it already).
+func (h *heldSlots) drop(l *limiter) {
+	if h == nil {
+		<-l.slots
+		return
+	}
+	for i, s := range h.slots {
+		if s == l {
+			<-l.slots
+			h.slots = append(h.slots[:i], h.slots[i+1:]...)
+			return
+		}
+	}
 }

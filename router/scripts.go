@@ -33,7 +33,9 @@ type interpreter struct {
 	Interpreter
 	path string
 	mod  *wasi.Module
-	err  error // not installed: its scripts answer 500 with this
+	err  error         // not installed: its scripts answer 500 with this
+	vols []wasi.Volume // its own read-only volumes (interpreter.go)
+	env  []string      // its own environment, added to each request's
 }
 
 // MissingInterpreterError is the answer for a script whose interpreter
@@ -74,9 +76,18 @@ func loadInterpreters(ctx context.Context, cfg *Config, opts Options) (map[strin
 				Msg("interpreter not installed: its scripts will answer 500")
 			continue
 		}
+		vols, err := interpreterVolumes(cfg, in)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: interpreter #%d %q: %w", cfg.File, i+1, in.Ext, err))
+			continue
+		}
+		it.vols, it.env = vols, interpreterEnv(in)
 		mod, err := LoadModule(ctx, it.path, opts)
 		if err == nil && !mod.HasExport("_start") && !mod.IsRuby() {
 			err = errors.New("exports neither _start (a command) nor ruby-init (ruby.wasm)")
+		}
+		if err == nil && mod.IsRuby() && len(in.Args) > 0 {
+			err = errors.New("args: ruby.wasm gets its options from the server, not from args")
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: interpreter #%d %q: module %s: %w", cfg.File, i+1, in.Ext, in.Module, err))
@@ -179,12 +190,17 @@ func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect h
 		if v.Guest == ScriptsGuestDir && len(interps) > 0 {
 			return nil, fmt.Errorf("volume %s: interpreters see the scripts folder there", v.Guest)
 		}
+		for _, in := range interps {
+			if in.Scratch && path.Clean(v.Guest) == wasi.ScratchGuestDir {
+				return nil, fmt.Errorf("volume %s: the %s interpreter's scratch is mounted there", v.Guest, in.Ext)
+			}
+		}
 	}
 	for ext, in := range interps {
 		if in.mod == nil {
 			continue
 		}
-		vols := append(append([]wasi.Volume(nil), volumes...), wasi.Volume{Guest: ScriptsGuestDir, Host: dir})
+		vols := append(append(append([]wasi.Volume(nil), volumes...), in.vols...), wasi.Volume{Guest: ScriptsGuestDir, Host: dir})
 		prog, err := in.mod.Prepare(wasi.Config{Volumes: vols, MemoryLimit: s.memory, MaxOpenFiles: s.files})
 		if err != nil {
 			return nil, fmt.Errorf("interpreter %s: %w", ext, err)
@@ -381,7 +397,7 @@ func (s *scriptsHandler) runner(ctx context.Context, entry string) (host.Runner,
 		if in.err != nil {
 			return nil, in.err
 		}
-		return interpreterRunner{prog: s.interpProgs[in.Ext], argv0: filepath.Base(in.path), script: path.Join(ScriptsGuestDir, entry)}, nil
+		return interpreterRunner{prog: s.interpProgs[in.Ext], argv0: filepath.Base(in.path), opts: in.Args, env: in.env, scratch: in.Scratch, script: path.Join(ScriptsGuestDir, entry)}, nil
 	}
 	prog, key, err := s.acquire(ctx, full)
 	if err != nil {
@@ -473,19 +489,33 @@ func (s *scriptsHandler) close() {
 }
 
 // interpreterRunner runs a script with its interpreter, like a "#!" line:
-// argv is the interpreter, the script's path, then the CGI arguments.
+// argv is the interpreter, its configured options, the script's path, then
+// the CGI arguments: a request's words always follow the script, so they
+// are the script's arguments, never the interpreter's options.
 type interpreterRunner struct {
 	prog          *wasi.Program
 	argv0, script string
+	opts, env     []string // the [[interpreter]]'s args and environment
+	scratch       bool     // a fresh /tmp per request
 }
 
 func (r interpreterRunner) Run(ctx context.Context, inv *host.Invocation) error {
-	args := []string{r.argv0, r.script}
+	args := make([]string, 0, 2+len(r.opts)+len(inv.Args))
+	args = append(append(append(args, r.argv0), r.opts...), r.script)
 	if len(inv.Args) > 1 {
 		args = append(args, inv.Args[1:]...)
 	}
 	inv.Args = args
-	return programRunner{r.prog}.Run(ctx, inv)
+	if len(r.env) > 0 {
+		inv.Env = append(inv.Env[:len(inv.Env):len(inv.Env)], r.env...)
+	}
+	if !r.scratch {
+		return programRunner{r.prog}.Run(ctx, inv)
+	}
+	c := wasi.Call{Args: inv.Args, Env: inv.Env, Stdin: inv.Stdin, Stdout: inv.Stdout, Stderr: inv.Stderr}
+	err := runScratch(ctx, r.prog, &c)
+	inv.Instantiate = c.Instantiate
+	return err
 }
 
 // program returns the prepared program of the script at full, building

@@ -11,13 +11,33 @@ import (
 // keep-alive connection stays open, and how large the request line and
 // headers may be (net/http answers 431 beyond it). Both `wasigate serve`
 // and the tests use it, so the tests exercise the real settings.
+//
+// read_timeout and write_timeout are not http.Server's ReadTimeout and
+// WriteTimeout, which bound a whole exchange and would cut a long
+// streaming response: the CGI handler applies them to the body and to
+// each write (host.Handler). Here, each HTTP/1 request starts with a fresh
+// write deadline, since the connection keeps the one the previous request
+// on it left (issue 9).
 func NewServer(s Server, handler http.Handler) *http.Server {
 	s = s.Or(DefaultServer)
 	return &http.Server{
-		Handler:           countFraming(handler),
+		Handler:           countFraming(writeDeadline(time.Duration(s.WriteTimeout), handler)),
 		ConnContext:       framingContext,
 		ReadHeaderTimeout: time.Duration(s.ReadHeaderTimeout),
 		IdleTimeout:       time.Duration(s.IdleTimeout),
 		MaxHeaderBytes:    int(s.MaxHeaderBytes),
 	}
+}
+
+// writeDeadline gives each HTTP/1 request's response d to be written, the
+// bound of responses the CGI handler does not write (404, 503, 414). An
+// HTTP/2 stream starts without a deadline, and one set here would reset a
+// long run's stream: the CGI handler sets its own around each write.
+func writeDeadline(d time.Duration, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ProtoMajor == 1 {
+			_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(d))
+		}
+		next.ServeHTTP(w, r)
+	})
 }

@@ -226,6 +226,9 @@ type Call struct {
 	// ends (outbound.go).
 	Outbound   *Outbound
 	OnOutbound func(OutboundEvent)
+	// Scratch is a host folder mounted writable at /tmp for this call
+	// only; "" mounts none. The caller creates it and removes it after.
+	Scratch string
 
 	// Instantiate is set by Run to the time spent creating the instance,
 	// before the entrypoint ran.
@@ -268,6 +271,13 @@ func (p *Program) Run(ctx context.Context, c *Call) error {
 		defer finish() // after the instance is closed: deferred first
 	}
 	cfg := p.config(ctx, c)
+	if c.Scratch != "" {
+		var closeScratch func()
+		if cfg, closeScratch, err = p.withScratch(cfg, c.Scratch); err != nil {
+			return fmt.Errorf("guest not started: scratch: %w", err)
+		}
+		defer closeScratch()
+	}
 	var mem *callMemory
 	if p.pool != nil {
 		mem = &callMemory{pool: p.pool}

@@ -10,6 +10,7 @@
 //	go run ./cmd/wasigate-bench -restart         # 50 Go guests ready after a restart
 //	go run ./cmd/wasigate-bench -routes          # 10,000 routes against 1
 //	go run ./cmd/wasigate-bench -rss             # RSS with 1,000 Go guests in flight
+//	go run ./cmd/wasigate-bench -python          # Python samples against native python3 CGI
 //	go run ./cmd/wasigate-bench -all
 package main
 
@@ -41,6 +42,7 @@ type options struct {
 	restart     bool
 	routes      bool
 	rss         bool
+	python      bool
 	rssN        int
 	gogc        int
 	only        string
@@ -65,6 +67,7 @@ func doMain(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.routes, "routes", false, "compare 10,000 routes with 1")
 	fs.BoolVar(&o.rss, "rss", false, "RSS with -rss-n Go guests in flight")
 	fs.IntVar(&o.rssN, "rss-n", 1000, "in-flight guests for -rss")
+	fs.BoolVar(&o.python, "python", false, "the Python samples against fork+exec of native python3, and RSS of 64 Python instances (needs bash samples/python/install.sh)")
 	fs.DurationVar(&niceAfter, "nice-after", 0, "CPU time after which a guest's thread is lowered (0: the default, 20ms; negative: never, no priority guard)")
 	fs.IntVar(&o.gogc, "gogc", 0, "debug.SetGCPercent for this process (0: as wasigate serve, router.TuneGC)")
 	fs.BoolVar(&all, "all", false, "everything")
@@ -119,6 +122,7 @@ func doMain(args []string, stdout, stderr io.Writer) int {
 		{o.routes, manyRoutes},
 		{o.restart, restart},
 		{o.rss, inFlightRSS},
+		{o.python, pythonBench},
 	}
 	for _, s := range steps {
 		if !s.on {

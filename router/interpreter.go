@@ -1,0 +1,130 @@
+package router
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/wasigate/wasigate/wasi"
+)
+
+// InterpreterOptions are the [[interpreter]] keys beyond ext, module and
+// install: what an interpreter such as CPython needs besides the script
+// (issue 14). Every one is optional; the zero value is an interpreter that
+// gets only argv (its name, the script, the CGI arguments) and the CGI
+// environment.
+type InterpreterOptions struct {
+	// Args are interpreter options placed between argv[0] and the
+	// script's path (["-S"]). Each must start with "-": words from the
+	// request only ever come after the script, so they cannot become
+	// options (the CVE-2012-1823 family).
+	Args []string `toml:"args"`
+	// Env is the interpreter's own environment (PYTHONHOME), added to the
+	// CGI variables of every request.
+	Env map[string]string `toml:"env"`
+	// Preload names modules the interpreter imports at start-up; it gets
+	// them as WASIGATE_PRELOAD, comma-separated (samples/python/driver.c).
+	Preload []string `toml:"preload"`
+	// Volumes are read-only folders (a standard library, site-packages)
+	// at fixed guest paths, relative to the configuration's folder, with
+	// the same syntax as a route's volumes.
+	Volumes map[string]Volume `toml:"volumes"`
+	// Scratch gives every request a fresh, empty, writable /tmp, removed
+	// when the request ends (a folder under the server's $TMPDIR; its size
+	// is not bounded). Default false: the guest has no writable folder.
+	Scratch bool `toml:"scratch"`
+}
+
+// PreloadEnv is the variable that carries an interpreter's preload list.
+const PreloadEnv = "WASIGATE_PRELOAD"
+
+// checkInterpreter returns the problems of an interpreter's options.
+func checkInterpreter(where string, in Interpreter) []string {
+	var bad []string
+	for _, a := range in.Args {
+		if !strings.HasPrefix(a, "-") || a == "-" || a == "--" {
+			bad = append(bad, fmt.Sprintf("%s: args %q is not an option (options start with -; the script's path follows them)", where, a))
+		}
+	}
+	for k := range in.Env {
+		up := strings.ToUpper(k)
+		switch {
+		case !envName.MatchString(k):
+			bad = append(bad, fmt.Sprintf("%s: env name %q is not a valid variable name", where, k))
+		case cgiNames[up] || strings.HasPrefix(up, "HTTP_"):
+			bad = append(bad, fmt.Sprintf("%s: env %s collides with a CGI variable the server sets", where, k))
+		case k == PreloadEnv && len(in.Preload) > 0:
+			bad = append(bad, fmt.Sprintf("%s: env %s is set by preload", where, k))
+		}
+	}
+	for _, m := range in.Preload {
+		if m == "" || strings.ContainsAny(m, ", \x00") {
+			bad = append(bad, fmt.Sprintf("%s: preload %q is not a module name", where, m))
+		}
+	}
+	for g, v := range in.Volumes {
+		switch {
+		case !strings.HasPrefix(g, "/"):
+			bad = append(bad, fmt.Sprintf("%s: volume guest path %q must be absolute", where, g))
+		case path.Clean(g) == ScriptsGuestDir:
+			bad = append(bad, fmt.Sprintf("%s: volume %s: interpreters see the scripts folder there", where, g))
+		case v.Path == "":
+			bad = append(bad, fmt.Sprintf("%s: volume %s needs a host folder", where, g))
+		case in.Scratch && path.Clean(g) == wasi.ScratchGuestDir:
+			bad = append(bad, fmt.Sprintf("%s: volume %s: scratch mounts a fresh folder there", where, g))
+		case v.Writable:
+			bad = append(bad, fmt.Sprintf("%s: volume %s: an interpreter's volumes are read-only (a writable folder is a route's volume)", where, g))
+		}
+	}
+	return bad
+}
+
+// interpreterVolumes resolves an interpreter's volumes against the
+// configuration's folder; a missing folder fails the start, naming it.
+func interpreterVolumes(cfg *Config, in Interpreter) ([]wasi.Volume, error) {
+	var vols []wasi.Volume
+	for _, g := range sortedKeys(in.Volumes) {
+		dir := cfg.Abs(in.Volumes[g].Path)
+		st, err := os.Stat(dir)
+		if err != nil {
+			return nil, fmt.Errorf("volume %s: %w", g, err)
+		}
+		if !st.IsDir() {
+			return nil, fmt.Errorf("volume %s: %s is not a folder", g, dir)
+		}
+		vols = append(vols, wasi.Volume{Guest: g, Host: dir})
+	}
+	return vols, nil
+}
+
+// interpreterEnv is the environment an interpreter adds to every request:
+// its env, in name order, and the preload list.
+func interpreterEnv(in Interpreter) []string {
+	var env []string
+	keys := make([]string, 0, len(in.Env))
+	for k := range in.Env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		env = append(env, k+"="+in.Env[k])
+	}
+	if len(in.Preload) > 0 {
+		env = append(env, PreloadEnv+"="+strings.Join(in.Preload, ","))
+	}
+	return env
+}
+
+// runScratch runs c with a fresh scratch folder at /tmp, removed after.
+func runScratch(ctx context.Context, prog *wasi.Program, c *wasi.Call) error {
+	dir, err := os.MkdirTemp("", "wasigate-scratch-")
+	if err != nil {
+		return fmt.Errorf("scratch: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	c.Scratch = dir
+	return prog.Run(ctx, c)
+}

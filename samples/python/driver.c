@@ -1,0 +1,262 @@
+/* wasigate's Python driver (issue 14): CPython 3.11 linked from the
+ * libpython3.11.a that install.sh builds, with start-up split from running
+ * a script so that a snapshot can be taken between the two.
+ *
+ *   wasigate_init  start the interpreter with the options in argv (those
+ *                  before the script: -S -E -I -B -s -u -O, from the
+ *                  [[interpreter]] args) and import the modules named in
+ *                  WASIGATE_PRELOAD (comma- or space-separated);
+ *   wasigate_run   re-read argv and the environment from WASI, reseed
+ *                  random, run the script as __main__, flush, and exit
+ *                  with its status;
+ *   _start         both.
+ *
+ * argv is [interpreter, options..., script, arguments...]. The driver
+ * never hands argv to CPython's option parser: the words after the script
+ * (a CGI query's, RFC 3875 section 4.4) are the script's sys.argv[1:],
+ * whatever they look like, so "?-c+..." cannot become "python -c"
+ * (the CVE-2012-1823 family). The script is the first word not starting
+ * with '-' (the host passes /cgi-bin/NAME), or the word after "--".
+ *
+ * For the snapshot (issue 12): this is linked as a command, and wasm-ld
+ * (LLVM 14) wraps every export of a command so that it calls
+ * __wasm_call_dtors afterwards, while only _start runs the constructors
+ * (wasi-libc finds its preopens in one). Calling wasigate_init on a fresh
+ * instance therefore needs a reactor build (-mexec-model=reactor: the host
+ * calls _initialize, then wasigate_init, snapshots, then wasigate_run). */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <wasi/api.h>
+
+static int initialized;
+
+/* wasi_args reads argv afresh from the host (not wasi-libc's copy taken
+ * at start-up, which a snapshot would have frozen). */
+static char **wasi_args(size_t *n) {
+  size_t count, size;
+  if (__wasi_args_sizes_get(&count, &size) != 0) return NULL;
+  char **v = calloc(count + 1, sizeof(char *));
+  char *buf = malloc(size ? size : 1);
+  if (!v || !buf || __wasi_args_get((uint8_t **)v, (uint8_t *)buf) != 0) return NULL;
+  *n = count;
+  return v;
+}
+
+static char **wasi_environ(size_t *n) {
+  size_t count, size;
+  if (__wasi_environ_sizes_get(&count, &size) != 0) return NULL;
+  char **v = calloc(count + 1, sizeof(char *));
+  char *buf = malloc(size ? size : 1);
+  if (!v || !buf || __wasi_environ_get((uint8_t **)v, (uint8_t *)buf) != 0) return NULL;
+  *n = count;
+  return v;
+}
+
+/* options applies the option words of argv to c (when not NULL) and
+ * returns the index of the script, or -1 for an unknown option. */
+static int options(PyConfig *c, char **argv, int argc) {
+  int i;
+  for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+    if (strcmp(argv[i], "--") == 0) return i + 1;
+    for (const char *o = argv[i] + 1; *o; o++) {
+      switch (*o) {
+      case 'S': if (c) c->site_import = 0; break;
+      case 'E': if (c) c->use_environment = 0; break;
+      case 'I': if (c) { c->isolated = 1; c->use_environment = 0; c->user_site_directory = 0; c->safe_path = 1; } break;
+      case 'B': if (c) c->write_bytecode = 0; break;
+      case 's': if (c) c->user_site_directory = 0; break;
+      case 'u': if (c) c->buffered_stdio = 0; break;
+      case 'O': if (c) c->optimization_level++; break;
+      default:
+        fprintf(stderr, "python driver: unknown interpreter option -%c\n", *o);
+        return -1;
+      }
+    }
+  }
+  return i;
+}
+
+__attribute__((export_name("wasigate_init"))) int wasigate_init(void) {
+  if (initialized) return 0;
+  size_t argc;
+  char **argv = wasi_args(&argc);
+  if (!argv) return 2;
+  PyConfig c;
+  PyConfig_InitPythonConfig(&c);
+  c.parse_argv = 0;             /* argv is never CPython's command line */
+  c.install_signal_handlers = 0;
+  c.pathconfig_warnings = 0;
+  if (options(&c, argv, (int)argc) < 0) return 2;
+  char *argv0[] = {"python3"};
+  PyStatus st = PyConfig_SetBytesArgv(&c, 1, argv0);
+  if (!PyStatus_Exception(st)) st = Py_InitializeFromConfig(&c);
+  PyConfig_Clear(&c);
+  if (PyStatus_Exception(st)) Py_ExitStatusException(st);
+  const char *pre = getenv("WASIGATE_PRELOAD");
+  if (pre) {
+    char *list = strdup(pre);
+    for (char *name = strtok(list, ", "); name; name = strtok(NULL, ", ")) {
+      PyObject *m = PyImport_ImportModule(name);
+      if (!m) {
+        fprintf(stderr, "python driver: preload %s failed\n", name);
+        PyErr_Print();
+        return 1;
+      }
+      Py_DECREF(m);
+    }
+    free(list);
+  }
+  initialized = 1;
+  return 0;
+}
+
+/* exit_status turns the pending exception into an exit status as python
+ * does: SystemExit(n) is n, SystemExit(None) 0, SystemExit("msg") prints
+ * msg and is 1; any other exception prints its traceback on stderr, 1. */
+static int exit_status(void) {
+  if (!PyErr_ExceptionMatches(PyExc_SystemExit)) {
+    PyErr_Print();
+    return 1;
+  }
+  PyObject *t, *v, *tb;
+  PyErr_Fetch(&t, &v, &tb);
+  PyErr_NormalizeException(&t, &v, &tb);
+  int status = 0;
+  PyObject *code = v ? PyObject_GetAttrString(v, "code") : NULL;
+  if (code && code != Py_None) {
+    if (PyLong_Check(code)) {
+      status = (int)PyLong_AsLong(code);
+    } else {
+      PyObject *err = PySys_GetObject("stderr");
+      if (err) {
+        PyFile_WriteObject(code, err, Py_PRINT_RAW);
+        PyFile_WriteString("\n", err);
+      }
+      status = 1;
+    }
+  }
+  PyErr_Clear();
+  Py_XDECREF(code);
+  Py_XDECREF(t);
+  Py_XDECREF(v);
+  Py_XDECREF(tb);
+  return status;
+}
+
+/* finish runs atexit callbacks and flushes sys.stdout and sys.stderr. The
+ * interpreter is not finalised: the instance is thrown away after the
+ * request, so finalising would only delay the exit. */
+static int finish(int status) {
+  PyObject *atexit = PyImport_ImportModule("atexit");
+  PyObject *r = atexit ? PyObject_CallMethod(atexit, "_run_exitfuncs", NULL) : NULL;
+  if (!r) PyErr_Print();
+  Py_XDECREF(r);
+  Py_XDECREF(atexit);
+  const char *names[] = {"stdout", "stderr"};
+  for (int i = 0; i < 2; i++) {
+    PyObject *f = PySys_GetObject(names[i]);
+    if (!f || f == Py_None) continue;
+    r = PyObject_CallMethod(f, "flush", NULL);
+    if (!r) {
+      PyErr_Clear();
+      if (status == 0) status = 120; /* as python: output could not be written */
+    }
+    Py_XDECREF(r);
+  }
+  return status;
+}
+
+static PyObject *fs_str(const char *s) { return PyUnicode_DecodeFSDefault(s); }
+
+/* fresh_environ replaces os.environ with the environment of this run. */
+static int fresh_environ(void) {
+  size_t n;
+  char **env = wasi_environ(&n);
+  if (!env) return -1;
+  PyObject *os = PyImport_ImportModule("os");
+  PyObject *environ = os ? PyObject_GetAttrString(os, "environ") : NULL;
+  PyObject *r = environ ? PyObject_CallMethod(environ, "clear", NULL) : NULL;
+  if (!r) return -1;
+  Py_DECREF(r);
+  for (size_t i = 0; i < n; i++) {
+    char *eq = strchr(env[i], '=');
+    if (!eq) continue;
+    PyObject *k = PyUnicode_DecodeFSDefaultAndSize(env[i], eq - env[i]);
+    PyObject *v = fs_str(eq + 1);
+    if (!k || !v || PyObject_SetItem(environ, k, v) < 0) return -1;
+    Py_DECREF(k);
+    Py_DECREF(v);
+  }
+  Py_DECREF(environ);
+  Py_DECREF(os);
+  return 0;
+}
+
+__attribute__((export_name("wasigate_run"))) int wasigate_run(void) {
+  if (!initialized) {
+    int rc = wasigate_init();
+    if (rc) exit(rc);
+  }
+  size_t argc;
+  char **argv = wasi_args(&argc);
+  int si = argv ? options(NULL, argv, (int)argc) : -1;
+  if (si < 0 || (size_t)si >= argc) {
+    fprintf(stderr, "python driver: no script in argv\n");
+    exit(2);
+  }
+  const char *script = argv[si];
+  PyObject *list = PyList_New(0);
+  for (size_t i = si; i < argc; i++) {
+    PyObject *a = fs_str(argv[i]);
+    if (!a || PyList_Append(list, a) < 0) goto fail;
+    Py_DECREF(a);
+  }
+  if (PySys_SetObject("argv", list) < 0) goto fail;
+  Py_DECREF(list);
+  if (fresh_environ() < 0) goto fail;
+  /* A snapshot would have frozen random's state: every run reseeds from
+   * the host's randomness. (The str hash secret cannot change once
+   * strings exist; a fresh instance gets its own.) */
+  PyObject *random = PyDict_GetItemString(PyImport_GetModuleDict(), "random");
+  if (random) {
+    PyObject *r = PyObject_CallMethod(random, "seed", NULL);
+    if (!r) goto fail;
+    Py_DECREF(r);
+  }
+  /* sys.path[0] is the script's folder, as for "python script.py". */
+  if (!Py_IsolatedFlag) {
+    const char *slash = strrchr(script, '/');
+    PyObject *dir = slash ? PyUnicode_DecodeFSDefaultAndSize(script, slash == script ? 1 : slash - script) : fs_str(".");
+    PyObject *path = PySys_GetObject("path");
+    if (!dir || !path || PyList_Insert(path, 0, dir) < 0) goto fail;
+    Py_DECREF(dir);
+  }
+  FILE *fp = fopen(script, "rb");
+  if (!fp) {
+    fprintf(stderr, "python driver: can't open file '%s': %s\n", script, strerror(errno));
+    exit(2);
+  }
+  PyObject *main = PyImport_AddModule("__main__");
+  PyObject *d = main ? PyModule_GetDict(main) : NULL;
+  PyObject *file = fs_str(script);
+  if (!d || !file || PyDict_SetItemString(d, "__file__", file) < 0 ||
+      PyDict_SetItemString(d, "__cached__", Py_None) < 0)
+    goto fail;
+  Py_DECREF(file);
+  PyObject *res = PyRun_FileExFlags(fp, script, Py_file_input, d, d, 1, NULL);
+  int status = res ? 0 : exit_status();
+  Py_XDECREF(res);
+  exit(finish(status));
+fail:
+  PyErr_Print();
+  exit(finish(1));
+}
+
+int main(void) {
+  int rc = wasigate_init();
+  if (rc) return rc;
+  return wasigate_run();
+}

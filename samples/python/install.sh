@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# Builds CPython 3.11 for wasm32-wasi from Debian bookworm's source package,
+# with zlib, bz2, lzma and sqlite3 linked in, plus the wasigate driver
+# (driver.c) and the frameworks the samples use (web.py, Flask), into
+# samples/python/dist (git-ignored). Issue 14.
+#
+#   bash samples/python/install.sh
+#
+# Runs unattended as root (it installs its Debian build dependencies and
+# enables deb-src). The work folder lives outside git, in
+# ${XDG_CACHE_HOME:-~/.cache}/wasigate-python-build, so CI on one machine
+# reuses it; a second run with the same inputs does nothing.
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+dist="$here/dist"
+work="${WASIGATE_PYTHON_WORK:-${XDG_CACHE_HOME:-$HOME/.cache}/wasigate-python-build}"
+
+# Pinned inputs. Every one is part of the stamp.
+PY_SRC="python3.11=3.11.2-6+deb12u8"
+ZLIB_SRC="zlib=1:1.2.13.dfsg-1"
+BZIP2_SRC="bzip2=1.0.8-5"
+XZ_SRC="xz-utils=5.4.1-1+deb12u1"
+SQLITE_SRC="sqlite3=3.40.1-2+deb12u2"
+# Pure-Python frameworks and what they import, for the guest's site-packages.
+SITE_PKGS="python3-webpy python3-flask python3-werkzeug python3-jinja2 python3-markupsafe python3-itsdangerous python3-click"
+BUILD_DEPS="clang lld llvm wasi-libc libclang-rt-dev-wasm32 autoconf autoconf-archive pkg-config tcl python3.11 dpkg-dev"
+
+start=$SECONDS
+step() { printf '[python %4ds] %s\n' $((SECONDS - start)) "$*" >&2; }
+
+stamp_inputs() {
+  echo "$PY_SRC $ZLIB_SRC $BZIP2_SRC $XZ_SRC $SQLITE_SRC"
+  echo "$SITE_PKGS"
+  cat "$0" "$here/driver.c" "$here/wasi_shim.h" "$here/wasi_stubs.c"
+}
+stamp="$(stamp_inputs | sha256sum | cut -d' ' -f1)"
+if [ -f "$dist/STAMP" ] && [ "$(cat "$dist/STAMP")" = "$stamp" ]; then
+  step "up to date: $dist (stamp ${stamp:0:12})"
+  exit 0
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+missing=""
+for p in $BUILD_DEPS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+if [ -n "$missing" ]; then
+  step "installing build dependencies:$missing"
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+# Source packages need a deb-src line: a copy of Debian's stanzas.
+if ! apt-cache showsrc python3.11 2>/dev/null | grep -c "^Version: ${PY_SRC#*=}$" >/dev/null; then
+  step "enabling deb-src"
+  if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+    sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources \
+      > /etc/apt/sources.list.d/wasigate-deb-src.sources
+  else # the one-line format
+    sed -n 's/^deb /deb-src /p' /etc/apt/sources.list > /etc/apt/sources.list.d/wasigate-deb-src.list
+  fi
+  apt-get update -qq
+fi
+
+mkdir -p "$work/src" "$work/deb"
+# fetch_src unpacks a pinned source package (with Debian's patches) once.
+fetch_src() { # pkg=version dir-glob; sets src
+  local spec=$1 glob=$2
+  if ! ls -d "$work"/src/$glob/ >/dev/null 2>&1; then
+    step "fetching source $spec"
+    rm -rf "$work/dl" && mkdir -p "$work/dl"
+    (cd "$work/dl" && apt-get source -qq --download-only "$spec" >/dev/null 2>&1) \
+      || { echo "apt-get source $spec failed" >&2; exit 1; }
+    (cd "$work/src" && dpkg-source -x --no-check "$work"/dl/*.dsc >/dev/null) \
+      || { echo "dpkg-source -x $spec failed" >&2; exit 1; }
+  fi
+  src=$(ls -d "$work"/src/$glob/ | head -1)
+  src=${src%/}
+}
+fetch_src "$PY_SRC" 'python3.11-3.11.2'; pysrc=$src
+fetch_src "$ZLIB_SRC" 'zlib-1.2.13*'; zsrc=$src
+fetch_src "$BZIP2_SRC" 'bzip2-1.0.8'; bzsrc=$src
+fetch_src "$XZ_SRC" 'xz-utils-5.4.1'; xzsrc=$src
+fetch_src "$SQLITE_SRC" 'sqlite3-3.40.1'; sqsrc=$src
+
+# A private sysroot: with the default one clang also searches /usr/include
+# and picks up Linux headers.
+sys="$work/sysroot"
+mkdir -p "$sys/include" "$sys/lib"
+ln -sfn /usr/include/wasm32-wasi "$sys/include/wasm32-wasi"
+ln -sfn /usr/lib/wasm32-wasi "$sys/lib/wasm32-wasi"
+deps="$work/deps"
+mkdir -p "$deps/include" "$deps/lib"
+export CC="clang --target=wasm32-wasi --sysroot=$sys" AR=llvm-ar RANLIB=llvm-ranlib
+DEPCFLAGS="-O2 -D_WASI_EMULATED_SIGNAL -D_WASI_EMULATED_GETPID -D_WASI_EMULATED_PROCESS_CLOCKS"
+
+if [ ! -f "$deps/lib/libz.a" ]; then
+  rm -f "$work/build-python/Makefile"
+  step "building zlib"
+  (cd "$zsrc" && make distclean >/dev/null 2>&1 || true
+   cd "$zsrc" && CFLAGS="$DEPCFLAGS" ./configure --static --prefix="$deps" >/dev/null \
+     && make -j2 libz.a >/dev/null && make install >/dev/null)
+fi
+if [ ! -f "$deps/lib/libbz2.a" ]; then
+  rm -f "$work/build-python/Makefile"
+  step "building bzip2"
+  (cd "$bzsrc" && rm -f ./*.o \
+   && for f in blocksort huffman crctable randtable compress decompress bzlib; do
+        $CC $DEPCFLAGS -c "$f.c" -o "$f.o"; done \
+   && $AR rcs "$deps/lib/libbz2.a" blocksort.o huffman.o crctable.o randtable.o compress.o decompress.o bzlib.o \
+   && cp bzlib.h "$deps/include/")
+fi
+if [ ! -f "$deps/lib/liblzma.a" ]; then
+  rm -f "$work/build-python/Makefile"
+  step "building liblzma"
+  # mythread.h uses sigset_t outside the threads case; WASI has none.
+  sed -i 's/^#if !(defined(_WIN32) && !defined(__CYGWIN__))$/#if !(defined(_WIN32) \&\& !defined(__CYGWIN__)) \&\& !defined(__wasi__)/' \
+    "$xzsrc/src/common/mythread.h"
+  mkdir -p "$work/build-xz"
+  (cd "$work/build-xz" && CFLAGS="$DEPCFLAGS" "$xzsrc/configure" --host=wasm32-unknown-wasi \
+     --prefix="$deps" --enable-static --disable-shared --disable-threads --disable-xz \
+     --disable-xzdec --disable-lzmadec --disable-lzmainfo --disable-scripts --disable-doc \
+     --disable-nls --disable-symbol-versions >configure.log 2>&1 \
+   && make -j2 -C src/liblzma >/dev/null && make -C src/liblzma install >/dev/null)
+fi
+if [ ! -f "$deps/lib/libsqlite3.a" ]; then
+  rm -f "$work/build-python/Makefile"
+  step "building sqlite3"
+  mkdir -p "$work/build-sqlite"
+  (cd "$work/build-sqlite" && [ -f sqlite3.c ] || { CC=cc "$sqsrc/configure" >/dev/null && make sqlite3.c >/dev/null; })
+  (cd "$work/build-sqlite" \
+   && $CC $DEPCFLAGS -include "$here/wasi_shim.h" -DSQLITE_THREADSAFE=0 -DSQLITE_OMIT_WAL \
+        -DSQLITE_MAX_MMAP_SIZE=0 -DSQLITE_OMIT_LOAD_EXTENSION \
+        -c sqlite3.c -o sqlite3.o \
+   && $CC $DEPCFLAGS -c "$here/wasi_stubs.c" -o wasi_stubs.o \
+   && $AR rcs "$deps/lib/libsqlite3.a" sqlite3.o wasi_stubs.o && cp sqlite3.h "$deps/include/")
+fi
+
+pyb="$work/build-python"
+inst="$work/install"
+if [ ! -f "$pyb/Makefile" ] || [ ! -f "$pyb/.installed" ]; then
+  rm -f "$pyb/.installed"
+  if [ ! -f "$pyb/Makefile" ]; then
+    step "configuring CPython (Debian patches configure.ac: autoconf)"
+    (cd "$pysrc" && [ -f .wasigate-autoconf ] || { autoconf -f && touch .wasigate-autoconf; })
+    mkdir -p "$pyb"
+    # clock_nanosleep(TIMER_ABSTIME) is ENOTSUP in wazero's poll_oneoff, so
+    # time.sleep would raise; both cache variables, or -lrt brings it back.
+    (cd "$pyb" && CONFIG_SITE="$pysrc/Tools/wasm/config.site-wasm32-wasi" \
+      "$pysrc/configure" --host=wasm32-unknown-wasi --build="$("$pysrc/config.guess")" \
+      --with-build-python=/usr/bin/python3.11 --prefix=/usr/local --disable-test-modules \
+      --without-ensurepip \
+      ac_cv_func_clock_nanosleep=no ac_cv_lib_rt_clock_nanosleep=no \
+      PKG_CONFIG_LIBDIR="$deps/lib/pkgconfig" \
+      ZLIB_CFLAGS="-I$deps/include" ZLIB_LIBS="-L$deps/lib -lz" \
+      BZIP2_CFLAGS="-I$deps/include" BZIP2_LIBS="-L$deps/lib -lbz2" \
+      LIBLZMA_CFLAGS="-I$deps/include" LIBLZMA_LIBS="-L$deps/lib -llzma" \
+      LIBSQLITE3_CFLAGS="-I$deps/include" LIBSQLITE3_LIBS="-L$deps/lib -lsqlite3" \
+      > configure.log 2>&1) || { tail -30 "$pyb/configure.log"; exit 1; }
+  fi
+  step "building CPython (make -j2, about a minute)"
+  (cd "$pyb" && make -j2 > make.log 2>&1) || { tail -30 "$pyb/make.log"; exit 1; }
+  step "installing CPython into the work folder"
+  rm -rf "$inst"
+  (cd "$pyb" && make install DESTDIR="$inst" > install.log 2>&1) || { tail -30 "$pyb/install.log"; exit 1; }
+  touch "$pyb/.installed"
+fi
+
+step "building the driver"
+$CC -O2 -D_WASI_EMULATED_SIGNAL -D_WASI_EMULATED_GETPID -D_WASI_EMULATED_PROCESS_CLOCKS \
+  -I"$pysrc/Include" -I"$pyb" -c "$here/driver.c" -o "$work/driver.o"
+pylibs=$(cd "$pyb" && make -s -f Makefile -f - print <<<'print: ; @echo $(LDFLAGS_NODIST) $(LDFLAGS) $(LINKFORSHARED) $(MODLIBS) $(LIBS) $(SYSLIBS)')
+# From the build folder: the module libraries in $pylibs are relative paths.
+(cd "$pyb" && $CC -o "$work/driver.wasm" "$work/driver.o" libpython3.11.a $pylibs -Wl,--strip-all)
+
+step "assembling $dist"
+rm -rf "$dist.new"
+mkdir -p "$dist.new/lib"
+cp "$work/driver.wasm" "$dist.new/python.wasm"
+cp -a "$inst/usr/local/lib/python3.11" "$dist.new/lib/"
+(cd "$dist.new/lib/python3.11" && rm -rf test idlelib tkinter turtledemo ensurepip lib2to3/tests \
+   unittest/test ctypes/test distutils/tests sqlite3/test tkinter/test config-3.11-wasm32-wasi \
+   lib-dynload site-packages dist-packages && find . -name '*.opt-?.pyc' -delete && mkdir dist-packages)
+# The .pyc files stay: the guest's stdlib is read-only, and compiling
+# imports from source on every request would cost more than the start-up.
+
+step "downloading Debian's frameworks: $SITE_PKGS"
+rm -rf "$work/deb" && mkdir -p "$work/deb/x"
+(cd "$work/deb" && apt-get download -qq $SITE_PKGS >/dev/null 2>&1) || { echo "apt-get download failed" >&2; exit 1; }
+for d in "$work/deb"/*.deb; do dpkg -x "$d" "$work/deb/x"; done
+mkdir -p "$dist.new/site-packages"
+(cd "$work/deb/x/usr/lib/python3/dist-packages" && \
+  for m in web flask werkzeug jinja2 markupsafe itsdangerous click; do cp -a "$m" "$dist.new/site-packages/"; done)
+# Native speed-ups are built for the host; the pure-Python fallbacks run.
+find "$dist.new/site-packages" \( -name '*.so' -o -name __pycache__ \) -prune -exec rm -rf {} +
+/usr/bin/python3.11 -m compileall -q "$dist.new/site-packages" >/dev/null
+
+echo "$stamp" > "$dist.new/STAMP"
+rm -rf "$dist" && mv "$dist.new" "$dist"
+step "done: $dist ($(du -sh "$dist" | cut -f1))"

@@ -1,0 +1,6 @@
+# hello.py: the smallest Python CGI script (README, "Python").
+import sys
+
+print("Content-Type: text/plain; charset=utf-8")
+print()
+print("hello from Python", sys.version.split()[0])

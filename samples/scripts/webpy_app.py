@@ -1,0 +1,17 @@
+# webpy_app.py: a web.py application (Debian's python3-webpy) run as CGI
+# with web.py's own CGI entry, app.cgirun() (README, "Python": app.run()
+# would look for flup, which Debian does not package).
+import web
+
+urls = ("/(.*)", "Hello")
+app = web.application(urls, globals())
+
+
+class Hello:
+    def GET(self, name):
+        web.header("Content-Type", "text/plain; charset=utf-8")
+        return "hello, %s, from web.py %s\n" % (name or "world", web.__version__)
+
+
+if __name__ == "__main__":
+    app.cgirun()

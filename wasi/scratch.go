@@ -1,0 +1,32 @@
+package wasi
+
+import (
+	"os"
+
+	"github.com/tetratelabs/wazero"
+)
+
+// ScratchGuestDir is where a call's scratch folder appears (Call.Scratch).
+const ScratchGuestDir = "/tmp"
+
+// withScratch adds a call's scratch folder, writable at /tmp, to the
+// program's volumes, through an os.Root of its own that the returned
+// function closes after the call (the engine's shared roots are for
+// volumes that outlive a call; one per request would pile up). The caller
+// creates and removes the folder, so that nothing one request writes there
+// is seen by the next (issue 14: Python's tempfile and cgi.FieldStorage
+// need a writable folder).
+func (p *Program) withScratch(cfg wazero.ModuleConfig, dir string) (wazero.ModuleConfig, func(), error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	// The scratch folder counts against max_open_files like the volumes.
+	mounts := append(p.mounts[:len(p.mounts):len(p.mounts)], mount{guest: ScratchGuestDir, fs: &rootFS{root: root}})
+	fsc, err := fsConfig(mounts, p.files)
+	if err != nil {
+		root.Close()
+		return nil, nil, err
+	}
+	return cfg.WithFSConfig(fsc), func() { root.Close() }, nil
+}
