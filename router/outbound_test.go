@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // apiUpstream is a loopback API for the guests: /echo answers the method
@@ -174,5 +175,44 @@ environment = { URL = "%[1]s/echo" }
 		if res.StatusCode != 200 || !strings.Contains(body, want) {
 			t.Errorf("%s: got %d %q; want 200 with %q", path, res.StatusCode, body, want)
 		}
+	}
+}
+
+// TestOutboundSample: the outbound HTTP samples (Go through
+// samples/go/wasihttp and http.Client, Rust through the raw functions)
+// call the stub API, served by a wasigate site as in samples/wasigate.toml,
+// and render it. Built in the sandbox like any script: the Go one imports
+// a package of this module (issue 16).
+func TestOutboundSample(t *testing.T) {
+	if _, err := LoadConfig(filepath.Join(repoRoot, "samples", "wasigate.toml")); err != nil {
+		t.Fatalf("samples/wasigate.toml: %v", err)
+	}
+	api, _ := testSite(t, filepath.Join(repoRoot, "samples"), `
+[[route]]
+path = "/api/quotes"
+module = "c/quotes_api.wasm"
+`)
+	srv, logs := scriptsSite(t, filepath.Join(repoRoot, "samples"), fmt.Sprintf(`
+[[route]]
+path = "/outbound/*"
+scripts = "outbound"
+allowed_hosts = [%q]
+env = { API_URL = "%s/api/quotes" }
+`, api.URL, api.URL))
+	for _, script := range []string{"quotes.go", "quotes.rs"} {
+		t.Run(script, func(t *testing.T) {
+			res, body := get(t, srv.URL+"/outbound/"+script)
+			// A cold build of net/http for wasip1 outlasts a request.
+			for deadline := time.Now().Add(3 * time.Minute); res.StatusCode == 503 && time.Now().Before(deadline); {
+				res, body = get(t, srv.URL+"/outbound/"+script)
+			}
+			skipMissing(t, res.StatusCode, body)
+			if res.StatusCode != 200 || !strings.Contains(body, "Kent Beck") {
+				t.Fatalf("got %d %q; want 200 with the API's quotes\nlog: %s", res.StatusCode, body, logs)
+			}
+			if n := len(outboundEvents(t, logs.String())); n == 0 {
+				t.Errorf("got no outbound event; want one per call")
+			}
+		})
 	}
 }
