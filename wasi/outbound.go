@@ -127,8 +127,14 @@ func (run *outboundRun) finish() {
 	run.mu.Lock()
 	defer run.mu.Unlock()
 	run.done = true
+	// A response the guest left open when it ended by itself is closed as
+	// if it had closed it; one cut by the run's stop failed.
+	reason := ""
+	if run.ctx.Err() != nil {
+		reason = "stopped"
+	}
 	for h, r := range run.handles {
-		run.end(r, "stopped", run.ctx.Err())
+		run.end(r, reason, run.ctx.Err())
 		delete(run.handles, h)
 	}
 	if run.tr != nil {

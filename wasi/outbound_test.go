@@ -19,7 +19,7 @@ import (
 
 // upstream is the test's API server on loopback: /echo answers what it
 // got, /big streams 1 MiB chunks for ever, /slow waits for the client to
-// go away, /redirect sends the client to a host no policy allows.
+// go away, /slowbody after its first bytes, /redirect sends the client to a host no policy allows.
 func upstream(t *testing.T) (*httptest.Server, string) {
 	t.Helper()
 	mux := http.NewServeMux()
@@ -39,6 +39,14 @@ func upstream(t *testing.T) (*httptest.Server, string) {
 		}
 	})
 	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(10 * time.Second):
+		}
+	})
+	mux.HandleFunc("/slowbody", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("first bytes"))
+		w.(http.Flusher).Flush()
 		select {
 		case <-r.Context().Done():
 		case <-time.After(10 * time.Second):
@@ -153,6 +161,14 @@ func TestOutbound(t *testing.T) {
 			[]string{"URL=" + base + "/big"},
 			[]string{"req 1: rc=0 (success) status=200", "body rc=12 bytes=3145728", "close rc=0"},
 			[]string{"max_body"}},
+		{"tenant's concurrency used up", &OutboundPolicy{AllowedHosts: []string{base}, Limiter: NewOutboundLimiter(1), Timeout: 200 * time.Millisecond},
+			[]string{"URL=" + base + "/echo", "COUNT=2", "KEEP=1"},
+			[]string{"req 1: rc=0 (success) status=200", "req 2: rc=13 (too many sessions) status=0"},
+			[]string{"concurrency", ""}},
+		{"upstream slower than outbound_timeout", &OutboundPolicy{AllowedHosts: []string{base}, Timeout: 200 * time.Millisecond},
+			[]string{"URL=" + base + "/slow"},
+			[]string{"req 1: rc=11 (request error) status=0"},
+			[]string{"timeout"}},
 		{"bad method", literal,
 			[]string{"URL=" + base + "/echo", "METHOD=GE T"},
 			[]string{"req 1: rc=8 (invalid method)"},
@@ -211,7 +227,8 @@ func TestOutboundStopped(t *testing.T) {
 		reason  string
 	}{
 		{"slow upstream", 300 * time.Millisecond, []string{"URL=" + base + "/slow"}, "stopped"},
-		{"responses left open", 5 * time.Second, []string{"URL=" + base + "/big", "COUNT=3", "KEEP=1"}, "stopped"},
+		{"slow body", 300 * time.Millisecond, []string{"URL=" + base + "/slowbody"}, "stopped"},
+		{"responses left open", 5 * time.Second, []string{"URL=" + base + "/big", "COUNT=3", "KEEP=1"}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -246,6 +263,21 @@ func TestOutboundStopped(t *testing.T) {
 				t.Errorf("got %d open fds after the run; want at most %d as before", now, before)
 			}
 		})
+	}
+}
+
+// TestOutboundTLSVerified: a server whose certificate the system roots do
+// not vouch for is a request error, even at an allowed address.
+func TestOutboundTLSVerified(t *testing.T) {
+	p := outboundProgram(t)
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	out, events, err := runOutbound(t, p, &OutboundPolicy{AllowedHosts: []string{srv.URL}}, 10*time.Second, "URL="+srv.URL+"/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "req 1: rc=11 (request error)") || len(events) != 1 || events[0].Reason != "upstream" {
+		t.Errorf("got %q, events %+v; want rc=11 and one upstream event", out, events)
 	}
 }
 
