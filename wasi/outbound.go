@@ -322,6 +322,12 @@ func (run *outboundRun) req(ctx context.Context, mod api.Module, p []uint32) uin
 	if err != nil {
 		cancel()
 		release()
+		// url.Error repeats the URL, whose path and query may hold
+		// secrets: the log names the host only.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		reason, code := "upstream", uint32(httpRequestError)
 		switch {
 		case errors.Is(err, errRefusedHost):

@@ -200,6 +200,10 @@ func TestOutbound(t *testing.T) {
 				if ev.Reason != tt.reasons[i] {
 					t.Errorf("event %d: got reason %q (%v); want %q", i, ev.Reason, ev.Err, tt.reasons[i])
 				}
+				// Paths and queries may hold secrets: not in the log.
+				if ev.Err != nil && strings.Contains(ev.Err.Error(), "/echo") || ev.Err != nil && strings.Contains(ev.Err.Error(), "/redirect") {
+					t.Errorf("event %d: error %q names the path", i, ev.Err)
+				}
 				if (ev.Reason == "") != (ev.Outcome == "ok") || ev.Method == "" || ev.Host == "" {
 					t.Errorf("event %d: got %+v; want an outcome matching its reason, a method and a host", i, ev)
 				}
