@@ -364,3 +364,35 @@ func mustAddr(t *testing.T, s string) netip.Addr {
 	}
 	return a
 }
+
+// BenchmarkOutboundGet: one run of outbound.wasm making one GET to a
+// loopback upstream: instance, request on a fresh connection, body, close.
+func BenchmarkOutboundGet(b *testing.B) {
+	ctx := context.Background()
+	e, err := NewEngine(ctx, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close(ctx)
+	m, err := e.CompileFile(ctx, filepath.Join(repoDir, "testdata", "guests", "outbound.wasm"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := m.Prepare(Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
+	defer srv.Close()
+	out, err := NewOutbound(OutboundPolicy{AllowedHosts: []string{srv.URL}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	env := []string{"URL=" + srv.URL + "/"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := p.Run(ctx, &Call{Env: env, Stdout: io.Discard, Outbound: out}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
