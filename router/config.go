@@ -116,6 +116,12 @@ type Server struct {
 	BuildConcurrency int      `toml:"build_concurrency"`
 	TrustedBuilds    bool     `toml:"trusted_builds"`
 	InsecureCache    bool     `toml:"insecure_cache"`
+	// Deadline is how a guest is stopped at its deadline or when its
+	// client leaves (issue 13): "instrument" (a check compiled into the
+	// module) or "wazero" (wazero's own, which exits to Go at every loop
+	// iteration; for diagnosis). Per process, not per route: wazero fixes
+	// it per runtime. Read at startup only.
+	Deadline string `toml:"deadline"`
 }
 
 // DefaultServer are the server-wide bounds of a configuration that sets none.
@@ -132,6 +138,7 @@ var DefaultServer = Server{
 	BuildTimeout:      Duration(60 * time.Second),
 	BuildMemory:       1 << 30,
 	BuildConcurrency:  1,
+	Deadline:          "instrument",
 }
 
 var lowerPriority = true
@@ -182,6 +189,9 @@ func (s Server) Or(d Server) Server {
 	}
 	if s.BuildConcurrency == 0 {
 		s.BuildConcurrency = d.BuildConcurrency
+	}
+	if s.Deadline == "" {
+		s.Deadline = d.Deadline
 	}
 	return s
 }
@@ -387,6 +397,9 @@ func (c *Config) Validate() error {
 	checkLimits("[defaults]", c.Defaults)
 	if c.Server.BuildConcurrency < 0 || c.Server.BuildTimeout < 0 || (c.Server.BuildMemory != 0 && c.Server.BuildMemory < 64<<20) {
 		bad("[server]: build_concurrency and build_timeout must be positive, build_memory at least 64MiB")
+	}
+	if d := c.Server.Deadline; d != "" && d != "instrument" && d != "wazero" {
+		bad("[server]: deadline %q: want \"instrument\" or \"wazero\"", d)
 	}
 	seen := map[string]int{}
 	for i := range c.Routes {

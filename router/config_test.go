@@ -189,3 +189,35 @@ func TestLowerPriorityKey(t *testing.T) {
 		})
 	}
 }
+
+func TestDeadlineKey(t *testing.T) {
+	tests := []struct {
+		name, text string
+		want       string // "" means Validate fails
+	}{
+		{"default", "", "instrument"},
+		{"instrument", "[server]\ndeadline = \"instrument\"\n", "instrument"},
+		{"wazero", "[server]\ndeadline = \"wazero\"\n", "wazero"},
+		{"unknown", "[server]\ndeadline = \"epoch\"\n", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := ParseConfig(strings.NewReader(tt.text+"[[route]]\npath = \"/x\"\nmodule = \"x.wasm\"\n"), "/site/wasigate.toml")
+			if err == nil {
+				err = cfg.Validate()
+			}
+			if tt.want == "" {
+				if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "/site/wasigate.toml") || !strings.Contains(err.Error(), "deadline") {
+					t.Errorf("got %v; want ErrConfig naming the file and deadline", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cfg.Server.Or(DefaultServer).Deadline; got != tt.want {
+				t.Errorf("Deadline = %q; want %q", got, tt.want)
+			}
+		})
+	}
+}

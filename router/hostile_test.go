@@ -42,6 +42,17 @@ concurrency = 1
 queue_timeout = "50ms"
 
 [[route]]
+path = "/fib"
+module = "%[1]s/fib.wasm"
+timeout = "300ms"
+
+[[route]]
+path = "/spin"
+module = "%[1]s/spin.wasm"
+timeout = "300ms"
+env = { SPIN_N = "1000000000000000" }
+
+[[route]]
 path = "/hang"
 module = "%[1]s/loop.wasm"
 timeout = "20s"
@@ -484,6 +495,32 @@ func TestHostile(t *testing.T) {
 				// first guest still held its slot.
 				o2 := get(t, "/loop")
 				want(t, o2, http.StatusGatewayTimeout)
+				return o.id
+			},
+		},
+		{
+			// Recursion without a loop: only a check at function entries
+			// stops it (issue 13).
+			name: "fib(60) stopped at the timeout", route: "/fib", module: "fib.wasm", reason: "timeout",
+			run: func(t *testing.T) string {
+				start := time.Now()
+				o := get(t, "/fib")
+				want(t, o, http.StatusGatewayTimeout)
+				if d := time.Since(start); d > 800*time.Millisecond {
+					t.Errorf("answered after %v; want about the 300ms timeout", d)
+				}
+				return o.id
+			},
+		},
+		{
+			name: "tight C loop stopped at the timeout", route: "/spin", module: "spin.wasm", reason: "timeout",
+			run: func(t *testing.T) string {
+				start := time.Now()
+				o := get(t, "/spin")
+				want(t, o, http.StatusGatewayTimeout)
+				if d := time.Since(start); d > 800*time.Millisecond {
+					t.Errorf("answered after %v; want about the 300ms timeout", d)
+				}
 				return o.id
 			},
 		},

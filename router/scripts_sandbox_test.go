@@ -223,8 +223,11 @@ func TestScriptsBuildConcurrency(t *testing.T) {
 		t.Run(strconv.Itoa(n), func(t *testing.T) {
 			dir := t.TempDir()
 			for i := range 3 {
-				// Each a different source, so each is its own build.
-				writeFile(t, filepath.Join(dir, "scripts", fmt.Sprintf("s%d.c", i)), slowC(19)+fmt.Sprintf("int x%d;\n", i))
+				// Each a different source, so each is its own build; each
+				// long enough (about 1.4 s of clang) that builds allowed to
+				// overlap are seen overlapping by the 5 ms sampler even on a
+				// loaded machine (with 0.35 s builds, CI once saw 1 of 2).
+				writeFile(t, filepath.Join(dir, "scripts", fmt.Sprintf("s%d.c", i)), slowC(21)+fmt.Sprintf("int x%d;\n", i))
 			}
 			srv, _ := sandboxSite(t, dir, fmt.Sprintf("[server]\nbuild_concurrency = %d\n\n[[route]]\npath = \"/s/*\"\nscripts = \"scripts\"\ntimeout = \"30s\"\n", n))
 			stop := make(chan struct{})

@@ -40,6 +40,9 @@ type Options struct {
 	// setting given in the environment is left alone. For a server: it
 	// changes process-wide settings.
 	Tune bool
+	// Deadline is how a guest is stopped at its deadline: DeadlineInstrument
+	// (also "") or DeadlineWazero (deadline.go).
+	Deadline string
 }
 
 // Engine is the one wazero runtime of a process. Every Module it compiles
@@ -58,6 +61,7 @@ type Engine struct {
 	// again, so guests run on the caller's thread (priority.go).
 	canRestore bool
 	pools      poolSet
+	dl         deadlines // deadline.go
 
 	mu    sync.Mutex
 	hosts map[string]bool // import module names the host provides
@@ -72,10 +76,15 @@ type Engine struct {
 // NewEngine creates the runtime and instantiates the WASI preview 1 host
 // module in it.
 //
-// The runtime closes guests when their context is done
-// (WithCloseOnContextDone): without it a looping guest ignores its deadline.
+// A looping guest ignores its deadline unless its module is instrumented
+// (the default) or the runtime closes guests when their context is done
+// (WithCloseOnContextDone, Options.Deadline = DeadlineWazero): deadline.go.
 func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
-	cfg := wazero.NewRuntimeConfigCompiler().WithCloseOnContextDone(true)
+	instrument, err := checkDeadlineMode(opts.Deadline)
+	if err != nil {
+		return nil, err
+	}
+	cfg := wazero.NewRuntimeConfigCompiler()
 	e := &Engine{cacheDir: opts.CacheDir, workers: opts.CompilationWorkers, nice: opts.NiceAfter, tune: newTuner(opts.Tune && canNice), runners: make(chan *job), hosts: map[string]bool{}}
 	e.canRestore = e.niceAfter() > 0 && probeRestore()
 	if opts.CacheDir != "" {
@@ -92,7 +101,8 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 		e.cache = cache
 		cfg = cfg.WithCompilationCache(cache)
 	}
-	e.rt = wazero.NewRuntimeWithConfig(ctx, cfg)
+	e.dl = deadlines{instrument: instrument, cfg: cfg}
+	e.rt = wazero.NewRuntimeWithConfig(ctx, cfg.WithCloseOnContextDone(!instrument))
 	if err := instantiateWASI(ctx, e.rt); err != nil {
 		e.rt.Close(ctx)
 		return nil, fmt.Errorf("instantiate wasi: %w", err)
@@ -142,6 +152,7 @@ func (e *Engine) MemoryRescued() int { return int(e.pools.stats.rescued.Load()) 
 // Close releases the runtime, every module and the pooled memory.
 func (e *Engine) Close(ctx context.Context) error {
 	err := e.rt.Close(ctx)
+	e.closeFallback(ctx)
 	if e.cache != nil {
 		e.cache.Close(ctx)
 	}
@@ -217,7 +228,14 @@ func (e *Engine) Compile(ctx context.Context, name string, wasm []byte) (*Module
 		wasm = out
 		m.Segments, m.SegmentsJoined = before, after
 	}
-	compiled, err := e.rt.CompileModule(ctx, wasm)
+	// Then add the deadline checks (issue 13): after joining, so that
+	// both rewrites are cached together in the compiled code.
+	wasm, rt, err := e.rewriteDeadline(ctx, m, wasm)
+	if err != nil {
+		return nil, fmt.Errorf("compile %s: %w", name, err)
+	}
+	m.rt = rt
+	compiled, err := compileModule(ctx, rt, wasm)
 	if e.sealed != nil {
 		e.sealed.after(m.Hash, snapshot)
 	}
@@ -229,6 +247,26 @@ func (e *Engine) Compile(ctx context.Context, name string, wasm []byte) (*Module
 	e.open.Add(1)
 	m.prepare()
 	return m, nil
+}
+
+// ErrMalformedModule is returned for module bytes that made wazero's
+// decoder or validator panic.
+var ErrMalformedModule = errors.New("malformed module")
+
+// compileModule is rt.CompileModule made safe for untrusted bytes:
+// wazero 1.12's function validator panics on some malformed bodies
+// (FuzzInstrument found them; seeds e08ecbc5006a85a6 and others in
+// testdata/fuzz/FuzzInstrument), and a module dropped in a scripts folder
+// must not take the process down (issue 9). The panic happens while
+// validating, before anything is cached or shared, so recovering leaves
+// the runtime as it was.
+func compileModule(ctx context.Context, rt wazero.Runtime, wasm []byte) (c wazero.CompiledModule, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			c, err = nil, fmt.Errorf("%w: wazero: %v", ErrMalformedModule, r)
+		}
+	}()
+	return rt.CompileModule(ctx, wasm)
 }
 
 // OpenModules is the number of modules compiled and not yet closed, for

@@ -20,6 +20,7 @@ import (
 // Module is a compiled module, ready to be instantiated once per call.
 type Module struct {
 	engine   *Engine
+	rt       wazero.Runtime // the runtime that compiled it (deadline.go)
 	compiled wazero.CompiledModule
 	base     wazero.ModuleConfig
 	closed   sync.Once
@@ -34,6 +35,13 @@ type Module struct {
 	// SegmentsJoined how many are left after joining them at compile time
 	// (both 0 when the data section was left as it is).
 	Segments, SegmentsJoined int
+
+	// Deadline is how its guests are stopped: DeadlineInstrument or
+	// DeadlineWazero. DeadlineFallback says why a module was not
+	// instrumented although the engine instruments (deadline.go).
+	Deadline         string
+	DeadlineFallback error
+	interrupt        bool // has the interrupt global
 }
 
 // prepare builds the parts of the module config that are the same for every
@@ -288,12 +296,14 @@ func (p *Program) Run(ctx context.Context, c *Call) error {
 	}
 
 	start := time.Now()
-	mod, err := p.module.engine.rt.InstantiateModule(ctx, p.module.compiled, cfg)
+	mod, err := p.module.rt.InstantiateModule(ctx, p.module.compiled, cfg)
 	c.Instantiate = time.Since(start)
 	if err != nil {
 		return p.result(ctx, err)
 	}
 	defer closeInstance(ctx, mod)
+	// The deadline watcher stops before the instance is closed.
+	defer p.module.arm(ctx, mod)()
 	// Only the guest's own code runs under the priority guard: creating
 	// and closing the instance is bounded work, and a thread locked for it
 	// too parked and handed its CPU over whenever a lock in wazero or the

@@ -115,6 +115,7 @@ func newSetupFor(ctx context.Context, cfg *router.Config, stderr io.Writer) (*se
 		CompilationWorkers: runtime.NumCPU(),
 		Tune:               true,
 		NiceAfter:          srv.NiceAfter(),
+		Deadline:           srv.Deadline,
 	})
 	if err != nil {
 		return nil, err
@@ -246,8 +247,12 @@ func (p *progress) Done(name string, m *wasi.Module, err error) {
 		fmt.Fprintf(p.terminal, "  %s %s (%s wasm) in %s\n", how, relName(name), humanSize(int64(m.Size)), d.Round(time.Millisecond))
 		p.mu.Unlock()
 	}
+	if m.DeadlineFallback != nil {
+		// Logged once per load: its guests run with wazero's slower check.
+		p.log.Warn().Str("module", relName(name)).Err(m.DeadlineFallback).Msg("deadline check not compiled in; using wazero's")
+	}
 	p.log.Info().Str("module", relName(name)).Int("bytes", m.Size).Bool("cached", m.Cached).
-		Dur("compile", m.CompileTime).Dur("total", d).Msg("module ready")
+		Str("deadline", m.Deadline).Dur("compile", m.CompileTime).Dur("total", d).Msg("module ready")
 }
 
 func humanSize(n int64) string {
