@@ -60,10 +60,12 @@ func upstream(t *testing.T) (*httptest.Server, string) {
 	return srv, srv.URL // http://127.0.0.1:PORT
 }
 
-func outboundProgram(t *testing.T) *Program {
+func outboundProgram(t *testing.T) *Program { return outboundProgramWith(t, Options{}) }
+
+func outboundProgramWith(t *testing.T, opts Options) *Program {
 	t.Helper()
 	ctx := context.Background()
-	e, err := NewEngine(ctx, Options{})
+	e, err := NewEngine(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +218,12 @@ func TestOutbound(t *testing.T) {
 // guest that leaves its responses open, end with the run; no connection of
 // the run stays open (issue 16).
 func TestOutboundStopped(t *testing.T) {
-	p := outboundProgram(t)
+	for _, mode := range []string{DeadlineInstrument, DeadlineWazero} {
+		t.Run(mode, func(t *testing.T) { testOutboundStopped(t, outboundProgramWith(t, Options{Deadline: mode})) })
+	}
+}
+
+func testOutboundStopped(t *testing.T, p *Program) {
 	_, base := upstream(t)
 	pol := &OutboundPolicy{AllowedHosts: []string{base}}
 	settle := func() int {
