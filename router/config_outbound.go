@@ -1,15 +1,13 @@
 package router
 
 import (
-	"context"
-	"net/http"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
-
-	"github.com/rs/zerolog"
-
-	"github.com/wasigate/wasigate/host"
-	"github.com/wasigate/wasigate/wasi"
 )
 
 // Outbound are the keys of outbound HTTP through wasi_experimental_http
@@ -27,8 +25,8 @@ type Outbound struct {
 	OutboundConcurrency int      `toml:"outbound_concurrency"` // in flight per tenant ([defaults] or [tenant.limits] only)
 }
 
-// DefaultOutbound are the outbound keys of a route that sets none; the
-// same values as wasi's DefaultOutbound* constants.
+// DefaultOutbound are the outbound keys of a route that sets none (wasi's
+// DefaultOutbound* constants hold the same values for other hosts).
 var DefaultOutbound = Outbound{
 	OutboundRequests:    16,
 	OutboundTimeout:     Duration(10 * time.Second),
@@ -75,8 +73,8 @@ func (o Outbound) capBy(c Outbound) Outbound {
 func (o Outbound) problems(route bool) []string {
 	var out []string
 	for _, h := range o.AllowedHosts {
-		if err := wasi.ParseAllowedHost(h); err != nil {
-			out = append(out, err.Error())
+		if m := allowedHostProblem(h); m != "" {
+			out = append(out, fmt.Sprintf("invalid allowed_hosts entry %q: %s (want scheme://host[:port], host may start with *.)", h, m))
 		}
 	}
 	if o.OutboundRequests < 0 || o.OutboundConcurrency < 0 {
@@ -88,81 +86,69 @@ func (o Outbound) problems(route bool) []string {
 	return out
 }
 
+// allowedHostProblem checks an entry's shape at startup, so that a typo
+// names its file and route. The same grammar as wasi's parseHostRule,
+// which the loader applies again (router does not import wasi, issue 11).
+func allowedHostProblem(s string) string {
+	if s == "insecure:allow-all" {
+		return ""
+	}
+	scheme, rest, ok := strings.Cut(s, "://")
+	switch {
+	case !ok:
+		return "no scheme"
+	case !strings.EqualFold(scheme, "http") && !strings.EqualFold(scheme, "https"):
+		return "scheme must be http or https"
+	}
+	rest = strings.TrimSuffix(rest, "/")
+	if strings.ContainsAny(rest, "/?#@") {
+		return "only a host and a port"
+	}
+	wild := strings.HasPrefix(rest, "*.")
+	u, err := url.Parse("http://" + strings.TrimPrefix(rest, "*."))
+	if err != nil || u.Hostname() == "" {
+		return "no host"
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return fmt.Sprintf("bad port %q", p)
+		}
+	}
+	if _, err := netip.ParseAddr(u.Hostname()); err == nil && wild {
+		return "a wildcard needs a domain name"
+	}
+	return ""
+}
+
 // outboundScope is a scope's (the default site's or a tenant's) share of
-// outbound HTTP: the limiter of its requests in flight.
+// outbound HTTP: the slots of its requests in flight.
 type outboundScope struct {
-	once    sync.Once
-	limiter *wasi.OutboundLimiter
+	once  sync.Once
+	slots chan struct{}
 }
 
-// routeOutbound is what a route's runs need for outbound HTTP; it travels
-// in the request's context to programRunner.
-type routeOutbound struct {
-	policy *wasi.Outbound
-	metric func(tenant, host, outcome string)
-}
-
-type outboundKey struct{}
-
-// withOutbound gives h's requests the route's outbound policy.
-func (sc *scope) withOutbound(rt *Route, h http.Handler) (http.Handler, error) {
+// outbound is the route's outbound policy for the loader: its limits, its
+// tenant's allowed hosts as a cap, the scope's slots and the metric hook.
+func (sc *scope) outbound(rt *Route) OutboundConfig {
 	lim := sc.limits(rt)
-	sc.out.once.Do(func() { sc.out.limiter = wasi.NewOutboundLimiter(sc.defaults.OutboundConcurrency) })
-	pol, err := wasi.NewOutbound(wasi.OutboundPolicy{
+	sc.out.once.Do(func() {
+		n := sc.defaults.OutboundConcurrency
+		if n <= 0 {
+			n = DefaultOutbound.OutboundConcurrency
+		}
+		sc.out.slots = make(chan struct{}, n)
+	})
+	var observe func(tenant, host, outcome string)
+	if sc.parts != nil {
+		observe = sc.parts.opts.Outbound
+	}
+	return OutboundConfig{
 		AllowedHosts: lim.AllowedHosts,
 		CapHosts:     sc.caps.AllowedHosts,
 		MaxRequests:  lim.OutboundRequests,
 		Timeout:      time.Duration(lim.OutboundTimeout),
 		MaxBody:      int64(lim.OutboundMaxBody),
-		Limiter:      sc.out.limiter,
-	})
-	if err != nil {
-		return nil, err
-	}
-	ro := &routeOutbound{policy: pol, metric: sc.parts.opts.Outbound}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), outboundKey{}, ro)))
-	}), nil
-}
-
-// outboundCall sets a run's outbound policy and its observer: one log
-// event per outbound request, on the request's logger, and the metric.
-func outboundCall(ctx context.Context, p *wasi.Program, c *wasi.Call) {
-	if !p.UsesOutbound() {
-		return
-	}
-	ro, _ := ctx.Value(outboundKey{}).(*routeOutbound)
-	if ro == nil {
-		ro = &routeOutbound{}
-	}
-	c.Outbound = ro.policy
-	info := host.InfoFrom(ctx)
-	log := zerolog.Ctx(ctx)
-	c.OnOutbound = func(ev wasi.OutboundEvent) {
-		e := log.Info()
-		if ev.Outcome != "ok" {
-			e = log.Warn()
-		}
-		e = e.Str("route", info.Route).Str("module", info.Module)
-		if info.Tenant != "" {
-			e = e.Str("tenant", info.Tenant)
-		}
-		e = e.Str("method", ev.Method).Str("host", ev.Host).Int("status", ev.Status).
-			Int64("bytes", ev.Bytes).Dur("duration", ev.Duration).Str("outcome", ev.Outcome)
-		if ev.Reason != "" {
-			e = e.Str("reason", ev.Reason)
-		}
-		if ev.Err != nil {
-			e = e.AnErr("error", ev.Err)
-		}
-		e.Msg("outbound request")
-		if ro.metric != nil {
-			h := ev.Host
-			if ev.Outcome == "refused" && (ev.Reason == "host" || ev.Reason == "invalid") {
-				// The guest chose it: no label per name it makes up.
-				h = "other"
-			}
-			ro.metric(info.Tenant, h, ev.Outcome)
-		}
+		Slots:        sc.out.slots,
+		Observe:      observe,
 	}
 }

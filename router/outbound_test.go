@@ -262,3 +262,29 @@ allowed_hosts = ["https://api.example.com"]
 		t.Errorf("got %+v; want %+v", got, want)
 	}
 }
+
+// TestAllowedHostProblem: router's startup check accepts and refuses the
+// same entries as wasi's parser (wasi.TestParseAllowedHost's table).
+func TestAllowedHostProblem(t *testing.T) {
+	tests := []struct {
+		entry string
+		ok    bool
+	}{
+		{"https://api.example.com", true},
+		{"http://127.0.0.1:8080", true},
+		{"https://*.example.com", true},
+		{"http://[::1]:8080/", true},
+		{"insecure:allow-all", true},
+		{"api.example.com", false},
+		{"ftp://api.example.com", false},
+		{"https://api.example.com/path", false},
+		{"https://*.10.0.0.1", false},
+		{"https://user@api.example.com", false},
+		{"https://api.example.com:99999", false},
+	}
+	for _, tt := range tests {
+		if got := allowedHostProblem(tt.entry); (got == "") != tt.ok {
+			t.Errorf("allowedHostProblem(%q) = %q; want ok %v", tt.entry, got, tt.ok)
+		}
+	}
+}

@@ -1,16 +1,13 @@
 package wasi
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,6 +15,8 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/wasigate/wasigate/wasi/toolchain"
 )
 
 // Options configure an Engine. The zero value works: no on-disk cache and
@@ -125,11 +124,6 @@ func instantiateWASI(ctx context.Context, rt wazero.Runtime) error {
 	return instantiateOutbound(ctx, rt)
 }
 
-// Runtime exposes the wazero runtime so that host modules (for example the
-// stubs an interpreter needs) can be instantiated into it before compiling
-// the modules that import them. Call ProvideHostModule afterwards.
-func (e *Engine) Runtime() wazero.Runtime { return e.rt }
-
 // ProvideHostModule records that imports from the named module are satisfied
 // by the host, so Module.Check accepts them.
 func (e *Engine) ProvideHostModule(name string) {
@@ -176,30 +170,42 @@ func (e *Engine) CompileFile(ctx context.Context, path string) (*Module, error) 
 }
 
 // ErrNoWat2Wasm is returned for .wat modules when wat2wasm is not on PATH.
-var ErrNoWat2Wasm = errors.New("wat2wasm not found on PATH (Debian: apt-get install wabt)")
+var ErrNoWat2Wasm = toolchain.ErrNoWat2Wasm
 
 // ReadModuleFile returns the binary module at path, converting .wat text
 // with wat2wasm.
 func ReadModuleFile(path string) ([]byte, error) {
-	if strings.HasSuffix(path, ".wat") {
-		bin, err := exec.LookPath("wat2wasm")
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, ErrNoWat2Wasm)
-		}
-		var stderr bytes.Buffer
-		cmd := exec.Command(bin, "--output=-", path)
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
-			return nil, fmt.Errorf("wat2wasm %s: %w: %s", path, err, strings.TrimSpace(stderr.String()))
-		}
-		return out, nil
+	if toolchain.KindOf(path) == toolchain.WAT {
+		return toolchain.WAT2Wasm(path)
 	}
-	wasm, err := os.ReadFile(path)
+	return os.ReadFile(path)
+}
+
+// Load builds the source at path with b (nil: only .wasm and .wat, which
+// wat2wasm converts in process) and compiles the module.
+func (e *Engine) Load(ctx context.Context, path string, b *toolchain.Builder) (*Module, error) {
+	wasmPath := path
+	kind := toolchain.KindOf(path)
+	switch {
+	case kind == "":
+		return nil, fmt.Errorf("not a module or script (want %s)", toolchain.KindsText())
+	case kind == toolchain.Wasm:
+	case kind == toolchain.WAT && b == nil:
+	default:
+		if b == nil {
+			return nil, fmt.Errorf("%s sources need a builder", kind)
+		}
+		res, err := b.Build(ctx, path)
+		if err != nil {
+			return nil, err
+		}
+		wasmPath = res.Path
+	}
+	wasm, err := ReadModuleFile(wasmPath)
 	if err != nil {
 		return nil, err
 	}
-	return wasm, nil
+	return e.Compile(ctx, path, wasm)
 }
 
 // Compile compiles wasm once, through the on-disk cache when the engine has

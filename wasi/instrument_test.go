@@ -13,7 +13,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 
-	"github.com/wasigate/wasigate/wasi/build"
+	"github.com/wasigate/wasigate/wasi/toolchain"
 )
 
 // validRuntime compiles modules only to validate them: wazero's
@@ -33,7 +33,7 @@ func TestInstrumentGuests(t *testing.T) {
 	paths, _ := filepath.Glob(guestPath("*.wasm"))
 	samples, _ := filepath.Glob(filepath.Join(repoDir, "samples", "c", "*.wasm"))
 	paths = append(paths, samples...)
-	if res, err := (&build.Builder{Dir: perfCacheDir}).Build(context.Background(), filepath.Join(repoDir, "samples", "scripts", "hello-go.go")); err == nil {
+	if res, err := (&toolchain.Builder{Dir: perfCacheDir}).Build(context.Background(), filepath.Join(repoDir, "samples", "scripts", "hello-go.go")); err == nil {
 		paths = append(paths, res.Path)
 	} else if os.Getenv("WASIGATE_REQUIRE_TOOLCHAINS") != "" {
 		t.Fatalf("build Go guest: %v", err)

@@ -138,6 +138,12 @@ type Config struct {
 	// EAGAIN and the guest goes on. 0 means DefaultMaxOpenFiles; negative,
 	// no cap.
 	MaxOpenFiles int
+	// Scratch is the guest path of a fresh, empty, writable folder each
+	// call gets, removed after it (scratch.go); "" gives none.
+	Scratch string
+	// Outbound is what the guests may reach through wasi_experimental_http
+	// (outbound.go); nil: nothing.
+	Outbound *Outbound
 }
 
 // DefaultMaxOpenFiles is Config.MaxOpenFiles when it is 0.
@@ -145,17 +151,19 @@ const DefaultMaxOpenFiles = 256
 
 // Program is a module bound to a Config: what a route runs.
 type Program struct {
-	module *Module
-	entry  string
-	init   bool         // call _initialize first (a reactor)
-	ruby   *rubyExports // run as the Ruby interpreter (ruby.go)
-	cfg    wazero.ModuleConfig
-	mounts []mount // volumes, given a files counter per call (fsConfig)
-	files  int     // Config.MaxOpenFiles
-	pool   *memoryPool
-	// outbound: the module imports wasi_experimental_http, so a call gets
-	// its per-run state (outbound.go).
+	module  *Module
+	entry   string
+	init    bool         // call _initialize first (a reactor)
+	ruby    *rubyExports // run as the Ruby interpreter (ruby.go)
+	cfg     wazero.ModuleConfig
+	mounts  []mount // volumes, given a files counter per call (fsConfig)
+	files   int     // Config.MaxOpenFiles
+	pool    *memoryPool
+	scratch string // Config.Scratch
+	// outbound: the module imports wasi_experimental_http, so a run gets
+	// its per-run state under policy (outbound.go).
 	outbound bool
+	policy   *Outbound
 }
 
 // Prepare binds the module to a route's configuration. Everything that does
@@ -206,16 +214,17 @@ func (m *Module) Prepare(c Config) (*Program, error) {
 		return nil, err
 	}
 	p := &Program{
-		module: m,
-		entry:  entry,
-		init:   entry != "_start" && entry != "_initialize" && m.HasExport("_initialize"),
-		ruby:   rb,
-		cfg:    m.base,
-		mounts: mounts,
-		files:  maxFiles,
-		pool:   m.engine.pools.get(c.MemoryLimit),
+		module:  m,
+		entry:   entry,
+		init:    entry != "_start" && entry != "_initialize" && m.HasExport("_initialize"),
+		scratch: c.Scratch,
+		ruby:    rb,
+		cfg:     m.base,
+		mounts:  mounts,
+		files:   maxFiles,
+		pool:    m.engine.pools.get(c.MemoryLimit),
 	}
-	p.outbound = m.importsModule(OutboundModuleName)
+	p.outbound, p.policy = m.importsModule(OutboundModuleName), c.Outbound
 	return p, nil
 }
 
@@ -229,15 +238,6 @@ type Call struct {
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
-	// Outbound is what the guest may reach through wasi_experimental_http
-	// (nil: nothing); OnOutbound is told of each such request when it
-	// ends (outbound.go).
-	Outbound   *Outbound
-	OnOutbound func(OutboundEvent)
-	// Scratch is a host folder mounted writable at /tmp for this call
-	// only; "" mounts none. The caller creates it and removes it after.
-	Scratch string
-
 	// Instantiate is set by Run to the time spent creating the instance,
 	// before the entrypoint ran.
 	Instantiate time.Duration
@@ -275,13 +275,18 @@ func (p *Program) Run(ctx context.Context, c *Call) error {
 	ctx = context.WithValue(ctx, environKey{}, env)
 	if p.outbound {
 		var finish func()
-		ctx, finish = withOutbound(ctx, c)
+		ctx, finish = withOutbound(ctx, p.policy)
 		defer finish() // after the instance is closed: deferred first
 	}
 	cfg := p.config(ctx, c)
-	if c.Scratch != "" {
+	if p.scratch != "" {
+		dir, err := os.MkdirTemp("", "wasigate-scratch-")
+		if err != nil {
+			return fmt.Errorf("scratch: %w", err)
+		}
+		defer os.RemoveAll(dir)
 		var closeScratch func()
-		if cfg, closeScratch, err = p.withScratch(cfg, c.Scratch); err != nil {
+		if cfg, closeScratch, err = p.withScratch(cfg, dir); err != nil {
 			return fmt.Errorf("guest not started: scratch: %w", err)
 		}
 		defer closeScratch()
@@ -401,14 +406,19 @@ func call(ctx context.Context, mod api.Module, name string) error {
 
 // result turns wazero's ways of ending into Run's errors.
 func (p *Program) result(ctx context.Context, err error) error {
-	if err == nil {
+	var exit *sys.ExitError
+	if err == nil || (errors.As(err, &exit) && exit.ExitCode() == 0) {
+		if ctx.Err() != nil {
+			// The run was stopped, and the guest ended well only because
+			// the stop unblocked it (a read that the host ended gave it
+			// EOF) before its next deadline check: still a stopped run,
+			// as it would have been under wazero's own check.
+			return fmt.Errorf("guest stopped: %w", context.Cause(ctx))
+		}
 		return nil
 	}
-	var exit *sys.ExitError
 	if errors.As(err, &exit) {
 		switch exit.ExitCode() {
-		case 0:
-			return nil
 		case sys.ExitCodeDeadlineExceeded, sys.ExitCodeContextCanceled:
 			if cause := context.Cause(ctx); cause != nil {
 				return fmt.Errorf("guest stopped: %w", cause)

@@ -116,10 +116,20 @@ type outboundResp struct {
 	failed  uint32 // the code body_read keeps returning after a failure
 }
 
+type observerKey struct{}
+
+// WithOutboundObserver returns ctx with f, which a run under ctx tells of
+// each outbound request when it ends (for a log event and metrics). The
+// host puts it in the run's context, as it does its logger.
+func WithOutboundObserver(ctx context.Context, f func(OutboundEvent)) context.Context {
+	return context.WithValue(ctx, observerKey{}, f)
+}
+
 // withOutbound puts a run's outbound state in ctx; finish, called when
 // the run ends however it ends, closes every response and connection.
-func withOutbound(ctx context.Context, c *Call) (context.Context, func()) {
-	run := &outboundRun{ctx: ctx, policy: c.Outbound, observe: c.OnOutbound, handles: map[uint32]*outboundResp{}}
+func withOutbound(ctx context.Context, policy *Outbound) (context.Context, func()) {
+	observe, _ := ctx.Value(observerKey{}).(func(OutboundEvent))
+	run := &outboundRun{ctx: ctx, policy: policy, observe: observe, handles: map[uint32]*outboundResp{}}
 	return context.WithValue(ctx, outboundKey{}, run), run.finish
 }
 
@@ -303,14 +313,14 @@ func (run *outboundRun) req(ctx context.Context, mod api.Module, p []uint32) uin
 	// The request lives until its body is read or closed, within the
 	// run: the timeout covers reading the body too.
 	rctx, cancel := context.WithTimeout(run.ctx, run.policy.timeout)
-	if err := run.policy.limiter.acquire(rctx); err != nil {
+	if err := run.policy.acquire(rctx); err != nil {
 		cancel()
 		if run.ctx.Err() != nil {
 			return refuse(httpRequestError, "stopped", err)
 		}
 		return refuse(httpTooManySessions, "concurrency", fmt.Errorf("tenant's outbound concurrency is used up: %w", err))
 	}
-	release := sync.OnceFunc(run.policy.limiter.release)
+	release := sync.OnceFunc(run.policy.release)
 	req, err := http.NewRequestWithContext(rctx, method, u.String(), bytes.NewReader(body))
 	if err != nil {
 		cancel()
@@ -643,5 +653,5 @@ func (m *Module) importsModule(name string) bool {
 }
 
 // UsesOutbound reports whether the program's module imports
-// wasi_experimental_http, so that a host sets Call.Outbound only for those.
+// wasi_experimental_http, so that a host sets an observer only for those.
 func (p *Program) UsesOutbound() bool { return p.outbound }

@@ -23,7 +23,7 @@ const (
 	DefaultOutboundRequests    = 16               // requests per run
 	DefaultOutboundTimeout     = 10 * time.Second // per request, within the run's deadline
 	DefaultOutboundMaxBody     = 10 << 20         // response body bytes
-	DefaultOutboundConcurrency = 16               // requests in flight per tenant
+	DefaultOutboundConcurrency = 16               // requests in flight per tenant (the host sizes Slots)
 )
 
 // AllowAllHosts is WAGI's entry for "any host" (wasi-experimental-http's
@@ -43,9 +43,9 @@ type OutboundPolicy struct {
 	MaxRequests int
 	Timeout     time.Duration
 	MaxBody     int64
-	// Limiter bounds the requests in flight of every route that shares it
-	// (a tenant's). nil: no bound.
-	Limiter *OutboundLimiter
+	// Slots bound the requests in flight of every route that shares them
+	// (a tenant's): one per request, its capacity the bound. nil: none.
+	Slots chan struct{}
 	// LookupIP resolves host names; nil means net.DefaultResolver. Tests
 	// inject a resolver here (DNS rebinding).
 	LookupIP func(ctx context.Context, network, host string) ([]net.IP, error)
@@ -59,7 +59,7 @@ type Outbound struct {
 	maxRequests int
 	timeout     time.Duration
 	maxBody     int64
-	limiter     *OutboundLimiter
+	slots       chan struct{}
 	lookup      func(ctx context.Context, network, host string) ([]net.IP, error)
 }
 
@@ -184,7 +184,7 @@ func NewOutbound(p OutboundPolicy) (*Outbound, error) {
 		allow: allow, cap: capRules, capped: p.CapHosts != nil,
 		literals:    map[netip.AddrPort]bool{},
 		maxRequests: p.MaxRequests, timeout: p.Timeout, maxBody: p.MaxBody,
-		limiter: p.Limiter, lookup: p.LookupIP,
+		slots: p.Slots, lookup: p.LookupIP,
 	}
 	if o.maxRequests <= 0 {
 		o.maxRequests = DefaultOutboundRequests
@@ -333,33 +333,21 @@ func (o *Outbound) dial(ctx context.Context, network, addr string) (net.Conn, er
 	return nil, first
 }
 
-// OutboundLimiter bounds the outbound requests in flight of a tenant.
-type OutboundLimiter struct{ slots chan struct{} }
-
-// NewOutboundLimiter allows n requests in flight; n <= 0 means
-// DefaultOutboundConcurrency.
-func NewOutboundLimiter(n int) *OutboundLimiter {
-	if n <= 0 {
-		n = DefaultOutboundConcurrency
-	}
-	return &OutboundLimiter{slots: make(chan struct{}, n)}
-}
-
-// acquire waits for a slot until ctx ends.
-func (l *OutboundLimiter) acquire(ctx context.Context) error {
-	if l == nil {
+// acquire waits for a slot of the policy's Slots until ctx ends.
+func (o *Outbound) acquire(ctx context.Context) error {
+	if o.slots == nil {
 		return nil
 	}
 	select {
-	case l.slots <- struct{}{}:
+	case o.slots <- struct{}{}:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 }
 
-func (l *OutboundLimiter) release() {
-	if l != nil {
-		<-l.slots
+func (o *Outbound) release() {
+	if o.slots != nil {
+		<-o.slots
 	}
 }

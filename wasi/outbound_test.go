@@ -92,16 +92,21 @@ func runOutbound(t *testing.T, p *Program, pol *OutboundPolicy, timeout time.Dur
 			t.Fatal(err)
 		}
 	}
+	p, err := p.Module().Prepare(Config{Outbound: out})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var mu sync.Mutex
 	var events []OutboundEvent
 	var stdout bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	err := p.Run(ctx, &Call{Env: env, Stdout: &stdout, Outbound: out, OnOutbound: func(ev OutboundEvent) {
+	ctx = WithOutboundObserver(ctx, func(ev OutboundEvent) {
 		mu.Lock()
 		events = append(events, ev)
 		mu.Unlock()
-	}})
+	})
+	err = p.Run(ctx, &Call{Env: env, Stdout: &stdout})
 	return stdout.String(), events, err
 }
 
@@ -163,7 +168,7 @@ func TestOutbound(t *testing.T) {
 			[]string{"URL=" + base + "/big"},
 			[]string{"req 1: rc=0 (success) status=200", "body rc=12 bytes=3145728", "close rc=0"},
 			[]string{"max_body"}},
-		{"tenant's concurrency used up", &OutboundPolicy{AllowedHosts: []string{base}, Limiter: NewOutboundLimiter(1), Timeout: 200 * time.Millisecond},
+		{"tenant's concurrency used up", &OutboundPolicy{AllowedHosts: []string{base}, Slots: make(chan struct{}, 1), Timeout: 200 * time.Millisecond},
 			[]string{"URL=" + base + "/echo", "COUNT=2", "KEEP=1"},
 			[]string{"req 1: rc=0 (success) status=200", "req 2: rc=13 (too many sessions) status=0"},
 			[]string{"concurrency", ""}},
@@ -395,10 +400,13 @@ func BenchmarkOutboundGet(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	if p, err = m.Prepare(Config{Outbound: out}); err != nil {
+		b.Fatal(err)
+	}
 	env := []string{"URL=" + srv.URL + "/"}
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := p.Run(ctx, &Call{Env: env, Stdout: io.Discard, Outbound: out}); err != nil {
+		if err := p.Run(ctx, &Call{Env: env, Stdout: io.Discard}); err != nil {
 			b.Fatal(err)
 		}
 	}
