@@ -103,17 +103,21 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 		return nil, fmt.Errorf("instantiate wasi: %w", err)
 	}
 	e.hosts[wasi_snapshot_preview1.ModuleName] = true
+	e.hosts[OutboundModuleName] = true
 	return e, nil
 }
 
 // instantiateWASI instantiates wazero's WASI preview 1 module into rt with
-// wasigate's environ functions (environ.go).
+// wasigate's environ functions (environ.go), and wasi_experimental_http
+// (outbound.go): every runtime of the engine offers both.
 func instantiateWASI(ctx context.Context, rt wazero.Runtime) error {
 	b := rt.NewHostModuleBuilder(wasi_snapshot_preview1.ModuleName)
 	wasi_snapshot_preview1.NewFunctionExporter().ExportFunctions(b)
 	exportEnviron(b)
-	_, err := b.Instantiate(ctx)
-	return err
+	if _, err := b.Instantiate(ctx); err != nil {
+		return err
+	}
+	return instantiateOutbound(ctx, rt)
 }
 
 // ProvideHostModule records that imports from the named module are satisfied

@@ -141,6 +141,9 @@ type Config struct {
 	// Scratch is the guest path of a fresh, empty, writable folder each
 	// call gets, removed after it (scratch.go); "" gives none.
 	Scratch string
+	// Outbound is what the guests may reach through wasi_experimental_http
+	// (outbound.go); nil: nothing.
+	Outbound *Outbound
 }
 
 // DefaultMaxOpenFiles is Config.MaxOpenFiles when it is 0.
@@ -157,6 +160,10 @@ type Program struct {
 	files   int     // Config.MaxOpenFiles
 	pool    *memoryPool
 	scratch string // Config.Scratch
+	// outbound: the module imports wasi_experimental_http, so a run gets
+	// its per-run state under policy (outbound.go).
+	outbound bool
+	policy   *Outbound
 }
 
 // Prepare binds the module to a route's configuration. Everything that does
@@ -217,6 +224,7 @@ func (m *Module) Prepare(c Config) (*Program, error) {
 		files:   maxFiles,
 		pool:    m.engine.pools.get(c.MemoryLimit),
 	}
+	p.outbound, p.policy = m.importsModule(OutboundModuleName), c.Outbound
 	return p, nil
 }
 
@@ -265,6 +273,11 @@ func (p *Program) Run(ctx context.Context, c *Call) error {
 		return fmt.Errorf("guest not started: %w", err)
 	}
 	ctx = context.WithValue(ctx, environKey{}, env)
+	if p.outbound {
+		var finish func()
+		ctx, finish = withOutbound(ctx, p.policy)
+		defer finish() // after the instance is closed: deferred first
+	}
 	cfg := p.config(ctx, c)
 	if p.scratch != "" {
 		dir, err := os.MkdirTemp("", "wasigate-scratch-")
