@@ -62,10 +62,16 @@ func (h *Handler) environment(r *http.Request, req request, contentLength int64)
 	env.add("QUERY_STRING", r.URL.RawQuery) // 4.1.7: "" when there is none
 	env.add("SCRIPT_NAME", req.scriptName)
 	env.add("PATH_INFO", req.pathInfo)
-	// 4.1.6: PATH_TRANSLATED only means something where the path maps to a
-	// file the script can see: the route's document volume.
-	if h.DocumentRoot != "" && req.pathInfo != "" {
-		env.add("PATH_TRANSLATED", path.Join(h.DocumentRoot, req.pathInfo))
+	// 4.1.6: a server SHOULD set PATH_TRANSLATED when PATH_INFO is not
+	// empty. Where the route mounts a volume at / the path maps to a file
+	// the script can see; elsewhere it is PATH_INFO itself, as WAGI sets it
+	// (issue 15), since the guest's file system is rooted at /.
+	if req.pathInfo != "" {
+		if h.DocumentRoot != "" {
+			env.add("PATH_TRANSLATED", path.Join(h.DocumentRoot, req.pathInfo))
+		} else {
+			env.add("PATH_TRANSLATED", req.pathInfo)
+		}
 	}
 
 	serverName, serverPort := serverAddr(r)
@@ -308,16 +314,15 @@ const WAGIArgv = "${SCRIPT_NAME} ${ARGS}"
 
 // templateArgs expands a WAGI argv template: words split on spaces,
 // ${SCRIPT_NAME} replaced by the script name and ${ARGS} by the query's
-// name=value pairs, one argument each.
+// name=value pairs, one argument each. The pairs are passed raw, as WAGI
+// passes them: no percent-decoding and no + to space, which are RFC 3875
+// section 4.4's rules for search words, not for name=value pairs (issue
+// 15). Empty pairs (a&&b) give no argument, as in WAGI.
 func templateArgs(tmpl, scriptName, rawQuery string) []string {
 	var pairs []string
-	if rawQuery != "" {
-		for _, p := range strings.Split(rawQuery, "&") {
-			if d, err := url.QueryUnescape(p); err == nil {
-				pairs = append(pairs, d)
-			} else {
-				pairs = append(pairs, p)
-			}
+	for _, p := range strings.Split(rawQuery, "&") {
+		if p != "" {
+			pairs = append(pairs, p)
 		}
 	}
 	var args []string

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"runtime"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -252,6 +251,9 @@ func routeHandlers(ctx context.Context, cfg *Config, rt *Route, mod Module, sc *
 		e.handler = tag(e.pattern, rt.Module, sc.wrap(newLimiter(lim.Concurrency, time.Duration(lim.QueueTimeout), "route").wrap(sc.running(e.pattern, h))))
 		out = append(out, e)
 	}
+	if len(out) > 1 {
+		out = lastMatchWins(out)
+	}
 	return out, nil
 }
 
@@ -432,8 +434,7 @@ func wagiSubRoutes(ctx context.Context, mod Module, vols []Mount, lim Limits) ([
 		}
 		subs = append(subs, s)
 	}
-	sort.Slice(subs, func(i, j int) bool { return subs[i].pattern < subs[j].pattern })
-	return subs, nil
+	return subs, nil // in the module's order: the last match wins (lastMatchWins)
 }
 
 type limitedBuffer struct {

@@ -225,6 +225,7 @@ var cgiEnvCases = []cgiEnvCase{
 			"QUERY_STRING":      "a=1&b=2",
 			"SCRIPT_NAME":       "/env",
 			"PATH_INFO":         "/foo/bar",
+			"PATH_TRANSLATED":   "/foo/bar", // RFC 3875 4.1.6, as WAGI (issue 15)
 			"SERVER_NAME":       "127.0.0.1",
 			"SERVER_PORT":       "{port}",
 			"REMOTE_ADDR":       "127.0.0.1",
@@ -235,7 +236,7 @@ var cgiEnvCases = []cgiEnvCase{
 			"X_FULL_URL":        "http://127.0.0.1:{port}/env/foo/bar?a=1&b=2",
 			"GREETING":          "hi",
 		},
-		absent: []string{"CONTENT_LENGTH", "CONTENT_TYPE", "HTTPS", "AUTH_TYPE", "PATH_TRANSLATED", "HTTP_AUTHORIZATION"},
+		absent: []string{"CONTENT_LENGTH", "CONTENT_TYPE", "HTTPS", "AUTH_TYPE", "HTTP_AUTHORIZATION"},
 		argv:   []string{"/env"}, // a query with '=' has no search words
 		stdin:  str(""),
 	},

@@ -29,10 +29,14 @@ type Config struct {
 	Hosting                    // tenants, TLS, trusted proxies: config_tenant.go
 
 	// File is the configuration file's path; relative paths in it are
-	// relative to its folder.
+	// relative to its folder, or to BaseDir when that is set.
 	File string `toml:"-"`
 	// WAGI is set when the file was a WAGI modules.toml.
 	WAGI bool `toml:"-"`
+	// BaseDir, when set, anchors relative paths instead of File's folder:
+	// a modules.toml's paths are relative to the working directory, as
+	// WAGI resolves them ("configuring and running"; issue 15).
+	BaseDir string `toml:"-"`
 	// Warnings are things worth telling the operator that are not errors,
 	// such as WAGI keys wasigate ignores.
 	Warnings []string `toml:"-"`
@@ -344,7 +348,12 @@ func parseNative(data []byte, path string) (*Config, error) {
 }
 
 // Dir is the folder relative paths in the configuration are relative to.
-func (c *Config) Dir() string { return filepath.Dir(c.File) }
+func (c *Config) Dir() string {
+	if c.BaseDir != "" {
+		return c.BaseDir
+	}
+	return filepath.Dir(c.File)
+}
 
 // Abs resolves a path from the configuration against its folder.
 func (c *Config) Abs(p string) string {

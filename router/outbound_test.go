@@ -158,15 +158,15 @@ func TestOutboundWAGI(t *testing.T) {
 	srv, _ := testSite(t, dir, fmt.Sprintf(`
 [[module]]
 route = "/api"
-module = "http.wasm"
+module = %[2]q
 allowed_hosts = [%[1]q]
 environment = { URL = "%[1]s/echo" }
 
 [[module]]
 route = "/denied"
-module = "http.wasm"
+module = %[2]q
 environment = { URL = "%[1]s/echo" }
-`, up))
+`, up, filepath.Join(dir, "http.wasm")))
 	for path, want := range map[string]string{
 		"/api":    "body=echo GET",
 		"/denied": "req 1: rc=7 (destination not allowed)",

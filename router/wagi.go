@@ -2,7 +2,9 @@ package router
 
 import (
 	"fmt"
+	"net/http"
 	"net/url"
+	"os"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -18,12 +20,18 @@ type wagiModule struct {
 	Argv               string            `toml:"argv"`
 	AllowedHosts       []string          `toml:"allowed_hosts"`
 	HTTPMaxConcurrency int               `toml:"http_max_concurrency"`
+	// Repository is documented by WAGI as reserved; BindleServer named a
+	// Bindle server in WAGI's older files. WAGI ignores both, so wasigate
+	// warns and ignores them rather than refuse the file (issue 15).
+	Repository   any `toml:"repository"`
+	BindleServer any `toml:"bindle_server"`
 }
 
 type wagiFile struct {
-	Modules     []wagiModule `toml:"module"`
-	Bindle      any          `toml:"bindle"`
-	DefaultHost string       `toml:"default_host"`
+	Modules      []wagiModule `toml:"module"`
+	Bindle       any          `toml:"bindle"`
+	BindleServer any          `toml:"bindle_server"`
+	DefaultHost  string       `toml:"default_host"`
 }
 
 // parseWAGI reads WAGI's modules.toml: routes "/x" (exact), "/x/..."
@@ -36,7 +44,14 @@ func parseWAGI(data []byte, path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrConfig, path, err)
 	}
-	cfg := &Config{File: path, WAGI: true}
+	// WAGI resolves relative module and volume paths from the working
+	// directory it was started in (issue 15); native files keep theirs
+	// relative to the file.
+	wd, err := os.Getwd()
+	if err != nil {
+		return nil, fmt.Errorf("%s: working directory for WAGI's relative paths: %w", path, err)
+	}
+	cfg := &Config{File: path, WAGI: true, BaseDir: wd}
 	if und := md.Undecoded(); len(und) > 0 {
 		var keys []string
 		for _, k := range und {
@@ -57,10 +72,19 @@ func parseWAGI(data []byte, path string) (*Config, error) {
 	if f.DefaultHost != "" {
 		warn("default_host")
 	}
+	if f.BindleServer != nil {
+		warn("bindle_server")
+	}
 	for i, m := range f.Modules {
 		where := fmt.Sprintf("module #%d %q", i+1, m.Route)
 		if m.HTTPMaxConcurrency != 0 {
 			warn("http_max_concurrency")
+		}
+		if m.Repository != nil {
+			warn("repository")
+		}
+		if m.BindleServer != nil {
+			warn("bindle_server")
 		}
 		mod, err := wagiModulePath(m.Module)
 		if err != nil {
@@ -139,4 +163,40 @@ func wagiSpelling(pattern string) string {
 		return p + "/..."
 	}
 	return pattern
+}
+
+// lastMatchWins applies WAGI's precedence to a module's own route and the
+// sub-routes its _routes lists (in that order): of the patterns matching a
+// request, the last one wins ("writing modules", _routes; issue 15). chi
+// picks the most specific pattern instead, so each pattern's handler looks
+// the winner up again.
+func lastMatchWins(hs []routeHandler) []routeHandler {
+	out := make([]routeHandler, len(hs))
+	for i, h := range hs {
+		own := h.handler
+		h.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			p := r.URL.RawPath // chi routes on the raw path when there is one
+			if p == "" {
+				p = r.URL.Path
+			}
+			for j := len(hs) - 1; j >= 0; j-- {
+				if patternMatches(hs[j].pattern, p) {
+					hs[j].handler.ServeHTTP(w, r)
+					return
+				}
+			}
+			own.ServeHTTP(w, r)
+		})
+		out[i] = h
+	}
+	return out
+}
+
+// patternMatches reports whether a chi pattern of a WAGI route, exact or
+// prefix (/x/*, which also serves /x), matches path.
+func patternMatches(pattern, path string) bool {
+	if base, ok := strings.CutSuffix(pattern, "/*"); ok {
+		return path == base || strings.HasPrefix(path, base+"/")
+	}
+	return path == pattern
 }

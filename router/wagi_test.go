@@ -14,7 +14,7 @@ func TestWAGIRoutes(t *testing.T) {
 	srv, _ := testSite(t, "", `
 [[module]]
 route = "/x"
-module = "env.wasm"
+module = "../testdata/guests/env.wasm"
 environment = { GREETING = "hi" }
 
 [[module]]
@@ -24,16 +24,16 @@ argv = "prog --flag ${ARGS}"
 
 [[module]]
 route = "/alpha"
-module = "routes.wasm"
+module = "../testdata/guests/routes.wasm"
 entrypoint = "alpha"
 
 [[module]]
 route = "/r/..."
-module = "routes.wasm"
+module = "../testdata/guests/routes.wasm"
 
 [[module]]
 route = "/..."
-module = "hello.wasm"
+module = "../testdata/guests/hello.wasm"
 `)
 	cases := []struct {
 		name   string
@@ -43,11 +43,13 @@ module = "hello.wasm"
 		argv   []string
 	}{
 		{name: "exact route", target: "/x?a=1&b=two%20words", env: map[string]string{"SCRIPT_NAME": "/x", "PATH_INFO": "", "GREETING": "hi", "X_MATCHED_ROUTE": "/x"},
-			argv: []string{"/x", "a=1", "b=two words"}}, // WAGI's default argv: ${SCRIPT_NAME} ${ARGS}
+			argv: []string{"/x", "a=1", "b=two%20words"}}, // WAGI's default argv: ${SCRIPT_NAME} ${ARGS}, pairs raw
+		{name: "argv pairs raw: no + to space, no decoding, empty pairs dropped (issue 15)", target: "/x?q=a+b&&c=%41%2B&d", env: map[string]string{"QUERY_STRING": "q=a+b&&c=%41%2B&d"},
+			argv: []string{"/x", "q=a+b", "c=%41%2B", "d"}},
 		{name: "exact route is exact", target: "/x/more", body: "hello\n"},
-		{name: "prefix route, file:// module", target: "/y/z/w?q=1", env: map[string]string{"SCRIPT_NAME": "/y", "PATH_INFO": "/z/w", "X_RAW_PATH_INFO": "/z/w", "X_MATCHED_ROUTE": "/y/..."},
+		{name: "prefix route, file:// module", target: "/y/z/w?q=1", env: map[string]string{"SCRIPT_NAME": "/y", "PATH_INFO": "/z/w", "PATH_TRANSLATED": "/z/w", "X_RAW_PATH_INFO": "/z/w", "X_MATCHED_ROUTE": "/y/..."},
 			argv: []string{"prog", "--flag", "q=1"}},
-		{name: "prefix route serves its root", target: "/y", env: map[string]string{"SCRIPT_NAME": "/y", "PATH_INFO": ""}},
+		{name: "prefix route serves its root", target: "/y", env: map[string]string{"SCRIPT_NAME": "/y", "PATH_INFO": "", "PATH_TRANSLATED": ""}},
 		{name: "everything else", target: "/anything/at/all", body: "hello\n"},
 		{name: "entrypoint", target: "/alpha", body: "alpha\n"},
 		{name: "_routes: module's own route", target: "/r/", body: "start\n"},
@@ -184,7 +186,7 @@ func TestWAGIRejectedKeysAreConfigErrors(t *testing.T) {
 }
 
 func TestWAGISubRoutesListed(t *testing.T) {
-	cfg, err := ParseConfig(strings.NewReader("[[module]]\nroute = \"/r/...\"\nmodule = \"routes.wasm\"\n"), guest("modules.toml"))
+	cfg, err := ParseConfig(strings.NewReader("[[module]]\nroute = \"/r/...\"\nmodule = \"../testdata/guests/routes.wasm\"\n"), guest("modules.toml"))
 	if err != nil {
 		t.Fatal(err)
 	}
