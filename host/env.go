@@ -390,6 +390,8 @@ var reserved = map[string]bool{
 	"REQUEST_METHOD": true, "REQUEST_URI": true, "SCRIPT_NAME": true, "SERVER_NAME": true,
 	"SERVER_PORT": true, "SERVER_PROTOCOL": true, "SERVER_SOFTWARE": true, "HTTPS": true,
 	"X_MATCHED_ROUTE": true, "X_FULL_URL": true, "X_RAW_PATH_INFO": true,
+	// Apache's, set for scripts folders (issue 15).
+	"DOCUMENT_ROOT": true, "SCRIPT_FILENAME": true,
 }
 
 // Reserved reports whether a variable of that name (in any case) is the

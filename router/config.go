@@ -218,6 +218,13 @@ type Route struct {
 	// ShowBuildErrors puts the compiler's output in the body of a 500 for
 	// a script that does not build; it is logged in any case.
 	ShowBuildErrors bool `toml:"show_build_errors"`
+	// Index names the entries a scripts folder request (/s/, /s/blog/)
+	// runs or serves, first found wins; nil means DefaultScriptIndex.
+	IndexFiles []string `toml:"index"`
+	// Static serves a scripts folder's other files as files (never its
+	// scripts' sources, hidden names or links out of it); off by default so
+	// that a folder of sources never leaks them (issue 15).
+	Static bool `toml:"static"`
 	Limits
 
 	// Line is where the route was defined, for messages; 0 if unknown.
@@ -418,6 +425,13 @@ func (c *Config) Validate() error {
 			bad("%s: a scripts route must be a prefix route (/x/*)", where)
 		case r.Scripts != "" && r.Entrypoint != "":
 			bad("%s: entrypoint does not apply to a scripts route", where)
+		case r.Scripts == "" && (r.IndexFiles != nil || r.Static):
+			bad("%s: index and static apply to a scripts route only", where)
+		}
+		for _, n := range r.IndexFiles {
+			if n == "" || n[0] == '.' || strings.ContainsAny(n, "/\\\x00") {
+				bad("%s: index entry %q must be a plain file name, not hidden", where, n)
+			}
 		}
 		for _, m := range envProblems(r.Env) {
 			bad("%s: %s", where, m)

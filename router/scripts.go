@@ -107,8 +107,9 @@ func loadInterpreters(ctx context.Context, cfg *Config, opts Options) (map[strin
 // changes (issue 5).
 type scriptsHandler struct {
 	rt      *Route
-	dir     string // the scripts folder, symlinks resolved
-	prefix  string // the route's path without /*
+	dir     string   // the scripts folder, symlinks resolved
+	root    *os.Root // dir, for what is served from it as files
+	prefix  string   // the route's path without /*
 	interps map[string]*interpreter
 	log     zerolog.Logger
 	tmpl    host.Handler // limits, env, volumes; Runner and Root set per request
@@ -151,9 +152,14 @@ func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect h
 	if err != nil {
 		return nil, err
 	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("scripts: %w", err)
+	}
 	s := &scriptsHandler{
 		rt:          rt,
 		dir:         dir,
+		root:        root,
 		prefix:      strings.TrimSuffix(rt.Path, "/*"),
 		interps:     interps,
 		log:         opts.Log.With().Str("route", rt.Path).Logger(),
@@ -220,6 +226,13 @@ func (s *scriptsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// An encoded slash would make the name a path.
 		entry, err = "", errNoScript
 	}
+	if errors.Is(err, errNoScript) {
+		// A folder, its index, or a file (scripts_folder.go; issue 15).
+		if entry = s.folderRequest(w, r, rest, rawRest); entry == "" {
+			return
+		}
+		name, err = entry, nil
+	}
 	if err != nil {
 		info.Reason = "no script"
 		body := "404 page not found"
@@ -266,6 +279,7 @@ func (s *scriptsHandler) serveScript(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sr.h = s.tmpl
+	sr.h.Env = scriptEnv(s.tmpl.Env, entry)
 	sr.h.Runner = runner
 	sr.h.Module = module
 	sr.h.Root = s.prefix + "/" + name // SCRIPT_NAME as requested: /s/NAME or /s/NAME.EXT
@@ -407,7 +421,10 @@ func (s *scriptsHandler) runner(ctx context.Context, entry string) (host.Runner,
 }
 
 // close is called when the site is retired and its requests have ended.
-func (s *scriptsHandler) close() { s.set.Close() }
+func (s *scriptsHandler) close() {
+	s.set.Close()
+	s.root.Close()
+}
 
 // interpreterRunner runs a script with its interpreter, like a "#!" line:
 // argv is the interpreter, its configured options, the script's path, then
