@@ -107,6 +107,9 @@ func Build(ctx context.Context, cfg *Config, opts Options) (*Site, error) {
 	redirect := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { inner.ServeHTTP(w, r) })
 
 	parts := &siteParts{interps: interps, opts: opts}
+	if err := parts.loadPages(cfg); err != nil {
+		errs = append(errs, err)
+	}
 	sc := defaultScope(defaults, opts)
 	sc.parts = parts
 	mux, routes, rerrs := buildMux(ctx, cfg, cfg.AllRoutes()[:len(cfg.Routes)], sc, modules, srv, redirect)
@@ -127,7 +130,12 @@ func Build(ctx context.Context, cfg *Config, opts Options) (*Site, error) {
 	site.closers = parts.closers
 	ids := newRequestIDs()
 	inner = recoverer(refuseAmbiguous(maxURI(int(srv.MaxURI))(handler)))
-	site.Handler = accessLog(opts.Log, ids, opts.Observe)(inner)
+	outer := inner
+	if parts.pages != nil {
+		// Outside inner: an internal redirect keeps the request's writer.
+		outer = withErrorPages(parts.pages)(inner)
+	}
+	site.Handler = accessLog(opts.Log, ids, opts.Observe)(outer)
 	return site, nil
 }
 
@@ -274,6 +282,10 @@ type siteParts struct {
 	opts       Options
 	background []func(context.Context)
 	closers    []func()
+	// pages are the server's error pages, nil when no [errors] table is
+	// set anywhere; tenantPages a tenant's, over them.
+	pages       errorPages
+	tenantPages map[string]errorPages
 }
 
 // newHostHandler is the CGI handler of one pattern of a route, with its

@@ -27,6 +27,9 @@ type Config struct {
 	// Interpreters run scripts of other languages in a scripts folder.
 	Interpreters []Interpreter `toml:"interpreter"`
 	Hosting                    // tenants, TLS, trusted proxies: config_tenant.go
+	// Errors are the server's own error pages by status ("404" = "404.html"),
+	// as Apache's ErrorDocument (errorpages.go; issue 15).
+	Errors map[string]string `toml:"errors"`
 
 	// File is the configuration file's path; relative paths in it are
 	// relative to its folder, or to BaseDir when that is set.
@@ -384,6 +387,9 @@ func (c *Config) Validate() error {
 	var errs []error
 	bad := func(format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%w: %s: %s", ErrConfig, c.File, fmt.Sprintf(format, args...)))
+	}
+	for _, m := range errorPageProblems(c.Errors) {
+		bad("%s", m)
 	}
 	checkLimits := func(where string, l Limits) {
 		for _, m := range limitProblems(l) {

@@ -40,6 +40,8 @@ type Tenant struct {
 	Limits TenantLimits      `toml:"limits"`
 	Env    map[string]string `toml:"env"` // under every route's env
 	Routes []Route           `toml:"route"`
+	// Errors are the tenant's error pages, over the server's (errorpages.go).
+	Errors map[string]string `toml:"errors"`
 }
 
 // TenantLimits are a tenant's limits: the keys of [defaults], which fill
@@ -240,6 +242,9 @@ func (c *Config) validateHosting() error {
 			bad("%s: limits: %s", where, m)
 		}
 		for _, m := range envProblems(t.Env) {
+			bad("%s: %s", where, m)
+		}
+		for _, m := range errorPageProblems(t.Errors) {
 			bad("%s: %s", where, m)
 		}
 		// The tenant's routes follow the rules of the default site's; the

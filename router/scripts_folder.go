@@ -34,10 +34,8 @@ func (s *scriptsHandler) index() []string {
 // with static = true, a file. It reports the script to run for an index,
 // or "" when it answered the request itself.
 func (s *scriptsHandler) folderRequest(w http.ResponseWriter, r *http.Request, rest, rawRest string) string {
-	info := host.InfoFrom(r.Context())
 	if r.URL.Path == s.prefix {
 		redirectSlash(w, r)
-		info.Reason = "folder"
 		return ""
 	}
 	if strings.Contains(strings.ToLower(rawRest), "%2f") || strings.Contains(strings.ToLower(rawRest), "%5c") {
@@ -52,7 +50,6 @@ func (s *scriptsHandler) folderRequest(w http.ResponseWriter, r *http.Request, r
 	if folder == "" || s.isFolder(folder) {
 		if !strings.HasSuffix(r.URL.Path, "/") {
 			redirectSlash(w, r)
-			info.Reason = "folder"
 			return ""
 		}
 		for _, name := range s.index() {
@@ -138,7 +135,6 @@ func (s *scriptsHandler) serveStatic(w http.ResponseWriter, r *http.Request, rel
 	}
 	info := host.InfoFrom(r.Context())
 	info.Module = path.Join(s.rt.Scripts, rel)
-	info.Reason = "static"
 	// A validator from size and time, as Apache's default FileETag.
 	w.Header().Set("ETag", fmt.Sprintf(`"%x-%x"`, st.Size(), st.ModTime().UnixNano()))
 	http.ServeContent(w, r, path.Base(rel), st.ModTime(), f)

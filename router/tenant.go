@@ -113,6 +113,9 @@ func buildTenants(ctx context.Context, cfg *Config, fallback http.Handler, defau
 		mux, ri, e := buildMux(ctx, cfg, routes, sc, modules, srv, redirect)
 		infos, errs = append(infos, ri...), append(errs, e...)
 		ts := &tenantSite{name: t.Name, handler: mux}
+		if tp, ok := parts.tenantPages[t.Name]; ok {
+			ts.handler = tenantPages(tp, mux)
+		}
 		for _, h := range t.Hosts {
 			n := strings.ToLower(strings.TrimSuffix(h, "."))
 			if suffix, ok := strings.CutPrefix(n, "*"); ok {
