@@ -56,6 +56,12 @@ type Handler struct {
 	// a local path, RFC 3875 section 6.2.2). Nil means they are answered
 	// as client redirects.
 	PathLocationHandler http.Handler
+
+	// Sendfile, when set, lets the guest answer X-Sendfile: /guest/path;
+	// it opens that path, inside the route's volumes only, and the file is
+	// sent instead of the guest's body (sendfile.go). Nil: the header is
+	// an ordinary one.
+	Sendfile func(guestPath string) (SendfileFile, error)
 }
 
 func (h *Handler) timeout() time.Duration {

@@ -27,7 +27,8 @@ type output struct {
 	res       *response
 	pending   []byte // body bytes that came with the header block
 	committed bool   // the status line has been sent
-	discard   bool   // internal redirect: the body is ignored
+	discard   bool   // internal redirect or X-Sendfile: the body is ignored
+	sendfile  string // the guest path of an X-Sendfile answer
 	noBody    bool   // 204 or 304: a body the guest writes is dropped
 	bodyBytes int64
 	total     int64
@@ -85,6 +86,10 @@ func (o *output) Write(p []byte) (int, error) {
 		o.res = res
 		o.logDropped(res.dropped, "hop-by-hop")
 		o.discard = res.location != "" && o.h.PathLocationHandler != nil
+		if f := res.header.Get(sendfileHeader); f != "" && o.h.Sendfile != nil {
+			res.header.Del(sendfileHeader)
+			o.sendfile, o.discard = f, true
+		}
 		// RFC 9110 sections 15.3.5 and 15.4.5: no content. net/http
 		// refuses body bytes for these (ErrBodyNotAllowed), which must
 		// not abort the response: drop them, as for a HEAD request.
@@ -223,6 +228,10 @@ func (o *output) close() {
 func (o *output) finish(r *http.Request, log *requestLog) {
 	if o.res == nil {
 		o.h.fail(o.w, r, o, ErrNoHeader, nil, log)
+		return
+	}
+	if o.sendfile != "" {
+		o.h.sendfile(o.w, r, o, log)
 		return
 	}
 	if o.discard {

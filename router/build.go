@@ -120,14 +120,15 @@ func Build(ctx context.Context, cfg *Config, opts Options) (*Site, error) {
 		handler, routes, terrs = buildTenants(ctx, cfg, mux, defaults, parts, modules, srv, redirect)
 		site.Routes, errs = append(site.Routes, routes...), append(errs, terrs...)
 	}
+	// A rejected reload must not keep what it compiled, nor the folders
+	// (os.Root) it opened.
+	site.closers = parts.closers
 	if len(errs) > 0 {
-		// A rejected reload must not keep what it compiled.
 		_ = site.Close(ctx)
 		return nil, errors.Join(errs...)
 	}
 
 	site.background = parts.background
-	site.closers = parts.closers
 	ids := newRequestIDs()
 	inner = recoverer(refuseAmbiguous(maxURI(int(srv.MaxURI))(handler)))
 	outer := inner
@@ -242,6 +243,10 @@ func routeHandlers(ctx context.Context, cfg *Config, rt *Route, mod Module, sc *
 		}
 	}
 	env := routeEnv(sc.env(rt))
+	sendfile, err := sc.sendfile(rt, volumes)
+	if err != nil {
+		return nil, err
+	}
 	var out []routeHandler
 	for _, e := range entries {
 		prog, err := mod.Bind(RunConfig{Entrypoint: e.entry, Volumes: volumes, MemoryLimit: uint64(lim.Memory), MaxOpenFiles: lim.MaxOpenFiles, Outbound: sc.outbound(rt)})
@@ -250,6 +255,7 @@ func routeHandlers(ctx context.Context, cfg *Config, rt *Route, mod Module, sc *
 		}
 		h := newHostHandler(rt, e.pattern, env, docRoot, lim, srv, redirect)
 		h.Runner = prog
+		h.Sendfile = sendfile
 		if p, ok := strings.CutSuffix(e.pattern, "/*"); ok {
 			h.Root = p
 		} else {

@@ -228,6 +228,9 @@ type Route struct {
 	// scripts' sources, hidden names or links out of it); off by default so
 	// that a folder of sources never leaks them (issue 15).
 	Static bool `toml:"static"`
+	// Sendfile lets the guest answer X-Sendfile: /guest/path with a file
+	// of one of the route's volumes, which the server sends (sendfile.go).
+	Sendfile bool `toml:"sendfile"`
 	Limits
 
 	// Line is where the route was defined, for messages; 0 if unknown.
@@ -433,6 +436,9 @@ func (c *Config) Validate() error {
 			bad("%s: entrypoint does not apply to a scripts route", where)
 		case r.Scripts == "" && (r.IndexFiles != nil || r.Static):
 			bad("%s: index and static apply to a scripts route only", where)
+		}
+		if r.Sendfile && len(r.Volumes) == 0 {
+			bad("%s: sendfile needs a volume: it sends files of the route's volumes only", where)
 		}
 		for _, n := range r.IndexFiles {
 			if n == "" || n[0] == '.' || strings.ContainsAny(n, "/\\\x00") {

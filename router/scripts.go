@@ -172,6 +172,10 @@ func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect h
 		loader:      opts.Loader,
 		interpProgs: map[string]Program{},
 	}
+	if s.tmpl.Sendfile, err = sc.sendfile(rt, volumes); err != nil {
+		root.Close()
+		return nil, err
+	}
 	s.set = opts.Loader.Scripts(RunConfig{Volumes: volumes, MemoryLimit: s.memory, MaxOpenFiles: s.files, Outbound: sc.outbound(rt)}, s.moduleName,
 		func(full string, cached bool, d time.Duration) {
 			s.log.Info().Str("module", s.moduleName(full)).Bool("cached", cached).Dur("build", d).Msg("script built")

@@ -513,6 +513,7 @@ func TestScriptsConfigErrors(t *testing.T) {
 		{"static on a module route", "[[route]]\npath = \"/s/*\"\nmodule = \"a.wasm\"\nstatic = true\n", "index and static apply to a scripts route only"},
 		{"hidden index entry", "[[route]]\npath = \"/s/*\"\nscripts = \"s\"\nindex = [\".index.py\"]\n", `index entry ".index.py" must be a plain file name`},
 		{"index entry with a slash", "[[route]]\npath = \"/s/*\"\nscripts = \"s\"\nindex = [\"a/index.py\"]\n", "must be a plain file name"},
+		{"sendfile without a volume", "[[route]]\npath = \"/x\"\nmodule = \"a.wasm\"\nsendfile = true\n", "sendfile needs a volume"},
 		{"bad ext", "[[interpreter]]\next = \"rb\"\nmodule = \"r.wasm\"\n", "ext must be"},
 		{"duplicate ext", "[[interpreter]]\next = \".rb\"\nmodule = \"a.wasm\"\n[[interpreter]]\next = \".rb\"\nmodule = \"b.wasm\"\n", "same ext"},
 		{"no module", "[[interpreter]]\next = \".rb\"\n", "module is required"},
