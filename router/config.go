@@ -434,16 +434,9 @@ func (c *Config) Validate() error {
 			bad("%s: a scripts route must be a prefix route (/x/*)", where)
 		case r.Scripts != "" && r.Entrypoint != "":
 			bad("%s: entrypoint does not apply to a scripts route", where)
-		case r.Scripts == "" && (r.IndexFiles != nil || r.Static):
-			bad("%s: index and static apply to a scripts route only", where)
 		}
-		if r.Sendfile && len(r.Volumes) == 0 {
-			bad("%s: sendfile needs a volume: it sends files of the route's volumes only", where)
-		}
-		for _, n := range r.IndexFiles {
-			if n == "" || n[0] == '.' || strings.ContainsAny(n, "/\\\x00") {
-				bad("%s: index entry %q must be a plain file name, not hidden", where, n)
-			}
+		for _, m := range r.fileKeyProblems() {
+			bad("%s: %s", where, m)
 		}
 		for _, m := range envProblems(r.Env) {
 			bad("%s: %s", where, m)

@@ -21,6 +21,24 @@ var DefaultScriptIndex = []string{"index.py", "index.rb", "index.go", "index.c",
 // scripts themselves: never served as files.
 var sourceNames = map[string]bool{"go.mod": true, "go.sum": true, "go.work": true, "go.work.sum": true}
 
+// fileKeyProblems says what is wrong with a route's index, static and
+// sendfile keys (issue 15).
+func (r *Route) fileKeyProblems() []string {
+	var out []string
+	if r.Scripts == "" && (r.IndexFiles != nil || r.Static) {
+		out = append(out, "index and static apply to a scripts route only")
+	}
+	if r.Sendfile && len(r.Volumes) == 0 {
+		out = append(out, "sendfile needs a volume: it sends files of the route's volumes only")
+	}
+	for _, n := range r.IndexFiles {
+		if n == "" || n[0] == '.' || strings.ContainsAny(n, "/\\\x00") {
+			out = append(out, fmt.Sprintf("index entry %q must be a plain file name, not hidden", n))
+		}
+	}
+	return out
+}
+
 // index is the route's index list.
 func (s *scriptsHandler) index() []string {
 	if s.rt.IndexFiles != nil {
