@@ -149,3 +149,35 @@ module = "../testdata/guests/routes_last.wasm"
 		})
 	}
 }
+
+// TestPathTranslated: PATH_TRANSLATED is set whenever PATH_INFO is not
+// empty (RFC 3875 section 4.1.6): PATH_INFO itself, as WAGI sets it, or
+// the path under the volume mounted at /, cleaned (issue 15).
+func TestPathTranslated(t *testing.T) {
+	dir := t.TempDir()
+	srv, _ := testSite(t, dir, `
+[[route]]
+path = "/plain/*"
+module = `+q(guest("env.wasm"))+`
+
+[[route]]
+path = "/doc/*"
+module = `+q(guest("env.wasm"))+`
+volumes = { "/" = "." }
+`)
+	cases := []struct{ name, target, info, translated string }{
+		{"no volume", "/plain/a//b", "/a//b", "/a//b"},
+		{"volume at /", "/doc/a//b", "/a//b", "/a/b"},
+		{"empty PATH_INFO", "/plain", "", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, body := doRaw(t, "GET", srv.URL, c.target, "", nil)
+			env := parseEnv(t, body).env
+			_, set := env["PATH_TRANSLATED"]
+			if env["PATH_INFO"] != c.info || env["PATH_TRANSLATED"] != c.translated || set != (c.translated != "") {
+				t.Errorf("got PATH_INFO %q PATH_TRANSLATED %q (set %v); want %q %q", env["PATH_INFO"], env["PATH_TRANSLATED"], set, c.info, c.translated)
+			}
+		})
+	}
+}
