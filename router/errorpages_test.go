@@ -1,6 +1,7 @@
 package router
 
 import (
+	"bufio"
 	"github.com/wasigate/wasigate/wasi"
 	"github.com/wasigate/wasigate/wasi/cgi"
 	"net/http"
@@ -8,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestErrorPages: [errors] pages answer the server's own errors with the
@@ -124,3 +126,21 @@ func TestErrorPagesConfig(t *testing.T) {
 func q(s string) string { return strconv.Quote(s) }
 
 func loaderFor(eng *wasi.Engine) Loader { return &cgi.Loader{Engine: eng} }
+
+// TestErrorPagesKeepStreaming: with error pages set, a guest's streamed
+// body still arrives as written (the page writer passes flushes on).
+func TestErrorPagesKeepStreaming(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "404.html"), "page\n")
+	srv, _ := testSite(t, dir, "[errors]\n404 = \"404.html\"\n[[route]]\npath = \"/slow\"\nmodule = "+q(guest("slowbody.wasm"))+"\n")
+	start := time.Now()
+	res, err := http.Get(srv.URL + "/slow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	line, err := bufio.NewReader(res.Body).ReadString('\n')
+	if first := time.Since(start); err != nil || line != "line 1\n" || first > 600*time.Millisecond {
+		t.Errorf("got first line %q (%v) after %v; want \"line 1\\n\" well before the 800 ms body ends", line, err, first)
+	}
+}
