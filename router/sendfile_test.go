@@ -106,3 +106,54 @@ func TestSendfileOff(t *testing.T) {
 		t.Errorf("got %d %q; want 200 %q", res.StatusCode, body, "guest body\n")
 	}
 }
+
+// FuzzSendfileResolve: whatever path a guest names, the resolver opens a
+// file of the volume or fails; never the secret outside it, reached by a
+// link or by dot-dots.
+func FuzzSendfileResolve(f *testing.F) {
+	for _, s := range []string{"/data/file.txt", "/data/../outside/secret.txt", "/data/out", "/data/outdir/secret.txt", "/data/./out", "/data//outdir/../out", "data/file.txt", "/", "/data"} {
+		f.Add(s)
+	}
+	dir := f.TempDir()
+	data, outside := filepath.Join(dir, "data"), filepath.Join(dir, "outside")
+	for _, d := range []string{data, outside} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			f.Fatal(err)
+		}
+	}
+	secret := filepath.Join(outside, "secret.txt")
+	if err := os.WriteFile(secret, []byte("secret"), 0o644); err != nil {
+		f.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, "file.txt"), []byte("ok"), 0o644); err != nil {
+		f.Fatal(err)
+	}
+	for link, target := range map[string]string{"out": secret, "outdir": outside, "up": ".."} {
+		if err := os.Symlink(target, filepath.Join(data, link)); err != nil {
+			f.Fatal(err)
+		}
+	}
+	resolve, closeRoots, err := sendfileResolver([]Mount{{Guest: "/data", Host: data}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(closeRoots)
+	secretInfo, err := os.Stat(secret)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		file, err := resolve(p)
+		if err != nil {
+			return
+		}
+		defer file.Close()
+		st, err := file.Stat()
+		if err != nil {
+			return
+		}
+		if os.SameFile(st, secretInfo) {
+			t.Fatalf("resolve(%q) opened the file outside the volume", p)
+		}
+	})
+}
