@@ -40,6 +40,9 @@ type Options struct {
 	// setting given in the environment is left alone. For a server: it
 	// changes process-wide settings.
 	Tune bool
+	// SnapshotInitTimeout bounds the init run to take a snapshot (issue
+	// 12); 0 means DefaultSnapshotInitTimeout.
+	SnapshotInitTimeout time.Duration
 }
 
 // Engine is the one wazero runtime of a process. Every Module it compiles
@@ -56,8 +59,9 @@ type Engine struct {
 	runners  chan *job // idle runner goroutines receive here
 	// canRestore: the process may raise a lowered thread's priority
 	// again, so guests run on the caller's thread (priority.go).
-	canRestore bool
-	pools      poolSet
+	canRestore  bool
+	pools       poolSet
+	snapTimeout time.Duration // Options.SnapshotInitTimeout
 
 	mu    sync.Mutex
 	hosts map[string]bool // import module names the host provides
@@ -76,7 +80,7 @@ type Engine struct {
 // (WithCloseOnContextDone): without it a looping guest ignores its deadline.
 func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 	cfg := wazero.NewRuntimeConfigCompiler().WithCloseOnContextDone(true)
-	e := &Engine{cacheDir: opts.CacheDir, workers: opts.CompilationWorkers, nice: opts.NiceAfter, tune: newTuner(opts.Tune && canNice), runners: make(chan *job), hosts: map[string]bool{}}
+	e := &Engine{cacheDir: opts.CacheDir, workers: opts.CompilationWorkers, nice: opts.NiceAfter, tune: newTuner(opts.Tune && canNice), runners: make(chan *job), hosts: map[string]bool{}, snapTimeout: opts.SnapshotInitTimeout}
 	e.canRestore = e.niceAfter() > 0 && probeRestore()
 	if opts.CacheDir != "" {
 		if err := os.MkdirAll(opts.CacheDir, 0o700); err != nil {
@@ -223,6 +227,7 @@ func (e *Engine) Compile(ctx context.Context, name string, wasm []byte) (*Module
 	m.compiled = compiled
 	e.open.Add(1)
 	m.prepare()
+	m.keepForSnapshot(wasm)
 	return m, nil
 }
 

@@ -34,6 +34,8 @@ type Module struct {
 	// SegmentsJoined how many are left after joining them at compile time
 	// (both 0 when the data section was left as it is).
 	Segments, SegmentsJoined int
+
+	snap moduleSnapshot // snapshot.go
 }
 
 // prepare builds the parts of the module config that are the same for every
@@ -57,6 +59,7 @@ func (m *Module) prepare() {
 func (m *Module) Close(ctx context.Context) error {
 	var err error
 	m.closed.Do(func() {
+		m.closeSnapshot(ctx)
 		err = m.compiled.Close(ctx)
 		m.engine.open.Add(-1)
 	})
@@ -130,6 +133,9 @@ type Config struct {
 	// EAGAIN and the guest goes on. 0 means DefaultMaxOpenFiles; negative,
 	// no cap.
 	MaxOpenFiles int
+	// NoSnapshot runs a reactor's _initialize in every instance instead of
+	// starting instances from a snapshot taken after it (snapshot.go).
+	NoSnapshot bool
 }
 
 // DefaultMaxOpenFiles is Config.MaxOpenFiles when it is 0.
@@ -145,6 +151,9 @@ type Program struct {
 	mounts []mount // volumes, given a files counter per call (fsConfig)
 	files  int     // Config.MaxOpenFiles
 	pool   *memoryPool
+	// snap: instances start from this snapshot (snapshot.go).
+	snap     *snapshot
+	snapInfo SnapshotInfo
 }
 
 // Prepare binds the module to a route's configuration. Everything that does
@@ -203,6 +212,9 @@ func (m *Module) Prepare(c Config) (*Program, error) {
 		mounts: mounts,
 		files:  maxFiles,
 		pool:   m.engine.pools.get(c.MemoryLimit),
+	}
+	if p.init && rb == nil {
+		p.useSnapshot(c)
 	}
 	return p, nil
 }
@@ -274,7 +286,7 @@ func (p *Program) Run(ctx context.Context, c *Call) error {
 	}
 
 	start := time.Now()
-	mod, err := p.module.engine.rt.InstantiateModule(ctx, p.module.compiled, cfg)
+	mod, err := p.module.engine.rt.InstantiateModule(ctx, p.compiledModule(), cfg)
 	c.Instantiate = time.Since(start)
 	if err != nil {
 		return p.result(ctx, err)
