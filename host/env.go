@@ -375,3 +375,23 @@ func leadingSegments(p string, n int) string {
 	}
 	return p
 }
+
+// reserved are the meta-variables the host sets or may set (RFC 3875
+// section 4.1, and WAGI's X_ extras).
+var reserved = map[string]bool{
+	"AUTH_TYPE": true, "CONTENT_LENGTH": true, "CONTENT_TYPE": true, "GATEWAY_INTERFACE": true,
+	"PATH_INFO": true, "PATH_TRANSLATED": true, "QUERY_STRING": true, "REMOTE_ADDR": true,
+	"REMOTE_HOST": true, "REMOTE_IDENT": true, "REMOTE_USER": true, "REMOTE_PORT": true,
+	"REQUEST_METHOD": true, "REQUEST_URI": true, "SCRIPT_NAME": true, "SERVER_NAME": true,
+	"SERVER_PORT": true, "SERVER_PROTOCOL": true, "SERVER_SOFTWARE": true, "HTTPS": true,
+	"X_MATCHED_ROUTE": true, "X_FULL_URL": true, "X_RAW_PATH_INFO": true,
+}
+
+// Reserved reports whether a variable of that name (in any case) is the
+// host's to set: a meta-variable or an HTTP_ one. A configuration's env
+// may not set it (router checks at startup; issue 11: the names are held
+// here alone).
+func Reserved(name string) bool {
+	up := strings.ToUpper(name)
+	return reserved[up] || strings.HasPrefix(up, "HTTP_")
+}

@@ -17,21 +17,18 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/wasigate/wasigate/host"
-	"github.com/wasigate/wasigate/wasi"
-	"github.com/wasigate/wasigate/wasi/build"
 )
 
 // Progress is told when a module starts and finishes loading, so a
 // terminal can show that long compiles are under way.
 type Progress interface {
 	Start(name string, size int64)
-	Done(name string, m *wasi.Module, err error)
+	Done(name string, m Module, err error)
 }
 
 // Options are what Build needs besides the configuration.
 type Options struct {
-	Engine   *wasi.Engine
-	Builder  *build.Builder // builds sources; nil means only .wasm and .wat
+	Loader   Loader // compiles modules and builds sources (wasi/cgi.Loader)
 	Log      zerolog.Logger
 	Progress Progress // may be nil
 	// Observe is called after each request, for metrics. May be nil.
@@ -45,7 +42,7 @@ type Options struct {
 type Site struct {
 	Handler http.Handler
 	Routes  []RouteInfo
-	Modules []*wasi.Module
+	Modules []Module
 
 	background []func(context.Context) // see Prebuild
 	closers    []func()                // see Close: scripts routes' modules
@@ -217,7 +214,7 @@ type routeHandler struct {
 
 // routeHandlers binds a route to its module. A module exporting _routes
 // (WAGI) adds one handler per sub-route it lists.
-func routeHandlers(ctx context.Context, cfg *Config, rt *Route, mod *wasi.Module, sc *scope, srv Server, redirect http.Handler) ([]routeHandler, error) {
+func routeHandlers(ctx context.Context, cfg *Config, rt *Route, mod Module, sc *scope, srv Server, redirect http.Handler) ([]routeHandler, error) {
 	lim := sc.limits(rt)
 	volumes, docRoot, err := routeVolumes(cfg, rt)
 	if err != nil {
@@ -237,12 +234,12 @@ func routeHandlers(ctx context.Context, cfg *Config, rt *Route, mod *wasi.Module
 	env := routeEnv(sc.env(rt))
 	var out []routeHandler
 	for _, e := range entries {
-		prog, err := mod.Prepare(wasi.Config{Entrypoint: e.entry, Volumes: volumes, MemoryLimit: uint64(lim.Memory), MaxOpenFiles: lim.MaxOpenFiles})
+		prog, err := mod.Bind(RunConfig{Entrypoint: e.entry, Volumes: volumes, MemoryLimit: uint64(lim.Memory), MaxOpenFiles: lim.MaxOpenFiles})
 		if err != nil {
 			return nil, err
 		}
 		h := newHostHandler(rt, e.pattern, env, docRoot, lim, srv, redirect)
-		h.Runner = programRunner{prog}
+		h.Runner = prog
 		if p, ok := strings.CutSuffix(e.pattern, "/*"); ok {
 			h.Root = p
 		} else {
@@ -312,8 +309,8 @@ func tag(route, module string, next http.Handler) http.Handler {
 // routeVolumes resolves a route's volumes against the configuration's
 // folder. The volume mounted at / (if any) is the document root that
 // PATH_TRANSLATED refers to.
-func routeVolumes(cfg *Config, rt *Route) ([]wasi.Volume, string, error) {
-	var vols []wasi.Volume
+func routeVolumes(cfg *Config, rt *Route) ([]Mount, string, error) {
+	var vols []Mount
 	docRoot := ""
 	for _, g := range sortedKeys(rt.Volumes) {
 		v := rt.Volumes[g]
@@ -325,7 +322,7 @@ func routeVolumes(cfg *Config, rt *Route) ([]wasi.Volume, string, error) {
 		if !st.IsDir() {
 			return nil, "", fmt.Errorf("volume %s: %s is not a folder", g, dir)
 		}
-		vols = append(vols, wasi.Volume{Guest: g, Host: dir, Writable: v.Writable})
+		vols = append(vols, Mount{Guest: g, Host: dir, Writable: v.Writable})
 		if g == "/" {
 			docRoot = "/"
 		}
@@ -333,18 +330,8 @@ func routeVolumes(cfg *Config, rt *Route) ([]wasi.Volume, string, error) {
 	return vols, docRoot, nil
 }
 
-// programRunner adapts a wasi.Program to host.Runner.
-type programRunner struct{ p *wasi.Program }
-
-func (r programRunner) Run(ctx context.Context, inv *host.Invocation) error {
-	c := wasi.Call{Args: inv.Args, Env: inv.Env, Stdin: inv.Stdin, Stdout: inv.Stdout, Stderr: inv.Stderr}
-	err := r.p.Run(ctx, &c)
-	inv.Instantiate = c.Instantiate
-	return err
-}
-
 type loaded struct {
-	mod *wasi.Module
+	mod Module
 	err error
 }
 
@@ -396,7 +383,7 @@ func loadModules(ctx context.Context, cfg *Config, opts Options) (map[string]*lo
 }
 
 // LoadModule builds (for a source) and compiles the module at path.
-func LoadModule(ctx context.Context, path string, opts Options) (*wasi.Module, error) {
+func LoadModule(ctx context.Context, path string, opts Options) (Module, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, err
@@ -405,55 +392,26 @@ func LoadModule(ctx context.Context, path string, opts Options) (*wasi.Module, e
 	if opts.Progress != nil {
 		opts.Progress.Start(name, st.Size())
 	}
-	mod, err := loadModule(ctx, path, st.IsDir(), opts)
+	mod, err := opts.Loader.Load(ctx, path)
 	if opts.Progress != nil {
 		opts.Progress.Done(name, mod, err)
 	}
 	return mod, err
 }
 
-func loadModule(ctx context.Context, path string, isDir bool, opts Options) (*wasi.Module, error) {
-	wasmPath := path
-	kind := build.KindOf(path)
-	switch {
-	case kind == "":
-		return nil, fmt.Errorf("not a module or script (want .wasm, .wat, .go, .c, .rs or a Go folder)")
-	case kind == build.Wasm:
-	case kind == build.WAT && opts.Builder == nil:
-	default:
-		if opts.Builder == nil {
-			return nil, fmt.Errorf("%s sources need a builder", kind)
-		}
-		res, err := opts.Builder.Build(ctx, path)
-		if err != nil {
-			return nil, err
-		}
-		wasmPath = res.Path
-	}
-	wasm, err := wasi.ReadModuleFile(wasmPath)
-	if err != nil {
-		return nil, err
-	}
-	mod, err := opts.Engine.Compile(ctx, path, wasm)
-	if err != nil {
-		return nil, err
-	}
-	return mod, nil
-}
-
 type subRoute struct{ pattern, entry string }
 
 // wagiSubRoutes runs a module's _routes export, which prints lines of
 // "/path entrypoint" (WAGI); a path ending in /... is a prefix.
-func wagiSubRoutes(ctx context.Context, mod *wasi.Module, vols []wasi.Volume, lim Limits) ([]subRoute, error) {
-	prog, err := mod.Prepare(wasi.Config{Entrypoint: "_routes", Volumes: vols, MemoryLimit: uint64(lim.Memory), MaxOpenFiles: lim.MaxOpenFiles})
+func wagiSubRoutes(ctx context.Context, mod Module, vols []Mount, lim Limits) ([]subRoute, error) {
+	prog, err := mod.Bind(RunConfig{Entrypoint: "_routes", Volumes: vols, MemoryLimit: uint64(lim.Memory), MaxOpenFiles: lim.MaxOpenFiles})
 	if err != nil {
 		return nil, err
 	}
 	var out bytes.Buffer
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(lim.Timeout))
 	defer cancel()
-	if err := prog.Run(ctx, &wasi.Call{Args: []string{"_routes"}, Stdout: &limitedBuffer{buf: &out, max: 1 << 20}}); err != nil {
+	if err := prog.Run(ctx, &host.Invocation{Args: []string{"_routes"}, Stdout: &limitedBuffer{buf: &out, max: 1 << 20}}); err != nil {
 		return nil, fmt.Errorf("_routes: %w", err)
 	}
 	var subs []subRoute
@@ -485,9 +443,4 @@ func (l *limitedBuffer) Write(p []byte) (int, error) {
 		return 0, errors.New("output too large")
 	}
 	return l.buf.Write(p)
-}
-
-// BuildLimits are the limits of script builds in these settings.
-func (s Server) BuildLimits() build.Limits {
-	return build.Limits{Timeout: time.Duration(s.BuildTimeout), Memory: int64(s.BuildMemory), Concurrency: s.BuildConcurrency}
 }

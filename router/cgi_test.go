@@ -129,200 +129,20 @@ func TestCGIEnvironment(t *testing.T) {
 	srv, _ := testSite(t, "", cgiConfig)
 	_, port, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
 
-	type tc struct {
-		name   string
-		method string
-		target string
-		header [][2]string
-		host   string
-		body   io.Reader
-		want   map[string]string // variables with these exact values
-		absent []string          // variables that must not be set
-		argv   []string          // nil: not checked
-		stdin  *string
-	}
-	str := func(s string) *string { return &s }
-	cases := []tc{
-		{
-			name:   "basic GET",
-			target: "/env/foo/bar?a=1&b=2",
-			want: map[string]string{
-				"GATEWAY_INTERFACE": "CGI/1.1",
-				"SERVER_SOFTWARE":   "wasigate/" + host.Version,
-				"SERVER_PROTOCOL":   "HTTP/1.1",
-				"REQUEST_METHOD":    "GET",
-				"REQUEST_URI":       "/env/foo/bar?a=1&b=2",
-				"QUERY_STRING":      "a=1&b=2",
-				"SCRIPT_NAME":       "/env",
-				"PATH_INFO":         "/foo/bar",
-				"SERVER_NAME":       "127.0.0.1",
-				"SERVER_PORT":       port,
-				"REMOTE_ADDR":       "127.0.0.1",
-				"REMOTE_HOST":       "127.0.0.1",
-				"HTTP_HOST":         "127.0.0.1:" + port,
-				"X_MATCHED_ROUTE":   "/env/*",
-				"X_RAW_PATH_INFO":   "/foo/bar",
-				"X_FULL_URL":        "http://127.0.0.1:" + port + "/env/foo/bar?a=1&b=2",
-				"GREETING":          "hi",
-			},
-			absent: []string{"CONTENT_LENGTH", "CONTENT_TYPE", "HTTPS", "AUTH_TYPE", "PATH_TRANSLATED", "HTTP_AUTHORIZATION"},
-			argv:   []string{"/env"}, // a query with '=' has no search words
-			stdin:  str(""),
-		},
-		{
-			name:   "prefix route without the slash",
-			target: "/env",
-			want:   map[string]string{"SCRIPT_NAME": "/env", "PATH_INFO": "", "QUERY_STRING": ""},
-		},
-		{
-			name:   "prefix route with a trailing slash",
-			target: "/env/",
-			want:   map[string]string{"SCRIPT_NAME": "/env", "PATH_INFO": "/"},
-		},
-		{
-			name:   "prefix route deeper path with trailing slash",
-			target: "/env/a/b/",
-			want:   map[string]string{"SCRIPT_NAME": "/env", "PATH_INFO": "/a/b/"},
-		},
-		{
-			name:   "exact route",
-			target: "/exact?x=1",
-			want:   map[string]string{"SCRIPT_NAME": "/exact", "PATH_INFO": "", "X_MATCHED_ROUTE": "/exact", "QUERY_STRING": "x=1"},
-		},
-		{
-			name:   "prefix route with a parameter",
-			target: "/u/42/x/y",
-			want:   map[string]string{"SCRIPT_NAME": "/u/42", "PATH_INFO": "/x/y", "X_RAW_PATH_INFO": "/x/y", "X_MATCHED_ROUTE": "/u/{id}/*"},
-		},
-		{
-			name:   "prefix route with a parameter, at its root",
-			target: "/u/42",
-			want:   map[string]string{"SCRIPT_NAME": "/u/42", "PATH_INFO": ""},
-		},
-		{
-			name:   "prefix route with an encoded parameter",
-			target: "/u/a%20b%2Fc/d%2Fe",
-			want:   map[string]string{"SCRIPT_NAME": "/u/a b/c", "PATH_INFO": "/d/e", "X_RAW_PATH_INFO": "/d%2Fe"},
-		},
-		{
-			name:   "percent-encoded path info",
-			target: "/env/a%20b/c%2Fd",
-			want:   map[string]string{"SCRIPT_NAME": "/env", "PATH_INFO": "/a b/c/d", "X_RAW_PATH_INFO": "/a%20b/c%2Fd"},
-		},
-		{
-			name:   "duplicate headers joined with comma",
-			target: "/env/",
-			header: [][2]string{{"X-Dup", "a"}, {"X-Dup", "b"}, {"Accept", "text/html"}},
-			want:   map[string]string{"HTTP_X_DUP": "a, b", "HTTP_ACCEPT": "text/html"},
-		},
-		{
-			name:   "cookies joined with semicolon",
-			target: "/env/",
-			header: [][2]string{{"Cookie", "a=1"}, {"Cookie", "b=2"}},
-			want:   map[string]string{"HTTP_COOKIE": "a=1; b=2"},
-		},
-		{
-			name:   "Proxy header dropped (httpoxy)",
-			target: "/env/",
-			header: [][2]string{{"Proxy", "http://evil.example:3128"}},
-			absent: []string{"HTTP_PROXY"},
-		},
-		{
-			name:   "header with underscore dropped, dash kept",
-			target: "/env/",
-			header: [][2]string{{"X_Foo", "spoof"}, {"X-Foo", "real"}},
-			want:   map[string]string{"HTTP_X_FOO": "real"},
-		},
-		{
-			name:   "Authorization hidden without pass_authorization",
-			target: "/env/",
-			header: [][2]string{{"Authorization", "Basic dTpw"}},
-			want:   map[string]string{"AUTH_TYPE": "Basic"},
-			absent: []string{"HTTP_AUTHORIZATION"},
-		},
-		{
-			name:   "Authorization passed with pass_authorization",
-			target: "/auth",
-			header: [][2]string{{"Authorization", "Bearer tok"}},
-			want:   map[string]string{"AUTH_TYPE": "Bearer", "HTTP_AUTHORIZATION": "Bearer tok"},
-		},
-		{
-			name:   "SERVER_NAME and SERVER_PORT from Host",
-			target: "/env/",
-			host:   "example.org:8443",
-			want:   map[string]string{"SERVER_NAME": "example.org", "SERVER_PORT": "8443", "HTTP_HOST": "example.org:8443", "X_FULL_URL": "http://example.org:8443/env/"},
-		},
-		{
-			name:   "Host without port",
-			target: "/env/",
-			host:   "example.org",
-			want:   map[string]string{"SERVER_NAME": "example.org", "SERVER_PORT": "80"},
-		},
-		{
-			name:   "IPv6 Host",
-			target: "/env/",
-			host:   "[::1]:9000",
-			want:   map[string]string{"SERVER_NAME": "::1", "SERVER_PORT": "9000"},
-		},
-		{
-			name:   "POST body on stdin",
-			method: "POST",
-			target: "/env/form",
-			header: [][2]string{{"Content-Type", "application/x-www-form-urlencoded"}},
-			body:   strings.NewReader("a=1&b=2"),
-			want:   map[string]string{"REQUEST_METHOD": "POST", "CONTENT_LENGTH": "7", "CONTENT_TYPE": "application/x-www-form-urlencoded"},
-			absent: []string{"HTTP_CONTENT_LENGTH", "HTTP_CONTENT_TYPE"},
-			stdin:  str("a=1&b=2"),
-		},
-		{
-			name:   "chunked POST gets an exact CONTENT_LENGTH",
-			method: "POST",
-			target: "/env/",
-			header: [][2]string{{"Content-Type", "text/plain"}},
-			body:   chunked{strings.NewReader(strings.Repeat("x", 5000))},
-			want:   map[string]string{"CONTENT_LENGTH": "5000", "CONTENT_TYPE": "text/plain"},
-			stdin:  str(strings.Repeat("x", 5000)),
-		},
-		{
-			name:   "empty POST has no CONTENT_LENGTH",
-			method: "POST",
-			target: "/env/",
-			header: [][2]string{{"Content-Type", "text/plain"}},
-			body:   strings.NewReader(""),
-			want:   map[string]string{"REQUEST_METHOD": "POST"},
-			absent: []string{"CONTENT_LENGTH", "CONTENT_TYPE"},
-			stdin:  str(""),
-		},
-		{
-			name:   "GET with Content-Type but no body",
-			target: "/env/",
-			header: [][2]string{{"Content-Type", "text/plain"}},
-			absent: []string{"CONTENT_LENGTH", "CONTENT_TYPE"},
-		},
-		{
-			name:   "search words in argv (RFC 3875 4.4)",
-			target: "/env/?hello+big%20world",
-			want:   map[string]string{"QUERY_STRING": "hello+big%20world"},
-			argv:   []string{"/env", "hello", "big world"},
-		},
-		{
-			name:   "no search words when the query has =",
-			target: "/env/?a=b+c",
-			argv:   []string{"/env"},
-		},
-		{
-			name:   "server environment not leaked",
-			target: "/env/",
-			absent: []string{"WASIGATE_TEST_LEAK", "PATH", "HOME", "USER", "PWD"},
-		},
-	}
-	for _, c := range cases {
+	for _, c := range cgiEnvCases {
 		t.Run(c.name, func(t *testing.T) {
 			method := c.method
 			if method == "" {
 				method = "GET"
 			}
-			req, err := http.NewRequest(method, srv.URL+c.target, c.body)
+			var reqBody io.Reader
+			if c.body != nil {
+				reqBody = strings.NewReader(*c.body)
+				if c.chunked {
+					reqBody = chunked{reqBody}
+				}
+			}
+			req, err := http.NewRequest(method, srv.URL+c.target, reqBody)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -338,6 +158,7 @@ func TestCGIEnvironment(t *testing.T) {
 			}
 			got := parseEnv(t, body)
 			for k, want := range c.want {
+				want = strings.ReplaceAll(want, "{port}", port)
 				v, ok := got.env[k]
 				if !ok {
 					t.Errorf("%s not set; want %q", k, want)
@@ -371,6 +192,199 @@ func TestCGIEnvironment(t *testing.T) {
 			}
 		})
 	}
+}
+
+// cgiEnvCase is a request to env.wasm and the environment it must see.
+type cgiEnvCase struct {
+	name    string
+	method  string
+	target  string
+	header  [][2]string
+	host    string
+	body    *string           // nil: no body
+	chunked bool              // send body without a Content-Length
+	want    map[string]string // variables with these exact values; {port} is the server's
+	absent  []string          // variables that must not be set
+	argv    []string          // nil: not checked
+	stdin   *string
+}
+
+func str(s string) *string { return &s }
+
+// cgiEnvCases are TestCGIEnvironment's cases (RFC 3875 section 4.1).
+var cgiEnvCases = []cgiEnvCase{
+	{
+		name:   "basic GET",
+		target: "/env/foo/bar?a=1&b=2",
+		want: map[string]string{
+			"GATEWAY_INTERFACE": "CGI/1.1",
+			"SERVER_SOFTWARE":   "wasigate/" + host.Version,
+			"SERVER_PROTOCOL":   "HTTP/1.1",
+			"REQUEST_METHOD":    "GET",
+			"REQUEST_URI":       "/env/foo/bar?a=1&b=2",
+			"QUERY_STRING":      "a=1&b=2",
+			"SCRIPT_NAME":       "/env",
+			"PATH_INFO":         "/foo/bar",
+			"SERVER_NAME":       "127.0.0.1",
+			"SERVER_PORT":       "{port}",
+			"REMOTE_ADDR":       "127.0.0.1",
+			"REMOTE_HOST":       "127.0.0.1",
+			"HTTP_HOST":         "127.0.0.1:{port}",
+			"X_MATCHED_ROUTE":   "/env/*",
+			"X_RAW_PATH_INFO":   "/foo/bar",
+			"X_FULL_URL":        "http://127.0.0.1:{port}/env/foo/bar?a=1&b=2",
+			"GREETING":          "hi",
+		},
+		absent: []string{"CONTENT_LENGTH", "CONTENT_TYPE", "HTTPS", "AUTH_TYPE", "PATH_TRANSLATED", "HTTP_AUTHORIZATION"},
+		argv:   []string{"/env"}, // a query with '=' has no search words
+		stdin:  str(""),
+	},
+	{
+		name:   "prefix route without the slash",
+		target: "/env",
+		want:   map[string]string{"SCRIPT_NAME": "/env", "PATH_INFO": "", "QUERY_STRING": ""},
+	},
+	{
+		name:   "prefix route with a trailing slash",
+		target: "/env/",
+		want:   map[string]string{"SCRIPT_NAME": "/env", "PATH_INFO": "/"},
+	},
+	{
+		name:   "prefix route deeper path with trailing slash",
+		target: "/env/a/b/",
+		want:   map[string]string{"SCRIPT_NAME": "/env", "PATH_INFO": "/a/b/"},
+	},
+	{
+		name:   "exact route",
+		target: "/exact?x=1",
+		want:   map[string]string{"SCRIPT_NAME": "/exact", "PATH_INFO": "", "X_MATCHED_ROUTE": "/exact", "QUERY_STRING": "x=1"},
+	},
+	{
+		name:   "prefix route with a parameter",
+		target: "/u/42/x/y",
+		want:   map[string]string{"SCRIPT_NAME": "/u/42", "PATH_INFO": "/x/y", "X_RAW_PATH_INFO": "/x/y", "X_MATCHED_ROUTE": "/u/{id}/*"},
+	},
+	{
+		name:   "prefix route with a parameter, at its root",
+		target: "/u/42",
+		want:   map[string]string{"SCRIPT_NAME": "/u/42", "PATH_INFO": ""},
+	},
+	{
+		name:   "prefix route with an encoded parameter",
+		target: "/u/a%20b%2Fc/d%2Fe",
+		want:   map[string]string{"SCRIPT_NAME": "/u/a b/c", "PATH_INFO": "/d/e", "X_RAW_PATH_INFO": "/d%2Fe"},
+	},
+	{
+		name:   "percent-encoded path info",
+		target: "/env/a%20b/c%2Fd",
+		want:   map[string]string{"SCRIPT_NAME": "/env", "PATH_INFO": "/a b/c/d", "X_RAW_PATH_INFO": "/a%20b/c%2Fd"},
+	},
+	{
+		name:   "duplicate headers joined with comma",
+		target: "/env/",
+		header: [][2]string{{"X-Dup", "a"}, {"X-Dup", "b"}, {"Accept", "text/html"}},
+		want:   map[string]string{"HTTP_X_DUP": "a, b", "HTTP_ACCEPT": "text/html"},
+	},
+	{
+		name:   "cookies joined with semicolon",
+		target: "/env/",
+		header: [][2]string{{"Cookie", "a=1"}, {"Cookie", "b=2"}},
+		want:   map[string]string{"HTTP_COOKIE": "a=1; b=2"},
+	},
+	{
+		name:   "Proxy header dropped (httpoxy)",
+		target: "/env/",
+		header: [][2]string{{"Proxy", "http://evil.example:3128"}},
+		absent: []string{"HTTP_PROXY"},
+	},
+	{
+		name:   "header with underscore dropped, dash kept",
+		target: "/env/",
+		header: [][2]string{{"X_Foo", "spoof"}, {"X-Foo", "real"}},
+		want:   map[string]string{"HTTP_X_FOO": "real"},
+	},
+	{
+		name:   "Authorization hidden without pass_authorization",
+		target: "/env/",
+		header: [][2]string{{"Authorization", "Basic dTpw"}},
+		want:   map[string]string{"AUTH_TYPE": "Basic"},
+		absent: []string{"HTTP_AUTHORIZATION"},
+	},
+	{
+		name:   "Authorization passed with pass_authorization",
+		target: "/auth",
+		header: [][2]string{{"Authorization", "Bearer tok"}},
+		want:   map[string]string{"AUTH_TYPE": "Bearer", "HTTP_AUTHORIZATION": "Bearer tok"},
+	},
+	{
+		name:   "SERVER_NAME and SERVER_PORT from Host",
+		target: "/env/",
+		host:   "example.org:8443",
+		want:   map[string]string{"SERVER_NAME": "example.org", "SERVER_PORT": "8443", "HTTP_HOST": "example.org:8443", "X_FULL_URL": "http://example.org:8443/env/"},
+	},
+	{
+		name:   "Host without port",
+		target: "/env/",
+		host:   "example.org",
+		want:   map[string]string{"SERVER_NAME": "example.org", "SERVER_PORT": "80"},
+	},
+	{
+		name:   "IPv6 Host",
+		target: "/env/",
+		host:   "[::1]:9000",
+		want:   map[string]string{"SERVER_NAME": "::1", "SERVER_PORT": "9000"},
+	},
+	{
+		name:   "POST body on stdin",
+		method: "POST",
+		target: "/env/form",
+		header: [][2]string{{"Content-Type", "application/x-www-form-urlencoded"}},
+		body:   str("a=1&b=2"),
+		want:   map[string]string{"REQUEST_METHOD": "POST", "CONTENT_LENGTH": "7", "CONTENT_TYPE": "application/x-www-form-urlencoded"},
+		absent: []string{"HTTP_CONTENT_LENGTH", "HTTP_CONTENT_TYPE"},
+		stdin:  str("a=1&b=2"),
+	},
+	{
+		name:   "chunked POST gets an exact CONTENT_LENGTH",
+		method: "POST",
+		target: "/env/",
+		header: [][2]string{{"Content-Type", "text/plain"}},
+		body:   str(strings.Repeat("x", 5000)), chunked: true,
+		want:  map[string]string{"CONTENT_LENGTH": "5000", "CONTENT_TYPE": "text/plain"},
+		stdin: str(strings.Repeat("x", 5000)),
+	},
+	{
+		name:   "empty POST has no CONTENT_LENGTH",
+		method: "POST",
+		target: "/env/",
+		header: [][2]string{{"Content-Type", "text/plain"}},
+		body:   str(""),
+		want:   map[string]string{"REQUEST_METHOD": "POST"},
+		absent: []string{"CONTENT_LENGTH", "CONTENT_TYPE"},
+		stdin:  str(""),
+	},
+	{
+		name:   "GET with Content-Type but no body",
+		target: "/env/",
+		header: [][2]string{{"Content-Type", "text/plain"}},
+		absent: []string{"CONTENT_LENGTH", "CONTENT_TYPE"},
+	},
+	{
+		name:   "search words in argv (RFC 3875 4.4)",
+		target: "/env/?hello+big%20world",
+		want:   map[string]string{"QUERY_STRING": "hello+big%20world"},
+		argv:   []string{"/env", "hello", "big world"},
+	},
+	{
+		name:   "no search words when the query has =",
+		target: "/env/?a=b+c",
+		argv:   []string{"/env"},
+	},
+	{
+		name:   "server environment not leaked",
+		target: "/env/",
+		absent: []string{"WASIGATE_TEST_LEAK", "PATH", "HOME", "USER", "PWD"},
+	},
 }
 
 // TestCGIRootRoute: a route at /* has an empty SCRIPT_NAME and the whole
@@ -499,6 +513,10 @@ func accessEvent(t testing.TB, logs *logBuffer, path string) map[string]any {
 	return nil
 }
 
+// TestCGIResponses: what real guests' outputs and endings become. The
+// status and header cases of status.wasm's output moved to host's
+// TestHandlerResponses, which needs no wazero (issue 11); these are the
+// guests of their own and the endings only a real instance gives.
 func TestCGIResponses(t *testing.T) {
 	srv, logs := testSite(t, "", cgiConfig+`
 [[route]]
@@ -541,13 +559,6 @@ module = "nocontent.wasm"
 		reason     string // access log reason; "" means none
 	}{
 		{name: "LF header endings", target: "/g/", status: 200, body: "hello\n", header: map[string]string{"Content-Type": "text/plain"}},
-		{name: "CRLF header endings", target: "/status?crlf", status: 200, body: "body", header: map[string]string{"X-A": "b", "Content-Type": "text/plain"}},
-		{name: "Status 418", target: "/status?teapot", status: 418, body: "teapot\n", noHeader: []string{"Status"}},
-		{name: "client redirect", target: "/status?redirect", status: 302, header: map[string]string{"Location": "https://example.com/x"}},
-		{name: "repeated Set-Cookie kept", target: "/status?cookies", status: 200, body: "cookies\n", setCookies: []string{"a=1; Path=/", "b=2; Path=/"}},
-		{name: "no Content-Type, Location or Status", target: "/status?nostatus", status: 502, noHeader: []string{"X-Foo"}, reason: "invalid"},
-		{name: "malformed Status", target: "/status?badstatus", status: 502, reason: "invalid"},
-		{name: "invalid header name", target: "/status?badname", status: 502, noHeader: []string{"Bad Name"}, reason: "invalid"},
 		{name: "CR in a header value", target: "/crlf", status: 502, noHeader: []string{"Set-Cookie", "X-Evil"}, reason: "invalid"},
 		{name: "NUL in a header value", target: "/nul", status: 502, noHeader: []string{"X-Nul"}, reason: "invalid"},
 		{name: "header block too large", target: "/bigheader", status: 502, noHeader: []string{"X-Big"}, reason: "invalid"},

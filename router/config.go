@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/wasigate/wasigate/host"
 )
 
 // Config is a parsed configuration file.
@@ -50,10 +52,10 @@ type Limits struct {
 
 // DefaultLimits are the limits of a route that sets none.
 var DefaultLimits = Limits{
-	Timeout:      Duration(10 * time.Second),
+	Timeout:      Duration(host.DefaultTimeout),
 	Memory:       64 << 20,
-	MaxBody:      10 << 20,
-	MaxOutput:    64 << 20,
+	MaxBody:      host.DefaultMaxBody,
+	MaxOutput:    host.DefaultMaxOutput,
 	Concurrency:  64,
 	QueueTimeout: Duration(time.Second),
 	MaxOpenFiles: 256, // as wasi.DefaultMaxOpenFiles
@@ -113,6 +115,12 @@ type Server struct {
 	BuildConcurrency int      `toml:"build_concurrency"`
 	TrustedBuilds    bool     `toml:"trusted_builds"`
 	InsecureCache    bool     `toml:"insecure_cache"`
+	// Deadline is how a guest is stopped at its deadline or when its
+	// client leaves (issue 13): "instrument" (a check compiled into the
+	// module) or "wazero" (wazero's own, which exits to Go at every loop
+	// iteration; for diagnosis). Per process, not per route: wazero fixes
+	// it per runtime. Read at startup only.
+	Deadline string `toml:"deadline"`
 }
 
 // DefaultServer are the server-wide bounds of a configuration that sets none.
@@ -121,7 +129,7 @@ var DefaultServer = Server{
 	IdleTimeout:       Duration(120 * time.Second),
 	MaxHeaderBytes:    128 << 10,
 	MaxURI:            16 << 10,
-	MaxCGIHeader:      64 << 10,
+	MaxCGIHeader:      host.DefaultMaxHeaderBytes,
 	ShutdownGrace:     Duration(30 * time.Second),
 	ReadTimeout:       Duration(60 * time.Second),
 	WriteTimeout:      Duration(60 * time.Second),
@@ -129,17 +137,16 @@ var DefaultServer = Server{
 	BuildTimeout:      Duration(60 * time.Second),
 	BuildMemory:       1 << 30,
 	BuildConcurrency:  1,
+	Deadline:          "instrument",
 }
 
 var lowerPriority = true
 
-// NiceAfter is the engine's wasi.Options.NiceAfter for these settings:
-// 0 (the engine's default threshold) or -1 (off).
-func (s Server) NiceAfter() time.Duration {
-	if s.LowerPriority != nil && !*s.LowerPriority {
-		return -1
-	}
-	return 0
+// LowersPriority reports whether guests that spin are lowered to the
+// lowest CPU priority (lower_priority, default true). How the engine does
+// it is cmd's to wire, not the configuration's (issue 11).
+func (s Server) LowersPriority() bool {
+	return s.LowerPriority == nil || *s.LowerPriority
 }
 
 // Or returns s with each zero field taken from d.
@@ -179,6 +186,9 @@ func (s Server) Or(d Server) Server {
 	}
 	if s.BuildConcurrency == 0 {
 		s.BuildConcurrency = d.BuildConcurrency
+	}
+	if s.Deadline == "" {
+		s.Deadline = d.Deadline
 	}
 	return s
 }
@@ -345,17 +355,6 @@ func (c *Config) Abs(p string) string {
 // syntax, unknown keys, bad values and failed validation.
 var ErrConfig = errors.New("invalid configuration")
 
-// cgiNames are the meta-variables the host sets; a route's env may not
-// override them (RFC 3875 section 4.1 and WAGI's extras).
-var cgiNames = map[string]bool{
-	"AUTH_TYPE": true, "CONTENT_LENGTH": true, "CONTENT_TYPE": true, "GATEWAY_INTERFACE": true,
-	"PATH_INFO": true, "PATH_TRANSLATED": true, "QUERY_STRING": true, "REMOTE_ADDR": true,
-	"REMOTE_HOST": true, "REMOTE_IDENT": true, "REMOTE_USER": true, "REMOTE_PORT": true,
-	"REQUEST_METHOD": true, "REQUEST_URI": true, "SCRIPT_NAME": true, "SERVER_NAME": true,
-	"SERVER_PORT": true, "SERVER_PROTOCOL": true, "SERVER_SOFTWARE": true, "HTTPS": true,
-	"X_MATCHED_ROUTE": true, "X_FULL_URL": true, "X_RAW_PATH_INFO": true,
-}
-
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 var methodName = regexp.MustCompile(`^[A-Z]+$`)
@@ -368,19 +367,16 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("%w: %s: %s", ErrConfig, c.File, fmt.Sprintf(format, args...)))
 	}
 	checkLimits := func(where string, l Limits) {
-		if l.Concurrency < 0 {
-			bad("%s: concurrency must be positive", where)
-		}
-		if l.Memory != 0 && (l.Memory < 64<<10 || l.Memory > 4<<30) {
-			bad("%s: memory must be between 64KiB and 4GiB", where)
-		}
-		if bad := badMaxOpenFiles(l.MaxOpenFiles); bad != "" {
-			errs = append(errs, fmt.Errorf("%w: %s: %s: %s", ErrConfig, c.File, where, bad))
+		for _, m := range limitProblems(l) {
+			bad("%s: %s", where, m)
 		}
 	}
 	checkLimits("[defaults]", c.Defaults)
 	if c.Server.BuildConcurrency < 0 || c.Server.BuildTimeout < 0 || (c.Server.BuildMemory != 0 && c.Server.BuildMemory < 64<<20) {
 		bad("[server]: build_concurrency and build_timeout must be positive, build_memory at least 64MiB")
+	}
+	if d := c.Server.Deadline; d != "" && d != "instrument" && d != "wazero" {
+		bad("[server]: deadline %q: want \"instrument\" or \"wazero\"", d)
 	}
 	seen := map[string]int{}
 	for i := range c.Routes {
@@ -408,12 +404,8 @@ func (c *Config) Validate() error {
 		case r.Scripts != "" && r.Entrypoint != "":
 			bad("%s: entrypoint does not apply to a scripts route", where)
 		}
-		for k := range r.Env {
-			if !envName.MatchString(k) {
-				bad("%s: env name %q is not a valid variable name", where, k)
-			} else if cgiNames[strings.ToUpper(k)] || strings.HasPrefix(strings.ToUpper(k), "HTTP_") {
-				bad("%s: env %s collides with a CGI variable the server sets", where, k)
-			}
+		for _, m := range envProblems(r.Env) {
+			bad("%s: %s", where, m)
 		}
 		for g, v := range r.Volumes {
 			if !strings.HasPrefix(g, "/") {
@@ -436,8 +428,6 @@ func (c *Config) Validate() error {
 		switch {
 		case !interpreterExt.MatchString(in.Ext):
 			bad("%s: ext must be a dot and a name, like .rb", where)
-		case builtinExts[in.Ext]:
-			bad("%s: %s scripts are built, not interpreted", where, in.Ext)
 		case exts[in.Ext]:
 			bad("%s: another interpreter has the same ext", where)
 		}
@@ -455,9 +445,6 @@ func (c *Config) Validate() error {
 
 var interpreterExt = regexp.MustCompile(`^\.[A-Za-z0-9_+-]+$`)
 
-// builtinExts are the extensions wasi/build builds.
-var builtinExts = map[string]bool{".go": true, ".c": true, ".rs": true, ".wat": true, ".wasm": true}
-
 // sortedKeys returns m's keys in order, for stable output.
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
@@ -466,6 +453,37 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// limitProblems says what is wrong with a set of limits: the same rules
+// for [defaults], a route's and a tenant's.
+func limitProblems(l Limits) []string {
+	var p []string
+	if l.Concurrency < 0 {
+		p = append(p, "concurrency must be positive")
+	}
+	if l.Memory != 0 && (l.Memory < 64<<10 || l.Memory > 4<<30) {
+		p = append(p, "memory must be between 64KiB and 4GiB")
+	}
+	if m := badMaxOpenFiles(l.MaxOpenFiles); m != "" {
+		p = append(p, m)
+	}
+	return p
+}
+
+// envProblems says what is wrong with a configured env (a route's, a
+// tenant's, an interpreter's): names that are not variable names, or that
+// the host sets.
+func envProblems(env map[string]string) []string {
+	var p []string
+	for _, k := range sortedKeys(env) {
+		if !envName.MatchString(k) {
+			p = append(p, fmt.Sprintf("env name %q is not a valid variable name", k))
+		} else if host.Reserved(k) {
+			p = append(p, fmt.Sprintf("env %s collides with a CGI variable the server sets", k))
+		}
+	}
+	return p
 }
 
 // badMaxOpenFiles says what is wrong with a max_open_files value, or "".

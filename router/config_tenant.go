@@ -231,22 +231,12 @@ func (c *Config) validateHosting() error {
 			}
 			hosts[n] = t.Name
 		}
-		l := t.Limits.Limits
-		if l.Concurrency < 0 {
-			bad("%s: limits: concurrency must be positive", where)
-		}
-		if l.Memory != 0 && (l.Memory < 64<<10 || l.Memory > 4<<30) {
-			bad("%s: limits: memory must be between 64KiB and 4GiB", where)
-		}
-		if m := badMaxOpenFiles(l.MaxOpenFiles); m != "" {
+		// The same rules as a route's limits and env.
+		for _, m := range limitProblems(t.Limits.Limits) {
 			bad("%s: limits: %s", where, m)
 		}
-		for k := range t.Env {
-			if !envName.MatchString(k) {
-				bad("%s: env name %q is not a valid variable name", where, k)
-			} else if cgiNames[strings.ToUpper(k)] || strings.HasPrefix(strings.ToUpper(k), "HTTP_") {
-				bad("%s: env %s collides with a CGI variable the server sets", where, k)
-			}
+		for _, m := range envProblems(t.Env) {
+			bad("%s: %s", where, m)
 		}
 		// The tenant's routes follow the rules of the default site's; the
 		// messages name the tenant through the file label.

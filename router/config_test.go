@@ -171,11 +171,11 @@ path = "/x"`, want: []string{file + ":"}},
 func TestLowerPriorityKey(t *testing.T) {
 	tests := []struct {
 		name, text string
-		want       time.Duration
+		want       bool
 	}{
-		{"default on", "", 0},
-		{"on", "[server]\nlower_priority = true\n", 0},
-		{"off", "[server]\nlower_priority = false\n", -1},
+		{"default on", "", true},
+		{"on", "[server]\nlower_priority = true\n", true},
+		{"off", "[server]\nlower_priority = false\n", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -183,8 +183,40 @@ func TestLowerPriorityKey(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := cfg.Server.Or(DefaultServer).NiceAfter(); got != tt.want {
-				t.Errorf("NiceAfter() = %v; want %v", got, tt.want)
+			if got := cfg.Server.Or(DefaultServer).LowersPriority(); got != tt.want {
+				t.Errorf("LowersPriority() = %v; want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestDeadlineKey(t *testing.T) {
+	tests := []struct {
+		name, text string
+		want       string // "" means Validate fails
+	}{
+		{"default", "", "instrument"},
+		{"instrument", "[server]\ndeadline = \"instrument\"\n", "instrument"},
+		{"wazero", "[server]\ndeadline = \"wazero\"\n", "wazero"},
+		{"unknown", "[server]\ndeadline = \"epoch\"\n", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := ParseConfig(strings.NewReader(tt.text+"[[route]]\npath = \"/x\"\nmodule = \"x.wasm\"\n"), "/site/wasigate.toml")
+			if err == nil {
+				err = cfg.Validate()
+			}
+			if tt.want == "" {
+				if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "/site/wasigate.toml") || !strings.Contains(err.Error(), "deadline") {
+					t.Errorf("got %v; want ErrConfig naming the file and deadline", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cfg.Server.Or(DefaultServer).Deadline; got != tt.want {
+				t.Errorf("Deadline = %q; want %q", got, tt.want)
 			}
 		})
 	}

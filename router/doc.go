@@ -1,6 +1,10 @@
 // Package router turns wasigate's configuration (native TOML, or WAGI's
-// modules.toml) into a chi router of host handlers: it compiles every
-// module through package wasi, binds each route's limits, volumes and
-// environment, and wraps the routes in the server's middleware (request id,
-// access log, limits, recovery).
+// modules.toml) into sites: chi routers of host handlers, with tenants,
+// scripts routing, the limits middleware (request id, access log,
+// concurrency, recovery) and live reload.
+//
+// It loads modules through the Loader interface it declares (loader.go),
+// which wasi/cgi implements and cmd/wasigate wires in: router imports
+// host, chi, zerolog and the TOML library, and must not import wazero or
+// any wasi package (issue 11).
 package router

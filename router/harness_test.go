@@ -15,7 +15,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/wasigate/wasigate/wasi"
-	"github.com/wasigate/wasigate/wasi/build"
+	"github.com/wasigate/wasigate/wasi/cgi"
+	"github.com/wasigate/wasigate/wasi/toolchain"
 )
 
 // repoRoot is the repository's root folder.
@@ -84,7 +85,7 @@ func buildSite(t testing.TB, dir, config string, w io.Writer, edit func(*Options
 		t.Fatalf("config: %v", err)
 	}
 	eng, cache := sharedEngine(t)
-	opts := Options{Engine: eng, Builder: &build.Builder{Dir: cache}, Log: zerolog.New(w)}
+	opts := Options{Loader: &cgi.Loader{Engine: eng, Builder: &toolchain.Builder{Dir: cache}}, Log: zerolog.New(w)}
 	if edit != nil {
 		edit(&opts)
 	}

@@ -42,6 +42,17 @@ concurrency = 1
 queue_timeout = "50ms"
 
 [[route]]
+path = "/fib"
+module = "%[1]s/fib.wasm"
+timeout = "300ms"
+
+[[route]]
+path = "/spin"
+module = "%[1]s/spin.wasm"
+timeout = "300ms"
+env = { SPIN_N = "1000000000000000" }
+
+[[route]]
 path = "/hang"
 module = "%[1]s/loop.wasm"
 timeout = "20s"
@@ -432,486 +443,525 @@ func TestHostile(t *testing.T) {
 	const secret = "wasigate-test-secret-d0d0"
 	t.Setenv("WASIGATE_TEST_SECRET", secret)
 	srv, logs, dirs := hostileSite(t)
-	base := srv.URL
-	addr := srv.Listener.Addr().String()
-
-	type hostileCase struct {
-		name   string
-		route  string // for the log event; "" skips the event check
-		module string
-		reason string // "" means a request that ends well
-		// run makes the request(s) and checks what the client saw; it
-		// returns the request id whose event checkOneEvent looks at.
-		run func(t *testing.T) string
-	}
-	// want checks an answer with no body read error and a status.
-	want := func(t *testing.T, o outcome, status int) {
-		t.Helper()
-		if o.status != status {
-			t.Errorf("status %d; want %d (body %.200q)", o.status, status, o.body)
-		}
-		if o.readErr != nil {
-			t.Errorf("reading body: %v; want a complete response", o.readErr)
-		}
-	}
-	// aborted checks a response that started and was then cut off.
-	aborted := func(t *testing.T, o outcome) {
-		t.Helper()
-		if o.readErr == nil {
-			t.Errorf("body %.100q read to the end; want an aborted response (unexpected EOF)", o.body)
-		}
-	}
-	get := func(t *testing.T, path string) outcome {
-		t.Helper()
-		return fetch(t, "GET", base+path, nil, nil)
-	}
-	// answers is the run of a case that only checks one GET's status.
-	answers := func(path string, status int) func(t *testing.T) string {
-		return func(t *testing.T) string {
-			o := get(t, path)
-			want(t, o, status)
-			return o.id
-		}
-	}
-
-	cases := []hostileCase{
-		{
-			name: "loop stopped at the timeout", route: "/loop", module: "loop.wasm", reason: "timeout",
-			run: func(t *testing.T) string {
-				o := get(t, "/loop")
-				want(t, o, http.StatusGatewayTimeout)
-				// concurrency = 1 with a 50ms queue: a 503 would mean the
-				// first guest still held its slot.
-				o2 := get(t, "/loop")
-				want(t, o2, http.StatusGatewayTimeout)
-				return o.id
-			},
-		},
-		{
-			name: "memhog fails inside its 16MiB cap", route: "/memhog", module: "memhog.wasm",
-			run: func(t *testing.T) string {
-				before := vmRSS()
-				o := get(t, "/memhog")
-				want(t, o, http.StatusOK)
-				var n int
-				if _, err := fmt.Sscanf(o.body, "allocated %d MiB", &n); err != nil || n >= 16 || n < 8 {
-					t.Errorf("body %q; want allocated N MiB with 8 <= N < 16", o.body)
-				}
-				if grew := vmRSS() - before; grew > 256<<20 {
-					t.Errorf("server RSS grew by %d MiB for one 16MiB guest", grew>>20)
-				}
-				return o.id
-			},
-		},
-		{
-			name: "memhog_trap traps at its cap", route: "/memhog_trap", module: "memhog_trap.wasm", reason: "memory",
-			run: answers("/memhog_trap", http.StatusBadGateway),
-		},
-		{
-			name: "trap", route: "/trap", module: "trap.wasm", reason: "crash",
-			run: answers("/trap", http.StatusBadGateway),
-		},
-		{
-			name: "rust panic", route: "/panic", module: "panic.wasm", reason: "crash",
-			run: func(t *testing.T) string {
-				o := get(t, "/panic")
-				want(t, o, http.StatusBadGateway)
-				found := false
-				for _, e := range requestEvents(t, logs, o.id) {
-					found = found || strings.Contains(e.str("stderr"), "deliberate panic")
-				}
-				if !found {
-					t.Errorf("the panic message on stderr is not in the log")
-				}
-				return o.id
-			},
-		},
-		{
-			name: "exit 1 before the header block", route: "/exit1", module: "exit1.wasm", reason: "exit",
-			run: answers("/exit1", http.StatusBadGateway),
-		},
-		{
-			name: "exit 1 after the body started", route: "/exit1_after_body", module: "exit1_after_body.wasm", reason: "exit",
-			run: func(t *testing.T) string {
-				o := get(t, "/exit1_after_body")
-				aborted(t, o)
-				return o.id
-			},
-		},
-		{
-			name: "trap after the body started", route: "/trap_after_body", module: "trap_after_body.wasm", reason: "crash",
-			run: func(t *testing.T) string {
-				o := get(t, "/trap_after_body")
-				aborted(t, o)
-				return o.id
-			},
-		},
-		{
-			name: "flood stopped at max_output", route: "/flood", module: "flood.wasm", reason: "output",
-			run: func(t *testing.T) string {
-				o := get(t, "/flood")
-				aborted(t, o)
-				if len(o.body) > 1<<20 {
-					t.Errorf("client got %d body bytes; want at most max_output (1MiB)", len(o.body))
-				}
-				return o.id
-			},
-		},
-		{
-			name: "2 MiB header line", route: "/bigheader", module: "bigheader.wasm", reason: "invalid",
-			run: answers("/bigheader", http.StatusBadGateway),
-		},
-		{
-			name: "header block never ends", route: "/noend", module: "noend.wasm", reason: "invalid",
-			run: answers("/noend", http.StatusBadGateway),
-		},
-		{
-			name: "CR in a header value", route: "/crlf", module: "crlf.wasm", reason: "invalid",
-			run: func(t *testing.T) string {
-				o := get(t, "/crlf")
-				want(t, o, http.StatusBadGateway)
-				if c := o.header.Values("Set-Cookie"); len(c) > 0 {
-					t.Errorf("Set-Cookie %q reached the client", c)
-				}
-				if x := o.header.Get("X-Evil"); x != "" {
-					t.Errorf("X-Evil %q reached the client", x)
-				}
-				return o.id
-			},
-		},
-		{
-			name: "NUL in a header value", route: "/nul", module: "nul.wasm", reason: "invalid",
-			run: func(t *testing.T) string {
-				o := get(t, "/nul")
-				want(t, o, http.StatusBadGateway)
-				if x := o.header.Get("X-Nul"); x != "" {
-					t.Errorf("X-Nul %q reached the client", x)
-				}
-				return o.id
-			},
-		},
-		{
-			name: "guest ignores a 5 MiB body", route: "/nostdin", module: "nostdin.wasm",
-			run: func(t *testing.T) string {
-				o := fetch(t, "POST", base+"/nostdin", bytes.NewReader(make([]byte, 5<<20)), nil)
-				want(t, o, http.StatusOK)
-				if o.body != "ignored stdin\n" {
-					t.Errorf("body %q; want %q", o.body, "ignored stdin\n")
-				}
-				return o.id
-			},
-		},
-		{
-			name: "sleep past the timeout", route: "/sleep", module: "sleep.wasm", reason: "timeout",
-			run: func(t *testing.T) string {
-				o := get(t, "/sleep")
-				want(t, o, http.StatusGatewayTimeout)
-				// The guest sleeps 5 s; ending well before means the sleep
-				// was cut at the 300ms deadline.
-				if o.elapsed >= 5*time.Second {
-					t.Errorf("answered after %v; want at the 300ms timeout, not after the 5s sleep", o.elapsed)
-				}
-				return o.id
-			},
-		},
-		{
-			name: "body over max_body with Content-Length", route: "/readall", module: "readall.wasm", reason: "body",
-			run: func(t *testing.T) string {
-				o := fetch(t, "POST", base+"/readall", bytes.NewReader(make([]byte, 2<<20)), nil)
-				want(t, o, http.StatusRequestEntityTooLarge)
-				return o.id
-			},
-		},
-		{
-			name: "chunked body over max_body", route: "/readall", module: "readall.wasm", reason: "body",
-			run: func(t *testing.T) string {
-				// A reader of unknown length makes the client send chunks.
-				body := io.MultiReader(bytes.NewReader(make([]byte, 2<<20)))
-				o := fetch(t, "POST", base+"/readall", body, nil)
-				want(t, o, http.StatusRequestEntityTooLarge)
-				return o.id
-			},
-		},
-		{
-			name: "chunked body under max_body", route: "/readall", module: "readall.wasm",
-			run: func(t *testing.T) string {
-				body := io.MultiReader(bytes.NewReader(make([]byte, 1000)))
-				o := fetch(t, "POST", base+"/readall", body, nil)
-				want(t, o, http.StatusOK)
-				if o.body != "read 1000 bytes\n" {
-					t.Errorf("body %q; want %q", o.body, "read 1000 bytes\n")
-				}
-				return o.id
-			},
-		},
-		{
-			name: "client disconnects mid-request", route: "/hang", module: "loop.wasm", reason: "client",
-			run: func(t *testing.T) string {
-				// Twice on a route with one slot: the second run only
-				// starts (and ends as "client", not queued) if the first
-				// guest was stopped and its slot freed.
-				for i := 1; i <= 2; i++ {
-					ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-					req, _ := http.NewRequestWithContext(ctx, "GET", base+"/hang", nil)
-					_, err := http.DefaultClient.Do(req)
-					cancel()
-					if err == nil {
-						t.Fatalf("request %d: got a response; want the client to give up", i)
-					}
-					evs := waitRouteEvents(t, logs, "/hang", i)
-					if len(evs) < i {
-						t.Fatalf("request %d: guest not stopped after the client left (no access log event)", i)
-					}
-					e := evs[i-1]
-					if e.str("reason") != "client" {
-						t.Errorf("request %d: reason %q; want client", i, e.str("reason"))
-					}
-					if d, _ := e["duration"].(float64); d >= 20000 {
-						t.Errorf("request %d: ran %v ms; want stopped when the client left, not at the 20s timeout", i, d)
-					}
-				}
-				return eventsOfRoute(t, logs, "/hang")[1].str("request_id")
-			},
-		},
-		{
-			name: "slowloris", run: func(t *testing.T) string {
-				start := time.Now()
-				raw, _ := rawExchange(t, addr, func(c net.Conn) error {
-					if _, err := io.WriteString(c, "GET /hello HTTP/1.1\r\nHost: x\r\n"); err != nil {
-						return err
-					}
-					// One header byte every 100ms, never ending the block.
-					for i := 0; i < 50; i++ {
-						time.Sleep(100 * time.Millisecond)
-						if _, err := io.WriteString(c, "X"); err != nil {
-							return err
-						}
-					}
-					return nil
-				})
-				if strings.Contains(raw, "200 OK") {
-					t.Errorf("a request whose headers never ended was served: %q", raw)
-				}
-				if d := time.Since(start); d >= 5*time.Second {
-					t.Errorf("connection still open after %v; want it closed at read_header_timeout (300ms)", d)
-				}
-				return ""
-			},
-		},
-		{
-			name: "NUL in the path", route: "/p/*", module: "env.wasm", reason: "request",
-			run: func(t *testing.T) string {
-				// WASI passes the environment as NUL-terminated strings:
-				// PATH_INFO "/a\x00b" cannot reach the guest. A client
-				// error, not a guest crash.
-				o := get(t, "/p/a%00b")
-				want(t, o, http.StatusBadRequest)
-				o2 := get(t, "/p/x?a+%00")
-				want(t, o2, http.StatusBadRequest)
-				return o.id
-			},
-		},
-		{
-			name: "idle keep-alive connection closed", run: func(t *testing.T) string {
-				start := time.Now()
-				raw, _ := rawExchange(t, addr, func(c net.Conn) error {
-					_, err := io.WriteString(c, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
-					return err
-				})
-				if got := statusOf(raw); got != http.StatusOK {
-					t.Errorf("status %d; want 200 (%.100q)", got, raw)
-				}
-				// rawExchange reads until the server closes (or 5 s).
-				if d := time.Since(start); d >= 5*time.Second {
-					t.Errorf("idle connection still open after %v; want it closed at idle_timeout (300ms)", d)
-				}
-				return ""
-			},
-		},
-		{
-			name: "huge URL", route: "", reason: "uri",
-			run: func(t *testing.T) string {
-				o := get(t, "/hello?"+strings.Repeat("a", 8<<10))
-				want(t, o, http.StatusRequestURITooLong)
-				return o.id
-			},
-		},
-		{
-			name: "huge headers", run: func(t *testing.T) string {
-				hdr := http.Header{"X-Big": {strings.Repeat("b", 64<<10)}}
-				raw, _ := rawExchange(t, addr, func(c net.Conn) error {
-					req, _ := http.NewRequest("GET", base+"/hello", nil)
-					req.Header = hdr
-					return req.Write(c)
-				})
-				if got := statusOf(raw); got != http.StatusRequestHeaderFieldsTooLarge {
-					t.Errorf("status %d; want 431 (%.100q)", got, raw)
-				}
-				return ""
-			},
-		},
-		{
-			name: "fs: paths outside the volume", route: "/fs", module: "fs.wasm",
-			run: func(t *testing.T) string {
-				// RFC 3875 section 4.4: a query without '=' becomes argv
-				// words split on '+'; fs.wasm probes each.
-				o := get(t, "/fs?/data/hello.txt+/data/../secret.txt+/etc/passwd+/data/link+/data/abs+../secret.txt+/data/sub/../../secret.txt")
-				want(t, o, http.StatusOK)
-				lines := probeLines(o.body)
-				if got := lines["read /data/hello.txt"]; got != "ok hello from data" {
-					t.Errorf("read /data/hello.txt: %q; want ok hello from data", got)
-				}
-				for _, p := range []string{"/data/../secret.txt", "/etc/passwd", "/data/link", "/data/abs", "../secret.txt", "/data/sub/../../secret.txt"} {
-					if got := lines["read "+p]; !strings.HasPrefix(got, "denied") {
-						t.Errorf("read %s: %q; want denied", p, got)
-					}
-				}
-				if strings.Contains(o.body, "top secret") || strings.Contains(o.body, "root:") {
-					t.Errorf("a file outside the volume leaked: %q", o.body)
-				}
-				return o.id
-			},
-		},
-		{
-			name: "fs: write to a read-only volume", route: "/fs-ro-write", module: "fs.wasm",
-			run: func(t *testing.T) string {
-				o := get(t, "/fs-ro-write")
-				want(t, o, http.StatusOK)
-				if got := probeLines(o.body)["write /data/new.txt"]; !strings.HasPrefix(got, "denied") {
-					t.Errorf("write /data/new.txt: %q; want denied", got)
-				}
-				if _, err := os.Stat(filepath.Join(dirs, "data", "new.txt")); !errors.Is(err, os.ErrNotExist) {
-					t.Errorf("host folder changed: data/new.txt exists (stat: %v)", err)
-				}
-				return o.id
-			},
-		},
-		{
-			name: "fs: writable volume works inside", route: "/fs-rw", module: "fs.wasm",
-			run: func(t *testing.T) string {
-				o := get(t, "/fs-rw?/data/inside.txt")
-				want(t, o, http.StatusOK)
-				lines := probeLines(o.body)
-				if got := lines["write /data/made.txt"]; got != "ok" {
-					t.Errorf("write /data/made.txt: %q; want ok", got)
-				}
-				if got := lines["read /data/inside.txt"]; got != "ok inside" {
-					t.Errorf("read /data/inside.txt: %q; want ok inside", got)
-				}
-				if b, err := os.ReadFile(filepath.Join(dirs, "rw", "made.txt")); string(b) != "written by fs.wasm\n" {
-					t.Errorf("rw/made.txt holds %q (%v); want the guest's line", b, err)
-				}
-				return o.id
-			},
-		},
-		{
-			name: "fs: writable volume, symlink to a folder outside", route: "/fs-rw-escape", module: "fs.wasm",
-			run: func(t *testing.T) string {
-				o := get(t, "/fs-rw-escape?/data/out/victim.txt")
-				want(t, o, http.StatusOK)
-				lines := probeLines(o.body)
-				if got := lines["write /data/out/pwned.txt"]; !strings.HasPrefix(got, "denied") {
-					t.Errorf("write through the link: %q; want denied", got)
-				}
-				if got := lines["read /data/out/victim.txt"]; !strings.HasPrefix(got, "denied") {
-					t.Errorf("read through the link: %q; want denied", got)
-				}
-				if _, err := os.Stat(filepath.Join(dirs, "outside", "pwned.txt")); !errors.Is(err, os.ErrNotExist) {
-					t.Errorf("the guest wrote outside its volume: outside/pwned.txt exists (stat: %v)", err)
-				}
-				return o.id
-			},
-		},
-		{
-			name: "fs: writable volume, symlink to a file outside", route: "/fs-rw-escape-file", module: "fs.wasm",
-			run: func(t *testing.T) string {
-				o := get(t, "/fs-rw-escape-file")
-				want(t, o, http.StatusOK)
-				if got := probeLines(o.body)["write /data/victim"]; !strings.HasPrefix(got, "denied") {
-					t.Errorf("write through the link: %q; want denied", got)
-				}
-				if b, _ := os.ReadFile(filepath.Join(dirs, "outside", "victim.txt")); string(b) != "untouched\n" {
-					t.Errorf("outside/victim.txt now holds %q; want it untouched", b)
-				}
-				return o.id
-			},
-		},
-		{
-			name: "guest sees none of the server's environment", route: "/env", module: "env.wasm",
-			run: func(t *testing.T) string {
-				o := get(t, "/env")
-				want(t, o, http.StatusOK)
-				if strings.Contains(o.body, secret) || strings.Contains(o.body, "WASIGATE_TEST_SECRET") {
-					t.Errorf("the server's environment leaked into the guest: %q", o.body)
-				}
-				for _, k := range []string{"PATH", "HOME", "USER"} {
-					if strings.Contains(o.body, "env-"+k+"=") {
-						t.Errorf("guest sees the server's %s", k)
-					}
-				}
-				return o.id
-			},
-		},
-		{
-			name: "no state survives between requests", route: "/counter", module: "counter.wasm",
-			run: func(t *testing.T) string {
-				var id string
-				for i := 0; i < 3; i++ {
-					o := get(t, "/counter")
-					want(t, o, http.StatusOK)
-					if o.body != "count=1\n" {
-						t.Errorf("request %d: body %q; want count=1", i+1, o.body)
-					}
-					id = o.id
-				}
-				return id
-			},
-		},
-		{
-			name: "internal redirect loop", route: "/status", module: "status.wasm", reason: "redirect",
-			run: func(t *testing.T) string {
-				o := get(t, "/status?loop")
-				if o.status < 500 || o.readErr != nil {
-					t.Errorf("status %d (read error %v); want a 5xx", o.status, o.readErr)
-				}
-				return o.id
-			},
-		},
-		{
-			name: "more requests than concurrency", route: "/busy", module: "slowbody.wasm", reason: "concurrency",
-			run: func(t *testing.T) string {
-				// slowbody sends its headers and a first line, then takes
-				// 800ms more: once the client has the headers, the one
-				// slot is taken for longer than the 100ms queue.
-				res, err := http.Get(base + "/busy")
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer res.Body.Close()
-				o := get(t, "/busy")
-				want(t, o, http.StatusServiceUnavailable)
-				if ra := o.header.Get("Retry-After"); ra == "" {
-					t.Errorf("503 without Retry-After")
-				}
-				if b, err := io.ReadAll(res.Body); err != nil || !strings.HasSuffix(string(b), "line 5\n") {
-					t.Errorf("the request holding the slot got %q (%v); want all 5 lines", b, err)
-				}
-				return o.id
-			},
-		},
-	}
-	for _, tc := range cases {
+	e := &hostileEnv{base: srv.URL, addr: srv.Listener.Addr().String(), dirs: dirs, secret: secret, logs: logs}
+	for _, tc := range hostileCases {
 		t.Run(tc.name, func(t *testing.T) {
-			id := tc.run(t)
+			id := tc.run(t, e)
 			if id != "" && (tc.route != "" || tc.reason != "") {
 				checkOneEvent(t, logs, id, tc.route, tc.module, tc.reason)
 			}
-			o := get(t, "/hello")
+			o := e.get(t, "/hello")
 			if o.status != http.StatusOK || o.body != "hello\n" {
 				t.Errorf("healthy route after the case: %d %q; want 200 hello", o.status, o.body)
 			}
 		})
 	}
+}
+
+// hostileEnv is what the hostile cases run against: the served site, its
+// folders and its log.
+type hostileEnv struct {
+	base, addr, dirs, secret string
+	logs                     *logBuffer
+}
+
+func (e *hostileEnv) get(t *testing.T, path string) outcome {
+	t.Helper()
+	return fetch(t, "GET", e.base+path, nil, nil)
+}
+
+// hostileCase is one hostile request (or a few) and what must follow.
+type hostileCase struct {
+	name   string
+	route  string // for the log event; "" skips the event check
+	module string
+	reason string // "" means a request that ends well
+	// run makes the request(s) and checks what the client saw; it
+	// returns the request id whose event checkOneEvent looks at.
+	run func(t *testing.T, e *hostileEnv) string
+}
+
+// wantStatus checks an answer with no body read error and a status.
+func wantStatus(t *testing.T, o outcome, status int) {
+	t.Helper()
+	if o.status != status {
+		t.Errorf("status %d; want %d (body %.200q)", o.status, status, o.body)
+	}
+	if o.readErr != nil {
+		t.Errorf("reading body: %v; want a complete response", o.readErr)
+	}
+}
+
+// wantAborted checks a response that started and was then cut off.
+func wantAborted(t *testing.T, o outcome) {
+	t.Helper()
+	if o.readErr == nil {
+		t.Errorf("body %.100q read to the end; want an aborted response (unexpected EOF)", o.body)
+	}
+}
+
+// answers is the run of a case that only checks one GET's status.
+func answers(path string, status int) func(t *testing.T, e *hostileEnv) string {
+	return func(t *testing.T, e *hostileEnv) string {
+		o := e.get(t, path)
+		wantStatus(t, o, status)
+		return o.id
+	}
+}
+
+// hostileCases are TestHostile's cases, run one after another on one site
+// (hostileSite), each followed by a healthy request.
+var hostileCases = []hostileCase{
+	{
+		name: "loop stopped at the timeout", route: "/loop", module: "loop.wasm", reason: "timeout",
+		run: func(t *testing.T, e *hostileEnv) string {
+			o := e.get(t, "/loop")
+			wantStatus(t, o, http.StatusGatewayTimeout)
+			// concurrency = 1 with a 50ms queue: a 503 would mean the
+			// first guest still held its slot.
+			o2 := e.get(t, "/loop")
+			wantStatus(t, o2, http.StatusGatewayTimeout)
+			return o.id
+		},
+	},
+	{
+		// Recursion without a loop: only a check at function entries
+		// stops it (issue 13).
+		name: "fib(60) stopped at the timeout", route: "/fib", module: "fib.wasm", reason: "timeout",
+		run: func(t *testing.T, e *hostileEnv) string {
+			start := time.Now()
+			o := e.get(t, "/fib")
+			wantStatus(t, o, http.StatusGatewayTimeout)
+			if d := time.Since(start); d > 800*time.Millisecond {
+				t.Errorf("answered after %v; want about the 300ms timeout", d)
+			}
+			return o.id
+		},
+	},
+	{
+		name: "tight C loop stopped at the timeout", route: "/spin", module: "spin.wasm", reason: "timeout",
+		run: func(t *testing.T, e *hostileEnv) string {
+			start := time.Now()
+			o := e.get(t, "/spin")
+			wantStatus(t, o, http.StatusGatewayTimeout)
+			if d := time.Since(start); d > 800*time.Millisecond {
+				t.Errorf("answered after %v; want about the 300ms timeout", d)
+			}
+			return o.id
+		},
+	},
+	{
+		name: "memhog fails inside its 16MiB cap", route: "/memhog", module: "memhog.wasm",
+		run: func(t *testing.T, e *hostileEnv) string {
+			before := vmRSS()
+			o := e.get(t, "/memhog")
+			wantStatus(t, o, http.StatusOK)
+			var n int
+			if _, err := fmt.Sscanf(o.body, "allocated %d MiB", &n); err != nil || n >= 16 || n < 8 {
+				t.Errorf("body %q; want allocated N MiB with 8 <= N < 16", o.body)
+			}
+			if grew := vmRSS() - before; grew > 256<<20 {
+				t.Errorf("server RSS grew by %d MiB for one 16MiB guest", grew>>20)
+			}
+			return o.id
+		},
+	},
+	{
+		name: "memhog_trap traps at its cap", route: "/memhog_trap", module: "memhog_trap.wasm", reason: "memory",
+		run: answers("/memhog_trap", http.StatusBadGateway),
+	},
+	{
+		name: "trap", route: "/trap", module: "trap.wasm", reason: "crash",
+		run: answers("/trap", http.StatusBadGateway),
+	},
+	{
+		name: "rust panic", route: "/panic", module: "panic.wasm", reason: "crash",
+		run: func(t *testing.T, e *hostileEnv) string {
+			o := e.get(t, "/panic")
+			wantStatus(t, o, http.StatusBadGateway)
+			found := false
+			for _, e := range requestEvents(t, e.logs, o.id) {
+				found = found || strings.Contains(e.str("stderr"), "deliberate panic")
+			}
+			if !found {
+				t.Errorf("the panic message on stderr is not in the log")
+			}
+			return o.id
+		},
+	},
+	{
+		name: "exit 1 before the header block", route: "/exit1", module: "exit1.wasm", reason: "exit",
+		run: answers("/exit1", http.StatusBadGateway),
+	},
+	{
+		name: "exit 1 after the body started", route: "/exit1_after_body", module: "exit1_after_body.wasm", reason: "exit",
+		run: func(t *testing.T, e *hostileEnv) string {
+			o := e.get(t, "/exit1_after_body")
+			wantAborted(t, o)
+			return o.id
+		},
+	},
+	{
+		name: "trap after the body started", route: "/trap_after_body", module: "trap_after_body.wasm", reason: "crash",
+		run: func(t *testing.T, e *hostileEnv) string {
+			o := e.get(t, "/trap_after_body")
+			wantAborted(t, o)
+			return o.id
+		},
+	},
+	{
+		name: "flood stopped at max_output", route: "/flood", module: "flood.wasm", reason: "output",
+		run: func(t *testing.T, e *hostileEnv) string {
+			o := e.get(t, "/flood")
+			wantAborted(t, o)
+			if len(o.body) > 1<<20 {
+				t.Errorf("client got %d body bytes; want at most max_output (1MiB)", len(o.body))
+			}
+			return o.id
+		},
+	},
+	{
+		name: "2 MiB header line", route: "/bigheader", module: "bigheader.wasm", reason: "invalid",
+		run: answers("/bigheader", http.StatusBadGateway),
+	},
+	{
+		name: "header block never ends", route: "/noend", module: "noend.wasm", reason: "invalid",
+		run: answers("/noend", http.StatusBadGateway),
+	},
+	{
+		name: "CR in a header value", route: "/crlf", module: "crlf.wasm", reason: "invalid",
+		run: func(t *testing.T, e *hostileEnv) string {
+			o := e.get(t, "/crlf")
+			wantStatus(t, o, http.StatusBadGateway)
+			if c := o.header.Values("Set-Cookie"); len(c) > 0 {
+				t.Errorf("Set-Cookie %q reached the client", c)
+			}
+			if x := o.header.Get("X-Evil"); x != "" {
+				t.Errorf("X-Evil %q reached the client", x)
+			}
+			return o.id
+		},
+	},
+	{
+		name: "NUL in a header value", route: "/nul", module: "nul.wasm", reason: "invalid",
+		run: func(t *testing.T, e *hostileEnv) string {
+			o := e.get(t, "/nul")
+			wantStatus(t, o, http.StatusBadGateway)
+			if x := o.header.Get("X-Nul"); x != "" {
+				t.Errorf("X-Nul %q reached the client", x)
+			}
+			return o.id
+		},
+	},
+	{
+		name: "guest ignores a 5 MiB body", route: "/nostdin", module: "nostdin.wasm",
+		run: func(t *testing.T, e *hostileEnv) string {
+			o := fetch(t, "POST", e.base+"/nostdin", bytes.NewReader(make([]byte, 5<<20)), nil)
+			wantStatus(t, o, http.StatusOK)
+			if o.body != "ignored stdin\n" {
+				t.Errorf("body %q; want %q", o.body, "ignored stdin\n")
+			}
+			return o.id
+		},
+	},
+	{
+		name: "sleep past the timeout", route: "/sleep", module: "sleep.wasm", reason: "timeout",
+		run: func(t *testing.T, e *hostileEnv) string {
+			o := e.get(t, "/sleep")
+			wantStatus(t, o, http.StatusGatewayTimeout)
+			// The guest sleeps 5 s; ending well before means the sleep
+			// was cut at the 300ms deadline.
+			if o.elapsed >= 5*time.Second {
+				t.Errorf("answered after %v; want at the 300ms timeout, not after the 5s sleep", o.elapsed)
+			}
+			return o.id
+		},
+	},
+	{
+		name: "body over max_body with Content-Length", route: "/readall", module: "readall.wasm", reason: "body",
+		run: func(t *testing.T, e *hostileEnv) string {
+			o := fetch(t, "POST", e.base+"/readall", bytes.NewReader(make([]byte, 2<<20)), nil)
+			wantStatus(t, o, http.StatusRequestEntityTooLarge)
+			return o.id
+		},
+	},
+	{
+		name: "chunked body over max_body", route: "/readall", module: "readall.wasm", reason: "body",
+		run: func(t *testing.T, e *hostileEnv) string {
+			// A reader of unknown length makes the client send chunks.
+			body := io.MultiReader(bytes.NewReader(make([]byte, 2<<20)))
+			o := fetch(t, "POST", e.base+"/readall", body, nil)
+			wantStatus(t, o, http.StatusRequestEntityTooLarge)
+			return o.id
+		},
+	},
+	{
+		name: "chunked body under max_body", route: "/readall", module: "readall.wasm",
+		run: func(t *testing.T, e *hostileEnv) string {
+			body := io.MultiReader(bytes.NewReader(make([]byte, 1000)))
+			o := fetch(t, "POST", e.base+"/readall", body, nil)
+			wantStatus(t, o, http.StatusOK)
+			if o.body != "read 1000 bytes\n" {
+				t.Errorf("body %q; want %q", o.body, "read 1000 bytes\n")
+			}
+			return o.id
+		},
+	},
+	{
+		name: "client disconnects mid-request", route: "/hang", module: "loop.wasm", reason: "client",
+		run: func(t *testing.T, e *hostileEnv) string {
+			// Twice on a route with one slot: the second run only
+			// starts (and ends as "client", not queued) if the first
+			// guest was stopped and its slot freed.
+			for i := 1; i <= 2; i++ {
+				ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+				req, _ := http.NewRequestWithContext(ctx, "GET", e.base+"/hang", nil)
+				_, err := http.DefaultClient.Do(req)
+				cancel()
+				if err == nil {
+					t.Fatalf("request %d: got a response; want the client to give up", i)
+				}
+				evs := waitRouteEvents(t, e.logs, "/hang", i)
+				if len(evs) < i {
+					t.Fatalf("request %d: guest not stopped after the client left (no access log event)", i)
+				}
+				ev := evs[i-1]
+				if ev.str("reason") != "client" {
+					t.Errorf("request %d: reason %q; want client", i, ev.str("reason"))
+				}
+				if d, _ := ev["duration"].(float64); d >= 20000 {
+					t.Errorf("request %d: ran %v ms; want stopped when the client left, not at the 20s timeout", i, d)
+				}
+			}
+			return eventsOfRoute(t, e.logs, "/hang")[1].str("request_id")
+		},
+	},
+	{
+		name: "slowloris", run: func(t *testing.T, e *hostileEnv) string {
+			start := time.Now()
+			raw, _ := rawExchange(t, e.addr, func(c net.Conn) error {
+				if _, err := io.WriteString(c, "GET /hello HTTP/1.1\r\nHost: x\r\n"); err != nil {
+					return err
+				}
+				// One header byte every 100ms, never ending the block.
+				for i := 0; i < 50; i++ {
+					time.Sleep(100 * time.Millisecond)
+					if _, err := io.WriteString(c, "X"); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if strings.Contains(raw, "200 OK") {
+				t.Errorf("a request whose headers never ended was served: %q", raw)
+			}
+			if d := time.Since(start); d >= 5*time.Second {
+				t.Errorf("connection still open after %v; want it closed at read_header_timeout (300ms)", d)
+			}
+			return ""
+		},
+	},
+	{
+		name: "NUL in the path", route: "/p/*", module: "env.wasm", reason: "request",
+		run: func(t *testing.T, e *hostileEnv) string {
+			// WASI passes the environment as NUL-terminated strings:
+			// PATH_INFO "/a\x00b" cannot reach the guest. A client
+			// error, not a guest crash.
+			o := e.get(t, "/p/a%00b")
+			wantStatus(t, o, http.StatusBadRequest)
+			o2 := e.get(t, "/p/x?a+%00")
+			wantStatus(t, o2, http.StatusBadRequest)
+			return o.id
+		},
+	},
+	{
+		name: "idle keep-alive connection closed", run: func(t *testing.T, e *hostileEnv) string {
+			start := time.Now()
+			raw, _ := rawExchange(t, e.addr, func(c net.Conn) error {
+				_, err := io.WriteString(c, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+				return err
+			})
+			if got := statusOf(raw); got != http.StatusOK {
+				t.Errorf("status %d; want 200 (%.100q)", got, raw)
+			}
+			// rawExchange reads until the server closes (or 5 s).
+			if d := time.Since(start); d >= 5*time.Second {
+				t.Errorf("idle connection still open after %v; want it closed at idle_timeout (300ms)", d)
+			}
+			return ""
+		},
+	},
+	{
+		name: "huge URL", route: "", reason: "uri",
+		run: func(t *testing.T, e *hostileEnv) string {
+			o := e.get(t, "/hello?"+strings.Repeat("a", 8<<10))
+			wantStatus(t, o, http.StatusRequestURITooLong)
+			return o.id
+		},
+	},
+	{
+		name: "huge headers", run: func(t *testing.T, e *hostileEnv) string {
+			hdr := http.Header{"X-Big": {strings.Repeat("b", 64<<10)}}
+			raw, _ := rawExchange(t, e.addr, func(c net.Conn) error {
+				req, _ := http.NewRequest("GET", e.base+"/hello", nil)
+				req.Header = hdr
+				return req.Write(c)
+			})
+			if got := statusOf(raw); got != http.StatusRequestHeaderFieldsTooLarge {
+				t.Errorf("status %d; want 431 (%.100q)", got, raw)
+			}
+			return ""
+		},
+	},
+	{
+		name: "fs: paths outside the volume", route: "/fs", module: "fs.wasm",
+		run: func(t *testing.T, e *hostileEnv) string {
+			// RFC 3875 section 4.4: a query without '=' becomes argv
+			// words split on '+'; fs.wasm probes each.
+			o := e.get(t, "/fs?/data/hello.txt+/data/../secret.txt+/etc/passwd+/data/link+/data/abs+../secret.txt+/data/sub/../../secret.txt")
+			wantStatus(t, o, http.StatusOK)
+			lines := probeLines(o.body)
+			if got := lines["read /data/hello.txt"]; got != "ok hello from data" {
+				t.Errorf("read /data/hello.txt: %q; want ok hello from data", got)
+			}
+			for _, p := range []string{"/data/../secret.txt", "/etc/passwd", "/data/link", "/data/abs", "../secret.txt", "/data/sub/../../secret.txt"} {
+				if got := lines["read "+p]; !strings.HasPrefix(got, "denied") {
+					t.Errorf("read %s: %q; want denied", p, got)
+				}
+			}
+			if strings.Contains(o.body, "top secret") || strings.Contains(o.body, "root:") {
+				t.Errorf("a file outside the volume leaked: %q", o.body)
+			}
+			return o.id
+		},
+	},
+	{
+		name: "fs: write to a read-only volume", route: "/fs-ro-write", module: "fs.wasm",
+		run: func(t *testing.T, e *hostileEnv) string {
+			o := e.get(t, "/fs-ro-write")
+			wantStatus(t, o, http.StatusOK)
+			if got := probeLines(o.body)["write /data/new.txt"]; !strings.HasPrefix(got, "denied") {
+				t.Errorf("write /data/new.txt: %q; want denied", got)
+			}
+			if _, err := os.Stat(filepath.Join(e.dirs, "data", "new.txt")); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("host folder changed: data/new.txt exists (stat: %v)", err)
+			}
+			return o.id
+		},
+	},
+	{
+		name: "fs: writable volume works inside", route: "/fs-rw", module: "fs.wasm",
+		run: func(t *testing.T, e *hostileEnv) string {
+			o := e.get(t, "/fs-rw?/data/inside.txt")
+			wantStatus(t, o, http.StatusOK)
+			lines := probeLines(o.body)
+			if got := lines["write /data/made.txt"]; got != "ok" {
+				t.Errorf("write /data/made.txt: %q; want ok", got)
+			}
+			if got := lines["read /data/inside.txt"]; got != "ok inside" {
+				t.Errorf("read /data/inside.txt: %q; want ok inside", got)
+			}
+			if b, err := os.ReadFile(filepath.Join(e.dirs, "rw", "made.txt")); string(b) != "written by fs.wasm\n" {
+				t.Errorf("rw/made.txt holds %q (%v); want the guest's line", b, err)
+			}
+			return o.id
+		},
+	},
+	{
+		name: "fs: writable volume, symlink to a folder outside", route: "/fs-rw-escape", module: "fs.wasm",
+		run: func(t *testing.T, e *hostileEnv) string {
+			o := e.get(t, "/fs-rw-escape?/data/out/victim.txt")
+			wantStatus(t, o, http.StatusOK)
+			lines := probeLines(o.body)
+			if got := lines["write /data/out/pwned.txt"]; !strings.HasPrefix(got, "denied") {
+				t.Errorf("write through the link: %q; want denied", got)
+			}
+			if got := lines["read /data/out/victim.txt"]; !strings.HasPrefix(got, "denied") {
+				t.Errorf("read through the link: %q; want denied", got)
+			}
+			if _, err := os.Stat(filepath.Join(e.dirs, "outside", "pwned.txt")); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("the guest wrote outside its volume: outside/pwned.txt exists (stat: %v)", err)
+			}
+			return o.id
+		},
+	},
+	{
+		name: "fs: writable volume, symlink to a file outside", route: "/fs-rw-escape-file", module: "fs.wasm",
+		run: func(t *testing.T, e *hostileEnv) string {
+			o := e.get(t, "/fs-rw-escape-file")
+			wantStatus(t, o, http.StatusOK)
+			if got := probeLines(o.body)["write /data/victim"]; !strings.HasPrefix(got, "denied") {
+				t.Errorf("write through the link: %q; want denied", got)
+			}
+			if b, _ := os.ReadFile(filepath.Join(e.dirs, "outside", "victim.txt")); string(b) != "untouched\n" {
+				t.Errorf("outside/victim.txt now holds %q; want it untouched", b)
+			}
+			return o.id
+		},
+	},
+	{
+		name: "guest sees none of the server's environment", route: "/env", module: "env.wasm",
+		run: func(t *testing.T, e *hostileEnv) string {
+			o := e.get(t, "/env")
+			wantStatus(t, o, http.StatusOK)
+			if strings.Contains(o.body, e.secret) || strings.Contains(o.body, "WASIGATE_TEST_SECRET") {
+				t.Errorf("the server's environment leaked into the guest: %q", o.body)
+			}
+			for _, k := range []string{"PATH", "HOME", "USER"} {
+				if strings.Contains(o.body, "env-"+k+"=") {
+					t.Errorf("guest sees the server's %s", k)
+				}
+			}
+			return o.id
+		},
+	},
+	{
+		name: "no state survives between requests", route: "/counter", module: "counter.wasm",
+		run: func(t *testing.T, e *hostileEnv) string {
+			var id string
+			for i := 0; i < 3; i++ {
+				o := e.get(t, "/counter")
+				wantStatus(t, o, http.StatusOK)
+				if o.body != "count=1\n" {
+					t.Errorf("request %d: body %q; want count=1", i+1, o.body)
+				}
+				id = o.id
+			}
+			return id
+		},
+	},
+	{
+		name: "internal redirect loop", route: "/status", module: "status.wasm", reason: "redirect",
+		run: func(t *testing.T, e *hostileEnv) string {
+			o := e.get(t, "/status?loop")
+			if o.status < 500 || o.readErr != nil {
+				t.Errorf("status %d (read error %v); want a 5xx", o.status, o.readErr)
+			}
+			return o.id
+		},
+	},
+	{
+		name: "more requests than concurrency", route: "/busy", module: "slowbody.wasm", reason: "concurrency",
+		run: func(t *testing.T, e *hostileEnv) string {
+			// slowbody sends its headers and a first line, then takes
+			// 800ms more: once the client has the headers, the one
+			// slot is taken for longer than the 100ms queue.
+			res, err := http.Get(e.base + "/busy")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			o := e.get(t, "/busy")
+			wantStatus(t, o, http.StatusServiceUnavailable)
+			if ra := o.header.Get("Retry-After"); ra == "" {
+				t.Errorf("503 without Retry-After")
+			}
+			if b, err := io.ReadAll(res.Body); err != nil || !strings.HasSuffix(string(b), "line 5\n") {
+				t.Errorf("the request holding the slot got %q (%v); want all 5 lines", b, err)
+			}
+			return o.id
+		},
+	},
 }
 
 // probeLines maps "read PATH" / "write PATH" / "ls /data" to the rest of

@@ -1,14 +1,11 @@
 package router
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path"
 	"sort"
 	"strings"
-
-	"github.com/wasigate/wasigate/wasi"
 )
 
 // InterpreterOptions are the [[interpreter]] keys beyond ext, module and
@@ -38,6 +35,10 @@ type InterpreterOptions struct {
 	Scratch bool `toml:"scratch"`
 }
 
+// ScratchGuestDir is where an interpreter with scratch sees its fresh
+// folder.
+const ScratchGuestDir = "/tmp"
+
 // PreloadEnv is the variable that carries an interpreter's preload list.
 const PreloadEnv = "WASIGATE_PRELOAD"
 
@@ -49,16 +50,11 @@ func checkInterpreter(where string, in Interpreter) []string {
 			bad = append(bad, fmt.Sprintf("%s: args %q is not an option (options start with -; the script's path follows them)", where, a))
 		}
 	}
-	for k := range in.Env {
-		up := strings.ToUpper(k)
-		switch {
-		case !envName.MatchString(k):
-			bad = append(bad, fmt.Sprintf("%s: env name %q is not a valid variable name", where, k))
-		case cgiNames[up] || strings.HasPrefix(up, "HTTP_"):
-			bad = append(bad, fmt.Sprintf("%s: env %s collides with a CGI variable the server sets", where, k))
-		case k == PreloadEnv && len(in.Preload) > 0:
-			bad = append(bad, fmt.Sprintf("%s: env %s is set by preload", where, k))
-		}
+	for _, m := range envProblems(in.Env) {
+		bad = append(bad, where+": "+m)
+	}
+	if _, ok := in.Env[PreloadEnv]; ok && len(in.Preload) > 0 {
+		bad = append(bad, fmt.Sprintf("%s: env %s is set by preload", where, PreloadEnv))
 	}
 	for _, m := range in.Preload {
 		if m == "" || strings.ContainsAny(m, ", \x00") {
@@ -73,7 +69,7 @@ func checkInterpreter(where string, in Interpreter) []string {
 			bad = append(bad, fmt.Sprintf("%s: volume %s: interpreters see the scripts folder there", where, g))
 		case v.Path == "":
 			bad = append(bad, fmt.Sprintf("%s: volume %s needs a host folder", where, g))
-		case in.Scratch && path.Clean(g) == wasi.ScratchGuestDir:
+		case in.Scratch && path.Clean(g) == ScratchGuestDir:
 			bad = append(bad, fmt.Sprintf("%s: volume %s: scratch mounts a fresh folder there", where, g))
 		case v.Writable:
 			bad = append(bad, fmt.Sprintf("%s: volume %s: an interpreter's volumes are read-only (a writable folder is a route's volume)", where, g))
@@ -84,8 +80,8 @@ func checkInterpreter(where string, in Interpreter) []string {
 
 // interpreterVolumes resolves an interpreter's volumes against the
 // configuration's folder; a missing folder fails the start, naming it.
-func interpreterVolumes(cfg *Config, in Interpreter) ([]wasi.Volume, error) {
-	var vols []wasi.Volume
+func interpreterVolumes(cfg *Config, in Interpreter) ([]Mount, error) {
+	var vols []Mount
 	for _, g := range sortedKeys(in.Volumes) {
 		dir := cfg.Abs(in.Volumes[g].Path)
 		st, err := os.Stat(dir)
@@ -95,7 +91,7 @@ func interpreterVolumes(cfg *Config, in Interpreter) ([]wasi.Volume, error) {
 		if !st.IsDir() {
 			return nil, fmt.Errorf("volume %s: %s is not a folder", g, dir)
 		}
-		vols = append(vols, wasi.Volume{Guest: g, Host: dir})
+		vols = append(vols, Mount{Guest: g, Host: dir})
 	}
 	return vols, nil
 }
@@ -116,15 +112,4 @@ func interpreterEnv(in Interpreter) []string {
 		env = append(env, PreloadEnv+"="+strings.Join(in.Preload, ","))
 	}
 	return env
-}
-
-// runScratch runs c with a fresh scratch folder at /tmp, removed after.
-func runScratch(ctx context.Context, prog *wasi.Program, c *wasi.Call) error {
-	dir, err := os.MkdirTemp("", "wasigate-scratch-")
-	if err != nil {
-		return fmt.Errorf("scratch: %w", err)
-	}
-	defer os.RemoveAll(dir)
-	c.Scratch = dir
-	return prog.Run(ctx, c)
 }

@@ -17,7 +17,8 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/wasigate/wasigate/wasi/build"
+	"github.com/wasigate/wasigate/wasi/cgi"
+	"github.com/wasigate/wasigate/wasi/toolchain"
 )
 
 // discardWriter is a reusable http.ResponseWriter that keeps the status
@@ -96,7 +97,7 @@ module = "samples/c/hello.wasm"
 		b.Fatal(err)
 	}
 	eng, cache := sharedEngine(b)
-	site, err := Build(b.Context(), cfg, Options{Engine: eng, Builder: &build.Builder{Dir: cache}, Log: zerolog.New(io.Discard)})
+	site, err := Build(b.Context(), cfg, Options{Loader: &cgi.Loader{Engine: eng, Builder: &toolchain.Builder{Dir: cache}}, Log: zerolog.New(io.Discard)})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -18,7 +18,8 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/wasigate/wasigate/wasi/build"
+	"github.com/wasigate/wasigate/wasi/cgi"
+	"github.com/wasigate/wasigate/wasi/toolchain"
 )
 
 // helloVariant is hello.wasm answering "HELLO" instead of "hello": the same
@@ -90,7 +91,7 @@ func reloadSite(t testing.TB, config string) (dir string, rl *Reloader, srv *htt
 	live := &Live{Retired: func(s *Site, _ time.Duration) { retired <- s }}
 	rl = &Reloader{
 		Path:    filepath.Join(dir, "wasigate.toml"),
-		Options: Options{Engine: eng, Builder: &build.Builder{Dir: cache}, Log: zerolog.New(logs)},
+		Options: Options{Loader: &cgi.Loader{Engine: eng, Builder: &toolchain.Builder{Dir: cache}}, Log: zerolog.New(logs)},
 		Live:    live,
 	}
 	if err := rl.Reload(context.Background(), "start"); err != nil {

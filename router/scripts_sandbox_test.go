@@ -15,14 +15,15 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/wasigate/wasigate/wasi"
-	"github.com/wasigate/wasigate/wasi/build"
+	"github.com/wasigate/wasigate/wasi/cgi"
+	"github.com/wasigate/wasigate/wasi/toolchain"
 )
 
 // needSandbox skips a test where bwrap cannot make a sandbox, except under
 // WASIGATE_REQUIRE_TOOLCHAINS where that fails it (issue 10).
 func needSandbox(t *testing.T) {
 	t.Helper()
-	if sb := build.DetectSandbox(); !sb.Available() {
+	if sb := toolchain.DetectSandbox(); !sb.Available() {
 		if requireToolchains() {
 			t.Fatalf("no build sandbox: %s", sb)
 		}
@@ -45,7 +46,7 @@ func testGoCache() string {
 		defer os.RemoveAll(tmp)
 		src := filepath.Join(tmp, "warm.go")
 		if os.WriteFile(src, []byte("package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println() }\n"), 0o644) == nil {
-			_, _ = (&build.Builder{Dir: tmp, GoCache: dir}).Build(context.Background(), src)
+			_, _ = (&toolchain.Builder{Dir: tmp, GoCache: dir}).Build(context.Background(), src)
 		}
 	})
 	return dir
@@ -62,8 +63,8 @@ func sandboxSite(t *testing.T, dir, config string) (*httptest.Server, *logBuffer
 		t.Fatalf("config: %v", err)
 	}
 	logs := &logBuffer{}
-	b := &build.Builder{Dir: filepath.Join(t.TempDir(), "builds"), GoCache: testGoCache(), Limits: cfg.Server.Or(DefaultServer).BuildLimits()}
-	site, err := Build(context.Background(), cfg, Options{Engine: scriptsEngine(t), Builder: b, Log: zerolog.New(logs)})
+	b := &toolchain.Builder{Dir: filepath.Join(t.TempDir(), "builds"), GoCache: testGoCache(), Limits: testBuildLimits(cfg.Server.Or(DefaultServer))}
+	site, err := Build(context.Background(), cfg, Options{Loader: &cgi.Loader{Engine: scriptsEngine(t), Builder: b}, Log: zerolog.New(logs)})
 	if err != nil {
 		t.Fatalf("build: %v", err)
 	}
@@ -301,4 +302,9 @@ func watchCompilers(stop chan struct{}) int {
 		}
 		most = max(most, count)
 	}
+}
+
+// testBuildLimits are the build limits of srv, as cmd/wasigate sets them.
+func testBuildLimits(srv Server) toolchain.Limits {
+	return toolchain.Limits{Timeout: time.Duration(srv.BuildTimeout), Memory: int64(srv.BuildMemory), Concurrency: srv.BuildConcurrency}
 }

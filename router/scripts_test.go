@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,7 +19,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/wasigate/wasigate/wasi"
-	"github.com/wasigate/wasigate/wasi/build"
+	"github.com/wasigate/wasigate/wasi/cgi"
+	"github.com/wasigate/wasigate/wasi/toolchain"
 )
 
 // Sources of the scripts the tests serve, written into a temporary folder.
@@ -167,9 +169,8 @@ func scriptsSite(t testing.TB, dir, config string) (*httptest.Server, *logBuffer
 	eng := scriptsEngine(t)
 	logs := &logBuffer{}
 	site, err := Build(context.Background(), cfg, Options{
-		Engine:  eng,
-		Builder: &build.Builder{Dir: filepath.Join(t.TempDir(), "builds"), GoCache: testGoCache()},
-		Log:     zerolog.New(logs),
+		Loader: &cgi.Loader{Engine: eng, Builder: &toolchain.Builder{Dir: filepath.Join(t.TempDir(), "builds"), GoCache: testGoCache()}},
+		Log:    zerolog.New(logs),
 	})
 	if err != nil {
 		t.Fatalf("build: %v", err)
@@ -485,7 +486,7 @@ func TestScriptsPrebuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	logs := &logBuffer{}
-	site, err := Build(context.Background(), cfg, Options{Engine: scriptsEngine(t), Builder: &build.Builder{Dir: t.TempDir()}, Log: zerolog.New(logs)})
+	site, err := Build(context.Background(), cfg, Options{Loader: &cgi.Loader{Engine: scriptsEngine(t), Builder: &toolchain.Builder{Dir: t.TempDir()}}, Log: zerolog.New(logs)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -510,7 +511,6 @@ func TestScriptsConfigErrors(t *testing.T) {
 		{"exact path", "[[route]]\npath = \"/s\"\nscripts = \"s\"\n", "prefix route"},
 		{"entrypoint", "[[route]]\npath = \"/s/*\"\nscripts = \"s\"\nentrypoint = \"x\"\n", "entrypoint does not apply"},
 		{"bad ext", "[[interpreter]]\next = \"rb\"\nmodule = \"r.wasm\"\n", "ext must be"},
-		{"built ext", "[[interpreter]]\next = \".go\"\nmodule = \"r.wasm\"\n", "built, not interpreted"},
 		{"duplicate ext", "[[interpreter]]\next = \".rb\"\nmodule = \"a.wasm\"\n[[interpreter]]\next = \".rb\"\nmodule = \"b.wasm\"\n", "same ext"},
 		{"no module", "[[interpreter]]\next = \".rb\"\n", "module is required"},
 	}
@@ -521,6 +521,22 @@ func TestScriptsConfigErrors(t *testing.T) {
 				t.Errorf("error %v; want one containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestInterpreterBuiltExt: an interpreter may not claim an extension the
+// loader builds; the site fails to build, naming the file and the
+// interpreter (checked at Build, where the loader is known: issue 11).
+func TestInterpreterBuiltExt(t *testing.T) {
+	cfg, err := ParseConfig(strings.NewReader("[[interpreter]]\next = \".go\"\nmodule = \"r.wasm\"\n"), "test.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, _ := sharedEngine(t)
+	_, err = Build(context.Background(), cfg, Options{Loader: &cgi.Loader{Engine: eng}, Log: zerolog.Nop()})
+	want := `test.toml: interpreter #1 ".go": .go scripts are built, not interpreted`
+	if err == nil || !strings.Contains(err.Error(), want) || !errors.Is(err, ErrConfig) {
+		t.Errorf("error %v; want ErrConfig containing %q", err, want)
 	}
 }
 
@@ -574,15 +590,15 @@ func TestScriptsEditsReleaseModules(t *testing.T) {
 	}
 	defer eng.Close(ctx)
 	dir := t.TempDir()
-	cgi := filepath.Join(dir, "cgi")
-	if err := os.Mkdir(cgi, 0o755); err != nil {
+	scripts := filepath.Join(dir, "cgi")
+	if err := os.Mkdir(scripts, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := ParseConfig(strings.NewReader("[[route]]\npath = \"/s/*\"\nscripts = \"cgi\"\n"), filepath.Join(dir, "test.toml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	site, err := Build(ctx, cfg, Options{Engine: eng, Builder: &build.Builder{Dir: t.TempDir()}, Log: zerolog.Nop()})
+	site, err := Build(ctx, cfg, Options{Loader: &cgi.Loader{Engine: eng, Builder: &toolchain.Builder{Dir: t.TempDir()}}, Log: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -597,7 +613,7 @@ func TestScriptsEditsReleaseModules(t *testing.T) {
 			t.Fatal(err)
 		}
 		// A distinct modification time, as an editor's save gives.
-		p := filepath.Join(cgi, "x.wasm")
+		p := filepath.Join(scripts, "x.wasm")
 		if err := os.WriteFile(p, wasm, 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -126,7 +126,7 @@ volumes = { "/data" = "b-data" }
 // absolute-form targets reach the server as written.
 func TestTenantIsolation(t *testing.T) {
 	dir, text := twoTenants(t, "")
-	srv, logs, _ := serveTenantConfig(t, dir, text, nil)
+	srv, logs, _ := serveTenantConfig(t, dir, text, withFakeLoader(nil))
 	addr := srv.Listener.Addr().String()
 
 	secrets := []string{"a-secret", "secret from a"}
@@ -189,7 +189,7 @@ func TestTenantIsolation(t *testing.T) {
 // env, and that logs carry the tenant.
 func TestTenantRouting(t *testing.T) {
 	dir, text := twoTenants(t, "")
-	srv, logs, _ := serveTenantConfig(t, dir, text, nil)
+	srv, logs, _ := serveTenantConfig(t, dir, text, withFakeLoader(nil))
 	tests := []struct {
 		name, host, path string
 		status           int
@@ -245,7 +245,7 @@ func TestTrustedProxies(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			dir, text := twoTenants(t, tc.trusted)
-			srv, _, _ := serveTenantConfig(t, dir, text, nil)
+			srv, _, _ := serveTenantConfig(t, dir, text, withFakeLoader(nil))
 			res, body := getHost(t, srv, "b.example", "/x", "X-Forwarded-Host", "spoofed.example, a.example")
 			if res.StatusCode != tc.want {
 				t.Fatalf("status %d; want %d (body %q)", res.StatusCode, tc.want, body)
@@ -285,7 +285,7 @@ concurrency = 2
 path = "/hello"
 module = %[2]q
 `, guest("sleep.wasm"), guest("hello.wasm"))
-	srv, logs, _ := serveTenantConfig(t, t.TempDir(), text, func(o *Options) {
+	srv, logs, _ := serveTenantConfig(t, t.TempDir(), text, withFakeLoader(func(o *Options) {
 		o.Running = func(tenant, route string, delta int) {
 			if delta > 0 {
 				select {
@@ -294,7 +294,7 @@ module = %[2]q
 				}
 			}
 		}
-	})
+	}))
 
 	// Hold busy's one slot with a sleeping guest.
 	ctx, cancel := context.WithCancel(context.Background())
@@ -367,13 +367,13 @@ module = %[1]q
 `, guest("hello.wasm"))
 	var mu sync.Mutex
 	observed := map[string]int{}
-	srv, logs, _ := serveTenantConfig(t, t.TempDir(), text, func(o *Options) {
+	srv, logs, _ := serveTenantConfig(t, t.TempDir(), text, withFakeLoader(func(o *Options) {
 		o.Observe = func(r *http.Request, info *host.Info, status int, d time.Duration) {
 			mu.Lock()
 			observed[info.Tenant+" "+strconv.Itoa(status)+" "+info.Reason]++
 			mu.Unlock()
 		}
-	})
+	}))
 	for i := range 3 {
 		if res, _ := getHost(t, srv, "limited.example", "/hello"); res.StatusCode != 200 {
 			t.Fatalf("request %d within the burst: status %d; want 200", i+1, res.StatusCode)

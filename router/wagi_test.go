@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/wasigate/wasigate/wasi/cgi"
 )
 
 func TestWAGIRoutes(t *testing.T) {
@@ -188,7 +190,7 @@ func TestWAGISubRoutesListed(t *testing.T) {
 		t.Fatal(err)
 	}
 	eng, _ := sharedEngine(t)
-	site, err := Build(t.Context(), cfg, Options{Engine: eng})
+	site, err := Build(t.Context(), cfg, Options{Loader: &cgi.Loader{Engine: eng}})
 	if err != nil {
 		t.Fatal(err)
 	}

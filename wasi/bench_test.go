@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/wasigate/wasigate/wasi"
-	"github.com/wasigate/wasigate/wasi/build"
+	"github.com/wasigate/wasigate/wasi/toolchain"
 )
 
 // repoRoot is the repository's root folder.
@@ -91,8 +91,8 @@ func BenchmarkRunRust(b *testing.B) { benchRun(b, guestPath("hello_rs.wasm"), "h
 // toolchain (GOOS=wasip1) first.
 func BenchmarkRunGo(b *testing.B) {
 	dir := filepath.Join(os.TempDir(), "wasigate-bench-builds") // reused between runs
-	res, err := (&build.Builder{Dir: dir}).Build(context.Background(), filepath.Join(repoRoot, "samples", "scripts", "hello-go.go"))
-	if errors.Is(err, build.ErrToolchain) {
+	res, err := (&toolchain.Builder{Dir: dir}).Build(context.Background(), filepath.Join(repoRoot, "samples", "scripts", "hello-go.go"))
+	if errors.Is(err, toolchain.ErrToolchain) {
 		b.Skip(err)
 	}
 	if err != nil {

@@ -13,7 +13,7 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
-	"github.com/wasigate/wasigate/wasi/build"
+	"github.com/wasigate/wasigate/wasi/toolchain"
 )
 
 type seg struct {
@@ -130,7 +130,7 @@ func TestCoalesceDataGoGuest(t *testing.T) {
 		t.Skip("no go on PATH (Debian: golang)")
 	}
 	dir := t.TempDir()
-	res, err := (&build.Builder{Dir: dir}).Build(context.Background(), filepath.Join(repoDir, "samples", "scripts", "hello-go.go"))
+	res, err := (&toolchain.Builder{Dir: dir}).Build(context.Background(), filepath.Join(repoDir, "samples", "scripts", "hello-go.go"))
 	if err != nil {
 		t.Fatalf("build: %v", err)
 	}

@@ -1,9 +1,13 @@
 // Package wasi owns everything wazero in wasigate: the one runtime of the
-// process, the on-disk compilation cache, compiled modules, and the
-// per-request instantiation of a module with its limits (linear memory,
-// deadline) and the WASI view the guest gets: arguments, environment,
-// stdin/stdout/stderr, preopened volumes, real clocks and crypto randomness.
+// process and a module's whole life: source (built through wasi/toolchain),
+// rewrite (data joining), compile (the on-disk cache), the refcounted
+// cache of scripts' modules with single-flight builds (scripts.go), and
+// the per-request instantiation of a module with its limits (linear
+// memory, deadline, open files) and the WASI view the guest gets:
+// arguments, environment, stdin/stdout/stderr, preopened volumes, real
+// clocks and crypto randomness.
 //
-// It knows nothing of HTTP: the CGI mapping lives in package host, which
-// reaches this package only through the small Runner seam it declares.
+// It knows nothing of HTTP: it must not import host, router, chi or
+// wasi/cgi. The CGI mapping lives in package host, and wasi/cgi joins the
+// two through the Runner seam host declares.
 package wasi

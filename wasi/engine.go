@@ -1,16 +1,13 @@
 package wasi
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,6 +15,8 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/wasigate/wasigate/wasi/toolchain"
 )
 
 // Options configure an Engine. The zero value works: no on-disk cache and
@@ -40,6 +39,9 @@ type Options struct {
 	// setting given in the environment is left alone. For a server: it
 	// changes process-wide settings.
 	Tune bool
+	// Deadline is how a guest is stopped at its deadline: DeadlineInstrument
+	// (also "") or DeadlineWazero (deadline.go).
+	Deadline string
 	// SnapshotInitTimeout bounds the init run to take a snapshot (issue
 	// 12); 0 means DefaultSnapshotInitTimeout.
 	SnapshotInitTimeout time.Duration
@@ -61,6 +63,7 @@ type Engine struct {
 	// again, so guests run on the caller's thread (priority.go).
 	canRestore  bool
 	pools       poolSet
+	dl          deadlines     // deadline.go
 	snapTimeout time.Duration // Options.SnapshotInitTimeout
 
 	mu    sync.Mutex
@@ -76,10 +79,15 @@ type Engine struct {
 // NewEngine creates the runtime and instantiates the WASI preview 1 host
 // module in it.
 //
-// The runtime closes guests when their context is done
-// (WithCloseOnContextDone): without it a looping guest ignores its deadline.
+// A looping guest ignores its deadline unless its module is instrumented
+// (the default) or the runtime closes guests when their context is done
+// (WithCloseOnContextDone, Options.Deadline = DeadlineWazero): deadline.go.
 func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
-	cfg := wazero.NewRuntimeConfigCompiler().WithCloseOnContextDone(true)
+	instrument, err := checkDeadlineMode(opts.Deadline)
+	if err != nil {
+		return nil, err
+	}
+	cfg := wazero.NewRuntimeConfigCompiler()
 	e := &Engine{cacheDir: opts.CacheDir, workers: opts.CompilationWorkers, nice: opts.NiceAfter, tune: newTuner(opts.Tune && canNice), runners: make(chan *job), hosts: map[string]bool{}, snapTimeout: opts.SnapshotInitTimeout}
 	e.canRestore = e.niceAfter() > 0 && probeRestore()
 	if opts.CacheDir != "" {
@@ -96,7 +104,8 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 		e.cache = cache
 		cfg = cfg.WithCompilationCache(cache)
 	}
-	e.rt = wazero.NewRuntimeWithConfig(ctx, cfg)
+	e.dl = deadlines{instrument: instrument, cfg: cfg}
+	e.rt = wazero.NewRuntimeWithConfig(ctx, cfg.WithCloseOnContextDone(!instrument))
 	if err := instantiateWASI(ctx, e.rt); err != nil {
 		e.rt.Close(ctx)
 		return nil, fmt.Errorf("instantiate wasi: %w", err)
@@ -114,11 +123,6 @@ func instantiateWASI(ctx context.Context, rt wazero.Runtime) error {
 	_, err := b.Instantiate(ctx)
 	return err
 }
-
-// Runtime exposes the wazero runtime so that host modules (for example the
-// stubs an interpreter needs) can be instantiated into it before compiling
-// the modules that import them. Call ProvideHostModule afterwards.
-func (e *Engine) Runtime() wazero.Runtime { return e.rt }
 
 // ProvideHostModule records that imports from the named module are satisfied
 // by the host, so Module.Check accepts them.
@@ -141,6 +145,7 @@ func (e *Engine) MemoryRescued() int { return int(e.pools.stats.rescued.Load()) 
 // Close releases the runtime, every module and the pooled memory.
 func (e *Engine) Close(ctx context.Context) error {
 	err := e.rt.Close(ctx)
+	e.closeFallback(ctx)
 	if e.cache != nil {
 		e.cache.Close(ctx)
 	}
@@ -165,30 +170,42 @@ func (e *Engine) CompileFile(ctx context.Context, path string) (*Module, error) 
 }
 
 // ErrNoWat2Wasm is returned for .wat modules when wat2wasm is not on PATH.
-var ErrNoWat2Wasm = errors.New("wat2wasm not found on PATH (Debian: apt-get install wabt)")
+var ErrNoWat2Wasm = toolchain.ErrNoWat2Wasm
 
 // ReadModuleFile returns the binary module at path, converting .wat text
 // with wat2wasm.
 func ReadModuleFile(path string) ([]byte, error) {
-	if strings.HasSuffix(path, ".wat") {
-		bin, err := exec.LookPath("wat2wasm")
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, ErrNoWat2Wasm)
-		}
-		var stderr bytes.Buffer
-		cmd := exec.Command(bin, "--output=-", path)
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
-			return nil, fmt.Errorf("wat2wasm %s: %w: %s", path, err, strings.TrimSpace(stderr.String()))
-		}
-		return out, nil
+	if toolchain.KindOf(path) == toolchain.WAT {
+		return toolchain.WAT2Wasm(path)
 	}
-	wasm, err := os.ReadFile(path)
+	return os.ReadFile(path)
+}
+
+// Load builds the source at path with b (nil: only .wasm and .wat, which
+// wat2wasm converts in process) and compiles the module.
+func (e *Engine) Load(ctx context.Context, path string, b *toolchain.Builder) (*Module, error) {
+	wasmPath := path
+	kind := toolchain.KindOf(path)
+	switch {
+	case kind == "":
+		return nil, fmt.Errorf("not a module or script (want %s)", toolchain.KindsText())
+	case kind == toolchain.Wasm:
+	case kind == toolchain.WAT && b == nil:
+	default:
+		if b == nil {
+			return nil, fmt.Errorf("%s sources need a builder", kind)
+		}
+		res, err := b.Build(ctx, path)
+		if err != nil {
+			return nil, err
+		}
+		wasmPath = res.Path
+	}
+	wasm, err := ReadModuleFile(wasmPath)
 	if err != nil {
 		return nil, err
 	}
-	return wasm, nil
+	return e.Compile(ctx, path, wasm)
 }
 
 // Compile compiles wasm once, through the on-disk cache when the engine has
@@ -216,7 +233,14 @@ func (e *Engine) Compile(ctx context.Context, name string, wasm []byte) (*Module
 		wasm = out
 		m.Segments, m.SegmentsJoined = before, after
 	}
-	compiled, err := e.rt.CompileModule(ctx, wasm)
+	// Then add the deadline checks (issue 13): after joining, so that
+	// both rewrites are cached together in the compiled code.
+	wasm, rt, err := e.rewriteDeadline(ctx, m, wasm)
+	if err != nil {
+		return nil, fmt.Errorf("compile %s: %w", name, err)
+	}
+	m.rt = rt
+	compiled, err := compileModule(ctx, rt, wasm)
 	if e.sealed != nil {
 		e.sealed.after(m.Hash, snapshot)
 	}
@@ -229,6 +253,26 @@ func (e *Engine) Compile(ctx context.Context, name string, wasm []byte) (*Module
 	m.prepare()
 	m.keepForSnapshot(wasm)
 	return m, nil
+}
+
+// ErrMalformedModule is returned for module bytes that made wazero's
+// decoder or validator panic.
+var ErrMalformedModule = errors.New("malformed module")
+
+// compileModule is rt.CompileModule made safe for untrusted bytes:
+// wazero 1.12's function validator panics on some malformed bodies
+// (FuzzInstrument found them; seeds e08ecbc5006a85a6 and others in
+// testdata/fuzz/FuzzInstrument), and a module dropped in a scripts folder
+// must not take the process down (issue 9). The panic happens while
+// validating, before anything is cached or shared, so recovering leaves
+// the runtime as it was.
+func compileModule(ctx context.Context, rt wazero.Runtime, wasm []byte) (c wazero.CompiledModule, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			c, err = nil, fmt.Errorf("%w: wazero: %v", ErrMalformedModule, r)
+		}
+	}()
+	return rt.CompileModule(ctx, wasm)
 }
 
 // OpenModules is the number of modules compiled and not yet closed, for

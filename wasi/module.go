@@ -20,6 +20,7 @@ import (
 // Module is a compiled module, ready to be instantiated once per call.
 type Module struct {
 	engine   *Engine
+	rt       wazero.Runtime // the runtime that compiled it (deadline.go)
 	compiled wazero.CompiledModule
 	base     wazero.ModuleConfig
 	closed   sync.Once
@@ -34,6 +35,13 @@ type Module struct {
 	// SegmentsJoined how many are left after joining them at compile time
 	// (both 0 when the data section was left as it is).
 	Segments, SegmentsJoined int
+
+	// Deadline is how its guests are stopped: DeadlineInstrument or
+	// DeadlineWazero. DeadlineFallback says why a module was not
+	// instrumented although the engine instruments (deadline.go).
+	Deadline         string
+	DeadlineFallback error
+	interrupt        bool // has the interrupt global
 
 	snap moduleSnapshot // snapshot.go
 }
@@ -133,6 +141,9 @@ type Config struct {
 	// EAGAIN and the guest goes on. 0 means DefaultMaxOpenFiles; negative,
 	// no cap.
 	MaxOpenFiles int
+	// Scratch is the guest path of a fresh, empty, writable folder each
+	// call gets, removed after it (scratch.go); "" gives none.
+	Scratch string
 	// NoSnapshot runs a reactor's _initialize in every instance instead of
 	// starting instances from a snapshot taken after it (snapshot.go).
 	NoSnapshot bool
@@ -143,14 +154,15 @@ const DefaultMaxOpenFiles = 256
 
 // Program is a module bound to a Config: what a route runs.
 type Program struct {
-	module *Module
-	entry  string
-	init   bool         // call _initialize first (a reactor)
-	ruby   *rubyExports // run as the Ruby interpreter (ruby.go)
-	cfg    wazero.ModuleConfig
-	mounts []mount // volumes, given a files counter per call (fsConfig)
-	files  int     // Config.MaxOpenFiles
-	pool   *memoryPool
+	module  *Module
+	entry   string
+	init    bool         // call _initialize first (a reactor)
+	ruby    *rubyExports // run as the Ruby interpreter (ruby.go)
+	cfg     wazero.ModuleConfig
+	mounts  []mount // volumes, given a files counter per call (fsConfig)
+	files   int     // Config.MaxOpenFiles
+	pool    *memoryPool
+	scratch string // Config.Scratch
 	// snap: instances start from this snapshot (snapshot.go).
 	snap     *snapshot
 	snapInfo SnapshotInfo
@@ -204,14 +216,15 @@ func (m *Module) Prepare(c Config) (*Program, error) {
 		return nil, err
 	}
 	p := &Program{
-		module: m,
-		entry:  entry,
-		init:   entry != "_start" && entry != "_initialize" && m.HasExport("_initialize"),
-		ruby:   rb,
-		cfg:    m.base,
-		mounts: mounts,
-		files:  maxFiles,
-		pool:   m.engine.pools.get(c.MemoryLimit),
+		module:  m,
+		entry:   entry,
+		init:    entry != "_start" && entry != "_initialize" && m.HasExport("_initialize"),
+		scratch: c.Scratch,
+		ruby:    rb,
+		cfg:     m.base,
+		mounts:  mounts,
+		files:   maxFiles,
+		pool:    m.engine.pools.get(c.MemoryLimit),
 	}
 	if p.init && rb == nil {
 		p.useSnapshot(c)
@@ -229,10 +242,6 @@ type Call struct {
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
-	// Scratch is a host folder mounted writable at /tmp for this call
-	// only; "" mounts none. The caller creates it and removes it after.
-	Scratch string
-
 	// Instantiate is set by Run to the time spent creating the instance,
 	// before the entrypoint ran.
 	Instantiate time.Duration
@@ -269,9 +278,14 @@ func (p *Program) Run(ctx context.Context, c *Call) error {
 	}
 	ctx = context.WithValue(ctx, environKey{}, env)
 	cfg := p.config(ctx, c)
-	if c.Scratch != "" {
+	if p.scratch != "" {
+		dir, err := os.MkdirTemp("", "wasigate-scratch-")
+		if err != nil {
+			return fmt.Errorf("scratch: %w", err)
+		}
+		defer os.RemoveAll(dir)
 		var closeScratch func()
-		if cfg, closeScratch, err = p.withScratch(cfg, c.Scratch); err != nil {
+		if cfg, closeScratch, err = p.withScratch(cfg, dir); err != nil {
 			return fmt.Errorf("guest not started: scratch: %w", err)
 		}
 		defer closeScratch()
@@ -286,12 +300,14 @@ func (p *Program) Run(ctx context.Context, c *Call) error {
 	}
 
 	start := time.Now()
-	mod, err := p.module.engine.rt.InstantiateModule(ctx, p.compiledModule(), cfg)
+	mod, err := p.module.rt.InstantiateModule(ctx, p.compiledModule(), cfg)
 	c.Instantiate = time.Since(start)
 	if err != nil {
 		return p.result(ctx, err)
 	}
 	defer closeInstance(ctx, mod)
+	// The deadline watcher stops before the instance is closed.
+	defer p.module.arm(ctx, mod)()
 	// Only the guest's own code runs under the priority guard: creating
 	// and closing the instance is bounded work, and a thread locked for it
 	// too parked and handed its CPU over whenever a lock in wazero or the
@@ -389,14 +405,19 @@ func call(ctx context.Context, mod api.Module, name string) error {
 
 // result turns wazero's ways of ending into Run's errors.
 func (p *Program) result(ctx context.Context, err error) error {
-	if err == nil {
+	var exit *sys.ExitError
+	if err == nil || (errors.As(err, &exit) && exit.ExitCode() == 0) {
+		if ctx.Err() != nil {
+			// The run was stopped, and the guest ended well only because
+			// the stop unblocked it (a read that the host ended gave it
+			// EOF) before its next deadline check: still a stopped run,
+			// as it would have been under wazero's own check.
+			return fmt.Errorf("guest stopped: %w", context.Cause(ctx))
+		}
 		return nil
 	}
-	var exit *sys.ExitError
 	if errors.As(err, &exit) {
 		switch exit.ExitCode() {
-		case 0:
-			return nil
 		case sys.ExitCodeDeadlineExceeded, sys.ExitCodeContextCanceled:
 			if cause := context.Cause(ctx); cause != nil {
 				return fmt.Errorf("guest stopped: %w", cause)

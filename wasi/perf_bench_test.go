@@ -21,7 +21,7 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
-	"github.com/wasigate/wasigate/wasi/build"
+	"github.com/wasigate/wasigate/wasi/toolchain"
 )
 
 // repoDir is the repository's root folder.
@@ -64,7 +64,7 @@ func perfGuest(b *testing.B, kind string) string {
 	case "goapp":
 		src = filepath.Join(repoDir, "samples", "scripts", "app")
 	}
-	res, err := (&build.Builder{Dir: perfCacheDir}).Build(context.Background(), src)
+	res, err := (&toolchain.Builder{Dir: perfCacheDir}).Build(context.Background(), src)
 	if err != nil {
 		b.Skipf("build %s guest: %v", kind, err)
 	}

@@ -95,7 +95,7 @@ func (e *Engine) provideRubyStubs(ctx context.Context, m *Module) error {
 				imports = append(imports, imp)
 			}
 		}
-		if existing := e.rt.Module(hostName); existing != nil {
+		if existing := m.rt.Module(hostName); existing != nil {
 			defs := existing.ExportedFunctionDefinitions()
 			for _, imp := range imports {
 				_, name, _ := imp.Import()
@@ -106,7 +106,7 @@ func (e *Engine) provideRubyStubs(ctx context.Context, m *Module) error {
 			}
 			continue
 		}
-		b := e.rt.NewHostModuleBuilder(hostName)
+		b := m.rt.NewHostModuleBuilder(hostName)
 		for _, imp := range imports {
 			_, name, _ := imp.Import()
 			b.NewFunctionBuilder().

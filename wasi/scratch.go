@@ -6,13 +6,10 @@ import (
 	"github.com/tetratelabs/wazero"
 )
 
-// ScratchGuestDir is where a call's scratch folder appears (Call.Scratch).
-const ScratchGuestDir = "/tmp"
-
-// withScratch adds a call's scratch folder, writable at /tmp, to the
+// withScratch adds a call's scratch folder, writable at Config.Scratch, to the
 // program's volumes, through an os.Root of its own that the returned
 // function closes after the call (the engine's shared roots are for
-// volumes that outlive a call; one per request would pile up). The caller
+// volumes that outlive a call; one per request would pile up). Run
 // creates and removes the folder, so that nothing one request writes there
 // is seen by the next (issue 14: Python's tempfile and cgi.FieldStorage
 // need a writable folder).
@@ -22,7 +19,7 @@ func (p *Program) withScratch(cfg wazero.ModuleConfig, dir string) (wazero.Modul
 		return nil, nil, err
 	}
 	// The scratch folder counts against max_open_files like the volumes.
-	mounts := append(p.mounts[:len(p.mounts):len(p.mounts)], mount{guest: ScratchGuestDir, fs: &rootFS{root: root}})
+	mounts := append(p.mounts[:len(p.mounts):len(p.mounts)], mount{guest: p.scratch, fs: &rootFS{root: root}})
 	fsc, err := fsConfig(mounts, p.files)
 	if err != nil {
 		root.Close()

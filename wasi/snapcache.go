@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/tetratelabs/wazero"
 )
 
 // Snapshots are kept in the cache folder beside wazero's compile cache
@@ -24,7 +26,7 @@ func (e *Engine) snapPaths(key string) (wasm, img, wasmSig, imgSig string) {
 }
 
 // loadSnapshot returns the cached snapshot of key, or nil.
-func (e *Engine) loadSnapshot(key string) *snapshot {
+func (e *Engine) loadSnapshot(rt wazero.Runtime, key string) *snapshot {
 	if e.sealed == nil {
 		return nil
 	}
@@ -59,7 +61,7 @@ func (e *Engine) loadSnapshot(key string) *snapshot {
 	if err != nil {
 		return nil
 	}
-	compiled, err := e.compileBytes(context.Background(), wasm)
+	compiled, err := e.compileBytes(context.Background(), rt, wasm)
 	if err != nil {
 		img.close()
 		drop()

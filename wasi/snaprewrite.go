@@ -152,12 +152,6 @@ func importName(b []byte, mod, field int) string {
 	return strconv.Quote(name(mod) + "." + name(field))
 }
 
-// sectionRank orders known sections as the binary format requires (the
-// tag section sits between memory and global; data count before code).
-func sectionRank(id byte) int {
-	return [...]int{0, 1, 2, 3, 4, 5, 7, 8, 9, 10, 12, 13, 11, 6}[id]
-}
-
 // build writes the module with sections replaced: a section whose id is
 // in repl gets that content (nil drops it); a replaced id the module lacks
 // is inserted at its place.

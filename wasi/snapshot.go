@@ -81,18 +81,21 @@ func (m *Module) snapshot(limit uint64) (*snapshot, error) {
 	return m.snap.snap, m.snap.err
 }
 
-// snapshotKey names a snapshot in the cache: the module's hash and the
-// init's inputs (which export, no arguments, an empty environment). The
-// version changes when what a snapshot holds does.
-func snapshotKey(moduleHash string) string {
-	sum := sha256.Sum256([]byte("wasigate snapshot v1\nmodule " + moduleHash + "\ninit _initialize\nargs\nenv\n"))
+// snapshotKey names a snapshot in the cache: the hash of the module as
+// compiled (after the engine's own rewrites, such as the deadline checks,
+// so that changing them takes a new snapshot) and the init's inputs (which
+// export, no arguments, an empty environment). The version changes when
+// what a snapshot holds does.
+func snapshotKey(wasm []byte) string {
+	mod := sha256.Sum256(wasm)
+	sum := sha256.Sum256([]byte("wasigate snapshot v1\nmodule " + hex.EncodeToString(mod[:]) + "\ninit _initialize\nargs\nenv\n"))
 	return hex.EncodeToString(sum[:])
 }
 
 func (m *Module) takeSnapshot(limit uint64) (*snapshot, error) {
 	e := m.engine
-	key := snapshotKey(m.Hash)
-	if s := e.loadSnapshot(key); s != nil {
+	key := snapshotKey(m.snap.wasm)
+	if s := e.loadSnapshot(m.rt, key); s != nil {
 		return s, nil
 	}
 	sm, err := snapModuleOf(m.snap.wasm)
@@ -100,13 +103,13 @@ func (m *Module) takeSnapshot(limit uint64) (*snapshot, error) {
 		return nil, err
 	}
 	ctx := context.Background()
-	scratch, err := e.compileBytes(ctx, sm.instrument())
+	scratch, err := e.compileBytes(ctx, m.rt, sm.instrument())
 	if err != nil {
 		return nil, fmt.Errorf("%w: compile the instrumented module: %w", ErrNoSnapshot, err)
 	}
 	defer scratch.Close(ctx)
 
-	values, mem, initTime, err := e.runInit(scratch, len(sm.globals), limit)
+	values, mem, initTime, err := m.runInit(scratch, len(sm.globals), limit)
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +121,7 @@ func (m *Module) takeSnapshot(limit uint64) (*snapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNoSnapshot, err)
 	}
-	compiled, err := e.compileBytes(ctx, out)
+	compiled, err := e.compileBytes(ctx, m.rt, out)
 	if err != nil {
 		img.close()
 		return nil, fmt.Errorf("%w: compile the snapshot: %w", ErrNoSnapshot, err)
@@ -130,7 +133,8 @@ func (m *Module) takeSnapshot(limit uint64) (*snapshot, error) {
 
 // runInit instantiates the scratch module, runs _initialize and returns
 // the values of its globals and a copy of its memory.
-func (e *Engine) runInit(scratch wazero.CompiledModule, globals int, limit uint64) (values []uint64, mem []byte, took time.Duration, err error) {
+func (m *Module) runInit(scratch wazero.CompiledModule, globals int, limit uint64) (values []uint64, mem []byte, took time.Duration, err error) {
+	e := m.engine
 	timeout := e.snapTimeout
 	if timeout == 0 {
 		timeout = DefaultSnapshotInitTimeout
@@ -147,11 +151,13 @@ func (e *Engine) runInit(scratch wazero.CompiledModule, globals int, limit uint6
 		WithSysWalltime().WithSysNanotime().WithRandSource(rand.Reader).WithStderr(&stderr)
 
 	start := time.Now()
-	mod, err := e.rt.InstantiateModule(ctx, scratch, cfg)
+	mod, err := m.rt.InstantiateModule(ctx, scratch, cfg)
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("%w: instantiate: %w", ErrNoSnapshot, err)
 	}
 	defer closeInstance(ctx, mod)
+	// An instrumented module stops at the timeout (deadline.go).
+	defer m.arm(ctx, mod)()
 	// Any ending but a return refuses the snapshot, proc_exit(0) too: the
 	// instance is closed and its state is not what a request would see.
 	if err := call(ctx, mod, "_initialize"); err != nil {
@@ -181,7 +187,7 @@ func (e *Engine) runInit(scratch wazero.CompiledModule, globals int, limit uint6
 
 // compileBytes compiles a module the engine made (not one a user gave),
 // signing what it adds to the file cache like Compile does.
-func (e *Engine) compileBytes(ctx context.Context, wasm []byte) (wazero.CompiledModule, error) {
+func (e *Engine) compileBytes(ctx context.Context, rt wazero.Runtime, wasm []byte) (wazero.CompiledModule, error) {
 	if e.sealed != nil {
 		sum := sha256.Sum256(wasm)
 		hash := hex.EncodeToString(sum[:])
@@ -191,7 +197,7 @@ func (e *Engine) compileBytes(ctx context.Context, wasm []byte) (wazero.Compiled
 	if e.workers > 0 {
 		ctx = experimental.WithCompilationWorkers(ctx, e.workers)
 	}
-	return e.rt.CompileModule(ctx, wasm)
+	return compileModule(ctx, rt, wasm)
 }
 
 // useSnapshot makes p start its instances from the module's snapshot when

@@ -30,6 +30,8 @@ import (
 	"time"
 
 	"github.com/wasigate/wasigate/router"
+	"github.com/wasigate/wasigate/wasi"
+	"github.com/wasigate/wasigate/wasi/cgi"
 )
 
 func main() { os.Exit(doMain(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -69,7 +71,7 @@ func doMain(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.rssN, "rss-n", 1000, "in-flight guests for -rss")
 	fs.BoolVar(&o.python, "python", false, "the Python samples against fork+exec of native python3, and RSS of 64 Python instances (needs bash samples/python/install.sh)")
 	fs.DurationVar(&niceAfter, "nice-after", 0, "CPU time after which a guest's thread is lowered (0: the default, 20ms; negative: never, no priority guard)")
-	fs.IntVar(&o.gogc, "gogc", 0, "debug.SetGCPercent for this process (0: as wasigate serve, router.TuneGC)")
+	fs.IntVar(&o.gogc, "gogc", 0, "debug.SetGCPercent for this process (0: as wasigate serve, wasi.TuneGC)")
 	fs.BoolVar(&all, "all", false, "everything")
 	fs.StringVar(&o.only, "only", "", "load only the targets whose names contain this `text` (the goals then need all five)")
 	fs.StringVar(&o.logFile, "log", "", "append the access log of the throughput site to `file` (JSON, as wasigate serve writes it); default: formatted into io.Discard")
@@ -84,10 +86,10 @@ func doMain(args []string, stdout, stderr io.Writer) int {
 	if all {
 		o.throughput, o.restart, o.routes, o.rss = true, true, true, true
 	}
-	gc := router.TuneGC(os.Getenv)
+	gc := wasi.TuneGC(os.Getenv)
 	if o.gogc != 0 {
 		debug.SetGCPercent(o.gogc)
-		gc = router.GCSettings{Percent: o.gogc, From: "-gogc", MemoryLimit: gc.MemoryLimit}
+		gc = wasi.GCSettings{Percent: o.gogc, From: "-gogc", MemoryLimit: gc.MemoryLimit}
 	}
 	o.gc = gc.String()
 	if cpuprofile != "" {
@@ -183,7 +185,7 @@ module = "samples/c/hello.wasm"
 [[route]]
 path = "/go"
 module = "samples/scripts/hello-go.go"
-`, router.Options{Engine: e, Builder: b, Log: log, Observe: times.observe})
+`, router.Options{Loader: &cgi.Loader{Engine: e, Builder: b}, Log: log, Observe: times.observe})
 	if err != nil {
 		return false, err
 	}

@@ -16,9 +16,11 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/wasigate/wasigate/cmd/internal/wire"
 	"github.com/wasigate/wasigate/router"
 	"github.com/wasigate/wasigate/wasi"
-	"github.com/wasigate/wasigate/wasi/build"
+	wcgi "github.com/wasigate/wasigate/wasi/cgi"
+	"github.com/wasigate/wasigate/wasi/toolchain"
 )
 
 // server is one http.Server on a loopback port.
@@ -83,21 +85,24 @@ func cgiHandler(bin string) http.Handler {
 // default, as wasigate serve; negative: off).
 var niceAfter time.Duration
 
-// newEngine creates the engine and builder on the benchmark's cache, with
-// the engine options wasigate serve uses.
-func newEngine(ctx context.Context, cacheDir string) (*wasi.Engine, *build.Builder, error) {
-	e, err := wasi.NewEngine(ctx, wasi.Options{CacheDir: cacheDir, Tune: true, NiceAfter: niceAfter})
+// newEngine creates the engine and builder on the benchmark's cache
+// through wire.New, as wasigate serve does.
+func newEngine(ctx context.Context, cacheDir string) (*wasi.Engine, *toolchain.Builder, error) {
+	if err := os.MkdirAll(cacheDir, 0o700); err != nil {
+		return nil, nil, err
+	}
+	p, err := wire.New(ctx, wire.Settings{CacheDir: cacheDir, Server: router.DefaultServer, NiceAfter: niceAfter, Log: zerolog.Nop()})
 	if err != nil {
 		return nil, nil, err
 	}
-	return e, &build.Builder{Dir: cacheDir}, nil
+	return p.Engine, p.Builder, nil
 }
 
 // buildSite parses a configuration's text (paths relative to dir) and
 // builds it as `wasigate serve` does, with the access log written to
 // nowhere (but still formatted).
-func buildSite(ctx context.Context, e *wasi.Engine, b *build.Builder, dir, config string) (*router.Site, error) {
-	return buildSiteWith(ctx, dir, config, router.Options{Engine: e, Builder: b, Log: zerolog.New(io.Discard)})
+func buildSite(ctx context.Context, e *wasi.Engine, b *toolchain.Builder, dir, config string) (*router.Site, error) {
+	return buildSiteWith(ctx, dir, config, router.Options{Loader: &wcgi.Loader{Engine: e, Builder: b}, Log: zerolog.New(io.Discard)})
 }
 
 // buildSiteWith is buildSite with the options given.

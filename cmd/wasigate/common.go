@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -16,11 +15,12 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
 
+	"github.com/wasigate/wasigate/cmd/internal/wire"
 	"github.com/wasigate/wasigate/host"
 	"github.com/wasigate/wasigate/router"
 	"github.com/wasigate/wasigate/wasi"
-	"github.com/wasigate/wasigate/wasi/build"
 	"github.com/wasigate/wasigate/wasi/seal"
+	"github.com/wasigate/wasigate/wasi/toolchain"
 )
 
 func version() string { return host.Version }
@@ -78,7 +78,8 @@ func newLogger(w io.Writer) zerolog.Logger {
 type setup struct {
 	cfg     *router.Config
 	engine  *wasi.Engine
-	builder *build.Builder
+	builder *toolchain.Builder
+	loader  router.Loader // wasi/cgi's, over engine and builder
 	log     zerolog.Logger
 	// cacheState says whether the cache folder passed its checks, for
 	// wasigate check.
@@ -108,34 +109,11 @@ func newSetupFor(ctx context.Context, cfg *router.Config, stderr io.Writer) (*se
 	if err != nil {
 		return nil, err
 	}
-	// Every core compiles: an interpreter such as ruby.wasm (30 MB) takes
-	// about half as long with two workers as with one.
-	engine, err := wasi.NewEngine(ctx, wasi.Options{
-		CacheDir:           cacheDir,
-		CompilationWorkers: runtime.NumCPU(),
-		Tune:               true,
-		NiceAfter:          srv.NiceAfter(),
-	})
+	parts, err := wire.New(ctx, wire.Settings{CacheDir: cacheDir, Server: srv, Log: log})
 	if err != nil {
 		return nil, err
 	}
-	key, err := seal.LoadKey(cacheDir)
-	if err != nil {
-		engine.Close(ctx)
-		return nil, err
-	}
-	sb := build.DetectSandbox()
-	b := &build.Builder{
-		Dir:     cacheDir,
-		Limits:  srv.BuildLimits(),
-		Sandbox: &sb,
-		Trusted: srv.TrustedBuilds,
-		Key:     key,
-	}
-	if !sb.Available() && srv.TrustedBuilds {
-		log.Warn().Str("sandbox", sb.String()).Msg("trusted_builds: scripts are built unsandboxed, with the server's file system")
-	}
-	return &setup{cfg: cfg, engine: engine, builder: b, log: log, cacheState: cacheState}, nil
+	return &setup{cfg: cfg, engine: parts.Engine, builder: parts.Builder, loader: parts.Loader(), log: log, cacheState: cacheState}, nil
 }
 
 // errNoCacheDir is returned when the configuration names no cache_dir and
@@ -167,8 +145,7 @@ func openCacheDir(cfg *router.Config, insecure bool, log zerolog.Logger) (string
 
 func (s *setup) options(stderr io.Writer) router.Options {
 	return router.Options{
-		Engine:   s.engine,
-		Builder:  s.builder,
+		Loader:   s.loader,
 		Log:      s.log,
 		Progress: newProgress(s.log, stderr),
 	}
@@ -225,7 +202,7 @@ func (p *progress) Start(name string, size int64) {
 	}()
 }
 
-func (p *progress) Done(name string, m *wasi.Module, err error) {
+func (p *progress) Done(name string, m router.Module, err error) {
 	p.mu.Lock()
 	d := time.Since(p.start[name])
 	if stop := p.stop[name]; stop != nil {
@@ -237,17 +214,22 @@ func (p *progress) Done(name string, m *wasi.Module, err error) {
 		p.log.Error().Str("module", relName(name)).Err(err).Msg("module failed to load")
 		return
 	}
+	info := m.Info()
 	how := "compiled"
-	if m.Cached {
+	if info.Cached {
 		how = "loaded from cache"
 	}
 	if p.terminal != nil {
 		p.mu.Lock()
-		fmt.Fprintf(p.terminal, "  %s %s (%s wasm) in %s\n", how, relName(name), humanSize(int64(m.Size)), d.Round(time.Millisecond))
+		fmt.Fprintf(p.terminal, "  %s %s (%s wasm) in %s\n", how, relName(name), humanSize(int64(info.Size)), d.Round(time.Millisecond))
 		p.mu.Unlock()
 	}
-	p.log.Info().Str("module", relName(name)).Int("bytes", m.Size).Bool("cached", m.Cached).
-		Dur("compile", m.CompileTime).Dur("total", d).Msg("module ready")
+	if info.DeadlineFallback != nil {
+		// Logged once per load: its guests run with wazero's slower check.
+		p.log.Warn().Str("module", relName(name)).Err(info.DeadlineFallback).Msg("deadline check not compiled in; using wazero's")
+	}
+	p.log.Info().Str("module", relName(name)).Int("bytes", info.Size).Bool("cached", info.Cached).
+		Str("deadline", info.Deadline).Dur("compile", info.CompileTime).Dur("total", d).Msg("module ready")
 }
 
 func humanSize(n int64) string {

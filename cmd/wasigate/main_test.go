@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wasigate/wasigate/wasi"
+	"github.com/wasigate/wasigate/router"
 )
 
 var guests = func() string {
@@ -254,7 +254,7 @@ func TestProgressOnTerminal(t *testing.T) {
 	p.terminal, p.every = &out, 20*time.Millisecond
 	p.Start("/x/ruby.wasm", 30<<20)
 	time.Sleep(70 * time.Millisecond)
-	p.Done("/x/ruby.wasm", &wasi.Module{Size: 30 << 20}, nil)
+	p.Done("/x/ruby.wasm", infoModule{info: router.ModuleInfo{Size: 30 << 20}}, nil)
 	got := out.String()
 	for _, want := range []string{"loading /x/ruby.wasm (30.0 MB)...", "still loading /x/ruby.wasm", "compiled /x/ruby.wasm (30.0 MB wasm) in"} {
 		if !strings.Contains(got, want) {
@@ -267,3 +267,11 @@ func TestProgressOnTerminal(t *testing.T) {
 		t.Errorf("still reporting after Done: %d lines, then %d", n, m)
 	}
 }
+
+// infoModule is a module that only reports its info, for progress.
+type infoModule struct {
+	router.Module
+	info router.ModuleInfo
+}
+
+func (m infoModule) Info() router.ModuleInfo { return m.info }

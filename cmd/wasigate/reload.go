@@ -74,7 +74,7 @@ func startOps(ctx context.Context, s *setup, stderr io.Writer) (*ops, error) {
 			}
 			cached := make([]bool, len(site.Modules))
 			for i, m := range site.Modules {
-				cached[i] = m.Cached
+				cached[i] = m.Info().Cached
 			}
 			o.metrics.Loaded(true, cached)
 		},

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/wasigate/wasigate/router"
+	"github.com/wasigate/wasigate/wasi"
 )
 
 func cmdServe(args []string, stdout, stderr io.Writer) int {
@@ -39,7 +40,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 // ready, if not nil, receives the listening address once serving.
 func serve(ctx context.Context, configPath, listen string, stdout, stderr io.Writer, ready chan<- string) error {
 	// The collector's default for a server of fresh instances (issue 4).
-	gc := router.TuneGC(os.Getenv)
+	gc := wasi.TuneGC(os.Getenv)
 	s, err := newSetup(ctx, configPath, stderr)
 	if err != nil {
 		return err

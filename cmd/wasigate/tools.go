@@ -45,7 +45,7 @@ func cmdCompile(args []string, stdout, stderr io.Writer) int {
 	site.Prebuild(context.Background()) // scripts folders too
 	cached := 0
 	for _, m := range site.Modules {
-		if m.Cached {
+		if m.Info().Cached {
 			cached++
 		}
 	}

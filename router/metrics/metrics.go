@@ -1,7 +1,3 @@
-// Package metrics owns wasigate's Prometheus metrics: what each request,
-// instance, module load and reload adds to them, and the /metrics handler
-// the admin listener serves. The router tells it through hooks
-// (router.Options.Observe and Running); it knows nothing of chi or wazero.
 package metrics
 
 import (

@@ -1,4 +1,4 @@
-package build
+package toolchain
 
 import (
 	"errors"
@@ -40,7 +40,17 @@ var (
 
 // ErrNoSandbox is returned for a build when no sandbox can be made and
 // the operator did not trust builds.
-var ErrNoSandbox = errors.New("no build sandbox: install bubblewrap and util-linux (Debian: apt-get install bubblewrap util-linux), or set [server] trusted_builds = true to build scripts unsandboxed")
+var ErrNoSandbox error = noSandboxError{}
+
+type noSandboxError struct{}
+
+func (noSandboxError) Error() string {
+	return "no build sandbox: install bubblewrap and util-linux (Debian: apt-get install bubblewrap util-linux), or set [server] trusted_builds = true to build scripts unsandboxed"
+}
+
+// Toolchain reports that the error is about the machine, not the source:
+// a server may show its text to clients (see ToolchainError.Toolchain).
+func (noSandboxError) Toolchain() bool { return true }
 
 // Sandbox runs toolchains under bubblewrap with rlimits set by prlimit.
 // The zero value is no sandbox.

@@ -1,4 +1,4 @@
-package router
+package wasi
 
 import (
 	"math"
@@ -8,7 +8,9 @@ import (
 )
 
 // DefaultGOGC is the garbage collector's percentage `wasigate serve` runs
-// with when the environment does not set GOGC.
+// with when the environment does not set GOGC. It lives beside the
+// engine's tuner (tune.go), which raises GOGC above it while guests spin:
+// the process's GC settings are decided in this package alone (issue 11).
 //
 // A server of fresh instances allocates some 20 KiB per request (half of
 // it wazero's stack for the call) over a live heap of a few MiB, so with

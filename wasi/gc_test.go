@@ -1,4 +1,4 @@
-package router
+package wasi
 
 import (
 	"runtime/debug"

@@ -1,9 +1,4 @@
-// Package build turns script sources into WebAssembly modules with the
-// toolchains installed on the machine: Go (GOOS=wasip1), C (clang with
-// wasi-libc), Rust (rustc with the wasm32-wasi target) and WAT (wat2wasm).
-// Builds are cached by content hash, and concurrent requests for the same
-// source share one build.
-package build
+package toolchain
 
 import (
 	"context"
@@ -16,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -24,34 +18,6 @@ import (
 
 	"github.com/wasigate/wasigate/wasi/seal"
 )
-
-// Kind is a kind of source, chosen by file extension.
-type Kind string
-
-// Kinds of source.
-const (
-	Wasm Kind = ".wasm"
-	WAT  Kind = ".wat"
-	Go   Kind = ".go"
-	C    Kind = ".c"
-	Rust Kind = ".rs"
-)
-
-// KindOf returns the kind of the file or folder at path, or "" when it is
-// not a script. A folder is a Go program when it holds .go files.
-func KindOf(path string) Kind {
-	if st, err := os.Stat(path); err == nil && st.IsDir() {
-		if m, _ := filepath.Glob(filepath.Join(path, "*.go")); len(m) > 0 {
-			return Go
-		}
-		return ""
-	}
-	switch k := Kind(filepath.Ext(path)); k {
-	case Wasm, WAT, Go, C, Rust:
-		return k
-	}
-	return ""
-}
 
 // ErrToolchain is wrapped by a ToolchainError.
 var ErrToolchain = errors.New("toolchain not installed")
@@ -67,6 +33,11 @@ type ToolchainError struct {
 func (e *ToolchainError) Error() string {
 	return fmt.Sprintf("cannot build %s scripts: %s not found (Debian: apt-get install %s)", e.Kind, e.Tool, e.Packages)
 }
+
+// Toolchain reports that the error is about the machine, not the source:
+// its text names what to install, and a server may show it to clients
+// (router's scripts routes do, with the reason "toolchain").
+func (e *ToolchainError) Toolchain() bool { return true }
 
 // Unwrap lets errors.Is match ErrToolchain.
 func (e *ToolchainError) Unwrap() error { return ErrToolchain }
@@ -128,7 +99,7 @@ func (b *Builder) Build(ctx context.Context, src string) (Result, error) {
 	kind := KindOf(src)
 	switch kind {
 	case "":
-		return Result{}, fmt.Errorf("build %s: not a script (want .wasm, .wat, .go, .c, .rs or a Go folder)", src)
+		return Result{}, fmt.Errorf("build %s: not a script (want %s)", src, KindsText())
 	case Wasm:
 		return Result{Path: src, Cached: true}, nil
 	}
@@ -334,36 +305,10 @@ func hashSource(src string, kind Kind, tool string) (string, error) {
 	if st, err := os.Stat(tool); err == nil {
 		fmt.Fprintf(h, "%d\x00%d\x00", st.Size(), st.ModTime().UnixNano())
 	}
-	var files []string
-	st, err := os.Stat(src)
+	files, err := Inputs(src)
 	if err != nil {
 		return "", err
 	}
-	if st.IsDir() {
-		err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if d.IsDir() && strings.HasPrefix(d.Name(), ".") && p != src {
-				return filepath.SkipDir
-			}
-			if !d.IsDir() {
-				files = append(files, p)
-			}
-			return nil
-		})
-		if err != nil {
-			return "", err
-		}
-	} else {
-		files = append(files, src)
-	}
-	if kind == Go {
-		if mod := findGoMod(filepath.Dir(src)); mod != "" {
-			files = append(files, mod, filepath.Join(filepath.Dir(mod), "go.sum"))
-		}
-	}
-	sort.Strings(files)
 	for _, p := range files {
 		f, err := os.Open(p)
 		if err != nil {
@@ -380,18 +325,4 @@ func hashSource(src string, kind Kind, tool string) (string, error) {
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil))[:32], nil
-}
-
-func findGoMod(dir string) string {
-	for {
-		p := filepath.Join(dir, "go.mod")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
 }

@@ -1,4 +1,4 @@
-package build
+package toolchain
 
 import (
 	"bytes"
@@ -56,7 +56,7 @@ func TestBuiltModuleTampered(t *testing.T) {
 // with and without the sandbox, each with an empty cache (so Go compiles
 // its standard library for wasip1 too). Run it with
 //
-//	WASIGATE_MEASURE=1 go test ./wasi/build -run TestSandboxOverhead -v -count=1
+//	WASIGATE_MEASURE=1 go test ./wasi/toolchain -run TestSandboxOverhead -v -count=1
 func TestSandboxOverhead(t *testing.T) {
 	if os.Getenv("WASIGATE_MEASURE") == "" {
 		t.Skip("set WASIGATE_MEASURE=1")

@@ -1,0 +1,78 @@
+package router
+
+import (
+	"context"
+	"time"
+
+	"github.com/wasigate/wasigate/host"
+)
+
+// Loader turns the modules and scripts a configuration names into what
+// host handlers run. Router knows nothing of how: package wasi/cgi
+// implements it over wazero, and cmd/wasigate wires the two (issue 11).
+type Loader interface {
+	// Load builds (for a source) and compiles the module at path.
+	Load(ctx context.Context, path string) (Module, error)
+	// Scripts returns the scripts of one route, each built when first run
+	// and again when it changes. name gives a script's module name for
+	// errors; built, if not nil, is told of each successful build.
+	Scripts(c RunConfig, name func(path string) string, built func(path string, cached bool, d time.Duration)) Scripts
+	// SourceKind is the kind of source at path (".go", by its extension
+	// or a folder's files), or "" when the loader neither runs nor
+	// builds it.
+	SourceKind(path string) string
+}
+
+// The types of the Loader seam are aliases of type literals, not named
+// types, so that wasi/cgi implements Loader without importing router (the
+// import rules); wasi/cgi spells the same literals.
+type (
+	// Mount is a host folder the guest sees at Guest.
+	Mount = struct {
+		Guest    string
+		Host     string
+		Writable bool
+	}
+	// RunConfig is what stays the same for every run of one route: the
+	// entrypoint ("" is _start), the volumes, the linear memory and open
+	// files caps (0: the loader's defaults), and the guest path of a
+	// fresh writable folder each run gets ("" none).
+	RunConfig = struct {
+		Entrypoint   string
+		Volumes      []Mount
+		MemoryLimit  uint64
+		MaxOpenFiles int
+		Scratch      string
+	}
+	// ModuleInfo is what a loaded module reports for progress and metrics.
+	ModuleInfo = struct {
+		Size        int
+		Cached      bool // found in the compilation cache
+		CompileTime time.Duration
+		// Deadline is how its guests are stopped at their deadline;
+		// DeadlineFallback, if not nil, why not the default way.
+		Deadline         string
+		DeadlineFallback error
+	}
+	// Program is a module bound to a RunConfig.
+	Program = interface {
+		Run(ctx context.Context, inv *host.Invocation) error
+		Entrypoint() string
+	}
+	// Module is a compiled module.
+	Module = interface {
+		Info() ModuleInfo
+		HasExport(name string) bool
+		IsRuby() bool // a ruby.wasm reactor, which runs scripts without _start
+		Bind(c RunConfig) (Program, error)
+		Close(ctx context.Context) error
+	}
+	// Scripts are the built-on-demand scripts of one route. Acquire holds
+	// the script's module until release is called (the runner calls it
+	// when its run ends; the caller too, for a run that never starts).
+	Scripts = interface {
+		Acquire(ctx context.Context, path string) (r host.Runner, release func(), err error)
+		Build(ctx context.Context, path string) error
+		Close()
+	}
+)

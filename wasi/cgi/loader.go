@@ -1,0 +1,128 @@
+package cgi
+
+import (
+	"context"
+	"time"
+
+	"github.com/wasigate/wasigate/host"
+	"github.com/wasigate/wasigate/wasi"
+	"github.com/wasigate/wasigate/wasi/toolchain"
+)
+
+// The types of router's Loader seam. Router declares them as aliases of
+// these same type literals, so that a *Loader is a router.Loader without
+// this package importing router; a drift between the two is a compile
+// error where they meet (cmd/wasigate, and this package's tests).
+type (
+	// Mount is a host folder the guest sees at Guest.
+	Mount = struct {
+		Guest    string
+		Host     string
+		Writable bool
+	}
+	// RunConfig is what stays the same for every run of one route
+	// (wasi.Config).
+	RunConfig = struct {
+		Entrypoint   string
+		Volumes      []Mount
+		MemoryLimit  uint64
+		MaxOpenFiles int
+		Scratch      string
+	}
+	// ModuleInfo is what a loaded module reports for progress and metrics.
+	ModuleInfo = struct {
+		Size        int
+		Cached      bool
+		CompileTime time.Duration
+		// Deadline is how its guests are stopped at their deadline;
+		// DeadlineFallback, if not nil, why not the default way.
+		Deadline         string
+		DeadlineFallback error
+	}
+	// Program is a module bound to a RunConfig.
+	Program = interface {
+		Run(ctx context.Context, inv *host.Invocation) error
+		Entrypoint() string
+	}
+	// Module is a compiled module.
+	Module = interface {
+		Info() ModuleInfo
+		HasExport(name string) bool
+		IsRuby() bool
+		Bind(c RunConfig) (Program, error)
+		Close(ctx context.Context) error
+	}
+	// Scripts are the built-on-demand scripts of one route.
+	Scripts = interface {
+		Acquire(ctx context.Context, path string) (host.Runner, func(), error)
+		Build(ctx context.Context, path string) error
+		Close()
+	}
+)
+
+// Loader loads modules and scripts for router with an engine and a
+// builder; it implements router.Loader.
+type Loader struct {
+	Engine  *wasi.Engine
+	Builder *toolchain.Builder // nil: only .wasm and .wat
+}
+
+// Load builds (for a source) and compiles the module at path.
+func (l *Loader) Load(ctx context.Context, path string) (Module, error) {
+	m, err := l.Engine.Load(ctx, path, l.Builder)
+	if err != nil {
+		return nil, err
+	}
+	return module{m}, nil
+}
+
+// SourceKind is the kind of source at path (by its extension, or a
+// folder's files), or "" when wasigate neither runs nor builds it.
+func (l *Loader) SourceKind(path string) string { return string(toolchain.KindOf(path)) }
+
+// Scripts returns the scripts of one route, built when first run and
+// again when they change (wasi.Scripts).
+func (l *Loader) Scripts(c RunConfig, name func(path string) string, built func(path string, cached bool, d time.Duration)) Scripts {
+	return scripts{l.Engine.NewScripts(l.Builder, config(c), name, built)}
+}
+
+func config(c RunConfig) wasi.Config {
+	vols := make([]wasi.Volume, len(c.Volumes))
+	for i, v := range c.Volumes {
+		vols[i] = wasi.Volume(v)
+	}
+	return wasi.Config{Entrypoint: c.Entrypoint, Volumes: vols, MemoryLimit: c.MemoryLimit, MaxOpenFiles: c.MaxOpenFiles, Scratch: c.Scratch}
+}
+
+type module struct{ m *wasi.Module }
+
+func (m module) Info() ModuleInfo {
+	return ModuleInfo{Size: m.m.Size, Cached: m.m.Cached, CompileTime: m.m.CompileTime, Deadline: m.m.Deadline, DeadlineFallback: m.m.DeadlineFallback}
+}
+func (m module) HasExport(name string) bool      { return m.m.HasExport(name) }
+func (m module) IsRuby() bool                    { return m.m.IsRuby() }
+func (m module) Close(ctx context.Context) error { return m.m.Close(ctx) }
+
+func (m module) Bind(c RunConfig) (Program, error) {
+	p, err := m.m.Prepare(config(c))
+	if err != nil {
+		return nil, err
+	}
+	return program{p}, nil
+}
+
+type scripts struct{ s *wasi.Scripts }
+
+func (s scripts) Acquire(ctx context.Context, path string) (host.Runner, func(), error) {
+	p, release, err := s.s.Acquire(ctx, path)
+	if err != nil {
+		return nil, nil, err
+	}
+	return host.RunnerFunc(func(ctx context.Context, inv *host.Invocation) error {
+		defer release()
+		return p.Run(ctx, (*wasi.Call)(inv))
+	}), release, nil
+}
+
+func (s scripts) Build(ctx context.Context, path string) error { return s.s.Build(ctx, path) }
+func (s scripts) Close()                                       { s.s.Close() }

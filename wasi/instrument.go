@@ -1,0 +1,309 @@
+package wasi
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+// The deadline instrumentation (issue 13). wazero's WithCloseOnContextDone
+// makes every loop back-edge exit to Go to look at the module's state,
+// which made a tight C loop 2.8x and an interpreter's start-up 2.3x slower.
+// Instead, the module gets two mutable i32 globals, a countdown and an
+// interrupt flag (exported as interruptExport), and every function entry
+// and every loop header starts with
+//
+//	global.get $count  i32.const 1  i32.sub  global.set $count
+//	global.get $count  i32.eqz
+//	if
+//	  i32.const checkEvery  global.set $count
+//	  i32.const 0  memory.grow 0  drop     ;; a trip through Go
+//	  global.get $interrupt
+//	  if unreachable end
+//	end
+//
+// When the run's context ends, a watcher sets the flag from another
+// goroutine (deadline.go) and the guest traps at its next trip. The trip
+// matters as much as the flag: Go cannot preempt machine code, so a guest
+// that never leaves it holds up every stop-the-world of the garbage
+// collector, the watcher's goroutine included, and the process hangs.
+// wazero's memory.grow always exits to Go, and growing by 0 pages changes
+// nothing. Checking both function entries and loop headers bounds the time
+// to stop for infinite loops and for recursion without loops.
+//
+// Nothing is renumbered: the globals are appended after the module's own
+// (imported globals come first), so no existing index moves, and trapping
+// needs no new import. A module without a memory is left to wazero's
+// check.
+
+// checkEvery is how many checks pass between two trips through Go: each
+// trip costs an exit from machine code, so the cost per check is a
+// decrement plus 1/checkEvery of an exit, and the time to stop at most
+// checkEvery times the longest stretch between two checks.
+var checkEvery int32 = 4096
+
+// interruptExport is the reserved export name of the interrupt global.
+const interruptExport = "wasigate.interrupt"
+
+// errNoInstrument means the module is left as it is and must run with
+// wazero's own check (deadline.go).
+var errNoInstrument = errors.New("module not instrumented")
+
+// instrument returns wasm with the deadline checks added. Its output is
+// valid whenever wasm is; every allocation is bounded by a constant factor
+// of len(wasm): a check (under 50 bytes) is added per function body and
+// per loop opcode, and each of those takes at least 2 input bytes.
+func instrument(wasm []byte) ([]byte, error) {
+	if len(wasm) < 8 || !bytes.Equal(wasm[:4], []byte("\x00asm")) || binary.LittleEndian.Uint32(wasm[4:8]) != 1 {
+		return nil, fmt.Errorf("%w: not a wasm binary module", errNoInstrument)
+	}
+	type section struct {
+		id         byte
+		start, end int // whole section, header included
+		body       []byte
+	}
+	var secs []section
+	for pos := 8; pos < len(wasm); {
+		id := wasm[pos]
+		size, n := uleb32(wasm[pos+1:])
+		if n == 0 || uint64(pos)+1+uint64(n)+uint64(size) > uint64(len(wasm)) {
+			return nil, fmt.Errorf("%w: truncated section", errNoInstrument)
+		}
+		body := wasm[pos+1+n : pos+1+n+int(size)]
+		secs = append(secs, section{id, pos, pos + 1 + n + int(size), body})
+		pos += 1 + n + int(size)
+	}
+	var globals, memories uint32
+	var exports []byte
+	for _, s := range secs {
+		switch s.id {
+		case 2:
+			g, m, err := importCounts(s.body)
+			if err != nil {
+				return nil, err
+			}
+			globals, memories = globals+g, memories+m
+		case 5:
+			c, n := uleb32(s.body)
+			if n == 0 {
+				return nil, fmt.Errorf("%w: memory section", errNoInstrument)
+			}
+			memories += c
+		case 6:
+			c, n := uleb32(s.body)
+			if n == 0 {
+				return nil, fmt.Errorf("%w: global section", errNoInstrument)
+			}
+			globals += c
+		case 7:
+			exports = s.body
+		case 8:
+			// A start function runs inside InstantiateModule, before the
+			// host can reach the global to interrupt it.
+			return nil, fmt.Errorf("%w: has a start function", errNoInstrument)
+		}
+	}
+	if memories == 0 {
+		return nil, fmt.Errorf("%w: has no memory", errNoInstrument)
+	}
+	if exports != nil && exportsName(exports, interruptExport) {
+		return nil, fmt.Errorf("%w: already exports %s", errNoInstrument, interruptExport)
+	}
+	count, flag := binary.AppendUvarint(nil, uint64(globals)), binary.AppendUvarint(nil, uint64(globals)+1)
+	var check []byte
+	check = append(append(check, 0x23), count...)         // global.get $count
+	check = append(check, 0x41, 0x01, 0x6b)               // i32.const 1 i32.sub
+	check = append(append(check, 0x24), count...)         // global.set $count
+	check = append(append(check, 0x23), count...)         // global.get $count
+	check = append(check, 0x45, 0x04, 0x40)               // i32.eqz if
+	check = appendSleb32(append(check, 0x41), checkEvery) // i32.const checkEvery
+	check = append(append(check, 0x24), count...)         // global.set $count
+	check = append(check, 0x41, 0x00, 0x40, 0x00, 0x1a)   // i32.const 0 memory.grow 0 drop
+	check = append(append(check, 0x23), flag...)          // global.get $interrupt
+	check = append(check, 0x04, 0x40, 0x00, 0x0b, 0x0b)   // if unreachable end end
+
+	out := make([]byte, 0, len(wasm)+len(wasm)/2+64)
+	out = append(out, wasm[:8]...)
+	addedGlobal, addedExport := false, false
+	// Sections keep their order; a missing global or export section is
+	// added where the binary format's order puts it.
+	addMissing := func(before byte) {
+		if !addedGlobal && sectionRank(before) > sectionRank(6) {
+			out = appendSection(out, 6, appendGlobals(binary.AppendUvarint(nil, 2)))
+			addedGlobal = true
+		}
+		if !addedExport && sectionRank(before) > sectionRank(7) {
+			out = appendSection(out, 7, appendExport(binary.AppendUvarint(nil, 1), globals+1))
+			addedExport = true
+		}
+	}
+	for _, s := range secs {
+		if s.id != 0 {
+			addMissing(s.id)
+		}
+		switch s.id {
+		case 6:
+			c, n := uleb32(s.body)
+			body := binary.AppendUvarint(make([]byte, 0, len(s.body)+16), uint64(c)+2)
+			out = appendSection(out, 6, appendGlobals(append(body, s.body[n:]...)))
+			addedGlobal = true
+		case 7:
+			c, n := uleb32(s.body)
+			body := binary.AppendUvarint(make([]byte, 0, len(s.body)+32), uint64(c)+1)
+			out = appendSection(out, 7, appendExport(append(body, s.body[n:]...), globals+1))
+			addedExport = true
+		case 10:
+			code, err := instrumentCode(s.body, check)
+			if err != nil {
+				return nil, err
+			}
+			out = appendSection(out, 10, code)
+		default:
+			out = append(out, wasm[s.start:s.end]...)
+		}
+	}
+	addMissing(255)
+	return out, nil
+}
+
+// sectionRank is the position of a section id in the order the binary
+// format requires (the tag section, 13, sits between memory and global;
+// data count, 12, before code). Unknown ids sort last.
+func sectionRank(id byte) int {
+	switch {
+	case id >= 1 && id <= 5:
+		return int(id)
+	case id == 13:
+		return 6
+	case id >= 6 && id <= 9:
+		return int(id) + 1
+	case id == 12:
+		return 11
+	case id == 10 || id == 11:
+		return int(id) + 2
+	}
+	return 100
+}
+
+func appendSection(out []byte, id byte, body []byte) []byte {
+	out = append(out, id)
+	out = binary.AppendUvarint(out, uint64(len(body)))
+	return append(out, body...)
+}
+
+// appendGlobals appends the countdown (mutable i32 = checkEvery) and the
+// interrupt flag (mutable i32 = 0).
+func appendGlobals(b []byte) []byte {
+	b = appendSleb32(append(b, 0x7f, 0x01, 0x41), checkEvery)
+	return append(b, 0x0b, 0x7f, 0x01, 0x41, 0x00, 0x0b)
+}
+
+// appendExport appends the export of global index g as interruptExport.
+func appendExport(b []byte, g uint32) []byte {
+	b = binary.AppendUvarint(b, uint64(len(interruptExport)))
+	b = append(b, interruptExport...)
+	b = append(b, 0x03)
+	return binary.AppendUvarint(b, uint64(g))
+}
+
+// importCounts counts the globals and memories an import section imports.
+func importCounts(sec []byte) (globals, memories uint32, err error) {
+	bad := fmt.Errorf("%w: import section", errNoInstrument)
+	count, p := uleb32(sec)
+	if p == 0 {
+		return 0, 0, bad
+	}
+	for range count {
+		for range 2 { // module and field names
+			l, n := uleb32(sec[p:])
+			if n == 0 || uint64(p)+uint64(n)+uint64(l) > uint64(len(sec)) {
+				return 0, 0, bad
+			}
+			p += n + int(l)
+		}
+		if p >= len(sec) {
+			return 0, 0, bad
+		}
+		kind := sec[p]
+		p++
+		var n int
+		switch kind {
+		case 0, 4: // function: type index; tag: attribute is a byte, then type index
+			if kind == 4 {
+				p++
+			}
+			_, n = uleb32(sec[min(p, len(sec)):])
+		case 1: // table: reference type, limits
+			n = skipLimits(sec[min(p+1, len(sec)):])
+			if n > 0 {
+				n++
+			}
+		case 2: // memory: limits, with the shared and 64-bit flags
+			memories++
+			n = skipMemLimits(sec[p:])
+		case 3: // global: value type, mutability
+			globals++
+			n = 2
+		}
+		if n == 0 || p+n > len(sec) {
+			return 0, 0, bad
+		}
+		p += n
+	}
+	return globals, memories, nil
+}
+
+// skipMemLimits returns the length of a memory type's limits, or 0.
+func skipMemLimits(b []byte) int {
+	if len(b) == 0 || b[0] > 7 {
+		return 0
+	}
+	p := 1
+	for range 1 + int(b[0]&1) {
+		n := skipLeb(b[min(p, len(b)):], 10)
+		if n == 0 {
+			return 0
+		}
+		p += n
+	}
+	return p
+}
+
+// exportsName reports whether an export section has an export called
+// name (or cannot be read, which the caller treats the same way).
+func exportsName(sec []byte, name string) bool {
+	count, p := uleb32(sec)
+	if p == 0 {
+		return true
+	}
+	for range count {
+		l, n := uleb32(sec[p:])
+		if n == 0 || uint64(p)+uint64(n)+uint64(l) > uint64(len(sec)) {
+			return true
+		}
+		if string(sec[p+n:p+n+int(l)]) == name {
+			return true
+		}
+		p += n + int(l)
+		if p >= len(sec) {
+			return true
+		}
+		_, n = uleb32(sec[p+1:])
+		if n == 0 {
+			return true
+		}
+		p += 1 + n
+	}
+	return false
+}
+
+// skipLeb returns the length of a LEB128 number of at most max bytes, or 0.
+func skipLeb(b []byte, max int) int {
+	for i := 0; i < len(b) && i < max; i++ {
+		if b[i]&0x80 == 0 {
+			return i + 1
+		}
+	}
+	return 0
+}
