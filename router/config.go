@@ -211,6 +211,9 @@ type Route struct {
 	// ShowBuildErrors puts the compiler's output in the body of a 500 for
 	// a script that does not build; it is logged in any case.
 	ShowBuildErrors bool `toml:"show_build_errors"`
+	// Snapshot, on unless false, starts a reactor's instances from a
+	// snapshot taken after its _initialize ran once (issue 12).
+	Snapshot *bool `toml:"snapshot"`
 	Limits
 
 	// Line is where the route was defined, for messages; 0 if unknown.
