@@ -128,9 +128,9 @@ func (m *linearMemory) Free() {
 	m.warm = 0
 	var from uint64
 	if img := m.pool.image; img != nil {
-		// A snapshot's memory is restored to its image, not zeroed: a
-		// new private mapping drops the pages the guest wrote (issue 12).
-		if err := img.apply(m.region); err != nil {
+		// A snapshot's memory is restored to its image, not zeroed: the
+		// pages the guest wrote are dropped (issue 12).
+		if err := img.reset(m.region); err != nil {
 			unreserve(m.region)
 			return
 		}

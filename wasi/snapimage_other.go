@@ -4,6 +4,9 @@ package wasi
 
 // Without memfd the image is copied into each memory (issue 12).
 
+// snapshotCopyMax: every image is copied here (see snapimage_linux.go).
+var snapshotCopyMax = 2 << 20
+
 type snapImage struct {
 	size uint64
 	data []byte
@@ -20,3 +23,5 @@ func (img *snapImage) apply(region []byte) error {
 }
 
 func (img *snapImage) close() { img.data = nil }
+
+func (img *snapImage) reset(region []byte) error { return img.apply(region) }

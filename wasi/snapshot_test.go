@@ -106,21 +106,26 @@ func TestSnapshotIsolation(t *testing.T) {
 	defer e.Close(ctx)
 	const wantTable = "132692967424" // sum of table[i*4096], as the init filled it
 	for _, tt := range []struct {
-		name     string
-		cfg      Config
-		snapshot bool
+		name             string
+		cfg              Config
+		snapshot, mapped bool
 	}{
-		{"snapshot", Config{}, true},
-		{"off", Config{NoSnapshot: true}, false},
+		{"mapped", Config{}, true, true},
+		{"copied", Config{}, true, false},
+		{"off", Config{NoSnapshot: true}, false, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			if tt.mapped {
+				defer func(old int) { snapshotCopyMax = old }(snapshotCopyMax)
+				snapshotCopyMax = 0
+			}
 			p := reactorProgram(t, e, tt.cfg)
 			info := p.Snapshot()
 			if info.On != tt.snapshot {
 				t.Fatalf("snapshot on: got %v (%s); want %v", info.On, info.Reason, tt.snapshot)
 			}
-			if tt.snapshot && (!info.Mapped || info.Image < 1<<20) {
-				t.Errorf("got mapped %v, image %d bytes; want a mapped image of more than the 1 MiB table", info.Mapped, info.Image)
+			if tt.snapshot && (info.Mapped != tt.mapped || info.Image < 1<<20) {
+				t.Errorf("got mapped %v, image %d bytes; want mapped %v, an image of more than the 1 MiB table", info.Mapped, info.Image, tt.mapped)
 			}
 			before := time.Now().UnixNano()
 			// Twice two at once: the second round runs in memories the
