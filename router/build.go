@@ -36,6 +36,9 @@ type Options struct {
 	// Running is told when a guest instance of a route starts (+1) and
 	// ends (-1), for an in-flight gauge. May be nil.
 	Running func(tenant, route string, delta int)
+	// Outbound is told of each outbound HTTP request a guest made, by
+	// host and outcome (ok, refused, failed), for metrics. May be nil.
+	Outbound func(tenant, host, outcome string)
 }
 
 // Site is a built configuration: the handler to serve and what it holds.
@@ -238,7 +241,7 @@ func routeHandlers(ctx context.Context, cfg *Config, rt *Route, mod Module, sc *
 	env := routeEnv(sc.env(rt))
 	var out []routeHandler
 	for _, e := range entries {
-		prog, err := mod.Bind(RunConfig{Entrypoint: e.entry, Volumes: volumes, MemoryLimit: uint64(lim.Memory), MaxOpenFiles: lim.MaxOpenFiles,
+		prog, err := mod.Bind(RunConfig{Entrypoint: e.entry, Volumes: volumes, MemoryLimit: uint64(lim.Memory), MaxOpenFiles: lim.MaxOpenFiles, Outbound: sc.outbound(rt),
 			NoSnapshot: rt.Snapshot != nil && !*rt.Snapshot})
 		if err != nil {
 			return nil, err

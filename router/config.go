@@ -48,6 +48,7 @@ type Limits struct {
 	Concurrency  int      `toml:"concurrency"`    // instances of the route at once
 	QueueTimeout Duration `toml:"queue_timeout"`  // wait for a slot, then 503
 	MaxOpenFiles int      `toml:"max_open_files"` // files an instance holds open in its volumes
+	Outbound              // outbound HTTP: config_outbound.go
 }
 
 // DefaultLimits are the limits of a route that sets none.
@@ -59,6 +60,7 @@ var DefaultLimits = Limits{
 	Concurrency:  64,
 	QueueTimeout: Duration(time.Second),
 	MaxOpenFiles: 256, // as wasi.DefaultMaxOpenFiles
+	Outbound:     DefaultOutbound,
 }
 
 // Or returns l with each zero field taken from d.
@@ -84,6 +86,7 @@ func (l Limits) Or(d Limits) Limits {
 	if l.MaxOpenFiles == 0 {
 		l.MaxOpenFiles = d.MaxOpenFiles
 	}
+	l.Outbound = l.Outbound.or(d.Outbound)
 	return l
 }
 
@@ -372,6 +375,9 @@ func (c *Config) Validate() error {
 	checkLimits := func(where string, l Limits) {
 		for _, m := range limitProblems(l) {
 			bad("%s: %s", where, m)
+		}
+		for _, p := range l.Outbound.problems(where != "[defaults]") {
+			bad("%s: %s", where, p)
 		}
 	}
 	checkLimits("[defaults]", c.Defaults)

@@ -130,6 +130,7 @@ func (l Limits) capBy(c Limits) Limits {
 	if c.MaxOpenFiles != 0 && l.MaxOpenFiles > c.MaxOpenFiles {
 		l.MaxOpenFiles = c.MaxOpenFiles
 	}
+	l.Outbound = l.Outbound.capBy(c.Outbound)
 	return l
 }
 
@@ -233,6 +234,9 @@ func (c *Config) validateHosting() error {
 		}
 		// The same rules as a route's limits and env.
 		for _, m := range limitProblems(t.Limits.Limits) {
+			bad("%s: limits: %s", where, m)
+		}
+		for _, m := range t.Limits.Outbound.problems(false) {
 			bad("%s: limits: %s", where, m)
 		}
 		for _, m := range envProblems(t.Env) {

@@ -44,7 +44,20 @@ type (
 		MemoryLimit  uint64
 		MaxOpenFiles int
 		Scratch      string
-		NoSnapshot   bool // run a reactor's init per request (issue 12)
+		NoSnapshot   bool           // run a reactor's init per request (issue 12)
+		Outbound     OutboundConfig // config_outbound.go
+	}
+	// OutboundConfig is a route's outbound HTTP policy (issue 16): its
+	// allowed hosts and its tenant's (nil: no cap), the limits, the
+	// tenant's slots of requests in flight, and the metric hook.
+	OutboundConfig = struct {
+		AllowedHosts []string
+		CapHosts     []string
+		MaxRequests  int
+		Timeout      time.Duration
+		MaxBody      int64
+		Slots        chan struct{}
+		Observe      func(tenant, host, outcome string)
 	}
 	// ModuleInfo is what a loaded module reports for progress and metrics.
 	ModuleInfo = struct {

@@ -166,7 +166,7 @@ func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect h
 		loader:      opts.Loader,
 		interpProgs: map[string]Program{},
 	}
-	s.set = opts.Loader.Scripts(RunConfig{Volumes: volumes, MemoryLimit: s.memory, MaxOpenFiles: s.files}, s.moduleName,
+	s.set = opts.Loader.Scripts(RunConfig{Volumes: volumes, MemoryLimit: s.memory, MaxOpenFiles: s.files, Outbound: sc.outbound(rt)}, s.moduleName,
 		func(full string, cached bool, d time.Duration) {
 			s.log.Info().Str("module", s.moduleName(full)).Bool("cached", cached).Dur("build", d).Msg("script built")
 		})

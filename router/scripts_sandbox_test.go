@@ -154,17 +154,32 @@ func TestScriptsBuildLimits(t *testing.T) {
 	needSandbox(t)
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "scripts", "slow.c"), slowC(23))
-	writeFile(t, filepath.Join(dir, "scripts", "zero.c"), "__asm__(\".section .rodata.z,\\\"\\\",@\\n.incbin \\\"/dev/zero\\\"\\n\");\nint main(void) { return 0; }\n")
+	// The memory case gets a site of its own whose build_memory is low
+	// and whose build_timeout is long, so that which limit it hits never
+	// depends on the machine's load (slow.c's clang grows to about 850
+	// MB in its 4 s; under 1 GiB and 3 s either limit could come first).
+	zdir := t.TempDir()
+	writeFile(t, filepath.Join(zdir, "scripts", "zero.c"), "__asm__(\".section .rodata.z,\\\"\\\",@\\n.incbin \\\"/dev/zero\\\"\\n\");\nint main(void) { return 0; }\n")
 	copyFile(t, guest("hello.wasm"), filepath.Join(dir, "scripts", "ready.wasm"))
 	srv, logs := sandboxSite(t, dir, `
 [server]
 build_timeout = "3s"
-build_memory = "1GiB"
+build_memory = "4GiB"
 build_concurrency = 2
 
 [[route]]
 path = "/hello"
 module = "`+guest("hello.wasm")+`"
+
+[[route]]
+path = "/s/*"
+scripts = "scripts"
+timeout = "1s"
+`)
+	zsrv, zlogs := sandboxSite(t, zdir, `
+[server]
+build_timeout = "60s"
+build_memory = "256MiB"
 
 [[route]]
 path = "/s/*"
@@ -186,15 +201,18 @@ timeout = "1s"
 			t.Errorf("%s during the build: status %d in %v; want 200 at once", p, res.StatusCode, time.Since(t0))
 		}
 	}
-	for _, c := range []struct{ name, path, reason string }{
-		{"timeout", "/s/slow.c", "build_timeout"},
-		{"memory", "/s/zero.c", "build_memory"},
+	for _, c := range []struct {
+		name, url, reason string
+		logs              *logBuffer
+	}{
+		{"timeout", srv.URL + "/s/slow.c", "build_timeout", logs},
+		{"memory", zsrv.URL + "/s/zero.c", "build_memory", zlogs},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var res2 int
 			deadline := time.Now().Add(15 * time.Second)
 			for time.Now().Before(deadline) {
-				res, _ := get(t, srv.URL+c.path)
+				res, _ := get(t, c.url)
 				if res2 = res.StatusCode; res2 != 503 {
 					break
 				}
@@ -202,12 +220,12 @@ timeout = "1s"
 			if res2 != 500 {
 				t.Fatalf("status %d; want 500 once the build stopped", res2)
 			}
-			if res, _ := get(t, srv.URL+c.path); res.StatusCode != 500 {
+			if res, _ := get(t, c.url); res.StatusCode != 500 {
 				t.Errorf("again: status %d; want 500 from the failure cache", res.StatusCode)
 			}
-			n := strings.Count(logs.String(), "script failed to build")
-			if !strings.Contains(logs.String(), c.reason) || n == 0 {
-				t.Errorf("log lacks the reason %q: %s", c.reason, logs)
+			n := strings.Count(c.logs.String(), "script failed to build")
+			if !strings.Contains(c.logs.String(), c.reason) || n == 0 {
+				t.Errorf("log lacks the reason %q: %s", c.reason, c.logs)
 			}
 		})
 	}

@@ -27,6 +27,7 @@ type scope struct {
 	around   []func(http.Handler) http.Handler
 	onRun    func(tenant, route string, delta int)
 	parts    *siteParts
+	out      outboundScope // config_outbound.go
 }
 
 func defaultScope(defaults Limits, opts Options) *scope {

@@ -59,9 +59,6 @@ func parseWAGI(data []byte, path string) (*Config, error) {
 	}
 	for i, m := range f.Modules {
 		where := fmt.Sprintf("module #%d %q", i+1, m.Route)
-		if len(m.AllowedHosts) > 0 {
-			warn("allowed_hosts")
-		}
 		if m.HTTPMaxConcurrency != 0 {
 			warn("http_max_concurrency")
 		}
@@ -78,6 +75,8 @@ func parseWAGI(data []byte, path string) (*Config, error) {
 			Index:      i + 1,
 			wagi:       true,
 		}
+		// WAGI's allowed_hosts, under wasigate's SSRF rules (issue 16).
+		r.AllowedHosts = m.AllowedHosts
 		if r.Argv == "" {
 			r.Argv = "${SCRIPT_NAME} ${ARGS}"
 		}

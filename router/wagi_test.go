@@ -129,7 +129,7 @@ route = "/x"`, err: `module #1 "/x": module is required`},
 route = "/x"
 module = "a.wasm"
 colour = "blue"`, err: "unknown WAGI keys: module.colour"},
-		{name: "ignored keys warned once each", toml: `[[module]]
+		{name: "ignored key warned once; allowed_hosts honoured (issue 16)", toml: `[[module]]
 route = "/x"
 module = "a.wasm"
 allowed_hosts = ["https://example.com"]
@@ -138,7 +138,6 @@ http_max_concurrency = 4
 route = "/y"
 module = "a.wasm"
 allowed_hosts = ["https://example.org"]`, path: "/x", module: "a.wasm", warnings: []string{
-			"modules.toml: WAGI key allowed_hosts is not implemented by wasigate and is ignored",
 			"modules.toml: WAGI key http_max_concurrency is not implemented",
 		}},
 		{name: "environment colliding with CGI", toml: `[[module]]
@@ -201,5 +200,28 @@ func TestWAGISubRoutesListed(t *testing.T) {
 	want := []string{"/r/* _start", "/r/a alpha", "/r/b/* beta", "/r/c _start"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("routes %q; want %q", got, want)
+	}
+}
+
+// TestWAGIAllowedHosts: WAGI's allowed_hosts becomes the route's policy;
+// an entry that is not scheme://host[:port] fails at startup naming the
+// file and the route (issue 16).
+func TestWAGIAllowedHosts(t *testing.T) {
+	cfg, err := ParseConfig(strings.NewReader(`[[module]]
+route = "/x"
+module = "a.wasm"
+allowed_hosts = ["https://api.example.com", "insecure:allow-all"]`), "/site/modules.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Routes[0].AllowedHosts; len(got) != 2 || got[0] != "https://api.example.com" {
+		t.Errorf("got allowed_hosts %q; want the module's two entries", got)
+	}
+	_, err = ParseConfig(strings.NewReader(`[[module]]
+route = "/x"
+module = "a.wasm"
+allowed_hosts = ["api.example.com"]`), "/site/modules.toml")
+	if want := `/site/modules.toml: route #1 "/x": invalid allowed_hosts entry "api.example.com"`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("got %v; want an error containing %q", err, want)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
+	"github.com/wasigate/wasigate/wasi/internal/rewrite"
 	"github.com/wasigate/wasigate/wasi/toolchain"
 )
 
@@ -42,7 +43,7 @@ func dataModule(importMem, dataCount bool, segs ...seg) []byte {
 	d := binary.AppendUvarint(nil, uint64(len(segs)))
 	for _, s := range segs {
 		d = append(d, 0, 0x41)
-		d = appendSleb32(d, s.off)
+		d = rewrite.AppendSleb32(d, s.off)
 		d = append(d, 0x0b)
 		d = binary.AppendUvarint(d, uint64(len(s.data)))
 		d = append(d, s.data...)
@@ -93,7 +94,7 @@ func TestCoalesceData(t *testing.T) {
 	defer rt.Close(ctx)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			out, _, after, err := coalesceData(tc.wasm, tc.gap)
+			out, _, after, err := rewrite.Coalesce(tc.wasm, tc.gap)
 			if got := err == nil; got != tc.rewritten {
 				t.Fatalf("rewritten = %v (err %v); want %v", got, err, tc.rewritten)
 			}
@@ -101,8 +102,8 @@ func TestCoalesceData(t *testing.T) {
 				if !bytes.Equal(out, tc.wasm) {
 					t.Errorf("module changed although not rewritten")
 				}
-				if err != nil && !errors.Is(err, errNoRewrite) {
-					t.Errorf("err = %v; want errNoRewrite", err)
+				if err != nil && !errors.Is(err, rewrite.ErrNoRewrite) {
+					t.Errorf("err = %v; want rewrite.ErrNoRewrite", err)
 				}
 			}
 			if after != tc.after {
@@ -138,10 +139,10 @@ func TestCoalesceDataGoGuest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := checkBounds(wasm); err != nil {
+	if err := rewrite.CheckBounds(wasm); err != nil {
 		t.Fatalf("checkBounds: %v", err)
 	}
-	out, before, after, err := coalesceData(wasm, coalesceGap)
+	out, before, after, err := rewrite.Coalesce(wasm, coalesceGap)
 	if err != nil {
 		t.Fatalf("coalesceData: %v", err)
 	}
@@ -166,7 +167,7 @@ func BenchmarkLeverCoalesceRewrite(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, _, err := coalesceData(wasm, coalesceGap); err != nil {
+		if _, _, _, err := rewrite.Coalesce(wasm, coalesceGap); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -7,6 +7,8 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasigate/wasigate/wasi/internal/rewrite"
 )
 
 // How a guest is stopped at its deadline or when its client leaves (issue
@@ -15,7 +17,7 @@ import (
 // compiled it.
 const (
 	// DeadlineInstrument, the default, adds a check to the module itself
-	// at load time (instrument.go) and runs it without wazero's check: a
+	// at load time (internal/rewrite) and runs it without wazero's check: a
 	// load and a compare per loop iteration and per call.
 	DeadlineInstrument = "instrument"
 	// DeadlineWazero uses wazero's WithCloseOnContextDone for every module:
@@ -52,7 +54,7 @@ func (e *Engine) rewriteDeadline(ctx context.Context, m *Module, wasm []byte) ([
 		m.Deadline = DeadlineWazero
 		return wasm, e.rt, nil
 	}
-	out, err := instrument(wasm)
+	out, err := rewrite.Instrument(wasm)
 	if err == nil {
 		m.Deadline, m.interrupt = DeadlineInstrument, true
 		return out, e.rt, nil
@@ -98,7 +100,7 @@ func (m *Module) arm(ctx context.Context, mod api.Module) (stop func() bool) {
 	if !m.interrupt {
 		return func() bool { return false }
 	}
-	g, ok := mod.ExportedGlobal(interruptExport).(api.MutableGlobal)
+	g, ok := mod.ExportedGlobal(rewrite.InterruptExport).(api.MutableGlobal)
 	if !ok {
 		return func() bool { return false }
 	}

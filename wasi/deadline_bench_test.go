@@ -25,7 +25,7 @@ var deadlineModes = []string{"none", DeadlineWazero, DeadlineInstrument}
 func modeEngine(b *testing.B, mode string) *Engine {
 	b.Helper()
 	e := newBenchEngine(b, mode == DeadlineWazero)
-	e.nice = -1 // every guest at normal priority: measure the guest alone
+	e.guard.SetNiceAfter(-1) // every guest at normal priority: measure the guest alone
 	if mode == DeadlineInstrument {
 		e.dl = deadlines{instrument: true, cfg: wazero.NewRuntimeConfigCompiler().WithCompilationCache(e.cache)}
 	}

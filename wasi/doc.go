@@ -1,6 +1,7 @@
 // Package wasi owns everything wazero in wasigate: the one runtime of the
 // process and a module's whole life: source (built through wasi/toolchain),
-// rewrite (data joining), compile (the on-disk cache), the refcounted
+// rewrite (wasi/internal/rewrite: the bounds check, data joining and
+// deadline instrumentation), compile (the on-disk cache), the refcounted
 // cache of scripts' modules with single-flight builds (scripts.go), and
 // the per-request instantiation of a module with its limits (linear
 // memory, deadline, open files) and the WASI view the guest gets:

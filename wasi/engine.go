@@ -16,6 +16,8 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
+	"github.com/wasigate/wasigate/wasi/internal/rewrite"
+	"github.com/wasigate/wasigate/wasi/internal/tune"
 	"github.com/wasigate/wasigate/wasi/toolchain"
 )
 
@@ -35,7 +37,7 @@ type Options struct {
 	// DefaultNiceAfter; negative keeps every guest at normal priority.
 	NiceAfter time.Duration
 	// Tune lets the engine raise GOMAXPROCS and GOGC while guests run
-	// past NiceAfter, and restore them afterwards (see tune.go); a
+	// past NiceAfter, and restore them afterwards (see internal/tune); a
 	// setting given in the environment is left alone. For a server: it
 	// changes process-wide settings.
 	Tune bool
@@ -51,17 +53,12 @@ type Options struct {
 // must be run by it: wazero cannot instantiate a compiled module in another
 // runtime.
 type Engine struct {
-	rt       wazero.Runtime
-	cache    wazero.CompilationCache
-	sealed   *sealedCache // signs wazero's cache entries (cache.go)
-	cacheDir string
-	workers  int
-	nice     time.Duration // Options.NiceAfter
-	tune     *tuner
-	runners  chan *job // idle runner goroutines receive here
-	// canRestore: the process may raise a lowered thread's priority
-	// again, so guests run on the caller's thread (priority.go).
-	canRestore  bool
+	rt          wazero.Runtime
+	cache       wazero.CompilationCache
+	sealed      *sealedCache // signs wazero's cache entries (cache.go)
+	cacheDir    string
+	workers     int
+	guard       *tune.Guard // CPU priority and runtime tuning (internal/tune)
 	pools       poolSet
 	dl          deadlines     // deadline.go
 	snapTimeout time.Duration // Options.SnapshotInitTimeout
@@ -88,8 +85,7 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 		return nil, err
 	}
 	cfg := wazero.NewRuntimeConfigCompiler()
-	e := &Engine{cacheDir: opts.CacheDir, workers: opts.CompilationWorkers, nice: opts.NiceAfter, tune: newTuner(opts.Tune && canNice), runners: make(chan *job), hosts: map[string]bool{}, snapTimeout: opts.SnapshotInitTimeout}
-	e.canRestore = e.niceAfter() > 0 && probeRestore()
+	e := &Engine{cacheDir: opts.CacheDir, workers: opts.CompilationWorkers, guard: tune.NewGuard(opts.NiceAfter, opts.Tune), hosts: map[string]bool{}, snapTimeout: opts.SnapshotInitTimeout}
 	if opts.CacheDir != "" {
 		if err := os.MkdirAll(opts.CacheDir, 0o700); err != nil {
 			return nil, fmt.Errorf("cache dir: %w", err)
@@ -111,17 +107,21 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 		return nil, fmt.Errorf("instantiate wasi: %w", err)
 	}
 	e.hosts[wasi_snapshot_preview1.ModuleName] = true
+	e.hosts[OutboundModuleName] = true
 	return e, nil
 }
 
 // instantiateWASI instantiates wazero's WASI preview 1 module into rt with
-// wasigate's environ functions (environ.go).
+// wasigate's environ functions (environ.go), and wasi_experimental_http
+// (outbound.go): every runtime of the engine offers both.
 func instantiateWASI(ctx context.Context, rt wazero.Runtime) error {
 	b := rt.NewHostModuleBuilder(wasi_snapshot_preview1.ModuleName)
 	wasi_snapshot_preview1.NewFunctionExporter().ExportFunctions(b)
 	exportEnviron(b)
-	_, err := b.Instantiate(ctx)
-	return err
+	if _, err := b.Instantiate(ctx); err != nil {
+		return err
+	}
+	return instantiateOutbound(ctx, rt)
 }
 
 // ProvideHostModule records that imports from the named module are satisfied
@@ -169,6 +169,10 @@ func (e *Engine) CompileFile(ctx context.Context, path string) (*Module, error) 
 	return e.Compile(ctx, path, wasm)
 }
 
+// ErrModuleBounds is returned by Compile for module bytes that declare
+// more than they hold (rewrite.CheckBounds, issue 9).
+var ErrModuleBounds = rewrite.ErrModuleBounds
+
 // ErrNoWat2Wasm is returned for .wat modules when wat2wasm is not on PATH.
 var ErrNoWat2Wasm = toolchain.ErrNoWat2Wasm
 
@@ -208,6 +212,15 @@ func (e *Engine) Load(ctx context.Context, path string, b *toolchain.Builder) (*
 	return e.Compile(ctx, path, wasm)
 }
 
+// coalesceGap is the largest run of zero bytes between two active data
+// segments that Coalesce fills in to join them (issue 4). Go's linker
+// splits its data into a segment per run of non-zero bytes (30,539
+// segments for a plain "hello" with fmt), and wazero evaluates each
+// segment's offset expression and copies it at every instantiation, which
+// was 42% of instantiating a Go guest. Joining them is done once, before
+// compiling. A negative value turns the rewrite off.
+var coalesceGap = 4096
+
 // Compile compiles wasm once, through the on-disk cache when the engine has
 // one. name is used in errors and logs.
 func (e *Engine) Compile(ctx context.Context, name string, wasm []byte) (*Module, error) {
@@ -222,14 +235,14 @@ func (e *Engine) Compile(ctx context.Context, name string, wasm []byte) (*Module
 	}
 	// Nothing reads the bytes before this check: they may come from
 	// anyone who can drop a file in a scripts folder (issue 9).
-	if err := checkBounds(wasm); err != nil {
+	if err := rewrite.CheckBounds(wasm); err != nil {
 		return nil, fmt.Errorf("compile %s: %w", name, err)
 	}
 	start := time.Now()
 	// Join Go's thousands of data segments once, here, rather than have
 	// every instance evaluate and copy them one by one (issue 4). The
 	// rewritten module is what wazero compiles and caches.
-	if out, before, after, err := coalesceData(wasm, coalesceGap); err == nil {
+	if out, before, after, err := rewrite.Coalesce(wasm, coalesceGap); err == nil {
 		wasm = out
 		m.Segments, m.SegmentsJoined = before, after
 	}

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/wasigate/wasigate/wasi/internal/rewrite"
 )
 
 // Fuzz targets for every parser of module bytes in this package (issue 9).
@@ -33,15 +35,15 @@ func addGuestSeeds(f *testing.F) {
 func FuzzDataMerge(f *testing.F) {
 	addGuestSeeds(f)
 	f.Fuzz(func(t *testing.T, wasm []byte) {
-		out, before, after, err := coalesceData(wasm, coalesceGap)
+		out, before, after, err := rewrite.Coalesce(wasm, coalesceGap)
 		if err != nil {
 			return
 		}
 		if after > before || len(out) > 3*len(wasm)+5*coalesceGap+64 {
 			t.Fatalf("%d -> %d segments, %d -> %d bytes", before, after, len(wasm), len(out))
 		}
-		if checkBounds(wasm) == nil {
-			if err := checkBounds(out); err != nil {
+		if rewrite.CheckBounds(wasm) == nil {
+			if err := rewrite.CheckBounds(out); err != nil {
 				t.Fatalf("rewritten module fails the bounds check: %v", err)
 			}
 		}
@@ -51,7 +53,7 @@ func FuzzDataMerge(f *testing.F) {
 // FuzzCheckBounds: the bounds check never panics.
 func FuzzCheckBounds(f *testing.F) {
 	addGuestSeeds(f)
-	f.Fuzz(func(t *testing.T, wasm []byte) { _ = checkBounds(wasm) })
+	f.Fuzz(func(t *testing.T, wasm []byte) { _ = rewrite.CheckBounds(wasm) })
 }
 
 var (
@@ -78,7 +80,7 @@ func FuzzCompile(f *testing.F) {
 	})
 }
 
-// FuzzSnapshotRewrite: the snapshot rewriter (snaprewrite.go) never
+// FuzzSnapshotRewrite: the snapshot rewriter (internal/rewrite/snapshot.go) never
 // panics on untrusted bytes, and the modules it makes pass the bounds
 // check and stay within a small multiple of the input (issue 12).
 func FuzzSnapshotRewrite(f *testing.F) {
@@ -91,24 +93,24 @@ func FuzzSnapshotRewrite(f *testing.F) {
 		f.Add(wasm)
 	}
 	f.Fuzz(func(t *testing.T, wasm []byte) {
-		sm, err := snapModuleOf(wasm)
+		sm, err := rewrite.NewSnapshot(wasm)
 		if err != nil {
 			return
 		}
-		inst := sm.instrument()
-		values := make([]uint64, len(sm.globals))
+		inst := sm.Instrument()
+		values := make([]uint64, sm.Globals())
 		for i := range values {
 			values[i] = ^uint64(0)
 		}
-		out, err := sm.rewrite(values, 1)
+		out, err := sm.Rewrite(values, 1)
 		for _, b := range [][]byte{inst, out} {
 			if b == nil {
 				continue
 			}
-			if len(b) > 2*len(wasm)+64*len(sm.globals)+64 {
+			if len(b) > 2*len(wasm)+64*sm.Globals()+64 {
 				t.Fatalf("%d bytes in, %d out", len(wasm), len(b))
 			}
-			if err := checkBounds(b); err != nil {
+			if err := rewrite.CheckBounds(b); err != nil {
 				t.Fatalf("rewritten module fails the bounds check: %v", err)
 			}
 		}

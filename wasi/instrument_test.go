@@ -13,6 +13,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 
+	"github.com/wasigate/wasigate/wasi/internal/rewrite"
 	"github.com/wasigate/wasigate/wasi/toolchain"
 )
 
@@ -51,10 +52,10 @@ func TestInstrumentGuests(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if joined, _, _, err := coalesceData(wasm, coalesceGap); err == nil {
+			if joined, _, _, err := rewrite.Coalesce(wasm, coalesceGap); err == nil {
 				wasm = joined // as Engine.Compile does
 			}
-			out, err := instrument(wasm)
+			out, err := rewrite.Instrument(wasm)
 			if err != nil {
 				t.Fatalf("instrument: %v; want the module instrumented", err)
 			}
@@ -68,7 +69,7 @@ func TestInstrumentGuests(t *testing.T) {
 }
 
 // FuzzInstrument: for any module wazero accepts, the rewriter either
-// leaves it (errNoInstrument) or returns a module wazero accepts too, and
+// leaves it (rewrite.ErrNoInstrument) or returns a module wazero accepts too, and
 // its exported functions without parameters return the same results or
 // trap alike.
 func FuzzInstrument(f *testing.F) {
@@ -85,16 +86,16 @@ func FuzzInstrument(f *testing.F) {
 		ctx := context.Background()
 		orig, err := compileRecover(rt, wasm)
 		if err != nil {
-			if _, err := instrument(wasm); err != nil && !errors.Is(err, errNoInstrument) {
-				t.Fatalf("instrument: %v; want errNoInstrument", err)
+			if _, err := rewrite.Instrument(wasm); err != nil && !errors.Is(err, rewrite.ErrNoInstrument) {
+				t.Fatalf("instrument: %v; want rewrite.ErrNoInstrument", err)
 			}
 			return
 		}
 		defer orig.Close(ctx)
-		out, err := instrument(wasm)
+		out, err := rewrite.Instrument(wasm)
 		if err != nil {
-			if !errors.Is(err, errNoInstrument) {
-				t.Fatalf("instrument: %v; want errNoInstrument", err)
+			if !errors.Is(err, rewrite.ErrNoInstrument) {
+				t.Fatalf("instrument: %v; want rewrite.ErrNoInstrument", err)
 			}
 			return
 		}
@@ -158,13 +159,13 @@ func fmtResults(res []uint64) string {
 func plausibleCounts(wasm []byte) bool {
 	for pos := 8; pos < len(wasm); {
 		id := wasm[pos]
-		size, n := uleb32(wasm[pos+1:])
+		size, n := rewrite.Uleb32(wasm[pos+1:])
 		if n == 0 || uint64(pos)+1+uint64(n)+uint64(size) > uint64(len(wasm)) {
 			return false // wazero reads its count before seeing that
 		}
 		body := wasm[pos+1+n : pos+1+n+int(size)]
 		if id != 0 && id != 8 && id != 12 {
-			if count, _ := uleb32(body); uint64(count) > uint64(len(body)) {
+			if count, _ := rewrite.Uleb32(body); uint64(count) > uint64(len(body)) {
 				return false
 			}
 		}

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/wasigate/wasigate/wasi/internal/rewrite"
 )
 
 // lyingDataCount is a 15-byte module whose data section declares
@@ -63,7 +65,7 @@ func TestCheckBoundsAcceptsGuests(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := checkBounds(wasm); err != nil {
+		if err := rewrite.CheckBounds(wasm); err != nil {
 			t.Errorf("%s: %v", filepath.Base(p), err)
 		}
 	}

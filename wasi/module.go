@@ -144,6 +144,9 @@ type Config struct {
 	// Scratch is the guest path of a fresh, empty, writable folder each
 	// call gets, removed after it (scratch.go); "" gives none.
 	Scratch string
+	// Outbound is what the guests may reach through wasi_experimental_http
+	// (outbound.go); nil: nothing.
+	Outbound *Outbound
 	// NoSnapshot runs a reactor's _initialize in every instance instead of
 	// starting instances from a snapshot taken after it (snapshot.go).
 	NoSnapshot bool
@@ -163,6 +166,10 @@ type Program struct {
 	files   int     // Config.MaxOpenFiles
 	pool    *memoryPool
 	scratch string // Config.Scratch
+	// outbound: the module imports wasi_experimental_http, so a run gets
+	// its per-run state under policy (outbound.go).
+	outbound bool
+	policy   *Outbound
 	// snap: instances start from this snapshot (snapshot.go).
 	snap     *snapshot
 	snapInfo SnapshotInfo
@@ -226,6 +233,7 @@ func (m *Module) Prepare(c Config) (*Program, error) {
 		files:   maxFiles,
 		pool:    m.engine.pools.get(c.MemoryLimit),
 	}
+	p.outbound, p.policy = m.importsModule(OutboundModuleName), c.Outbound
 	if p.init && rb == nil {
 		p.useSnapshot(c)
 	}
@@ -270,13 +278,18 @@ func (e *ExitError) ExitCode() int { return int(e.Code) }
 // # Notes
 //
 // On Linux the guest runs on an OS thread whose CPU priority is lowered
-// once it has run longer than Options.NiceAfter (see Engine.guarded).
+// once it has run longer than Options.NiceAfter (tune.Guard.Run).
 func (p *Program) Run(ctx context.Context, c *Call) error {
 	env, err := newEnviron(c.Env)
 	if err != nil {
 		return fmt.Errorf("guest not started: %w", err)
 	}
 	ctx = context.WithValue(ctx, environKey{}, env)
+	if p.outbound {
+		var finish func()
+		ctx, finish = withOutbound(ctx, p.policy)
+		defer finish() // after the instance is closed: deferred first
+	}
 	cfg := p.config(ctx, c)
 	if p.scratch != "" {
 		dir, err := os.MkdirTemp("", "wasigate-scratch-")
@@ -313,7 +326,7 @@ func (p *Program) Run(ctx context.Context, c *Call) error {
 	// too parked and handed its CPU over whenever a lock in wazero or the
 	// memory pool was contended, which doubled the tail of short guests
 	// under load.
-	err = p.result(ctx, p.module.engine.guarded(func() error {
+	err = p.result(ctx, p.module.engine.guard.Run(func() error {
 		if p.init {
 			if err := call(ctx, mod, "_initialize"); err != nil {
 				return err

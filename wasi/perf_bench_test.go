@@ -335,7 +335,7 @@ func BenchmarkLeverCompile(b *testing.B) {
 
 // BenchmarkLeverCoalesce compares instantiating a Go guest with its data
 // segments as the linker wrote them (-1) and joined across zero gaps of
-// up to N bytes at compile time (datamerge.go).
+// up to N bytes at compile time (internal/rewrite/datamerge.go).
 func BenchmarkLeverCoalesce(b *testing.B) {
 	e := benchEngine(b, true)
 	env := perfEnv()

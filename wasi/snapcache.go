@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 
 	"github.com/tetratelabs/wazero"
+
+	"github.com/wasigate/wasigate/wasi/internal/rewrite"
 )
 
 // Snapshots are kept in the cache folder beside wazero's compile cache
@@ -53,7 +55,7 @@ func (e *Engine) loadSnapshot(rt wazero.Runtime, key string) *snapshot {
 	if err := e.sealed.key.Verify(wasmPath, wasmSig); err != nil {
 		return nil // changed while read: take it again
 	}
-	if checkBounds(wasm) != nil {
+	if rewrite.CheckBounds(wasm) != nil {
 		drop()
 		return nil
 	}

@@ -13,12 +13,14 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/experimental"
+
+	"github.com/wasigate/wasigate/wasi/internal/rewrite"
 )
 
 // Snapshots (issue 12): a reactor's _initialize runs once, at load time,
 // in a scratch instance; its memory and globals are captured; every
-// request's instance then starts from that state (snaprewrite.go for the
-// module, snapimage_linux.go for the memory) instead of running the init
+// request's instance then starts from that state (internal/rewrite for
+// the module, snapimage_linux.go for the memory) instead of running the init
 // again. Each request still gets its own instance and its own memory.
 //
 // What the scratch instance gets: no arguments, an empty environment, no
@@ -28,6 +30,9 @@ import (
 // environment or seeds a generator in its init sees the snapshot's values
 // in every request. What a request reads itself (environ_get, args_get,
 // clock_time_get, random_get, stdin) is its own.
+
+// ErrNoSnapshot wraps every reason a program runs without a snapshot.
+var ErrNoSnapshot = rewrite.ErrNoSnapshot
 
 // DefaultSnapshotInitTimeout bounds the init of a snapshot when
 // Options.SnapshotInitTimeout is 0.
@@ -98,22 +103,22 @@ func (m *Module) takeSnapshot(limit uint64) (*snapshot, error) {
 	if s := e.loadSnapshot(m.rt, key); s != nil {
 		return s, nil
 	}
-	sm, err := snapModuleOf(m.snap.wasm)
+	sm, err := rewrite.NewSnapshot(m.snap.wasm)
 	if err != nil {
 		return nil, err
 	}
 	ctx := context.Background()
-	scratch, err := e.compileBytes(ctx, m.rt, sm.instrument())
+	scratch, err := e.compileBytes(ctx, m.rt, sm.Instrument())
 	if err != nil {
 		return nil, fmt.Errorf("%w: compile the instrumented module: %w", ErrNoSnapshot, err)
 	}
 	defer scratch.Close(ctx)
 
-	values, mem, initTime, err := m.runInit(scratch, len(sm.globals), limit)
+	values, mem, initTime, err := m.runInit(scratch, sm.Globals(), limit)
 	if err != nil {
 		return nil, err
 	}
-	out, err := sm.rewrite(values, uint32(len(mem)/wasmPage))
+	out, err := sm.Rewrite(values, uint32(len(mem)/wasmPage))
 	if err != nil {
 		return nil, err
 	}
@@ -171,7 +176,7 @@ func (m *Module) runInit(scratch wazero.CompiledModule, globals int, limit uint6
 	}
 	values = make([]uint64, globals)
 	for i := range values {
-		g := mod.ExportedGlobal(snapGlobalPrefix + strconv.Itoa(i))
+		g := mod.ExportedGlobal(rewrite.GlobalPrefix + strconv.Itoa(i))
 		if g == nil {
 			return nil, nil, 0, fmt.Errorf("%w: global %d not exported", ErrNoSnapshot, i)
 		}

@@ -195,7 +195,13 @@ func (p *progress) Start(name string, size int64) {
 				return
 			case <-t.C:
 				p.mu.Lock()
-				fmt.Fprintf(p.terminal, "  still loading %s (building and compiling, %s so far)\n", relName(name), time.Since(start).Round(time.Second))
+				// Done closes stop under the lock: a tick that raced
+				// with it must not print after the module's last line.
+				select {
+				case <-stop:
+				default:
+					fmt.Fprintf(p.terminal, "  still loading %s (building and compiling, %s so far)\n", relName(name), time.Since(start).Round(time.Second))
+				}
 				p.mu.Unlock()
 			}
 		}

@@ -63,6 +63,7 @@ func startOps(ctx context.Context, s *setup, stderr io.Writer) (*ops, error) {
 	opts := s.options(stderr)
 	opts.Observe = o.metrics.Observe
 	opts.Running = o.metrics.Running
+	opts.Outbound = o.metrics.Outbound
 	o.rl = &router.Reloader{
 		Path:    cfg.File,
 		Options: opts,

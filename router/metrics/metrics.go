@@ -27,6 +27,7 @@ type Metrics struct {
 	modules     prometheus.Gauge
 	reloads     *prometheus.CounterVec
 	lastReload  prometheus.Gauge
+	outbound    *prometheus.CounterVec
 }
 
 // New registers wasigate's collectors and Go's process and runtime ones.
@@ -77,8 +78,12 @@ func New() *Metrics {
 			Name: "wasigate_last_reload_success_timestamp_seconds",
 			Help: "When the site being served was loaded.",
 		}),
+		outbound: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wasigate_outbound_requests_total",
+			Help: "Outbound HTTP requests of guests (wasi_experimental_http), by tenant, host (scheme://host:port; other for hosts no policy allows) and outcome: ok, refused, failed.",
+		}, []string{"tenant", "host", "outcome"}),
 	}
-	r.MustRegister(m.requests, m.duration, m.instantiate, m.queueWait, m.running,
+	r.MustRegister(m.outbound, m.requests, m.duration, m.instantiate, m.queueWait, m.running,
 		m.rejections, m.loads, m.modules, m.reloads, m.lastReload,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -102,6 +107,11 @@ func (m *Metrics) Observe(r *http.Request, info *host.Info, status int, d time.D
 // Running counts instances in flight; it fits router.Options.Running.
 func (m *Metrics) Running(tenant, route string, delta int) {
 	m.running.WithLabelValues(tenant, route).Add(float64(delta))
+}
+
+// Outbound counts one outbound request; it fits router.Options.Outbound.
+func (m *Metrics) Outbound(tenant, host, outcome string) {
+	m.outbound.WithLabelValues(tenant, host, outcome).Inc()
 }
 
 // Loaded records a site load: cached tells for each of its modules whether

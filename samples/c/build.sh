@@ -17,7 +17,7 @@ CC=${CC:-clang}
 CFLAGS="--target=wasm32-wasi -O2 -Wall -Wextra"
 LDFLAGS="-Wl,--strip-all"
 
-for name in hello env; do
+for name in hello env quotes_api; do
 	echo "building $name.wasm"
 	$CC $CFLAGS $LDFLAGS -o "$name.wasm" "$name.c"
 done

@@ -11,15 +11,21 @@ import (
 )
 
 // Runner returns p as the host's Runner.
-func Runner(p *wasi.Program) host.Runner { return program{p} }
+func Runner(p *wasi.Program) host.Runner { return program{p: p} }
 
 // program adapts a wasi.Program to host.Runner. A host.Invocation and a
 // wasi.Call have the same fields, so the invocation is converted, not
 // copied field by field: the Instantiate time the program sets lands in
 // the invocation.
-type program struct{ p *wasi.Program }
+type program struct {
+	p       *wasi.Program
+	observe func(tenant, host, outcome string) // outbound metrics; may be nil
+}
 
 func (r program) Run(ctx context.Context, inv *host.Invocation) error {
+	if r.p.UsesOutbound() {
+		ctx = withObserver(ctx, r.observe) // outbound.go
+	}
 	return r.p.Run(ctx, (*wasi.Call)(inv))
 }
 

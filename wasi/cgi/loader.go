@@ -30,6 +30,18 @@ type (
 		MaxOpenFiles int
 		Scratch      string
 		NoSnapshot   bool // run a reactor's init per request (issue 12)
+		Outbound     OutboundConfig
+	}
+	// OutboundConfig is a route's outbound HTTP policy (wasi.OutboundPolicy)
+	// and the hook its requests are counted through.
+	OutboundConfig = struct {
+		AllowedHosts []string
+		CapHosts     []string // the tenant's; nil: no cap
+		MaxRequests  int
+		Timeout      time.Duration
+		MaxBody      int64
+		Slots        chan struct{} // the tenant's requests in flight
+		Observe      func(tenant, host, outcome string)
 	}
 	// ModuleInfo is what a loaded module reports for progress and metrics.
 	ModuleInfo = struct {
@@ -85,15 +97,21 @@ func (l *Loader) SourceKind(path string) string { return string(toolchain.KindOf
 // Scripts returns the scripts of one route, built when first run and
 // again when they change (wasi.Scripts).
 func (l *Loader) Scripts(c RunConfig, name func(path string) string, built func(path string, cached bool, d time.Duration)) Scripts {
-	return scripts{l.Engine.NewScripts(l.Builder, config(c), name, built)}
+	// Router has checked the allowed_hosts entries at startup; should one
+	// still fail here, the route's scripts reach nothing.
+	cfg, _ := config(c)
+	return scripts{s: l.Engine.NewScripts(l.Builder, cfg, name, built), observe: c.Outbound.Observe}
 }
 
-func config(c RunConfig) wasi.Config {
+func config(c RunConfig) (wasi.Config, error) {
 	vols := make([]wasi.Volume, len(c.Volumes))
 	for i, v := range c.Volumes {
 		vols[i] = wasi.Volume(v)
 	}
-	return wasi.Config{Entrypoint: c.Entrypoint, Volumes: vols, MemoryLimit: c.MemoryLimit, MaxOpenFiles: c.MaxOpenFiles, Scratch: c.Scratch, NoSnapshot: c.NoSnapshot}
+	o := c.Outbound
+	out, err := wasi.NewOutbound(wasi.OutboundPolicy{AllowedHosts: o.AllowedHosts, CapHosts: o.CapHosts,
+		MaxRequests: o.MaxRequests, Timeout: o.Timeout, MaxBody: o.MaxBody, Slots: o.Slots})
+	return wasi.Config{Entrypoint: c.Entrypoint, Volumes: vols, MemoryLimit: c.MemoryLimit, MaxOpenFiles: c.MaxOpenFiles, Scratch: c.Scratch, Outbound: out, NoSnapshot: c.NoSnapshot}, err
 }
 
 type module struct{ m *wasi.Module }
@@ -129,14 +147,21 @@ func (m module) IsRuby() bool                    { return m.m.IsRuby() }
 func (m module) Close(ctx context.Context) error { return m.m.Close(ctx) }
 
 func (m module) Bind(c RunConfig) (Program, error) {
-	p, err := m.m.Prepare(config(c))
+	cfg, err := config(c)
 	if err != nil {
 		return nil, err
 	}
-	return program{p}, nil
+	p, err := m.m.Prepare(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return program{p: p, observe: c.Outbound.Observe}, nil
 }
 
-type scripts struct{ s *wasi.Scripts }
+type scripts struct {
+	s       *wasi.Scripts
+	observe func(tenant, host, outcome string)
+}
 
 func (s scripts) Acquire(ctx context.Context, path string) (host.Runner, func(), error) {
 	p, release, err := s.s.Acquire(ctx, path)
@@ -145,7 +170,7 @@ func (s scripts) Acquire(ctx context.Context, path string) (host.Runner, func(),
 	}
 	return host.RunnerFunc(func(ctx context.Context, inv *host.Invocation) error {
 		defer release()
-		return p.Run(ctx, (*wasi.Call)(inv))
+		return program{p: p, observe: s.observe}.Run(ctx, inv)
 	}), release, nil
 }
 

@@ -1,4 +1,4 @@
-package wasi
+package rewrite
 
 import (
 	"encoding/binary"
@@ -10,9 +10,9 @@ import (
 // opcode, the loop's header (instrument.go).
 func instrumentCode(sec, check []byte) ([]byte, error) {
 	bad := func(what string, fn uint32) error {
-		return fmt.Errorf("%w: code section: %s in function body %d", errNoInstrument, what, fn)
+		return fmt.Errorf("%w: code section: %s in function body %d", ErrNoInstrument, what, fn)
 	}
-	count, p := uleb32(sec)
+	count, p := Uleb32(sec)
 	if p == 0 {
 		return nil, bad("count", 0)
 	}
@@ -20,7 +20,7 @@ func instrumentCode(sec, check []byte) ([]byte, error) {
 	out = binary.AppendUvarint(out, uint64(count))
 	var body []byte // reused: one function's new body
 	for i := range count {
-		size, n := uleb32(sec[p:])
+		size, n := Uleb32(sec[p:])
 		if n == 0 || uint64(p)+uint64(n)+uint64(size) > uint64(len(sec)) {
 			return nil, bad("size", i)
 		}
@@ -47,12 +47,12 @@ func instrumentCode(sec, check []byte) ([]byte, error) {
 
 // skipLocals returns the length of a function body's local declarations.
 func skipLocals(fn []byte) (int, bool) {
-	count, p := uleb32(fn)
+	count, p := Uleb32(fn)
 	if p == 0 {
 		return 0, false
 	}
 	for range count {
-		_, n := uleb32(fn[p:])
+		_, n := Uleb32(fn[p:])
 		if n == 0 || p+n >= len(fn) {
 			return 0, false
 		}
@@ -100,7 +100,7 @@ func immediates(b []byte) (int, error) {
 		(op >= 0x20 && op <= 0x26) || op == 0x3f || op == 0x40:
 		n = skipLeb(rest, 5) // label, function, local, global, table or memory index
 	case op == 0x0e: // br_table: vec(label) label
-		count, c := uleb32(rest)
+		count, c := Uleb32(rest)
 		if c == 0 || uint64(count) > uint64(len(rest)) {
 			return 0, errOpcode
 		}
@@ -115,7 +115,7 @@ func immediates(b []byte) (int, error) {
 	case op == 0x11 || op == 0x13: // call_indirect, return_call_indirect: type, table
 		n = skipLebs(rest, 2, 5)
 	case op == 0x1c: // select with types: vec(valtype)
-		count, c := uleb32(rest)
+		count, c := Uleb32(rest)
 		if c == 0 || uint64(count) > uint64(len(rest)) {
 			return 0, errOpcode
 		}
@@ -163,7 +163,7 @@ func blockType(b []byte) int {
 
 // memarg: alignment (bit 6 announces a memory index) and offset.
 func memarg(b []byte) int {
-	align, n := uleb32(b)
+	align, n := Uleb32(b)
 	if n == 0 {
 		return 0
 	}
@@ -196,7 +196,7 @@ func skipLebs(b []byte, count, max int) int {
 
 // prefixFC: saturating conversions, bulk memory and table instructions.
 func prefixFC(b []byte) int {
-	sub, n := uleb32(b)
+	sub, n := Uleb32(b)
 	if n == 0 {
 		return 0
 	}
@@ -218,7 +218,7 @@ func prefixFC(b []byte) int {
 // prefixFD: SIMD. Loads and stores have a memarg, lane instructions a lane
 // byte, v128.const and i8x16.shuffle 16 bytes; the rest nothing.
 func prefixFD(b []byte) int {
-	sub, n := uleb32(b)
+	sub, n := Uleb32(b)
 	if n == 0 {
 		return 0
 	}
@@ -243,7 +243,7 @@ func prefixFD(b []byte) int {
 
 // prefixFE: threads. atomic.fence has one zero byte, the rest a memarg.
 func prefixFE(b []byte) int {
-	sub, n := uleb32(b)
+	sub, n := Uleb32(b)
 	if n == 0 {
 		return 0
 	}

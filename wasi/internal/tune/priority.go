@@ -1,4 +1,4 @@
-package wasi
+package tune
 
 import (
 	"runtime"
@@ -7,24 +7,56 @@ import (
 )
 
 // DefaultNiceAfter is how much CPU time a guest uses at normal priority when
-// Options.NiceAfter is 0.
+// the Guard's threshold is 0.
 const DefaultNiceAfter = 20 * time.Millisecond
 
 // runnerIdle is how long an idle runner goroutine waits for another guest
 // before it ends.
 const runnerIdle = time.Minute
 
-// niceAfter returns the engine's threshold, or 0 when guests keep their
+// Guard runs guests under the CPU-priority guard (issue 3) and tunes the
+// runtime while lowered guests run (tune.go). The engine has one.
+type Guard struct {
+	nice    time.Duration // NewGuard's niceAfter
+	tune    *tuner
+	runners chan *job // idle runner goroutines receive here
+	// canRestore: the process may raise a lowered thread's priority
+	// again, so guests run on the caller's thread.
+	canRestore bool
+}
+
+// NewGuard returns a guard that lowers a guest's thread once it has used
+// niceAfter of CPU time (0: DefaultNiceAfter; negative: never), and, with
+// tuneRuntime, raises GOMAXPROCS and GOGC while lowered guests run.
+func NewGuard(niceAfter time.Duration, tuneRuntime bool) *Guard {
+	g := &Guard{nice: niceAfter, tune: newTuner(tuneRuntime && canNice), runners: make(chan *job)}
+	g.canRestore = g.NiceAfter() > 0 && probeRestore()
+	return g
+}
+
+// NiceAfter returns the guard's threshold, or 0 when guests keep their
 // priority.
-func (e *Engine) niceAfter() time.Duration {
+func (g *Guard) NiceAfter() time.Duration {
 	switch {
-	case !canNice || e.nice < 0:
+	case !canNice || g.nice < 0:
 		return 0
-	case e.nice == 0:
+	case g.nice == 0:
 		return DefaultNiceAfter
 	}
-	return e.nice
+	return g.nice
 }
+
+// SetNiceAfter changes the threshold (benchmarks measure guests alone
+// with a negative one).
+func (g *Guard) SetNiceAfter(d time.Duration) { g.nice = d }
+
+// CanRestore reports whether guests run on the caller's thread, whose
+// priority is given back after (true), or on runner goroutines.
+func (g *Guard) CanRestore() bool { return g.canRestore }
+
+// ForceHandoff makes g run guests on runner goroutines, as in a process
+// that may not restore priorities (for tests).
+func (g *Guard) ForceHandoff() { g.canRestore = false }
 
 // job is one guest run handed to a runner.
 type job struct {
@@ -40,7 +72,7 @@ type result struct {
 
 var jobs = sync.Pool{New: func() any { return &job{done: make(chan result, 1)} }}
 
-// guarded runs f, a guest's entrypoint, on an OS thread of its own whose
+// Run runs f, a guest's entrypoint, on an OS thread of its own whose
 // CPU priority drops to the lowest once f has used the engine's threshold
 // of CPU time (issue 3).
 //
@@ -52,20 +84,20 @@ var jobs = sync.Pool{New: func() any { return &job{done: make(chan result, 1)} }
 // locked to the lowered thread, and the runtime ends the thread with it:
 // that is why f runs on a runner goroutine and not the caller's. Runners
 // are reused between short runs, which keeps their grown stacks.
-func (e *Engine) guarded(f func() error) error {
-	after := e.niceAfter()
+func (g *Guard) Run(f func() error) error {
+	after := g.NiceAfter()
 	if after <= 0 {
 		return f()
 	}
-	if e.canRestore {
-		return e.inline(f, after)
+	if g.canRestore {
+		return g.inline(f, after)
 	}
 	j := jobs.Get().(*job)
 	j.f = f
 	select {
-	case e.runners <- j:
+	case g.runners <- j:
 	default:
-		go e.runner(j, after)
+		go g.runner(j, after)
 	}
 	r := <-j.done
 	j.f = nil
@@ -81,9 +113,9 @@ func (e *Engine) guarded(f func() error) error {
 // used when the process may do that (CAP_SYS_NICE): it saves the handoff
 // to a runner goroutine, which cost a short C guest about 15 us (24 us
 // against 41 us per run in BenchmarkRunShortC).
-func (e *Engine) inline(f func() error, after time.Duration) error {
+func (g *Guard) inline(f func() error, after time.Duration) error {
 	w := workers.Get().(*worker)
-	w.e, w.after = e, after
+	w.g, w.after = g, after
 	if w.timer == nil {
 		w.timer = time.AfterFunc(time.Hour, w.lower)
 		w.timer.Stop()
@@ -99,7 +131,7 @@ func (e *Engine) inline(f func() error, after time.Duration) error {
 		tid := w.tid
 		w.mu.Unlock()
 		if lowered {
-			e.tune.leave()
+			g.tune.leave()
 			if restorePriority(tid) != nil {
 				// Cannot happen once probed; if it does, the thread stays
 				// with this goroutine and ends with it.
@@ -115,15 +147,15 @@ func (e *Engine) inline(f func() error, after time.Duration) error {
 var workers = sync.Pool{New: func() any { return &worker{} }}
 
 // runner runs jobs until one is lowered or none comes for runnerIdle.
-func (e *Engine) runner(j *job, after time.Duration) {
-	w := &worker{e: e, after: after}
+func (g *Guard) runner(j *job, after time.Duration) {
+	w := &worker{g: g, after: after}
 	w.timer = time.AfterFunc(time.Hour, w.lower)
 	w.timer.Stop()
 	idle := time.NewTimer(runnerIdle)
 	for w.run(j) {
 		idle.Reset(runnerIdle)
 		select {
-		case j = <-e.runners:
+		case j = <-g.runners:
 		case <-idle.C:
 			return
 		}
@@ -133,7 +165,7 @@ func (e *Engine) runner(j *job, after time.Duration) {
 
 // worker is the state a runner's priority timer shares with it.
 type worker struct {
-	e     *Engine
+	g     *Guard
 	after time.Duration
 	timer *time.Timer
 
@@ -169,7 +201,7 @@ func (w *worker) run(j *job) bool {
 	w.mu.Unlock()
 	j.done <- r
 	if lowered {
-		w.e.tune.leave()
+		w.g.tune.leave()
 		return false
 	}
 	runtime.UnlockOSThread()
@@ -205,5 +237,5 @@ func (w *worker) lower() {
 	// Even if it fails, the thread is never handed back.
 	w.lowered = true
 	_ = lowerPriority(w.tid)
-	w.e.tune.enter()
+	w.g.tune.enter()
 }

@@ -1,4 +1,4 @@
-package wasi
+package rewrite
 
 import (
 	"bytes"
@@ -19,7 +19,7 @@ const (
 	maxTableEntries   = 10_000_000
 )
 
-// checkBounds walks the sections of a binary module and refuses one whose
+// CheckBounds walks the sections of a binary module and refuses one whose
 // declared counts and lengths exceed the bytes it holds (issue 9). wazero's
 // decoder allocates from those counts before reading what they count: a
 // data section declaring 0xFFFFFFFF segments in a 15-byte module made it,
@@ -29,7 +29,7 @@ const (
 // one byte, so a count bounded by the bytes left bounds each allocation by
 // a small multiple of the module's size. Only the shape is checked here;
 // wazero validates the rest.
-func checkBounds(wasm []byte) error {
+func CheckBounds(wasm []byte) error {
 	if len(wasm) < 8 || !bytes.Equal(wasm[:4], []byte("\x00asm")) {
 		return nil // wazero reports it
 	}

@@ -1,4 +1,4 @@
-package wasi
+package rewrite
 
 import (
 	"bytes"
@@ -8,21 +8,12 @@ import (
 	"slices"
 )
 
-// coalesceGap is the largest run of zero bytes between two active data
-// segments that coalesceData fills in to join them (issue 4). Go's linker
-// splits its data into a segment per run of non-zero bytes (30,539
-// segments for a plain "hello" with fmt), and wazero evaluates each
-// segment's offset expression and copies it at every instantiation, which
-// was 42% of instantiating a Go guest. Joining them is done once, before
-// compiling. A negative value turns the rewrite off.
-var coalesceGap = 4096
-
-// errNoRewrite means the module's data is left as it is: a shape that the
+// ErrNoRewrite means the module's data is left as it is: a shape that the
 // rewrite does not handle (and need not: only Go's linker makes thousands
 // of segments).
-var errNoRewrite = errors.New("data section not rewritten")
+var ErrNoRewrite = errors.New("data section not rewritten")
 
-// coalesceData returns wasm with its active data segments joined where
+// Coalesce returns wasm with its active data segments joined where
 // they are at most gap zero bytes apart, and how many segments there were
 // before and after. The module's meaning is unchanged: a joined segment
 // writes the same bytes, plus zeros over memory that is zero at
@@ -31,27 +22,27 @@ var errNoRewrite = errors.New("data section not rewritten")
 //
 // Modules with a data count section (bulk memory: memory.init and
 // data.drop name segments by index), passive segments, a second memory or
-// offsets other than i32.const are returned unchanged with errNoRewrite.
-func coalesceData(wasm []byte, gap int) (out []byte, before, after int, err error) {
+// offsets other than i32.const are returned unchanged with ErrNoRewrite.
+func Coalesce(wasm []byte, gap int) (out []byte, before, after int, err error) {
 	if len(wasm) < 8 || !bytes.Equal(wasm[:4], []byte("\x00asm")) || binary.LittleEndian.Uint32(wasm[4:8]) != 1 {
-		return wasm, 0, 0, errNoRewrite
+		return wasm, 0, 0, ErrNoRewrite
 	}
 	// Find the data section; refuse a data count section.
 	var dataStart, dataEnd, contentStart int
 	pos := 8
 	for pos < len(wasm) {
 		id := wasm[pos]
-		size, n := uleb32(wasm[pos+1:])
+		size, n := Uleb32(wasm[pos+1:])
 		if n == 0 || pos+1+n+int(size) > len(wasm) {
-			return wasm, 0, 0, errNoRewrite
+			return wasm, 0, 0, ErrNoRewrite
 		}
 		start := pos + 1 + n
 		switch id {
 		case 12: // data count
-			return wasm, 0, 0, errNoRewrite
+			return wasm, 0, 0, ErrNoRewrite
 		case 2: // imports: an imported memory need not start zeroed
 			if importsMemory(wasm[start : start+int(size)]) {
-				return wasm, 0, 0, errNoRewrite
+				return wasm, 0, 0, ErrNoRewrite
 			}
 		case 11:
 			dataStart, contentStart, dataEnd = pos, start, start+int(size)
@@ -59,7 +50,7 @@ func coalesceData(wasm []byte, gap int) (out []byte, before, after int, err erro
 		pos = start + int(size)
 	}
 	if dataStart == 0 {
-		return wasm, 0, 0, errNoRewrite
+		return wasm, 0, 0, ErrNoRewrite
 	}
 
 	type segment struct {
@@ -67,43 +58,43 @@ func coalesceData(wasm []byte, gap int) (out []byte, before, after int, err erro
 		init []byte
 	}
 	sec := wasm[contentStart:dataEnd]
-	count, n := uleb32(sec)
+	count, n := Uleb32(sec)
 	if n == 0 {
-		return wasm, 0, 0, errNoRewrite
+		return wasm, 0, 0, ErrNoRewrite
 	}
 	p := n
 	// A segment takes at least 5 bytes (flag, i32.const, offset, end,
 	// size): a count beyond that is a lie, and allocating from it before
 	// reading killed the process (issue 9).
 	if int(count) > (len(sec)-p)/5 {
-		return wasm, 0, 0, errNoRewrite
+		return wasm, 0, 0, ErrNoRewrite
 	}
 	segs := make([]segment, 0, count)
 	for range count {
-		flag, n := uleb32(sec[p:])
+		flag, n := Uleb32(sec[p:])
 		if n == 0 || flag != 0 {
-			return wasm, 0, 0, errNoRewrite
+			return wasm, 0, 0, ErrNoRewrite
 		}
 		p += n
 		// The offset: i32.const N end.
 		if p >= len(sec) || sec[p] != 0x41 {
-			return wasm, 0, 0, errNoRewrite
+			return wasm, 0, 0, ErrNoRewrite
 		}
 		v, n := sleb32(sec[p+1:])
 		if n == 0 || p+1+n >= len(sec) || sec[p+1+n] != 0x0b {
-			return wasm, 0, 0, errNoRewrite
+			return wasm, 0, 0, ErrNoRewrite
 		}
 		p += 1 + n + 1
-		size, n := uleb32(sec[p:])
+		size, n := Uleb32(sec[p:])
 		if n == 0 || p+n+int(size) > len(sec) {
-			return wasm, 0, 0, errNoRewrite
+			return wasm, 0, 0, ErrNoRewrite
 		}
 		p += n
 		segs = append(segs, segment{off: uint32(v), init: sec[p : p+int(size)]})
 		p += int(size)
 	}
 	if p != len(sec) || gap < 0 {
-		return wasm, len(segs), len(segs), errNoRewrite
+		return wasm, len(segs), len(segs), ErrNoRewrite
 	}
 	// Segments that do not overlap write each byte at most once, so the
 	// order they are applied in does not matter and they can be sorted (Go
@@ -113,7 +104,7 @@ func coalesceData(wasm []byte, gap int) (out []byte, before, after int, err erro
 	var end uint64
 	for _, s := range segs {
 		if uint64(s.off) < end {
-			return wasm, 0, 0, errNoRewrite // overlapping
+			return wasm, 0, 0, ErrNoRewrite // overlapping
 		}
 		end = uint64(s.off) + uint64(len(s.init))
 	}
@@ -136,14 +127,14 @@ func coalesceData(wasm []byte, gap int) (out []byte, before, after int, err erro
 	// Filling gaps adds up to gap zero bytes per 5-byte segment; keep the
 	// rewritten module within a small multiple of the input (issue 9).
 	if total > 2*len(wasm)+4*max(gap, 4096) {
-		return wasm, len(segs), len(segs), errNoRewrite
+		return wasm, len(segs), len(segs), ErrNoRewrite
 	}
 	content := make([]byte, 0, total+5)
 	content = binary.AppendUvarint(content, uint64(len(runs)))
 	for _, r := range runs {
 		base := segs[r.i].off
 		content = append(content, 0, 0x41)           // active, memory 0; i32.const
-		content = appendSleb32(content, int32(base)) // offset
+		content = AppendSleb32(content, int32(base)) // offset
 		content = append(content, 0x0b)              // end
 		content = binary.AppendUvarint(content, uint64(r.size))
 		start := len(content)
@@ -165,13 +156,13 @@ func coalesceData(wasm []byte, gap int) (out []byte, before, after int, err erro
 // importsMemory reports whether an import section imports a memory, or
 // cannot be read (which the caller treats the same way).
 func importsMemory(sec []byte) bool {
-	count, p := uleb32(sec)
+	count, p := Uleb32(sec)
 	if p == 0 {
 		return true
 	}
 	for range count {
 		for range 2 { // module and field names
-			l, n := uleb32(sec[p:])
+			l, n := Uleb32(sec[p:])
 			if n == 0 || p+n+int(l) > len(sec) {
 				return true
 			}
@@ -184,7 +175,7 @@ func importsMemory(sec []byte) bool {
 		p++
 		switch kind {
 		case 0: // function: type index
-			_, n := uleb32(sec[p:])
+			_, n := Uleb32(sec[p:])
 			if n == 0 {
 				return true
 			}
@@ -212,12 +203,12 @@ func skipLimits(b []byte) int {
 	if len(b) == 0 || b[0] > 1 {
 		return 0
 	}
-	_, n := uleb32(b[1:])
+	_, n := Uleb32(b[1:])
 	if n == 0 {
 		return 0
 	}
 	if b[0] == 1 {
-		_, m := uleb32(b[1+n:])
+		_, m := Uleb32(b[1+n:])
 		if m == 0 {
 			return 0
 		}
@@ -226,9 +217,9 @@ func skipLimits(b []byte) int {
 	return 1 + n
 }
 
-// uleb32 decodes an unsigned LEB128 of at most 5 bytes; n is 0 when it is
+// Uleb32 decodes an unsigned LEB128 of at most 5 bytes; n is 0 when it is
 // malformed.
-func uleb32(b []byte) (v uint32, n int) {
+func Uleb32(b []byte) (v uint32, n int) {
 	var shift uint
 	for i := 0; i < len(b) && i < 5; i++ {
 		v |= uint32(b[i]&0x7f) << shift
@@ -258,8 +249,8 @@ func sleb32(b []byte) (v int32, n int) {
 	return 0, 0
 }
 
-// appendSleb32 appends v as signed LEB128.
-func appendSleb32(b []byte, v int32) []byte {
+// AppendSleb32 appends v as signed LEB128.
+func AppendSleb32(b []byte, v int32) []byte {
 	x := int64(v)
 	for {
 		c := byte(x & 0x7f)

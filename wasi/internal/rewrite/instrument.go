@@ -1,4 +1,4 @@
-package wasi
+package rewrite
 
 import (
 	"bytes"
@@ -11,7 +11,7 @@ import (
 // makes every loop back-edge exit to Go to look at the module's state,
 // which made a tight C loop 2.8x and an interpreter's start-up 2.3x slower.
 // Instead, the module gets two mutable i32 globals, a countdown and an
-// interrupt flag (exported as interruptExport), and every function entry
+// interrupt flag (exported as InterruptExport), and every function entry
 // and every loop header starts with
 //
 //	global.get $count  i32.const 1  i32.sub  global.set $count
@@ -43,20 +43,20 @@ import (
 // checkEvery times the longest stretch between two checks.
 var checkEvery int32 = 4096
 
-// interruptExport is the reserved export name of the interrupt global.
-const interruptExport = "wasigate.interrupt"
+// InterruptExport is the reserved export name of the interrupt global.
+const InterruptExport = "wasigate.interrupt"
 
-// errNoInstrument means the module is left as it is and must run with
+// ErrNoInstrument means the module is left as it is and must run with
 // wazero's own check (deadline.go).
-var errNoInstrument = errors.New("module not instrumented")
+var ErrNoInstrument = errors.New("module not instrumented")
 
 // instrument returns wasm with the deadline checks added. Its output is
 // valid whenever wasm is; every allocation is bounded by a constant factor
 // of len(wasm): a check (under 50 bytes) is added per function body and
 // per loop opcode, and each of those takes at least 2 input bytes.
-func instrument(wasm []byte) ([]byte, error) {
+func Instrument(wasm []byte) ([]byte, error) {
 	if len(wasm) < 8 || !bytes.Equal(wasm[:4], []byte("\x00asm")) || binary.LittleEndian.Uint32(wasm[4:8]) != 1 {
-		return nil, fmt.Errorf("%w: not a wasm binary module", errNoInstrument)
+		return nil, fmt.Errorf("%w: not a wasm binary module", ErrNoInstrument)
 	}
 	type section struct {
 		id         byte
@@ -66,9 +66,9 @@ func instrument(wasm []byte) ([]byte, error) {
 	var secs []section
 	for pos := 8; pos < len(wasm); {
 		id := wasm[pos]
-		size, n := uleb32(wasm[pos+1:])
+		size, n := Uleb32(wasm[pos+1:])
 		if n == 0 || uint64(pos)+1+uint64(n)+uint64(size) > uint64(len(wasm)) {
-			return nil, fmt.Errorf("%w: truncated section", errNoInstrument)
+			return nil, fmt.Errorf("%w: truncated section", ErrNoInstrument)
 		}
 		body := wasm[pos+1+n : pos+1+n+int(size)]
 		secs = append(secs, section{id, pos, pos + 1 + n + int(size), body})
@@ -85,15 +85,15 @@ func instrument(wasm []byte) ([]byte, error) {
 			}
 			globals, memories = globals+g, memories+m
 		case 5:
-			c, n := uleb32(s.body)
+			c, n := Uleb32(s.body)
 			if n == 0 {
-				return nil, fmt.Errorf("%w: memory section", errNoInstrument)
+				return nil, fmt.Errorf("%w: memory section", ErrNoInstrument)
 			}
 			memories += c
 		case 6:
-			c, n := uleb32(s.body)
+			c, n := Uleb32(s.body)
 			if n == 0 {
-				return nil, fmt.Errorf("%w: global section", errNoInstrument)
+				return nil, fmt.Errorf("%w: global section", ErrNoInstrument)
 			}
 			globals += c
 		case 7:
@@ -101,14 +101,14 @@ func instrument(wasm []byte) ([]byte, error) {
 		case 8:
 			// A start function runs inside InstantiateModule, before the
 			// host can reach the global to interrupt it.
-			return nil, fmt.Errorf("%w: has a start function", errNoInstrument)
+			return nil, fmt.Errorf("%w: has a start function", ErrNoInstrument)
 		}
 	}
 	if memories == 0 {
-		return nil, fmt.Errorf("%w: has no memory", errNoInstrument)
+		return nil, fmt.Errorf("%w: has no memory", ErrNoInstrument)
 	}
-	if exports != nil && exportsName(exports, interruptExport) {
-		return nil, fmt.Errorf("%w: already exports %s", errNoInstrument, interruptExport)
+	if exports != nil && exportsName(exports, InterruptExport) {
+		return nil, fmt.Errorf("%w: already exports %s", ErrNoInstrument, InterruptExport)
 	}
 	count, flag := binary.AppendUvarint(nil, uint64(globals)), binary.AppendUvarint(nil, uint64(globals)+1)
 	var check []byte
@@ -117,7 +117,7 @@ func instrument(wasm []byte) ([]byte, error) {
 	check = append(append(check, 0x24), count...)         // global.set $count
 	check = append(append(check, 0x23), count...)         // global.get $count
 	check = append(check, 0x45, 0x04, 0x40)               // i32.eqz if
-	check = appendSleb32(append(check, 0x41), checkEvery) // i32.const checkEvery
+	check = AppendSleb32(append(check, 0x41), checkEvery) // i32.const checkEvery
 	check = append(append(check, 0x24), count...)         // global.set $count
 	check = append(check, 0x41, 0x00, 0x40, 0x00, 0x1a)   // i32.const 0 memory.grow 0 drop
 	check = append(append(check, 0x23), flag...)          // global.get $interrupt
@@ -144,12 +144,12 @@ func instrument(wasm []byte) ([]byte, error) {
 		}
 		switch s.id {
 		case 6:
-			c, n := uleb32(s.body)
+			c, n := Uleb32(s.body)
 			body := binary.AppendUvarint(make([]byte, 0, len(s.body)+16), uint64(c)+2)
 			out = appendSection(out, 6, appendGlobals(append(body, s.body[n:]...)))
 			addedGlobal = true
 		case 7:
-			c, n := uleb32(s.body)
+			c, n := Uleb32(s.body)
 			body := binary.AppendUvarint(make([]byte, 0, len(s.body)+32), uint64(c)+1)
 			out = appendSection(out, 7, appendExport(append(body, s.body[n:]...), globals+1))
 			addedExport = true
@@ -195,28 +195,28 @@ func appendSection(out []byte, id byte, body []byte) []byte {
 // appendGlobals appends the countdown (mutable i32 = checkEvery) and the
 // interrupt flag (mutable i32 = 0).
 func appendGlobals(b []byte) []byte {
-	b = appendSleb32(append(b, 0x7f, 0x01, 0x41), checkEvery)
+	b = AppendSleb32(append(b, 0x7f, 0x01, 0x41), checkEvery)
 	return append(b, 0x0b, 0x7f, 0x01, 0x41, 0x00, 0x0b)
 }
 
-// appendExport appends the export of global index g as interruptExport.
+// appendExport appends the export of global index g as InterruptExport.
 func appendExport(b []byte, g uint32) []byte {
-	b = binary.AppendUvarint(b, uint64(len(interruptExport)))
-	b = append(b, interruptExport...)
+	b = binary.AppendUvarint(b, uint64(len(InterruptExport)))
+	b = append(b, InterruptExport...)
 	b = append(b, 0x03)
 	return binary.AppendUvarint(b, uint64(g))
 }
 
 // importCounts counts the globals and memories an import section imports.
 func importCounts(sec []byte) (globals, memories uint32, err error) {
-	bad := fmt.Errorf("%w: import section", errNoInstrument)
-	count, p := uleb32(sec)
+	bad := fmt.Errorf("%w: import section", ErrNoInstrument)
+	count, p := Uleb32(sec)
 	if p == 0 {
 		return 0, 0, bad
 	}
 	for range count {
 		for range 2 { // module and field names
-			l, n := uleb32(sec[p:])
+			l, n := Uleb32(sec[p:])
 			if n == 0 || uint64(p)+uint64(n)+uint64(l) > uint64(len(sec)) {
 				return 0, 0, bad
 			}
@@ -233,7 +233,7 @@ func importCounts(sec []byte) (globals, memories uint32, err error) {
 			if kind == 4 {
 				p++
 			}
-			_, n = uleb32(sec[min(p, len(sec)):])
+			_, n = Uleb32(sec[min(p, len(sec)):])
 		case 1: // table: reference type, limits
 			n = skipLimits(sec[min(p+1, len(sec)):])
 			if n > 0 {
@@ -273,12 +273,12 @@ func skipMemLimits(b []byte) int {
 // exportsName reports whether an export section has an export called
 // name (or cannot be read, which the caller treats the same way).
 func exportsName(sec []byte, name string) bool {
-	count, p := uleb32(sec)
+	count, p := Uleb32(sec)
 	if p == 0 {
 		return true
 	}
 	for range count {
-		l, n := uleb32(sec[p:])
+		l, n := Uleb32(sec[p:])
 		if n == 0 || uint64(p)+uint64(n)+uint64(l) > uint64(len(sec)) {
 			return true
 		}
@@ -289,7 +289,7 @@ func exportsName(sec []byte, name string) bool {
 		if p >= len(sec) {
 			return true
 		}
-		_, n = uleb32(sec[p+1:])
+		_, n = Uleb32(sec[p+1:])
 		if n == 0 {
 			return true
 		}

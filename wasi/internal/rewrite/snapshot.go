@@ -1,4 +1,4 @@
-package wasi
+package rewrite
 
 import (
 	"bytes"
@@ -9,9 +9,9 @@ import (
 	"strconv"
 )
 
-// The module rewriting half of snapshots (issue 12): read the sections a
-// snapshot changes, export every global for the scratch instance, and
-// write the snapshot module, Wizer-style: globals start at their captured
+// The module rewriting half of snapshots (issue 12; wasi/snapshot.go takes
+// them): read the sections a snapshot changes, export every global for the
+// scratch instance, and write the snapshot module, Wizer-style: globals start at their captured
 // values, no start section, no _initialize export, the memory's minimum is
 // the snapshot's size. Unlike Wizer, the captured memory is not written
 // into data segments: the snapshot's memory allocator maps it (see
@@ -20,9 +20,9 @@ import (
 // ErrNoSnapshot wraps every reason a module is run without a snapshot.
 var ErrNoSnapshot = errors.New("no snapshot")
 
-// snapGlobalPrefix names the exports added to read every global; a module
+// GlobalPrefix names the exports Instrument adds to read every global; a module
 // that already uses it is refused.
-const snapGlobalPrefix = "__wasigate_snapshot_global_"
+const GlobalPrefix = "__wasigate_snapshot_global_"
 
 // snapSection is one section of a module: its id and its content bytes.
 type snapSection struct {
@@ -30,8 +30,8 @@ type snapSection struct {
 	start, end int // content, without the id and size
 }
 
-// snapModule is what the rewrite needs to know of a module.
-type snapModule struct {
+// Snapshot is what the snapshot rewrite needs to know of a module.
+type Snapshot struct {
 	wasm     []byte
 	sections []snapSection
 	globals  []byte // value type of each defined global
@@ -40,18 +40,18 @@ type snapModule struct {
 	memMax   uint32
 }
 
-// snapModuleOf reads wasm, which checkBounds accepted, and refuses what a
+// NewSnapshot reads wasm, which CheckBounds accepts, and refuses what a
 // snapshot cannot carry over: imported memories, tables and globals (their
 // state belongs to the host, not to the snapshot), more than one memory,
 // shared or 64-bit memory, globals of reference or vector type.
-func snapModuleOf(wasm []byte) (*snapModule, error) {
-	if err := checkBounds(wasm); err != nil {
+func NewSnapshot(wasm []byte) (*Snapshot, error) {
+	if err := CheckBounds(wasm); err != nil {
 		return nil, err
 	}
 	if len(wasm) < 8 || !bytes.Equal(wasm[:4], []byte("\x00asm")) {
 		return nil, fmt.Errorf("%w: not a binary module", ErrNoSnapshot)
 	}
-	sm := &snapModule{wasm: wasm}
+	sm := &Snapshot{wasm: wasm}
 	r := &wreader{b: wasm, p: 8, end: len(wasm)}
 	memories := 0
 	for r.p < len(wasm) && r.err == nil {
@@ -89,8 +89,8 @@ func snapModuleOf(wasm []byte) (*snapModule, error) {
 		case 7:
 			sec.vec(func() {
 				n := sec.count()
-				if sec.err == nil && bytes.HasPrefix(wasm[sec.p:sec.p+n], []byte(snapGlobalPrefix)) {
-					err = fmt.Errorf("%w: the module exports %s names", ErrNoSnapshot, snapGlobalPrefix)
+				if sec.err == nil && bytes.HasPrefix(wasm[sec.p:sec.p+n], []byte(GlobalPrefix)) {
+					err = fmt.Errorf("%w: the module exports %s names", ErrNoSnapshot, GlobalPrefix)
 				}
 				sec.skip(n)
 				sec.byte()
@@ -146,7 +146,7 @@ func snapImports(r *wreader) error {
 
 func importName(b []byte, mod, field int) string {
 	name := func(p int) string {
-		n, k := uleb32(b[p:])
+		n, k := Uleb32(b[p:])
 		return string(b[p+k : p+k+int(n)])
 	}
 	return strconv.Quote(name(mod) + "." + name(field))
@@ -155,7 +155,7 @@ func importName(b []byte, mod, field int) string {
 // build writes the module with sections replaced: a section whose id is
 // in repl gets that content (nil drops it); a replaced id the module lacks
 // is inserted at its place.
-func (sm *snapModule) build(repl map[byte][]byte) []byte {
+func (sm *Snapshot) build(repl map[byte][]byte) []byte {
 	out := make([]byte, 0, len(sm.wasm)+64)
 	out = append(out, sm.wasm[:8]...)
 	emit := func(id byte, content []byte) {
@@ -189,7 +189,11 @@ func (sm *snapModule) build(repl map[byte][]byte) []byte {
 	return out
 }
 
-func (sm *snapModule) section(id byte) (snapSection, bool) {
+// Globals is the number of globals the module defines: Instrument
+// exports each as GlobalPrefix+index, Rewrite takes a value for each.
+func (sm *Snapshot) Globals() int { return len(sm.globals) }
+
+func (sm *Snapshot) section(id byte) (snapSection, bool) {
 	for _, s := range sm.sections {
 		if s.id == id {
 			return s, true
@@ -200,7 +204,7 @@ func (sm *snapModule) section(id byte) (snapSection, bool) {
 
 // exportsWith re-encodes the export section keeping the exports keep
 // accepts and adding extra after them.
-func (sm *snapModule) exportsWith(keep func(name string) bool, extra func(out []byte) ([]byte, int)) []byte {
+func (sm *Snapshot) exportsWith(keep func(name string) bool, extra func(out []byte) ([]byte, int)) []byte {
 	var body []byte
 	n := 0
 	if s, ok := sm.section(7); ok {
@@ -226,13 +230,13 @@ func (sm *snapModule) exportsWith(keep func(name string) bool, extra func(out []
 	return append(binary.AppendUvarint(nil, uint64(n)), body...)
 }
 
-// instrument returns the module with every defined global also exported
-// as snapGlobalPrefix+index, so that the scratch instance's globals can be
+// Instrument returns the module with every defined global also exported
+// as GlobalPrefix+index, so that the scratch instance's globals can be
 // read (wazero reads only exported ones).
-func (sm *snapModule) instrument() []byte {
+func (sm *Snapshot) Instrument() []byte {
 	exports := sm.exportsWith(func(string) bool { return true }, func(out []byte) ([]byte, int) {
 		for i := range sm.globals {
-			name := snapGlobalPrefix + strconv.Itoa(i)
+			name := GlobalPrefix + strconv.Itoa(i)
 			out = binary.AppendUvarint(out, uint64(len(name)))
 			out = append(out, name...)
 			out = append(out, 3) // global
@@ -243,11 +247,11 @@ func (sm *snapModule) instrument() []byte {
 	return sm.build(map[byte][]byte{7: exports})
 }
 
-// rewrite returns the snapshot module: globals start at values (raw bits,
+// Rewrite returns the snapshot module: globals start at values (raw bits,
 // one per defined global), the memory at pages, the start section and the
 // _initialize export are gone, and active data segments are empty (the
 // memory image holds what they wrote, and more).
-func (sm *snapModule) rewrite(values []uint64, pages uint32) ([]byte, error) {
+func (sm *Snapshot) Rewrite(values []uint64, pages uint32) ([]byte, error) {
 	if len(values) != len(sm.globals) {
 		return nil, fmt.Errorf("%w: %d global values for %d globals", ErrNoSnapshot, len(values), len(sm.globals))
 	}
@@ -267,7 +271,7 @@ func (sm *snapModule) rewrite(values []uint64, pages uint32) ([]byte, error) {
 			switch t {
 			case 0x7f: // i32
 				g = append(g, 0x41)
-				g = appendSleb32(g, int32(uint32(values[i])))
+				g = AppendSleb32(g, int32(uint32(values[i])))
 			case 0x7e: // i64
 				g = append(g, 0x42)
 				g = appendSleb64(g, int64(values[i]))

@@ -1,4 +1,4 @@
-package wasi
+package tune
 
 import (
 	"math/bits"

@@ -1,4 +1,4 @@
-package wasi
+package tune
 
 import (
 	"runtime/debug"
@@ -21,13 +21,13 @@ func TestTuneGC(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			debug.SetGCPercent(100) // as the runtime would have set it from GOGC=100
-			got := TuneGC(func(k string) string { return tc.env[k] })
+			got := GC(func(k string) string { return tc.env[k] })
 			if got.Percent != tc.wantPercent || got.From != tc.wantFrom {
-				t.Errorf("TuneGC: got %+v; want percent %d from %q", got, tc.wantPercent, tc.wantFrom)
+				t.Errorf("GC: got %+v; want percent %d from %q", got, tc.wantPercent, tc.wantFrom)
 			}
 			if tc.wantFrom == "default" {
 				if p := debug.SetGCPercent(100); p != DefaultGOGC {
-					t.Errorf("GC percent after TuneGC: got %d; want %d", p, DefaultGOGC)
+					t.Errorf("GC percent after GC: got %d; want %d", p, DefaultGOGC)
 				}
 			}
 		})

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package wasi
+package tune
 
 import "time"
 

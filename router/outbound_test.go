@@ -1,0 +1,290 @@
+package router
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// apiUpstream is a loopback API for the guests: /echo answers the method
+// and the X-Test header, /redirect sends to a host no route allows.
+func apiUpstream(t *testing.T) string {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Echo-Method", r.Method)
+		fmt.Fprintf(w, "echo %s", r.Method)
+	})
+	mux.HandleFunc("/redirect", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "http://169.254.169.254/latest/meta-data", http.StatusFound)
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// outboundEvents returns the "outbound request" log events.
+func outboundEvents(t *testing.T, logs string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(logs), "\n") {
+		var ev map[string]any
+		if json.Unmarshal([]byte(line), &ev) == nil && ev["message"] == "outbound request" {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// TestOutboundRoutes: a route's allowed_hosts, its limits and its
+// tenant's cap decide what the guest reaches; each outbound request is one
+// log event naming route, request id, host, status and reason, and one
+// metric (issue 16).
+func TestOutboundRoutes(t *testing.T) {
+	up := apiUpstream(t)
+	config := fmt.Sprintf(`
+[[route]]
+path = "/ok"
+module = "outbound.wasm"
+allowed_hosts = [%[1]q]
+env = { URL = "%[1]s/echo", GET_HEADER = "x-echo-method" }
+
+[[route]]
+path = "/none"
+module = "outbound.wasm"
+env = { URL = "%[1]s/echo" }
+
+[[route]]
+path = "/limit"
+module = "outbound.wasm"
+allowed_hosts = [%[1]q]
+outbound_requests = 1
+env = { URL = "%[1]s/echo", COUNT = "2" }
+
+[[route]]
+path = "/redirect"
+module = "outbound.wasm"
+allowed_hosts = [%[1]q]
+env = { URL = "%[1]s/redirect" }
+
+[[tenant]]
+name = "acme"
+hosts = ["acme.test"]
+limits = { allowed_hosts = ["https://api.acme.test"] }
+[[tenant.route]]
+path = "/capped"
+module = "outbound.wasm"
+allowed_hosts = [%[1]q]
+env = { URL = "%[1]s/echo" }
+`, up)
+	var mu sync.Mutex
+	var metrics []string
+	logs := &logBuffer{}
+	srv, _ := serveSite(t, "", config, logs, func(o *Options) {
+		o.Outbound = func(tenant, host, outcome string) {
+			mu.Lock()
+			metrics = append(metrics, tenant+" "+host+" "+outcome)
+			mu.Unlock()
+		}
+	})
+	tests := []struct {
+		name, host, path string
+		want             string   // a line of the body
+		reasons          []string // per outbound request: "" is ok
+		metric           string   // the last metric
+	}{
+		{"allowed by literal address", "", "/ok", "header x-echo-method: GET", []string{""}, " " + up + " ok"},
+		{"no allowed_hosts", "", "/none", "req 1: rc=7 (destination not allowed) status=0", []string{"host"}, " other refused"},
+		{"over outbound_requests", "", "/limit", "req 2: rc=13 (too many sessions) status=0", []string{"", "requests"}, " " + up + " refused"},
+		{"redirect to metadata", "", "/redirect", "req 1: rc=7 (destination not allowed) status=0", []string{"redirect"}, " " + up + " refused"},
+		{"tenant caps its route", "acme.test", "/capped", "req 1: rc=7 (destination not allowed) status=0", []string{"host"}, "acme other refused"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := len(logs.String())
+			req, _ := http.NewRequest("GET", srv.URL+tt.path, nil)
+			if tt.host != "" {
+				req.Host = tt.host
+			}
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != 200 || !strings.Contains(string(body), tt.want+"\n") {
+				t.Fatalf("got %d %q; want 200 with the line %q", res.StatusCode, body, tt.want)
+			}
+			events := outboundEvents(t, logs.String()[before:])
+			if len(events) != len(tt.reasons) {
+				t.Fatalf("got %d outbound events; want %d\n%s", len(events), len(tt.reasons), logs.String()[before:])
+			}
+			for i, ev := range events {
+				reason, _ := ev["reason"].(string)
+				if reason != tt.reasons[i] || ev["route"] != tt.path || ev["request_id"] != res.Header.Get("X-Request-Id") || ev["method"] != "GET" || ev["host"] == "" {
+					t.Errorf("event %d: got %v; want reason %q, route %s, request_id %s, method and host", i, ev, tt.reasons[i], tt.path, res.Header.Get("X-Request-Id"))
+				}
+			}
+			mu.Lock()
+			last := metrics[len(metrics)-1]
+			mu.Unlock()
+			if last != tt.metric {
+				t.Errorf("got metric %q; want %q", last, tt.metric)
+			}
+		})
+	}
+}
+
+// TestOutboundWAGI: a WAGI modules.toml whose module imports
+// wasi_experimental_http starts, and its allowed_hosts is the policy.
+func TestOutboundWAGI(t *testing.T) {
+	up := apiUpstream(t)
+	dir := t.TempDir()
+	wasm, err := os.ReadFile(guest("outbound.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "http.wasm"), wasm, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv, _ := testSite(t, dir, fmt.Sprintf(`
+[[module]]
+route = "/api"
+module = "http.wasm"
+allowed_hosts = [%[1]q]
+environment = { URL = "%[1]s/echo" }
+
+[[module]]
+route = "/denied"
+module = "http.wasm"
+environment = { URL = "%[1]s/echo" }
+`, up))
+	for path, want := range map[string]string{
+		"/api":    "body=echo GET",
+		"/denied": "req 1: rc=7 (destination not allowed)",
+	} {
+		res, body := get(t, srv.URL+path)
+		if res.StatusCode != 200 || !strings.Contains(body, want) {
+			t.Errorf("%s: got %d %q; want 200 with %q", path, res.StatusCode, body, want)
+		}
+	}
+}
+
+// TestOutboundSample: the outbound HTTP samples (Go through
+// samples/go/wasihttp and http.Client, Rust through the raw functions)
+// call the stub API, served by a wasigate site as in samples/wasigate.toml,
+// and render it. Built in the sandbox like any script: the Go one imports
+// a package of this module (issue 16).
+func TestOutboundSample(t *testing.T) {
+	if _, err := LoadConfig(filepath.Join(repoRoot, "samples", "wasigate.toml")); err != nil {
+		t.Fatalf("samples/wasigate.toml: %v", err)
+	}
+	api, _ := testSite(t, filepath.Join(repoRoot, "samples"), `
+[[route]]
+path = "/api/quotes"
+module = "c/quotes_api.wasm"
+`)
+	srv, logs := scriptsSite(t, filepath.Join(repoRoot, "samples"), fmt.Sprintf(`
+[[route]]
+path = "/outbound/*"
+scripts = "outbound"
+allowed_hosts = [%q]
+env = { API_URL = "%s/api/quotes" }
+`, api.URL, api.URL))
+	for _, script := range []string{"quotes.go", "quotes.rs"} {
+		t.Run(script, func(t *testing.T) {
+			res, body := get(t, srv.URL+"/outbound/"+script)
+			// A cold build of net/http for wasip1 outlasts a request.
+			for deadline := time.Now().Add(3 * time.Minute); res.StatusCode == 503 && time.Now().Before(deadline); {
+				res, body = get(t, srv.URL+"/outbound/"+script)
+			}
+			skipMissing(t, res.StatusCode, body)
+			if res.StatusCode != 200 || !strings.Contains(body, "Kent Beck") {
+				t.Fatalf("got %d %q; want 200 with the API's quotes\nlog: %s", res.StatusCode, body, logs)
+			}
+			if n := len(outboundEvents(t, logs.String())); n == 0 {
+				t.Errorf("got no outbound event; want one per call")
+			}
+		})
+	}
+}
+
+// TestOutboundConfig: the outbound keys' defaults, the tenant's cap, and
+// misconfigurations that fail at startup naming file and route.
+func TestOutboundConfig(t *testing.T) {
+	tests := []struct {
+		name, toml, err string
+	}{
+		{"entry without scheme", "[[route]]\npath = \"/x\"\nmodule = \"x.wasm\"\nallowed_hosts = [\"api.example.com\"]\n",
+			`/site/wasigate.toml: route #1 "/x": invalid allowed_hosts entry "api.example.com": no scheme`},
+		{"concurrency on a route", "[[route]]\npath = \"/x\"\nmodule = \"x.wasm\"\noutbound_concurrency = 2\n",
+			`/site/wasigate.toml: route #1 "/x": outbound_concurrency is per tenant`},
+		{"tenant entry with a path", "[[tenant]]\nname = \"a\"\nhosts = [\"a.test\"]\nlimits = { allowed_hosts = [\"https://a.test/x\"] }\n",
+			`tenant #1 "a": limits: invalid allowed_hosts entry "https://a.test/x"`},
+		{"negative requests", "[defaults]\noutbound_requests = -1\n[[route]]\npath = \"/x\"\nmodule = \"x.wasm\"\n",
+			`[defaults]: outbound_requests and outbound_concurrency must be positive`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseConfig(strings.NewReader(tt.toml), "/site/wasigate.toml")
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("got %v; want an error containing %q", err, tt.err)
+			}
+		})
+	}
+	cfg, err := ParseConfig(strings.NewReader(`
+[[tenant]]
+name = "a"
+hosts = ["a.test"]
+limits = { outbound_requests = 4, outbound_timeout = "2s" }
+[[tenant.route]]
+path = "/x"
+module = "x.wasm"
+outbound_requests = 8
+allowed_hosts = ["https://api.example.com"]
+`), "/site/wasigate.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl := cfg.Tenants[0].Limits.Limits
+	sc := &scope{defaults: tl.Or(DefaultLimits), caps: tl}
+	got := sc.limits(&cfg.Tenants[0].Routes[0]).Outbound
+	want := Outbound{AllowedHosts: []string{"https://api.example.com"}, OutboundRequests: 4, OutboundTimeout: Duration(2 * time.Second), OutboundMaxBody: 10 << 20, OutboundConcurrency: 16}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("got %+v; want %+v", got, want)
+	}
+}
+
+// TestAllowedHostProblem: router's startup check accepts and refuses the
+// same entries as wasi's parser (wasi.TestParseAllowedHost's table).
+func TestAllowedHostProblem(t *testing.T) {
+	tests := []struct {
+		entry string
+		ok    bool
+	}{
+		{"https://api.example.com", true},
+		{"http://127.0.0.1:8080", true},
+		{"https://*.example.com", true},
+		{"http://[::1]:8080/", true},
+		{"insecure:allow-all", true},
+		{"api.example.com", false},
+		{"ftp://api.example.com", false},
+		{"https://api.example.com/path", false},
+		{"https://*.10.0.0.1", false},
+		{"https://user@api.example.com", false},
+		{"https://api.example.com:99999", false},
+	}
+	for _, tt := range tests {
+		if got := allowedHostProblem(tt.entry); (got == "") != tt.ok {
+			t.Errorf("allowedHostProblem(%q) = %q; want ok %v", tt.entry, got, tt.ok)
+		}
+	}
+}

@@ -1,0 +1,353 @@
+package wasi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Outbound HTTP policy (issue 16): which hosts a route's guests may call
+// through wasi_experimental_http, and how much. Deny by default: a route
+// without allowed hosts reaches nothing.
+
+// Defaults of OutboundPolicy's zero fields; the router's DefaultLimits
+// documents the same values as configuration keys.
+const (
+	DefaultOutboundRequests    = 16               // requests per run
+	DefaultOutboundTimeout     = 10 * time.Second // per request, within the run's deadline
+	DefaultOutboundMaxBody     = 10 << 20         // response body bytes
+	DefaultOutboundConcurrency = 16               // requests in flight per tenant (the host sizes Slots)
+)
+
+// AllowAllHosts is WAGI's entry for "any host" (wasi-experimental-http's
+// insecure:allow-all). Here it still reaches public addresses only.
+const AllowAllHosts = "insecure:allow-all"
+
+// OutboundPolicy configures what one route's guests may reach.
+type OutboundPolicy struct {
+	// AllowedHosts are scheme://host[:port] entries; a host may start
+	// with "*." to match any name under a domain. Empty: nothing.
+	AllowedHosts []string
+	// CapHosts are the tenant's allowed hosts: a request must match both
+	// lists. nil means no cap.
+	CapHosts []string
+	// MaxRequests per run, Timeout per request (bounded by the run's own
+	// deadline), MaxBody per response body. 0 means the default.
+	MaxRequests int
+	Timeout     time.Duration
+	MaxBody     int64
+	// Slots bound the requests in flight of every route that shares them
+	// (a tenant's): one per request, its capacity the bound. nil: none.
+	Slots chan struct{}
+	// LookupIP resolves host names; nil means net.DefaultResolver. Tests
+	// inject a resolver here (DNS rebinding).
+	LookupIP func(ctx context.Context, network, host string) ([]net.IP, error)
+}
+
+// Outbound is a checked OutboundPolicy, shared by the runs of a route.
+type Outbound struct {
+	allow, cap  []hostRule
+	capped      bool
+	literals    map[netip.AddrPort]bool // blocked addresses an entry names
+	maxRequests int
+	timeout     time.Duration
+	maxBody     int64
+	slots       chan struct{}
+	lookup      func(ctx context.Context, network, host string) ([]net.IP, error)
+}
+
+// hostRule is one allowed_hosts entry.
+type hostRule struct {
+	any      bool   // insecure:allow-all
+	scheme   string // http or https
+	host     string // lower case; for a wildcard, the suffix with its dot (".example.com")
+	wildcard bool
+	port     int
+}
+
+// ErrAllowedHost is wrapped by every invalid allowed_hosts entry.
+var ErrAllowedHost = errors.New("invalid allowed_hosts entry")
+
+// ParseAllowedHost checks one allowed_hosts entry, for configuration
+// validation.
+func ParseAllowedHost(s string) error {
+	_, err := parseHostRule(s)
+	return err
+}
+
+func parseHostRule(s string) (hostRule, error) {
+	if s == AllowAllHosts {
+		return hostRule{any: true}, nil
+	}
+	bad := func(why string) (hostRule, error) {
+		return hostRule{}, fmt.Errorf("%w %q: %s (want scheme://host[:port], host may start with *.)", ErrAllowedHost, s, why)
+	}
+	scheme, rest, ok := strings.Cut(s, "://")
+	if !ok {
+		return bad("no scheme")
+	}
+	scheme = strings.ToLower(scheme)
+	if scheme != "http" && scheme != "https" {
+		return bad("scheme must be http or https")
+	}
+	rest = strings.TrimSuffix(rest, "/")
+	if strings.ContainsAny(rest, "/?#@") {
+		return bad("only a host and a port")
+	}
+	r := hostRule{scheme: scheme}
+	if h, ok := strings.CutPrefix(rest, "*."); ok {
+		r.wildcard = true
+		rest = h
+	}
+	// url.Parse understands [v6]:port.
+	u, err := url.Parse(scheme + "://" + rest)
+	if err != nil || u.Hostname() == "" {
+		return bad("no host")
+	}
+	r.host, r.port, err = hostPort(u)
+	if err != nil {
+		return bad(err.Error())
+	}
+	if r.wildcard {
+		if _, err := netip.ParseAddr(r.host); err == nil {
+			return bad("a wildcard needs a domain name")
+		}
+		r.host = "." + r.host
+	}
+	return r, nil
+}
+
+// hostPort is u's lower-case host and its port, the scheme's default when
+// none is given.
+func hostPort(u *url.URL) (string, int, error) {
+	host := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
+	p := u.Port()
+	if p == "" {
+		if u.Scheme == "https" {
+			return host, 443, nil
+		}
+		return host, 80, nil
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil || n < 1 || n > 65535 {
+		return "", 0, fmt.Errorf("bad port %q", p)
+	}
+	return host, n, nil
+}
+
+// matches reports whether a request to scheme://host:port fits the rule.
+func (r hostRule) matches(scheme, host string, port int) bool {
+	if r.any {
+		return true
+	}
+	if r.scheme != scheme || r.port != port {
+		return false
+	}
+	if r.wildcard {
+		return strings.HasSuffix(host, r.host) && len(host) > len(r.host)
+	}
+	return host == r.host
+}
+
+func parseRules(list []string) ([]hostRule, error) {
+	var out []hostRule
+	var errs []error
+	for _, s := range list {
+		r, err := parseHostRule(s)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, r)
+	}
+	return out, errors.Join(errs...)
+}
+
+// NewOutbound checks p and returns the policy the runs of a route share.
+func NewOutbound(p OutboundPolicy) (*Outbound, error) {
+	allow, err := parseRules(p.AllowedHosts)
+	if err != nil {
+		return nil, err
+	}
+	capRules, err := parseRules(p.CapHosts)
+	if err != nil {
+		return nil, err
+	}
+	o := &Outbound{
+		allow: allow, cap: capRules, capped: p.CapHosts != nil,
+		literals:    map[netip.AddrPort]bool{},
+		maxRequests: p.MaxRequests, timeout: p.Timeout, maxBody: p.MaxBody,
+		slots: p.Slots, lookup: p.LookupIP,
+	}
+	if o.maxRequests <= 0 {
+		o.maxRequests = DefaultOutboundRequests
+	}
+	if o.timeout <= 0 {
+		o.timeout = DefaultOutboundTimeout
+	}
+	if o.maxBody <= 0 {
+		o.maxBody = DefaultOutboundMaxBody
+	}
+	if o.lookup == nil {
+		o.lookup = net.DefaultResolver.LookupIP
+	}
+	// An entry that names a literal address lets the guest reach it even
+	// when it is loopback or private: the operator asked for exactly it.
+	for _, r := range allow {
+		if a, err := netip.ParseAddr(strings.Trim(r.host, "[]")); err == nil && !r.wildcard && o.allowed(r.scheme, r.host, r.port) {
+			o.literals[netip.AddrPortFrom(a.Unmap(), uint16(r.port))] = true
+		}
+	}
+	return o, nil
+}
+
+// allowed reports whether the route's list, and the tenant's if any, let
+// a request to scheme://host:port through.
+func (o *Outbound) allowed(scheme, host string, port int) bool {
+	if o == nil {
+		return false
+	}
+	in := func(rules []hostRule) bool {
+		for _, r := range rules {
+			if r.matches(scheme, host, port) {
+				return true
+			}
+		}
+		return false
+	}
+	return in(o.allow) && (!o.capped || in(o.cap))
+}
+
+// checkURL is the policy's verdict on a URL before any connection:
+// errRefusedHost when no entry allows it.
+func (o *Outbound) checkURL(u *url.URL) error {
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("%w: scheme %q", errRefusedHost, u.Scheme)
+	}
+	host, port, err := hostPort(u)
+	if err != nil || host == "" {
+		return fmt.Errorf("%w: %s", errBadURL, u.Redacted())
+	}
+	if !o.allowed(u.Scheme, host, port) {
+		return fmt.Errorf("%w: %s://%s", errRefusedHost, u.Scheme, net.JoinHostPort(host, strconv.Itoa(port)))
+	}
+	return nil
+}
+
+var (
+	errRefusedHost    = errors.New("host not in allowed_hosts")
+	errRefusedAddress = errors.New("address not allowed")
+	errBadURL         = errors.New("invalid url")
+)
+
+// special are the ranges a guest never reaches unless an entry names the
+// address: loopback, private (RFC 1918, RFC 4193), link-local and cloud
+// metadata (169.254.169.254 and fd00:ec2::254 fall in these), shared CGNAT
+// space (RFC 6598), "this network" (RFC 791), multicast and reserved.
+var special = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/8"),
+	netip.MustParsePrefix("10.0.0.0/8"),
+	netip.MustParsePrefix("100.64.0.0/10"),
+	netip.MustParsePrefix("127.0.0.0/8"),
+	netip.MustParsePrefix("169.254.0.0/16"),
+	netip.MustParsePrefix("172.16.0.0/12"),
+	netip.MustParsePrefix("192.0.0.0/24"),
+	netip.MustParsePrefix("192.168.0.0/16"),
+	netip.MustParsePrefix("198.18.0.0/15"),
+	netip.MustParsePrefix("224.0.0.0/3"), // multicast, reserved, broadcast
+	netip.MustParsePrefix("::/127"),      // unspecified and loopback
+	netip.MustParsePrefix("fc00::/7"),
+	netip.MustParsePrefix("fe80::/10"),
+	netip.MustParsePrefix("ff00::/8"),
+}
+
+// nat64 is the well-known NAT64 prefix (RFC 6052): its addresses reach
+// the IPv4 address in their last 32 bits, which is checked instead.
+var nat64 = netip.MustParsePrefix("64:ff9b::/96")
+
+// blockedAddr reports whether a is in a range the guest may not reach.
+// IPv4-mapped IPv6 addresses (::ffff:127.0.0.1) are checked as IPv4.
+func blockedAddr(a netip.Addr) bool {
+	a = a.Unmap()
+	if nat64.Contains(a) {
+		b := a.As16()
+		a = netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]})
+	}
+	for _, p := range special {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// control runs for every connection after DNS, with the address about to
+// be dialled: the check that DNS rebinding cannot get around.
+func (o *Outbound) control(network, address string, _ syscall.RawConn) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return fmt.Errorf("%w: %s", errRefusedAddress, address)
+	}
+	ap = netip.AddrPortFrom(ap.Addr().Unmap().WithZone(""), ap.Port())
+	if blockedAddr(ap.Addr()) && !o.literals[ap] {
+		return fmt.Errorf("%w: %s is loopback, private, link-local or reserved", errRefusedAddress, ap)
+	}
+	return nil
+}
+
+// dial resolves through the policy's resolver and connects to the first
+// address that passes control.
+func (o *Outbound) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	d := &net.Dialer{Control: o.control}
+	if _, err := netip.ParseAddr(host); err == nil {
+		return d.DialContext(ctx, network, addr)
+	}
+	ips, err := o.lookup(ctx, "ip", host)
+	if err != nil {
+		return nil, err
+	}
+	var first error
+	for _, ip := range ips {
+		c, err := d.DialContext(ctx, network, net.JoinHostPort(ip.String(), port))
+		if err == nil {
+			return c, nil
+		}
+		if first == nil || errors.Is(err, errRefusedAddress) {
+			first = err
+		}
+	}
+	if first == nil {
+		first = fmt.Errorf("lookup %s: no addresses", host)
+	}
+	return nil, first
+}
+
+// acquire waits for a slot of the policy's Slots until ctx ends.
+func (o *Outbound) acquire(ctx context.Context) error {
+	if o.slots == nil {
+		return nil
+	}
+	select {
+	case o.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (o *Outbound) release() {
+	if o.slots != nil {
+		<-o.slots
+	}
+}
