@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -214,7 +215,8 @@ func (p *Program) useSnapshot(c Config) {
 	}
 	s, err := p.module.snapshot(p.pool.limit)
 	if err != nil {
-		p.snapInfo.Reason = err.Error()
+		// One line for logs: wazero's traps add a stack trace.
+		p.snapInfo.Reason, _, _ = strings.Cut(err.Error(), "\n")
 		return
 	}
 	if s.image.size > p.pool.limit {
