@@ -182,6 +182,19 @@ func (m *heapMemory) Reallocate(size uint64) []byte {
 
 func (m *heapMemory) Free() { m.buf = nil }
 
+// checkMemoryMin refuses a module whose memory starts larger than the
+// limit: wazero takes the allocator's refusal of the minimum for a bug and
+// panics (the bounds check in NewMemoryInstance, internal/wasm/memory.go),
+// which took down a request, and a snapshot's init at startup (issue 12).
+func (m *Module) checkMemoryMin(limit uint64) error {
+	for _, md := range m.compiled.ExportedMemories() {
+		if need := uint64(md.Min()) * wasmPage; need > limit {
+			return fmt.Errorf("%s: its memory starts at %d bytes, more than the memory limit of %d bytes", m.Name, need, limit)
+		}
+	}
+	return nil
+}
+
 // memoryStats counts the pooled memories in use, engine-wide.
 type memoryStats struct {
 	instances atomic.Int64 // memories handed out and not yet freed

@@ -222,6 +222,9 @@ func (m *Module) Prepare(c Config) (*Program, error) {
 	if _, err := fsConfig(mounts, maxFiles); err != nil {
 		return nil, err
 	}
+	if err := m.checkMemoryMin(m.engine.pools.get(c.MemoryLimit).limit); err != nil {
+		return nil, err
+	}
 	p := &Program{
 		module:  m,
 		entry:   entry,

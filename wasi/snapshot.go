@@ -157,6 +157,14 @@ func (m *Module) runInit(scratch wazero.CompiledModule, globals int, limit uint6
 		WithSysWalltime().WithSysNanotime().WithRandSource(rand.Reader).WithStderr(&stderr)
 
 	start := time.Now()
+	// A memory that cannot be given its minimum makes wazero panic; the
+	// scratch module's is the program's, which Prepare checked, but a
+	// snapshot must never take the process down.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: instantiate: %v", ErrNoSnapshot, r)
+		}
+	}()
 	mod, err := m.rt.InstantiateModule(ctx, scratch, cfg)
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("%w: instantiate: %w", ErrNoSnapshot, err)

@@ -203,6 +203,33 @@ func TestSnapshotRefused(t *testing.T) {
 	}
 }
 
+// TestPrepareMemoryMinimum: a module whose memory starts above the memory
+// limit is refused when the route is prepared; instantiating it made
+// wazero panic, in a request or in a snapshot's init at startup.
+func TestPrepareMemoryMinimum(t *testing.T) {
+	ctx := context.Background()
+	e, err := NewEngine(ctx, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(ctx)
+	wasm, err := os.ReadFile(filepath.Join("..", "testdata", "guests", "reactor.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := e.Compile(ctx, "reactor.wasm", wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(ctx)
+	for _, noSnapshot := range []bool{false, true} {
+		_, err := m.Prepare(Config{Entrypoint: "serve", MemoryLimit: 1 << 20, NoSnapshot: noSnapshot})
+		if want := "its memory starts at 1179648 bytes, more than the memory limit of 1048576 bytes"; err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("no snapshot %v: Prepare: %v; want an error containing %q", noSnapshot, err, want)
+		}
+	}
+}
+
 // TestSnapshotCache: a snapshot taken once is loaded from the cache folder
 // by the next engine; a changed image fails its signature and the snapshot
 // is taken again (issue 12).
