@@ -88,7 +88,11 @@ func startOps(ctx context.Context, s *setup, stderr io.Writer) (*ops, error) {
 	// Registered before serving: an unhandled SIGHUP ends the process.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
-	go o.watch(ctx, hup)
+	// The folders are watched before serving starts, not in the goroutine:
+	// a change made just after the first answer was missed under load
+	// (TestServeReloadsOnChange).
+	w, watched := o.startWatching()
+	go o.watch(ctx, hup, w, watched)
 	return o, nil
 }
 
@@ -124,20 +128,24 @@ func (o *ops) reload(ctx context.Context, why string) {
 // module or the certificate files. Folders are watched rather than files:
 // deploys and editors replace a file by renaming a new one over it, and a
 // Kubernetes ConfigMap volume swaps a symlink to a new folder (..data).
-func (o *ops) watch(ctx context.Context, hup chan os.Signal) {
-	defer signal.Stop(hup)
-
+// startWatching makes the file watcher and points it at the current
+// configuration's files; nil when the system has none.
+func (o *ops) startWatching() (*fsnotify.Watcher, *watchSet) {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
 		o.log.Warn().Err(err).Msg("file watching unavailable; reload with SIGHUP")
+		return nil, nil
 	}
+	return w, o.watchFiles(w, nil)
+}
+
+func (o *ops) watch(ctx context.Context, hup chan os.Signal, w *fsnotify.Watcher, watched *watchSet) {
+	defer signal.Stop(hup)
 	var events chan fsnotify.Event
 	var errs chan error
-	var watched *watchSet
 	if w != nil {
 		defer w.Close()
 		events, errs = w.Events, w.Errors
-		watched = o.watchFiles(w, nil)
 	}
 	var timer *time.Timer
 	var fire <-chan time.Time
