@@ -10,21 +10,19 @@ import (
 // The deadline instrumentation (issue 13). wazero's WithCloseOnContextDone
 // makes every loop back-edge exit to Go to look at the module's state,
 // which made a tight C loop 2.8x and an interpreter's start-up 2.3x slower.
-// Instead, the module gets two mutable i32 globals, a counter and an
+// Instead, the module gets two mutable i32 globals, a countdown and an
 // interrupt flag (exported as InterruptExport), each function that needs
-// a check gets one more i32 local $n, and
+// a check gets one scratch i32 local $n, and every loop header, and the
+// entry of every function that contains a call, starts with
 //
-//   - every function that contains a call starts with
-//     global.get $count  i32.const 1  i32.add  local.tee $n  global.set $count
-//     local.get $n  i32.const mask  i32.and  i32.eqz  if TRIP end
-//   - every loop header starts with
-//     local.get $n  i32.const 1  i32.add  local.tee $n
-//     i32.const mask  i32.and  i32.eqz  if TRIP end
-//
-// where TRIP is
-//
-//	i32.const 0  memory.grow 0  drop     ;; a trip through Go
-//	global.get $interrupt  if unreachable end
+//	global.get $count  i32.const 1  i32.sub  local.tee $n  global.set $count
+//	local.get $n  i32.eqz
+//	if
+//	  i32.const checkEvery  global.set $count
+//	  i32.const 0  memory.grow 0  drop     ;; a trip through Go
+//	  global.get $interrupt
+//	  if unreachable end
+//	end
 //
 // When the run's context ends, a watcher sets the flag from another
 // goroutine (deadline.go) and the guest traps at its next trip. The trip
@@ -34,30 +32,31 @@ import (
 // wazero's memory.grow always exits to Go, and growing by 0 pages changes
 // nothing.
 //
-// Why this bounds the time to stop: code that runs long either passes a
-// loop header often (each frame's $n trips every checkEvery headers) or
-// makes many calls; with no loop an activation makes a bounded number of
-// calls and the stack's depth is bounded, so the functions entered again
-// and again include ones that contain a call, and those count on the
-// global. A function with neither a loop nor a call runs a bounded number
-// of instructions and gets no check.
+// Why this bounds the time to stop: code that runs long either passes
+// loop headers often or makes many calls; with no loop an activation
+// makes a bounded number of calls and the stack's depth is bounded, so
+// the functions entered again and again include ones that contain a call.
+// A function with neither a loop nor a call runs a bounded number of
+// instructions and gets no check, which spares interpreters' small
+// helpers.
 //
-// Why a local at loop headers: wazero's compiler keeps a local in a
-// register across a loop, while a global is a load and a store through
-// the module's context on every iteration; in a tight loop that made the
-// check half of the loop (1.54x). Counting up and masking needs no reset,
-// so a zero-initialised local and a wrapping global both work.
+// Why the scratch local: wazero's compiler does not forward a global.set
+// to the next global.get, so reading the countdown back cost a second
+// load per check; local.tee keeps the new value in a register (a tight C
+// loop went from 1.54x to 1.26x). The local is dead after the test, so it
+// adds nothing live across the trip. Keeping the countdown itself in a
+// local was slower (1.7x): a value live across the trip is spilled on
+// every iteration by wazero's register allocator.
 //
 // Nothing is renumbered: the globals are appended after the module's own
 // (imported globals come first) and the local after the function's own,
 // so no existing index moves, and trapping needs no new import. A module
 // without a memory is left to wazero's check.
 
-// checkEvery is how many counts pass between two trips through Go (a power
-// of two: the check masks the counter). Each trip costs an exit from
-// machine code, so the cost per check is an increment plus 1/checkEvery of
-// an exit, and the time to stop at most checkEvery times the longest
-// stretch between two checks.
+// checkEvery is how many checks pass between two trips through Go: each
+// trip costs an exit from machine code, so the cost per check is a
+// decrement plus 1/checkEvery of an exit, and the time to stop at most
+// checkEvery times the longest stretch between two checks.
 var checkEvery int32 = 4096
 
 // maxLocals bounds a function's parameters and locals before the one
@@ -211,10 +210,11 @@ func appendSection(out []byte, id byte, body []byte) []byte {
 	return append(out, body...)
 }
 
-// appendGlobals appends the counter and the interrupt flag, both mutable
-// i32 = 0.
+// appendGlobals appends the countdown (mutable i32 = checkEvery) and the
+// interrupt flag (mutable i32 = 0).
 func appendGlobals(b []byte) []byte {
-	return append(b, 0x7f, 0x01, 0x41, 0x00, 0x0b, 0x7f, 0x01, 0x41, 0x00, 0x0b)
+	b = AppendSleb32(append(b, 0x7f, 0x01, 0x41), checkEvery)
+	return append(b, 0x0b, 0x7f, 0x01, 0x41, 0x00, 0x0b)
 }
 
 // appendExport appends the export of global index g as InterruptExport.

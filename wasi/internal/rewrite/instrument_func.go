@@ -17,30 +17,18 @@ func (c *checks) appendTrip(b []byte) []byte {
 	return append(b, 0x04, 0x40, 0x00, 0x0b)    // if unreachable end
 }
 
-// appendEntry appends the check at the entry of a function that calls:
-// the global counter, copied to the local n.
-func (c *checks) appendEntry(b, n []byte) []byte {
-	b = append(append(b, 0x23), c.count...) // global.get $count
-	b = append(b, 0x41, 0x01, 0x6a)         // i32.const 1 i32.add
-	b = append(append(b, 0x22), n...)       // local.tee $n
-	b = append(append(b, 0x24), c.count...) // global.set $count
-	b = append(append(b, 0x20), n...)       // local.get $n
-	return c.appendTest(b)
-}
-
-// appendLoop appends the check at a loop header: the local n alone.
-func (c *checks) appendLoop(b, n []byte) []byte {
-	b = append(append(b, 0x20), n...) // local.get $n
-	b = append(b, 0x41, 0x01, 0x6a)   // i32.const 1 i32.add
-	b = append(append(b, 0x22), n...) // local.tee $n
-	return c.appendTest(b)
-}
-
-// appendTest: i32.const mask i32.and i32.eqz if TRIP end.
-func (c *checks) appendTest(b []byte) []byte {
-	b = AppendSleb32(append(b, 0x41), checkEvery-1)
-	b = append(b, 0x71, 0x45, 0x04, 0x40)
-	return append(c.appendTrip(b), 0x0b)
+// appendCheck appends the check at a function's entry or a loop header;
+// n is the index of the function's scratch local.
+func (c *checks) appendCheck(b, n []byte) []byte {
+	b = append(append(b, 0x23), c.count...)       // global.get $count
+	b = append(b, 0x41, 0x01, 0x6b)               // i32.const 1 i32.sub
+	b = append(append(b, 0x22), n...)             // local.tee $n
+	b = append(append(b, 0x24), c.count...)       // global.set $count
+	b = append(append(b, 0x20), n...)             // local.get $n
+	b = append(b, 0x45, 0x04, 0x40)               // i32.eqz if
+	b = AppendSleb32(append(b, 0x41), checkEvery) // i32.const checkEvery
+	b = append(append(b, 0x24), c.count...)       // global.set $count
+	return append(c.appendTrip(b), 0x0b)          // TRIP end
 }
 
 // paramCounts returns the number of parameters of each function the
@@ -159,7 +147,7 @@ func instrumentCode(sec []byte, params []uint32, c *checks) ([]byte, error) {
 		body = append(body, fn[cn:locals]...)
 		body = append(body, 0x01, 0x7f)
 		if calls {
-			body = c.appendEntry(body, n)
+			body = c.appendCheck(body, n)
 		}
 		body = append(body, code...)
 		out = binary.AppendUvarint(out, uint64(len(body)))
@@ -206,7 +194,7 @@ func instrumentExpr(out, code []byte, c *checks, n []byte) (_ []byte, loops, cal
 		p += size
 		switch op {
 		case 0x03: // loop
-			out = c.appendLoop(out, n)
+			out = c.appendCheck(out, n)
 			loops = true
 		case 0x10, 0x11, 0x12, 0x13: // call, call_indirect, return_call, return_call_indirect
 			calls = true
