@@ -20,15 +20,14 @@ func (c *checks) appendTrip(b []byte) []byte {
 // appendCheck appends the check at a function's entry or a loop header;
 // n is the index of the function's scratch local.
 func (c *checks) appendCheck(b, n []byte) []byte {
-	b = append(append(b, 0x23), c.count...)       // global.get $count
-	b = append(b, 0x41, 0x01, 0x6b)               // i32.const 1 i32.sub
-	b = append(append(b, 0x22), n...)             // local.tee $n
-	b = append(append(b, 0x24), c.count...)       // global.set $count
-	b = append(append(b, 0x20), n...)             // local.get $n
-	b = append(b, 0x45, 0x04, 0x40)               // i32.eqz if
-	b = AppendSleb32(append(b, 0x41), checkEvery) // i32.const checkEvery
-	b = append(append(b, 0x24), c.count...)       // global.set $count
-	return append(c.appendTrip(b), 0x0b)          // TRIP end
+	b = append(append(b, 0x23), c.count...)         // global.get $count
+	b = append(b, 0x41, 0x01, 0x6a)                 // i32.const 1 i32.add
+	b = append(append(b, 0x22), n...)               // local.tee $n
+	b = append(append(b, 0x24), c.count...)         // global.set $count
+	b = append(append(b, 0x20), n...)               // local.get $n
+	b = AppendSleb32(append(b, 0x41), checkEvery-1) // i32.const mask
+	b = append(b, 0x71, 0x45, 0x04, 0x40)           // i32.and i32.eqz if
+	return append(c.appendTrip(b), 0x0b)            // TRIP end
 }
 
 // paramCounts returns the number of parameters of each function the
