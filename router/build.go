@@ -69,6 +69,9 @@ type RouteInfo struct {
 	Module     string
 	Entrypoint string
 	Limits     Limits
+	// Snapshot says whether its instances start from a snapshot, or why
+	// not; "" when the module is no reactor (issue 12).
+	Snapshot string
 }
 
 // Build compiles every module of cfg (in parallel, through the engine's
@@ -167,7 +170,7 @@ func buildMux(ctx context.Context, cfg *Config, routes []*Route, sc *scope, modu
 			mount(mux, rh.pattern, rt.Methods, rh.handler)
 			infos = append(infos, RouteInfo{
 				Tenant: rt.Tenant, Pattern: rh.pattern, Methods: rt.Methods, Module: rt.Module,
-				Entrypoint: rh.entry, Limits: sc.limits(rt),
+				Entrypoint: rh.entry, Limits: sc.limits(rt), Snapshot: rh.snapshot,
 			})
 		}
 	}
@@ -210,9 +213,10 @@ func mount(mux chi.Router, pattern string, methods []string, h http.Handler) {
 }
 
 type routeHandler struct {
-	pattern string
-	entry   string
-	handler http.Handler
+	pattern  string
+	entry    string
+	handler  http.Handler
+	snapshot string // RouteInfo.Snapshot
 }
 
 // routeHandlers binds a route to its module. A module exporting _routes
@@ -237,9 +241,13 @@ func routeHandlers(ctx context.Context, cfg *Config, rt *Route, mod Module, sc *
 	env := routeEnv(sc.env(rt))
 	var out []routeHandler
 	for _, e := range entries {
-		prog, err := mod.Bind(RunConfig{Entrypoint: e.entry, Volumes: volumes, MemoryLimit: uint64(lim.Memory), MaxOpenFiles: lim.MaxOpenFiles, Outbound: sc.outbound(rt)})
+		prog, err := mod.Bind(RunConfig{Entrypoint: e.entry, Volumes: volumes, MemoryLimit: uint64(lim.Memory), MaxOpenFiles: lim.MaxOpenFiles, Outbound: sc.outbound(rt),
+			NoSnapshot: rt.Snapshot != nil && !*rt.Snapshot})
 		if err != nil {
 			return nil, err
+		}
+		if s, ok := prog.(interface{ Snapshot() string }); ok {
+			e.snapshot = s.Snapshot()
 		}
 		h := newHostHandler(rt, e.pattern, env, docRoot, lim, srv, redirect)
 		h.Runner = prog

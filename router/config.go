@@ -124,6 +124,9 @@ type Server struct {
 	// iteration; for diagnosis). Per process, not per route: wazero fixes
 	// it per runtime. Read at startup only.
 	Deadline string `toml:"deadline"`
+	// SnapshotInitTimeout bounds the run of a reactor's _initialize that
+	// a snapshot is taken after (issue 12); past it, no snapshot.
+	SnapshotInitTimeout Duration `toml:"snapshot_init_timeout"`
 }
 
 // DefaultServer are the server-wide bounds of a configuration that sets none.
@@ -141,6 +144,8 @@ var DefaultServer = Server{
 	BuildMemory:       1 << 30,
 	BuildConcurrency:  1,
 	Deadline:          "instrument",
+	// As wasi.DefaultSnapshotInitTimeout.
+	SnapshotInitTimeout: Duration(30 * time.Second),
 }
 
 var lowerPriority = true
@@ -193,6 +198,9 @@ func (s Server) Or(d Server) Server {
 	if s.Deadline == "" {
 		s.Deadline = d.Deadline
 	}
+	if s.SnapshotInitTimeout == 0 {
+		s.SnapshotInitTimeout = d.SnapshotInitTimeout
+	}
 	return s
 }
 
@@ -214,6 +222,9 @@ type Route struct {
 	// ShowBuildErrors puts the compiler's output in the body of a 500 for
 	// a script that does not build; it is logged in any case.
 	ShowBuildErrors bool `toml:"show_build_errors"`
+	// Snapshot, on unless false, starts a reactor's instances from a
+	// snapshot taken after its _initialize ran once (issue 12).
+	Snapshot *bool `toml:"snapshot"`
 	Limits
 
 	// Line is where the route was defined, for messages; 0 if unknown.
@@ -380,6 +391,9 @@ func (c *Config) Validate() error {
 	checkLimits("[defaults]", c.Defaults)
 	if c.Server.BuildConcurrency < 0 || c.Server.BuildTimeout < 0 || (c.Server.BuildMemory != 0 && c.Server.BuildMemory < 64<<20) {
 		bad("[server]: build_concurrency and build_timeout must be positive, build_memory at least 64MiB")
+	}
+	if c.Server.SnapshotInitTimeout < 0 {
+		bad("[server]: snapshot_init_timeout must be positive")
 	}
 	if d := c.Server.Deadline; d != "" && d != "instrument" && d != "wazero" {
 		bad("[server]: deadline %q: want \"instrument\" or \"wazero\"", d)

@@ -146,7 +146,7 @@ module = %q
 	eng, cache := sharedEngine(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	_, err = Build(ctx, cfg, Options{Loader: &cgi.Loader{Engine: eng, Builder: &toolchain.Builder{Dir: cache}}, Log: zerolog.Nop()})
+	_, err = Build(ctx, cfg, Options{Loader: &cgi.Loader{Engine: eng, Builder: &toolchain.Builder{Trusted: trustedTestBuilds(), Dir: cache}}, Log: zerolog.Nop()})
 	for _, want := range []string{filepath.Join(dir, "test.toml"), `route #1 "/lie"`, "lie.wasm", "declares more than it holds"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Build: got %v; want an error containing %q", err, want)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -168,10 +169,26 @@ func (rl *Reloader) Reload(ctx context.Context, why string) error {
 	// Scripts folders are built in the background so that their first
 	// requests are fast; serving does not wait for it.
 	go site.Prebuild(ctx)
+	logSnapshots(log, site.Routes)
 	log.Info().Str("config", rl.Path).Str("trigger", why).Int("routes", len(site.Routes)).
 		Int("modules", len(site.Modules)).Int("tenants", len(cfg.Tenants)).
 		Dur("build", time.Since(start)).Msg("site ready")
 	return nil
+}
+
+// logSnapshots tells, for each route of a reactor module, whether its
+// instances start from a snapshot of its init, or why not: one event per
+// route, a warning when a snapshot was refused (issue 12).
+func logSnapshots(log zerolog.Logger, routes []RouteInfo) {
+	for _, r := range routes {
+		switch {
+		case r.Snapshot == "":
+		case strings.HasPrefix(r.Snapshot, "snapshot: "), r.Snapshot == "turned off":
+			log.Info().Str("route", r.Pattern).Str("module", r.Module).Str("snapshot", r.Snapshot).Msg("snapshot")
+		default:
+			log.Warn().Str("route", r.Pattern).Str("module", r.Module).Str("reason", r.Snapshot).Msg("snapshot refused; the init runs in every request")
+		}
+	}
 }
 
 // warnRestartOnly tells of changed settings a reload cannot apply.

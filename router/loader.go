@@ -36,13 +36,15 @@ type (
 	// RunConfig is what stays the same for every run of one route: the
 	// entrypoint ("" is _start), the volumes, the linear memory and open
 	// files caps (0: the loader's defaults), and the guest path of a
-	// fresh writable folder each run gets ("" none).
+	// fresh writable folder each run gets ("" none); NoSnapshot turns
+	// off starting a reactor's instances from a snapshot of its init.
 	RunConfig = struct {
 		Entrypoint   string
 		Volumes      []Mount
 		MemoryLimit  uint64
 		MaxOpenFiles int
 		Scratch      string
+		NoSnapshot   bool           // run a reactor's init per request (issue 12)
 		Outbound     OutboundConfig // config_outbound.go
 	}
 	// OutboundConfig is a route's outbound HTTP policy (issue 16): its

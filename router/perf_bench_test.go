@@ -97,7 +97,7 @@ module = "samples/c/hello.wasm"
 		b.Fatal(err)
 	}
 	eng, cache := sharedEngine(b)
-	site, err := Build(b.Context(), cfg, Options{Loader: &cgi.Loader{Engine: eng, Builder: &toolchain.Builder{Dir: cache}}, Log: zerolog.New(io.Discard)})
+	site, err := Build(b.Context(), cfg, Options{Loader: &cgi.Loader{Engine: eng, Builder: &toolchain.Builder{Trusted: trustedTestBuilds(), Dir: cache}}, Log: zerolog.New(io.Discard)})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -91,7 +91,7 @@ func reloadSite(t testing.TB, config string) (dir string, rl *Reloader, srv *htt
 	live := &Live{Retired: func(s *Site, _ time.Duration) { retired <- s }}
 	rl = &Reloader{
 		Path:    filepath.Join(dir, "wasigate.toml"),
-		Options: Options{Loader: &cgi.Loader{Engine: eng, Builder: &toolchain.Builder{Dir: cache}}, Log: zerolog.New(logs)},
+		Options: Options{Loader: &cgi.Loader{Engine: eng, Builder: &toolchain.Builder{Trusted: trustedTestBuilds(), Dir: cache}}, Log: zerolog.New(logs)},
 		Live:    live,
 	}
 	if err := rl.Reload(context.Background(), "start"); err != nil {

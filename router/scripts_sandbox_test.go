@@ -46,7 +46,7 @@ func testGoCache() string {
 		defer os.RemoveAll(tmp)
 		src := filepath.Join(tmp, "warm.go")
 		if os.WriteFile(src, []byte("package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println() }\n"), 0o644) == nil {
-			_, _ = (&toolchain.Builder{Dir: tmp, GoCache: dir}).Build(context.Background(), src)
+			_, _ = (&toolchain.Builder{Trusted: trustedTestBuilds(), Dir: tmp, GoCache: dir}).Build(context.Background(), src)
 		}
 	})
 	return dir
@@ -63,7 +63,7 @@ func sandboxSite(t *testing.T, dir, config string) (*httptest.Server, *logBuffer
 		t.Fatalf("config: %v", err)
 	}
 	logs := &logBuffer{}
-	b := &toolchain.Builder{Dir: filepath.Join(t.TempDir(), "builds"), GoCache: testGoCache(), Limits: testBuildLimits(cfg.Server.Or(DefaultServer))}
+	b := &toolchain.Builder{Trusted: trustedTestBuilds(), Dir: filepath.Join(t.TempDir(), "builds"), GoCache: testGoCache(), Limits: testBuildLimits(cfg.Server.Or(DefaultServer))}
 	site, err := Build(context.Background(), cfg, Options{Loader: &cgi.Loader{Engine: scriptsEngine(t), Builder: b}, Log: zerolog.New(logs)})
 	if err != nil {
 		t.Fatalf("build: %v", err)

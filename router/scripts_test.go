@@ -169,7 +169,7 @@ func scriptsSite(t testing.TB, dir, config string) (*httptest.Server, *logBuffer
 	eng := scriptsEngine(t)
 	logs := &logBuffer{}
 	site, err := Build(context.Background(), cfg, Options{
-		Loader: &cgi.Loader{Engine: eng, Builder: &toolchain.Builder{Dir: filepath.Join(t.TempDir(), "builds"), GoCache: testGoCache()}},
+		Loader: &cgi.Loader{Engine: eng, Builder: &toolchain.Builder{Trusted: trustedTestBuilds(), Dir: filepath.Join(t.TempDir(), "builds"), GoCache: testGoCache()}},
 		Log:    zerolog.New(logs),
 	})
 	if err != nil {
@@ -486,7 +486,7 @@ func TestScriptsPrebuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	logs := &logBuffer{}
-	site, err := Build(context.Background(), cfg, Options{Loader: &cgi.Loader{Engine: scriptsEngine(t), Builder: &toolchain.Builder{Dir: t.TempDir()}}, Log: zerolog.New(logs)})
+	site, err := Build(context.Background(), cfg, Options{Loader: &cgi.Loader{Engine: scriptsEngine(t), Builder: &toolchain.Builder{Trusted: trustedTestBuilds(), Dir: t.TempDir()}}, Log: zerolog.New(logs)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -598,7 +598,7 @@ func TestScriptsEditsReleaseModules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	site, err := Build(ctx, cfg, Options{Loader: &cgi.Loader{Engine: eng, Builder: &toolchain.Builder{Dir: t.TempDir()}}, Log: zerolog.Nop()})
+	site, err := Build(ctx, cfg, Options{Loader: &cgi.Loader{Engine: eng, Builder: &toolchain.Builder{Trusted: trustedTestBuilds(), Dir: t.TempDir()}}, Log: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
 	}

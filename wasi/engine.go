@@ -44,20 +44,24 @@ type Options struct {
 	// Deadline is how a guest is stopped at its deadline: DeadlineInstrument
 	// (also "") or DeadlineWazero (deadline.go).
 	Deadline string
+	// SnapshotInitTimeout bounds the init run to take a snapshot (issue
+	// 12); 0 means DefaultSnapshotInitTimeout.
+	SnapshotInitTimeout time.Duration
 }
 
 // Engine is the one wazero runtime of a process. Every Module it compiles
 // must be run by it: wazero cannot instantiate a compiled module in another
 // runtime.
 type Engine struct {
-	rt       wazero.Runtime
-	cache    wazero.CompilationCache
-	sealed   *sealedCache // signs wazero's cache entries (cache.go)
-	cacheDir string
-	workers  int
-	guard    *tune.Guard // CPU priority and runtime tuning (internal/tune)
-	pools    poolSet
-	dl       deadlines // deadline.go
+	rt          wazero.Runtime
+	cache       wazero.CompilationCache
+	sealed      *sealedCache // signs wazero's cache entries (cache.go)
+	cacheDir    string
+	workers     int
+	guard       *tune.Guard // CPU priority and runtime tuning (internal/tune)
+	pools       poolSet
+	dl          deadlines     // deadline.go
+	snapTimeout time.Duration // Options.SnapshotInitTimeout
 
 	mu    sync.Mutex
 	hosts map[string]bool // import module names the host provides
@@ -81,7 +85,7 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 		return nil, err
 	}
 	cfg := wazero.NewRuntimeConfigCompiler()
-	e := &Engine{cacheDir: opts.CacheDir, workers: opts.CompilationWorkers, guard: tune.NewGuard(opts.NiceAfter, opts.Tune), hosts: map[string]bool{}}
+	e := &Engine{cacheDir: opts.CacheDir, workers: opts.CompilationWorkers, guard: tune.NewGuard(opts.NiceAfter, opts.Tune), hosts: map[string]bool{}, snapTimeout: opts.SnapshotInitTimeout}
 	if opts.CacheDir != "" {
 		if err := os.MkdirAll(opts.CacheDir, 0o700); err != nil {
 			return nil, fmt.Errorf("cache dir: %w", err)
@@ -260,6 +264,7 @@ func (e *Engine) Compile(ctx context.Context, name string, wasm []byte) (*Module
 	m.compiled = compiled
 	e.open.Add(1)
 	m.prepare()
+	m.keepForSnapshot(wasm)
 	return m, nil
 }
 

@@ -23,6 +23,9 @@ type environKey struct{}
 type environ struct {
 	vars []string
 	size uint32 // bytes of all entries with their NULs
+	// read: the guest asked for it; a snapshot's init must not (it would
+	// freeze the scratch instance's empty environment, issue 12).
+	read bool
 }
 
 // errBadEnviron is returned for a variable that a guest could not read
@@ -93,6 +96,7 @@ func callEnviron(ctx context.Context) *environ {
 
 func environSizesGet(ctx context.Context, mod api.Module, stack []uint64) {
 	env := callEnviron(ctx)
+	env.read = true
 	mem := mod.Memory()
 	if !mem.WriteUint32Le(uint32(stack[0]), uint32(len(env.vars))) ||
 		!mem.WriteUint32Le(uint32(stack[1]), env.size) {
@@ -106,6 +110,7 @@ func environSizesGet(ctx context.Context, mod api.Module, stack []uint64) {
 // ending in a NUL, and a pointer to each at environ.
 func environGet(ctx context.Context, mod api.Module, stack []uint64) {
 	env := callEnviron(ctx)
+	env.read = true
 	mem := mod.Memory()
 	ptrs, buf := uint32(stack[0]), uint32(stack[1])
 	// Check the whole ranges first, as wazero does, so a bad pointer

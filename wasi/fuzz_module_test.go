@@ -79,3 +79,40 @@ func FuzzCompile(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSnapshotRewrite: the snapshot rewriter (internal/rewrite/snapshot.go) never
+// panics on untrusted bytes, and the modules it makes pass the bounds
+// check and stay within a small multiple of the input (issue 12).
+func FuzzSnapshotRewrite(f *testing.F) {
+	addGuestSeeds(f)
+	for _, name := range []string{"reactor_trap.wasm", "reactor_global.wasm", "reactor_env.wasm"} {
+		wasm, err := os.ReadFile(filepath.Join("..", "testdata", "guests", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(wasm)
+	}
+	f.Fuzz(func(t *testing.T, wasm []byte) {
+		sm, err := rewrite.NewSnapshot(wasm)
+		if err != nil {
+			return
+		}
+		inst := sm.Instrument()
+		values := make([]uint64, sm.Globals())
+		for i := range values {
+			values[i] = ^uint64(0)
+		}
+		out, err := sm.Rewrite(values, 1)
+		for _, b := range [][]byte{inst, out} {
+			if b == nil {
+				continue
+			}
+			if len(b) > 2*len(wasm)+64*sm.Globals()+64 {
+				t.Fatalf("%d bytes in, %d out", len(wasm), len(b))
+			}
+			if err := rewrite.CheckBounds(b); err != nil {
+				t.Fatalf("rewritten module fails the bounds check: %v", err)
+			}
+		}
+	})
+}

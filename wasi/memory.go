@@ -23,6 +23,9 @@ const maxMemory = 1 << 32
 type memoryPool struct {
 	limit uint64 // bytes; memory.grow fails beyond it
 	stats *memoryStats
+	// image: every memory starts as this snapshot image and is restored
+	// to it after use (snapshot.go); nil for zeroed memories.
+	image *snapImage
 
 	mu   sync.Mutex
 	free []*linearMemory
@@ -47,9 +50,14 @@ func (p *memoryPool) Allocate(_, max uint64) experimental.LinearMemory {
 	p.mu.Unlock()
 	if m == nil {
 		buf, err := reserve(p.limit)
+		if err == nil && p.image != nil {
+			if err = p.image.apply(buf); err != nil {
+				unreserve(buf)
+			}
+		}
 		if err != nil {
 			// Fall back to the Go heap: slower, still capped.
-			return &heapMemory{limit: limit}
+			return &heapMemory{limit: limit, image: p.image}
 		}
 		m = &linearMemory{pool: p, region: buf}
 		p.mu.Lock()
@@ -118,14 +126,26 @@ func (m *linearMemory) Free() {
 	stats.instances.Add(-1)
 	stats.bytes.Add(-int64(m.used))
 	m.warm = 0
-	if m.used > 0 && m.used <= releaseClearMax && stats.warm.Add(int64(m.used)) <= releaseWarmBudget {
-		clear(m.region[:m.used])
-		m.warm = m.used
-	} else if m.used > 0 {
-		if m.used <= releaseClearMax {
-			stats.warm.Add(-int64(m.used)) // over the budget after all
+	var from uint64
+	if img := m.pool.image; img != nil {
+		// A snapshot's memory is restored to its image, not zeroed: the
+		// pages the guest wrote are dropped (issue 12).
+		if err := img.reset(m.region); err != nil {
+			unreserve(m.region)
+			return
 		}
-		if err := release(m.region[:m.used]); err != nil {
+		from = img.size
+	}
+	tail := m.region[from:max(from, m.used)]
+	n := uint64(len(tail))
+	if n > 0 && n <= releaseClearMax && stats.warm.Add(int64(n)) <= releaseWarmBudget {
+		clear(tail)
+		m.warm = n
+	} else if n > 0 {
+		if n <= releaseClearMax {
+			stats.warm.Add(-int64(n)) // over the budget after all
+		}
+		if err := release(tail); err != nil {
 			// Could not zero it: do not reuse it.
 			unreserve(m.region)
 			return
@@ -139,6 +159,7 @@ type heapMemory struct {
 	limit   uint64
 	buf     []byte
 	refused bool
+	image   *snapImage // copied in first (snapshot.go)
 }
 
 func (m *heapMemory) Reallocate(size uint64) []byte {
@@ -151,12 +172,28 @@ func (m *heapMemory) Reallocate(size uint64) []byte {
 		return m.buf
 	}
 	nb := make([]byte, size, min(max(size, 2*uint64(cap(m.buf))), m.limit))
+	if m.buf == nil && m.image != nil {
+		copy(nb, m.image.data)
+	}
 	copy(nb, m.buf)
 	m.buf = nb
 	return m.buf
 }
 
 func (m *heapMemory) Free() { m.buf = nil }
+
+// checkMemoryMin refuses a module whose memory starts larger than the
+// limit: wazero takes the allocator's refusal of the minimum for a bug and
+// panics (the bounds check in NewMemoryInstance, internal/wasm/memory.go),
+// which took down a request, and a snapshot's init at startup (issue 12).
+func (m *Module) checkMemoryMin(limit uint64) error {
+	for _, md := range m.compiled.ExportedMemories() {
+		if need := uint64(md.Min()) * wasmPage; need > limit {
+			return fmt.Errorf("%s: its memory starts at %d bytes, more than the memory limit of %d bytes", m.Name, need, limit)
+		}
+	}
+	return nil
+}
 
 // memoryStats counts the pooled memories in use, engine-wide.
 type memoryStats struct {
@@ -168,9 +205,56 @@ type memoryStats struct {
 
 // poolSet keeps one pool per memory limit.
 type poolSet struct {
-	mu    sync.Mutex
-	pools map[uint64]*memoryPool
-	stats memoryStats
+	mu     sync.Mutex
+	pools  map[uint64]*memoryPool
+	images map[imagePool]*memoryPool // pools of snapshot images
+	stats  memoryStats
+}
+
+type imagePool struct {
+	limit uint64
+	image *snapImage
+}
+
+// getImage returns the pool of memories that start as img, one per limit
+// and image: its free memories hold the image already.
+func (s *poolSet) getImage(limit uint64, img *snapImage) *memoryPool {
+	base := s.get(limit)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.images == nil {
+		s.images = map[imagePool]*memoryPool{}
+	}
+	k := imagePool{base.limit, img}
+	p := s.images[k]
+	if p == nil {
+		p = &memoryPool{limit: base.limit, stats: &s.stats, image: img}
+		s.images[k] = p
+	}
+	return p
+}
+
+// dropImage unreserves the free memories of img's pools and forgets
+// them. Module.Close calls it once no program of the module runs, so no
+// memory of these pools is in use.
+func (s *poolSet) dropImage(img *snapImage) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, p := range s.images {
+		if k.image == img {
+			p.unreserveFree()
+			delete(s.images, k)
+		}
+	}
+}
+
+func (p *memoryPool) unreserveFree() {
+	p.mu.Lock()
+	for _, m := range p.free {
+		unreserve(m.region)
+	}
+	p.free = nil
+	p.mu.Unlock()
 }
 
 func (s *poolSet) get(limit uint64) *memoryPool {
@@ -195,12 +279,10 @@ func (s *poolSet) release() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, p := range s.pools {
-		p.mu.Lock()
-		for _, m := range p.free {
-			unreserve(m.region)
-		}
-		p.free = nil
-		p.mu.Unlock()
+		p.unreserveFree()
+	}
+	for _, p := range s.images {
+		p.unreserveFree()
 	}
 }
 

@@ -42,6 +42,8 @@ type Module struct {
 	Deadline         string
 	DeadlineFallback error
 	interrupt        bool // has the interrupt global
+
+	snap moduleSnapshot // snapshot.go
 }
 
 // prepare builds the parts of the module config that are the same for every
@@ -65,6 +67,7 @@ func (m *Module) prepare() {
 func (m *Module) Close(ctx context.Context) error {
 	var err error
 	m.closed.Do(func() {
+		m.closeSnapshot(ctx)
 		err = m.compiled.Close(ctx)
 		m.engine.open.Add(-1)
 	})
@@ -144,6 +147,9 @@ type Config struct {
 	// Outbound is what the guests may reach through wasi_experimental_http
 	// (outbound.go); nil: nothing.
 	Outbound *Outbound
+	// NoSnapshot runs a reactor's _initialize in every instance instead of
+	// starting instances from a snapshot taken after it (snapshot.go).
+	NoSnapshot bool
 }
 
 // DefaultMaxOpenFiles is Config.MaxOpenFiles when it is 0.
@@ -164,6 +170,9 @@ type Program struct {
 	// its per-run state under policy (outbound.go).
 	outbound bool
 	policy   *Outbound
+	// snap: instances start from this snapshot (snapshot.go).
+	snap     *snapshot
+	snapInfo SnapshotInfo
 }
 
 // Prepare binds the module to a route's configuration. Everything that does
@@ -213,6 +222,9 @@ func (m *Module) Prepare(c Config) (*Program, error) {
 	if _, err := fsConfig(mounts, maxFiles); err != nil {
 		return nil, err
 	}
+	if err := m.checkMemoryMin(m.engine.pools.get(c.MemoryLimit).limit); err != nil {
+		return nil, err
+	}
 	p := &Program{
 		module:  m,
 		entry:   entry,
@@ -225,6 +237,9 @@ func (m *Module) Prepare(c Config) (*Program, error) {
 		pool:    m.engine.pools.get(c.MemoryLimit),
 	}
 	p.outbound, p.policy = m.importsModule(OutboundModuleName), c.Outbound
+	if p.init && rb == nil {
+		p.useSnapshot(c)
+	}
 	return p, nil
 }
 
@@ -301,7 +316,7 @@ func (p *Program) Run(ctx context.Context, c *Call) error {
 	}
 
 	start := time.Now()
-	mod, err := p.module.rt.InstantiateModule(ctx, p.module.compiled, cfg)
+	mod, err := p.module.rt.InstantiateModule(ctx, p.compiledModule(), cfg)
 	c.Instantiate = time.Since(start)
 	if err != nil {
 		return p.result(ctx, err)

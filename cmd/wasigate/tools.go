@@ -22,6 +22,11 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	}
 	defer s.engine.Close(context.Background())
 	fmt.Fprintf(stdout, "%s: ok: %d routes, %d modules\n", s.cfg.File, len(site.Routes), len(site.Modules))
+	for _, r := range site.Routes {
+		if r.Snapshot != "" {
+			fmt.Fprintf(stdout, "%s (%s %s): %s\n", r.Pattern, r.Module, r.Entrypoint, r.Snapshot)
+		}
+	}
 	sb := "sandbox: " + s.builder.Sandbox.String()
 	if !s.builder.Sandbox.Available() {
 		if s.builder.Trusted {

@@ -36,7 +36,11 @@ build_one() {
     *.c)
         # printf without %f/%g support (smaller); no guest prints floats.
         out=${src%.c}.wasm
-        "$CC" --target=wasm32-wasi -O2 -Wall -Wextra \
+        # reactor*.c are reactors: _initialize runs the constructors, the
+        # exports are the entrypoints (snapshot tests, issue 12).
+        model=
+        case "$src" in reactor*) model=-mexec-model=reactor ;; esac
+        "$CC" --target=wasm32-wasi -O2 -Wall -Wextra $model \
             -Wl,--strip-all "$src" -o "$out" \
             -lc-printscan-no-floating-point
         ;;

@@ -2,6 +2,7 @@ package cgi
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/wasigate/wasigate/host"
@@ -28,6 +29,7 @@ type (
 		MemoryLimit  uint64
 		MaxOpenFiles int
 		Scratch      string
+		NoSnapshot   bool // run a reactor's init per request (issue 12)
 		Outbound     OutboundConfig
 	}
 	// OutboundConfig is a route's outbound HTTP policy (wasi.OutboundPolicy)
@@ -109,10 +111,33 @@ func config(c RunConfig) (wasi.Config, error) {
 	o := c.Outbound
 	out, err := wasi.NewOutbound(wasi.OutboundPolicy{AllowedHosts: o.AllowedHosts, CapHosts: o.CapHosts,
 		MaxRequests: o.MaxRequests, Timeout: o.Timeout, MaxBody: o.MaxBody, Slots: o.Slots})
-	return wasi.Config{Entrypoint: c.Entrypoint, Volumes: vols, MemoryLimit: c.MemoryLimit, MaxOpenFiles: c.MaxOpenFiles, Scratch: c.Scratch, Outbound: out}, err
+	return wasi.Config{Entrypoint: c.Entrypoint, Volumes: vols, MemoryLimit: c.MemoryLimit, MaxOpenFiles: c.MaxOpenFiles, Scratch: c.Scratch, Outbound: out, NoSnapshot: c.NoSnapshot}, err
 }
 
 type module struct{ m *wasi.Module }
+
+// Snapshot says whether the program's instances start from a snapshot of
+// its init, for the startup log and `wasigate check` (issue 12); router
+// asks for it with a type assertion, outside the seam's Program.
+func (p program) Snapshot() string { return snapshotSummary(p.p.Snapshot()) }
+
+func snapshotSummary(s wasi.SnapshotInfo) string {
+	switch {
+	case s.On:
+		how := "mapped copy-on-write"
+		if !s.Mapped {
+			how = "copied per instance"
+		}
+		from := fmt.Sprintf("init %s", s.InitTime.Round(time.Microsecond))
+		if s.Cached {
+			from = "loaded from the cache"
+		}
+		return fmt.Sprintf("snapshot: %d KiB image %s, %s", s.Image>>10, how, from)
+	case s.Reason != "":
+		return s.Reason
+	}
+	return ""
+}
 
 func (m module) Info() ModuleInfo {
 	return ModuleInfo{Size: m.m.Size, Cached: m.m.Cached, CompileTime: m.m.CompileTime, Deadline: m.m.Deadline, DeadlineFallback: m.m.DeadlineFallback}

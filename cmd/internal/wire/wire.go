@@ -53,6 +53,8 @@ func New(ctx context.Context, s Settings) (*Parts, error) {
 		Tune:               true,
 		NiceAfter:          nice,
 		Deadline:           s.Server.Deadline,
+		// A reactor's init, run once to snapshot it (issue 12).
+		SnapshotInitTimeout: time.Duration(s.Server.SnapshotInitTimeout),
 	})
 	if err != nil {
 		return nil, err

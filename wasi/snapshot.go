@@ -1,0 +1,280 @@
+package wasi
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/experimental"
+
+	"github.com/wasigate/wasigate/wasi/internal/rewrite"
+)
+
+// Snapshots (issue 12): a reactor's _initialize runs once, at load time,
+// in a scratch instance; its memory and globals are captured; every
+// request's instance then starts from that state (internal/rewrite for
+// the module, snapimage_linux.go for the memory) instead of running the init
+// again. Each request still gets its own instance and its own memory.
+//
+// What the scratch instance gets: no arguments, an empty environment, no
+// volumes (so no file descriptor beyond stdio can be open when the init
+// ends), stdout discarded, real clocks and randomness. Whatever the init
+// reads from them is frozen into the snapshot: a program that reads its
+// environment or seeds a generator in its init sees the snapshot's values
+// in every request. What a request reads itself (environ_get, args_get,
+// clock_time_get, random_get, stdin) is its own.
+
+// ErrNoSnapshot wraps every reason a program runs without a snapshot.
+var ErrNoSnapshot = rewrite.ErrNoSnapshot
+
+// DefaultSnapshotInitTimeout bounds the init of a snapshot when
+// Options.SnapshotInitTimeout is 0.
+const DefaultSnapshotInitTimeout = 30 * time.Second
+
+// SnapshotInfo says whether a program's instances start from a snapshot,
+// for the startup log and `wasigate check`.
+type SnapshotInfo struct {
+	On       bool          // instances start from the snapshot
+	Cached   bool          // loaded from the cache folder, not taken now
+	InitTime time.Duration // how long the init ran when the snapshot was taken
+	Image    uint64        // bytes of linear memory in the image
+	Mapped   bool          // mapped copy-on-write; false: copied per instance
+	Reason   string        // why not, when not On ("" when not asked for)
+}
+
+// snapshot is a module's initialised state.
+type snapshot struct {
+	compiled wazero.CompiledModule
+	image    *snapImage
+	info     SnapshotInfo
+}
+
+// moduleSnapshot is the once-per-module snapshot state of a Module.
+type moduleSnapshot struct {
+	once sync.Once
+	wasm []byte // the module as compiled, kept for the snapshot of a reactor
+	snap *snapshot
+	err  error
+}
+
+// keepForSnapshot keeps the bytes of a module that a snapshot can be
+// taken of: a reactor other than ruby.wasm (whose init takes arguments).
+func (m *Module) keepForSnapshot(wasm []byte) {
+	if m.HasExport("_initialize") && m.ruby() == nil {
+		m.snap.wasm = wasm
+	}
+}
+
+// snapshot returns the module's snapshot, taken (or loaded from the cache)
+// the first time. limit caps the scratch instance's memory.
+func (m *Module) snapshot(limit uint64) (*snapshot, error) {
+	m.snap.once.Do(func() {
+		if m.snap.wasm == nil {
+			m.snap.err = fmt.Errorf("%w: not a reactor", ErrNoSnapshot)
+			return
+		}
+		m.snap.snap, m.snap.err = m.takeSnapshot(limit)
+		m.snap.wasm = nil
+	})
+	return m.snap.snap, m.snap.err
+}
+
+// snapshotKey names a snapshot in the cache: the hash of the module as
+// compiled (after the engine's own rewrites, such as the deadline checks,
+// so that changing them takes a new snapshot) and the init's inputs (which
+// export, no arguments, an empty environment). The version changes when
+// what a snapshot holds does.
+func snapshotKey(wasm []byte) string {
+	mod := sha256.Sum256(wasm)
+	sum := sha256.Sum256([]byte("wasigate snapshot v1\nmodule " + hex.EncodeToString(mod[:]) + "\ninit _initialize\nargs\nenv\n"))
+	return hex.EncodeToString(sum[:])
+}
+
+func (m *Module) takeSnapshot(limit uint64) (*snapshot, error) {
+	e := m.engine
+	key := snapshotKey(m.snap.wasm)
+	if s := e.loadSnapshot(m.rt, key); s != nil {
+		return s, nil
+	}
+	sm, err := rewrite.NewSnapshot(m.snap.wasm)
+	if err != nil {
+		return nil, err
+	}
+	ctx := context.Background()
+	scratch, err := e.compileBytes(ctx, m.rt, sm.Instrument())
+	if err != nil {
+		return nil, fmt.Errorf("%w: compile the instrumented module: %w", ErrNoSnapshot, err)
+	}
+	defer scratch.Close(ctx)
+
+	values, mem, initTime, err := m.runInit(scratch, sm.Globals(), limit)
+	if err != nil {
+		return nil, err
+	}
+	out, err := sm.Rewrite(values, uint32(len(mem)/wasmPage))
+	if err != nil {
+		return nil, err
+	}
+	img, err := newSnapImage(mem)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNoSnapshot, err)
+	}
+	compiled, err := e.compileBytes(ctx, m.rt, out)
+	if err != nil {
+		img.close()
+		return nil, fmt.Errorf("%w: compile the snapshot: %w", ErrNoSnapshot, err)
+	}
+	e.saveSnapshot(key, out, mem)
+	return &snapshot{compiled: compiled, image: img, info: SnapshotInfo{
+		On: true, InitTime: initTime, Image: img.size, Mapped: !img.copy}}, nil
+}
+
+// runInit instantiates the scratch module, runs _initialize and returns
+// the values of its globals and a copy of its memory.
+func (m *Module) runInit(scratch wazero.CompiledModule, globals int, limit uint64) (values []uint64, mem []byte, took time.Duration, err error) {
+	e := m.engine
+	timeout := e.snapTimeout
+	if timeout == 0 {
+		timeout = DefaultSnapshotInitTimeout
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	env, _ := newEnviron(nil)
+	ctx = context.WithValue(ctx, environKey{}, env)
+	cm := &callMemory{pool: e.pools.get(limit)}
+	ctx = experimental.WithMemoryAllocator(ctx, cm)
+	defer cm.release()
+	var stderr tailBuffer
+	cfg := wazero.NewModuleConfig().WithName("").WithStartFunctions().
+		WithSysWalltime().WithSysNanotime().WithRandSource(rand.Reader).WithStderr(&stderr)
+
+	start := time.Now()
+	// A memory that cannot be given its minimum makes wazero panic; the
+	// scratch module's is the program's, which Prepare checked, but a
+	// snapshot must never take the process down.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: instantiate: %v", ErrNoSnapshot, r)
+		}
+	}()
+	mod, err := m.rt.InstantiateModule(ctx, scratch, cfg)
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("%w: instantiate: %w", ErrNoSnapshot, err)
+	}
+	defer closeInstance(ctx, mod)
+	// An instrumented module stops at the timeout (deadline.go).
+	defer m.arm(ctx, mod)()
+	// Any ending but a return refuses the snapshot, proc_exit(0) too: the
+	// instance is closed and its state is not what a request would see.
+	if err := call(ctx, mod, "_initialize"); err != nil {
+		return nil, nil, 0, fmt.Errorf("%w: _initialize failed: %w%s", ErrNoSnapshot, err, stderr.suffix())
+	}
+	took = time.Since(start)
+	if env.read {
+		// wasi-libc reads it eagerly in a constructor when the program
+		// uses `environ`; every request would see the empty one.
+		return nil, nil, 0, fmt.Errorf("%w: _initialize read the environment, which would be frozen (empty) into every request", ErrNoSnapshot)
+	}
+	values = make([]uint64, globals)
+	for i := range values {
+		g := mod.ExportedGlobal(rewrite.GlobalPrefix + strconv.Itoa(i))
+		if g == nil {
+			return nil, nil, 0, fmt.Errorf("%w: global %d not exported", ErrNoSnapshot, i)
+		}
+		values[i] = g.Get()
+	}
+	memory := mod.Memory()
+	if memory == nil {
+		return nil, nil, 0, fmt.Errorf("%w: no memory", ErrNoSnapshot)
+	}
+	view, _ := memory.Read(0, memory.Size())
+	return values, bytes.Clone(view), took, nil
+}
+
+// compileBytes compiles a module the engine made (not one a user gave),
+// signing what it adds to the file cache like Compile does.
+func (e *Engine) compileBytes(ctx context.Context, rt wazero.Runtime, wasm []byte) (wazero.CompiledModule, error) {
+	if e.sealed != nil {
+		sum := sha256.Sum256(wasm)
+		hash := hex.EncodeToString(sum[:])
+		before, _ := e.sealed.before(hash)
+		defer e.sealed.after(hash, before)
+	}
+	if e.workers > 0 {
+		ctx = experimental.WithCompilationWorkers(ctx, e.workers)
+	}
+	return compileModule(ctx, rt, wasm)
+}
+
+// useSnapshot makes p start its instances from the module's snapshot when
+// it can, and records why not otherwise.
+func (p *Program) useSnapshot(c Config) {
+	if c.NoSnapshot {
+		p.snapInfo.Reason = "turned off"
+		return
+	}
+	s, err := p.module.snapshot(p.pool.limit)
+	if err != nil {
+		// One line for logs: wazero's traps add a stack trace.
+		p.snapInfo.Reason, _, _ = strings.Cut(err.Error(), "\n")
+		return
+	}
+	if s.image.size > p.pool.limit {
+		p.snapInfo.Reason = fmt.Sprintf("%v: the image (%d bytes) is larger than the memory limit (%d bytes)", ErrNoSnapshot, s.image.size, p.pool.limit)
+		return
+	}
+	p.snap = s
+	p.init = false
+	p.pool = p.module.engine.pools.getImage(p.pool.limit, s.image)
+	p.snapInfo = s.info
+}
+
+// Snapshot says whether the program's instances start from a snapshot.
+func (p *Program) Snapshot() SnapshotInfo { return p.snapInfo }
+
+// compiledModule is what Run instantiates.
+func (p *Program) compiledModule() wazero.CompiledModule {
+	if p.snap != nil {
+		return p.snap.compiled
+	}
+	return p.module.compiled
+}
+
+// closeSnapshot releases the module's snapshot, if it took one.
+func (m *Module) closeSnapshot(ctx context.Context) {
+	if s := m.snap.snap; s != nil {
+		m.engine.pools.dropImage(s.image)
+		s.image.close()
+		_ = s.compiled.Close(ctx)
+	}
+}
+
+// tailBuffer keeps the last bytes written to it: the end of the init's
+// stderr, for the reason a snapshot was refused.
+type tailBuffer struct{ b []byte }
+
+const tailMax = 512
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.b = append(t.b, p...)
+	if len(t.b) > tailMax {
+		t.b = append(t.b[:0], t.b[len(t.b)-tailMax:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) suffix() string {
+	s := string(bytes.TrimSpace(t.b))
+	if s == "" {
+		return ""
+	}
+	return " (stderr: " + strconv.Quote(s) + ")"
+}
