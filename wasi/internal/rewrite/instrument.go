@@ -46,7 +46,7 @@ import (
 // Counting up and masking, which needs no reset: 1.26x, in every
 // interleaved run (the hot loop differs by one instruction; the rest is
 // how wazero's compiler lays the function out). Keeping the count
-// itself in a local across the loop was slower (1.7x): wazero's register
+// itself in a local across the loop was slower (1.7-1.9x): wazero's register
 // allocator spills a value live across the trip on every iteration. A
 // larger checkEvery gained nothing: trips are not the cost.
 //
