@@ -106,3 +106,23 @@ func (m *Module) arm(ctx context.Context, mod api.Module) (stop func() bool) {
 	}
 	return context.AfterFunc(ctx, func() { g.Set(1) })
 }
+
+// InterruptGlobal is the name under which an instrumented module exports
+// its interrupt flag: setting it to 1 makes the guest trap at its next
+// trip through Go.
+const InterruptGlobal = rewrite.InterruptExport
+
+// ModuleBytes returns what the engine compiles for wasm when it stops
+// guests the way mode says: data segments joined (issue 4) and, for
+// DeadlineInstrument, the deadline checks added; an error wrapping the
+// rewriter's reason when it cannot instrument. For tools that measure a
+// mechanism against plain wazero (cmd/wasigate-bench -deadline).
+func ModuleBytes(wasm []byte, mode string) ([]byte, error) {
+	if out, _, _, err := rewrite.Coalesce(wasm, coalesceGap); err == nil {
+		wasm = out
+	}
+	if mode != DeadlineInstrument {
+		return wasm, nil
+	}
+	return rewrite.Instrument(wasm)
+}

@@ -1,6 +1,7 @@
 package wasi
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -184,4 +185,83 @@ func compileRecover(rt wazero.Runtime, wasm []byte) (c wazero.CompiledModule, er
 		}
 	}()
 	return rt.CompileModule(context.Background(), wasm)
+}
+
+// TestInstrumentChecks: which functions get a check (issue 13). A
+// function with neither a loop nor a call runs a bounded number of
+// instructions and is left as it is; the others get one scratch i32 local
+// after their parameters and locals, which the checks name.
+func TestInstrumentChecks(t *testing.T) {
+	leaf := []byte{0x00, 0x20, 0x00, 0x0b}                                 // (param i32): local.get 0
+	caller := []byte{0x00, 0x41, 0x01, 0x10, 0x00, 0x1a, 0x0b}             // (): i32.const 1 call 0 drop
+	looper := []byte{0x01, 0x01, 0x7e, 0x03, 0x40, 0x0b, 0x20, 0x00, 0x0b} // (param i32) (local i64): loop end local.get 0
+	var code []byte
+	for _, b := range [][]byte{leaf, caller, looper} {
+		code = append(append(code, byte(len(b))), b...)
+	}
+	wasm := []byte("\x00asm\x01\x00\x00\x00")
+	wasm = appendTestSection(wasm, 1, []byte{0x02, 0x60, 0x01, 0x7f, 0x01, 0x7f, 0x60, 0x00, 0x00})
+	wasm = appendTestSection(wasm, 3, []byte{0x03, 0x00, 0x01, 0x00})
+	wasm = appendTestSection(wasm, 5, []byte{0x01, 0x00, 0x01})
+	wasm = appendTestSection(wasm, 10, append([]byte{0x03}, code...))
+	if _, err := validRuntime(t).CompileModule(context.Background(), wasm); err != nil {
+		t.Fatalf("the test's module is invalid: %v", err)
+	}
+	out, err := rewrite.Instrument(wasm)
+	if err != nil {
+		t.Fatalf("instrument: %v", err)
+	}
+	if _, err := validRuntime(t).CompileModule(context.Background(), out); err != nil {
+		t.Fatalf("wazero refuses the instrumented module: %v", err)
+	}
+	bodies := testCodeBodies(t, out)
+	tests := []struct {
+		name   string
+		body   []byte
+		locals []byte // the declarations: count, then (n, type) entries
+		tee    []byte // local.tee of the scratch local; nil: no check
+	}{
+		{"leaf", bodies[0], []byte{0x00}, nil},
+		{"caller", bodies[1], []byte{0x01, 0x01, 0x7f}, []byte{0x22, 0x00}},
+		{"loop", bodies[2], []byte{0x02, 0x01, 0x7e, 0x01, 0x7f}, []byte{0x22, 0x02}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.tee == nil {
+				if !slices.Equal(tc.body, leaf) {
+					t.Fatalf("body % x; want it unchanged, % x", tc.body, leaf)
+				}
+				return
+			}
+			if !bytes.HasPrefix(tc.body, tc.locals) {
+				t.Errorf("body % x; want locals % x", tc.body, tc.locals)
+			}
+			if !bytes.Contains(tc.body, tc.tee) {
+				t.Errorf("body % x; want a check naming the scratch local (% x)", tc.body, tc.tee)
+			}
+		})
+	}
+}
+
+func appendTestSection(b []byte, id byte, body []byte) []byte {
+	return append(append(b, id, byte(len(body))), body...)
+}
+
+// testCodeBodies returns the function bodies of a module's code section
+// (all sizes under 128 bytes).
+func testCodeBodies(t *testing.T, wasm []byte) [][]byte {
+	t.Helper()
+	for p := 8; p+2 <= len(wasm); p += 2 + int(wasm[p+1]) {
+		if wasm[p] != 10 {
+			continue
+		}
+		sec := wasm[p+2 : p+2+int(wasm[p+1])]
+		var bodies [][]byte
+		for q := 1; q < len(sec); q += 1 + int(sec[q]) {
+			bodies = append(bodies, sec[q+1:q+1+int(sec[q])])
+		}
+		return bodies
+	}
+	t.Fatal("no code section")
+	return nil
 }

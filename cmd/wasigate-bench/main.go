@@ -11,6 +11,7 @@
 //	go run ./cmd/wasigate-bench -routes          # 10,000 routes against 1
 //	go run ./cmd/wasigate-bench -rss             # RSS with 1,000 Go guests in flight
 //	go run ./cmd/wasigate-bench -python          # Python samples against native python3 CGI
+//	go run ./cmd/wasigate-bench -no-throughput -deadline  # what stopping guests on time costs
 //	go run ./cmd/wasigate-bench -all
 package main
 
@@ -45,6 +46,7 @@ type options struct {
 	routes      bool
 	rss         bool
 	python      bool
+	deadline    bool
 	rssN        int
 	gogc        int
 	only        string
@@ -70,6 +72,7 @@ func doMain(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.rss, "rss", false, "RSS with -rss-n Go guests in flight")
 	fs.IntVar(&o.rssN, "rss-n", 1000, "in-flight guests for -rss")
 	fs.BoolVar(&o.python, "python", false, "the Python samples against fork+exec of native python3, and RSS of 64 Python instances (needs bash samples/python/install.sh)")
+	fs.BoolVar(&o.deadline, "deadline", false, "what stopping a guest at its deadline costs: no check, wazero's, the instrumented module's (issue 13)")
 	fs.DurationVar(&niceAfter, "nice-after", 0, "CPU time after which a guest's thread is lowered (0: the default, 20ms; negative: never, no priority guard)")
 	fs.IntVar(&o.gogc, "gogc", 0, "debug.SetGCPercent for this process (0: as wasigate serve, wasi.TuneGC)")
 	fs.BoolVar(&all, "all", false, "everything")
@@ -84,7 +87,7 @@ func doMain(args []string, stdout, stderr io.Writer) int {
 	}
 	o.throughput = !noThroughput
 	if all {
-		o.throughput, o.restart, o.routes, o.rss = true, true, true, true
+		o.throughput, o.restart, o.routes, o.rss, o.deadline = true, true, true, true, true
 	}
 	gc := wasi.TuneGC(os.Getenv)
 	if o.gogc != 0 {
@@ -125,6 +128,7 @@ func doMain(args []string, stdout, stderr io.Writer) int {
 		{o.restart, restart},
 		{o.rss, inFlightRSS},
 		{o.python, pythonBench},
+		{o.deadline, deadlineBench},
 	}
 	for _, s := range steps {
 		if !s.on {

@@ -1,0 +1,203 @@
+package rewrite
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// checks builds the instrumentation's instructions (instrument.go).
+type checks struct {
+	count, flag []byte // the indexes of the counter and interrupt globals
+}
+
+// appendTrip appends the trip through Go and the test of the flag.
+func (c *checks) appendTrip(b []byte) []byte {
+	b = append(b, 0x41, 0x00, 0x40, 0x00, 0x1a) // i32.const 0 memory.grow 0 drop
+	b = append(append(b, 0x23), c.flag...)      // global.get $interrupt
+	return append(b, 0x04, 0x40, 0x00, 0x0b)    // if unreachable end
+}
+
+// appendCheck appends the check at a function's entry or a loop header;
+// n is the index of the function's scratch local.
+func (c *checks) appendCheck(b, n []byte) []byte {
+	b = append(append(b, 0x23), c.count...)         // global.get $count
+	b = append(b, 0x41, 0x01, 0x6a)                 // i32.const 1 i32.add
+	b = append(append(b, 0x22), n...)               // local.tee $n
+	b = append(append(b, 0x24), c.count...)         // global.set $count
+	b = append(append(b, 0x20), n...)               // local.get $n
+	b = AppendSleb32(append(b, 0x41), checkEvery-1) // i32.const mask
+	b = append(b, 0x71, 0x45, 0x04, 0x40)           // i32.and i32.eqz if
+	return append(c.appendTrip(b), 0x0b)            // TRIP end
+}
+
+// paramCounts returns the number of parameters of each function the
+// module defines, in order: the function section's type indexes looked up
+// in the type section. Its length is bounded by len(funcs).
+func paramCounts(types, funcs []byte) ([]uint32, error) {
+	bad := func(what string) error { return fmt.Errorf("%w: %s section", ErrNoInstrument, what) }
+	var params []uint32 // by type index
+	if types != nil {
+		count, p := Uleb32(types)
+		if p == 0 || uint64(count) > uint64(len(types)) {
+			return nil, bad("type")
+		}
+		params = make([]uint32, 0, count)
+		for range count {
+			// Only plain function types with one-byte value types: the
+			// ones every guest the rewriter knows uses.
+			if p >= len(types) || types[p] != 0x60 {
+				return nil, bad("type")
+			}
+			p++
+			for i := range 2 { // parameters, results
+				c, n := Uleb32(types[p:])
+				if n == 0 || uint64(p)+uint64(n)+uint64(c) > uint64(len(types)) {
+					return nil, bad("type")
+				}
+				for _, vt := range types[p+n : p+n+int(c)] {
+					if !plainValType(vt) {
+						return nil, bad("type")
+					}
+				}
+				if i == 0 {
+					params = append(params, c)
+				}
+				p += n + int(c)
+			}
+		}
+		if p != len(types) {
+			return nil, bad("type")
+		}
+	}
+	if funcs == nil {
+		return nil, nil
+	}
+	count, p := Uleb32(funcs)
+	if p == 0 || uint64(count) > uint64(len(funcs)) {
+		return nil, bad("function")
+	}
+	out := make([]uint32, 0, count)
+	for range count {
+		t, n := Uleb32(funcs[p:])
+		if n == 0 || uint64(t) >= uint64(len(params)) {
+			return nil, bad("function")
+		}
+		out = append(out, params[t])
+		p += n
+	}
+	if p != len(funcs) {
+		return nil, bad("function")
+	}
+	return out, nil
+}
+
+// plainValType: i32, i64, f32, f64, v128, funcref, externref.
+func plainValType(vt byte) bool {
+	return (vt >= 0x7b && vt <= 0x7f) || vt == 0x70 || vt == 0x6f
+}
+
+// instrumentCode rewrites a code section: params holds each function's
+// parameter count (paramCounts). A function gets the local $n when it has
+// a check, the entry check when it contains a call, and the loop check
+// after the block type of each loop opcode, its header (instrument.go).
+func instrumentCode(sec []byte, params []uint32, c *checks) ([]byte, error) {
+	bad := func(what string, fn uint32) error {
+		return fmt.Errorf("%w: code section: %s in function body %d", ErrNoInstrument, what, fn)
+	}
+	count, p := Uleb32(sec)
+	if p == 0 {
+		return nil, bad("count", 0)
+	}
+	if uint64(count) != uint64(len(params)) {
+		return nil, bad("count differs from the function section's", 0)
+	}
+	out := make([]byte, 0, len(sec)+len(sec)/2+16)
+	out = binary.AppendUvarint(out, uint64(count))
+	var body, code, n []byte // reused: one function's new body, its instructions, $n's index
+	for i := range count {
+		size, m := Uleb32(sec[p:])
+		if m == 0 || uint64(p)+uint64(m)+uint64(size) > uint64(len(sec)) {
+			return nil, bad("size", i)
+		}
+		fn := sec[p+m : p+m+int(size)]
+		p += m + int(size)
+		locals, decls, total, ok := readLocals(fn)
+		if !ok {
+			return nil, bad("locals", i)
+		}
+		if total += uint64(params[i]); total >= maxLocals {
+			return nil, bad("too many locals", i)
+		}
+		n = binary.AppendUvarint(n[:0], total)
+		var loops, calls bool
+		var err error
+		if code, loops, calls, err = instrumentExpr(code[:0], fn[locals:], c, n); err != nil {
+			return nil, bad(err.Error(), i)
+		}
+		if !loops && !calls {
+			out = binary.AppendUvarint(out, uint64(len(fn)))
+			out = append(out, fn...)
+			continue
+		}
+		// The local declarations with one i32 appended: a new count, the
+		// old entries, then (1, i32).
+		_, cn := Uleb32(fn)
+		body = binary.AppendUvarint(body[:0], uint64(decls)+1)
+		body = append(body, fn[cn:locals]...)
+		body = append(body, 0x01, 0x7f)
+		if calls {
+			body = c.appendCheck(body, n)
+		}
+		body = append(body, code...)
+		out = binary.AppendUvarint(out, uint64(len(body)))
+		out = append(out, body...)
+	}
+	if p != len(sec) {
+		return nil, bad("trailing bytes", count)
+	}
+	return out, nil
+}
+
+// readLocals returns the length of a function body's local declarations,
+// how many entries they have and how many locals they declare.
+func readLocals(fn []byte) (length int, decls uint32, total uint64, ok bool) {
+	count, p := Uleb32(fn)
+	if p == 0 {
+		return 0, 0, 0, false
+	}
+	for range count {
+		c, n := Uleb32(fn[p:])
+		if n == 0 || p+n >= len(fn) || !plainValType(fn[p+n]) {
+			return 0, 0, 0, false
+		}
+		total += uint64(c)
+		p += n + 1
+	}
+	return p, count, total, true
+}
+
+// instrumentExpr copies the instructions of code to out, with the loop
+// check after each loop's block type, and reports whether code has a loop
+// and a call. It must know the immediates of every opcode to find the
+// opcodes: those of WebAssembly 2.0 (sign extension, saturating
+// conversions, bulk memory, reference types, multi-value, SIMD), plus
+// threads and tail calls. Anything else is an error.
+func instrumentExpr(out, code []byte, c *checks, n []byte) (_ []byte, loops, calls bool, err error) {
+	for p := 0; p < len(code); {
+		op := code[p]
+		size, err := immediates(code[p:])
+		if err != nil {
+			return nil, false, false, err
+		}
+		out = append(out, code[p:p+size]...)
+		p += size
+		switch op {
+		case 0x03: // loop
+			out = c.appendCheck(out, n)
+			loops = true
+		case 0x10, 0x11, 0x12, 0x13: // call, call_indirect, return_call, return_call_indirect
+			calls = true
+		}
+	}
+	return out, loops, calls, nil
+}
