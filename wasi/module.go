@@ -150,6 +150,9 @@ type Config struct {
 	// NoSnapshot runs a reactor's _initialize in every instance instead of
 	// starting instances from a snapshot taken after it (snapshot.go).
 	NoSnapshot bool
+	// Preload names the libraries a ruby.wasm snapshot requires after
+	// ruby-init (the interpreter's preload list; rubysnap.go).
+	Preload []string
 }
 
 // DefaultMaxOpenFiles is Config.MaxOpenFiles when it is 0.
@@ -237,7 +240,7 @@ func (m *Module) Prepare(c Config) (*Program, error) {
 		pool:    m.engine.pools.get(c.MemoryLimit),
 	}
 	p.outbound, p.policy = m.importsModule(OutboundModuleName), c.Outbound
-	if p.init && rb == nil {
+	if p.init {
 		p.useSnapshot(c)
 	}
 	return p, nil

@@ -152,6 +152,14 @@ func (p *Program) runRuby(ctx context.Context, mod api.Module, args []string) er
 	if len(args) < 2 {
 		return errors.New("ruby: no script in argv[1]")
 	}
+	if p.snap != nil {
+		// ruby-init ran in the snapshot (rubysnap.go).
+		var env []string
+		if e, ok := ctx.Value(environKey{}).(*environ); ok {
+			env = e.vars
+		}
+		return rubyEval(ctx, mod, p.ruby, rubyPrelude(args[1:], env)+rubyBootstrap)
+	}
 	g := guestABI{ctx: ctx, mod: mod}
 	line := append([]string{"ruby"}, RubyArgs...)
 	line = append(line, "-e_=0", "--")
@@ -163,24 +171,7 @@ func (p *Program) runRuby(ctx context.Context, mod api.Module, args []string) er
 	if _, err := mod.ExportedFunction(p.ruby.init).Call(ctx, uint64(list), uint64(len(line))); err != nil {
 		return err
 	}
-	code, n, err := g.cString(rubyBootstrap)
-	if err != nil {
-		return err
-	}
-	res, err := mod.ExportedFunction(p.ruby.eval).Call(ctx, uint64(code), uint64(n))
-	if err != nil {
-		return err
-	}
-	// The result is a pointer to (handle, state): a non-zero state is an
-	// exception that escaped the bootstrap's rescue.
-	state, ok := mod.Memory().ReadUint32Le(uint32(res[0]) + 4)
-	if !ok {
-		return errors.New("ruby: eval result out of bounds")
-	}
-	if state != 0 {
-		return fmt.Errorf("ruby: uncaught exception (state %d)", state)
-	}
-	return nil
+	return rubyEval(ctx, mod, p.ruby, rubyBootstrap)
 }
 
 // guestABI writes canonical-ABI values into a guest's memory, allocating

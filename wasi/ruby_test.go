@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -68,10 +69,6 @@ func TestRuby(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	prog, err := mod.Prepare(Config{Volumes: []Volume{{Guest: "/cgi-bin", Host: dir}}, MemoryLimit: 256 << 20})
-	if err != nil {
-		t.Fatalf("Prepare: %v", err)
-	}
 	tests := []struct {
 		name       string
 		args       []string
@@ -90,29 +87,39 @@ func TestRuby(t *testing.T) {
 		{name: "cgi", args: []string{"x", "/cgi-bin/cgi.rb"}, env: []string{"REQUEST_METHOD=GET", "QUERY_STRING=a=b%20c"},
 			wantOut: "Content-Type: text/plain\r\n\r\nb c\n"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var out, errOut bytes.Buffer
-			err := prog.Run(context.Background(), &Call{Args: tt.args, Env: tt.env, Stdin: strings.NewReader(tt.stdin), Stdout: &out, Stderr: &errOut})
-			var exit *ExitError
-			switch {
-			case tt.wantErr != "":
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Errorf("err = %v; want one containing %q", err, tt.wantErr)
+	// Each case from the snapshot (issue 12) and with the init per request.
+	for _, snap := range []bool{true, false} {
+		prog, err := mod.Prepare(Config{Volumes: []Volume{{Guest: "/cgi-bin", Host: dir}}, MemoryLimit: 256 << 20, NoSnapshot: !snap})
+		if err != nil {
+			t.Fatalf("Prepare: %v", err)
+		}
+		if got := prog.Snapshot(); got.On != snap {
+			t.Fatalf("Snapshot() = %+v; want On %v", got, snap)
+		}
+		for _, tt := range tests {
+			t.Run(fmt.Sprintf("%s/snapshot=%v", tt.name, snap), func(t *testing.T) {
+				var out, errOut bytes.Buffer
+				err := prog.Run(context.Background(), &Call{Args: tt.args, Env: tt.env, Stdin: strings.NewReader(tt.stdin), Stdout: &out, Stderr: &errOut})
+				var exit *ExitError
+				switch {
+				case tt.wantErr != "":
+					if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+						t.Errorf("err = %v; want one containing %q", err, tt.wantErr)
+					}
+				case tt.wantExit != 0:
+					if !errors.As(err, &exit) || exit.Code != tt.wantExit {
+						t.Errorf("err = %v; want exit code %d", err, tt.wantExit)
+					}
+				case err != nil:
+					t.Errorf("err = %v; want nil (stderr: %s)", err, errOut.String())
 				}
-			case tt.wantExit != 0:
-				if !errors.As(err, &exit) || exit.Code != tt.wantExit {
-					t.Errorf("err = %v; want exit code %d", err, tt.wantExit)
+				if tt.wantOut != "" && out.String() != tt.wantOut {
+					t.Errorf("stdout = %q; want %q", out.String(), tt.wantOut)
 				}
-			case err != nil:
-				t.Errorf("err = %v; want nil (stderr: %s)", err, errOut.String())
-			}
-			if tt.wantOut != "" && out.String() != tt.wantOut {
-				t.Errorf("stdout = %q; want %q", out.String(), tt.wantOut)
-			}
-			if !strings.Contains(errOut.String(), tt.wantStderr) {
-				t.Errorf("stderr = %q; want it to contain %q", errOut.String(), tt.wantStderr)
-			}
-		})
+				if !strings.Contains(errOut.String(), tt.wantStderr) {
+					t.Errorf("stderr = %q; want it to contain %q", errOut.String(), tt.wantStderr)
+				}
+			})
+		}
 	}
 }

@@ -63,25 +63,45 @@ type moduleSnapshot struct {
 	wasm []byte // the module as compiled, kept for the snapshot of a reactor
 	snap *snapshot
 	err  error
+	// ruby: ruby.wasm's snapshots by init inputs (rubysnap.go); its bytes
+	// stay in wasm for the next program with other inputs.
+	rubyMu sync.Mutex
+	ruby   map[string]*rubySnap
+}
+
+// snapInputs are what a snapshot's init depends on beyond the module:
+// ruby.wasm's preload list and the guest paths of the preopened folders
+// (wasi-libc lists the preopens once, in the init, so requests must see
+// the same ones at the same descriptors).
+type snapInputs struct {
+	preload, dirs []string
+}
+
+func (in snapInputs) key() string {
+	return "preload " + strconv.Quote(strings.Join(in.preload, "\x00")) + "\ndirs " + strconv.Quote(strings.Join(in.dirs, "\x00"))
 }
 
 // keepForSnapshot keeps the bytes of a module that a snapshot can be
-// taken of: a reactor other than ruby.wasm (whose init takes arguments).
+// taken of: a reactor, ruby.wasm included (rubysnap.go).
 func (m *Module) keepForSnapshot(wasm []byte) {
-	if m.HasExport("_initialize") && m.ruby() == nil {
+	if m.HasExport("_initialize") {
 		m.snap.wasm = wasm
 	}
 }
 
 // snapshot returns the module's snapshot, taken (or loaded from the cache)
-// the first time. limit caps the scratch instance's memory.
-func (m *Module) snapshot(limit uint64) (*snapshot, error) {
+// the first time. limit caps the scratch instance's memory; in matters
+// only to ruby.wasm.
+func (m *Module) snapshot(limit uint64, in snapInputs) (*snapshot, error) {
+	if m.ruby() != nil {
+		return m.rubySnapshot(limit, in)
+	}
 	m.snap.once.Do(func() {
 		if m.snap.wasm == nil {
 			m.snap.err = fmt.Errorf("%w: not a reactor", ErrNoSnapshot)
 			return
 		}
-		m.snap.snap, m.snap.err = m.takeSnapshot(limit)
+		m.snap.snap, m.snap.err = m.takeSnapshot(limit, snapInputs{})
 		m.snap.wasm = nil
 	})
 	return m.snap.snap, m.snap.err
@@ -90,17 +110,22 @@ func (m *Module) snapshot(limit uint64) (*snapshot, error) {
 // snapshotKey names a snapshot in the cache: the hash of the module as
 // compiled (after the engine's own rewrites, such as the deadline checks,
 // so that changing them takes a new snapshot) and the init's inputs (which
-// export, no arguments, an empty environment). The version changes when
-// what a snapshot holds does.
-func snapshotKey(wasm []byte) string {
+// export, no arguments, an empty environment; for ruby.wasm, ruby-init's
+// command line and the preloads). The version changes when what a
+// snapshot holds does.
+func snapshotKey(wasm []byte, ruby bool, in snapInputs) string {
 	mod := sha256.Sum256(wasm)
-	sum := sha256.Sum256([]byte("wasigate snapshot v1\nmodule " + hex.EncodeToString(mod[:]) + "\ninit _initialize\nargs\nenv\n"))
+	init := "_initialize"
+	if ruby {
+		init += "\nruby-init " + strconv.Quote(strings.Join(rubyInitLine(), "\x00")) + "\n" + in.key()
+	}
+	sum := sha256.Sum256([]byte("wasigate snapshot v1\nmodule " + hex.EncodeToString(mod[:]) + "\ninit " + init + "\nargs\nenv\n"))
 	return hex.EncodeToString(sum[:])
 }
 
-func (m *Module) takeSnapshot(limit uint64) (*snapshot, error) {
+func (m *Module) takeSnapshot(limit uint64, in snapInputs) (*snapshot, error) {
 	e := m.engine
-	key := snapshotKey(m.snap.wasm)
+	key := snapshotKey(m.snap.wasm, m.ruby() != nil, in)
 	if s := e.loadSnapshot(m.rt, key); s != nil {
 		return s, nil
 	}
@@ -115,7 +140,7 @@ func (m *Module) takeSnapshot(limit uint64) (*snapshot, error) {
 	}
 	defer scratch.Close(ctx)
 
-	values, mem, initTime, err := m.runInit(scratch, sm.Globals(), limit)
+	values, mem, initTime, err := m.runInit(scratch, sm.Globals(), limit, in)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +164,7 @@ func (m *Module) takeSnapshot(limit uint64) (*snapshot, error) {
 
 // runInit instantiates the scratch module, runs _initialize and returns
 // the values of its globals and a copy of its memory.
-func (m *Module) runInit(scratch wazero.CompiledModule, globals int, limit uint64) (values []uint64, mem []byte, took time.Duration, err error) {
+func (m *Module) runInit(scratch wazero.CompiledModule, globals int, limit uint64, in snapInputs) (values []uint64, mem []byte, took time.Duration, err error) {
 	e := m.engine
 	timeout := e.snapTimeout
 	if timeout == 0 {
@@ -155,6 +180,14 @@ func (m *Module) runInit(scratch wazero.CompiledModule, globals int, limit uint6
 	var stderr tailBuffer
 	cfg := wazero.NewModuleConfig().WithName("").WithStartFunctions().
 		WithSysWalltime().WithSysNanotime().WithRandSource(rand.Reader).WithStderr(&stderr)
+	if len(in.dirs) > 0 {
+		fsc, done, err := emptyDirs(in.dirs)
+		if err != nil {
+			return nil, nil, 0, fmt.Errorf("%w: %w", ErrNoSnapshot, err)
+		}
+		defer done()
+		cfg = cfg.WithFSConfig(fsc)
+	}
 
 	start := time.Now()
 	// A memory that cannot be given its minimum makes wazero panic; the
@@ -177,8 +210,15 @@ func (m *Module) runInit(scratch wazero.CompiledModule, globals int, limit uint6
 	if err := call(ctx, mod, "_initialize"); err != nil {
 		return nil, nil, 0, fmt.Errorf("%w: _initialize failed: %w%s", ErrNoSnapshot, err, stderr.suffix())
 	}
+	if m.ruby() != nil {
+		if err := m.rubyInit(ctx, mod, in.preload); err != nil {
+			return nil, nil, 0, fmt.Errorf("%w: %w%s", ErrNoSnapshot, err, stderr.suffix())
+		}
+	}
 	took = time.Since(start)
-	if env.read {
+	// Ruby reads it in ruby-init; each request's prelude replaces ENV
+	// (rubysnap.go).
+	if env.read && m.ruby() == nil {
 		// wasi-libc reads it eagerly in a constructor when the program
 		// uses `environ`; every request would see the empty one.
 		return nil, nil, 0, fmt.Errorf("%w: _initialize read the environment, which would be frozen (empty) into every request", ErrNoSnapshot)
@@ -221,7 +261,14 @@ func (p *Program) useSnapshot(c Config) {
 		p.snapInfo.Reason = "turned off"
 		return
 	}
-	s, err := p.module.snapshot(p.pool.limit)
+	in := snapInputs{preload: c.Preload}
+	for _, mt := range p.mounts {
+		in.dirs = append(in.dirs, mt.guest)
+	}
+	if p.scratch != "" {
+		in.dirs = append(in.dirs, p.scratch)
+	}
+	s, err := p.module.snapshot(p.pool.limit, in)
 	if err != nil {
 		// One line for logs: wazero's traps add a stack trace.
 		p.snapInfo.Reason, _, _ = strings.Cut(err.Error(), "\n")
@@ -250,10 +297,18 @@ func (p *Program) compiledModule() wazero.CompiledModule {
 
 // closeSnapshot releases the module's snapshot, if it took one.
 func (m *Module) closeSnapshot(ctx context.Context) {
-	if s := m.snap.snap; s != nil {
-		m.engine.pools.dropImage(s.image)
-		s.image.close()
-		_ = s.compiled.Close(ctx)
+	snaps := []*snapshot{m.snap.snap}
+	m.snap.rubyMu.Lock()
+	for _, r := range m.snap.ruby {
+		snaps = append(snaps, r.snap)
+	}
+	m.snap.rubyMu.Unlock()
+	for _, s := range snaps {
+		if s != nil {
+			m.engine.pools.dropImage(s.image)
+			s.image.close()
+			_ = s.compiled.Close(ctx)
+		}
 	}
 }
 

@@ -1,0 +1,166 @@
+package wasi
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental/sysfs"
+)
+
+// Ruby from a snapshot (issue 12): the snapshot's init is _initialize,
+// then ruby-init with the fixed interpreter options (rubyInitLine, not a
+// script's argv), then `require` of each name in the interpreter's preload
+// list. That is nearly all of the ~245 ms a request cost.
+//
+// What the init froze and a request must not see is put right by
+// rubyPrelude before the script is loaded: the generator is reseeded from
+// WASI random_get, ARGV, $0 and ENV are the request's. Ruby reads its
+// environment in ruby-init; it is frozen empty, and ENV.replace (setenv
+// and unsetenv in wasi-libc, so getenv agrees) gives the request's.
+//
+// Frozen and not reseeded: Ruby's hash seed (String#hash, the order of
+// nothing visible, but the values of #hash) is the same in every request
+// of one snapshot, as are the values the preloaded libraries computed when
+// loaded.
+
+// rubyInitLine is the command line ruby-init gets in the snapshot: the
+// interpreter options and an empty program (-e), so no script is read.
+func rubyInitLine() []string {
+	line := append([]string{"ruby"}, RubyArgs...)
+	return append(line, "-e_=0")
+}
+
+// rubyInit runs ruby-init and the preloads in an instance that ran
+// _initialize: the init of a Ruby snapshot.
+func (m *Module) rubyInit(ctx context.Context, mod api.Module, preload []string) error {
+	rb := m.ruby()
+	g := guestABI{ctx: ctx, mod: mod}
+	line := rubyInitLine()
+	list, err := g.stringList(line)
+	if err != nil {
+		return err
+	}
+	if _, err := mod.ExportedFunction(rb.init).Call(ctx, uint64(list), uint64(len(line))); err != nil {
+		return fmt.Errorf("ruby-init: %w", err)
+	}
+	for _, name := range preload {
+		if err := rubyEval(ctx, mod, rb, "require "+rubyHex(name)+"\n"); err != nil {
+			return fmt.Errorf("preload %q: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// errRubyException is the result of an evaluation that raised.
+var errRubyException = errors.New("ruby: uncaught exception")
+
+// rubyEval evaluates code; an exception that escaped it is an error.
+func rubyEval(ctx context.Context, mod api.Module, rb *rubyExports, code string) error {
+	g := guestABI{ctx: ctx, mod: mod}
+	ptr, n, err := g.cString(code)
+	if err != nil {
+		return err
+	}
+	res, err := mod.ExportedFunction(rb.eval).Call(ctx, uint64(ptr), uint64(n))
+	if err != nil {
+		return err
+	}
+	// The result is a pointer to (handle, state): a non-zero state is an
+	// exception.
+	state, ok := mod.Memory().ReadUint32Le(uint32(res[0]) + 4)
+	if !ok {
+		return errors.New("ruby: eval result out of bounds")
+	}
+	if state != 0 {
+		return fmt.Errorf("%w (state %d)", errRubyException, state)
+	}
+	return nil
+}
+
+// rubyHex is a Ruby expression for the string s: its bytes in hex, unpacked
+// by the guest. A request's values are attacker-controlled, so they never
+// reach Ruby's parser as source: hex has no quote, backslash, #{} or
+// newline to escape, and no byte the parser might reject as invalid UTF-8.
+// The string gets the external encoding, as ARGV and ENV values have.
+func rubyHex(s string) string {
+	return "['" + hex.EncodeToString([]byte(s)) + "'].pack('H*').force_encoding(Encoding.default_external)"
+}
+
+// rubyPrelude is what a request from a snapshot evaluates before
+// rubyBootstrap: a fresh seed for rand (Random.new_seed reads random_get),
+// the request's ENV, and ARGV (the script's path, then its arguments;
+// the bootstrap moves the path to $0, which $PROGRAM_NAME is).
+func rubyPrelude(args, env []string) string {
+	var b strings.Builder
+	b.WriteString("srand(Random.new_seed)\nENV.replace({")
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		b.WriteString(rubyHex(k) + "=>" + rubyHex(v) + ",")
+	}
+	b.WriteString("})\nARGV.replace([")
+	for _, a := range args {
+		b.WriteString(rubyHex(a) + ",")
+	}
+	b.WriteString("])\n")
+	return b.String()
+}
+
+// rubySnap is one of ruby.wasm's snapshots, taken once.
+type rubySnap struct {
+	once sync.Once
+	snap *snapshot
+	err  error
+}
+
+// rubySnapshot returns ruby.wasm's snapshot for in, taken the first time
+// a program asks for it.
+func (m *Module) rubySnapshot(limit uint64, in snapInputs) (*snapshot, error) {
+	if m.snap.wasm == nil {
+		return nil, fmt.Errorf("%w: not a reactor", ErrNoSnapshot)
+	}
+	m.snap.rubyMu.Lock()
+	if m.snap.ruby == nil {
+		m.snap.ruby = map[string]*rubySnap{}
+	}
+	r := m.snap.ruby[in.key()]
+	if r == nil {
+		r = &rubySnap{}
+		m.snap.ruby[in.key()] = r
+	}
+	m.snap.rubyMu.Unlock()
+	r.once.Do(func() { r.snap, r.err = m.takeSnapshot(limit, in) })
+	return r.snap, r.err
+}
+
+// emptyDirs mounts one empty, read-only folder at each guest path: the
+// scratch instance lists the same preopens as a request (wasi-libc keeps
+// the list it read in the init) without seeing a request's files.
+func emptyDirs(guests []string) (wazero.FSConfig, func(), error) {
+	dir, err := os.MkdirTemp("", "wasigate-snapinit-")
+	if err != nil {
+		return nil, nil, err
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		os.Remove(dir)
+		return nil, nil, err
+	}
+	done := func() { root.Close(); os.Remove(dir) }
+	var mounts []mount
+	for _, g := range guests {
+		mounts = append(mounts, mount{guest: g, fs: &sysfs.AdaptFS{FS: root.FS()}})
+	}
+	fsc, err := fsConfig(mounts, -1)
+	if err != nil {
+		done()
+		return nil, nil, err
+	}
+	return fsc, done, nil
+}
