@@ -33,6 +33,9 @@ type InterpreterOptions struct {
 	// when the request ends (a folder under the server's $TMPDIR; its size
 	// is not bounded). Default false: the guest has no writable folder.
 	Scratch bool `toml:"scratch"`
+	// Snapshot, on unless false, starts ruby.wasm's instances from a
+	// snapshot taken after ruby-init and the preloads (issue 12).
+	Snapshot *bool `toml:"snapshot"`
 }
 
 // ScratchGuestDir is where an interpreter with scratch sees its fresh

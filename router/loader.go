@@ -45,6 +45,7 @@ type (
 		MaxOpenFiles int
 		Scratch      string
 		NoSnapshot   bool           // run a reactor's init per request (issue 12)
+		Preload      []string       // what a ruby.wasm snapshot requires after ruby-init
 		Outbound     OutboundConfig // config_outbound.go
 	}
 	// OutboundConfig is a route's outbound HTTP policy (issue 16): its

@@ -195,7 +195,11 @@ func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect h
 			continue
 		}
 		vols := append(append(append([]Mount(nil), volumes...), in.vols...), Mount{Guest: ScriptsGuestDir, Host: dir})
-		rc := RunConfig{Volumes: vols, MemoryLimit: s.memory, MaxOpenFiles: s.files}
+		// ruby.wasm starts from a snapshot that ran ruby-init and
+		// requires the preload list (issue 12), unless the route or the
+		// interpreter says snapshot = false.
+		rc := RunConfig{Volumes: vols, MemoryLimit: s.memory, MaxOpenFiles: s.files, Preload: in.Preload,
+			NoSnapshot: (rt.Snapshot != nil && !*rt.Snapshot) || (in.Snapshot != nil && !*in.Snapshot)}
 		if in.Scratch {
 			rc.Scratch = ScratchGuestDir
 		}
@@ -204,6 +208,14 @@ func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect h
 			return nil, fmt.Errorf("interpreter %s: %w", ext, err)
 		}
 		s.interpProgs[ext] = prog
+		if sn, ok := prog.(interface{ Snapshot() string }); ok && sn.Snapshot() != "" {
+			snap := sn.Snapshot()
+			if strings.HasPrefix(snap, "snapshot: ") || snap == "turned off" {
+				s.log.Info().Str("ext", ext).Str("module", in.Module).Str("snapshot", snap).Msg("snapshot")
+			} else {
+				s.log.Warn().Str("ext", ext).Str("module", in.Module).Str("reason", snap).Msg("snapshot refused; the init runs in every request")
+			}
+		}
 	}
 	s.serve = s.limiter.wrap(http.HandlerFunc(s.serveScript))
 	s.run = sc.running(rt.Path, http.HandlerFunc(s.runScript))

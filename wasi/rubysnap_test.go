@@ -29,9 +29,11 @@ puts defined?(CGI).inspect
 	if err != nil {
 		t.Fatalf("Prepare: %v", err)
 	}
-	if s := prog.Snapshot(); !s.On {
+	s := prog.Snapshot()
+	if !s.On {
 		t.Fatalf("Snapshot() = %+v; want On", s)
 	}
+	t.Logf("snapshot: %+v", s)
 	hostile := "a'b\"c\\d#{exit!(7)}\ne\\'f'"
 	run := func(arg string, env []string) []string {
 		t.Helper()

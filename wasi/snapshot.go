@@ -75,10 +75,13 @@ type moduleSnapshot struct {
 // the same ones at the same descriptors).
 type snapInputs struct {
 	preload, dirs []string
+	// limit: Ruby's heap grows its memory as far as the limit lets it, so
+	// the image of a larger limit may not fit a smaller one.
+	limit uint64
 }
 
 func (in snapInputs) key() string {
-	return "preload " + strconv.Quote(strings.Join(in.preload, "\x00")) + "\ndirs " + strconv.Quote(strings.Join(in.dirs, "\x00"))
+	return "limit " + strconv.FormatUint(in.limit, 10) + "\npreload " + strconv.Quote(strings.Join(in.preload, "\x00")) + "\ndirs " + strconv.Quote(strings.Join(in.dirs, "\x00"))
 }
 
 // keepForSnapshot keeps the bytes of a module that a snapshot can be
@@ -261,7 +264,7 @@ func (p *Program) useSnapshot(c Config) {
 		p.snapInfo.Reason = "turned off"
 		return
 	}
-	in := snapInputs{preload: c.Preload}
+	in := snapInputs{preload: c.Preload, limit: p.pool.limit}
 	for _, mt := range p.mounts {
 		in.dirs = append(in.dirs, mt.guest)
 	}

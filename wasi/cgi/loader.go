@@ -30,6 +30,7 @@ type (
 		MaxOpenFiles int
 		Scratch      string
 		NoSnapshot   bool // run a reactor's init per request (issue 12)
+		Preload      []string
 		Outbound     OutboundConfig
 	}
 	// OutboundConfig is a route's outbound HTTP policy (wasi.OutboundPolicy)
@@ -111,7 +112,7 @@ func config(c RunConfig) (wasi.Config, error) {
 	o := c.Outbound
 	out, err := wasi.NewOutbound(wasi.OutboundPolicy{AllowedHosts: o.AllowedHosts, CapHosts: o.CapHosts,
 		MaxRequests: o.MaxRequests, Timeout: o.Timeout, MaxBody: o.MaxBody, Slots: o.Slots})
-	return wasi.Config{Entrypoint: c.Entrypoint, Volumes: vols, MemoryLimit: c.MemoryLimit, MaxOpenFiles: c.MaxOpenFiles, Scratch: c.Scratch, Outbound: out, NoSnapshot: c.NoSnapshot}, err
+	return wasi.Config{Entrypoint: c.Entrypoint, Volumes: vols, MemoryLimit: c.MemoryLimit, MaxOpenFiles: c.MaxOpenFiles, Scratch: c.Scratch, Outbound: out, NoSnapshot: c.NoSnapshot, Preload: c.Preload}, err
 }
 
 type module struct{ m *wasi.Module }
