@@ -28,7 +28,7 @@ var (
 
 // rubyModule compiles ruby.wasm once for the package's tests, through a
 // cache under the user's cache folder: compiling takes seconds.
-func rubyModule(t *testing.T) *Module {
+func rubyModule(t testing.TB) *Module {
 	t.Helper()
 	path := rubyModulePath()
 	if _, err := os.Stat(path); err != nil {

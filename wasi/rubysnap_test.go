@@ -81,3 +81,45 @@ puts defined?(CGI).inspect
 		t.Errorf("defined?(CGI) = %s; want \"constant\" (preloaded)", a[8])
 	}
 }
+
+// BenchmarkRubySnapshot: one request of a CGI script in Ruby (require
+// "cgi", read a field, print a header and a line) with the init per
+// request and from the snapshot (issue 12).
+func BenchmarkRubySnapshot(b *testing.B) {
+	path := rubyModulePath()
+	if _, err := os.Stat(path); err != nil {
+		b.Skip("ruby.wasm not installed")
+	}
+	dir := b.TempDir()
+	src := `require "cgi"
+c = CGI.new
+print c.header("text/plain")
+puts "hello #{c["name"]}"
+`
+	if err := os.WriteFile(filepath.Join(dir, "hello.rb"), []byte(src), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	mod := rubyModule(b)
+	for _, mode := range []string{"off", "on"} {
+		b.Run(mode, func(b *testing.B) {
+			p, err := mod.Prepare(Config{Volumes: []Volume{{Guest: "/cgi-bin", Host: dir}}, MemoryLimit: 64 << 20, Preload: []string{"cgi"}, NoSnapshot: mode == "off"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if p.Snapshot().On != (mode == "on") {
+				b.Fatalf("Snapshot() = %+v", p.Snapshot())
+			}
+			var out bytes.Buffer
+			b.ReportAllocs()
+			for b.Loop() {
+				out.Reset()
+				if err := p.Run(context.Background(), &Call{Args: []string{"ruby", "/cgi-bin/hello.rb"}, Env: perfEnv(), Stdout: &out, Stderr: &out}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if !strings.HasSuffix(out.String(), "hello x\n") {
+				b.Fatalf("output %q", out.String())
+			}
+		})
+	}
+}
