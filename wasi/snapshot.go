@@ -26,7 +26,9 @@ import (
 //
 // What the scratch instance gets: no arguments, an empty environment, no
 // volumes (so no file descriptor beyond stdio can be open when the init
-// ends), stdout discarded, real clocks and randomness. Whatever the init
+// ends; ruby.wasm gets one empty read-only folder at each of the program's
+// guest paths, see rubysnap.go), stdout discarded, real clocks and
+// randomness. Whatever the init
 // reads from them is frozen into the snapshot: a program that reads its
 // environment or seeds a generator in its init sees the snapshot's values
 // in every request. What a request reads itself (environ_get, args_get,
