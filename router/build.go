@@ -159,7 +159,7 @@ func buildMux(ctx context.Context, cfg *Config, routes []*Route, sc *scope, modu
 			mount(mux, rt.Path, rt.Methods, tag(rt.Path, rt.Scripts+"/", sc.wrap(h)))
 			infos = append(infos, RouteInfo{
 				Tenant: rt.Tenant, Pattern: rt.Path, Methods: rt.Methods, Module: rt.Scripts + "/",
-				Entrypoint: "(scripts)", Limits: sc.limits(rt),
+				Entrypoint: "(scripts)", Limits: sc.limits(rt), Snapshot: h.snapshot,
 			})
 			sc.parts.background = append(sc.parts.background, h.prebuild)
 			sc.parts.closers = append(sc.parts.closers, h.close)

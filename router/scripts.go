@@ -126,6 +126,8 @@ type scriptsHandler struct {
 	// limiter around serveScript, the in-flight hook around runScript.
 	// What differs per request travels in the request's scriptRequest.
 	serve, run http.Handler
+	// snapshot: the Ruby interpreter's snapshot summary (RouteInfo).
+	snapshot string
 }
 
 // scriptRequest is one request's script: what ServeHTTP resolved, and the
@@ -209,12 +211,9 @@ func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect h
 		}
 		s.interpProgs[ext] = prog
 		if sn, ok := prog.(interface{ Snapshot() string }); ok && sn.Snapshot() != "" {
-			snap := sn.Snapshot()
-			if strings.HasPrefix(snap, "snapshot: ") || snap == "turned off" {
-				s.log.Info().Str("ext", ext).Str("module", in.Module).Str("snapshot", snap).Msg("snapshot")
-			} else {
-				s.log.Warn().Str("ext", ext).Str("module", in.Module).Str("reason", snap).Msg("snapshot refused; the init runs in every request")
-			}
+			// For `wasigate check` and the startup log (logSnapshots);
+			// ruby.wasm is the one interpreter kind snapshotted.
+			s.snapshot = sn.Snapshot()
 		}
 	}
 	s.serve = s.limiter.wrap(http.HandlerFunc(s.serveScript))

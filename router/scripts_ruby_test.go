@@ -1,12 +1,18 @@
 package router
 
 import (
+	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/rs/zerolog"
+
+	"github.com/wasigate/wasigate/wasi/cgi"
 )
 
 // TestScriptsRubySnapshot: a Ruby script's requests are served from a
@@ -22,7 +28,7 @@ func TestScriptsRubySnapshot(t *testing.T) {
 print "Content-Type: text/plain\n\n"
 puts $count, rand(1 << 60), Time.now.to_r, ARGV.inspect, $0, ENV["HTTP_X_T"].inspect, defined?(CGI).inspect
 `)
-	srv, logs := scriptsSite(t, dir, fmt.Sprintf(`
+	config := fmt.Sprintf(`
 [[interpreter]]
 ext = ".rb"
 module = %q
@@ -33,10 +39,21 @@ path = "/s/*"
 scripts = "scripts"
 
 
-`, rubyWasm))
-	if !strings.Contains(logs.String(), `"snapshot":"snapshot: `) {
-		t.Fatalf("logs %s; want a snapshot line for .rb", logs.String())
+`, rubyWasm)
+	cfg, err := ParseConfig(strings.NewReader(config), filepath.Join(dir, "test.toml"))
+	if err != nil {
+		t.Fatalf("config: %v", err)
 	}
+	site, err := Build(context.Background(), cfg, Options{Loader: &cgi.Loader{Engine: scriptsEngine(t)}, Log: zerolog.Nop()})
+	if err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	// What `wasigate check` prints and the startup log says.
+	if len(site.Routes) != 1 || !strings.HasPrefix(site.Routes[0].Snapshot, "snapshot: ") {
+		t.Fatalf("routes %+v; want /s/* with a snapshot", site.Routes)
+	}
+	srv := httptest.NewServer(site.Handler)
+	defer srv.Close()
 	hostile := `a'b"c\d#{exit!(7)}\n`
 	get := func(word string) []string {
 		t.Helper()
