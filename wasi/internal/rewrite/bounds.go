@@ -221,24 +221,7 @@ func (r *wreader) section(id byte) {
 		r.vec(func() {
 			r.name()
 			r.name()
-			switch k := r.byte(); k {
-			case 0:
-				r.u32()
-			case 1:
-				r.table()
-			case 2:
-				r.limits(0)
-			case 3:
-				r.valType()
-				r.byte()
-			case 4:
-				r.byte()
-				r.u32()
-			default:
-				if r.err == nil {
-					r.err = fmt.Errorf("import kind %#x", k)
-				}
-			}
+			r.importDesc()
 		})
 	case 3: // function
 		r.vec(func() { r.u32() })
@@ -277,6 +260,31 @@ func (r *wreader) section(id byte) {
 	default:
 		r.err = fmt.Errorf("unknown section id %d", id)
 	}
+}
+
+// importDesc reads an import's kind and description and returns the kind;
+// an unknown kind is an error.
+func (r *wreader) importDesc() byte {
+	k := r.byte()
+	switch k {
+	case 0: // function: type index
+		r.u32()
+	case 1:
+		r.table()
+	case 2:
+		r.limits(0)
+	case 3: // global: type and mutability
+		r.valType()
+		r.byte()
+	case 4: // tag: attribute and type index
+		r.byte()
+		r.u32()
+	default:
+		if r.err == nil {
+			r.err = fmt.Errorf("import kind %#x", k)
+		}
+	}
+	return k
 }
 
 func (r *wreader) element() {

@@ -122,23 +122,9 @@ func snapImports(r *wreader) error {
 		r.name()
 		field := r.p
 		r.name()
-		k := r.byte()
+		k := r.importDesc()
 		if r.err == nil && k != 0 && bad == nil {
 			bad = fmt.Errorf("%w: imports %s (kind %d): its state is not the module's", ErrNoSnapshot, importName(r.b, mod, field), k)
-		}
-		switch k {
-		case 0:
-			r.u32()
-		case 1:
-			r.table()
-		case 2:
-			r.limits(0)
-		case 3:
-			r.valType()
-			r.byte()
-		case 4:
-			r.byte()
-			r.u32()
 		}
 	})
 	return bad
