@@ -283,14 +283,28 @@ timeout = "120s"
 	// Long enough for all n to start on two cores (a Go instance takes
 	// milliseconds of CPU to create and initialise).
 	hold := 3*time.Second + time.Duration(n)*6*time.Millisecond
+	url := fmt.Sprintf("%s/sleep?%d", srv.url, hold.Milliseconds())
+	peakInst, peakLinear, peakRSS, failures := holdInFlight(e, client, url, n, hold+30*time.Second)
+	mb := func(b uint64) float64 { return float64(b) / (1 << 20) }
+	fmt.Fprintf(w, "RSS: %d Go guests held in flight (%s each); failures %d\n", n, hold.Round(time.Millisecond), failures)
+	fmt.Fprintf(w, "  peak in flight %d; their linear memory %.0f MiB (%.2f MiB each); process RSS %.0f MiB (%.0f MiB before)\n\n",
+		peakInst, mb(peakLinear), mb(peakLinear)/float64(max(peakInst, 1)), mb(peakRSS), mb(base))
+	r := float64(peakRSS) / float64(max(peakLinear, 1))
+	return printGoals(w, []goal{{fmt.Sprintf("6b. RSS / linear memory with %d in flight", peakInst), r, "< 1.5", r < 1.5 && peakInst == n && failures == 0}}), nil
+}
+
+// holdInFlight sends n GETs of url at once (guests that sleep, so that all
+// are in flight together) and samples while they run, keeping the sample
+// with the most instances, then the highest RSS. It waits for every answer
+// but samples for limit at most; failures counts answers other than 200.
+func holdInFlight(e interface{ MemoryInUse() (int, uint64) }, client *http.Client, url string, n int, limit time.Duration) (peakInst int, peakLinear, peakRSS uint64, failures int) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
-	failures := 0
 	for range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res, err := client.Get(fmt.Sprintf("%s/sleep?%d", srv.url, hold.Milliseconds()))
+			res, err := client.Get(url)
 			ok := err == nil && res.StatusCode == 200
 			if err == nil {
 				io.Copy(io.Discard, res.Body)
@@ -303,11 +317,7 @@ timeout = "120s"
 			}
 		}()
 	}
-	// Sample while they are in flight; keep the sample with the most
-	// instances, then the highest RSS.
-	var peakInst int
-	var peakLinear, peakRSS uint64
-	deadline := time.Now().Add(hold + 30*time.Second)
+	deadline := time.Now().Add(limit)
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
 loop:
@@ -318,18 +328,12 @@ loop:
 		case <-time.After(50 * time.Millisecond):
 		}
 		inst, linear := e.MemoryInUse()
-		r := rss()
-		if inst > peakInst || (inst == peakInst && r > peakRSS) {
+		if r := rss(); inst > peakInst || (inst == peakInst && r > peakRSS) {
 			peakInst, peakLinear, peakRSS = inst, linear, r
 		}
 	}
 	<-done
-	mb := func(b uint64) float64 { return float64(b) / (1 << 20) }
-	fmt.Fprintf(w, "RSS: %d Go guests held in flight (%s each); failures %d\n", n, hold.Round(time.Millisecond), failures)
-	fmt.Fprintf(w, "  peak in flight %d; their linear memory %.0f MiB (%.2f MiB each); process RSS %.0f MiB (%.0f MiB before)\n\n",
-		peakInst, mb(peakLinear), mb(peakLinear)/float64(max(peakInst, 1)), mb(peakRSS), mb(base))
-	r := float64(peakRSS) / float64(max(peakLinear, 1))
-	return printGoals(w, []goal{{fmt.Sprintf("6b. RSS / linear memory with %d in flight", peakInst), r, "< 1.5", r < 1.5 && peakInst == n && failures == 0}}), nil
+	return peakInst, peakLinear, peakRSS, failures
 }
 
 // rss returns the process's resident set size in bytes.

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
-	"sync"
 	"text/tabwriter"
 	"time"
 )
@@ -172,41 +171,8 @@ func pythonRSS(ctx context.Context, repo string, o options, w io.Writer) (bool, 
 	base := rss()
 	hold := 10 * time.Second
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n}}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	failures := 0
-	for range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			res, err := client.Get(srv.url + "/s/sleep.py?" + strconv.Itoa(int(hold.Milliseconds())))
-			if err == nil {
-				io.Copy(io.Discard, res.Body)
-				res.Body.Close()
-			}
-			if err != nil || res.StatusCode != 200 {
-				mu.Lock()
-				failures++
-				mu.Unlock()
-			}
-		}()
-	}
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	var peakInst int
-	var peakLinear, peakRSS uint64
-loop:
-	for {
-		select {
-		case <-done:
-			break loop
-		case <-time.After(50 * time.Millisecond):
-		}
-		inst, linear := e.MemoryInUse()
-		if r := rss(); inst > peakInst || (inst == peakInst && r > peakRSS) {
-			peakInst, peakLinear, peakRSS = inst, linear, r
-		}
-	}
+	url := srv.url + "/s/sleep.py?" + strconv.Itoa(int(hold.Milliseconds()))
+	peakInst, peakLinear, peakRSS, failures := holdInFlight(e, client, url, n, hold+30*time.Second)
 	mb := func(b uint64) float64 { return float64(b) / (1 << 20) }
 	fmt.Fprintf(w, "Python RSS: %d instances held in flight (%s each); failures %d\n", n, hold, failures)
 	fmt.Fprintf(w, "  peak in flight %d; their linear memory %.0f MiB (%.1f MiB each); process RSS %.0f MiB (%.0f MiB before), %.1f MiB per instance\n\n",
