@@ -19,6 +19,8 @@ func BenchmarkPythonSnapshot(b *testing.B) {
 	if err != nil {
 		b.Skip("python not installed: bash samples/python/install.sh")
 	}
+	// The sample site's preload list (samples/wasigate.toml).
+	preload := "cgi,wsgiref.handlers,web,flask"
 	ctx := context.Background()
 	e, err := NewEngine(ctx, Options{CacheDir: filepath.Join(os.TempDir(), "wasigate-bench-python")})
 	if err != nil {
@@ -29,7 +31,7 @@ func BenchmarkPythonSnapshot(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	env := []string{"PYTHONDONTWRITEBYTECODE=1", "WASIGATE_PRELOAD=wsgiref.handlers"}
+	env := []string{"PYTHONDONTWRITEBYTECODE=1", "WASIGATE_PRELOAD=" + preload}
 	for _, script := range []string{"hello.py", "wsgi.py"} {
 		for _, mode := range []string{"off", "on"} {
 			b.Run(strings.TrimSuffix(script, ".py")+"/"+mode, func(b *testing.B) {
