@@ -44,6 +44,9 @@ type Module struct {
 	interrupt        bool // has the interrupt global
 
 	snap moduleSnapshot // snapshot.go
+	// goFallback: why a Go program was built with _start and not as the
+	// reactor a snapshot is taken of (gosnap.go); "" otherwise.
+	goFallback string
 }
 
 // prepare builds the parts of the module config that are the same for every
@@ -189,6 +192,9 @@ func (m *Module) Prepare(c Config) (*Program, error) {
 	if entry == "" && !m.HasExport("_start") {
 		rb = m.ruby()
 	}
+	if entry == "" && !m.HasExport("_start") && m.HasExport(GoMainExport) {
+		entry = GoMainExport // a Go program wasigate built as a reactor (gosnap.go)
+	}
 	if entry == "" {
 		entry = "_start"
 	}
@@ -242,6 +248,8 @@ func (m *Module) Prepare(c Config) (*Program, error) {
 	p.outbound, p.policy = m.importsModule(OutboundModuleName), c.Outbound
 	if p.init {
 		p.useSnapshot(c)
+	} else if entry == "_start" && m.goFallback != "" {
+		p.snapInfo.Reason = m.goFallback
 	}
 	return p, nil
 }

@@ -119,9 +119,11 @@ type rubySnap struct {
 	err  error
 }
 
-// rubySnapshot returns ruby.wasm's snapshot for in, taken the first time
-// a program asks for it.
-func (m *Module) rubySnapshot(limit uint64, in snapInputs) (*snapshot, error) {
+// keyedSnapshot returns ruby.wasm's or a Go reactor's snapshot for in,
+// taken the first time a program asks for it: both read the preopened
+// folders in their init (wasi-libc, Go's syscall package), so each set of
+// folders has its own.
+func (m *Module) keyedSnapshot(limit uint64, in snapInputs) (*snapshot, error) {
 	if m.snap.wasm == nil {
 		return nil, fmt.Errorf("%w: not a reactor", ErrNoSnapshot)
 	}

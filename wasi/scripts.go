@@ -229,7 +229,7 @@ func (s *Scripts) build(full string, sc *script, f *scriptFlight) {
 // distinct .wasm) and prepares the script at full.
 func (s *Scripts) compile(full string) (*Program, string, bool, error) {
 	ctx := context.Background()
-	wasmPath, cached := full, true
+	wasmPath, cached, fallback := full, true, ""
 	if kind := toolchain.KindOf(full); kind != toolchain.Wasm {
 		if s.builder == nil {
 			return nil, "", false, fmt.Errorf("%s scripts need a builder", kind)
@@ -238,7 +238,7 @@ func (s *Scripts) compile(full string) (*Program, string, bool, error) {
 		if err != nil {
 			return nil, "", false, err
 		}
-		wasmPath, cached = res.Path, res.Cached
+		wasmPath, cached, fallback = res.Path, res.Cached, res.Fallback
 	}
 	wasm, err := os.ReadFile(wasmPath)
 	if err != nil {
@@ -259,6 +259,7 @@ func (s *Scripts) compile(full string) (*Program, string, bool, error) {
 		if err != nil {
 			return nil, "", false, err
 		}
+		mod.goFallback = fallback
 		s.mu.Lock()
 		if m = s.modules[key]; m != nil {
 			m.users++ // compiled meanwhile for another script: use that one

@@ -98,8 +98,8 @@ func (m *Module) keepForSnapshot(wasm []byte) {
 // the first time. limit caps the scratch instance's memory; in matters
 // only to ruby.wasm.
 func (m *Module) snapshot(limit uint64, in snapInputs) (*snapshot, error) {
-	if m.ruby() != nil {
-		return m.rubySnapshot(limit, in)
+	if m.ruby() != nil || m.HasExport(GoMainExport) {
+		return m.keyedSnapshot(limit, in)
 	}
 	m.snap.once.Do(func() {
 		if m.snap.wasm == nil {
@@ -118,11 +118,14 @@ func (m *Module) snapshot(limit uint64, in snapInputs) (*snapshot, error) {
 // export, no arguments, an empty environment; for ruby.wasm, ruby-init's
 // command line and the preloads). The version changes when what a
 // snapshot holds does.
-func snapshotKey(wasm []byte, ruby bool, in snapInputs) string {
+func snapshotKey(wasm []byte, ruby, goMain bool, in snapInputs) string {
 	mod := sha256.Sum256(wasm)
 	init := "_initialize"
 	if ruby {
 		init += "\nruby-init " + strconv.Quote(strings.Join(rubyInitLine(), "\x00")) + "\n" + in.key()
+	}
+	if goMain {
+		init += "\ngo " + GoMainExport + "\n" + in.key()
 	}
 	sum := sha256.Sum256([]byte("wasigate snapshot v1\nmodule " + hex.EncodeToString(mod[:]) + "\ninit " + init + "\nargs\nenv\n"))
 	return hex.EncodeToString(sum[:])
@@ -130,7 +133,7 @@ func snapshotKey(wasm []byte, ruby bool, in snapInputs) string {
 
 func (m *Module) takeSnapshot(limit uint64, in snapInputs) (*snapshot, error) {
 	e := m.engine
-	key := snapshotKey(m.snap.wasm, m.ruby() != nil, in)
+	key := snapshotKey(m.snap.wasm, m.ruby() != nil, m.HasExport(GoMainExport), in)
 	if s := e.loadSnapshot(m.rt, key); s != nil {
 		return s, nil
 	}
@@ -220,10 +223,17 @@ func (m *Module) runInit(scratch wazero.CompiledModule, globals int, limit uint6
 			return nil, nil, 0, fmt.Errorf("%w: %w%s", ErrNoSnapshot, err, stderr.suffix())
 		}
 	}
+	if m.HasExport(GoMainExport) {
+		if err := goInitCheck(ctx, mod); err != nil {
+			return nil, nil, 0, err
+		}
+	}
 	took = time.Since(start)
 	// Ruby reads it in ruby-init; each request's prelude replaces ENV
 	// (rubysnap.go).
-	if env.read && m.ruby() == nil {
+	// A Go reactor reads it in the runtime's init and again in
+	// GoMainExport (gosnap.go).
+	if env.read && m.ruby() == nil && !m.HasExport(GoMainExport) {
 		// wasi-libc reads it eagerly in a constructor when the program
 		// uses `environ`; every request would see the empty one.
 		return nil, nil, 0, fmt.Errorf("%w: _initialize read the environment, which would be frozen (empty) into every request", ErrNoSnapshot)
