@@ -153,3 +153,58 @@ func isExit(err error, code uint32) bool {
 	var ee *ExitError
 	return errors.As(err, &ee) && ee.Code == code
 }
+
+// TestGoSnapshotFallback: a Go program that does not build as a reactor
+// (here it declares a name the generated file uses) is built with _start
+// as before and runs; the reason is kept with the build, also when it
+// comes from the build cache, and the program's snapshot info says it
+// (issue 12).
+func TestGoSnapshotFallback(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "clash.go")
+	if err := os.WriteFile(src, []byte(`package main
+
+import "fmt"
+
+func wasigateGoMain() {}
+
+func main() { fmt.Print("Content-Type: text/plain\n\nplain\n") }
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := &toolchain.Builder{Trusted: trustedTestBuilds(), Dir: filepath.Join(dir, "builds"), GoCache: filepath.Join(os.TempDir(), "wasigate-gosnap-test-builds", "go-build")}
+	for _, want := range []bool{false, true} {
+		res, err := b.Build(context.Background(), src)
+		if errors.Is(err, toolchain.ErrToolchain) && os.Getenv("WASIGATE_REQUIRE_TOOLCHAINS") == "" {
+			t.Skip(err)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Cached != want || !strings.HasPrefix(res.Fallback, "built with _start, not as a reactor: ") || !strings.Contains(res.Fallback, "wasigateGoMain") {
+			t.Fatalf("build: cached %v, fallback %q; want cached %v and the compiler's reason", res.Cached, res.Fallback, want)
+		}
+	}
+	ctx := context.Background()
+	e, err := NewEngine(ctx, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(ctx)
+	m, err := e.Load(ctx, src, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(ctx)
+	p, err := m.Prepare(Config{MemoryLimit: 64 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := p.Snapshot(); p.Entrypoint() != "_start" || s.On || !strings.HasPrefix(s.Reason, "built with _start") {
+		t.Errorf("entrypoint %q, snapshot %+v; want _start and the build's reason", p.Entrypoint(), s)
+	}
+	var out bytes.Buffer
+	if err := p.Run(ctx, &Call{Stdout: &out}); err != nil || !strings.HasSuffix(out.String(), "\n\nplain\n") {
+		t.Errorf("run: %v, %q; want the program's output", err, out.String())
+	}
+}

@@ -25,7 +25,7 @@ type Scripts struct {
 	builder *toolchain.Builder
 	cfg     Config
 	name    func(full string) string
-	built   func(full string, cached bool, d time.Duration)
+	built   func(full string, cached bool, d time.Duration, snap SnapshotInfo)
 
 	mu      sync.Mutex
 	scripts map[string]*script       // by host path
@@ -36,7 +36,7 @@ type Scripts struct {
 // NewScripts returns the scripts of a route whose programs run with cfg.
 // name gives a script's module name for errors and logs; built, if not
 // nil, is told of each successful build before its waiters go on.
-func (e *Engine) NewScripts(b *toolchain.Builder, cfg Config, name func(full string) string, built func(full string, cached bool, d time.Duration)) *Scripts {
+func (e *Engine) NewScripts(b *toolchain.Builder, cfg Config, name func(full string) string, built func(full string, cached bool, d time.Duration, snap SnapshotInfo)) *Scripts {
 	return &Scripts{engine: e, builder: b, cfg: cfg, name: name, built: built,
 		scripts: map[string]*script{}, modules: map[string]*scriptModule{}}
 }
@@ -219,7 +219,7 @@ func (s *Scripts) build(full string, sc *script, f *scriptFlight) {
 	// Told before the waiters go on, so that the event comes before
 	// anything they log about the script.
 	if err == nil && s.built != nil {
-		s.built(full, cached, time.Since(start))
+		s.built(full, cached, time.Since(start), prog.Snapshot())
 	}
 	f.prog, f.key, f.err = prog, key, err
 	close(f.done)
