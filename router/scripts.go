@@ -87,7 +87,7 @@ func loadInterpreters(ctx context.Context, cfg *Config, opts Options) (map[strin
 		}
 		it.vols, it.env = vols, interpreterEnv(in)
 		mod, err := LoadModule(ctx, it.path, opts)
-		if err == nil && !mod.HasExport("_start") && !mod.IsRuby() {
+		if err == nil && !mod.HasExport("_start") && !mod.HasExport(goMainExport) && !mod.IsRuby() {
 			err = errors.New("exports neither _start (a command) nor ruby-init (ruby.wasm)")
 		}
 		if err == nil && mod.IsRuby() && len(in.Args) > 0 {
@@ -101,6 +101,10 @@ func loadInterpreters(ctx context.Context, cfg *Config, opts Options) (map[strin
 	}
 	return out, errs
 }
+
+// goMainExport is the entry of a Go program wasigate built as a reactor
+// (wasi.GoMainExport, issue 12): a command like one with _start.
+const goMainExport = "wasigate_go_main"
 
 // scriptsHandler serves a folder of scripts: /prefix/NAME[.EXT][/PATH_INFO]
 // runs the script NAME.EXT, built on first use and again whenever it

@@ -103,7 +103,9 @@ func (l *Loader) Scripts(c RunConfig, name func(path string) string, built func(
 	cfg, _ := config(c)
 	var told func(string, bool, time.Duration, wasi.SnapshotInfo)
 	if built != nil {
-		told = func(p string, cached bool, d time.Duration, s wasi.SnapshotInfo) { built(p, cached, d, snapshotSummary(s)) }
+		told = func(p string, cached bool, d time.Duration, s wasi.SnapshotInfo) {
+			built(p, cached, d, snapshotSummary(s))
+		}
 	}
 	return scripts{s: l.Engine.NewScripts(l.Builder, cfg, name, told), observe: c.Outbound.Observe}
 }

@@ -41,12 +41,21 @@ const maxFallback = 2048
 // goReactorJob is j (a plain Go build, goJob's) turned into the reactor
 // build: the generated file through an overlay in outDir, c-shared, and
 // the linker's check of go:linkname off (the generated file reaches the
-// runtime's random state). ok is false, with the reason, when the package
-// already has a file of the generated file's name.
-func goReactorJob(j job, outDir string) (job, string, error) {
+// runtime's random state). The reason is not empty, and the job j, when
+// the program cannot be built this way: its package already has a file of
+// the generated file's name, or its init reads the environment
+// (goinitenv.go).
+func goReactorJob(j job, src, outDir string) (job, string, error) {
 	added := filepath.Join(j.dir, goMainFile)
 	if _, err := os.Lstat(added); err == nil {
 		return j, "the package has a file named " + goMainFile, nil
+	}
+	files, err := goPackageFiles(src)
+	if err != nil {
+		return j, "", err
+	}
+	if why, err := goInitEnv(files); err != nil || why != "" {
+		return j, why, err
 	}
 	gen := filepath.Join(outDir, goMainFile)
 	if err := os.WriteFile(gen, goMainSource, 0o600); err != nil {

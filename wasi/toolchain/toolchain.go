@@ -223,7 +223,7 @@ func (b *Builder) run(ctx context.Context, kind Kind, tool, src, out string) err
 	}
 	fallback := ""
 	if kind == Go {
-		rj, why, err := goReactorJob(j, tmpDir)
+		rj, why, err := goReactorJob(j, src, tmpDir)
 		if err != nil {
 			return &Error{Source: src, Err: err}
 		}
@@ -233,6 +233,8 @@ func (b *Builder) run(ctx context.Context, kind Kind, tool, src, out string) err
 				return b.keep(tmpDir, out, "")
 			}
 			why = fallbackReason(err)
+		} else {
+			why = "built with _start, not as a reactor: " + why
 		}
 		fallback = why
 	}

@@ -16,10 +16,6 @@ import (
 // counter is 1 in every request: main runs once per instance.
 var counter int
 
-// initEnv is what the environment held when the packages' init ran (in a
-// snapshot: the empty one of the snapshot's init).
-var initEnv = len(os.Environ())
-
 func main() {
 	counter++
 	// A goroutine that sleeps: the scheduler and the clock work in the
@@ -55,7 +51,6 @@ func main() {
 	fmt.Printf("args=%q\n", os.Args)
 	fmt.Printf("env=%q\n", env)
 	fmt.Printf("getenv=%q\n", os.Getenv("X"))
-	fmt.Printf("initenv=%d\n", initEnv)
 	fmt.Printf("file=%s\n", strings.TrimSpace(string(data)))
 	switch os.Getenv("END") {
 	case "exit":
