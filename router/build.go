@@ -71,6 +71,14 @@ type RouteInfo struct {
 	// Snapshot says whether its instances start from a snapshot, or why
 	// not; "" when the module is no reactor (issue 12).
 	Snapshot string
+	// Interpreters: a scripts route's interpreters, by extension, each
+	// with its module and what Snapshot says of it.
+	Interpreters []InterpreterInfo
+}
+
+// InterpreterInfo is an interpreter of a scripts route, for RouteInfo.
+type InterpreterInfo struct {
+	Ext, Module, Snapshot string
 }
 
 // Build compiles every module of cfg (in parallel, through the engine's
@@ -159,7 +167,7 @@ func buildMux(ctx context.Context, cfg *Config, routes []*Route, sc *scope, modu
 			mount(mux, rt.Path, rt.Methods, tag(rt.Path, rt.Scripts+"/", sc.wrap(h)))
 			infos = append(infos, RouteInfo{
 				Tenant: rt.Tenant, Pattern: rt.Path, Methods: rt.Methods, Module: rt.Scripts + "/",
-				Entrypoint: "(scripts)", Limits: sc.limits(rt), Snapshot: h.snapshot,
+				Entrypoint: "(scripts)", Limits: sc.limits(rt), Interpreters: h.interpInfo,
 			})
 			sc.parts.background = append(sc.parts.background, h.prebuild)
 			sc.parts.closers = append(sc.parts.closers, h.close)

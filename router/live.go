@@ -181,13 +181,20 @@ func (rl *Reloader) Reload(ctx context.Context, why string) error {
 // route, a warning when a snapshot was refused (issue 12).
 func logSnapshots(log zerolog.Logger, routes []RouteInfo) {
 	for _, r := range routes {
-		switch {
-		case r.Snapshot == "":
-		case strings.HasPrefix(r.Snapshot, "snapshot: "), r.Snapshot == "turned off":
-			log.Info().Str("route", r.Pattern).Str("module", r.Module).Str("snapshot", r.Snapshot).Msg("snapshot")
-		default:
-			log.Warn().Str("route", r.Pattern).Str("module", r.Module).Str("reason", r.Snapshot).Msg("snapshot refused; the init runs in every request")
+		logSnapshot(log, r.Pattern, r.Module, r.Snapshot)
+		for _, in := range r.Interpreters {
+			logSnapshot(log, r.Pattern, in.Module, in.Snapshot)
 		}
+	}
+}
+
+func logSnapshot(log zerolog.Logger, route, module, snapshot string) {
+	switch {
+	case snapshot == "":
+	case strings.HasPrefix(snapshot, "snapshot: "), snapshot == "turned off":
+		log.Info().Str("route", route).Str("module", module).Str("snapshot", snapshot).Msg("snapshot")
+	default:
+		log.Warn().Str("route", route).Str("module", module).Str("reason", snapshot).Msg("snapshot refused; the init runs in every request")
 	}
 }
 

@@ -49,6 +49,9 @@ type (
 		NoSnapshot   bool           // run a reactor's init per request (issue 12)
 		Preload      []string       // what a ruby.wasm snapshot requires after ruby-init
 		Outbound     OutboundConfig // config_outbound.go
+		// InitArgs, InitEnv: the interpreter's command line (no script)
+		// and environment, which a driver's snapshot init gets.
+		InitArgs, InitEnv []string
 	}
 	// OutboundConfig is a route's outbound HTTP policy (issue 16): its
 	// allowed hosts and its tenant's (nil: no cap), the limits, the

@@ -87,8 +87,8 @@ func loadInterpreters(ctx context.Context, cfg *Config, opts Options) (map[strin
 		}
 		it.vols, it.env = vols, interpreterEnv(in)
 		mod, err := LoadModule(ctx, it.path, opts)
-		if err == nil && !mod.HasExport("_start") && !mod.HasExport(goMainExport) && !mod.IsRuby() {
-			err = errors.New("exports neither _start (a command) nor ruby-init (ruby.wasm)")
+		if err == nil && !mod.HasExport("_start") && !mod.IsRuby() && !mod.HasExport("wasigate_run") {
+			err = errors.New("exports neither _start (a command), wasigate_run (a driver) nor ruby-init (ruby.wasm)")
 		}
 		if err == nil && mod.IsRuby() && len(in.Args) > 0 {
 			err = errors.New("args: ruby.wasm gets its options from the server, not from args")
@@ -101,10 +101,6 @@ func loadInterpreters(ctx context.Context, cfg *Config, opts Options) (map[strin
 	}
 	return out, errs
 }
-
-// goMainExport is the entry of a Go program wasigate built as a reactor
-// (wasi.GoMainExport, issue 12): a command like one with _start.
-const goMainExport = "wasigate_go_main"
 
 // scriptsHandler serves a folder of scripts: /prefix/NAME[.EXT][/PATH_INFO]
 // runs the script NAME.EXT, built on first use and again whenever it
@@ -130,8 +126,9 @@ type scriptsHandler struct {
 	// limiter around serveScript, the in-flight hook around runScript.
 	// What differs per request travels in the request's scriptRequest.
 	serve, run http.Handler
-	// snapshot: the Ruby interpreter's snapshot summary (RouteInfo).
-	snapshot string
+	// interpInfo: the interpreters bound to the route and their
+	// snapshots, by extension (RouteInfo).
+	interpInfo []InterpreterInfo
 }
 
 // scriptRequest is one request's script: what ServeHTTP resolved, and the
@@ -213,7 +210,10 @@ func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect h
 		// requires the preload list (issue 12), unless the route or the
 		// interpreter says snapshot = false.
 		rc := RunConfig{Volumes: vols, MemoryLimit: s.memory, MaxOpenFiles: s.files, Preload: in.Preload,
-			NoSnapshot: (rt.Snapshot != nil && !*rt.Snapshot) || (in.Snapshot != nil && !*in.Snapshot)}
+			NoSnapshot: (rt.Snapshot != nil && !*rt.Snapshot) || (in.Snapshot != nil && !*in.Snapshot),
+			// A driver (Python) starts from a snapshot of its
+			// interpreter's start-up and preloads (issue 12).
+			InitArgs: append([]string{filepath.Base(in.path)}, in.Args...), InitEnv: in.env}
 		if in.Scratch {
 			rc.Scratch = ScratchGuestDir
 		}
@@ -222,12 +222,14 @@ func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect h
 			return nil, fmt.Errorf("interpreter %s: %w", ext, err)
 		}
 		s.interpProgs[ext] = prog
-		if sn, ok := prog.(interface{ Snapshot() string }); ok && sn.Snapshot() != "" {
-			// For `wasigate check` and the startup log (logSnapshots);
-			// ruby.wasm is the one interpreter kind snapshotted.
-			s.snapshot = sn.Snapshot()
+		info := InterpreterInfo{Ext: ext, Module: in.Module}
+		if sn, ok := prog.(interface{ Snapshot() string }); ok {
+			// For `wasigate check` and the startup log (logSnapshots).
+			info.Snapshot = sn.Snapshot()
 		}
+		s.interpInfo = append(s.interpInfo, info)
 	}
+	sort.Slice(s.interpInfo, func(i, j int) bool { return s.interpInfo[i].Ext < s.interpInfo[j].Ext })
 	s.serve = s.limiter.wrap(http.HandlerFunc(s.serveScript))
 	s.run = sc.running(rt.Path, http.HandlerFunc(s.runScript))
 	return s, nil

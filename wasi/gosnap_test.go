@@ -92,8 +92,8 @@ func TestGoSnapshotIsolation(t *testing.T) {
 	for _, off := range []bool{false, true} {
 		t.Run("snapshot="+strconv.FormatBool(!off), func(t *testing.T) {
 			p := goSnapProgram(t, e, res, Config{NoSnapshot: off})
-			if p.Entrypoint() != GoMainExport {
-				t.Fatalf("entrypoint %q; want %q", p.Entrypoint(), GoMainExport)
+			if p.Entrypoint() != toolchain.GoRunExport {
+				t.Fatalf("entrypoint %q; want %q", p.Entrypoint(), toolchain.GoRunExport)
 			}
 			if s := p.Snapshot(); s.On == off {
 				t.Fatalf("Snapshot() = %+v; want On = %v", s, !off)
@@ -166,7 +166,7 @@ func TestGoSnapshotFallback(t *testing.T) {
 
 import "fmt"
 
-func wasigateGoMain() {}
+func wasigateRun() {}
 
 func main() { fmt.Print("Content-Type: text/plain\n\nplain\n") }
 `), 0o644); err != nil {
@@ -181,7 +181,7 @@ func main() { fmt.Print("Content-Type: text/plain\n\nplain\n") }
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.Cached != want || !strings.HasPrefix(res.Fallback, "built with _start, not as a reactor: ") || !strings.Contains(res.Fallback, "wasigateGoMain") {
+		if res.Cached != want || !strings.HasPrefix(res.Fallback, "built with _start, not as a reactor: ") || !strings.Contains(res.Fallback, "wasigateRun") {
 			t.Fatalf("build: cached %v, fallback %q; want cached %v and the compiler's reason", res.Cached, res.Fallback, want)
 		}
 	}

@@ -44,8 +44,8 @@ type Module struct {
 	interrupt        bool // has the interrupt global
 
 	snap moduleSnapshot // snapshot.go
-	// goFallback: why a Go program was built with _start and not as the
-	// reactor a snapshot is taken of (gosnap.go); "" otherwise.
+	// goFallback: why a Go program was built with _start and not as a
+	// driver a snapshot is taken of (toolchain/gosnap.go); "" otherwise.
 	goFallback string
 }
 
@@ -156,6 +156,11 @@ type Config struct {
 	// Preload names the libraries a ruby.wasm snapshot requires after
 	// ruby-init (the interpreter's preload list; rubysnap.go).
 	Preload []string
+	// InitArgs and InitEnv are the command line (the interpreter and its
+	// options, no script) and the environment a driver's wasigate_init
+	// gets in its snapshot (driver.go): the interpreter's configuration,
+	// never a request's.
+	InitArgs, InitEnv []string
 }
 
 // DefaultMaxOpenFiles is Config.MaxOpenFiles when it is 0.
@@ -185,20 +190,25 @@ type Program struct {
 // not depend on the request is done here, once, and not per call.
 //
 // A module without _start that is a ruby.wasm reactor, prepared with no
-// entrypoint, runs as a Ruby interpreter: see ruby.go.
+// entrypoint, runs as a Ruby interpreter: see ruby.go. One that follows
+// the init/run ABI runs wasigate_run: see driver.go.
 func (m *Module) Prepare(c Config) (*Program, error) {
 	entry := c.Entrypoint
 	var rb *rubyExports
+	driver := false
 	if entry == "" && !m.HasExport("_start") {
 		rb = m.ruby()
-	}
-	if entry == "" && !m.HasExport("_start") && m.HasExport(GoMainExport) {
-		entry = GoMainExport // a Go program wasigate built as a reactor (gosnap.go)
+		driver = rb == nil && m.isDriver()
 	}
 	if entry == "" {
 		entry = "_start"
 	}
-	if rb != nil {
+	if driver {
+		entry = driverRun
+		if err := m.checkDriver(); err != nil {
+			return nil, err
+		}
+	} else if rb != nil {
 		entry = "ruby-init"
 		if err := m.engine.provideRubyStubs(context.Background(), m); err != nil {
 			return nil, err
@@ -222,7 +232,7 @@ func (m *Module) Prepare(c Config) (*Program, error) {
 		if err != nil {
 			return nil, err
 		}
-		mounts = append(mounts, mount{guest: v.Guest, fs: fs})
+		mounts = append(mounts, mount{guest: v.Guest, fs: fs, host: v.Host, writable: v.Writable})
 	}
 	maxFiles := c.MaxOpenFiles
 	if maxFiles == 0 {

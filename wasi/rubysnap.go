@@ -112,39 +112,39 @@ func rubyPrelude(args, env []string) string {
 	return b.String()
 }
 
-// rubySnap is one of ruby.wasm's snapshots, taken once.
-type rubySnap struct {
+// keyedSnap is one of ruby.wasm's or a driver's snapshots, taken once.
+type keyedSnap struct {
 	once sync.Once
 	snap *snapshot
 	err  error
 }
 
-// keyedSnapshot returns ruby.wasm's or a Go reactor's snapshot for in,
-// taken the first time a program asks for it: both read the preopened
-// folders in their init (wasi-libc, Go's syscall package), so each set of
-// folders has its own.
+// keyedSnapshot returns ruby.wasm's or a driver's snapshot for in, taken
+// the first time a program asks for it.
 func (m *Module) keyedSnapshot(limit uint64, in snapInputs) (*snapshot, error) {
 	if m.snap.wasm == nil {
 		return nil, fmt.Errorf("%w: not a reactor", ErrNoSnapshot)
 	}
-	m.snap.rubyMu.Lock()
-	if m.snap.ruby == nil {
-		m.snap.ruby = map[string]*rubySnap{}
+	m.snap.keyedMu.Lock()
+	if m.snap.keyed == nil {
+		m.snap.keyed = map[string]*keyedSnap{}
 	}
-	r := m.snap.ruby[in.key()]
+	r := m.snap.keyed[in.key()]
 	if r == nil {
-		r = &rubySnap{}
-		m.snap.ruby[in.key()] = r
+		r = &keyedSnap{}
+		m.snap.keyed[in.key()] = r
 	}
-	m.snap.rubyMu.Unlock()
+	m.snap.keyedMu.Unlock()
 	r.once.Do(func() { r.snap, r.err = m.takeSnapshot(limit, in) })
 	return r.snap, r.err
 }
 
-// emptyDirs mounts one empty, read-only folder at each guest path: the
-// scratch instance lists the same preopens as a request (wasi-libc keeps
-// the list it read in the init) without seeing a request's files.
-func emptyDirs(guests []string) (wazero.FSConfig, func(), error) {
+// initFS mounts the preopened folders of a snapshot's init: each dir's
+// file system, or an empty read-only folder. The scratch instance lists the
+// same preopens as a request, at the same descriptors (wasi-libc keeps the
+// list it read in the init), without seeing a request's files. n counts
+// what the init leaves open.
+func initFS(dirs []initDir, n *fileCount) (wazero.FSConfig, func(), error) {
 	dir, err := os.MkdirTemp("", "wasigate-snapinit-")
 	if err != nil {
 		return nil, nil, err
@@ -156,10 +156,14 @@ func emptyDirs(guests []string) (wazero.FSConfig, func(), error) {
 	}
 	done := func() { root.Close(); os.Remove(dir) }
 	var mounts []mount
-	for _, g := range guests {
-		mounts = append(mounts, mount{guest: g, fs: &sysfs.AdaptFS{FS: root.FS()}})
+	for _, d := range dirs {
+		fs := d.fs
+		if fs == nil {
+			fs = &sysfs.AdaptFS{FS: root.FS()}
+		}
+		mounts = append(mounts, mount{guest: d.guest, fs: fs})
 	}
-	fsc, err := fsConfig(mounts, -1)
+	fsc, err := fsConfigCount(mounts, n)
 	if err != nil {
 		done()
 		return nil, nil, err

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/experimental"
+	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 
 	"github.com/wasigate/wasigate/wasi/internal/rewrite"
 )
@@ -65,10 +66,11 @@ type moduleSnapshot struct {
 	wasm []byte // the module as compiled, kept for the snapshot of a reactor
 	snap *snapshot
 	err  error
-	// ruby: ruby.wasm's snapshots by init inputs (rubysnap.go); its bytes
-	// stay in wasm for the next program with other inputs.
-	rubyMu sync.Mutex
-	ruby   map[string]*rubySnap
+	// keyed: the snapshots of ruby.wasm (rubysnap.go) and of drivers
+	// (driver.go), by init inputs; their bytes stay in wasm for the next
+	// program with other inputs.
+	keyedMu sync.Mutex
+	keyed   map[string]*keyedSnap
 }
 
 // snapInputs are what a snapshot's init depends on beyond the module:
@@ -76,14 +78,46 @@ type moduleSnapshot struct {
 // (wasi-libc lists the preopens once, in the init, so requests must see
 // the same ones at the same descriptors).
 type snapInputs struct {
-	preload, dirs []string
+	preload []string
+	// dirs are the preopened folders in a request's order; the init sees
+	// an empty read-only folder at each, except those with an fs.
+	dirs []initDir
 	// limit: Ruby's heap grows its memory as far as the limit lets it, so
 	// the image of a larger limit may not fit a smaller one.
 	limit uint64
+	// args and env: what a driver's wasigate_init gets (driver.go).
+	args, env []string
+}
+
+// initDir is a preopened folder as a snapshot's init sees it.
+type initDir struct {
+	guest string
+	fs    experimentalsys.FS // nil: an empty folder
+	host  string             // the folder behind fs, for the key
 }
 
 func (in snapInputs) key() string {
-	return "limit " + strconv.FormatUint(in.limit, 10) + "\npreload " + strconv.Quote(strings.Join(in.preload, "\x00")) + "\ndirs " + strconv.Quote(strings.Join(in.dirs, "\x00"))
+	var b strings.Builder
+	b.WriteString("limit " + strconv.FormatUint(in.limit, 10) + "\npreload " + strconv.Quote(strings.Join(in.preload, "\x00")) + "\ndirs")
+	for _, d := range in.dirs {
+		b.WriteString(" " + strconv.Quote(d.guest))
+		if d.fs != nil {
+			b.WriteString("=" + strconv.Quote(d.host))
+		}
+	}
+	b.WriteString("\nargs " + strconv.Quote(strings.Join(in.args, "\x00")) + "\nenv " + strconv.Quote(strings.Join(in.env, "\x00")))
+	return b.String()
+}
+
+// seesVolumes: the init reads host folders, whose files may change
+// between two starts, so the snapshot is not kept in the cache folder.
+func (in snapInputs) seesVolumes() bool {
+	for _, d := range in.dirs {
+		if d.fs != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // keepForSnapshot keeps the bytes of a module that a snapshot can be
@@ -98,7 +132,7 @@ func (m *Module) keepForSnapshot(wasm []byte) {
 // the first time. limit caps the scratch instance's memory; in matters
 // only to ruby.wasm.
 func (m *Module) snapshot(limit uint64, in snapInputs) (*snapshot, error) {
-	if m.ruby() != nil || m.HasExport(GoMainExport) {
+	if m.ruby() != nil || m.isDriver() {
 		return m.keyedSnapshot(limit, in)
 	}
 	m.snap.once.Do(func() {
@@ -118,14 +152,13 @@ func (m *Module) snapshot(limit uint64, in snapInputs) (*snapshot, error) {
 // export, no arguments, an empty environment; for ruby.wasm, ruby-init's
 // command line and the preloads). The version changes when what a
 // snapshot holds does.
-func snapshotKey(wasm []byte, ruby, goMain bool, in snapInputs) string {
+func snapshotKey(wasm []byte, ruby bool, in snapInputs) string {
 	mod := sha256.Sum256(wasm)
 	init := "_initialize"
 	if ruby {
 		init += "\nruby-init " + strconv.Quote(strings.Join(rubyInitLine(), "\x00")) + "\n" + in.key()
-	}
-	if goMain {
-		init += "\ngo " + GoMainExport + "\n" + in.key()
+	} else if len(in.args) > 0 || len(in.env) > 0 || len(in.dirs) > 0 {
+		init += "\n" + driverInit + "\n" + in.key()
 	}
 	sum := sha256.Sum256([]byte("wasigate snapshot v1\nmodule " + hex.EncodeToString(mod[:]) + "\ninit " + init + "\nargs\nenv\n"))
 	return hex.EncodeToString(sum[:])
@@ -133,9 +166,12 @@ func snapshotKey(wasm []byte, ruby, goMain bool, in snapInputs) string {
 
 func (m *Module) takeSnapshot(limit uint64, in snapInputs) (*snapshot, error) {
 	e := m.engine
-	key := snapshotKey(m.snap.wasm, m.ruby() != nil, m.HasExport(GoMainExport), in)
-	if s := e.loadSnapshot(m.rt, key); s != nil {
-		return s, nil
+	key := snapshotKey(m.snap.wasm, m.ruby() != nil, in)
+	cache := !in.seesVolumes()
+	if cache {
+		if s := e.loadSnapshot(m.rt, key); s != nil {
+			return s, nil
+		}
 	}
 	sm, err := rewrite.NewSnapshot(m.snap.wasm)
 	if err != nil {
@@ -165,7 +201,9 @@ func (m *Module) takeSnapshot(limit uint64, in snapInputs) (*snapshot, error) {
 		img.close()
 		return nil, fmt.Errorf("%w: compile the snapshot: %w", ErrNoSnapshot, err)
 	}
-	e.saveSnapshot(key, out, mem)
+	if cache {
+		e.saveSnapshot(key, out, mem)
+	}
 	return &snapshot{compiled: compiled, image: img, info: SnapshotInfo{
 		On: true, InitTime: initTime, Image: img.size, Mapped: !img.copy}}, nil
 }
@@ -180,16 +218,21 @@ func (m *Module) runInit(scratch wazero.CompiledModule, globals int, limit uint6
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	env, _ := newEnviron(nil)
+	env, err := newEnviron(in.env)
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("%w: init environment: %w", ErrNoSnapshot, err)
+	}
 	ctx = context.WithValue(ctx, environKey{}, env)
 	cm := &callMemory{pool: e.pools.get(limit)}
 	ctx = experimental.WithMemoryAllocator(ctx, cm)
 	defer cm.release()
 	var stderr tailBuffer
 	cfg := wazero.NewModuleConfig().WithName("").WithStartFunctions().
-		WithSysWalltime().WithSysNanotime().WithRandSource(rand.Reader).WithStderr(&stderr)
+		WithSysWalltime().WithSysNanotime().WithRandSource(rand.Reader).WithStderr(&stderr).
+		WithArgs(in.args...).WithStdin(strings.NewReader(""))
+	files := &fileCount{}
 	if len(in.dirs) > 0 {
-		fsc, done, err := emptyDirs(in.dirs)
+		fsc, done, err := initFS(in.dirs, files)
 		if err != nil {
 			return nil, nil, 0, fmt.Errorf("%w: %w", ErrNoSnapshot, err)
 		}
@@ -222,18 +265,21 @@ func (m *Module) runInit(scratch wazero.CompiledModule, globals int, limit uint6
 		if err := m.rubyInit(ctx, mod, in.preload); err != nil {
 			return nil, nil, 0, fmt.Errorf("%w: %w%s", ErrNoSnapshot, err, stderr.suffix())
 		}
-	}
-	if m.HasExport(GoMainExport) {
-		if err := goInitCheck(ctx, mod); err != nil {
-			return nil, nil, 0, err
+	} else if m.isDriver() {
+		if err := runDriverInit(ctx, mod); err != nil {
+			return nil, nil, 0, fmt.Errorf("%w: %w%s", ErrNoSnapshot, err, stderr.suffix())
 		}
 	}
 	took = time.Since(start)
-	// Ruby reads it in ruby-init; each request's prelude replaces ENV
-	// (rubysnap.go).
-	// A Go reactor reads it in the runtime's init and again in
-	// GoMainExport (gosnap.go).
-	if env.read && m.ruby() == nil && !m.HasExport(GoMainExport) {
+	// A file the init left open would be a descriptor number in the
+	// image with nothing behind it, or another file, in a request.
+	if n := files.guestOpen(); n > 0 {
+		return nil, nil, 0, fmt.Errorf("%w: the init left %d file(s) open", ErrNoSnapshot, n)
+	}
+	// Ruby reads it in ruby-init and a driver gets its configured one;
+	// each request's prelude or wasigate_run replaces it (rubysnap.go,
+	// driver.go).
+	if env.read && m.ruby() == nil && !m.isDriver() {
 		// wasi-libc reads it eagerly in a constructor when the program
 		// uses `environ`; every request would see the empty one.
 		return nil, nil, 0, fmt.Errorf("%w: _initialize read the environment, which would be frozen (empty) into every request", ErrNoSnapshot)
@@ -277,11 +323,21 @@ func (p *Program) useSnapshot(c Config) {
 		return
 	}
 	in := snapInputs{preload: c.Preload, limit: p.pool.limit}
+	driver := p.module.isDriver()
+	if driver {
+		in.args, in.env = c.InitArgs, c.InitEnv
+	}
 	for _, mt := range p.mounts {
-		in.dirs = append(in.dirs, mt.guest)
+		d := initDir{guest: mt.guest}
+		// A driver's init imports from the read-only volumes (Python's
+		// stdlib and site-packages); what it may write stays empty.
+		if driver && !mt.writable {
+			d.fs, d.host = mt.fs, mt.host
+		}
+		in.dirs = append(in.dirs, d)
 	}
 	if p.scratch != "" {
-		in.dirs = append(in.dirs, p.scratch)
+		in.dirs = append(in.dirs, initDir{guest: p.scratch})
 	}
 	s, err := p.module.snapshot(p.pool.limit, in)
 	if err != nil {
@@ -313,11 +369,11 @@ func (p *Program) compiledModule() wazero.CompiledModule {
 // closeSnapshot releases the module's snapshot, if it took one.
 func (m *Module) closeSnapshot(ctx context.Context) {
 	snaps := []*snapshot{m.snap.snap}
-	m.snap.rubyMu.Lock()
-	for _, r := range m.snap.ruby {
+	m.snap.keyedMu.Lock()
+	for _, r := range m.snap.keyed {
 		snaps = append(snaps, r.snap)
 	}
-	m.snap.rubyMu.Unlock()
+	m.snap.keyedMu.Unlock()
 	for _, s := range snaps {
 		if s != nil {
 			m.engine.pools.dropImage(s.image)

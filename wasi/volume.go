@@ -39,6 +39,10 @@ func (e *Engine) volumeFS(v Volume) (experimentalsys.FS, error) {
 type mount struct {
 	guest string
 	fs    experimentalsys.FS
+	// host and writable describe the volume, for a snapshot's init, which
+	// sees read-only volumes only (snapshot.go).
+	host     string
+	writable bool
 }
 
 // fsConfig is the file system config of one call: every volume's file
@@ -46,8 +50,12 @@ type mount struct {
 // instance holds at most max (issue 9: one guest opened 19,984 files and
 // the process could no longer accept connections).
 func fsConfig(mounts []mount, max int) (wazero.FSConfig, error) {
+	return fsConfigCount(mounts, &fileCount{max: int64(max)})
+}
+
+// fsConfigCount is fsConfig counting in n.
+func fsConfigCount(mounts []mount, n *fileCount) (wazero.FSConfig, error) {
 	fsc := wazero.NewFSConfig()
-	n := &fileCount{max: int64(max)}
 	for _, m := range mounts {
 		sfs, ok := fsc.(sysfs.FSConfig)
 		if !ok {
@@ -62,7 +70,13 @@ func fsConfig(mounts []mount, max int) (wazero.FSConfig, error) {
 type fileCount struct {
 	open atomic.Int64
 	max  int64 // <= 0: no limit
+	// roots counts the preopened folders wazero opened (lazily, on first
+	// use): a snapshot's init may leave those open, nothing else.
+	roots atomic.Int64
 }
+
+// guestOpen is the number of files the guest itself holds open.
+func (n *fileCount) guestOpen() int64 { return n.open.Load() - n.roots.Load() }
 
 // errTooManyFiles is what a guest over its files cap gets. wazero 1.12's
 // sys.Errno has no EMFILE (a file system can return only the errnos it
@@ -87,7 +101,13 @@ func (c *countedFS) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileM
 		c.n.open.Add(-1)
 		return nil, e
 	}
-	return &countedFile{File: f, n: c.n}, 0
+	// wazero opens a preopened folder as "." read-only the first time the
+	// guest uses it (internal/sys/lazy.go).
+	root := p == "." && flag == experimentalsys.O_RDONLY
+	if root {
+		c.n.roots.Add(1)
+	}
+	return &countedFile{File: f, n: c.n, root: root}, 0
 }
 
 // countedFile gives its place back when closed, by the guest or by the
@@ -96,12 +116,16 @@ type countedFile struct {
 	experimentalsys.File
 	n      *fileCount
 	closed bool
+	root   bool
 }
 
 func (f *countedFile) Close() experimentalsys.Errno {
 	if !f.closed {
 		f.closed = true
 		f.n.open.Add(-1)
+		if f.root {
+			f.n.roots.Add(-1)
+		}
 	}
 	return f.File.Close()
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasigate/wasigate/wasi"
+	"github.com/wasigate/wasigate/wasi/toolchain"
 )
 
 // -deadline (issue 13): what stopping a guest on time costs, each way side
@@ -66,10 +67,10 @@ func (p dlProgram) run(ctx context.Context, cfg wazero.ModuleConfig) error {
 	if fn := mod.ExportedFunction("_start"); fn != nil {
 		_, err = fn.Call(ctx)
 	} else if _, err = mod.ExportedFunction("_initialize").Call(ctx); err == nil {
-		// A Go program wasigate built as a reactor (issue 12): the
+		// A Go program wasigate built as a driver (issue 12): the
 		// runtime's init, then main; what a request without a snapshot
 		// runs.
-		_, err = mod.ExportedFunction(wasi.GoMainExport).Call(ctx)
+		_, err = mod.ExportedFunction(toolchain.GoRunExport).Call(ctx)
 	}
 	var exit *sys.ExitError
 	if errors.As(err, &exit) && exit.ExitCode() == 0 {

@@ -26,6 +26,11 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 		if r.Snapshot != "" {
 			fmt.Fprintf(stdout, "%s (%s %s): %s\n", r.Pattern, r.Module, r.Entrypoint, r.Snapshot)
 		}
+		for _, in := range r.Interpreters {
+			if in.Snapshot != "" {
+				fmt.Fprintf(stdout, "%s (%s %s interpreter %s): %s\n", r.Pattern, r.Module, in.Ext, in.Module, in.Snapshot)
+			}
+		}
 	}
 	sb := "sandbox: " + s.builder.Sandbox.String()
 	if !s.builder.Sandbox.Available() {

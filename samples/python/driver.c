@@ -8,8 +8,7 @@
  *                  WASIGATE_PRELOAD (comma- or space-separated);
  *   wasigate_run   re-read argv and the environment from WASI, reseed
  *                  random, run the script as __main__, flush, and exit
- *                  with its status;
- *   _start         both.
+ *                  with its status (the init first, if it has not run).
  *
  * argv is [interpreter, options..., script, arguments...]. The driver
  * never hands argv to CPython's option parser: the words after the script
@@ -18,12 +17,15 @@
  * (the CVE-2012-1823 family). The script is the first word not starting
  * with '-' (the host passes /cgi-bin/NAME), or the word after "--".
  *
- * For the snapshot (issue 12): this is linked as a command, and wasm-ld
- * (LLVM 14) wraps every export of a command so that it calls
- * __wasm_call_dtors afterwards, while only _start runs the constructors
- * (wasi-libc finds its preopens in one). Calling wasigate_init on a fresh
- * instance therefore needs a reactor build (-mexec-model=reactor: the host
- * calls _initialize, then wasigate_init, snapshots, then wasigate_run). */
+ * It is linked as a reactor (-mexec-model=reactor), wasigate's init/run
+ * ABI (wasi/driver.go): the host calls _initialize (wasi-libc's
+ * constructors, which list the preopened folders), then wasigate_init once
+ * in a scratch instance and snapshots it (issue 12); each request's
+ * instance starts from the snapshot and calls wasigate_run. Without a
+ * snapshot a request calls _initialize and wasigate_run, which runs the
+ * init first. (A command build cannot be split so: wasm-ld wraps each
+ * export of a command in libc's destructors, and only _start runs the
+ * constructors.) */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdio.h>
@@ -171,16 +173,23 @@ static int finish(int status) {
 
 static PyObject *fs_str(const char *s) { return PyUnicode_DecodeFSDefault(s); }
 
-/* fresh_environ replaces os.environ with the environment of this run. */
+/* fresh_environ replaces os.environ (and with it libc's environment:
+ * os.environ's clear and setitem call unsetenv and putenv) and
+ * posix.environ, the bytes copy CPython took at start-up, with the
+ * environment of this run: a snapshot froze the init's. */
 static int fresh_environ(void) {
   size_t n;
   char **env = wasi_environ(&n);
   if (!env) return -1;
   PyObject *os = PyImport_ImportModule("os");
   PyObject *environ = os ? PyObject_GetAttrString(os, "environ") : NULL;
-  PyObject *r = environ ? PyObject_CallMethod(environ, "clear", NULL) : NULL;
+  PyObject *posix = PyImport_ImportModule("posix");
+  PyObject *penv = posix ? PyObject_GetAttrString(posix, "environ") : NULL;
+  if (!environ || !penv || !PyDict_Check(penv)) return -1;
+  PyObject *r = PyObject_CallMethod(environ, "clear", NULL);
   if (!r) return -1;
   Py_DECREF(r);
+  PyDict_Clear(penv);
   for (size_t i = 0; i < n; i++) {
     char *eq = strchr(env[i], '=');
     if (!eq) continue;
@@ -189,7 +198,14 @@ static int fresh_environ(void) {
     if (!k || !v || PyObject_SetItem(environ, k, v) < 0) return -1;
     Py_DECREF(k);
     Py_DECREF(v);
+    PyObject *bk = PyBytes_FromStringAndSize(env[i], eq - env[i]);
+    PyObject *bv = PyBytes_FromString(eq + 1);
+    if (!bk || !bv || PyDict_SetItem(penv, bk, bv) < 0) return -1;
+    Py_DECREF(bk);
+    Py_DECREF(bv);
   }
+  Py_DECREF(penv);
+  Py_DECREF(posix);
   Py_DECREF(environ);
   Py_DECREF(os);
   return 0;
@@ -253,10 +269,4 @@ __attribute__((export_name("wasigate_run"))) int wasigate_run(void) {
 fail:
   PyErr_Print();
   exit(finish(1));
-}
-
-int main(void) {
-  int rc = wasigate_init();
-  if (rc) return rc;
-  return wasigate_run();
 }

@@ -169,7 +169,9 @@ $CC -O2 -D_WASI_EMULATED_SIGNAL -D_WASI_EMULATED_GETPID -D_WASI_EMULATED_PROCESS
   -I"$pysrc/Include" -I"$pyb" -c "$here/driver.c" -o "$work/driver.o"
 pylibs=$(cd "$pyb" && make -s -f Makefile -f - print <<<'print: ; @echo $(LDFLAGS_NODIST) $(LDFLAGS) $(LINKFORSHARED) $(MODLIBS) $(LIBS) $(SYSLIBS)')
 # From the build folder: the module libraries in $pylibs are relative paths.
-(cd "$pyb" && $CC -o "$work/driver.wasm" "$work/driver.o" libpython3.11.a $pylibs -Wl,--strip-all)
+# A reactor: wasigate calls _initialize and wasigate_init once and runs
+# each request from a snapshot taken after them (wasi/driver.go).
+(cd "$pyb" && $CC -mexec-model=reactor -o "$work/driver.wasm" "$work/driver.o" libpython3.11.a $pylibs -Wl,--strip-all)
 
 step "assembling $dist"
 rm -rf "$dist.new"

@@ -12,17 +12,19 @@ import (
 
 // Go programs as reactors (issue 12): a Go script or module folder is
 // built with -buildmode=c-shared and one more file in its package main,
-// gomain.go.txt, whose export GoMainExport runs main per request, so that
-// wasi can snapshot the runtime's init. The file reaches the build through
+// gomain.go.txt, which makes it a driver of wasigate's init/run ABI
+// (wasi/driver.go): wasi snapshots the runtime's init, and the export
+// GoRunExport runs main per request. The file reaches the build through
 // go build -overlay: the compiler sees the package with the file added,
 // while it is only written into the build's own work folder, never into
 // the program's folder (which the sandbox mounts read-only). A program
 // that does not build this way is built as before, with _start, and the
 // reason is kept beside the module (Result.Fallback).
 
-// GoMainExport is what the generated file exports: set os.Args and the
-// environment from WASI, reseed the runtime, run main.
-const GoMainExport = "wasigate_go_main"
+// GoRunExport is the generated file's per-request entry (wasi/driver.go's
+// wasigate_run): reseed the runtime, set os.Args and the environment from
+// WASI, run main.
+const GoRunExport = "wasigate_run"
 
 //go:embed gomain.go.txt
 var goMainSource []byte

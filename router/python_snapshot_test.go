@@ -1,0 +1,108 @@
+package router
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// snapScript prints what a snapshot must not freeze (issue 12): module
+// state, random (preloaded, so seeded in the init unless reseeded), the
+// time, the environment (os.environ and posix.environ, libc's copy) and
+// argv.
+const snapScript = `import os, posix, random, sys, time
+count = 0
+count += 1
+print("Content-Type: text/plain\n")
+print("count=%d" % count)
+print("random=%r" % random.random())
+print("time=%d" % time.time_ns())
+print("x=%s" % os.environ.get("HTTP_X_REQ", "-"))
+print("posix=%s" % posix.environ.get(b"HTTP_X_REQ", b"-").decode())
+print("argv=%s" % "|".join(sys.argv[1:]))
+`
+
+func init() { pythonScripts["snap.py"] = snapScript }
+
+// TestPythonSnapshotIsolation: with the interpreter started from a
+// snapshot (and with snapshot = false), every request sees counter 1, its
+// own random numbers and time, its own environment and argv, whether it
+// runs alone or beside another.
+func TestPythonSnapshotIsolation(t *testing.T) {
+	for _, tt := range []struct {
+		name, extra string
+		snapshot    bool
+	}{
+		{"snapshot", `preload = ["random", "posix"]`, true},
+		{"no snapshot", "preload = [\"random\"]\nsnapshot = false", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			base, logs := pythonSite(t, tt.extra)
+			on := strings.Contains(logs.String(), `python.wasm","snapshot":"snapshot: `)
+			if on != tt.snapshot {
+				t.Fatalf("python snapshot on = %v; want %v\nlog: %s", on, tt.snapshot, logs)
+			}
+			get := func(i int) map[string]string {
+				req, _ := http.NewRequest("GET", fmt.Sprintf("%s/s/snap.py?q%d+w%d", base, i, i), nil)
+				if i != 2 {
+					req.Header.Set("X-Req", fmt.Sprintf("v%d", i))
+				}
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Errorf("request %d: %v", i, err)
+					return nil
+				}
+				defer res.Body.Close()
+				got := map[string]string{}
+				var b strings.Builder
+				buf := make([]byte, 4096)
+				for {
+					n, err := res.Body.Read(buf)
+					b.Write(buf[:n])
+					if err != nil {
+						break
+					}
+				}
+				for _, line := range strings.Split(b.String(), "\n") {
+					if k, v, ok := strings.Cut(line, "="); ok {
+						got[k] = v
+					}
+				}
+				if res.StatusCode != 200 {
+					t.Errorf("request %d: status %d; want 200\nlog: %s", i, res.StatusCode, logs)
+				}
+				return got
+			}
+			results := make([]map[string]string, 4)
+			results[0], results[1] = get(0), get(1)
+			var wg sync.WaitGroup
+			for i := 2; i < 4; i++ {
+				wg.Add(1)
+				go func() { defer wg.Done(); results[i] = get(i) }()
+			}
+			wg.Wait()
+			randoms, times := map[string]bool{}, map[string]bool{}
+			for i, got := range results {
+				x := fmt.Sprintf("v%d", i)
+				if i == 2 {
+					x = "-"
+				}
+				want := map[string]string{"count": "1", "x": x, "posix": x, "argv": fmt.Sprintf("q%d|w%d", i, i)}
+				for k, w := range want {
+					if got[k] != w {
+						t.Errorf("request %d: %s=%q; want %q", i, k, got[k], w)
+					}
+				}
+				if randoms[got["random"]] || got["random"] == "" {
+					t.Errorf("request %d: random=%s seen before; want a fresh seed", i, got["random"])
+				}
+				if times[got["time"]] || got["time"] == "" {
+					t.Errorf("request %d: time=%s seen before", i, got["time"])
+				}
+				randoms[got["random"]], times[got["time"]] = true, true
+			}
+		})
+	}
+}
