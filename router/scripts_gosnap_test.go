@@ -1,11 +1,19 @@
 package router
 
 import (
+	"context"
+	"errors"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/rs/zerolog"
+
+	"github.com/wasigate/wasigate/wasi/cgi"
+	"github.com/wasigate/wasigate/wasi/toolchain"
 )
 
 // TestScriptsGoSnapshot: a Go script on a scripts route is built as a
@@ -75,5 +83,57 @@ snapshot = false
 	log := logs.String()
 	if !strings.Contains(log, `"snapshot":"snapshot: `) || !strings.Contains(log, `"snapshot":"turned off"`) {
 		t.Errorf("log %s; want a script built with a snapshot and one with it turned off", log)
+	}
+}
+
+// TestRouteGoAppSnapshot: a route whose module is a Go module folder
+// (samples/scripts/app, net/http + chi over net/http/cgi) is built as a
+// driver and served from a snapshot; the route says so, and each request
+// sees its own SCRIPT_NAME, path and POST body (issue 12).
+func TestRouteGoAppSnapshot(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := ParseConfig(strings.NewReader(`
+[[route]]
+path = "/app/*"
+module = "`+filepath.Join(repoRoot, "samples", "scripts", "app")+`"
+timeout = "120s"
+
+[[route]]
+path = "/other/*"
+module = "`+filepath.Join(repoRoot, "samples", "scripts", "app")+`"
+`), filepath.Join(dir, "test.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	site, err := Build(context.Background(), cfg, Options{
+		Loader: &cgi.Loader{Engine: scriptsEngine(t), Builder: &toolchain.Builder{Trusted: trustedTestBuilds(), Dir: filepath.Join(dir, "builds"), GoCache: testGoCache()}},
+		Log:    zerolog.Nop(),
+	})
+	if errors.Is(err, toolchain.ErrToolchain) && !requireToolchains() {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	for _, r := range site.Routes {
+		if !strings.HasPrefix(r.Snapshot, "snapshot: ") {
+			t.Errorf("route %s: snapshot %q; want one", r.Pattern, r.Snapshot)
+		}
+	}
+	srv := httptest.NewServer(site.Handler)
+	defer srv.Close()
+	for _, mount := range []string{"/app", "/other"} {
+		res, body := get(t, srv.URL+mount+"/")
+		if res.StatusCode != 200 || !strings.Contains(body, "Mounted at <code>"+mount+"</code>") {
+			t.Errorf("GET %s/: %d %q; want 200 and the page of the app mounted at %s", mount, res.StatusCode, body, mount)
+		}
+		res, body = get(t, srv.URL+mount+"/hello/gopher"+mount[1:])
+		if res.StatusCode != 200 || body != "Hello, gopher"+mount[1:]+"!\n" {
+			t.Errorf("GET %s/hello: %d %q", mount, res.StatusCode, body)
+		}
+		res, body = doRaw(t, "POST", srv.URL, mount+"/echo", "body of "+mount, http.Header{"Content-Type": {"text/plain"}})
+		if res.StatusCode != 200 || body != "body of "+mount {
+			t.Errorf("POST %s/echo: %d %q", mount, res.StatusCode, body)
+		}
 	}
 }
