@@ -62,7 +62,7 @@ snapshot = false
 			return l
 		}
 		a, b := lines("w1"), lines("w2")
-		for _, k := range []string{"rand", "randv2", "time"} {
+		for _, k := range []string{"rand", "randv2", "crypto", "time"} {
 			if a[k] == b[k] {
 				t.Errorf("%s: %s = %s in both requests; want each request's own", prefix, k, a[k])
 			}

@@ -70,14 +70,14 @@ func goLines(t *testing.T, p *Program, args, env []string) (map[string]string, e
 	return lines, err
 }
 
-// TestGoSnapshotIsolation: a Go script built by wasigate is a reactor
+// TestGoSnapshotIsolation: a Go script built by wasigate is a driver
 // served from a snapshot of the runtime's init (issue 12), and each
 // request still sees its own state: the package counter at 1, its own
-// math/rand, math/rand/v2 and map order (the runtime's random state is
-// reseeded), its own time, argv and environment (os.Getenv and
-// os.Environ), the volume's files; a goroutine sleeping works; os.Exit
-// and a panic end with their statuses. With snapshot = false the same
-// module boots the runtime per request and sees the same.
+// math/rand, math/rand/v2, crypto/rand and map order (the runtime's
+// random state is reseeded), its own time, argv and environment
+// (os.Getenv and os.Environ), the volume's files; a goroutine sleeping
+// works; os.Exit and a panic end with their statuses. With snapshot =
+// false the same module boots the runtime per request and sees the same.
 func TestGoSnapshotIsolation(t *testing.T) {
 	res := goSnapBuild(t, filepath.Join("testdata", "gosnap", "iso.go"))
 	if res.Fallback != "" {
@@ -123,7 +123,7 @@ func TestGoSnapshotIsolation(t *testing.T) {
 				}
 				runs = append(runs, l)
 			}
-			for _, k := range []string{"rand", "randv2", "time"} {
+			for _, k := range []string{"rand", "randv2", "crypto", "time"} {
 				seen := map[string]bool{}
 				for _, l := range runs {
 					seen[l[k]] = true

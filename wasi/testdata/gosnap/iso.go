@@ -4,6 +4,7 @@
 package main
 
 import (
+	crand "crypto/rand"
 	"fmt"
 	"math/rand"
 	randv2 "math/rand/v2"
@@ -45,6 +46,7 @@ func main() {
 	fmt.Printf("counter=%d\n", counter)
 	fmt.Printf("rand=%d\n", rand.Int63())
 	fmt.Printf("randv2=%d\n", randv2.Uint64())
+	fmt.Printf("crypto=%s\n", crand.Text())
 	fmt.Printf("time=%d\n", time.Now().UnixNano())
 	fmt.Printf("slept=%v\n", slept >= 2)
 	fmt.Printf("order=%s\n", order.String())
