@@ -20,9 +20,11 @@ import (
 // built with _start, as before, and the reason names the place. Reads in
 // other packages' init are not found (README, Snapshots).
 
-// maxInitEnvSource bounds the source goInitEnv parses; a larger package
-// is built with _start rather than parsed.
-const maxInitEnvSource = 4 << 20
+// maxInitEnvSource bounds the source goInitEnv parses in the server's
+// process (the source is a script author's, parsed outside the build
+// sandbox); a larger package main is built with _start rather than
+// parsed.
+const maxInitEnvSource = 1 << 20
 
 // envFuncs are the calls that read the environment.
 var envFuncs = map[string]map[string]bool{

@@ -33,8 +33,9 @@ var goMainSource []byte
 // sees it; a program with a file of that name is built with _start.
 const goMainFile = "zz_wasigate_go_main.go"
 
-// goReactorVersion goes into the build's content hash: modules built
-// before (with _start) or with another generated file are built again.
+// goReactorVersion goes into the build's content hash (with the
+// generated file's text): modules built before issue 12 (with _start) are
+// built again. Change it when goinitenv.go's rules change.
 const goReactorVersion = "go reactor v1"
 
 // maxFallback bounds the reason kept for a fallback build.
