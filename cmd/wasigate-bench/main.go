@@ -305,8 +305,8 @@ module = "samples/scripts/app"
 		{"2. wasigate C / CGI fork+exec C", ratio(0, 2), ">= 20", ratio(0, 2) >= 20},
 		{"3. wasigate Go / CGI fork+exec Go", ratio(3, 4), ">= 3", ratio(3, 4) >= 3},
 		{fmt.Sprintf("4. wasigate C p99 at %d connections (ms)", o.wrk.conns), p99.Seconds() * 1000, "< 5", p99 < 5*time.Millisecond},
-		{"5. wasigate Go app / CGI fork+exec Go app", ratio(6, 7), ">= 3", ratio(6, 7) >= 3},
-		{"6. wasigate Go from a snapshot / booting per request", ratio(3, 5), "> 1", ratio(3, 5) > 1},
+		{"3b. wasigate Go app / CGI fork+exec Go app", ratio(6, 7), ">= 3", ratio(6, 7) >= 3},
+		{"3c. wasigate Go from a snapshot / booting per request", ratio(3, 5), "> 1", ratio(3, 5) > 1},
 	}
 	fmt.Fprintln(w)
 	return printGoals(w, goals), nil
