@@ -30,13 +30,20 @@ type InterpreterOptions struct {
 	// the same syntax as a route's volumes.
 	Volumes map[string]Volume `toml:"volumes"`
 	// Scratch gives every request a fresh, empty, writable /tmp, removed
-	// when the request ends (a folder under the server's $TMPDIR; its size
-	// is not bounded). Default false: the guest has no writable folder.
+	// when the request ends (a folder under the server's $TMPDIR). Default
+	// false: the guest has no writable folder.
 	Scratch bool `toml:"scratch"`
+	// ScratchSize caps what a request's scratch folder holds: its files'
+	// bytes and 4 KiB per file or folder (default 64MiB); a write beyond
+	// it fails (EIO) and writes nothing.
+	ScratchSize Size `toml:"scratch_size"`
 	// Snapshot, on unless false, starts ruby.wasm's instances from a
 	// snapshot taken after ruby-init and the preloads (issue 12).
 	Snapshot *bool `toml:"snapshot"`
 }
+
+// quotaMin is the smallest scratch_size: a few files' worth.
+const quotaMin = 64 << 10
 
 // ScratchGuestDir is where an interpreter with scratch sees its fresh
 // folder.
@@ -63,6 +70,14 @@ func checkInterpreter(where string, in Interpreter) []string {
 		if m == "" || strings.ContainsAny(m, ", \x00") {
 			bad = append(bad, fmt.Sprintf("%s: preload %q is not a module name", where, m))
 		}
+	}
+	switch {
+	case in.ScratchSize < 0:
+		bad = append(bad, fmt.Sprintf("%s: scratch_size must be positive", where))
+	case in.ScratchSize > 0 && !in.Scratch:
+		bad = append(bad, fmt.Sprintf("%s: scratch_size without scratch = true", where))
+	case in.ScratchSize > 0 && in.ScratchSize < quotaMin:
+		bad = append(bad, fmt.Sprintf("%s: scratch_size must be at least 64KiB", where))
 	}
 	for g, v := range in.Volumes {
 		switch {

@@ -52,6 +52,7 @@ type (
 		// InitArgs, InitEnv: the interpreter's command line (no script)
 		// and environment, which a driver's snapshot init gets.
 		InitArgs, InitEnv []string
+		ScratchSize       int64 // bytes the scratch folder may hold (0: the loader's default)
 	}
 	// OutboundConfig is a route's outbound HTTP policy (issue 16): its
 	// allowed hosts and its tenant's (nil: no cap), the limits, the

@@ -3,6 +3,8 @@ package router
 import (
 	"fmt"
 	"net/http"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -104,5 +106,67 @@ func TestPythonSnapshotIsolation(t *testing.T) {
 				randoms[got["random"]], times[got["time"]] = true, true
 			}
 		})
+	}
+}
+
+// quotaScript fills its scratch /tmp: two 600,000-byte files (the second
+// over a 1 MiB cap), the first deleted and the second written again, a
+// truncate past the cap, then empty files until one fails.
+const quotaScript = `import os
+print("Content-Type: text/plain\n")
+def write(name, n):
+    try:
+        with open("/tmp/" + name, "wb") as f:
+            f.write(b"x" * n)
+        return "ok"
+    except OSError as e:
+        return "errno %d" % e.errno
+print("a=" + write("a", 600000))
+print("b=" + write("b", 600000))
+os.remove("/tmp/a")
+print("b2=" + write("b", 600000))
+try:
+    with open("/tmp/b", "r+b") as f:
+        f.truncate(2000000)
+    print("truncate=ok")
+except OSError as e:
+    print("truncate=errno %d" % e.errno)
+n = 0
+try:
+    while n < 10000:
+        open("/tmp/e%d" % n, "w").close()
+        n += 1
+except OSError:
+    pass
+print("files=%d" % n)
+`
+
+func init() { pythonScripts["quota.py"] = quotaScript }
+
+// TestPythonScratchQuota: scratch_size caps what a request's /tmp holds,
+// bytes and files; a write over the cap fails in the script (EIO, 29) and
+// writes nothing; deleting gives the room back; the next request starts
+// with the whole cap again.
+func TestPythonScratchQuota(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	base, logs := pythonSite(t, "scratch = true\nscratch_size = \"1MiB\"")
+	for i := 0; i < 2; i++ {
+		res, body := pyDo(t, "GET", base+"/s/quota.py", "", nil)
+		got := oracle(body)
+		want := map[string]string{"a": "ok", "b": "errno 29", "b2": "ok", "truncate": "errno 29"}
+		for k, w := range want {
+			if got[k] != w {
+				t.Errorf("request %d: %s=%q; want %q\nbody: %s\nlog: %s", i, k, got[k], w, body, logs)
+			}
+		}
+		// 1 MiB less the 600,000 bytes of b and the blocks of a's and b's
+		// entries leave room for about 108 files of 4 KiB each.
+		if n, _ := strconv.Atoi(got["files"]); res.StatusCode != 200 || n < 90 || n > 120 {
+			t.Errorf("request %d: %d, %s empty files; want 200 and about 108", i, res.StatusCode, got["files"])
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(tmp, "wasigate-scratch-*")); len(left) != 0 {
+		t.Errorf("scratch folders left on the host: %v", left)
 	}
 }

@@ -215,7 +215,7 @@ func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect h
 			// interpreter's start-up and preloads (issue 12).
 			InitArgs: append([]string{filepath.Base(in.path)}, in.Args...), InitEnv: in.env}
 		if in.Scratch {
-			rc.Scratch = ScratchGuestDir
+			rc.Scratch, rc.ScratchSize = ScratchGuestDir, int64(in.ScratchSize)
 		}
 		prog, err := in.mod.Bind(rc)
 		if err != nil {

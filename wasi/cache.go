@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/wasigate/wasigate/wasi/seal"
 )
@@ -17,8 +18,12 @@ import (
 // (internal/filecache). So the engine keeps an HMAC per entry beside it and
 // checks, before each compile, the entries that module was compiled into
 // (recorded in seen/HASH): an entry that fails is deleted, and wazero
-// compiles the module afresh instead of mapping the bytes as code. At
-// start, every entry is checked and unsigned or failing ones are deleted.
+// compiles the module afresh instead of mapping the bytes as code. An
+// entry is checked when its module is compiled, not at start: reading and
+// hashing the whole cache at every start grew with it (3.9 GB here, seconds
+// a start). At start, the entries of modules not compiled for
+// CacheMaxAge are deleted (before marks its module used), and so are
+// entries no module claims once as old.
 //
 // What it cannot see: an entry written into the folder during a compile
 // is signed as that compile's. The folder is the server's user's alone
@@ -46,12 +51,49 @@ func newSealedCache(cacheDir string) (*sealedCache, error) {
 			return nil, fmt.Errorf("cache dir: %w", err)
 		}
 	}
-	for e := range c.entries() {
-		if c.key.Verify(filepath.Join(c.dir, e), c.sig(e)) != nil {
-			c.remove(e)
+	c.prune(time.Now().Add(-CacheMaxAge))
+	return c, nil
+}
+
+// CacheMaxAge is how long compiled code of a module stays in the cache
+// without being used (snapshots are kept as long: SnapshotMaxAge).
+const CacheMaxAge = 14 * 24 * time.Hour
+
+// prune deletes the entries of the modules last compiled before old, and
+// the entries no module claims that are older than old.
+func (c *sealedCache) prune(old time.Time) {
+	claimed := map[string]bool{}
+	markers, _ := os.ReadDir(c.seenDir)
+	for _, m := range markers {
+		path := filepath.Join(c.seenDir, m.Name())
+		list, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		info, err := m.Info()
+		stale := err == nil && info.ModTime().Before(old)
+		for _, e := range strings.Fields(string(list)) {
+			if stale {
+				c.drop(e)
+			} else {
+				claimed[e] = true
+			}
+		}
+		if stale {
+			_ = os.Remove(path)
 		}
 	}
-	return c, nil
+	for e := range c.entries() {
+		if info, err := os.Stat(filepath.Join(c.dir, e)); err == nil && !claimed[e] && info.ModTime().Before(old) {
+			c.drop(e)
+		}
+	}
+}
+
+// drop deletes an entry and its signature (unused, not failed).
+func (c *sealedCache) drop(entry string) {
+	_ = os.Remove(filepath.Join(c.dir, entry))
+	_ = os.Remove(c.sig(entry))
 }
 
 // entries lists wazero's cache files as "version-folder/name", leaving
@@ -100,6 +142,10 @@ func (c *sealedCache) before(hash string) (snapshot map[string]bool, cached bool
 	marker := filepath.Join(c.seenDir, hash)
 	list, err := os.ReadFile(marker)
 	cached = err == nil
+	if cached {
+		now := time.Now()
+		_ = os.Chtimes(marker, now, now) // used: kept by prune
+	}
 	for _, e := range strings.Fields(string(list)) {
 		if _, err := os.Stat(filepath.Join(c.dir, e)); errors.Is(err, os.ErrNotExist) {
 			cached = false // removed at start, or by wazero: compiled again

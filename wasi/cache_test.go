@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/wasigate/wasigate/wasi"
 )
@@ -102,5 +103,45 @@ func TestCacheTamperedEntryRecompiled(t *testing.T) {
 	// The fresh entry is signed: the next engine loads it.
 	if _, m, e := compileRun(t, cacheDir, hello); !m.Cached || e.Removed() != 0 {
 		t.Errorf("next start: cached %v, removed %d; want true, 0", m.Cached, e.Removed())
+	}
+}
+
+// TestCachePrune: compiled code not used for CacheMaxAge is deleted at the
+// next start; code used since is kept, and a compile marks it used.
+func TestCachePrune(t *testing.T) {
+	hello, err := os.ReadFile(filepath.Join("..", "testdata", "guests", "hello.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cacheDir := t.TempDir()
+	compileRun(t, cacheDir, hello)
+	entries := cacheEntries(t, cacheDir)
+	markers, _ := filepath.Glob(filepath.Join(cacheDir, "seen", "*"))
+	if len(entries) != 1 || len(markers) != 1 {
+		t.Fatalf("entries %v, markers %v; want one each", entries, markers)
+	}
+	age := func(d time.Duration) {
+		old := time.Now().Add(-d)
+		for p := range entries {
+			os.Chtimes(p, old, old)
+		}
+		os.Chtimes(markers[0], old, old)
+	}
+	age(wasi.CacheMaxAge - time.Hour) // used 13 days 23 hours ago: kept
+	if _, m, _ := compileRun(t, cacheDir, hello); !m.Cached {
+		t.Fatalf("used within CacheMaxAge: not loaded from the cache")
+	}
+	if st, err := os.Stat(markers[0]); err != nil || time.Since(st.ModTime()) > time.Minute {
+		t.Errorf("after a compile the module is not marked used: %v", err)
+	}
+	age(wasi.CacheMaxAge + time.Hour)
+	ctx := context.Background()
+	e, err := wasi.NewEngine(ctx, wasi.Options{CacheDir: cacheDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Close(ctx)
+	if left := cacheEntries(t, cacheDir); len(left) != 0 {
+		t.Errorf("entries unused for longer than %s kept: %v", wasi.CacheMaxAge, left)
 	}
 }

@@ -62,6 +62,7 @@ type Engine struct {
 	pools       poolSet
 	dl          deadlines     // deadline.go
 	snapTimeout time.Duration // Options.SnapshotInitTimeout
+	pruneOnce   sync.Once     // pruneSnapshots (snapcache.go)
 
 	mu    sync.Mutex
 	hosts map[string]bool // import module names the host provides

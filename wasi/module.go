@@ -1,6 +1,7 @@
 package wasi
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -147,6 +148,9 @@ type Config struct {
 	// Scratch is the guest path of a fresh, empty, writable folder each
 	// call gets, removed after it (scratch.go); "" gives none.
 	Scratch string
+	// ScratchSize caps the bytes the scratch folder holds (scratchquota.go);
+	// 0 means DefaultScratchSize.
+	ScratchSize int64
 	// Outbound is what the guests may reach through wasi_experimental_http
 	// (outbound.go); nil: nothing.
 	Outbound *Outbound
@@ -163,6 +167,9 @@ type Config struct {
 	InitArgs, InitEnv []string
 }
 
+// DefaultScratchSize is Config.ScratchSize when it is 0.
+const DefaultScratchSize = 64 << 20
+
 // DefaultMaxOpenFiles is Config.MaxOpenFiles when it is 0.
 const DefaultMaxOpenFiles = 256
 
@@ -177,6 +184,8 @@ type Program struct {
 	files   int     // Config.MaxOpenFiles
 	pool    *memoryPool
 	scratch string // Config.Scratch
+	// scratchSize: Config.ScratchSize, the default applied.
+	scratchSize int64
 	// outbound: the module imports wasi_experimental_http, so a run gets
 	// its per-run state under policy (outbound.go).
 	outbound bool
@@ -245,15 +254,16 @@ func (m *Module) Prepare(c Config) (*Program, error) {
 		return nil, err
 	}
 	p := &Program{
-		module:  m,
-		entry:   entry,
-		init:    entry != "_start" && entry != "_initialize" && m.HasExport("_initialize"),
-		scratch: c.Scratch,
-		ruby:    rb,
-		cfg:     m.base,
-		mounts:  mounts,
-		files:   maxFiles,
-		pool:    m.engine.pools.get(c.MemoryLimit),
+		module:      m,
+		entry:       entry,
+		init:        entry != "_start" && entry != "_initialize" && m.HasExport("_initialize"),
+		scratch:     c.Scratch,
+		scratchSize: cmp.Or(c.ScratchSize, DefaultScratchSize),
+		ruby:        rb,
+		cfg:         m.base,
+		mounts:      mounts,
+		files:       maxFiles,
+		pool:        m.engine.pools.get(c.MemoryLimit),
 	}
 	p.outbound, p.policy = m.importsModule(OutboundModuleName), c.Outbound
 	if p.init {

@@ -19,7 +19,8 @@ func (p *Program) withScratch(cfg wazero.ModuleConfig, dir string) (wazero.Modul
 		return nil, nil, err
 	}
 	// The scratch folder counts against max_open_files like the volumes.
-	mounts := append(p.mounts[:len(p.mounts):len(p.mounts)], mount{guest: p.scratch, fs: &rootFS{root: root}})
+	fs := &quotaFS{FS: &rootFS{root: root}, q: &quota{max: p.scratchSize}}
+	mounts := append(p.mounts[:len(p.mounts):len(p.mounts)], mount{guest: p.scratch, fs: fs})
 	fsc, err := fsConfig(mounts, p.files)
 	if err != nil {
 		root.Close()

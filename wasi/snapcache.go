@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 
@@ -20,6 +22,38 @@ import (
 // compile cache, the folder may be written by whoever can write it, and a
 // changed image would be another program.
 
+// SnapshotMaxAge is how long a cached snapshot is kept without being
+// used: each start that loads one marks it used; the first snapshot an
+// engine takes or loads deletes those unused for longer. (A changed module,
+// preload list or volume set takes a new one; the old ones would pile up,
+// an interpreter's image being tens of MiB.)
+const SnapshotMaxAge = 14 * 24 * time.Hour
+
+// pruneSnapshots deletes the cached snapshots unused for SnapshotMaxAge,
+// once per engine.
+func (e *Engine) pruneSnapshots() {
+	e.pruneOnce.Do(func() {
+		dir := filepath.Join(e.cacheDir, "snapshots")
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			return
+		}
+		old := time.Now().Add(-SnapshotMaxAge)
+		for _, ent := range ents {
+			key, ok := strings.CutSuffix(ent.Name(), ".wasm")
+			if !ok {
+				continue
+			}
+			if info, err := ent.Info(); err == nil && info.ModTime().Before(old) {
+				wasmPath, imgPath, wasmSig, imgSig := e.snapPaths(key)
+				for _, p := range []string{imgPath, wasmSig, imgSig, wasmPath} {
+					_ = os.Remove(p)
+				}
+			}
+		}
+	})
+}
+
 func (e *Engine) snapPaths(key string) (wasm, img, wasmSig, imgSig string) {
 	dir := filepath.Join(e.cacheDir, "snapshots")
 	sig := filepath.Join(e.cacheDir, "snapshots-sig")
@@ -32,6 +66,7 @@ func (e *Engine) loadSnapshot(rt wazero.Runtime, key string) *snapshot {
 	if e.sealed == nil {
 		return nil
 	}
+	e.pruneSnapshots()
 	wasmPath, imgPath, wasmSig, imgSig := e.snapPaths(key)
 	if _, err := os.Stat(wasmPath); err != nil {
 		return nil
@@ -69,6 +104,8 @@ func (e *Engine) loadSnapshot(rt wazero.Runtime, key string) *snapshot {
 		drop()
 		return nil
 	}
+	now := time.Now()
+	_ = os.Chtimes(wasmPath, now, now) // used: kept by pruneSnapshots
 	return &snapshot{compiled: compiled, image: img,
 		info: SnapshotInfo{On: true, Cached: true, Image: img.size, Mapped: !img.copy}}
 }
@@ -79,6 +116,7 @@ func (e *Engine) saveSnapshot(key string, wasm, mem []byte) {
 	if e.sealed == nil {
 		return
 	}
+	e.pruneSnapshots()
 	wasmPath, imgPath, wasmSig, imgSig := e.snapPaths(key)
 	if err := os.MkdirAll(filepath.Dir(wasmPath), 0o700); err != nil {
 		return

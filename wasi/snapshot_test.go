@@ -270,3 +270,47 @@ func TestSnapshotCache(t *testing.T) {
 		t.Errorf("after changing the image: %+v, counter %s; want taken again, counter 1", third, out3[0].counter)
 	}
 }
+
+// TestSnapshotCachePrune: a start that loads a snapshot marks it used and
+// deletes the cached snapshots unused for SnapshotMaxAge.
+func TestSnapshotCachePrune(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	open := func() SnapshotInfo {
+		e, err := NewEngine(ctx, Options{CacheDir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { e.Close(ctx) })
+		return reactorProgram(t, e, Config{}).Snapshot()
+	}
+	if first := open(); !first.On || first.Cached {
+		t.Fatalf("first start: %+v; want a snapshot taken", first)
+	}
+	used, _ := filepath.Glob(filepath.Join(dir, "snapshots", "*.wasm"))
+	if len(used) != 1 {
+		t.Fatalf("cached modules %v; want one", used)
+	}
+	stale := []string{filepath.Join(dir, "snapshots", "stale.wasm"), filepath.Join(dir, "snapshots", "stale.img"),
+		filepath.Join(dir, "snapshots-sig", "stale.wasm"), filepath.Join(dir, "snapshots-sig", "stale.img")}
+	for _, p := range stale {
+		if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	long, recent := time.Now().Add(-SnapshotMaxAge-time.Hour), time.Now().Add(-SnapshotMaxAge+time.Hour)
+	os.Chtimes(stale[0], long, long)
+	os.Chtimes(used[0], recent, recent)
+	if second := open(); !second.On || !second.Cached {
+		t.Fatalf("second start: %+v; want the snapshot loaded from the cache", second)
+	}
+	for _, p := range stale {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("%s kept; want it deleted (unused for longer than %s)", p, SnapshotMaxAge)
+		}
+	}
+	st, err := os.Stat(used[0])
+	if err != nil || time.Since(st.ModTime()) > time.Minute {
+		t.Errorf("the loaded snapshot: %v, used %v ago; want kept and marked used now", err, time.Since(st.ModTime()))
+	}
+}

@@ -3,6 +3,10 @@
 # would look for flup, which Debian does not package).
 import web
 
+# Production settings: debug mode's reloader stats the file of every loaded
+# module on each request, and each CGI request is a fresh interpreter anyway.
+web.config.debug = False
+
 urls = ("/(.*)", "Hello")
 app = web.application(urls, globals())
 

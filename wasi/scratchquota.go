@@ -1,0 +1,212 @@
+package wasi
+
+import (
+	"io"
+	"io/fs"
+	"sync"
+
+	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
+	"github.com/tetratelabs/wazero/sys"
+)
+
+// A call's scratch folder holds at most Config.ScratchSize bytes (issue
+// 14): without a cap one request could fill the host's disk. quotaFS
+// counts, for the files the guest writes, how far each grows (a write or
+// a truncate past its end), gives back what it shrinks or deletes, and
+// charges quotaEntry for each file or folder it creates, so that a
+// million empty files count too. What would exceed the cap fails with EIO
+// (wazero 1.12's WASI errnos have no ENOSPC) and writes nothing.
+
+// quotaEntry is what a created file or folder costs: one block.
+const quotaEntry = 4096
+
+// errQuota is what a guest over its scratch cap gets.
+const errQuota = experimentalsys.EIO
+
+// quota is the bytes a call's scratch folder may still take.
+type quota struct {
+	mu   sync.Mutex
+	used int64
+	max  int64
+}
+
+func (q *quota) take(n int64) bool {
+	if n <= 0 {
+		return true
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.used+n > q.max {
+		return false
+	}
+	q.used += n
+	return true
+}
+
+func (q *quota) give(n int64) {
+	if n <= 0 {
+		return
+	}
+	q.mu.Lock()
+	q.used = max(0, q.used-n)
+	q.mu.Unlock()
+}
+
+// quotaFS is a scratch folder's file system under q.
+type quotaFS struct {
+	experimentalsys.FS
+	q *quota
+}
+
+// OpenFile implements experimentalsys.FS.
+func (f *quotaFS) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMode) (experimentalsys.File, experimentalsys.Errno) {
+	st, e := f.FS.Lstat(p)
+	exists := e == 0
+	if !exists && flag&experimentalsys.O_CREAT != 0 && !f.q.take(quotaEntry) {
+		return nil, errQuota
+	}
+	file, e := f.FS.OpenFile(p, flag, perm)
+	if e != 0 {
+		if !exists && flag&experimentalsys.O_CREAT != 0 {
+			f.q.give(quotaEntry)
+		}
+		return nil, e
+	}
+	if exists && flag&experimentalsys.O_TRUNC != 0 && st.Mode.IsRegular() && st.Nlink <= 1 {
+		f.q.give(st.Size)
+	}
+	return &quotaFile{File: file, q: f.q}, 0
+}
+
+// Mkdir implements experimentalsys.FS.
+func (f *quotaFS) Mkdir(p string, perm fs.FileMode) experimentalsys.Errno {
+	if !f.q.take(quotaEntry) {
+		return errQuota
+	}
+	e := f.FS.Mkdir(p, perm)
+	if e != 0 {
+		f.q.give(quotaEntry)
+	}
+	return e
+}
+
+// Link implements experimentalsys.FS.
+func (f *quotaFS) Link(oldPath, newPath string) experimentalsys.Errno {
+	if !f.q.take(quotaEntry) {
+		return errQuota
+	}
+	e := f.FS.Link(oldPath, newPath)
+	if e != 0 {
+		f.q.give(quotaEntry)
+	}
+	return e
+}
+
+// freed is what deleting the entry st describes gives back: its block,
+// and its bytes when it is a file's last name.
+func freed(st sys.Stat_t) int64 {
+	n := int64(quotaEntry)
+	if st.Mode.IsRegular() && st.Nlink <= 1 {
+		n += st.Size
+	}
+	return n
+}
+
+// Unlink implements experimentalsys.FS.
+func (f *quotaFS) Unlink(p string) experimentalsys.Errno {
+	st, e := f.FS.Lstat(p)
+	if e = f.FS.Unlink(p); e == 0 {
+		f.q.give(freed(st))
+	}
+	return e
+}
+
+// Rmdir implements experimentalsys.FS.
+func (f *quotaFS) Rmdir(p string) experimentalsys.Errno {
+	e := f.FS.Rmdir(p)
+	if e == 0 {
+		f.q.give(quotaEntry)
+	}
+	return e
+}
+
+// Rename implements experimentalsys.FS: a file renamed over another frees
+// the other.
+func (f *quotaFS) Rename(from, to string) experimentalsys.Errno {
+	st, te := f.FS.Lstat(to)
+	e := f.FS.Rename(from, to)
+	if e == 0 && te == 0 {
+		f.q.give(freed(st))
+	}
+	return e
+}
+
+// quotaFile charges a file's growth to its folder's quota.
+type quotaFile struct {
+	experimentalsys.File
+	q *quota
+}
+
+// grow takes what writing n bytes at off adds to the file; false when the
+// quota has not that much left.
+func (f *quotaFile) grow(off, n int64) (int64, bool) {
+	st, e := f.File.Stat()
+	if e != 0 {
+		return 0, false
+	}
+	add := off + n - st.Size
+	return add, f.q.take(add)
+}
+
+func (f *quotaFile) Write(p []byte) (int, experimentalsys.Errno) {
+	off := int64(0)
+	if f.File.IsAppend() {
+		st, e := f.File.Stat()
+		if e != 0 {
+			return 0, e
+		}
+		off = st.Size
+	} else {
+		var e experimentalsys.Errno
+		if off, e = f.File.Seek(0, io.SeekCurrent); e != 0 {
+			return 0, e
+		}
+	}
+	add, ok := f.grow(off, int64(len(p)))
+	if !ok {
+		return 0, errQuota
+	}
+	n, e := f.File.Write(p)
+	if short := int64(len(p) - n); short > 0 {
+		f.q.give(min(add, short))
+	}
+	return n, e
+}
+
+func (f *quotaFile) Pwrite(p []byte, off int64) (int, experimentalsys.Errno) {
+	add, ok := f.grow(off, int64(len(p)))
+	if !ok {
+		return 0, errQuota
+	}
+	n, e := f.File.Pwrite(p, off)
+	if short := int64(len(p) - n); short > 0 {
+		f.q.give(min(add, short))
+	}
+	return n, e
+}
+
+func (f *quotaFile) Truncate(size int64) experimentalsys.Errno {
+	st, e := f.File.Stat()
+	if e != 0 {
+		return e
+	}
+	if !f.q.take(size - st.Size) {
+		return errQuota
+	}
+	if e := f.File.Truncate(size); e != 0 {
+		f.q.give(size - st.Size)
+		return e
+	}
+	f.q.give(st.Size - size)
+	return 0
+}
