@@ -104,7 +104,7 @@ func (l *fakeLoader) Load(_ context.Context, path string) (Module, error) {
 	return &fakeModule{l: l, run: run}, nil
 }
 
-func (l *fakeLoader) Scripts(RunConfig, func(string) string, func(string, bool, time.Duration)) Scripts {
+func (l *fakeLoader) Scripts(RunConfig, func(string) string, func(string, bool, time.Duration, string)) Scripts {
 	return fakeScripts{}
 }
 

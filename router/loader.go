@@ -15,8 +15,10 @@ type Loader interface {
 	Load(ctx context.Context, path string) (Module, error)
 	// Scripts returns the scripts of one route, each built when first run
 	// and again when it changes. name gives a script's module name for
-	// errors; built, if not nil, is told of each successful build.
-	Scripts(c RunConfig, name func(path string) string, built func(path string, cached bool, d time.Duration)) Scripts
+	// errors; built, if not nil, is told of each successful build and
+	// whether the script's instances start from a snapshot, or why not
+	// (issue 12; "" for a program that has no init to snapshot).
+	Scripts(c RunConfig, name func(path string) string, built func(path string, cached bool, d time.Duration, snapshot string)) Scripts
 	// SourceKind is the kind of source at path (".go", by its extension
 	// or a folder's files), or "" when the loader neither runs nor
 	// builds it.

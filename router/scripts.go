@@ -179,9 +179,17 @@ func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect h
 		root.Close()
 		return nil, err
 	}
-	s.set = opts.Loader.Scripts(RunConfig{Volumes: volumes, MemoryLimit: s.memory, MaxOpenFiles: s.files, Outbound: sc.outbound(rt)}, s.moduleName,
-		func(full string, cached bool, d time.Duration) {
-			s.log.Info().Str("module", s.moduleName(full)).Bool("cached", cached).Dur("build", d).Msg("script built")
+	// Go scripts start from a snapshot of the runtime's init (issue 12)
+	// unless the route says snapshot = false; each build says which, or
+	// why not, once.
+	s.set = opts.Loader.Scripts(RunConfig{Volumes: volumes, MemoryLimit: s.memory, MaxOpenFiles: s.files, Outbound: sc.outbound(rt),
+		NoSnapshot: rt.Snapshot != nil && !*rt.Snapshot}, s.moduleName,
+		func(full string, cached bool, d time.Duration, snap string) {
+			ev := s.log.Info()
+			if snap != "" && snap != "turned off" && !strings.HasPrefix(snap, "snapshot: ") {
+				ev = s.log.Warn()
+			}
+			ev.Str("module", s.moduleName(full)).Bool("cached", cached).Dur("build", d).Str("snapshot", snap).Msg("script built")
 		})
 	for _, v := range volumes {
 		if v.Guest == ScriptsGuestDir && len(interps) > 0 {

@@ -189,7 +189,7 @@ func ReadModuleFile(path string) ([]byte, error) {
 // Load builds the source at path with b (nil: only .wasm and .wat, which
 // wat2wasm converts in process) and compiles the module.
 func (e *Engine) Load(ctx context.Context, path string, b *toolchain.Builder) (*Module, error) {
-	wasmPath := path
+	wasmPath, fallback := path, ""
 	kind := toolchain.KindOf(path)
 	switch {
 	case kind == "":
@@ -204,13 +204,18 @@ func (e *Engine) Load(ctx context.Context, path string, b *toolchain.Builder) (*
 		if err != nil {
 			return nil, err
 		}
-		wasmPath = res.Path
+		wasmPath, fallback = res.Path, res.Fallback
 	}
 	wasm, err := ReadModuleFile(wasmPath)
 	if err != nil {
 		return nil, err
 	}
-	return e.Compile(ctx, path, wasm)
+	m, err := e.Compile(ctx, path, wasm)
+	if err != nil {
+		return nil, err
+	}
+	m.goFallback = fallback
+	return m, nil
 }
 
 // coalesceGap is the largest run of zero bytes between two active data

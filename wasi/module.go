@@ -45,6 +45,9 @@ type Module struct {
 	interrupt        bool // has the interrupt global
 
 	snap moduleSnapshot // snapshot.go
+	// goFallback: why a Go program was built with _start and not as a
+	// driver a snapshot is taken of (toolchain/gosnap.go); "" otherwise.
+	goFallback string
 }
 
 // prepare builds the parts of the module config that are the same for every
@@ -265,6 +268,8 @@ func (m *Module) Prepare(c Config) (*Program, error) {
 	p.outbound, p.policy = m.importsModule(OutboundModuleName), c.Outbound
 	if p.init {
 		p.useSnapshot(c)
+	} else if entry == "_start" && m.goFallback != "" {
+		p.snapInfo.Reason = m.goFallback
 	}
 	return p, nil
 }

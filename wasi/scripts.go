@@ -25,7 +25,7 @@ type Scripts struct {
 	builder *toolchain.Builder
 	cfg     Config
 	name    func(full string) string
-	built   func(full string, cached bool, d time.Duration)
+	built   func(full string, cached bool, d time.Duration, snap SnapshotInfo)
 
 	mu      sync.Mutex
 	scripts map[string]*script       // by host path
@@ -36,7 +36,7 @@ type Scripts struct {
 // NewScripts returns the scripts of a route whose programs run with cfg.
 // name gives a script's module name for errors and logs; built, if not
 // nil, is told of each successful build before its waiters go on.
-func (e *Engine) NewScripts(b *toolchain.Builder, cfg Config, name func(full string) string, built func(full string, cached bool, d time.Duration)) *Scripts {
+func (e *Engine) NewScripts(b *toolchain.Builder, cfg Config, name func(full string) string, built func(full string, cached bool, d time.Duration, snap SnapshotInfo)) *Scripts {
 	return &Scripts{engine: e, builder: b, cfg: cfg, name: name, built: built,
 		scripts: map[string]*script{}, modules: map[string]*scriptModule{}}
 }
@@ -219,7 +219,7 @@ func (s *Scripts) build(full string, sc *script, f *scriptFlight) {
 	// Told before the waiters go on, so that the event comes before
 	// anything they log about the script.
 	if err == nil && s.built != nil {
-		s.built(full, cached, time.Since(start))
+		s.built(full, cached, time.Since(start), prog.Snapshot())
 	}
 	f.prog, f.key, f.err = prog, key, err
 	close(f.done)
@@ -229,7 +229,7 @@ func (s *Scripts) build(full string, sc *script, f *scriptFlight) {
 // distinct .wasm) and prepares the script at full.
 func (s *Scripts) compile(full string) (*Program, string, bool, error) {
 	ctx := context.Background()
-	wasmPath, cached := full, true
+	wasmPath, cached, fallback := full, true, ""
 	if kind := toolchain.KindOf(full); kind != toolchain.Wasm {
 		if s.builder == nil {
 			return nil, "", false, fmt.Errorf("%s scripts need a builder", kind)
@@ -238,7 +238,7 @@ func (s *Scripts) compile(full string) (*Program, string, bool, error) {
 		if err != nil {
 			return nil, "", false, err
 		}
-		wasmPath, cached = res.Path, res.Cached
+		wasmPath, cached, fallback = res.Path, res.Cached, res.Fallback
 	}
 	wasm, err := os.ReadFile(wasmPath)
 	if err != nil {
@@ -259,6 +259,7 @@ func (s *Scripts) compile(full string) (*Program, string, bool, error) {
 		if err != nil {
 			return nil, "", false, err
 		}
+		mod.goFallback = fallback
 		s.mu.Lock()
 		if m = s.modules[key]; m != nil {
 			m.users++ // compiled meanwhile for another script: use that one

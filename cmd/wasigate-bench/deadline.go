@@ -16,6 +16,7 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasigate/wasigate/wasi"
+	"github.com/wasigate/wasigate/wasi/toolchain"
 )
 
 // -deadline (issue 13): what stopping a guest on time costs, each way side
@@ -48,8 +49,8 @@ type dlProgram struct {
 	compiled wazero.CompiledModule
 }
 
-// run instantiates p and runs _start under ctx; an exit with code 0 is
-// success.
+// run instantiates p and runs _start (a Go reactor's _initialize and
+// main) under ctx; an exit with code 0 is success.
 func (p dlProgram) run(ctx context.Context, cfg wazero.ModuleConfig) error {
 	mod, err := p.way.rt.InstantiateModule(ctx, p.compiled, cfg.WithName("").WithStartFunctions())
 	if err != nil {
@@ -63,7 +64,14 @@ func (p dlProgram) run(ctx context.Context, cfg wazero.ModuleConfig) error {
 		}
 		defer context.AfterFunc(ctx, func() { g.Set(1) })()
 	}
-	_, err = mod.ExportedFunction("_start").Call(ctx)
+	if fn := mod.ExportedFunction("_start"); fn != nil {
+		_, err = fn.Call(ctx)
+	} else if _, err = mod.ExportedFunction("_initialize").Call(ctx); err == nil {
+		// A Go program wasigate built as a driver (issue 12): the
+		// runtime's init, then main; what a request without a snapshot
+		// runs.
+		_, err = mod.ExportedFunction(toolchain.GoRunExport).Call(ctx)
+	}
 	var exit *sys.ExitError
 	if errors.As(err, &exit) && exit.ExitCode() == 0 {
 		return nil

@@ -56,29 +56,40 @@ func nativeHello(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, "Hello from C, compiled to WASI\nQUERY_STRING="+r.URL.RawQuery+"\n")
 }
 
-// buildNative compiles samples/c/hello.c with gcc and
-// samples/scripts/hello-go.go with go for the host, into dir.
-func buildNative(ctx context.Context, repo, dir string) (cBin, goBin string, err error) {
+// buildNative compiles samples/c/hello.c with gcc, and
+// samples/scripts/hello-go.go and the samples/scripts/app module folder
+// with go, for the host, into dir.
+func buildNative(ctx context.Context, repo, dir string) (cBin, goBin, appBin string, err error) {
 	cBin = filepath.Join(dir, "hello-c")
 	goBin = filepath.Join(dir, "hello-go")
+	appBin = filepath.Join(dir, "app")
+	app := exec.CommandContext(ctx, "go", "build", "-o", appBin, ".")
+	app.Dir = filepath.Join(repo, "samples", "scripts", "app")
 	steps := []*exec.Cmd{
 		exec.CommandContext(ctx, "gcc", "-O2", "-o", cBin, filepath.Join(repo, "samples", "c", "hello.c")),
 		exec.CommandContext(ctx, "go", "build", "-o", goBin, filepath.Join(repo, "samples", "scripts", "hello-go.go")),
+		app,
 	}
 	for _, cmd := range steps {
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Run(); err != nil {
-			return "", "", fmt.Errorf("%s: %w: %s", strings.Join(cmd.Args, " "), err, strings.TrimSpace(out.String()))
+			return "", "", "", fmt.Errorf("%s: %w: %s", strings.Join(cmd.Args, " "), err, strings.TrimSpace(out.String()))
 		}
 	}
-	return cBin, goBin, nil
+	return cBin, goBin, appBin, nil
 }
 
 // cgiHandler serves a native program through Go's net/http/cgi: a fork
 // and exec per request.
 func cgiHandler(bin string) http.Handler {
 	return &cgi.Handler{Path: bin, Root: "/"}
+}
+
+// cgiHandlerAt is cgiHandler for a program mounted at root (its
+// SCRIPT_NAME), as the app is on wasigate's /app/* route.
+func cgiHandlerAt(bin, root string) http.Handler {
+	return &cgi.Handler{Path: bin, Root: root}
 }
 
 // niceAfter is -nice-after: the engine's priority guard threshold (0: the

@@ -100,11 +100,17 @@ func (l *Loader) SourceKind(path string) string { return string(toolchain.KindOf
 
 // Scripts returns the scripts of one route, built when first run and
 // again when they change (wasi.Scripts).
-func (l *Loader) Scripts(c RunConfig, name func(path string) string, built func(path string, cached bool, d time.Duration)) Scripts {
+func (l *Loader) Scripts(c RunConfig, name func(path string) string, built func(path string, cached bool, d time.Duration, snapshot string)) Scripts {
 	// Router has checked the allowed_hosts entries at startup; should one
 	// still fail here, the route's scripts reach nothing.
 	cfg, _ := config(c)
-	return scripts{s: l.Engine.NewScripts(l.Builder, cfg, name, built), observe: c.Outbound.Observe}
+	var told func(string, bool, time.Duration, wasi.SnapshotInfo)
+	if built != nil {
+		told = func(p string, cached bool, d time.Duration, s wasi.SnapshotInfo) {
+			built(p, cached, d, snapshotSummary(s))
+		}
+	}
+	return scripts{s: l.Engine.NewScripts(l.Builder, cfg, name, told), observe: c.Outbound.Observe}
 }
 
 func config(c RunConfig) (wasi.Config, error) {

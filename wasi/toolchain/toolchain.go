@@ -91,6 +91,9 @@ type flight struct {
 type Result struct {
 	Path   string // the .wasm file
 	Cached bool   // found in the build cache
+	// Fallback: why a Go program was built with _start and not as the
+	// reactor wasi snapshots (gosnap.go); "" otherwise.
+	Fallback string
 }
 
 // Build returns a .wasm for the source at src, building it if the cache has
@@ -114,7 +117,7 @@ func (b *Builder) Build(ctx context.Context, src string) (Result, error) {
 	out := filepath.Join(b.Dir, "builds", key+".wasm")
 	if _, err := os.Stat(out); err == nil {
 		if b.Key == nil || b.Key.Verify(out, out+".hmac") == nil {
-			return Result{Path: out, Cached: true}, nil
+			return Result{Path: out, Cached: true, Fallback: readFallback(out)}, nil
 		}
 		// Changed behind the server's back: never run it, build afresh.
 		_ = os.Remove(out)
@@ -129,7 +132,10 @@ func (b *Builder) Build(ctx context.Context, src string) (Result, error) {
 		b.mu.Unlock()
 		select {
 		case <-f.done:
-			return Result{Path: f.out}, f.err
+			if f.err != nil {
+				return Result{}, f.err
+			}
+			return Result{Path: f.out, Fallback: readFallback(f.out)}, nil
 		case <-ctx.Done():
 			return Result{}, ctx.Err()
 		}
@@ -148,7 +154,7 @@ func (b *Builder) Build(ctx context.Context, src string) (Result, error) {
 	if f.err != nil {
 		return Result{}, f.err
 	}
-	return Result{Path: out}, nil
+	return Result{Path: out, Fallback: readFallback(out)}, nil
 }
 
 // toolFor finds the compiler for kind.
@@ -215,6 +221,31 @@ func (b *Builder) run(ctx context.Context, kind Kind, tool, src, out string) err
 	if err != nil {
 		return &Error{Source: src, Err: err}
 	}
+	fallback := ""
+	if kind == Go {
+		rj, why, err := goReactorJob(j, src, tmpDir)
+		if err != nil {
+			return &Error{Source: src, Err: err}
+		}
+		if why == "" {
+			err := b.exec(ctx, kind, src, rj, lim, sb)
+			if err == nil {
+				return b.keep(tmpDir, out, "")
+			}
+			why = fallbackReason(err)
+		} else {
+			why = "built with _start, not as a reactor: " + why
+		}
+		fallback = why
+	}
+	if err := b.exec(ctx, kind, src, j, lim, sb); err != nil {
+		return err
+	}
+	return b.keep(tmpDir, out, fallback)
+}
+
+// exec runs one toolchain job within the limits.
+func (b *Builder) exec(ctx context.Context, kind Kind, src string, j job, lim Limits, sb Sandbox) error {
 	ctx, cancel := context.WithTimeout(ctx, lim.Timeout)
 	defer cancel()
 	argv := sb.command(j, lim)
@@ -231,6 +262,18 @@ func (b *Builder) run(ctx context.Context, kind Kind, tool, src, out string) err
 	msg := strings.TrimSpace(output.String())
 	if runErr != nil {
 		return classify(ctx, kind, src, msg, runErr, lim)
+	}
+	return nil
+}
+
+// keep moves a build's module.wasm to out, signed, with the reason of a
+// fallback build beside it.
+func (b *Builder) keep(tmpDir, out, fallback string) error {
+	_ = os.Remove(fallbackPath(out))
+	if fallback != "" {
+		if err := os.WriteFile(fallbackPath(out), []byte(fallback), 0o600); err != nil {
+			return err
+		}
 	}
 	if err := os.Rename(filepath.Join(tmpDir, "module.wasm"), out); err != nil {
 		return err
@@ -302,6 +345,9 @@ func classify(ctx context.Context, kind Kind, src, msg string, err error, lim Li
 func hashSource(src string, kind Kind, tool string) (string, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%s\x00", kind, tool)
+	if kind == Go {
+		fmt.Fprintf(h, "%s\x00%s\x00", goReactorVersion, goMainSource)
+	}
 	if st, err := os.Stat(tool); err == nil {
 		fmt.Fprintf(h, "%d\x00%d\x00", st.Size(), st.ModTime().UnixNano())
 	}

@@ -24,9 +24,14 @@ import (
 )
 
 // base is the mount point (SCRIPT_NAME); links in pages must include it.
-var base = os.Getenv("SCRIPT_NAME")
+// It is read in main, not in the variable's initialiser: wasigate serves
+// Go programs from a snapshot taken after their init (README, Snapshots),
+// where the environment is empty. One that reads it at init is built
+// without a snapshot.
+var base string
 
 func main() {
+	base = os.Getenv("SCRIPT_NAME")
 	r := chi.NewRouter()
 	r.Get("/", index)
 	r.Get("/hello/{name}", hello)
