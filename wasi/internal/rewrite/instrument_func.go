@@ -177,26 +177,61 @@ func readLocals(fn []byte) (length int, decls uint32, total uint64, ok bool) {
 }
 
 // instrumentExpr copies the instructions of code to out, with the loop
-// check after each loop's block type, and reports whether code has a loop
-// and a call. It must know the immediates of every opcode to find the
-// opcodes: those of WebAssembly 2.0 (sign extension, saturating
-// conversions, bulk memory, reference types, multi-value, SIMD), plus
-// threads and tail calls. Anything else is an error.
+// checks (appendCheck after the block type of each loop with a call,
+// appendWrapHead and appendWrapTail around the others: instrument_loop.go),
+// and reports whether code has a loop and a call. It must know the
+// immediates of every opcode to find the opcodes: those of WebAssembly
+// 2.0 (sign extension, saturating conversions, bulk memory, reference
+// types, multi-value, SIMD), plus threads and tail calls. Anything else is
+// an error.
 func instrumentExpr(out, code []byte, c *checks, n []byte) (_ []byte, loops, calls bool, err error) {
+	free, err := callFreeLoops(code)
+	if err != nil {
+		return nil, false, false, err
+	}
+	var l labels
+	l.push(false, false) // the function's own block
+	loop := 0
 	for p := 0; p < len(code); {
 		op := code[p]
 		size, err := immediates(code[p:])
 		if err != nil {
 			return nil, false, false, err
 		}
-		out = append(out, code[p:p+size]...)
+		ins := code[p : p+size]
 		p += size
 		switch op {
+		case 0x02, 0x04: // block, if
+			out = append(out, ins...)
+			l.push(false, false)
 		case 0x03: // loop
-			out = c.appendCheck(out, n)
 			loops = true
+			if free[loop] && size == 2 && (ins[1] == 0x40 || ins[1] >= 0x6f) { // empty or one value type, not a type index
+				out = c.appendWrapHead(out, ins[1], n)
+				l.push(true, ins[1] != 0x40)
+			} else {
+				out = c.appendCheck(append(out, ins...), n)
+				l.push(false, false)
+			}
+			loop++
+		case 0x0b: // end
+			out = append(out, ins...)
+			wrapped, result, err := l.pop()
+			if err != nil {
+				return nil, false, false, err
+			}
+			if wrapped {
+				out = c.appendWrapTail(out, result)
+			}
+		case 0x0c, 0x0d, 0x0e: // br, br_if, br_table
+			if out, err = l.appendBranch(out, ins); err != nil {
+				return nil, false, false, err
+			}
 		case 0x10, 0x11, 0x12, 0x13: // call, call_indirect, return_call, return_call_indirect
 			calls = true
+			out = append(out, ins...)
+		default:
+			out = append(out, ins...)
 		}
 	}
 	return out, loops, calls, nil
