@@ -74,7 +74,7 @@ func TestInstrumentGuests(t *testing.T) {
 // its exported functions without parameters return the same results or
 // trap alike.
 func FuzzInstrument(f *testing.F) {
-	for _, name := range []string{"hello.wasm", "loop.wasm", "fib.wasm", "trap.wasm", "routes.wasm", "memhog_trap.wasm", "nocontent.wasm"} {
+	for _, name := range []string{"hello.wasm", "loop.wasm", "fib.wasm", "trap.wasm", "routes.wasm", "memhog_trap.wasm", "nocontent.wasm", "loops.wasm"} {
 		if b, err := os.ReadFile(guestPath(name)); err == nil {
 			f.Add(b)
 		}
