@@ -1,6 +1,6 @@
 ;; loops.wat: the loop shapes the deadline instrumentation treats apart
 ;; (issue 13), for TestInstrumentLoops and as a FuzzInstrument seed. Each
-;; export takes no parameters, loops 10000 times or more (past the 4096
+;; export takes no parameters, loops more than 4096 times (past the 4096
 ;; checks between two trips through Go) and returns a value that depends
 ;; on every iteration. Loops without a call are wrapped by the rewriter and
 ;; their branches past the loop renumbered; the others keep their check in
@@ -15,7 +15,7 @@
     (local $i i32)
     (loop $l (result i32)
       (local.set $i (i32.add (local.get $i) (i32.const 3)))
-      (br_if $l (i32.lt_u (local.get $i) (i32.const 30000)))
+      (br_if $l (i32.lt_u (local.get $i) (i32.const 13500)))
       (local.get $i)))
 
   ;; A loop left by a branch carrying a value to a block around it.
@@ -25,7 +25,7 @@
       (loop $l
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br_if $out (i32.mul (local.get $i) (i32.const 7))
-          (i32.eq (local.get $i) (i32.const 12345)))
+          (i32.eq (local.get $i) (i32.const 4500)))
         (br $l))
       (i32.const -1)))
 
@@ -43,8 +43,8 @@
           (br_table $inner $outer $done
             (select
               (i32.const 0)
-              (select (i32.const 2) (i32.const 1) (i32.ge_u (local.get $i) (i32.const 100)))
-              (i32.lt_u (local.get $j) (i32.const 200)))))))
+              (select (i32.const 2) (i32.const 1) (i32.ge_u (local.get $i) (i32.const 90)))
+              (i32.lt_u (local.get $j) (i32.const 50)))))))
     (i32.add (local.get $sum) (local.get $i)))
 
   ;; An outer loop with a call around an inner loop without one.
@@ -56,9 +56,9 @@
       (loop $inner
         (local.set $acc (i32.xor (i32.mul (local.get $acc) (i32.const 31)) (local.get $j)))
         (local.set $j (i32.add (local.get $j) (i32.const 1)))
-        (br_if $inner (i32.lt_u (local.get $j) (i32.const 100))))
+        (br_if $inner (i32.lt_u (local.get $j) (i32.const 90))))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
-      (br_if $outer (i32.lt_u (local.get $i) (i32.const 200))))
+      (br_if $outer (i32.lt_u (local.get $i) (i32.const 50))))
     (local.get $acc))
 
   ;; A loop whose block type is a type index with a parameter: the count
@@ -71,7 +71,7 @@
       i32.add
       local.tee $n
       local.get $n
-      i32.const 20000
+      i32.const 4500
       i32.lt_u
       br_if $l
     end)
@@ -82,7 +82,7 @@
     (loop $l
       (block $b
         (local.set $i (i32.add (local.get $i) (i32.const 2)))
-        (br_if $b (i32.lt_u (local.get $i) (i32.const 50000)))
+        (br_if $b (i32.lt_u (local.get $i) (i32.const 9000)))
         (return (local.get $i)))
       (br $l))
     (i32.const -1)))
