@@ -114,6 +114,7 @@ func instrumentCode(sec []byte, params []uint32, c *checks) ([]byte, error) {
 	out := make([]byte, 0, len(sec)+len(sec)/2+16)
 	out = binary.AppendUvarint(out, uint64(count))
 	var body, code, n []byte // reused: one function's new body, its instructions, $n's index
+	var s scan
 	for i := range count {
 		size, m := Uleb32(sec[p:])
 		if m == 0 || uint64(p)+uint64(m)+uint64(size) > uint64(len(sec)) {
@@ -131,7 +132,7 @@ func instrumentCode(sec []byte, params []uint32, c *checks) ([]byte, error) {
 		n = binary.AppendUvarint(n[:0], total)
 		var loops, calls bool
 		var err error
-		if code, loops, calls, err = instrumentExpr(code[:0], fn[locals:], c, n); err != nil {
+		if code, loops, calls, err = instrumentExpr(code[:0], fn[locals:], c, n, &s); err != nil {
 			return nil, bad(err.Error(), i)
 		}
 		if !loops && !calls {
@@ -179,34 +180,27 @@ func readLocals(fn []byte) (length int, decls uint32, total uint64, ok bool) {
 // instrumentExpr copies the instructions of code to out, with the loop
 // checks (appendCheck after the block type of each loop with a call,
 // appendWrapHead and appendWrapTail around the others: instrument_loop.go),
-// and reports whether code has a loop and a call. It must know the
-// immediates of every opcode to find the opcodes: those of WebAssembly
-// 2.0 (sign extension, saturating conversions, bulk memory, reference
-// types, multi-value, SIMD), plus threads and tail calls. Anything else is
-// an error.
-func instrumentExpr(out, code []byte, c *checks, n []byte) (_ []byte, loops, calls bool, err error) {
-	free, err := callFreeLoops(code)
-	if err != nil {
+// and reports whether code has a loop and a call. s is scratch space,
+// reused from one function to the next.
+func instrumentExpr(out, code []byte, c *checks, n []byte, s *scan) (_ []byte, loops, calls bool, err error) {
+	if err := s.run(code); err != nil {
 		return nil, false, false, err
 	}
-	var l labels
+	l := &s.labels
+	l.wrapped, l.result, l.added = l.wrapped[:0], l.result[:0], l.added[:0]
 	l.push(false, false) // the function's own block
-	loop := 0
-	for p := 0; p < len(code); {
-		op := code[p]
-		size, err := immediates(code[p:])
-		if err != nil {
-			return nil, false, false, err
-		}
+	loop, last := 0, 0
+	for _, p := range s.marks {
+		out = append(out, code[last:p]...)
+		size, _ := immediates(code[p:]) // known valid: s.run read it
 		ins := code[p : p+size]
-		p += size
-		switch op {
+		last = p + size
+		switch ins[0] {
 		case 0x02, 0x04: // block, if
 			out = append(out, ins...)
 			l.push(false, false)
 		case 0x03: // loop
-			loops = true
-			if free[loop] && size == 2 && (ins[1] == 0x40 || ins[1] >= 0x6f) { // empty or one value type, not a type index
+			if s.free[loop] && size == 2 && (ins[1] == 0x40 || ins[1] >= 0x6f) { // empty or one value type, not a type index
 				out = c.appendWrapHead(out, ins[1], n)
 				l.push(true, ins[1] != 0x40)
 			} else {
@@ -223,16 +217,11 @@ func instrumentExpr(out, code []byte, c *checks, n []byte) (_ []byte, loops, cal
 			if wrapped {
 				out = c.appendWrapTail(out, result)
 			}
-		case 0x0c, 0x0d, 0x0e: // br, br_if, br_table
+		default: // br, br_if, br_table
 			if out, err = l.appendBranch(out, ins); err != nil {
 				return nil, false, false, err
 			}
-		case 0x10, 0x11, 0x12, 0x13: // call, call_indirect, return_call, return_call_indirect
-			calls = true
-			out = append(out, ins...)
-		default:
-			out = append(out, ins...)
 		}
 	}
-	return out, loops, calls, nil
+	return append(out, code[last:]...), len(s.free) > 0, s.calls, nil
 }

@@ -76,46 +76,63 @@ func (c *checks) appendWrapTail(b []byte, result bool) []byte {
 	return append(b, 0x0b) // end($done)
 }
 
-// callFreeLoops reports, for each loop opcode of code in order, whether
-// its body, nested blocks included, has no call. The result is bounded by
-// len(code): every loop opcode takes at least 2 bytes.
-func callFreeLoops(code []byte) ([]bool, error) {
-	var free []bool
-	open := []int{-1} // per open block, the function's own first: the index of its loop in free, or -1
-	var loops []int   // the open loops' indexes in free, innermost last
+// scan is the first pass over a function's instructions. It must know
+// the immediates of every opcode to find the opcodes: those of
+// WebAssembly 2.0 (sign extension, saturating conversions, bulk memory,
+// reference types, multi-value, SIMD), plus threads and tail calls.
+// Anything else is an error. Its slices are bounded by len(code).
+type scan struct {
+	marks  []int  // offsets of block, loop, if, end, br, br_if and br_table
+	free   []bool // per loop opcode, in order: its body, nested blocks included, has no call
+	calls  bool   // the function has a call
+	open   []int  // per open block, the function's own first: its loop's index in free, or -1
+	loops  []int  // the open loops' indexes in free, innermost last
+	labels labels // for the second pass (instrumentExpr)
+}
+
+func (s *scan) run(code []byte) error {
+	s.marks, s.free, s.calls = s.marks[:0], s.free[:0], false
+	s.open, s.loops = append(s.open[:0], -1), s.loops[:0]
 	for p := 0; p < len(code); {
 		op := code[p]
 		size, err := immediates(code[p:])
 		if err != nil {
-			return nil, err
+			return err
 		}
-		p += size
 		switch op {
 		case 0x02, 0x04: // block, if
-			open = append(open, -1)
+			s.open = append(s.open, -1)
 		case 0x03:
-			open = append(open, len(free))
-			loops = append(loops, len(free))
-			free = append(free, true)
+			s.open = append(s.open, len(s.free))
+			s.loops = append(s.loops, len(s.free))
+			s.free = append(s.free, true)
 		case 0x0b:
-			if len(open) == 0 {
-				return nil, errUnbalanced
+			if len(s.open) == 0 {
+				return errUnbalanced
 			}
-			if open[len(open)-1] >= 0 {
-				inner := loops[len(loops)-1]
-				loops = loops[:len(loops)-1]
-				if !free[inner] && len(loops) > 0 {
-					free[loops[len(loops)-1]] = false
+			if s.open[len(s.open)-1] >= 0 {
+				inner := s.loops[len(s.loops)-1]
+				s.loops = s.loops[:len(s.loops)-1]
+				if !s.free[inner] && len(s.loops) > 0 {
+					s.free[s.loops[len(s.loops)-1]] = false
 				}
 			}
-			open = open[:len(open)-1]
+			s.open = s.open[:len(s.open)-1]
+		case 0x0c, 0x0d, 0x0e:
 		case 0x10, 0x11, 0x12, 0x13:
-			if len(loops) > 0 {
-				free[loops[len(loops)-1]] = false
+			s.calls = true
+			if len(s.loops) > 0 {
+				s.free[s.loops[len(s.loops)-1]] = false
 			}
+			fallthrough
+		default:
+			p += size
+			continue
 		}
+		s.marks = append(s.marks, p)
+		p += size
 	}
-	return free, nil
+	return nil
 }
 
 var errUnbalanced = errors.New("unbalanced end")
