@@ -157,6 +157,7 @@ func buildMux(ctx context.Context, cfg *Config, routes []*Route, sc *scope, modu
 	mux := chi.NewRouter()
 	var infos []RouteInfo
 	var errs []error
+	warmSnapshots(cfg, routes, sc, modules)
 	for _, rt := range routes {
 		if rt.Scripts != "" {
 			h, err := newScriptsHandler(cfg, rt, sc, srv, redirect)
@@ -195,6 +196,36 @@ func buildMux(ctx context.Context, cfg *Config, routes []*Route, sc *scope, modu
 		http.Error(w, "404 page not found", http.StatusNotFound)
 	})
 	return mux, infos, errs
+}
+
+// warmSnapshots binds every module route once, in parallel (as many at
+// once as there are CPUs), so that the snapshots the routes start from
+// (issue 12) are taken or loaded from the cache side by side: a snapshot
+// costs a second compile of the module, and one after the other they made
+// a start with 50 Go routes several times slower. The programs are thrown
+// away; the serial pass below binds the routes again, which then finds
+// each module's snapshot ready, and reports the errors.
+func warmSnapshots(cfg *Config, routes []*Route, sc *scope, modules map[string]*loaded) {
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for _, rt := range routes {
+		m := modules[cfg.Abs(rt.Module)]
+		if rt.Scripts != "" || m == nil || m.err != nil || (rt.Snapshot != nil && !*rt.Snapshot) {
+			continue
+		}
+		volumes, _, err := routeVolumes(cfg, rt)
+		if err != nil {
+			continue
+		}
+		lim := sc.limits(rt)
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			_, _ = m.mod.Bind(RunConfig{Entrypoint: rt.Entrypoint, Volumes: volumes, MemoryLimit: uint64(lim.Memory), MaxOpenFiles: lim.MaxOpenFiles})
+		}()
+	}
+	wg.Wait()
 }
 
 // routeErrors names the file and the route in each of err's errors (a

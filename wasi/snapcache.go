@@ -76,19 +76,13 @@ func (e *Engine) loadSnapshot(rt wazero.Runtime, key string) *snapshot {
 			_ = os.Remove(p)
 		}
 	}
-	if e.sealed.key.Verify(wasmPath, wasmSig) != nil || e.sealed.key.Verify(imgPath, imgSig) != nil {
-		drop()
-		return nil
-	}
-	// Read once, after the check: what was checked is what is used.
+	// Read once, then checked in memory: what was checked is what is used.
 	wasm, err1 := os.ReadFile(wasmPath)
 	mem, err2 := os.ReadFile(imgPath)
-	if err := errors.Join(err1, err2); err != nil || len(mem)%wasmPage != 0 {
+	if err := errors.Join(err1, err2); err != nil || len(mem)%wasmPage != 0 ||
+		e.sealed.key.VerifyBytes(wasm, wasmPath, wasmSig) != nil || e.sealed.key.VerifyBytes(mem, imgPath, imgSig) != nil {
 		drop()
 		return nil
-	}
-	if err := e.sealed.key.Verify(wasmPath, wasmSig); err != nil {
-		return nil // changed while read: take it again
 	}
 	if rewrite.CheckBounds(wasm) != nil {
 		drop()

@@ -137,10 +137,7 @@ func (k *Key) Sign(path, sig string) error {
 // Verify checks the file at path against the signature in sig. A missing
 // signature fails like a wrong one (ErrTampered).
 func (k *Key) Verify(path, sig string) error {
-	want, err := os.ReadFile(sig)
-	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("%w: %s has no signature", ErrTampered, path)
-	}
+	want, err := k.signature(path, sig)
 	if err != nil {
 		return err
 	}
@@ -152,4 +149,27 @@ func (k *Key) Verify(path, sig string) error {
 		return fmt.Errorf("%w: %s", ErrTampered, path)
 	}
 	return nil
+}
+
+// VerifyBytes checks b, read from path, against the signature in sig:
+// what was checked is then exactly what is used, read once.
+func (k *Key) VerifyBytes(b []byte, path, sig string) error {
+	want, err := k.signature(path, sig)
+	if err != nil {
+		return err
+	}
+	m := hmac.New(sha256.New, k.k)
+	m.Write(b)
+	if !hmac.Equal([]byte(hex.EncodeToString(m.Sum(nil))), want) {
+		return fmt.Errorf("%w: %s", ErrTampered, path)
+	}
+	return nil
+}
+
+func (k *Key) signature(path, sig string) ([]byte, error) {
+	want, err := os.ReadFile(sig)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s has no signature", ErrTampered, path)
+	}
+	return want, err
 }
