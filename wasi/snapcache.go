@@ -108,6 +108,7 @@ func (e *Engine) loadSnapshot(rt wazero.Runtime, key string) *snapshot {
 		drop()
 		return nil
 	}
+	e.sealed.use(wasmPath)
 	return &snapshot{compiled: compiled, image: img,
 		info: SnapshotInfo{On: true, Cached: true, Image: img.size, Mapped: !img.copy}}
 }
@@ -128,6 +129,7 @@ func (e *Engine) saveSnapshot(key string, wasm, mem []byte) {
 	}
 	_ = e.sealed.key.Sign(wasmPath, wasmSig)
 	_ = e.sealed.key.Sign(imgPath, imgSig)
+	e.sealed.use(wasmPath)
 }
 
 func writeFile(path string, b []byte) error {
