@@ -119,7 +119,12 @@ const CacheMaxAge = 14 * 24 * time.Hour
 // prune deletes the entries of the modules last compiled before old, and
 // the entries no module claims that are older than old.
 func (c *sealedCache) prune(old time.Time) {
+	// Two markers may list the same entry (after records every entry that
+	// appeared during a compile, a concurrent one's too): an entry is
+	// dropped only when no marker used since old lists it.
 	claimed := map[string]bool{}
+	var stale []string
+	var staleEntries []string
 	markers, _ := os.ReadDir(c.seenDir)
 	for _, m := range markers {
 		path := filepath.Join(c.seenDir, m.Name())
@@ -128,17 +133,28 @@ func (c *sealedCache) prune(old time.Time) {
 			continue
 		}
 		info, err := m.Info()
-		stale := err == nil && info.ModTime().Before(old)
+		unused := err == nil && info.ModTime().Before(old)
 		for _, e := range strings.Fields(string(list)) {
-			if stale {
-				c.drop(e)
+			if !filepath.IsLocal(e) {
+				continue // not one of the cache's entries
+			}
+			if unused {
+				staleEntries = append(staleEntries, e)
 			} else {
 				claimed[e] = true
 			}
 		}
-		if stale {
-			_ = os.Remove(path)
+		if unused {
+			stale = append(stale, path)
 		}
+	}
+	for _, e := range staleEntries {
+		if !claimed[e] {
+			c.drop(e)
+		}
+	}
+	for _, path := range stale {
+		_ = os.Remove(path)
 	}
 	for e := range c.entries() {
 		if info, err := os.Stat(filepath.Join(c.dir, e)); err == nil && !claimed[e] && info.ModTime().Before(old) {
@@ -208,6 +224,10 @@ func (c *sealedCache) before(hash string) (snapshot map[string]bool, cached bool
 	}
 	c.inUse[marker] = true
 	for _, e := range strings.Fields(string(list)) {
+		if !filepath.IsLocal(e) {
+			cached = false // not one of the cache's entries
+			continue
+		}
 		if _, err := os.Stat(filepath.Join(c.dir, e)); errors.Is(err, os.ErrNotExist) {
 			cached = false // removed at start, or by wazero: compiled again
 			continue
