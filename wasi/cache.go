@@ -37,6 +37,63 @@ type sealedCache struct {
 	mu        sync.Mutex
 	compiling int
 	removed   int // entries deleted because they failed (for tests, check)
+	// inUse: the markers and cached snapshots this engine compiled or
+	// loaded, marked used again while it runs (keepUsed): a server up for
+	// longer than CacheMaxAge uses them all along, and its restart must
+	// not find them unused.
+	inUse map[string]bool
+	stop  chan struct{}
+}
+
+// keepEvery is how often a running engine marks what it uses.
+const keepEvery = 24 * time.Hour
+
+// use records path as used by this engine.
+func (c *sealedCache) use(path string) {
+	c.mu.Lock()
+	if c.inUse == nil {
+		c.inUse = map[string]bool{}
+	}
+	c.inUse[path] = true
+	c.mu.Unlock()
+}
+
+// keepUsed marks what this engine uses as used now.
+func (c *sealedCache) keepUsed() {
+	c.mu.Lock()
+	paths := make([]string, 0, len(c.inUse))
+	for p := range c.inUse {
+		paths = append(paths, p)
+	}
+	c.mu.Unlock()
+	now := time.Now()
+	for _, p := range paths {
+		_ = os.Chtimes(p, now, now)
+	}
+}
+
+// keep runs keepUsed every keepEvery until close.
+func (c *sealedCache) keep() {
+	c.stop = make(chan struct{})
+	go func() {
+		t := time.NewTicker(keepEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				c.keepUsed()
+			case <-c.stop:
+				return
+			}
+		}
+	}()
+}
+
+func (c *sealedCache) close() {
+	if c.stop != nil {
+		close(c.stop)
+		c.stop = nil
+	}
 }
 
 func newSealedCache(cacheDir string) (*sealedCache, error) {
@@ -62,7 +119,12 @@ const CacheMaxAge = 14 * 24 * time.Hour
 // prune deletes the entries of the modules last compiled before old, and
 // the entries no module claims that are older than old.
 func (c *sealedCache) prune(old time.Time) {
+	// Two markers may list the same entry (after records every entry that
+	// appeared during a compile, a concurrent one's too): an entry is
+	// dropped only when no marker used since old lists it.
 	claimed := map[string]bool{}
+	var stale []string
+	var staleEntries []string
 	markers, _ := os.ReadDir(c.seenDir)
 	for _, m := range markers {
 		path := filepath.Join(c.seenDir, m.Name())
@@ -71,17 +133,28 @@ func (c *sealedCache) prune(old time.Time) {
 			continue
 		}
 		info, err := m.Info()
-		stale := err == nil && info.ModTime().Before(old)
+		unused := err == nil && info.ModTime().Before(old)
 		for _, e := range strings.Fields(string(list)) {
-			if stale {
-				c.drop(e)
+			if !filepath.IsLocal(e) {
+				continue // not one of the cache's entries
+			}
+			if unused {
+				staleEntries = append(staleEntries, e)
 			} else {
 				claimed[e] = true
 			}
 		}
-		if stale {
-			_ = os.Remove(path)
+		if unused {
+			stale = append(stale, path)
 		}
+	}
+	for _, e := range staleEntries {
+		if !claimed[e] {
+			c.drop(e)
+		}
+	}
+	for _, path := range stale {
+		_ = os.Remove(path)
 	}
 	for e := range c.entries() {
 		if info, err := os.Stat(filepath.Join(c.dir, e)); err == nil && !claimed[e] && info.ModTime().Before(old) {
@@ -146,7 +219,15 @@ func (c *sealedCache) before(hash string) (snapshot map[string]bool, cached bool
 		now := time.Now()
 		_ = os.Chtimes(marker, now, now) // used: kept by prune
 	}
+	if c.inUse == nil {
+		c.inUse = map[string]bool{}
+	}
+	c.inUse[marker] = true
 	for _, e := range strings.Fields(string(list)) {
+		if !filepath.IsLocal(e) {
+			cached = false // not one of the cache's entries
+			continue
+		}
 		if _, err := os.Stat(filepath.Join(c.dir, e)); errors.Is(err, os.ErrNotExist) {
 			cached = false // removed at start, or by wazero: compiled again
 			continue

@@ -127,6 +127,7 @@ func TestDriverSnapshotRefused(t *testing.T) {
 	}{
 		{"INIT_FAIL=1", "wasigate_init returned 3", true},
 		{"INIT_LEAK=1", "the init left 1 file(s) open", false},
+		{"INIT_LEAK_DIR=1", "the init left 1 file(s) open", false},
 	} {
 		t.Run(tt.env, func(t *testing.T) {
 			p := driverProgram(t, e, []string{tt.env}, false)

@@ -98,6 +98,7 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 		if e.sealed, err = newSealedCache(opts.CacheDir); err != nil {
 			return nil, fmt.Errorf("cache dir %s: %w", opts.CacheDir, err)
 		}
+		e.sealed.keep()
 		e.cache = cache
 		cfg = cfg.WithCompilationCache(cache)
 	}
@@ -149,6 +150,9 @@ func (e *Engine) Close(ctx context.Context) error {
 	e.closeFallback(ctx)
 	if e.cache != nil {
 		e.cache.Close(ctx)
+	}
+	if e.sealed != nil {
+		e.sealed.close()
 	}
 	e.pools.release()
 	e.rootsMu.Lock()

@@ -3,6 +3,7 @@ package wasi
 import (
 	"io"
 	"io/fs"
+	"math"
 	"sync"
 
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
@@ -28,6 +29,9 @@ type quota struct {
 	mu   sync.Mutex
 	used int64
 	max  int64
+	// open counts the guest's descriptors by inode: a file deleted while
+	// one is open keeps its bytes on disk until the last one closes.
+	open map[uint64]int
 }
 
 func (q *quota) take(n int64) bool {
@@ -36,7 +40,9 @@ func (q *quota) take(n int64) bool {
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.used+n > q.max {
+	// used is in [0, max]: max-used cannot wrap, used+n could (a
+	// truncate to 1<<63-1 on tmpfs).
+	if n > q.max-q.used {
 		return false
 	}
 	q.used += n
@@ -72,10 +78,21 @@ func (f *quotaFS) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMod
 		}
 		return nil, e
 	}
-	if exists && flag&experimentalsys.O_TRUNC != 0 && st.Mode.IsRegular() && st.Nlink <= 1 {
-		f.q.give(st.Size)
+	if exists && flag&experimentalsys.O_TRUNC != 0 && st.Mode.IsRegular() {
+		f.q.give(st.Size) // the inode's bytes, whatever its links
 	}
-	return &quotaFile{File: file, q: f.q}, 0
+	ost, e := file.Stat()
+	if e != 0 {
+		file.Close()
+		return nil, e
+	}
+	f.q.mu.Lock()
+	if f.q.open == nil {
+		f.q.open = map[uint64]int{}
+	}
+	f.q.open[ost.Ino]++
+	f.q.mu.Unlock()
+	return &quotaFile{File: file, q: f.q, ino: ost.Ino}, 0
 }
 
 // Mkdir implements experimentalsys.FS.
@@ -103,11 +120,17 @@ func (f *quotaFS) Link(oldPath, newPath string) experimentalsys.Errno {
 }
 
 // freed is what deleting the entry st describes gives back: its block,
-// and its bytes when it is a file's last name.
-func freed(st sys.Stat_t) int64 {
+// and its bytes when it is a file's last name and no descriptor holds it
+// (then quotaFile.Close gives them back).
+func (q *quota) freed(st sys.Stat_t) int64 {
 	n := int64(quotaEntry)
 	if st.Mode.IsRegular() && st.Nlink <= 1 {
-		n += st.Size
+		q.mu.Lock()
+		open := q.open[st.Ino] > 0
+		q.mu.Unlock()
+		if !open {
+			n += st.Size
+		}
 	}
 	return n
 }
@@ -116,7 +139,7 @@ func freed(st sys.Stat_t) int64 {
 func (f *quotaFS) Unlink(p string) experimentalsys.Errno {
 	st, e := f.FS.Lstat(p)
 	if e = f.FS.Unlink(p); e == 0 {
-		f.q.give(freed(st))
+		f.q.give(f.q.freed(st))
 	}
 	return e
 }
@@ -131,12 +154,18 @@ func (f *quotaFS) Rmdir(p string) experimentalsys.Errno {
 }
 
 // Rename implements experimentalsys.FS: a file renamed over another frees
-// the other.
+// the other. Renaming a name onto itself, or onto another name of the
+// same file, changes nothing (rename(2)) and frees nothing.
 func (f *quotaFS) Rename(from, to string) experimentalsys.Errno {
 	st, te := f.FS.Lstat(to)
+	if te == 0 {
+		if fst, fe := f.FS.Lstat(from); fe == 0 && fst.Dev == st.Dev && fst.Ino == st.Ino {
+			te = experimentalsys.ENOENT
+		}
+	}
 	e := f.FS.Rename(from, to)
 	if e == 0 && te == 0 {
-		f.q.give(freed(st))
+		f.q.give(f.q.freed(st))
 	}
 	return e
 }
@@ -144,18 +173,53 @@ func (f *quotaFS) Rename(from, to string) experimentalsys.Errno {
 // quotaFile charges a file's growth to its folder's quota.
 type quotaFile struct {
 	experimentalsys.File
-	q *quota
+	q      *quota
+	ino    uint64
+	closed bool
+}
+
+// Close gives back the bytes of a file deleted while open, when this was
+// its last descriptor.
+func (f *quotaFile) Close() experimentalsys.Errno {
+	if !f.closed {
+		f.closed = true
+		f.q.mu.Lock()
+		f.q.open[f.ino]--
+		last := f.q.open[f.ino] <= 0
+		if last {
+			delete(f.q.open, f.ino)
+		}
+		f.q.mu.Unlock()
+		if st, e := f.File.Stat(); last && e == 0 && st.Nlink == 0 && st.Mode.IsRegular() {
+			f.q.give(st.Size)
+		}
+	}
+	return f.File.Close()
 }
 
 // grow takes what writing n bytes at off adds to the file; false when the
-// quota has not that much left.
-func (f *quotaFile) grow(off, n int64) (int64, bool) {
+// quota has not that much left or off+n is not a file size.
+func (f *quotaFile) grow(off, n int64) (size, add int64, ok bool) {
 	st, e := f.File.Stat()
-	if e != 0 {
-		return 0, false
+	if e != 0 || off < 0 || n > math.MaxInt64-off {
+		return 0, 0, false
 	}
-	add := off + n - st.Size
-	return add, f.q.take(add)
+	add = off + n - st.Size
+	return st.Size, add, f.q.take(add)
+}
+
+// settle gives back what a write took beyond what the file grew: all of
+// it when the write failed or wrote nothing (a write of no bytes past the
+// end does not extend the file).
+func (f *quotaFile) settle(size, add int64, n, want int) {
+	if add <= 0 {
+		return
+	}
+	if st, e := f.File.Stat(); e == 0 {
+		f.q.give(add - max(0, st.Size-size))
+	} else if short := int64(want - n); short > 0 {
+		f.q.give(min(add, short))
+	}
 }
 
 func (f *quotaFile) Write(p []byte) (int, experimentalsys.Errno) {
@@ -172,30 +236,32 @@ func (f *quotaFile) Write(p []byte) (int, experimentalsys.Errno) {
 			return 0, e
 		}
 	}
-	add, ok := f.grow(off, int64(len(p)))
+	size, add, ok := f.grow(off, int64(len(p)))
 	if !ok {
 		return 0, errQuota
 	}
 	n, e := f.File.Write(p)
-	if short := int64(len(p) - n); short > 0 {
-		f.q.give(min(add, short))
-	}
+	f.settle(size, add, n, len(p))
 	return n, e
 }
 
 func (f *quotaFile) Pwrite(p []byte, off int64) (int, experimentalsys.Errno) {
-	add, ok := f.grow(off, int64(len(p)))
+	if off < 0 {
+		return 0, experimentalsys.EINVAL
+	}
+	size, add, ok := f.grow(off, int64(len(p)))
 	if !ok {
 		return 0, errQuota
 	}
 	n, e := f.File.Pwrite(p, off)
-	if short := int64(len(p) - n); short > 0 {
-		f.q.give(min(add, short))
-	}
+	f.settle(size, add, n, len(p))
 	return n, e
 }
 
 func (f *quotaFile) Truncate(size int64) experimentalsys.Errno {
+	if size < 0 {
+		return experimentalsys.EINVAL
+	}
 	st, e := f.File.Stat()
 	if e != 0 {
 		return e

@@ -66,8 +66,12 @@ func (e *Engine) loadSnapshot(rt wazero.Runtime, key string) *snapshot {
 	if e.sealed == nil {
 		return nil
 	}
-	e.pruneSnapshots()
 	wasmPath, imgPath, wasmSig, imgSig := e.snapPaths(key)
+	// Marked used before the prune: the last start that loaded it may have
+	// run for longer than SnapshotMaxAge, using it all along.
+	now := time.Now()
+	_ = os.Chtimes(wasmPath, now, now)
+	e.pruneSnapshots()
 	if _, err := os.Stat(wasmPath); err != nil {
 		return nil
 	}
@@ -98,8 +102,7 @@ func (e *Engine) loadSnapshot(rt wazero.Runtime, key string) *snapshot {
 		drop()
 		return nil
 	}
-	now := time.Now()
-	_ = os.Chtimes(wasmPath, now, now) // used: kept by pruneSnapshots
+	e.sealed.use(wasmPath)
 	return &snapshot{compiled: compiled, image: img,
 		info: SnapshotInfo{On: true, Cached: true, Image: img.size, Mapped: !img.copy}}
 }
@@ -120,6 +123,7 @@ func (e *Engine) saveSnapshot(key string, wasm, mem []byte) {
 	}
 	_ = e.sealed.key.Sign(wasmPath, wasmSig)
 	_ = e.sealed.key.Sign(imgPath, imgSig)
+	e.sealed.use(wasmPath)
 }
 
 func writeFile(path string, b []byte) error {

@@ -152,12 +152,15 @@ func (m *Module) snapshot(limit uint64, in snapInputs) (*snapshot, error) {
 // export, no arguments, an empty environment; for ruby.wasm, ruby-init's
 // command line and the preloads). The version changes when what a
 // snapshot holds does.
-func snapshotKey(wasm []byte, ruby bool, in snapInputs) string {
+func snapshotKey(wasm []byte, ruby, driver bool, in snapInputs) string {
 	mod := sha256.Sum256(wasm)
 	init := "_initialize"
 	if ruby {
 		init += "\nruby-init " + strconv.Quote(strings.Join(rubyInitLine(), "\x00")) + "\n" + in.key()
-	} else if len(in.args) > 0 || len(in.env) > 0 || len(in.dirs) > 0 {
+	} else if driver || len(in.args) > 0 || len(in.env) > 0 || len(in.dirs) > 0 {
+		// A driver's, even with no inputs: not the snapshot of its
+		// _initialize alone (what an older wasigate took of the same
+		// bytes run with an entrypoint, without wasigate_init).
 		init += "\n" + driverInit + "\n" + in.key()
 	}
 	sum := sha256.Sum256([]byte("wasigate snapshot v1\nmodule " + hex.EncodeToString(mod[:]) + "\ninit " + init + "\nargs\nenv\n"))
@@ -166,7 +169,7 @@ func snapshotKey(wasm []byte, ruby bool, in snapInputs) string {
 
 func (m *Module) takeSnapshot(limit uint64, in snapInputs) (*snapshot, error) {
 	e := m.engine
-	key := snapshotKey(m.snap.wasm, m.ruby() != nil, in)
+	key := snapshotKey(m.snap.wasm, m.ruby() != nil, m.isDriver(), in)
 	cache := !in.seesVolumes()
 	if cache {
 		if s := e.loadSnapshot(m.rt, key); s != nil {

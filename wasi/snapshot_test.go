@@ -314,3 +314,28 @@ func TestSnapshotCachePrune(t *testing.T) {
 		t.Errorf("the loaded snapshot: %v, used %v ago; want kept and marked used now", err, time.Since(st.ModTime()))
 	}
 }
+
+// TestSnapshotCachePruneLoaded: a server that loaded its snapshot more
+// than SnapshotMaxAge ago and ran since restarts: the snapshot it is
+// about to load is in use, not stale, and must not be deleted first.
+func TestSnapshotCachePruneLoaded(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	open := func() SnapshotInfo {
+		e, err := NewEngine(ctx, Options{CacheDir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { e.Close(ctx) })
+		return reactorProgram(t, e, Config{}).Snapshot()
+	}
+	if first := open(); !first.On || first.Cached {
+		t.Fatalf("first start: %+v; want a snapshot taken", first)
+	}
+	used, _ := filepath.Glob(filepath.Join(dir, "snapshots", "*.wasm"))
+	long := time.Now().Add(-SnapshotMaxAge - time.Hour)
+	os.Chtimes(used[0], long, long)
+	if second := open(); !second.On || !second.Cached {
+		t.Fatalf("restart after %s up: %+v; want the snapshot loaded from the cache", SnapshotMaxAge, second)
+	}
+}

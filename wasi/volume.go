@@ -88,6 +88,10 @@ const errTooManyFiles = experimentalsys.EAGAIN
 type countedFS struct {
 	experimentalsys.FS
 	n *fileCount
+	// rooted: the preopened folder was opened. The guest can open "."
+	// read-only too (open("/lib", O_RDONLY) in C): only the first such
+	// open, wazero's own, is the root.
+	rooted atomic.Bool
 }
 
 // OpenFile implements experimentalsys.FS.
@@ -103,7 +107,7 @@ func (c *countedFS) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileM
 	}
 	// wazero opens a preopened folder as "." read-only the first time the
 	// guest uses it (internal/sys/lazy.go).
-	root := p == "." && flag == experimentalsys.O_RDONLY
+	root := p == "." && flag == experimentalsys.O_RDONLY && c.rooted.CompareAndSwap(false, true)
 	if root {
 		c.n.roots.Add(1)
 	}

@@ -3,13 +3,15 @@
 // wasigate_init records what it saw: its argv and INIT_VAR, the first
 // line of /lib/data.txt (a read-only volume) and whether /data (writable)
 // held secret.txt. INIT_FAIL makes it return 3; INIT_LEAK leaves a file
-// open. wasigate_run prints, as CGI, those records, counter++ (1 in every
-// fresh instance), its own argv and HTTP_X read afresh from WASI, and a
-// number from getentropy; then exits 0.
+// open, INIT_LEAK_DIR the /lib folder itself. wasigate_run prints, as
+// CGI, those records, counter++ (1 in every fresh instance), its own
+// argv and HTTP_X read afresh from WASI, and a number from getentropy;
+// then exits 0.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <fcntl.h>
 #include <wasi/api.h>
 
 static int initialized, counter;
@@ -53,6 +55,7 @@ __attribute__((export_name("wasigate_init"))) int wasigate_init(void) {
     snprintf(data, sizeof data, "%s", access("/data/secret.txt", F_OK) == 0 ? "seen" : "empty");
     if (getenv("INIT_FAIL")) return 3;
     if (getenv("INIT_LEAK") && !fopen("/lib/data.txt", "r")) return 4;
+    if (getenv("INIT_LEAK_DIR") && open("/lib", O_RDONLY) < 0) return 5;
     counter = 0;
     initialized = 1;
     return 0;
