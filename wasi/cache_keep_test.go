@@ -13,18 +13,8 @@ import (
 // find it unused and delete it.
 func TestCacheKeepUsed(t *testing.T) {
 	ctx := context.Background()
-	hello, err := os.ReadFile(filepath.Join("..", "testdata", "guests", "hello.wasm"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
-	e, err := NewEngine(ctx, Options{CacheDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.Compile(ctx, "hello.wasm", hello); err != nil {
-		t.Fatal(err)
-	}
+	e := compileHello(t, dir)
 	// 15 days pass, the module serving requests all along.
 	old := time.Now().Add(-CacheMaxAge - 24*time.Hour)
 	filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
@@ -35,15 +25,7 @@ func TestCacheKeepUsed(t *testing.T) {
 	})
 	e.sealed.keepUsed() // the daily tick
 	e.Close(ctx)
-	e2, err := NewEngine(ctx, Options{CacheDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e2.Close(ctx)
-	m, err := e2.Compile(ctx, "hello.wasm", hello)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := compileHello(t, dir).hello
 	if !m.Cached {
 		t.Errorf("restart after %s of use: compiled again; want loaded from the cache", CacheMaxAge)
 	}
@@ -53,18 +35,8 @@ func TestCacheKeepUsed(t *testing.T) {
 // use (two compiles at once both record it) is kept.
 func TestCachePruneShared(t *testing.T) {
 	ctx := context.Background()
-	hello, err := os.ReadFile(filepath.Join("..", "testdata", "guests", "hello.wasm"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
-	e, err := NewEngine(ctx, Options{CacheDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.Compile(ctx, "hello.wasm", hello); err != nil {
-		t.Fatal(err)
-	}
+	e := compileHello(t, dir)
 	e.Close(ctx)
 	markers, _ := filepath.Glob(filepath.Join(dir, "seen", "*"))
 	if len(markers) != 1 {
@@ -77,19 +49,39 @@ func TestCachePruneShared(t *testing.T) {
 	}
 	old := time.Now().Add(-CacheMaxAge - time.Hour)
 	os.Chtimes(stale, old, old)
-	e2, err := NewEngine(ctx, Options{CacheDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e2.Close(ctx)
-	m, err := e2.Compile(ctx, "hello.wasm", hello)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := compileHello(t, dir).hello
 	if !m.Cached {
 		t.Errorf("an entry a stale marker shares with one in use was deleted")
 	}
 	if _, err := os.Stat(stale); err == nil {
 		t.Errorf("stale marker kept")
 	}
+}
+
+// cachedHello is an engine over a cache folder and hello.wasm compiled
+// by it.
+type cachedHello struct {
+	*Engine
+	hello *Module
+}
+
+// compileHello starts an engine over the cache folder dir and compiles
+// hello.wasm; the engine is closed at the test's end (or by the caller).
+func compileHello(t *testing.T, dir string) cachedHello {
+	t.Helper()
+	ctx := context.Background()
+	wasm, err := os.ReadFile(filepath.Join("..", "testdata", "guests", "hello.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := NewEngine(ctx, Options{CacheDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close(ctx) })
+	m, err := e.Compile(ctx, "hello.wasm", wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cachedHello{Engine: e, hello: m}
 }

@@ -274,16 +274,8 @@ func TestSnapshotCache(t *testing.T) {
 // TestSnapshotCachePrune: a start that loads a snapshot marks it used and
 // deletes the cached snapshots unused for SnapshotMaxAge.
 func TestSnapshotCachePrune(t *testing.T) {
-	ctx := context.Background()
 	dir := t.TempDir()
-	open := func() SnapshotInfo {
-		e, err := NewEngine(ctx, Options{CacheDir: dir})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { e.Close(ctx) })
-		return reactorProgram(t, e, Config{}).Snapshot()
-	}
+	open := func() SnapshotInfo { return startReactor(t, dir) }
 	if first := open(); !first.On || first.Cached {
 		t.Fatalf("first start: %+v; want a snapshot taken", first)
 	}
@@ -319,16 +311,8 @@ func TestSnapshotCachePrune(t *testing.T) {
 // than SnapshotMaxAge ago and ran since restarts: the snapshot it is
 // about to load is in use, not stale, and must not be deleted first.
 func TestSnapshotCachePruneLoaded(t *testing.T) {
-	ctx := context.Background()
 	dir := t.TempDir()
-	open := func() SnapshotInfo {
-		e, err := NewEngine(ctx, Options{CacheDir: dir})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { e.Close(ctx) })
-		return reactorProgram(t, e, Config{}).Snapshot()
-	}
+	open := func() SnapshotInfo { return startReactor(t, dir) }
 	if first := open(); !first.On || first.Cached {
 		t.Fatalf("first start: %+v; want a snapshot taken", first)
 	}
@@ -338,4 +322,17 @@ func TestSnapshotCachePruneLoaded(t *testing.T) {
 	if second := open(); !second.On || !second.Cached {
 		t.Fatalf("restart after %s up: %+v; want the snapshot loaded from the cache", SnapshotMaxAge, second)
 	}
+}
+
+// startReactor is a start of an engine over the cache folder dir that
+// prepares reactor.wasm: whether its snapshot was taken or loaded.
+func startReactor(t *testing.T, dir string) SnapshotInfo {
+	t.Helper()
+	ctx := context.Background()
+	e, err := NewEngine(ctx, Options{CacheDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close(ctx) })
+	return reactorProgram(t, e, Config{}).Snapshot()
 }
