@@ -74,7 +74,8 @@ func (c *sealedCache) keepUsed() {
 
 // keep runs keepUsed every keepEvery until close.
 func (c *sealedCache) keep() {
-	c.stop = make(chan struct{})
+	stop := make(chan struct{})
+	c.stop = stop
 	go func() {
 		t := time.NewTicker(keepEvery)
 		defer t.Stop()
@@ -82,7 +83,7 @@ func (c *sealedCache) keep() {
 			select {
 			case <-t.C:
 				c.keepUsed()
-			case <-c.stop:
+			case <-stop:
 				return
 			}
 		}
