@@ -106,7 +106,14 @@ func FuzzInstrument(f *testing.F) {
 		}
 		defer inst.Close(ctx)
 		if len(orig.ImportedFunctions()) == 0 && len(orig.ImportedMemories()) == 0 {
-			if a, b := runExports(rt, orig), runExports(rt, inst); !slices.Equal(a, b) {
+			a, b := runExports(rt, orig, 20*time.Millisecond), runExports(rt, inst, 20*time.Millisecond)
+			if !slices.Equal(a, b) && (slices.Contains(a, "timeout") || slices.Contains(b, "timeout")) {
+				// Which export a short deadline cuts depends on the
+				// machine's load (and -race): a difference that involves
+				// a timeout is judged again with room to finish.
+				a, b = runExports(rt, orig, 2*time.Second), runExports(rt, inst, 2*time.Second)
+			}
+			if !slices.Equal(a, b) {
 				t.Fatalf("results differ: %q before, %q after", a, b)
 			}
 		}
@@ -115,9 +122,9 @@ func FuzzInstrument(f *testing.F) {
 
 // runExports instantiates c and calls each exported function that takes
 // no parameters, in name order, returning what each gave ("timeout" when
-// it ran past a short deadline).
-func runExports(rt wazero.Runtime, c wazero.CompiledModule) []string {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+// it ran past the deadline d).
+func runExports(rt wazero.Runtime, c wazero.CompiledModule, d time.Duration) []string {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	mod, err := rt.InstantiateModule(ctx, c, wazero.NewModuleConfig().WithName("").WithStartFunctions())
 	if err != nil {
