@@ -2,6 +2,7 @@ package router
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"path/filepath"
 	"strconv"
@@ -57,21 +58,8 @@ func TestPythonSnapshotIsolation(t *testing.T) {
 					return nil
 				}
 				defer res.Body.Close()
-				got := map[string]string{}
-				var b strings.Builder
-				buf := make([]byte, 4096)
-				for {
-					n, err := res.Body.Read(buf)
-					b.Write(buf[:n])
-					if err != nil {
-						break
-					}
-				}
-				for _, line := range strings.Split(b.String(), "\n") {
-					if k, v, ok := strings.Cut(line, "="); ok {
-						got[k] = v
-					}
-				}
+				b, _ := io.ReadAll(res.Body)
+				got := oracle(string(b))
 				if res.StatusCode != 200 {
 					t.Errorf("request %d: status %d; want 200\nlog: %s", i, res.StatusCode, logs)
 				}

@@ -14,15 +14,7 @@ import (
 // command line and environment env.
 func driverProgram(t *testing.T, e *Engine, env []string, noSnapshot bool) *Program {
 	t.Helper()
-	wasm, err := os.ReadFile(filepath.Join("..", "testdata", "guests", "reactor_driver.wasm"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := e.Compile(context.Background(), "reactor_driver.wasm", wasm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close(context.Background()) })
+	m := compileFile(t, e, filepath.Join("..", "testdata", "guests", "reactor_driver.wasm"))
 	lib, data := t.TempDir(), t.TempDir()
 	if err := os.WriteFile(filepath.Join(lib, "data.txt"), []byte("from the lib\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -47,14 +39,7 @@ func runDriver(t *testing.T, p *Program, args []string, env []string) (map[strin
 	t.Helper()
 	var out, stderr bytes.Buffer
 	err := p.Run(context.Background(), &Call{Args: args, Env: env, Stdout: &out, Stderr: &stderr})
-	got := map[string]string{}
-	_, body, _ := strings.Cut(out.String(), "\n\n")
-	for _, line := range strings.Split(body, "\n") {
-		if k, v, ok := strings.Cut(line, "="); ok {
-			got[k] = v
-		}
-	}
-	return got, err
+	return bodyLines(out.String()), err
 }
 
 // TestDriverSnapshot: a driver's init runs once with the interpreter's

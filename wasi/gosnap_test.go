@@ -32,15 +32,7 @@ func goSnapBuild(t testing.TB, src string) toolchain.Result {
 // at /data holding file.txt.
 func goSnapProgram(t testing.TB, e *Engine, res toolchain.Result, c Config) *Program {
 	t.Helper()
-	wasm, err := os.ReadFile(res.Path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := e.Compile(context.Background(), "iso.go", wasm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close(context.Background()) })
+	m := compileFile(t, e, res.Path)
 	data := t.TempDir()
 	if err := os.WriteFile(filepath.Join(data, "file.txt"), []byte("from the volume\n"), 0o644); err != nil {
 		t.Fatal(err)

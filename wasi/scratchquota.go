@@ -97,22 +97,21 @@ func (f *quotaFS) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMod
 
 // Mkdir implements experimentalsys.FS.
 func (f *quotaFS) Mkdir(p string, perm fs.FileMode) experimentalsys.Errno {
-	if !f.q.take(quotaEntry) {
-		return errQuota
-	}
-	e := f.FS.Mkdir(p, perm)
-	if e != 0 {
-		f.q.give(quotaEntry)
-	}
-	return e
+	return f.newEntry(func() experimentalsys.Errno { return f.FS.Mkdir(p, perm) })
 }
 
 // Link implements experimentalsys.FS.
 func (f *quotaFS) Link(oldPath, newPath string) experimentalsys.Errno {
+	return f.newEntry(func() experimentalsys.Errno { return f.FS.Link(oldPath, newPath) })
+}
+
+// newEntry charges a folder's or a name's block, then makes it; a failure
+// gives the block back.
+func (f *quotaFS) newEntry(make func() experimentalsys.Errno) experimentalsys.Errno {
 	if !f.q.take(quotaEntry) {
 		return errQuota
 	}
-	e := f.FS.Link(oldPath, newPath)
+	e := make()
 	if e != 0 {
 		f.q.give(quotaEntry)
 	}

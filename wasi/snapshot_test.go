@@ -47,15 +47,7 @@ func parseReactor(t *testing.T, out string) reactorOut {
 
 func reactorProgram(t *testing.T, e *Engine, c Config) *Program {
 	t.Helper()
-	wasm, err := os.ReadFile(filepath.Join("..", "testdata", "guests", "reactor.wasm"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := e.Compile(context.Background(), "reactor.wasm", wasm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close(context.Background()) })
+	m := compileFile(t, e, filepath.Join("..", "testdata", "guests", "reactor.wasm"))
 	c.Entrypoint = "serve"
 	if c.MemoryLimit == 0 {
 		c.MemoryLimit = 64 << 20
