@@ -134,6 +134,9 @@ type Server struct {
 	// SnapshotInitTimeout bounds the run of a reactor's _initialize that
 	// a snapshot is taken after (issue 12); past it, no snapshot.
 	SnapshotInitTimeout Duration `toml:"snapshot_init_timeout"`
+	// CacheMaxAge is how long compiled code and snapshots stay in
+	// cache_dir unused before a start deletes them.
+	CacheMaxAge Duration `toml:"cache_max_age"`
 }
 
 // DefaultServer are the server-wide bounds of a configuration that sets none.
@@ -153,6 +156,8 @@ var DefaultServer = Server{
 	Deadline:          "instrument",
 	// As wasi.DefaultSnapshotInitTimeout.
 	SnapshotInitTimeout: Duration(30 * time.Second),
+	// As wasi.CacheMaxAge.
+	CacheMaxAge: Duration(14 * 24 * time.Hour),
 }
 
 var lowerPriority = true
@@ -207,6 +212,9 @@ func (s Server) Or(d Server) Server {
 	}
 	if s.SnapshotInitTimeout == 0 {
 		s.SnapshotInitTimeout = d.SnapshotInitTimeout
+	}
+	if s.CacheMaxAge == 0 {
+		s.CacheMaxAge = d.CacheMaxAge
 	}
 	return s
 }
@@ -416,6 +424,9 @@ func (c *Config) Validate() error {
 	checkLimits("[defaults]", c.Defaults)
 	if c.Server.BuildConcurrency < 0 || c.Server.BuildTimeout < 0 || (c.Server.BuildMemory != 0 && c.Server.BuildMemory < 64<<20) {
 		bad("[server]: build_concurrency and build_timeout must be positive, build_memory at least 64MiB")
+	}
+	if c.Server.CacheMaxAge != 0 && c.Server.CacheMaxAge < Duration(time.Hour) {
+		bad("[server]: cache_max_age must be at least 1h")
 	}
 	if c.Server.SnapshotInitTimeout < 0 {
 		bad("[server]: snapshot_init_timeout must be positive")

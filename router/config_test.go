@@ -221,3 +221,36 @@ func TestDeadlineKey(t *testing.T) {
 		})
 	}
 }
+
+// TestCacheMaxAgeKey: [server] cache_max_age defaults to 14 days, takes a
+// duration, and refuses one under an hour naming the file.
+func TestCacheMaxAgeKey(t *testing.T) {
+	tests := []struct {
+		name, text string
+		want       time.Duration // 0 means Validate fails
+	}{
+		{"default", "", 14 * 24 * time.Hour},
+		{"set", "[server]\ncache_max_age = \"72h\"\n", 72 * time.Hour},
+		{"too short", "[server]\ncache_max_age = \"5m\"\n", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := ParseConfig(strings.NewReader(tt.text+"[[route]]\npath = \"/x\"\nmodule = \"x.wasm\"\n"), "/site/wasigate.toml")
+			if err == nil {
+				err = cfg.Validate()
+			}
+			if tt.want == 0 {
+				if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "/site/wasigate.toml") || !strings.Contains(err.Error(), "cache_max_age") {
+					t.Errorf("got %v; want ErrConfig naming the file and cache_max_age", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := time.Duration(cfg.Server.Or(DefaultServer).CacheMaxAge); got != tt.want {
+				t.Errorf("CacheMaxAge = %s; want %s", got, tt.want)
+			}
+		})
+	}
+}

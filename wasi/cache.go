@@ -97,7 +97,7 @@ func (c *sealedCache) close() {
 	}
 }
 
-func newSealedCache(cacheDir string) (*sealedCache, error) {
+func newSealedCache(cacheDir string, maxAge time.Duration) (*sealedCache, error) {
 	key, err := seal.LoadKey(cacheDir)
 	if err != nil {
 		return nil, err
@@ -109,12 +109,12 @@ func newSealedCache(cacheDir string) (*sealedCache, error) {
 			return nil, fmt.Errorf("cache dir: %w", err)
 		}
 	}
-	c.prune(time.Now().Add(-CacheMaxAge))
+	c.prune(time.Now().Add(-maxAge))
 	return c, nil
 }
 
-// CacheMaxAge is how long compiled code of a module stays in the cache
-// without being used (snapshots are kept as long: SnapshotMaxAge).
+// CacheMaxAge is how long compiled code of a module and a snapshot stay
+// in the cache unused when Options.CacheMaxAge is 0.
 const CacheMaxAge = 14 * 24 * time.Hour
 
 // prune deletes the entries of the modules last compiled before old, and

@@ -145,3 +145,40 @@ func TestCachePrune(t *testing.T) {
 		t.Errorf("entries unused for longer than %s kept: %v", wasi.CacheMaxAge, left)
 	}
 }
+
+// TestCacheMaxAgeOption: Options.CacheMaxAge replaces the 14 days:
+// compiled code unused for 2 hours is kept by default and deleted under
+// a 1-hour max age.
+func TestCacheMaxAgeOption(t *testing.T) {
+	hello, err := os.ReadFile(filepath.Join("..", "testdata", "guests", "hello.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cacheDir := t.TempDir()
+	compileRun(t, cacheDir, hello)
+	age := func() {
+		old := time.Now().Add(-2 * time.Hour)
+		paths, _ := filepath.Glob(filepath.Join(cacheDir, "seen", "*"))
+		for p := range cacheEntries(t, cacheDir) {
+			paths = append(paths, p)
+		}
+		for _, p := range paths {
+			os.Chtimes(p, old, old)
+		}
+	}
+	ctx := context.Background()
+	for _, tt := range []struct {
+		maxAge time.Duration
+		kept   bool
+	}{{0, true}, {time.Hour, false}} {
+		age()
+		e, err := wasi.NewEngine(ctx, wasi.Options{CacheDir: cacheDir, CacheMaxAge: tt.maxAge})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Close(ctx)
+		if kept := len(cacheEntries(t, cacheDir)) == 1; kept != tt.kept {
+			t.Errorf("CacheMaxAge %s, code unused for 2h: kept %v; want %v", tt.maxAge, kept, tt.kept)
+		}
+	}
+}

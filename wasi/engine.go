@@ -1,6 +1,7 @@
 package wasi
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -47,6 +48,9 @@ type Options struct {
 	// SnapshotInitTimeout bounds the init run to take a snapshot (issue
 	// 12); 0 means DefaultSnapshotInitTimeout.
 	SnapshotInitTimeout time.Duration
+	// CacheMaxAge is how long compiled code and snapshots stay in the
+	// cache folder unused; 0 means CacheMaxAge (14 days).
+	CacheMaxAge time.Duration
 }
 
 // Engine is the one wazero runtime of a process. Every Module it compiles
@@ -62,6 +66,7 @@ type Engine struct {
 	pools       poolSet
 	dl          deadlines     // deadline.go
 	snapTimeout time.Duration // Options.SnapshotInitTimeout
+	maxAge      time.Duration // Options.CacheMaxAge, the default applied
 	pruneOnce   sync.Once     // pruneSnapshots (snapcache.go)
 
 	mu    sync.Mutex
@@ -86,7 +91,8 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 		return nil, err
 	}
 	cfg := wazero.NewRuntimeConfigCompiler()
-	e := &Engine{cacheDir: opts.CacheDir, workers: opts.CompilationWorkers, guard: tune.NewGuard(opts.NiceAfter, opts.Tune), hosts: map[string]bool{}, snapTimeout: opts.SnapshotInitTimeout}
+	e := &Engine{cacheDir: opts.CacheDir, workers: opts.CompilationWorkers, guard: tune.NewGuard(opts.NiceAfter, opts.Tune), hosts: map[string]bool{}, snapTimeout: opts.SnapshotInitTimeout,
+		maxAge: cmp.Or(opts.CacheMaxAge, CacheMaxAge)}
 	if opts.CacheDir != "" {
 		if err := os.MkdirAll(opts.CacheDir, 0o700); err != nil {
 			return nil, fmt.Errorf("cache dir: %w", err)
@@ -95,7 +101,7 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 		if err != nil {
 			return nil, fmt.Errorf("cache dir %s: %w", opts.CacheDir, err)
 		}
-		if e.sealed, err = newSealedCache(opts.CacheDir); err != nil {
+		if e.sealed, err = newSealedCache(opts.CacheDir, e.maxAge); err != nil {
 			return nil, fmt.Errorf("cache dir %s: %w", opts.CacheDir, err)
 		}
 		e.sealed.keep()

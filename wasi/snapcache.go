@@ -22,14 +22,14 @@ import (
 // compile cache, the folder may be written by whoever can write it, and a
 // changed image would be another program.
 
-// SnapshotMaxAge is how long a cached snapshot is kept without being
-// used: each start that loads one marks it used; the first snapshot an
-// engine takes or loads deletes those unused for longer. (A changed module,
-// preload list or volume set takes a new one; the old ones would pile up,
-// an interpreter's image being tens of MiB.)
-const SnapshotMaxAge = 14 * 24 * time.Hour
+// Cached snapshots unused for Options.CacheMaxAge are deleted, like
+// compiled code: each start that loads one marks it used, and so does a
+// running engine every day; the first snapshot an engine takes or loads
+// deletes the others. (A changed module, preload list or volume set takes
+// a new one; the old ones would pile up, an interpreter's image being tens
+// of MiB.)
 
-// pruneSnapshots deletes the cached snapshots unused for SnapshotMaxAge,
+// pruneSnapshots deletes the cached snapshots unused for Options.CacheMaxAge,
 // once per engine.
 func (e *Engine) pruneSnapshots() {
 	e.pruneOnce.Do(func() {
@@ -38,7 +38,7 @@ func (e *Engine) pruneSnapshots() {
 		if err != nil {
 			return
 		}
-		old := time.Now().Add(-SnapshotMaxAge)
+		old := time.Now().Add(-e.maxAge)
 		for _, ent := range ents {
 			key, ok := strings.CutSuffix(ent.Name(), ".wasm")
 			if !ok {
@@ -68,7 +68,7 @@ func (e *Engine) loadSnapshot(rt wazero.Runtime, key string) *snapshot {
 	}
 	wasmPath, imgPath, wasmSig, imgSig := e.snapPaths(key)
 	// Marked used before the prune: the last start that loaded it may have
-	// run for longer than SnapshotMaxAge, using it all along.
+	// run for longer than the cache's max age, using it all along.
 	now := time.Now()
 	_ = os.Chtimes(wasmPath, now, now)
 	e.pruneSnapshots()

@@ -264,7 +264,7 @@ func TestSnapshotCache(t *testing.T) {
 }
 
 // TestSnapshotCachePrune: a start that loads a snapshot marks it used and
-// deletes the cached snapshots unused for SnapshotMaxAge.
+// deletes the cached snapshots unused for CacheMaxAge.
 func TestSnapshotCachePrune(t *testing.T) {
 	dir := t.TempDir()
 	open := func() SnapshotInfo { return startReactor(t, dir) }
@@ -282,7 +282,7 @@ func TestSnapshotCachePrune(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	long, recent := time.Now().Add(-SnapshotMaxAge-time.Hour), time.Now().Add(-SnapshotMaxAge+time.Hour)
+	long, recent := time.Now().Add(-CacheMaxAge-time.Hour), time.Now().Add(-CacheMaxAge+time.Hour)
 	os.Chtimes(stale[0], long, long)
 	os.Chtimes(used[0], recent, recent)
 	if second := open(); !second.On || !second.Cached {
@@ -290,7 +290,7 @@ func TestSnapshotCachePrune(t *testing.T) {
 	}
 	for _, p := range stale {
 		if _, err := os.Stat(p); err == nil {
-			t.Errorf("%s kept; want it deleted (unused for longer than %s)", p, SnapshotMaxAge)
+			t.Errorf("%s kept; want it deleted (unused for longer than %s)", p, CacheMaxAge)
 		}
 	}
 	st, err := os.Stat(used[0])
@@ -300,7 +300,7 @@ func TestSnapshotCachePrune(t *testing.T) {
 }
 
 // TestSnapshotCachePruneLoaded: a server that loaded its snapshot more
-// than SnapshotMaxAge ago and ran since restarts: the snapshot it is
+// than CacheMaxAge ago and ran since restarts: the snapshot it is
 // about to load is in use, not stale, and must not be deleted first.
 func TestSnapshotCachePruneLoaded(t *testing.T) {
 	dir := t.TempDir()
@@ -309,10 +309,10 @@ func TestSnapshotCachePruneLoaded(t *testing.T) {
 		t.Fatalf("first start: %+v; want a snapshot taken", first)
 	}
 	used, _ := filepath.Glob(filepath.Join(dir, "snapshots", "*.wasm"))
-	long := time.Now().Add(-SnapshotMaxAge - time.Hour)
+	long := time.Now().Add(-CacheMaxAge - time.Hour)
 	os.Chtimes(used[0], long, long)
 	if second := open(); !second.On || !second.Cached {
-		t.Fatalf("restart after %s up: %+v; want the snapshot loaded from the cache", SnapshotMaxAge, second)
+		t.Fatalf("restart after %s up: %+v; want the snapshot loaded from the cache", CacheMaxAge, second)
 	}
 }
 

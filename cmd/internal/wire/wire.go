@@ -55,6 +55,7 @@ func New(ctx context.Context, s Settings) (*Parts, error) {
 		Deadline:           s.Server.Deadline,
 		// A reactor's init, run once to snapshot it (issue 12).
 		SnapshotInitTimeout: time.Duration(s.Server.SnapshotInitTimeout),
+		CacheMaxAge:         time.Duration(s.Server.CacheMaxAge),
 	})
 	if err != nil {
 		return nil, err
