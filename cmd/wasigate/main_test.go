@@ -123,6 +123,37 @@ module = "{guests}/env.wasm"
 			}
 		}
 	})
+	t.Run("snapshots", func(t *testing.T) {
+		// A reactor route and an interpreter driver on a scripts route:
+		// check prints one snapshot line for each (issue 12).
+		cfg := writeConfig(t, "wasigate.toml", `
+[[interpreter]]
+ext = ".drv"
+module = "{guests}/reactor_driver.wasm"
+
+[[route]]
+path = "/r"
+module = "{guests}/reactor.wasm"
+entrypoint = "serve"
+
+[[route]]
+path = "/s/*"
+scripts = "scripts"
+`)
+		if err := os.Mkdir(filepath.Join(filepath.Dir(cfg), "scripts"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		code, stdout, stderr := wasigate(t, "", "check", "-c", cfg)
+		if code != 0 {
+			t.Fatalf("exit %d; want 0 (stderr %s)", code, stderr)
+		}
+		for _, want := range []string{"/r (" + filepath.ToSlash(guests) + "/reactor.wasm serve): snapshot: ",
+			"/s/* (scripts/ .drv interpreter " + filepath.ToSlash(guests) + "/reactor_driver.wasm): snapshot: "} {
+			if !strings.Contains(stdout, want) {
+				t.Errorf("stdout %q; want a line containing %q", stdout, want)
+			}
+		}
+	})
 	t.Run("invalid configuration", func(t *testing.T) {
 		cfg := writeConfig(t, "wasigate.toml", `
 [[route]]
