@@ -110,10 +110,17 @@ module = %q
 			if err != nil || !strings.HasSuffix(string(body), "line 5\n") {
 				t.Errorf("in-flight request got %q (%v); want all 5 lines", body, err)
 			}
+			// Read the whole log before Wait: Wait closes the pipe, and
+			// lines not yet read are lost (os/exec's StderrPipe).
+			var lines []string
+			select {
+			case lines = <-logDone:
+			case <-time.After(30 * time.Second):
+				t.Fatal("server did not exit within 30s")
+			}
 			if err := cmd.Wait(); err != nil {
 				t.Errorf("exit: %v; want code 0", err)
 			}
-			lines := <-logDone
 			if !strings.Contains(strings.Join(lines, "\n"), `"message":"stopped"`) {
 				t.Errorf("no \"stopped\" log event; log:\n%s", strings.Join(lines, "\n"))
 			}
