@@ -116,17 +116,22 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 	}
 	e.hosts[wasi_snapshot_preview1.ModuleName] = true
 	e.hosts[OutboundModuleName] = true
+	e.hosts[LockModuleName] = true
 	return e, nil
 }
 
 // instantiateWASI instantiates wazero's WASI preview 1 module into rt with
-// wasigate's environ functions (environ.go), and wasi_experimental_http
-// (outbound.go): every runtime of the engine offers both.
+// wasigate's environ functions (environ.go), wasigate_lock (lock.go) and
+// wasi_experimental_http (outbound.go): every runtime of the engine offers
+// all three.
 func instantiateWASI(ctx context.Context, rt wazero.Runtime) error {
 	b := rt.NewHostModuleBuilder(wasi_snapshot_preview1.ModuleName)
 	wasi_snapshot_preview1.NewFunctionExporter().ExportFunctions(b)
 	exportEnviron(b)
 	if _, err := b.Instantiate(ctx); err != nil {
+		return err
+	}
+	if err := instantiateLock(ctx, rt); err != nil {
 		return err
 	}
 	return instantiateOutbound(ctx, rt)

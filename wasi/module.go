@@ -186,6 +186,9 @@ type Program struct {
 	scratch string // Config.Scratch
 	// scratchSize: Config.ScratchSize, the default applied.
 	scratchSize int64
+	// locks: the module imports wasigate_lock, so a run gets a lock table
+	// that is released when it ends (lock.go).
+	locks bool
 	// outbound: the module imports wasi_experimental_http, so a run gets
 	// its per-run state under policy (outbound.go).
 	outbound bool
@@ -241,7 +244,11 @@ func (m *Module) Prepare(c Config) (*Program, error) {
 		if err != nil {
 			return nil, err
 		}
-		mounts = append(mounts, mount{guest: v.Guest, fs: fs, host: v.Host, writable: v.Writable})
+		root, err := m.engine.openRoot(v.Host) // the one volumeFS uses
+		if err != nil {
+			return nil, fmt.Errorf("volume %s: %w", v.Guest, err)
+		}
+		mounts = append(mounts, mount{guest: v.Guest, fs: fs, host: v.Host, writable: v.Writable, root: root})
 	}
 	maxFiles := c.MaxOpenFiles
 	if maxFiles == 0 {
@@ -266,6 +273,7 @@ func (m *Module) Prepare(c Config) (*Program, error) {
 		pool:        m.engine.pools.get(c.MemoryLimit),
 	}
 	p.outbound, p.policy = m.importsModule(OutboundModuleName), c.Outbound
+	p.locks = m.importsModule(LockModuleName)
 	if p.init {
 		p.useSnapshot(c)
 	} else if entry == "_start" && m.goFallback != "" {
@@ -325,6 +333,7 @@ func (p *Program) Run(ctx context.Context, c *Call) error {
 		defer finish() // after the instance is closed: deferred first
 	}
 	cfg := p.config(ctx, c)
+	var scratch *mount
 	if p.scratch != "" {
 		dir, err := os.MkdirTemp("", "wasigate-scratch-")
 		if err != nil {
@@ -332,10 +341,18 @@ func (p *Program) Run(ctx context.Context, c *Call) error {
 		}
 		defer os.RemoveAll(dir)
 		var closeScratch func()
-		if cfg, closeScratch, err = p.withScratch(cfg, dir); err != nil {
+		if cfg, scratch, closeScratch, err = p.withScratch(cfg, dir); err != nil {
 			return fmt.Errorf("guest not started: scratch: %w", err)
 		}
 		defer closeScratch()
+	}
+	if p.locks {
+		// Released after the instance is closed (deferred before it),
+		// whether it returned, trapped or was stopped: a guest killed at
+		// its deadline inside a transaction leaves no lock behind.
+		var release func()
+		ctx, release = p.withLocks(ctx, scratch)
+		defer release()
 	}
 	var mem *callMemory
 	if p.pool != nil {

@@ -43,6 +43,9 @@ type mount struct {
 	// sees read-only volumes only (snapshot.go).
 	host     string
 	writable bool
+	// root is the folder's os.Root, where wasigate_lock finds the files a
+	// guest locks (lock.go); nil for a snapshot init's copy.
+	root *os.Root
 }
 
 // fsConfig is the file system config of one call: every volume's file

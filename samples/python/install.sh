@@ -2,7 +2,8 @@
 # Builds CPython 3.11 for wasm32-wasi from Debian bookworm's source package,
 # with zlib, bz2, lzma and sqlite3 linked in, plus the wasigate driver
 # (driver.c) and the frameworks the samples use (web.py, Flask), into
-# samples/python/dist (git-ignored). Issue 14.
+# samples/python/dist (git-ignored). sqlite's file locks go to the host
+# (wasi_shim.h, wasi_stubs.c).
 #
 #   bash samples/python/install.sh
 #
@@ -121,17 +122,27 @@ if [ ! -f "$deps/lib/liblzma.a" ]; then
      --disable-nls --disable-symbol-versions >configure.log 2>&1 \
    && make -j2 -C src/liblzma >/dev/null && make -C src/liblzma install >/dev/null)
 fi
-if [ ! -f "$deps/lib/libsqlite3.a" ]; then
-  rm -f "$work/build-python/Makefile"
+# sqlite3 is rebuilt when its shim (the host's locks) or flags change, and
+# then only the archive and the final link: CPython's configure saw the
+# library once, and nothing of CPython depends on sqlite's insides.
+# HAVE_USLEEP: without it sqlite's busy handler sleeps whole seconds.
+SQFLAGS="-DSQLITE_THREADSAFE=0 -DSQLITE_OMIT_WAL -DSQLITE_MAX_MMAP_SIZE=0 -DSQLITE_OMIT_LOAD_EXTENSION -DHAVE_USLEEP=1"
+sqstamp="$(cat "$here/wasi_shim.h" "$here/wasi_stubs.c" <(echo "$SQFLAGS") | sha256sum | cut -d' ' -f1)"
+if [ ! -f "$deps/lib/libsqlite3.a" ] || [ "$(cat "$deps/lib/libsqlite3.stamp" 2>/dev/null)" != "$sqstamp" ]; then
+  # The first time, CPython's configure must run again to find it.
+  [ -f "$deps/lib/libsqlite3.a" ] || rm -f "$work/build-python/Makefile"
   step "building sqlite3"
   mkdir -p "$work/build-sqlite"
   (cd "$work/build-sqlite" && [ -f sqlite3.c ] || { CC=cc "$sqsrc/configure" >/dev/null && make sqlite3.c >/dev/null; })
+  objstamp="$(cat "$here/wasi_shim.h" <(echo "$SQFLAGS") | sha256sum | cut -d' ' -f1)"
   (cd "$work/build-sqlite" \
-   && $CC $DEPCFLAGS -include "$here/wasi_shim.h" -DSQLITE_THREADSAFE=0 -DSQLITE_OMIT_WAL \
-        -DSQLITE_MAX_MMAP_SIZE=0 -DSQLITE_OMIT_LOAD_EXTENSION \
-        -c sqlite3.c -o sqlite3.o \
+   && if [ ! -f sqlite3.o ] || [ "$(cat sqlite3.o.stamp 2>/dev/null)" != "$objstamp" ]; then
+        $CC $DEPCFLAGS -include "$here/wasi_shim.h" $SQFLAGS -c sqlite3.c -o sqlite3.o \
+        && echo "$objstamp" > sqlite3.o.stamp; fi \
    && $CC $DEPCFLAGS -c "$here/wasi_stubs.c" -o wasi_stubs.o \
-   && $AR rcs "$deps/lib/libsqlite3.a" sqlite3.o wasi_stubs.o && cp sqlite3.h "$deps/include/")
+   && rm -f "$deps/lib/libsqlite3.a" && $AR rcs "$deps/lib/libsqlite3.a" sqlite3.o wasi_stubs.o \
+   && cp sqlite3.h "$deps/include/") || exit 1
+  echo "$sqstamp" > "$deps/lib/libsqlite3.stamp"
 fi
 
 pyb="$work/build-python"
@@ -171,7 +182,9 @@ pylibs=$(cd "$pyb" && make -s -f Makefile -f - print <<<'print: ; @echo $(LDFLAG
 # From the build folder: the module libraries in $pylibs are relative paths.
 # A reactor: wasigate calls _initialize and wasigate_init once and runs
 # each request from a snapshot taken after them (wasi/driver.go).
-(cd "$pyb" && $CC -mexec-model=reactor -o "$work/driver.wasm" "$work/driver.o" libpython3.11.a $pylibs -Wl,--strip-all)
+# -L$deps/lib first: a work folder copied from another keeps that one's
+# path in CPython's Makefile.
+(cd "$pyb" && $CC -mexec-model=reactor -o "$work/driver.wasm" "$work/driver.o" libpython3.11.a -L"$deps/lib" $pylibs -Wl,--strip-all)
 
 step "assembling $dist"
 rm -rf "$dist.new"
