@@ -278,7 +278,7 @@ func routeHandlers(ctx context.Context, cfg *Config, rt *Route, mod Module, sc *
 	if mod.HasExport("_routes") {
 		sub, err := wagiSubRoutes(ctx, mod, volumes, lim)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("module %s: %w", rt.Module, err)
 		}
 		base := strings.TrimSuffix(strings.TrimSuffix(rt.Path, "/*"), "/")
 		for _, s := range sub {
@@ -484,20 +484,9 @@ func wagiSubRoutes(ctx context.Context, mod Module, vols []Mount, lim Limits) ([
 	if err := prog.Run(ctx, &host.Invocation{Args: []string{"_routes"}, Stdout: &limitedBuffer{buf: &out, max: 1 << 20}}); err != nil {
 		return nil, fmt.Errorf("_routes: %w", err)
 	}
-	var subs []subRoute
-	for _, line := range strings.Split(out.String(), "\n") {
-		f := strings.Fields(line)
-		if len(f) == 0 {
-			continue
-		}
-		s := subRoute{pattern: wagiPattern(f[0]), entry: "_start"}
-		if len(f) > 1 {
-			s.entry = f[1]
-		}
-		if !strings.HasPrefix(s.pattern, "/") {
-			return nil, fmt.Errorf("_routes: path %q must start with /", f[0])
-		}
-		subs = append(subs, s)
+	subs, err := parseWAGIRoutes(out.String())
+	if err != nil {
+		return nil, err
 	}
 	return subs, nil // in the module's order: the last match wins (lastMatchWins)
 }
