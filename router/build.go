@@ -141,7 +141,7 @@ func Build(ctx context.Context, cfg *Config, opts Options) (*Site, error) {
 
 	site.background = parts.background
 	ids := newRequestIDs()
-	inner = recoverer(refuseAmbiguous(maxURI(int(srv.MaxURI))(handler)))
+	inner = recoverer(refuseAmbiguous(refuseHostMismatch(capRanges(maxURI(int(srv.MaxURI))(handler)))))
 	outer := inner
 	if parts.pages != nil {
 		// Outside inner: an internal redirect keeps the request's writer.
