@@ -38,6 +38,10 @@ type Options struct {
 	// Outbound is told of each outbound HTTP request a guest made, by
 	// host and outcome (ok, refused, failed), for metrics. May be nil.
 	Outbound func(tenant, host, outcome string)
+	// CacheDir is the cache folder the server uses, which no volume,
+	// scripts folder or error page may reach; empty: cache_dir as
+	// configured (config_paths.go).
+	CacheDir string
 }
 
 // Site is a built configuration: the handler to serve and what it holds.
@@ -85,6 +89,9 @@ type InterpreterInfo struct {
 // cache) and returns the site. All problems are reported together, each
 // naming the configuration file and the route.
 func Build(ctx context.Context, cfg *Config, opts Options) (*Site, error) {
+	if err := cfg.checkPaths(opts.cacheDirOf(cfg)); err != nil {
+		return nil, err
+	}
 	srv := cfg.Server.Or(DefaultServer)
 	defaults := cfg.Defaults.Or(DefaultLimits)
 
