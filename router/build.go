@@ -38,6 +38,10 @@ type Options struct {
 	// Outbound is told of each outbound HTTP request a guest made, by
 	// host and outcome (ok, refused, failed), for metrics. May be nil.
 	Outbound func(tenant, host, outcome string)
+	// CacheDir is the cache folder the server uses, which no volume,
+	// scripts folder or error page may reach; empty: cache_dir as
+	// configured (config_paths.go).
+	CacheDir string
 }
 
 // Site is a built configuration: the handler to serve and what it holds.
@@ -85,6 +89,9 @@ type InterpreterInfo struct {
 // cache) and returns the site. All problems are reported together, each
 // naming the configuration file and the route.
 func Build(ctx context.Context, cfg *Config, opts Options) (*Site, error) {
+	if err := cfg.checkPaths(opts.cacheDirOf(cfg)); err != nil {
+		return nil, err
+	}
 	srv := cfg.Server.Or(DefaultServer)
 	defaults := cfg.Defaults.Or(DefaultLimits)
 
@@ -141,7 +148,7 @@ func Build(ctx context.Context, cfg *Config, opts Options) (*Site, error) {
 
 	site.background = parts.background
 	ids := newRequestIDs()
-	inner = recoverer(refuseAmbiguous(maxURI(int(srv.MaxURI))(handler)))
+	inner = recoverer(refuseAmbiguous(refuseHostMismatch(capRanges(maxURI(int(srv.MaxURI))(handler)))))
 	outer := inner
 	if parts.pages != nil {
 		// Outside inner: an internal redirect keeps the request's writer.
@@ -278,7 +285,7 @@ func routeHandlers(ctx context.Context, cfg *Config, rt *Route, mod Module, sc *
 	if mod.HasExport("_routes") {
 		sub, err := wagiSubRoutes(ctx, mod, volumes, lim)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("module %s: %w", rt.Module, err)
 		}
 		base := strings.TrimSuffix(strings.TrimSuffix(rt.Path, "/*"), "/")
 		for _, s := range sub {
@@ -484,20 +491,9 @@ func wagiSubRoutes(ctx context.Context, mod Module, vols []Mount, lim Limits) ([
 	if err := prog.Run(ctx, &host.Invocation{Args: []string{"_routes"}, Stdout: &limitedBuffer{buf: &out, max: 1 << 20}}); err != nil {
 		return nil, fmt.Errorf("_routes: %w", err)
 	}
-	var subs []subRoute
-	for _, line := range strings.Split(out.String(), "\n") {
-		f := strings.Fields(line)
-		if len(f) == 0 {
-			continue
-		}
-		s := subRoute{pattern: wagiPattern(f[0]), entry: "_start"}
-		if len(f) > 1 {
-			s.entry = f[1]
-		}
-		if !strings.HasPrefix(s.pattern, "/") {
-			return nil, fmt.Errorf("_routes: path %q must start with /", f[0])
-		}
-		subs = append(subs, s)
+	subs, err := parseWAGIRoutes(out.String())
+	if err != nil {
+		return nil, err
 	}
 	return subs, nil // in the module's order: the last match wins (lastMatchWins)
 }

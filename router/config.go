@@ -279,6 +279,9 @@ type Interpreter struct {
 type Volume struct {
 	Path     string `toml:"path"`
 	Writable bool   `toml:"writable"`
+	// AllowRoot must be set for a volume of / (the whole host): read-only
+	// only, since cache_dir is then in reach (config_paths.go).
+	AllowRoot bool `toml:"allow_root"`
 }
 
 // UnmarshalTOML implements toml.Unmarshaler.
@@ -296,14 +299,18 @@ func (v *Volume) UnmarshalTOML(data any) error {
 					return fmt.Errorf("volume path must be a string")
 				}
 				v.Path = s
-			case "writable":
+			case "writable", "allow_root":
 				b, ok := val.(bool)
 				if !ok {
-					return fmt.Errorf("volume writable must be true or false")
+					return fmt.Errorf("volume %s must be true or false", k)
 				}
-				v.Writable = b
+				if k == "writable" {
+					v.Writable = b
+				} else {
+					v.AllowRoot = b
+				}
 			default:
-				return fmt.Errorf("unknown volume key %q (want path, writable)", k)
+				return fmt.Errorf("unknown volume key %q (want path, writable, allow_root)", k)
 			}
 		}
 		if v.Path == "" {
@@ -311,7 +318,7 @@ func (v *Volume) UnmarshalTOML(data any) error {
 		}
 		return nil
 	}
-	return fmt.Errorf("volume must be a folder name or { path = ..., writable = ... }")
+	return fmt.Errorf("volume must be a folder name or { path = ..., writable = ..., allow_root = ... }")
 }
 
 // Name identifies the route in messages: "route /x (wasigate.toml #2)".
@@ -353,7 +360,8 @@ func ParseConfig(r io.Reader, path string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := cfg.Validate(); err != nil {
+	// cache_dir as configured; Build checks the one the server resolves.
+	if err := errors.Join(cfg.Validate(), cfg.checkPaths(cfg.CacheDir)); err != nil {
 		return nil, err
 	}
 	return cfg, nil

@@ -155,9 +155,9 @@ func (rl *Reloader) Reload(ctx context.Context, why string) error {
 	if err != nil {
 		ev := log.Error().Str("config", rl.Path).Str("trigger", why)
 		if rl.Live.Site() != nil {
-			ev.Strs("errors", errorLines(err)).Msg("reload rejected; the previous site keeps serving")
+			ev.Strs("errors", ErrorLines(err)).Msg("reload rejected; the previous site keeps serving")
 		} else {
-			ev.Strs("errors", errorLines(err)).Msg("site failed to load")
+			ev.Strs("errors", ErrorLines(err)).Msg("site failed to load")
 		}
 		return err
 	}
@@ -212,16 +212,4 @@ func warnRestartOnly(log zerolog.Logger, old, cfg *Config) {
 			log.Warn().Str("key", c.key).Str("was", c.was).Str("now", c.now).Msg("changed setting takes effect after a restart")
 		}
 	}
-}
-
-// errorLines flattens joined errors into one line each.
-func errorLines(err error) []string {
-	if joined, ok := err.(interface{ Unwrap() []error }); ok {
-		var out []string
-		for _, e := range joined.Unwrap() {
-			out = append(out, errorLines(e)...)
-		}
-		return out
-	}
-	return []string{err.Error()}
 }

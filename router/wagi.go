@@ -1,6 +1,7 @@
 package router
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -113,6 +114,40 @@ func parseWAGI(data []byte, path string) (*Config, error) {
 		cfg.Routes = append(cfg.Routes, r)
 	}
 	return cfg, nil
+}
+
+// ErrRoutesAnswer is the error of a module whose _routes export printed
+// something other than WAGI's list of "/path entrypoint" lines.
+var ErrRoutesAnswer = errors.New("malformed _routes answer")
+
+// parseWAGIRoutes reads what a module's _routes export printed: one
+// sub-route a line, a path (/x exact, /x/... prefix) and the entrypoint
+// serving it, separated by white space. As WAGI does, empty lines are
+// skipped and anything else fails the module: a line of one column or of
+// three, or an answer with no route at all. Guessing at such a line (the
+// module's _start for a missing entrypoint, dropping a third word) would
+// serve a route the module's author never wrote.
+func parseWAGIRoutes(text string) ([]subRoute, error) {
+	var subs []subRoute
+	for i, line := range strings.Split(text, "\n") {
+		line = strings.TrimSuffix(line, "\r")
+		if line == "" {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) != 2 {
+			return nil, fmt.Errorf("%w: line %d %q has %d columns; want two, a path and an entrypoint (\"/x/... handler\")", ErrRoutesAnswer, i+1, line, len(f))
+		}
+		s := subRoute{pattern: wagiPattern(f[0]), entry: f[1]}
+		if !strings.HasPrefix(s.pattern, "/") {
+			return nil, fmt.Errorf("%w: line %d: path %q must start with /", ErrRoutesAnswer, i+1, f[0])
+		}
+		subs = append(subs, s)
+	}
+	if len(subs) == 0 {
+		return nil, fmt.Errorf("%w: no routes; a module exporting _routes must print at least one \"/path entrypoint\" line", ErrRoutesAnswer)
+	}
+	return subs, nil
 }
 
 // wagiPattern turns WAGI's route syntax into a chi pattern.

@@ -56,7 +56,7 @@ module = "../testdata/guests/hello.wasm"
 		{name: "_routes: exact sub-route", target: "/r/a", body: "alpha\n"},
 		{name: "_routes: prefix sub-route", target: "/r/b/deep/er", body: "beta\n"},
 		{name: "_routes: prefix sub-route root", target: "/r/b", body: "beta\n"},
-		{name: "_routes: sub-route without entrypoint", target: "/r/c", body: "start\n"},
+		{name: "_routes: sub-route naming _start", target: "/r/c", body: "start\n"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -84,6 +84,9 @@ type setup struct {
 	// cacheState says whether the cache folder passed its checks, for
 	// wasigate check.
 	cacheState string
+	// cacheDir is the cache folder in use, which Build keeps out of every
+	// guest's and page's reach.
+	cacheDir string
 }
 
 func newSetup(ctx context.Context, configPath string, stderr io.Writer) (*setup, error) {
@@ -113,7 +116,7 @@ func newSetupFor(ctx context.Context, cfg *router.Config, stderr io.Writer) (*se
 	if err != nil {
 		return nil, err
 	}
-	return &setup{cfg: cfg, engine: parts.Engine, builder: parts.Builder, loader: parts.Loader(), log: log, cacheState: cacheState}, nil
+	return &setup{cfg: cfg, engine: parts.Engine, builder: parts.Builder, loader: parts.Loader(), log: log, cacheState: cacheState, cacheDir: cacheDir}, nil
 }
 
 // errNoCacheDir is returned when the configuration names no cache_dir and
@@ -148,6 +151,7 @@ func (s *setup) options(stderr io.Writer) router.Options {
 		Loader:   s.loader,
 		Log:      s.log,
 		Progress: newProgress(s.log, stderr),
+		CacheDir: s.cacheDir,
 	}
 }
 

@@ -113,15 +113,9 @@ func buildSite(name string, args []string, stderr io.Writer) (*router.Site, *set
 	return site, s, 0
 }
 
-// printErrors prints each joined error on its own line. Only a join at
-// the top is split: errors.As would also find one wrapped inside a
-// "file: route: ..." error and print its parts without that context.
+// printErrors prints each joined error on its own line (router.ErrorLines).
 func printErrors(w io.Writer, err error) {
-	if joined, ok := err.(interface{ Unwrap() []error }); ok {
-		for _, e := range joined.Unwrap() {
-			printErrors(w, e)
-		}
-		return
+	for _, line := range router.ErrorLines(err) {
+		fmt.Fprintln(w, "wasigate:", line)
 	}
-	fmt.Fprintln(w, "wasigate:", err)
 }
