@@ -64,7 +64,8 @@ func refuseHostMismatch(next http.Handler) http.Handler {
 		if r.ProtoMajor >= 2 {
 			if hosts, ok := r.Header["Host"]; ok {
 				for _, h := range hosts {
-					if h != r.Host {
+					// Host names compare without case (RFC 3986 3.2.2).
+					if !strings.EqualFold(h, r.Host) {
 						info := host.InfoFrom(r.Context())
 						info.Reason, info.Err = "host", ErrHostAuthority
 						http.Error(w, http.StatusText(http.StatusBadRequest), http.StatusBadRequest)
