@@ -222,3 +222,34 @@ func diskUsage(t *testing.T, dir string) int64 {
 	})
 	return total
 }
+
+// TestCheckSizes: check refuses a bad max_module_size or cache_max_size
+// naming the file and the key, and a configured module over
+// max_module_size naming the route and the key.
+func TestCheckSizes(t *testing.T) {
+	for _, c := range []struct{ server, want string }{
+		{`max_module_size = "1KiB"`, "max_module_size"},
+		{`cache_max_size = "lots"`, "cache_max_size"},
+		{`cache_max_size = "100MiB"`, "cache_max_size"},
+	} {
+		cfg := writeConfig(t, "wasigate.toml", "[server]\n"+c.server+"\n[[route]]\npath = \"/hello\"\nmodule = \"{guests}/hello.wasm\"\n")
+		code, _, stderr := wasigate(t, "", "check", "-c", cfg)
+		if code != 1 || !strings.Contains(stderr, cfg) || !strings.Contains(stderr, c.want) {
+			t.Errorf("%s: exit %d, stderr %q; want 1 naming %s and %s", c.server, code, stderr, cfg, c.want)
+		}
+	}
+
+	cfg := writeConfig(t, "wasigate.toml", "[server]\nmax_module_size = \"64KiB\"\n[[route]]\npath = \"/big\"\nmodule = \"big.wasm\"\n")
+	f, err := os.Create(filepath.Join(filepath.Dir(cfg), "big.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(65 << 10); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	code, _, stderr := wasigate(t, "", "check", "-c", cfg)
+	if code != 1 || !strings.Contains(stderr, "/big") || !strings.Contains(stderr, "over max_module_size (65536 bytes)") {
+		t.Errorf("a module over max_module_size: exit %d, stderr %q; want 1 naming the route and the bound", code, stderr)
+	}
+}

@@ -3,9 +3,11 @@ package main
 import (
 	"cmp"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -113,11 +115,16 @@ func buildSite(name string, args []string, stderr io.Writer) (*router.Site, *set
 	return site, s, 0
 }
 
+// joinType is errors.Join's error type.
+var joinType = reflect.TypeOf(errors.Join(errors.New("")))
+
 // printErrors prints each joined error on its own line. Only a join at
 // the top is split: errors.As would also find one wrapped inside a
-// "file: route: ..." error and print its parts without that context.
+// "file: route: ..." error and print its parts without that context. And
+// only errors.Join's: fmt.Errorf("%w: %s: %w", ErrConfig, file, err) has
+// the same method, and splitting it lost the file's name.
 func printErrors(w io.Writer, err error) {
-	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+	if joined, ok := err.(interface{ Unwrap() []error }); ok && reflect.TypeOf(err) == joinType {
 		for _, e := range joined.Unwrap() {
 			printErrors(w, e)
 		}
