@@ -137,6 +137,12 @@ type Server struct {
 	// CacheMaxAge is how long compiled code and snapshots stay in
 	// cache_dir unused before a start deletes them.
 	CacheMaxAge Duration `toml:"cache_max_age"`
+	// MaxModuleSize is the largest module, dropped or built, the server
+	// reads: a larger one is refused from its file size, unread ("too
+	// large"). CacheMaxSize bounds cache_dir: past it the least recently
+	// used compiled code, snapshots and builds go, never one in use.
+	MaxModuleSize Size `toml:"max_module_size"`
+	CacheMaxSize  Size `toml:"cache_max_size"`
 }
 
 // DefaultServer are the server-wide bounds of a configuration that sets none.
@@ -158,6 +164,9 @@ var DefaultServer = Server{
 	SnapshotInitTimeout: Duration(30 * time.Second),
 	// As wasi.CacheMaxAge.
 	CacheMaxAge: Duration(14 * 24 * time.Hour),
+	// As wasi.DefaultMaxModuleSize and wasi.DefaultCacheMaxSize.
+	MaxModuleSize: 128 << 20,
+	CacheMaxSize:  2 << 30,
 }
 
 var lowerPriority = true
@@ -215,6 +224,12 @@ func (s Server) Or(d Server) Server {
 	}
 	if s.CacheMaxAge == 0 {
 		s.CacheMaxAge = d.CacheMaxAge
+	}
+	if s.MaxModuleSize == 0 {
+		s.MaxModuleSize = d.MaxModuleSize
+	}
+	if s.CacheMaxSize == 0 {
+		s.CacheMaxSize = d.CacheMaxSize
 	}
 	return s
 }
@@ -435,6 +450,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Server.CacheMaxAge != 0 && c.Server.CacheMaxAge < Duration(time.Hour) {
 		bad("[server]: cache_max_age must be at least 1h")
+	}
+	for _, m := range c.Server.sizeProblems() {
+		bad("[server]: %s", m)
 	}
 	if c.Server.SnapshotInitTimeout < 0 {
 		bad("[server]: snapshot_init_timeout must be positive")

@@ -3,6 +3,7 @@ package router
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -207,6 +208,8 @@ func warnRestartOnly(log zerolog.Logger, old, cfg *Config) {
 		{"listen", old.Listen, cfg.Listen},
 		{"admin_listen", old.AdminListen, cfg.AdminListen},
 		{"cache_dir", old.CacheDir, cfg.CacheDir},
+		{"server.max_module_size", fmt.Sprint(old.Server.MaxModuleSize), fmt.Sprint(cfg.Server.MaxModuleSize)},
+		{"server.cache_max_size", fmt.Sprint(old.Server.CacheMaxSize), fmt.Sprint(cfg.Server.CacheMaxSize)},
 	} {
 		if c.was != c.now {
 			log.Warn().Str("key", c.key).Str("was", c.was).Str("now", c.now).Msg("changed setting takes effect after a restart")

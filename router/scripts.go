@@ -333,6 +333,14 @@ func (s *scriptsHandler) fail(w http.ResponseWriter, r *http.Request, log zerolo
 		log.Info().Err(err).Msg("client went away while the script was building")
 		return
 	}
+	var tl tooLargeError
+	if errors.As(err, &tl) && tl.TooLarge() {
+		// The server's bound, not the compiler's complaint: its own
+		// reason, and the request's one event carries the error.
+		info.Reason, info.Err = "too large", err
+		http.Error(w, "500 Internal Server Error: the script's module is larger than the server's max_module_size", http.StatusInternalServerError)
+		return
+	}
 	info.Reason = "build"
 	body := "500 Internal Server Error: the script could not be built"
 	var te toolchainError
@@ -432,6 +440,14 @@ func (s *scriptsHandler) kindOf(name string) string {
 type toolchainError interface {
 	error
 	Toolchain() bool
+}
+
+// tooLargeError is a module refused for its size ([server]
+// max_module_size) before it was read; wasi's TooLargeError has the
+// method.
+type tooLargeError interface {
+	error
+	TooLarge() bool
 }
 
 // runner returns what runs the entry: its interpreter, or its build; call

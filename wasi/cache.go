@@ -43,6 +43,15 @@ type sealedCache struct {
 	// not find them unused.
 	inUse map[string]bool
 	stop  chan struct{}
+
+	// The size bound (cachetrim.go): maxSize (<= 0: none) over the cache
+	// folder root; isHeld says whether an open module uses a file; busy
+	// counts the compiles under way by module hash.
+	maxSize int64
+	root    string
+	isHeld  func(path string) bool
+	busy    map[string]int
+	trimmed int // groups deleted by the bound or as superseded
 }
 
 // keepEvery is how often a running engine marks what it uses.
@@ -247,6 +256,10 @@ func (c *sealedCache) before(hash string) (snapshot map[string]bool, cached bool
 		}
 	}
 	c.compiling++
+	if c.busy == nil {
+		c.busy = map[string]int{}
+	}
+	c.busy[hash]++
 	return c.entries(), cached
 }
 
@@ -256,16 +269,23 @@ func (c *sealedCache) after(hash string, snapshot map[string]bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.compiling--
+	defer func() {
+		if c.busy[hash]--; c.busy[hash] <= 0 {
+			delete(c.busy, hash)
+		}
+	}()
 	marker := filepath.Join(c.seenDir, hash)
 	old, _ := os.ReadFile(marker)
 	mine := map[string]bool{}
 	for _, e := range strings.Fields(string(old)) {
 		mine[e] = true
 	}
+	added := false
 	for e := range c.entries() {
 		if !snapshot[e] {
 			if c.key.Sign(filepath.Join(c.dir, e), c.sig(e)) == nil {
 				mine[e] = true
+				added = true
 			}
 		}
 	}
@@ -274,6 +294,11 @@ func (c *sealedCache) after(hash string, snapshot map[string]bool) {
 		b.WriteString(e + "\n")
 	}
 	_ = os.WriteFile(marker, []byte(b.String()), 0o600)
+	if added {
+		// With the marker written, the new entries are this module's
+		// (held until after returns) and no longer loose ones.
+		c.trimLocked()
+	}
 }
 
 // Removed is how many cache entries failed their check and were deleted

@@ -51,6 +51,13 @@ type Options struct {
 	// CacheMaxAge is how long compiled code and snapshots stay in the
 	// cache folder unused; 0 means CacheMaxAge (14 days).
 	CacheMaxAge time.Duration
+	// MaxModuleSize is the largest module file read, dropped or built;
+	// 0 means DefaultMaxModuleSize (128 MiB). A larger one is refused
+	// with ErrTooLarge from its size, unread.
+	MaxModuleSize int64
+	// CacheMaxSize bounds the cache folder (cachetrim.go); 0 means
+	// DefaultCacheMaxSize (2 GiB), negative no bound.
+	CacheMaxSize int64
 }
 
 // Engine is the one wazero runtime of a process. Every Module it compiles
@@ -68,6 +75,8 @@ type Engine struct {
 	snapTimeout time.Duration // Options.SnapshotInitTimeout
 	maxAge      time.Duration // Options.CacheMaxAge, the default applied
 	pruneOnce   sync.Once     // pruneSnapshots (snapcache.go)
+	maxModule   int64         // Options.MaxModuleSize, the default applied
+	holds       cacheHolds    // cache files open modules use (cachetrim.go)
 
 	mu    sync.Mutex
 	hosts map[string]bool // import module names the host provides
@@ -92,7 +101,7 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 	}
 	cfg := wazero.NewRuntimeConfigCompiler()
 	e := &Engine{cacheDir: opts.CacheDir, workers: opts.CompilationWorkers, guard: tune.NewGuard(opts.NiceAfter, opts.Tune), hosts: map[string]bool{}, snapTimeout: opts.SnapshotInitTimeout,
-		maxAge: cmp.Or(opts.CacheMaxAge, CacheMaxAge)}
+		maxAge: cmp.Or(opts.CacheMaxAge, CacheMaxAge), maxModule: cmp.Or(opts.MaxModuleSize, DefaultMaxModuleSize)}
 	if opts.CacheDir != "" {
 		if err := os.MkdirAll(opts.CacheDir, 0o700); err != nil {
 			return nil, fmt.Errorf("cache dir: %w", err)
@@ -104,6 +113,10 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 		if e.sealed, err = newSealedCache(opts.CacheDir, e.maxAge); err != nil {
 			return nil, fmt.Errorf("cache dir %s: %w", opts.CacheDir, err)
 		}
+		e.sealed.maxSize = cmp.Or(opts.CacheMaxSize, DefaultCacheMaxSize)
+		e.sealed.root = opts.CacheDir
+		e.sealed.isHeld = e.holds.held
+		e.sealed.trim()
 		e.sealed.keep()
 		e.cache = cache
 		cfg = cfg.WithCompilationCache(cache)
@@ -176,13 +189,19 @@ func (e *Engine) Close(ctx context.Context) error {
 }
 
 // CompileFile reads and compiles the module at path. A .wat file is first
-// converted with wat2wasm, which must be on PATH.
+// converted with wat2wasm, which must be on PATH. A module over the
+// engine's MaxModuleSize is refused with ErrTooLarge, unread.
 func (e *Engine) CompileFile(ctx context.Context, path string) (*Module, error) {
-	wasm, err := ReadModuleFile(path)
+	wasm, err := e.readModule(path)
 	if err != nil {
 		return nil, err
 	}
-	return e.Compile(ctx, path, wasm)
+	m, err := e.Compile(ctx, path, wasm)
+	if err != nil {
+		return nil, err
+	}
+	e.holdFor(m, e.markerPath(m.Hash))
+	return m, nil
 }
 
 // ErrModuleBounds is returned by Compile for module bytes that declare
@@ -192,19 +211,34 @@ var ErrModuleBounds = rewrite.ErrModuleBounds
 // ErrNoWat2Wasm is returned for .wat modules when wat2wasm is not on PATH.
 var ErrNoWat2Wasm = toolchain.ErrNoWat2Wasm
 
+// ErrTooLarge is returned for a module file larger than the engine's
+// MaxModuleSize (a *TooLargeError).
+var ErrTooLarge = toolchain.ErrTooLarge
+
+// TooLargeError is a module refused for its size.
+type TooLargeError = toolchain.TooLargeError
+
+// DefaultMaxModuleSize is Options.MaxModuleSize when 0.
+const DefaultMaxModuleSize = toolchain.DefaultMaxModuleSize
+
 // ReadModuleFile returns the binary module at path, converting .wat text
-// with wat2wasm.
-func ReadModuleFile(path string) ([]byte, error) {
+// with wat2wasm; a module over DefaultMaxModuleSize is refused unread.
+func ReadModuleFile(path string) ([]byte, error) { return readModuleMax(path, DefaultMaxModuleSize) }
+
+// readModule is ReadModuleFile with the engine's MaxModuleSize.
+func (e *Engine) readModule(path string) ([]byte, error) { return readModuleMax(path, e.maxModule) }
+
+func readModuleMax(path string, max int64) ([]byte, error) {
 	if toolchain.KindOf(path) == toolchain.WAT {
-		return toolchain.WAT2Wasm(path)
+		return toolchain.WAT2WasmMax(path, max)
 	}
-	return os.ReadFile(path)
+	return toolchain.ReadModule(path, max)
 }
 
 // Load builds the source at path with b (nil: only .wasm and .wat, which
 // wat2wasm converts in process) and compiles the module.
 func (e *Engine) Load(ctx context.Context, path string, b *toolchain.Builder) (*Module, error) {
-	wasmPath, fallback := path, ""
+	wasmPath, fallback, fresh := path, "", false
 	kind := toolchain.KindOf(path)
 	switch {
 	case kind == "":
@@ -219,9 +253,17 @@ func (e *Engine) Load(ctx context.Context, path string, b *toolchain.Builder) (*
 		if err != nil {
 			return nil, err
 		}
-		wasmPath, fallback = res.Path, res.Fallback
+		wasmPath, fallback, fresh = res.Path, res.Fallback, !res.Cached
 	}
-	wasm, err := ReadModuleFile(wasmPath)
+	// Held from the build on, so that a trim of the cache between the
+	// build and the compile does not take the file.
+	var held []string
+	if wasmPath != path {
+		held = append(held, wasmPath)
+		e.hold(wasmPath)
+		defer e.unhold(wasmPath)
+	}
+	wasm, err := e.readModule(wasmPath)
 	if err != nil {
 		return nil, err
 	}
@@ -230,6 +272,10 @@ func (e *Engine) Load(ctx context.Context, path string, b *toolchain.Builder) (*
 		return nil, err
 	}
 	m.goFallback = fallback
+	e.holdFor(m, append(held, e.markerPath(m.Hash))...)
+	if fresh {
+		e.trimCache()
+	}
 	return m, nil
 }
 

@@ -74,6 +74,7 @@ func (m *Module) Close(ctx context.Context) error {
 		m.closeSnapshot(ctx)
 		err = m.compiled.Close(ctx)
 		m.engine.open.Add(-1)
+		m.engine.releaseHolds(m) // its cache files may be trimmed now
 	})
 	return err
 }

@@ -48,6 +48,10 @@ type scriptModule struct {
 	mod      *Module
 	users    int // scripts whose current build this is
 	inflight int // requests running it
+	// superseded: an edit replaced it; once closed, its cache files
+	// (build, compiled code, snapshots) are deleted unless another
+	// module uses them.
+	superseded bool
 }
 
 // script is the state of one script: what was built for which stat
@@ -129,7 +133,12 @@ func (s *Scripts) closeIfFree(key string) {
 	}
 	delete(s.modules, key)
 	s.mu.Unlock()
+	var files []string
+	if m.superseded {
+		files = s.engine.heldBy(m.mod)
+	}
 	_ = m.mod.Close(context.Background())
+	s.engine.dropSuperseded(files)
 }
 
 // Close is called when the route is retired and its requests have ended:
@@ -209,7 +218,9 @@ func (s *Scripts) build(full string, sc *script, f *scriptFlight) {
 	}
 	if old != "" {
 		if m := s.modules[old]; m != nil {
-			m.users--
+			if m.users--; m.users == 0 && !s.closed {
+				m.superseded = true
+			}
 		}
 	}
 	s.mu.Unlock()
@@ -240,7 +251,15 @@ func (s *Scripts) compile(full string) (*Program, string, bool, error) {
 		}
 		wasmPath, cached, fallback = res.Path, res.Cached, res.Fallback
 	}
-	wasm, err := os.ReadFile(wasmPath)
+	var built []string // the build's output, held from here on
+	if wasmPath != full {
+		built = []string{wasmPath}
+		s.engine.hold(wasmPath)
+		defer s.engine.unhold(wasmPath)
+	}
+	// Refused from its size before it is read: a script dropped or built
+	// into a module of hundreds of MiB must not be held in memory.
+	wasm, err := s.engine.readModule(wasmPath)
 	if err != nil {
 		return nil, "", false, err
 	}
@@ -252,6 +271,7 @@ func (s *Scripts) compile(full string) (*Program, string, bool, error) {
 	m := s.modules[key]
 	if m != nil {
 		m.users++
+		m.superseded = false // an edit went back to it
 	}
 	s.mu.Unlock()
 	if m == nil {
@@ -263,6 +283,7 @@ func (s *Scripts) compile(full string) (*Program, string, bool, error) {
 		s.mu.Lock()
 		if m = s.modules[key]; m != nil {
 			m.users++ // compiled meanwhile for another script: use that one
+			m.superseded = false
 			s.mu.Unlock()
 			_ = mod.Close(ctx)
 		} else {
@@ -270,6 +291,10 @@ func (s *Scripts) compile(full string) (*Program, string, bool, error) {
 			s.modules[key] = m
 			s.mu.Unlock()
 		}
+	}
+	s.engine.holdFor(m.mod, append(built, s.engine.markerPath(m.mod.Hash))...)
+	if !cached {
+		s.engine.trimCache()
 	}
 	prog, err := m.mod.Prepare(s.cfg)
 	if err != nil {

@@ -2,6 +2,8 @@ package wasi
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -61,8 +63,9 @@ func (e *Engine) snapPaths(key string) (wasm, img, wasmSig, imgSig string) {
 		filepath.Join(sig, key+".wasm"), filepath.Join(sig, key+".img")
 }
 
-// loadSnapshot returns the cached snapshot of key, or nil.
-func (e *Engine) loadSnapshot(rt wazero.Runtime, key string) *snapshot {
+// loadSnapshot returns the cached snapshot of key, or nil; owner holds
+// its files until it is closed.
+func (e *Engine) loadSnapshot(rt wazero.Runtime, key string, owner *Module) *snapshot {
 	if e.sealed == nil {
 		return nil
 	}
@@ -103,13 +106,15 @@ func (e *Engine) loadSnapshot(rt wazero.Runtime, key string) *snapshot {
 		return nil
 	}
 	e.sealed.use(wasmPath)
+	e.holdFor(owner, wasmPath, e.markerPath(sha256Hex(wasm)))
 	return &snapshot{compiled: compiled, image: img,
 		info: SnapshotInfo{On: true, Cached: true, Image: img.size, Mapped: !img.copy}}
 }
 
 // saveSnapshot stores a snapshot taken now; failing to is not an error
-// (the next start takes it again).
-func (e *Engine) saveSnapshot(key string, wasm, mem []byte) {
+// (the next start takes it again). owner holds its files until it is
+// closed.
+func (e *Engine) saveSnapshot(key string, wasm, mem []byte, owner *Module) {
 	if e.sealed == nil {
 		return
 	}
@@ -124,6 +129,13 @@ func (e *Engine) saveSnapshot(key string, wasm, mem []byte) {
 	_ = e.sealed.key.Sign(wasmPath, wasmSig)
 	_ = e.sealed.key.Sign(imgPath, imgSig)
 	e.sealed.use(wasmPath)
+	e.holdFor(owner, wasmPath, e.markerPath(sha256Hex(wasm)))
+	e.sealed.trim()
+}
+
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 func writeFile(path string, b []byte) error {

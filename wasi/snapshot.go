@@ -172,7 +172,7 @@ func (m *Module) takeSnapshot(limit uint64, in snapInputs) (*snapshot, error) {
 	key := snapshotKey(m.snap.wasm, m.ruby() != nil, m.isDriver(), in)
 	cache := !in.seesVolumes()
 	if cache {
-		if s := e.loadSnapshot(m.rt, key); s != nil {
+		if s := e.loadSnapshot(m.rt, key, m); s != nil {
 			return s, nil
 		}
 	}
@@ -214,7 +214,7 @@ func (m *Module) takeSnapshot(limit uint64, in snapInputs) (*snapshot, error) {
 		return nil, fmt.Errorf("%w: compile the snapshot: %w", ErrNoSnapshot, err)
 	}
 	if cache {
-		e.saveSnapshot(key, out, mem)
+		e.saveSnapshot(key, out, mem, m)
 	}
 	return &snapshot{compiled: compiled, image: img, info: SnapshotInfo{
 		On: true, InitTime: initTime, Image: img.size, Mapped: !img.copy}}, nil

@@ -73,6 +73,9 @@ func startServe(t *testing.T, config string, files map[string]string) *served {
 			}
 			content = string(b)
 		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -1,12 +1,9 @@
 package toolchain
 
 import (
-	"bytes"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -146,17 +143,4 @@ var ErrNoWat2Wasm = errors.New("wat2wasm not found on PATH (Debian: apt-get inst
 // WAT2Wasm converts the WebAssembly text at path with wat2wasm, in the
 // server's own process (no sandbox): for modules a configuration names,
 // which the operator wrote. Scripts' .wat files are built by a Builder.
-func WAT2Wasm(path string) ([]byte, error) {
-	bin, err := exec.LookPath("wat2wasm")
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, ErrNoWat2Wasm)
-	}
-	var stderr bytes.Buffer
-	cmd := exec.Command(bin, "--output=-", path)
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return nil, fmt.Errorf("wat2wasm %s: %w: %s", path, err, strings.TrimSpace(stderr.String()))
-	}
-	return out, nil
-}
+func WAT2Wasm(path string) ([]byte, error) { return WAT2WasmMax(path, 0) }

@@ -74,12 +74,19 @@ type Builder struct {
 	// Key signs the built modules kept in Dir; a module whose signature
 	// does not match is removed and built again. Nil: no signatures.
 	Key *seal.Key
+	// MaxModuleSize is the largest module a build may produce ([server]
+	// max_module_size); 0 means DefaultMaxModuleSize. A larger one is
+	// refused with a TooLargeError and not kept.
+	MaxModuleSize int64
 
 	mu       sync.Mutex
 	inflight map[string]*flight
 	semOnce  sync.Once
 	sem      chan struct{} // build_concurrency slots, across the server
 }
+
+// BuildsFolder is the folder under Dir where built modules are kept.
+const BuildsFolder = "builds"
 
 type flight struct {
 	done chan struct{}
@@ -114,9 +121,17 @@ func (b *Builder) Build(ctx context.Context, src string) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("build %s: %w", src, err)
 	}
-	out := filepath.Join(b.Dir, "builds", key+".wasm")
+	out := filepath.Join(b.Dir, BuildsFolder, key+".wasm")
 	if _, err := os.Stat(out); err == nil {
+		if err := checkSize(out, src, maxOr(b.MaxModuleSize)); err != nil {
+			// Kept before the bound was lowered: not read, not kept.
+			b.remove(out)
+			return Result{}, err
+		}
 		if b.Key == nil || b.Key.Verify(out, out+".hmac") == nil {
+			// Used now: the cache's trim drops the least recently used.
+			now := time.Now()
+			_ = os.Chtimes(out, now, now)
 			return Result{Path: out, Cached: true, Fallback: readFallback(out)}, nil
 		}
 		// Changed behind the server's back: never run it, build afresh.
@@ -230,7 +245,7 @@ func (b *Builder) run(ctx context.Context, kind Kind, tool, src, out string) err
 		if why == "" {
 			err := b.exec(ctx, kind, src, rj, lim, sb)
 			if err == nil {
-				return b.keep(tmpDir, out, "")
+				return b.keep(tmpDir, src, out, "")
 			}
 			why = fallbackReason(err)
 		} else {
@@ -241,7 +256,7 @@ func (b *Builder) run(ctx context.Context, kind Kind, tool, src, out string) err
 	if err := b.exec(ctx, kind, src, j, lim, sb); err != nil {
 		return err
 	}
-	return b.keep(tmpDir, out, fallback)
+	return b.keep(tmpDir, src, out, fallback)
 }
 
 // exec runs one toolchain job within the limits.
@@ -267,8 +282,12 @@ func (b *Builder) exec(ctx context.Context, kind Kind, src string, j job, lim Li
 }
 
 // keep moves a build's module.wasm to out, signed, with the reason of a
-// fallback build beside it.
-func (b *Builder) keep(tmpDir, out, fallback string) error {
+// fallback build beside it. A module over MaxModuleSize is refused from
+// its size alone and left in tmpDir, which the build removes.
+func (b *Builder) keep(tmpDir, src, out, fallback string) error {
+	if err := checkSize(filepath.Join(tmpDir, "module.wasm"), src, maxOr(b.MaxModuleSize)); err != nil {
+		return err
+	}
 	_ = os.Remove(fallbackPath(out))
 	if fallback != "" {
 		if err := os.WriteFile(fallbackPath(out), []byte(fallback), 0o600); err != nil {
@@ -285,6 +304,13 @@ func (b *Builder) keep(tmpDir, out, fallback string) error {
 		}
 	}
 	return nil
+}
+
+// remove deletes a kept module and what is kept beside it.
+func (b *Builder) remove(out string) {
+	for _, p := range []string{out, out + ".hmac", fallbackPath(out)} {
+		_ = os.Remove(p)
+	}
 }
 
 func (b *Builder) sandbox() Sandbox {

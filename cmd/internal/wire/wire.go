@@ -56,6 +56,8 @@ func New(ctx context.Context, s Settings) (*Parts, error) {
 		// A reactor's init, run once to snapshot it (issue 12).
 		SnapshotInitTimeout: time.Duration(s.Server.SnapshotInitTimeout),
 		CacheMaxAge:         time.Duration(s.Server.CacheMaxAge),
+		MaxModuleSize:       int64(s.Server.MaxModuleSize),
+		CacheMaxSize:        int64(s.Server.CacheMaxSize),
 	})
 	if err != nil {
 		return nil, err
@@ -72,6 +74,8 @@ func New(ctx context.Context, s Settings) (*Parts, error) {
 		Sandbox: &sb,
 		Trusted: s.Server.TrustedBuilds,
 		Key:     key,
+		// A build's output over it is refused unread and not kept.
+		MaxModuleSize: int64(s.Server.MaxModuleSize),
 	}
 	if !sb.Available() && s.Server.TrustedBuilds {
 		s.Log.Warn().Str("sandbox", sb.String()).Msg("trusted_builds: scripts are built unsandboxed, with the server's file system")

@@ -1,0 +1,23 @@
+package router
+
+import (
+	"cmp"
+	"fmt"
+)
+
+// sizeProblems says what is wrong with max_module_size and
+// cache_max_size, defaults applied to the one not set.
+func (s Server) sizeProblems() []string {
+	var p []string
+	mod, cache := s.MaxModuleSize, s.CacheMaxSize
+	if mod != 0 && mod < 64<<10 {
+		p = append(p, fmt.Sprintf("max_module_size %d: want at least 64KiB (the default is 128MiB)", mod))
+	}
+	if cache != 0 && cache < 64<<20 {
+		p = append(p, fmt.Sprintf("cache_max_size %d: want at least 64MiB (the default is 2GiB)", cache))
+	}
+	if mod, cache = cmp.Or(mod, DefaultServer.MaxModuleSize), cmp.Or(cache, DefaultServer.CacheMaxSize); len(p) == 0 && cache < 2*mod {
+		p = append(p, fmt.Sprintf("cache_max_size %d must be at least twice max_module_size %d: a module's build and its compiled code are both kept", cache, mod))
+	}
+	return p
+}
