@@ -28,20 +28,26 @@ import (
 // would call lives there. Ports and networks are allowed_hosts' business.
 var registry = ssrf.New(ssrf.WithAnyPort(), ssrf.WithAnyNetwork())
 
-// specialAddr is the registry's verdict on a: nil when a is globally
-// reachable. IPv4-mapped IPv6 addresses (::ffff:127.0.0.1) are checked as
-// the IPv4 address they are.
-func specialAddr(a netip.Addr) error {
+// reached is the address a connection to a ends at: a itself, the IPv4
+// address of an IPv4-mapped one (::ffff:127.0.0.1), and for the well-known
+// NAT64 prefix (RFC 6052) the IPv4 address in its last 32 bits, which the
+// NAT64 gateway forwards to.
+func reached(a netip.Addr) netip.Addr {
 	a = a.Unmap().WithZone("")
-	// The well-known NAT64 prefix (RFC 6052) is globally reachable, and an
-	// IPv6-only server behind DNS64 reaches every IPv4 API through it, so
-	// the IPv4 address in its last 32 bits decides (the library would
-	// refuse the whole prefix).
 	if ssrf.IPv6NAT64Prefix.Contains(a) {
 		b := a.As16()
 		a = netip.AddrFrom4([4]byte(b[12:]))
 	}
-	return registry.SafeAddr(a)
+	return a
+}
+
+// specialAddr is the registry's verdict on a: nil when a and the address
+// it reaches are globally reachable. NAT64 is itself globally reachable,
+// and an IPv6-only server behind DNS64 reaches every IPv4 API through it,
+// so the IPv4 address it carries decides (the library alone would refuse
+// the whole prefix).
+func specialAddr(a netip.Addr) error {
+	return registry.SafeAddr(reached(a))
 }
 
 // ownAddr reports whether a is an address of one of this server's network
@@ -78,6 +84,9 @@ func (o *Outbound) checkAddr(ap netip.AddrPort) error {
 		return fmt.Errorf("%w: %s: %w", errRefusedAddress, ap, err)
 	}
 	own, err := ownAddr(ap.Addr())
+	if err == nil && !own && reached(ap.Addr()) != ap.Addr() {
+		own, err = ownAddr(reached(ap.Addr()))
+	}
 	if err != nil {
 		// Unknown own addresses: refuse rather than guess.
 		return fmt.Errorf("%w: %s: the server's own addresses cannot be read: %w", errRefusedAddress, ap, err)

@@ -75,6 +75,7 @@ func TestOutboundOwnAddressNetns(t *testing.T) {
 			LookupIP: func(context.Context, string, string) ([]net.IP, error) {
 				return []net.IP{nsOwn4.AsSlice()}, nil
 			}}, "an address of this server", svc4},
+		{"NAT64 of own IPv4 address", urlOf(netip.MustParseAddr("64:ff9b::6480:2"), svc4.port), allowAll, "an address of this server", svc4},
 		{"range routed to this host", urlOf(nsLocal, svc4.port), allowAll, "routed to this server", svc4},
 		{"loopback", urlOf(netip.MustParseAddr("127.0.0.1"), svc4.port), allowAll, "prohibited IP address", svc4},
 		{"own IPv4 address named", urlOf(nsOwn4, svc4.port), named(nsOwn4, svc4.port), "", svc4},
