@@ -234,3 +234,19 @@ func TestOutboundOwnAddress(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkCheckAddr: the verdict on a globally reachable address, the
+// case that reads the server's interfaces; it runs once per connection.
+func BenchmarkCheckAddr(b *testing.B) {
+	o, err := NewOutbound(OutboundPolicy{AllowedHosts: []string{AllowAllHosts}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ap := netip.MustParseAddrPort("93.184.216.34:443")
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := o.checkAddr(ap); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
