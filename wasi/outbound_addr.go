@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"syscall"
 
 	"code.dny.dev/ssrf"
@@ -50,13 +51,14 @@ func specialAddr(a netip.Addr) error {
 	return registry.SafeAddr(reached(a))
 }
 
-// ownAddr reports whether a is an address of one of this server's network
-// interfaces: a service bound to 0.0.0.0 answers there, whatever range the
-// address is in. The interfaces are read at each call (one netlink dump,
-// 24-45 us here, BenchmarkCheckAddr) and never cached, so an address that appears while the
-// server runs (DHCP, a floating IP, a new interface) is refused from its
-// first moment; only addresses the registry lets through pay for it.
-func ownAddr(a netip.Addr) (bool, error) {
+// ownAddr reports whether any of as is an address of one of this server's
+// network interfaces: a service bound to 0.0.0.0 answers there, whatever
+// range the address is in. The interfaces are read at each call (one
+// netlink dump, 24-45 us here, BenchmarkCheckAddr) and never cached, so an
+// address that appears while the server runs (DHCP, a floating IP, a new
+// interface) is refused from its first moment; only addresses the registry
+// lets through pay for it.
+func ownAddr(as ...netip.Addr) (bool, error) {
 	addrs, err := net.InterfaceAddrs()
 	if err != nil {
 		return false, err
@@ -66,7 +68,8 @@ func ownAddr(a netip.Addr) (bool, error) {
 		if !ok {
 			continue
 		}
-		if b, ok := netip.AddrFromSlice(n.IP); ok && b.Unmap() == a {
+		b, ok := netip.AddrFromSlice(n.IP)
+		if ok && slices.Contains(as, b.Unmap()) {
 			return true, nil
 		}
 	}
@@ -83,10 +86,9 @@ func (o *Outbound) checkAddr(ap netip.AddrPort) error {
 	if err := specialAddr(ap.Addr()); err != nil {
 		return fmt.Errorf("%w: %s: %w", errRefusedAddress, ap, err)
 	}
-	own, err := ownAddr(ap.Addr())
-	if err == nil && !own && reached(ap.Addr()) != ap.Addr() {
-		own, err = ownAddr(reached(ap.Addr()))
-	}
+	// A NAT64 address of one of the server's IPv4 addresses comes back to
+	// it through the gateway.
+	own, err := ownAddr(ap.Addr(), reached(ap.Addr()))
 	if err != nil {
 		// Unknown own addresses: refuse rather than guess.
 		return fmt.Errorf("%w: %s: the server's own addresses cannot be read: %w", errRefusedAddress, ap, err)
