@@ -17,7 +17,8 @@ import (
 // allowed_hosts.
 type Outbound struct {
 	// AllowedHosts are scheme://host[:port] entries ("*." wildcards,
-	// "insecure:allow-all" for any public host). Empty: nothing.
+	// "insecure:allow-all" for any host at a globally reachable address
+	// that is not the server's own). Empty: nothing.
 	AllowedHosts        []string `toml:"allowed_hosts"`
 	OutboundRequests    int      `toml:"outbound_requests"`    // per guest run -> too_many_sessions
 	OutboundTimeout     Duration `toml:"outbound_timeout"`     // per request, within the run's timeout

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -287,4 +288,89 @@ func TestAllowedHostProblem(t *testing.T) {
 			t.Errorf("allowedHostProblem(%q) = %q; want ok %v", tt.entry, got, tt.ok)
 		}
 	}
+}
+
+// TestOutboundAllowAllAddresses: under insecure:allow-all a guest reaches
+// neither this machine's own addresses (a service bound to 0.0.0.0 that
+// trusts local callers), nor loopback, nor the special-purpose ranges such
+// as TEST-NET-2 and TEST-NET-3: the guest gets "destination not allowed"
+// and the log one refused event with reason address. An entry naming the
+// address and port reaches it.
+func TestOutboundAllowAllAddresses(t *testing.T) {
+	var hits sync.Map
+	ln, err := net.Listen("tcp4", "0.0.0.0:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Store(r.Host, true)
+		fmt.Fprint(w, "secret=hunter2")
+	}), ReadHeaderTimeout: 5 * time.Second}
+	go svc.Serve(ln)
+	t.Cleanup(func() { svc.Close() })
+	port := ln.Addr().(*net.TCPAddr).Port
+	targets := []string{"127.0.0.1", "198.51.100.7", "203.0.113.9"}
+	own := ownIPv4(t)
+	if own == "" {
+		t.Log("THIS MACHINE HAS NO NON-LOOPBACK IPv4 ADDRESS: its own address is not tried here (wasi's TestOutboundOwnAddressNetns makes one)")
+	} else {
+		targets = append(targets, own)
+	}
+	var config strings.Builder
+	for i, a := range targets {
+		fmt.Fprintf(&config, "[[route]]\npath = \"/t%d\"\nmodule = \"outbound.wasm\"\nallowed_hosts = [\"insecure:allow-all\"]\noutbound_timeout = \"2s\"\nenv = { URL = \"http://%s:%d/\" }\n\n", i, a, port)
+	}
+	named := targets[0]
+	if own != "" {
+		named = own
+	}
+	fmt.Fprintf(&config, "[[route]]\npath = \"/named\"\nmodule = \"outbound.wasm\"\nallowed_hosts = [\"insecure:allow-all\", \"http://%[1]s:%[2]d\"]\nenv = { URL = \"http://%[1]s:%[2]d/\" }\n", named, port)
+	logs := &logBuffer{}
+	srv, _ := serveSite(t, "", config.String(), logs, nil)
+	check := func(path, host, want, outcome, reason string) {
+		t.Helper()
+		before := len(logs.String())
+		req, _ := http.NewRequest("GET", srv.URL+path, nil)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 || !strings.Contains(string(body), want) {
+			t.Errorf("%s (%s): got %d %q; want 200 with %q", path, host, res.StatusCode, body, want)
+		}
+		events := outboundEvents(t, logs.String()[before:])
+		if len(events) != 1 {
+			t.Fatalf("%s (%s): got %d outbound events; want 1\n%s", path, host, len(events), logs.String()[before:])
+		}
+		ev := events[0]
+		if ev["route"] != path || ev["request_id"] != res.Header.Get("X-Request-Id") || ev["host"] != fmt.Sprintf("http://%s:%d", host, port) ||
+			ev["outcome"] != outcome || (reason != "" && ev["reason"] != reason) {
+			t.Errorf("%s (%s): got event %v; want route, request id, host, outcome %s, reason %q", path, host, ev, outcome, reason)
+		}
+	}
+	for i, a := range targets {
+		check(fmt.Sprintf("/t%d", i), a, "req 1: rc=7 (destination not allowed) status=0\n", "refused", "address")
+	}
+	hits.Range(func(k, _ any) bool {
+		t.Errorf("the service got a request for %v; want none", k)
+		return true
+	})
+	check("/named", named, "body=secret=hunter2\n", "ok", "")
+}
+
+// ownIPv4 is one of this machine's non-loopback IPv4 addresses, or "".
+func ownIPv4(t *testing.T) string {
+	t.Helper()
+	ias, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ia := range ias {
+		if n, ok := ia.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() && !n.IP.IsLinkLocalUnicast() {
+			return n.IP.String()
+		}
+	}
+	return ""
 }

@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -27,7 +26,8 @@ const (
 )
 
 // AllowAllHosts is WAGI's entry for "any host" (wasi-experimental-http's
-// insecure:allow-all). Here it still reaches public addresses only.
+// insecure:allow-all). Here it still reaches globally reachable addresses
+// only, never the server's own (outbound_addr.go).
 const AllowAllHosts = "insecure:allow-all"
 
 // OutboundPolicy configures what one route's guests may reach.
@@ -199,10 +199,11 @@ func NewOutbound(p OutboundPolicy) (*Outbound, error) {
 		o.lookup = net.DefaultResolver.LookupIP
 	}
 	// An entry that names a literal address lets the guest reach it even
-	// when it is loopback or private: the operator asked for exactly it.
+	// when it is loopback, private, reserved or the server's own: the
+	// operator asked for exactly that address and port.
 	for _, r := range allow {
 		if a, err := netip.ParseAddr(strings.Trim(r.host, "[]")); err == nil && !r.wildcard && o.allowed(r.scheme, r.host, r.port) {
-			o.literals[netip.AddrPortFrom(a.Unmap(), uint16(r.port))] = true
+			o.literals[netip.AddrPortFrom(a.Unmap().WithZone(""), uint16(r.port))] = true
 		}
 	}
 	return o, nil
@@ -246,92 +247,6 @@ var (
 	errRefusedAddress = errors.New("address not allowed")
 	errBadURL         = errors.New("invalid url")
 )
-
-// special are the ranges a guest never reaches unless an entry names the
-// address: loopback, private (RFC 1918, RFC 4193), link-local and cloud
-// metadata (169.254.169.254 and fd00:ec2::254 fall in these), shared CGNAT
-// space (RFC 6598), "this network" (RFC 791), multicast and reserved.
-var special = []netip.Prefix{
-	netip.MustParsePrefix("0.0.0.0/8"),
-	netip.MustParsePrefix("10.0.0.0/8"),
-	netip.MustParsePrefix("100.64.0.0/10"),
-	netip.MustParsePrefix("127.0.0.0/8"),
-	netip.MustParsePrefix("169.254.0.0/16"),
-	netip.MustParsePrefix("172.16.0.0/12"),
-	netip.MustParsePrefix("192.0.0.0/24"),
-	netip.MustParsePrefix("192.168.0.0/16"),
-	netip.MustParsePrefix("198.18.0.0/15"),
-	netip.MustParsePrefix("224.0.0.0/3"), // multicast, reserved, broadcast
-	netip.MustParsePrefix("::/127"),      // unspecified and loopback
-	netip.MustParsePrefix("fc00::/7"),
-	netip.MustParsePrefix("fe80::/10"),
-	netip.MustParsePrefix("ff00::/8"),
-}
-
-// nat64 is the well-known NAT64 prefix (RFC 6052): its addresses reach
-// the IPv4 address in their last 32 bits, which is checked instead.
-var nat64 = netip.MustParsePrefix("64:ff9b::/96")
-
-// blockedAddr reports whether a is in a range the guest may not reach.
-// IPv4-mapped IPv6 addresses (::ffff:127.0.0.1) are checked as IPv4.
-func blockedAddr(a netip.Addr) bool {
-	a = a.Unmap()
-	if nat64.Contains(a) {
-		b := a.As16()
-		a = netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]})
-	}
-	for _, p := range special {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
-}
-
-// control runs for every connection after DNS, with the address about to
-// be dialled: the check that DNS rebinding cannot get around.
-func (o *Outbound) control(network, address string, _ syscall.RawConn) error {
-	ap, err := netip.ParseAddrPort(address)
-	if err != nil {
-		return fmt.Errorf("%w: %s", errRefusedAddress, address)
-	}
-	ap = netip.AddrPortFrom(ap.Addr().Unmap().WithZone(""), ap.Port())
-	if blockedAddr(ap.Addr()) && !o.literals[ap] {
-		return fmt.Errorf("%w: %s is loopback, private, link-local or reserved", errRefusedAddress, ap)
-	}
-	return nil
-}
-
-// dial resolves through the policy's resolver and connects to the first
-// address that passes control.
-func (o *Outbound) dial(ctx context.Context, network, addr string) (net.Conn, error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, err
-	}
-	d := &net.Dialer{Control: o.control}
-	if _, err := netip.ParseAddr(host); err == nil {
-		return d.DialContext(ctx, network, addr)
-	}
-	ips, err := o.lookup(ctx, "ip", host)
-	if err != nil {
-		return nil, err
-	}
-	var first error
-	for _, ip := range ips {
-		c, err := d.DialContext(ctx, network, net.JoinHostPort(ip.String(), port))
-		if err == nil {
-			return c, nil
-		}
-		if first == nil || errors.Is(err, errRefusedAddress) {
-			first = err
-		}
-	}
-	if first == nil {
-		first = fmt.Errorf("lookup %s: no addresses", host)
-	}
-	return nil, first
-}
 
 // acquire waits for a slot of the policy's Slots until ctx ends.
 func (o *Outbound) acquire(ctx context.Context) error {
