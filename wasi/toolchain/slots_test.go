@@ -46,7 +46,7 @@ func TestWithSlots(t *testing.T) {
 	if err := os.WriteFile(src, []byte("(module (func (export \"_start\")))\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	busy <- struct{}{} // another tenant's only slot, taken
+	busy <- struct{}{}               // another tenant's only slot, taken
 	release := b.acquire(b.limits()) // the parent's only slot, taken
 	results := make(chan error, 2)
 	go func() { _, err := other.Build(context.Background(), src); results <- err }()
