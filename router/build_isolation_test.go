@@ -13,7 +13,8 @@ import (
 // their compilers for tenant b's data/secret.env, by a path relative to
 // the script and by its absolute path: from a Go folder's assembly
 // (.s #include, whose error names the first token of the file), from C
-// (#include) and from a single Go file. Each build fails, and neither the
+// (#include), from Rust (include_str!) and from a single Go file
+// (//go:embed of a file beside it). Each build fails, and neither the
 // error page (show_build_errors on) nor the log holds the secret.
 func TestBuildSeesOnlyItsScript(t *testing.T) {
 	needSandbox(t)
@@ -33,6 +34,7 @@ func TestBuildSeesOnlyItsScript(t *testing.T) {
 		{"go asm absolute", "asmabs"},
 		{"c relative", "rel.c"},
 		{"c absolute", "abs.c"},
+		{"rust relative", "rel.rs"},
 		{"go embed sibling", "embed.go"},
 	}
 	writeFile(t, filepath.Join(scripts, "asmrel", "main.go"), goMain)
@@ -41,6 +43,7 @@ func TestBuildSeesOnlyItsScript(t *testing.T) {
 	writeFile(t, filepath.Join(scripts, "asmabs", "leak_wasm.s"), goAsm(secretPath))
 	writeFile(t, filepath.Join(scripts, "rel.c"), "#include \"../../b/data/secret.env\"\nint main(void) { return 0; }\n")
 	writeFile(t, filepath.Join(scripts, "abs.c"), fmt.Sprintf("#include %q\nint main(void) { return 0; }\n", secretPath))
+	writeFile(t, filepath.Join(scripts, "rel.rs"), "fn main() { print!(\"Content-Type: text/plain\\n\\n{}\", include_str!(\"../../b/data/secret.env\")); }\n")
 	// A single Go file sees itself, not the folder it sits in.
 	writeFile(t, filepath.Join(scripts, "sibling.txt"), secret+"\n")
 	writeFile(t, filepath.Join(scripts, "embed.go"), "package main\n\nimport (\n\t_ \"embed\"\n\t\"fmt\"\n)\n\n//go:embed sibling.txt\nvar s string\n\nfunc main() { fmt.Print(\"Content-Type: text/plain\\n\\n\" + s) }\n")
