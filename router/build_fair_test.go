@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/wasigate/wasigate/wasi/cgi"
+	"github.com/wasigate/wasigate/wasi/toolchain"
 )
 
 // selfIncludingC is a C file that includes itself twice at each of 40
@@ -194,4 +197,66 @@ type slotsLoader struct {
 func (l *slotsLoader) Scripts(c RunConfig, name func(string) string, built func(string, bool, time.Duration, string)) Scripts {
 	l.slots = append(l.slots, c.BuildSlots)
 	return l.fakeLoader.Scripts(c, name, built)
+}
+
+// TestPrebuildTenantsSideBySide: at start, tenant b's scripts are built
+// while tenant a's self-including C file still builds toward its
+// build_timeout, not after it.
+func TestPrebuildTenantsSideBySide(t *testing.T) {
+	needSandbox(t)
+	const buildTimeout = 8 * time.Second
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "a", "s.c"), selfIncludingC("s.c"))
+	writeFile(t, filepath.Join(dir, "b", "hello.wat"), "(module (func (export \"_start\")))\n")
+	cfg, err := ParseConfig(strings.NewReader(fmt.Sprintf(`
+[server]
+build_timeout = "%s"
+
+[[tenant]]
+name = "a"
+hosts = ["a.test"]
+[[tenant.route]]
+path = "/s/*"
+scripts = "a"
+
+[[tenant]]
+name = "b"
+hosts = ["b.test"]
+[[tenant.route]]
+path = "/s/*"
+scripts = "b"
+`, buildTimeout)), filepath.Join(dir, "test.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &logBuffer{}
+	b := &toolchain.Builder{Trusted: trustedTestBuilds(), Dir: filepath.Join(t.TempDir(), "builds"), GoCache: testGoCache(), Limits: testBuildLimits(cfg.Server.Or(DefaultServer))}
+	site, err := Build(context.Background(), cfg, Options{Loader: &cgi.Loader{Engine: scriptsEngine(t), Builder: b}, Log: zerolog.New(logs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer site.Close(context.Background())
+	start := time.Now()
+	done := make(chan struct{})
+	go func() { site.Prebuild(context.Background()); close(done) }()
+	for !strings.Contains(logs.String(), `"module":"b/hello.wat","cached":false`) {
+		if time.Since(start) > buildTimeout {
+			t.Fatalf("b's hello.wat not built after %v, while a's s.c builds; want it built beside:\n%s", time.Since(start), logs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("b's hello.wat prebuilt %v after the start", time.Since(start).Round(time.Millisecond))
+	select {
+	case <-done:
+		t.Errorf("prebuild ended after %v; want a's s.c still building toward build_timeout %v", time.Since(start), buildTimeout)
+	default:
+	}
+	select {
+	case <-done:
+	case <-time.After(buildTimeout + 30*time.Second):
+		t.Fatal("prebuild still runs past a's build_timeout")
+	}
+	if !strings.Contains(logs.String(), "build ran past build_timeout") {
+		t.Errorf("a's s.c: log names no build_timeout:\n%s", logs)
+	}
 }
