@@ -50,18 +50,43 @@ type Site struct {
 	Routes  []RouteInfo
 	Modules []Module
 
-	background []func(context.Context) // see Prebuild
-	closers    []func()                // see Close: scripts routes' modules
+	background []prebuild // see Prebuild
+	closers    []func()   // see Close: scripts routes' modules
 }
 
-// Prebuild builds and compiles the scripts of every scripts route, one at
-// a time, so that their first requests are fast. It returns when done or
-// when ctx is; serve runs it in the background, compile waits for it.
-// Failures are logged, not returned: the script's requests report them.
+// Prebuild builds and compiles the scripts of every scripts route, so
+// that their first requests are fast: one at a time within a tenant (the
+// default site is one), the tenants side by side, each in its own build
+// slots, so that a tenant whose scripts build slowly delays no other's.
+// It returns when done or when ctx is; serve runs it in the background,
+// compile waits for it. Failures are logged, not returned: the script's
+// requests report them.
 func (s *Site) Prebuild(ctx context.Context) {
-	for _, f := range s.background {
-		f(ctx)
+	byScope := map[*scope][]func(context.Context){}
+	var order []*scope
+	for _, p := range s.background {
+		if _, ok := byScope[p.scope]; !ok {
+			order = append(order, p.scope)
+		}
+		byScope[p.scope] = append(byScope[p.scope], p.run)
 	}
+	var wg sync.WaitGroup
+	for _, sc := range order {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, f := range byScope[sc] {
+				f(ctx)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// prebuild is a scripts route's prebuild and the scope it builds in.
+type prebuild struct {
+	scope *scope
+	run   func(context.Context)
 }
 
 // RouteInfo describes a served route, for `wasigate routes`.
@@ -177,7 +202,7 @@ func buildMux(ctx context.Context, cfg *Config, routes []*Route, sc *scope, modu
 				Tenant: rt.Tenant, Pattern: rt.Path, Methods: rt.Methods, Module: rt.Scripts + "/",
 				Entrypoint: "(scripts)", Limits: sc.limits(rt), Interpreters: h.interpInfo,
 			})
-			sc.parts.background = append(sc.parts.background, h.prebuild)
+			sc.parts.background = append(sc.parts.background, prebuild{scope: sc, run: h.prebuild})
 			sc.parts.closers = append(sc.parts.closers, h.close)
 			continue
 		}
@@ -340,7 +365,7 @@ func routeEnv(m map[string]string) []string {
 type siteParts struct {
 	interps    map[string]*interpreter
 	opts       Options
-	background []func(context.Context)
+	background []prebuild
 	closers    []func()
 	// pages are the server's error pages, nil when no [errors] table is
 	// set anywhere; tenantPages a tenant's, over them.

@@ -117,7 +117,9 @@ type Server struct {
 	LowerPriority *bool `toml:"lower_priority"`
 	// Builds of scripts (issue 10): each toolchain run's wall and CPU
 	// time, address space (and largest file written), and how many run at
-	// once across the server. TrustedBuilds builds unsandboxed when no
+	// once for each tenant (the default site counts as one), each tenant
+	// in slots of its own ([tenant.limits] build_concurrency overrides
+	// it). TrustedBuilds builds unsandboxed when no
 	// sandbox can be made; InsecureCache accepts a cache_dir others may
 	// write to. Both are for development.
 	BuildTimeout     Duration `toml:"build_timeout"`

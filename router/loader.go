@@ -53,6 +53,9 @@ type (
 		// and environment, which a driver's snapshot init gets.
 		InitArgs, InitEnv []string
 		ScratchSize       int64 // bytes the scratch folder may hold (0: the loader's default)
+		// BuildSlots are the build slots of the route's tenant (nil: the
+		// loader's own): one tenant's builds never hold another's.
+		BuildSlots chan struct{}
 	}
 	// OutboundConfig is a route's outbound HTTP policy (issue 16): its
 	// allowed hosts and its tenant's (nil: no cap), the limits, the

@@ -183,7 +183,7 @@ func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect h
 	// unless the route says snapshot = false; each build says which, or
 	// why not, once.
 	s.set = opts.Loader.Scripts(RunConfig{Volumes: volumes, MemoryLimit: s.memory, MaxOpenFiles: s.files, Outbound: sc.outbound(rt),
-		NoSnapshot: rt.Snapshot != nil && !*rt.Snapshot}, s.moduleName,
+		NoSnapshot: rt.Snapshot != nil && !*rt.Snapshot, BuildSlots: sc.buildSlots(srv)}, s.moduleName,
 		func(full string, cached bool, d time.Duration, snap string) {
 			ev := s.log.Info()
 			if snap != "" && snap != "turned off" && !strings.HasPrefix(snap, "snapshot: ") {

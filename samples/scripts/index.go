@@ -46,7 +46,7 @@ and whatever it writes to stdout (headers, a blank line, the body) becomes the r
   look at how little a CGI response needs: one <code>fd_write</code> to stdout.</li>
 <li><a href="/s/hello.rb?name=Ruby">/s/hello.rb</a> &mdash; a Ruby CGI script (<code>require "cgi"</code>) run by ruby.wasm;
   look for the form and the visit counter cookie. Needs <code>npm install --prefix samples/ruby</code> once.</li>
-<li><a href="/outbound/quotes.go">/outbound/quotes.go</a> and <a href="/outbound/quotes.rs">/outbound/quotes.rs</a> &mdash; outbound HTTP:
+<li><a href="/outbound/quotes">/outbound/quotes</a> and <a href="/outbound/quotes.rs">/outbound/quotes.rs</a> &mdash; outbound HTTP:
   a Go program using <code>http.Client</code> and a Rust one using the raw host functions call the site's stub API
   <a href="/api/quotes">/api/quotes</a>, the one host their route's <code>allowed_hosts</code> lets them reach.</li>
 </ul>

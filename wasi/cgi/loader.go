@@ -35,6 +35,7 @@ type (
 		InitArgs     []string // wasi.Config.InitArgs
 		InitEnv      []string
 		ScratchSize  int64
+		BuildSlots   chan struct{} // toolchain.Builder.WithSlots
 	}
 	// OutboundConfig is a route's outbound HTTP policy (wasi.OutboundPolicy)
 	// and the hook its requests are counted through.
@@ -110,7 +111,12 @@ func (l *Loader) Scripts(c RunConfig, name func(path string) string, built func(
 			built(p, cached, d, snapshotSummary(s))
 		}
 	}
-	return scripts{s: l.Engine.NewScripts(l.Builder, cfg, name, told), observe: c.Outbound.Observe}
+	b := l.Builder
+	if b != nil {
+		// The route's tenant builds in its own slots.
+		b = b.WithSlots(c.BuildSlots)
+	}
+	return scripts{s: l.Engine.NewScripts(b, cfg, name, told), observe: c.Outbound.Observe}
 }
 
 func config(c RunConfig) (wasi.Config, error) {
