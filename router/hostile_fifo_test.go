@@ -113,6 +113,23 @@ func fifoSite(t *testing.T) (string, *logBuffer, []string) {
 }
 
 // threads is the process's OS thread count (/proc/self/status).
+// fifoWaiters counts this process's threads asleep in a FIFO's open
+// (their wchan is the kernel's wait_for_partner).
+func fifoWaiters(t *testing.T) int {
+	t.Helper()
+	tasks, err := filepath.Glob("/proc/self/task/*/wchan")
+	if err != nil || len(tasks) == 0 {
+		t.Skipf("no /proc/self/task: %v", err)
+	}
+	n := 0
+	for _, p := range tasks {
+		if b, err := os.ReadFile(p); err == nil && strings.TrimSpace(string(b)) == "wait_for_partner" {
+			n++
+		}
+	}
+	return n
+}
+
 func threads(t *testing.T) int {
 	t.Helper()
 	f, err := os.Open("/proc/self/status")
@@ -244,9 +261,11 @@ func TestFIFOsNeverBlock(t *testing.T) {
 	if grAfter > grBefore+4 {
 		t.Errorf("goroutines %d -> %d after the storm; want them all ended", grBefore, grAfter)
 	}
-	// Go keeps the threads it made: a blocked open(2) holds one each.
-	if thAfter > thBefore+16 {
-		t.Errorf("threads %d -> %d after %d FIFO requests; want no thread held per request", thBefore, thAfter, 16*len(cases))
+	// A blocked open(2) of a FIFO holds a thread each, asleep in the
+	// kernel's wait_for_partner. The thread count alone says little: Go
+	// keeps the threads it made, and a loaded machine makes more.
+	if n := fifoWaiters(t); n > 0 {
+		t.Errorf("%d threads still blocked opening a FIFO after %d FIFO requests (threads %d -> %d); want none", n, 16*len(cases), thBefore, thAfter)
 	}
 	// No slot is held: every route still serves, not 503.
 	for target, want := range map[string]string{

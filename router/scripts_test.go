@@ -427,7 +427,9 @@ func TestScriptsNames(t *testing.T) {
 func TestScriptsConcurrentBuild(t *testing.T) {
 	dir := t.TempDir()
 	writeScripts(t, filepath.Join(dir, "scripts"), "info.tpl")
-	srv, logs := scriptsSite(t, dir, scriptsConfig(""))
+	// A timeout far past a Go build's, so that a slow machine's build is
+	// waited for rather than answered 503 "still building".
+	srv, logs := scriptsSite(t, dir, scriptsConfig(`timeout = "120s"`))
 	// New content, so that no build cache already has it.
 	writeFile(t, filepath.Join(dir, "scripts", "slow.go"), fmt.Sprintf(`package main
 
