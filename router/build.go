@@ -370,6 +370,7 @@ func newHostHandler(rt *Route, pattern string, env []string, docRoot string, lim
 		ReadTimeout:         time.Duration(srv.ReadTimeout),
 		WriteTimeout:        time.Duration(srv.WriteTimeout),
 		PathLocationHandler: redirect,
+		ShowErrors:          rt.ShowErrors,
 	}
 }
 

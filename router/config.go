@@ -237,6 +237,9 @@ type Route struct {
 	// ShowBuildErrors puts the compiler's output in the body of a 500 for
 	// a script that does not build; it is logged in any case.
 	ShowBuildErrors bool `toml:"show_build_errors"`
+	// ShowErrors puts a failed guest's stderr (a traceback) in the body of
+	// its 502 or 504; it is logged in any case.
+	ShowErrors bool `toml:"show_errors"`
 	// Index names the entries a scripts folder request (/s/, /s/blog/)
 	// runs or serves, first found wins; nil means DefaultScriptIndex.
 	IndexFiles []string `toml:"index"`

@@ -75,6 +75,12 @@ print("read %d bytes sha256=%s" % (len(data), hashlib.sha256(data).hexdigest()))
 // when CPython is not installed.
 func pythonSite(t *testing.T, extra string) (string, *logBuffer) {
 	t.Helper()
+	return pythonSiteRoute(t, extra, "")
+}
+
+// pythonSiteRoute is pythonSite with route keys added to the /s/* route.
+func pythonSiteRoute(t *testing.T, extra, route string) (string, *logBuffer) {
+	t.Helper()
 	if _, err := os.Stat(filepath.Join(pythonDist, "python.wasm")); err != nil {
 		if requireToolchains() {
 			t.Fatalf("python not installed (bash samples/python/install.sh): %v", err)
@@ -102,7 +108,7 @@ install = "npm install --prefix samples/ruby"
 [[route]]
 path = "/s/*"
 scripts = "scripts"
-`, rubyWasm))
+%s`, rubyWasm, route))
 	return srv.URL, logs
 }
 
@@ -257,7 +263,7 @@ func scriptEvents(t *testing.T, logs *logBuffer, id string) []map[string]any {
 }
 
 // TestPythonFailures: an uncaught exception is a 502 whose traceback goes
-// to the log, never to the page; sys.exit(3) is an exit with status 3.
+// to the log, as one event, never to the page (without show_errors); sys.exit(3) is an exit with status 3.
 // Either way the request has exactly one access event, reason "exit".
 func TestPythonFailures(t *testing.T) {
 	base, logs := pythonSite(t, "")
@@ -279,13 +285,16 @@ func TestPythonFailures(t *testing.T) {
 				t.Errorf("page shows the traceback: %q", body)
 			}
 			var access []map[string]any
-			stderr := map[string]bool{}
+			stderr, events := map[string]bool{}, 0
 			for _, ev := range scriptEvents(t, logs, res.Header.Get("X-Request-Id")) {
 				switch ev["message"] {
 				case "request":
 					access = append(access, ev)
 				case "guest stderr":
-					stderr[fmt.Sprint(ev["stderr"])] = true
+					events++
+					for _, l := range strings.Split(fmt.Sprint(ev["stderr"]), "\n") {
+						stderr[l] = true
+					}
 				}
 			}
 			if len(access) != 1 || access[0]["reason"] != "exit" || access[0]["error"] != tt.err || access[0]["status"] != float64(502) {
@@ -295,6 +304,9 @@ func TestPythonFailures(t *testing.T) {
 				if !stderr[line] {
 					t.Errorf("log lacks stderr line %q; got %v", line, stderr)
 				}
+			}
+			if len(tt.stderr) > 0 && events != 1 {
+				t.Errorf("the traceback is in %d events; want one", events)
 			}
 		})
 	}
