@@ -162,6 +162,7 @@ func Build(ctx context.Context, cfg *Config, opts Options) (*Site, error) {
 // one tenant's.
 func buildMux(ctx context.Context, cfg *Config, routes []*Route, sc *scope, modules map[string]*loaded, srv Server, redirect http.Handler) (*chi.Mux, []RouteInfo, []error) {
 	mux := chi.NewRouter()
+	mux.Use(routeOtherMethods)
 	var infos []RouteInfo
 	var errs []error
 	warmSnapshots(cfg, routes, sc, modules)

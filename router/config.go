@@ -274,6 +274,10 @@ type Interpreter struct {
 	// Install is the command that installs Module, shown when it is
 	// missing.
 	Install string `toml:"install"`
+	// Optional lets the server start without Module: its scripts answer
+	// 500 naming Install until it is there. Without it a missing module
+	// fails the start and `wasigate check`.
+	Optional bool `toml:"optional"`
 	InterpreterOptions
 }
 

@@ -2,6 +2,8 @@ package router
 
 import (
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -39,5 +41,34 @@ func TestPythonShowErrors(t *testing.T) {
 				t.Errorf("hello.py: got %d %q; want 200 hello", res.StatusCode, body)
 			}
 		})
+	}
+}
+
+// TestPythonCheckFailures: a preload that cannot be imported fails the
+// start (and `wasigate check`), naming the interpreter's module, the
+// preload list and Python's own error, instead of a 502 on every request.
+func TestPythonCheckFailures(t *testing.T) {
+	if _, err := os.Stat(filepath.Join(pythonDist, "python.wasm")); err != nil {
+		t.Skip("python not installed: bash samples/python/install.sh")
+	}
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "scripts", "hello.py"), "print('Content-Type: text/plain\\n\\nhi')\n")
+	config := pythonInterpreter(`preload = ["json", "no_such_module"]`) + `
+[[route]]
+path = "/s/*"
+scripts = "scripts"
+`
+	err := buildError(t, dir, config)
+	if err == nil {
+		t.Fatal("it started; want an error naming the preload")
+	}
+	for _, w := range []string{"test.toml", `route #1 "/s/*"`, "interpreter .py", "python.wasm", `preload ["json" "no_such_module"]`, "No module named 'no_such_module'"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not name %q", err, w)
+		}
+	}
+	// The same list without the bad name starts.
+	if err := buildError(t, dir, strings.Replace(config, `, "no_such_module"`, "", 1)); err != nil {
+		t.Errorf("preload json: %v; want it to start", err)
 	}
 }

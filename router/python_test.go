@@ -104,6 +104,7 @@ func pythonSiteRoute(t *testing.T, extra, route string) (string, *logBuffer) {
 ext = ".rb"
 module = %q
 install = "npm install --prefix samples/ruby"
+optional = true
 
 [[route]]
 path = "/s/*"
@@ -423,8 +424,7 @@ func openFDs(t *testing.T) int {
 }
 
 // TestPythonPreload: the [[interpreter]] preload list is imported before
-// the script runs; a module that does not exist fails the request (502,
-// reason exit) with the import error in the log.
+// the script runs (a module that does not exist: TestPythonCheckFailures).
 func TestPythonPreload(t *testing.T) {
 	tests := []struct {
 		name, extra string
@@ -433,7 +433,6 @@ func TestPythonPreload(t *testing.T) {
 	}{
 		{"none", "", 200, "False\n"},
 		{"wsgiref", `preload = ["wsgiref.handlers"]`, 200, "True\n"},
-		{"missing module", `preload = ["no_such_module"]`, 502, "Bad Gateway\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -441,9 +440,6 @@ func TestPythonPreload(t *testing.T) {
 			res, body := pyDo(t, "GET", base+"/s/preloaded.py", "", nil)
 			if res.StatusCode != tt.status || body != tt.body {
 				t.Fatalf("got %d %q; want %d %q\nlog: %s", res.StatusCode, body, tt.status, tt.body, logs)
-			}
-			if tt.status == 502 && !strings.Contains(logs.String(), "No module named 'no_such_module'") {
-				t.Errorf("log lacks the import error: %s", logs)
 			}
 		})
 	}
