@@ -72,3 +72,49 @@ scripts = "scripts"
 		t.Errorf("preload json: %v; want it to start", err)
 	}
 }
+
+// TestPythonShebang: a .cgi or extensionless file whose "#!" line names
+// python3 runs with the .py interpreter, as Apache runs it; other .cgi
+// files are no scripts.
+func TestPythonShebang(t *testing.T) {
+	if _, err := os.Stat(filepath.Join(pythonDist, "python.wasm")); err != nil {
+		t.Skip("python not installed: bash samples/python/install.sh")
+	}
+	dir := t.TempDir()
+	body := "import os, sys\nprint('Content-Type: text/plain\\n')\nprint(sys.argv[0], os.environ['SCRIPT_NAME'], os.environ.get('PATH_INFO', ''))\n"
+	files := map[string]string{
+		"env.cgi":       "#!/usr/bin/env python3\n" + body,
+		"direct.cgi":    "#! /usr/bin/python3.11 -u\r\n" + body,
+		"tool":          "#!/usr/bin/python3\n" + body,
+		"blog/post.cgi": "#!/usr/bin/python3\n" + body,
+		"shell.cgi":     "#!/bin/sh\necho hi\n",
+		"plain.cgi":     body,
+	}
+	for name, src := range files {
+		writeFile(t, filepath.Join(dir, "scripts", name), src)
+	}
+	srv, logs := scriptsSite(t, dir, pythonInterpreter("")+`
+[[route]]
+path = "/s/*"
+scripts = "scripts"
+`)
+	tests := []struct {
+		target string
+		status int
+		want   string
+	}{
+		{"/s/env.cgi", 200, "/cgi-bin/env.cgi /s/env.cgi \n"},
+		{"/s/direct.cgi/x", 200, "/cgi-bin/direct.cgi /s/direct.cgi /x\n"},
+		{"/s/env", 200, "/cgi-bin/env.cgi /s/env \n"},
+		{"/s/tool/a/b", 200, "/cgi-bin/tool /s/tool /a/b\n"},
+		{"/s/blog/post.cgi/extra", 200, "/cgi-bin/blog/post.cgi /s/blog/post.cgi /extra\n"},
+		{"/s/shell.cgi", 404, ""},
+		{"/s/plain.cgi", 404, ""},
+	}
+	for _, tt := range tests {
+		res, got := pyDo(t, "GET", srv.URL+tt.target, "", nil)
+		if res.StatusCode != tt.status || (tt.status == 200 && got != tt.want) {
+			t.Errorf("%s: got %d %q; want %d %q\nlog: %s", tt.target, res.StatusCode, got, tt.status, tt.want, logs)
+		}
+	}
+}

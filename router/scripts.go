@@ -447,6 +447,9 @@ func (s *scriptsHandler) kindOf(name string) string {
 	if s.loader.SourceKind(p) != "" {
 		return ext
 	}
+	if in, ok := s.interpFor(name); ok {
+		return in.Ext // a .cgi or extensionless file with a "#!" line
+	}
 	return ""
 }
 
@@ -462,7 +465,7 @@ type toolchainError interface {
 // release when the request ends, whether the runner ran or not.
 func (s *scriptsHandler) runner(ctx context.Context, entry string) (host.Runner, func(), error) {
 	full := filepath.Join(s.dir, entry)
-	if in, ok := s.interps[filepath.Ext(entry)]; ok && s.loader.SourceKind(full) == "" {
+	if in, ok := s.interpFor(entry); ok && s.loader.SourceKind(full) == "" {
 		if in.err != nil {
 			return nil, nil, in.err
 		}

@@ -3,6 +3,7 @@ package router
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -162,4 +163,53 @@ func (s *scriptsHandler) resolveIn(dir, name string) (string, error) {
 func firstSegments(p string, n int) string {
 	segs := strings.SplitN(p, "/", n+1)
 	return strings.Join(segs[:min(n, len(segs))], "/")
+}
+
+// shebangExts maps the program a "#!" line names to the extension of the
+// interpreter that runs it.
+var shebangExts = map[string]string{"python3": ".py", "python": ".py", "ruby": ".rb"}
+
+// interpFor is the interpreter that runs the folder's entry rel: by its
+// extension, or, for a .cgi or extensionless file, by its "#!" line.
+func (s *scriptsHandler) interpFor(rel string) (*interpreter, bool) {
+	ext := filepath.Ext(rel)
+	if in, ok := s.interps[ext]; ok {
+		return in, true
+	}
+	if ext != ".cgi" && ext != "" {
+		return nil, false
+	}
+	in := s.interps[shebangExt(filepath.Join(s.dir, filepath.FromSlash(rel)))]
+	return in, in != nil
+}
+
+// shebangExt reads the "#!" line of file p and returns the extension of
+// the interpreter it names ("#!/usr/bin/python3", "#!/usr/bin/env ruby",
+// "#!/usr/bin/python3.11 -u"), or "". The line's options are not passed:
+// the interpreter's args are the configuration's.
+func shebangExt(p string) string {
+	f, err := os.Open(p)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	buf := make([]byte, 256)
+	n, _ := io.ReadFull(f, buf)
+	line, _, _ := strings.Cut(string(buf[:n]), "\n")
+	rest, ok := strings.CutPrefix(strings.TrimSuffix(line, "\r"), "#!")
+	if !ok {
+		return ""
+	}
+	words := strings.Fields(rest)
+	if len(words) > 1 && path.Base(words[0]) == "env" {
+		words = words[1:]
+	}
+	if len(words) == 0 {
+		return ""
+	}
+	prog := path.Base(words[0])
+	if base, _, ok := strings.Cut(prog, "."); ok && strings.HasPrefix(prog, "python3.") {
+		prog = base // python3.11
+	}
+	return shebangExts[prog]
 }
