@@ -187,6 +187,7 @@ func Build(ctx context.Context, cfg *Config, opts Options) (*Site, error) {
 // one tenant's.
 func buildMux(ctx context.Context, cfg *Config, routes []*Route, sc *scope, modules map[string]*loaded, srv Server, redirect http.Handler) (*chi.Mux, []RouteInfo, []error) {
 	mux := chi.NewRouter()
+	mux.Use(routeOtherMethods)
 	var infos []RouteInfo
 	var errs []error
 	warmSnapshots(cfg, routes, sc, modules)
@@ -395,6 +396,7 @@ func newHostHandler(rt *Route, pattern string, env []string, docRoot string, lim
 		ReadTimeout:         time.Duration(srv.ReadTimeout),
 		WriteTimeout:        time.Duration(srv.WriteTimeout),
 		PathLocationHandler: redirect,
+		ShowErrors:          rt.ShowErrors,
 	}
 }
 

@@ -254,6 +254,9 @@ type Route struct {
 	// ShowBuildErrors puts the compiler's output in the body of a 500 for
 	// a script that does not build; it is logged in any case.
 	ShowBuildErrors bool `toml:"show_build_errors"`
+	// ShowErrors puts a failed guest's stderr (a traceback) in the body of
+	// its 502 or 504; it is logged in any case.
+	ShowErrors bool `toml:"show_errors"`
 	// Index names the entries a scripts folder request (/s/, /s/blog/)
 	// runs or serves, first found wins; nil means DefaultScriptIndex.
 	IndexFiles []string `toml:"index"`
@@ -288,6 +291,10 @@ type Interpreter struct {
 	// Install is the command that installs Module, shown when it is
 	// missing.
 	Install string `toml:"install"`
+	// Optional lets the server start without Module: its scripts answer
+	// 500 naming Install until it is there. Without it a missing module
+	// fails the start and `wasigate check`.
+	Optional bool `toml:"optional"`
 	InterpreterOptions
 }
 

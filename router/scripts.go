@@ -47,8 +47,9 @@ func (e *MissingInterpreterError) Error() string {
 }
 
 // loadInterpreters compiles the configured interpreters when a scripts
-// route may use them. A missing module is not an error, so that a site
-// serves its other scripts before, say, Ruby is installed: that
+// route may use them. A missing module fails the start, naming it and its
+// install command, unless the interpreter is optional: then the site
+// serves its other scripts before, say, Ruby is installed, and that
 // interpreter's scripts answer 500 naming the install command. A module
 // that is there but broken fails the start, like any route's module.
 func loadInterpreters(ctx context.Context, cfg *Config, opts Options) (map[string]*interpreter, []error) {
@@ -76,6 +77,10 @@ func loadInterpreters(ctx context.Context, cfg *Config, opts Options) (map[strin
 		out[in.Ext] = it
 		if _, err := os.Stat(it.path); errors.Is(err, fs.ErrNotExist) {
 			it.err = &MissingInterpreterError{Ext: in.Ext, Module: in.Module, Install: in.Install}
+			if !in.Optional {
+				errs = append(errs, fmt.Errorf("%w: %s: interpreter #%d %q: %w; or set optional = true to serve the other scripts without it", ErrConfig, cfg.File, i+1, in.Ext, it.err))
+				continue
+			}
 			opts.Log.Warn().Str("ext", in.Ext).Str("module", in.Module).Str("install", in.Install).
 				Msg("interpreter not installed: its scripts will answer 500")
 			continue
@@ -179,6 +184,12 @@ func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect h
 		root.Close()
 		return nil, err
 	}
+	// A .py with no [[interpreter]] for it must not look like a missing
+	// page: the start fails naming the extension to configure.
+	if err := s.unservedScripts(); err != nil {
+		root.Close()
+		return nil, err
+	}
 	// Go scripts start from a snapshot of the runtime's init (issue 12)
 	// unless the route says snapshot = false; each build says which, or
 	// why not, once.
@@ -221,6 +232,12 @@ func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect h
 		if err != nil {
 			return nil, fmt.Errorf("interpreter %s: %w", ext, err)
 		}
+		if ie, ok := prog.(interface{ InitError() error }); ok && ie.InitError() != nil {
+			// A preload that cannot be imported fails every request the
+			// same way: refuse to start, naming the list.
+			root.Close()
+			return nil, fmt.Errorf("interpreter %s: module %s: preload %q: %w", ext, in.Module, in.Preload, ie.InitError())
+		}
 		s.interpProgs[ext] = prog
 		info := InterpreterInfo{Ext: ext, Module: in.Module}
 		if sn, ok := prog.(interface{ Snapshot() string }); ok {
@@ -248,12 +265,19 @@ func (s *scriptsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	rest, _ := strings.CutPrefix(r.URL.Path, s.prefix+"/")
 	rawRest, _ := strings.CutPrefix(r.URL.EscapedPath(), s.prefix+"/")
-	name, _, _ := strings.Cut(rest, "/")
-	rawName, _, _ := strings.Cut(rawRest, "/")
-	entry, err := s.resolve(name)
+	// /s/blog/post.py/extra runs blog/post.py (scripts_locate.go).
+	name, entry, err := s.locate(rest)
+	rawName := firstSegments(rawRest, strings.Count(name, "/")+1)
 	if lower := strings.ToLower(rawName); strings.Contains(lower, "%2f") || strings.Contains(lower, "%5c") {
 		// An encoded slash would make the name a path.
 		entry, err = "", errNoScript
+	}
+	var nie *NoInterpreterError
+	if errors.As(err, &nie) {
+		info.Reason = "toolchain"
+		log.Error().Str("module", path.Join(s.rt.Scripts, nie.Name)).Err(err).Int("status", http.StatusInternalServerError).Msg("script has no interpreter")
+		http.Error(w, "500 Internal Server Error: "+err.Error(), http.StatusInternalServerError)
+		return
 	}
 	if errors.Is(err, errNoScript) {
 		// A folder, its index, or a file (scripts_folder.go; issue 15).
@@ -431,6 +455,9 @@ func (s *scriptsHandler) kindOf(name string) string {
 	if s.loader.SourceKind(p) != "" {
 		return ext
 	}
+	if in, ok := s.interpFor(name); ok {
+		return in.Ext // a .cgi or extensionless file with a "#!" line
+	}
 	return ""
 }
 
@@ -454,7 +481,7 @@ type tooLargeError interface {
 // release when the request ends, whether the runner ran or not.
 func (s *scriptsHandler) runner(ctx context.Context, entry string) (host.Runner, func(), error) {
 	full := filepath.Join(s.dir, entry)
-	if in, ok := s.interps[filepath.Ext(entry)]; ok && s.loader.SourceKind(full) == "" {
+	if in, ok := s.interpFor(entry); ok && s.loader.SourceKind(full) == "" {
 		if in.err != nil {
 			return nil, nil, in.err
 		}

@@ -59,7 +59,7 @@ func TestScriptsFolders(t *testing.T) {
 		{"static index", "/s/docs/", 200, "<h1>docs</h1>\n", "Content-Type: text/html; charset=utf-8"},
 		{"static file", "/s/style.css", 200, "body { color: red }\n", "Content-Type: text/css; charset=utf-8"},
 		{"static file in a subfolder", "/s/sub/ok.txt", 200, "ok\n", ""},
-		{"script source in a subfolder", "/s/lib/helper.tpl", 404, "", ""},
+		{"script in a subfolder runs, as ScriptAlias does", "/s/lib/helper.tpl", 200, "/s/lib/helper.tpl|/cgi-bin/lib/helper.tpl|/cgi-bin|\n", ""},
 		{"build file", "/s/go.mod", 404, "", ""},
 		{"hidden file", "/s/.secret", 404, "", ""},
 		{"hidden file in a subfolder", "/s/sub/.hidden", 404, "", ""},

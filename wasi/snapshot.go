@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -51,7 +52,15 @@ type SnapshotInfo struct {
 	Image    uint64        // bytes of linear memory in the image
 	Mapped   bool          // mapped copy-on-write; false: copied per instance
 	Reason   string        // why not, when not On ("" when not asked for)
+	// InitErr is set when an interpreter's own init (ruby-init and its
+	// requires, a driver's wasigate_init and its preloads) failed: every
+	// request would fail the same way, so the server refuses to start.
+	InitErr error
 }
+
+// ErrInitFailed is the cause of a snapshot refused because the
+// interpreter's init (its preloads) failed, not because of the snapshot.
+var ErrInitFailed = errors.New("the interpreter's init failed")
 
 // snapshot is a module's initialised state.
 type snapshot struct {
@@ -275,11 +284,11 @@ func (m *Module) runInit(scratch wazero.CompiledModule, globals int, limit uint6
 	}
 	if m.ruby() != nil {
 		if err := m.rubyInit(ctx, mod, in.preload); err != nil {
-			return nil, nil, 0, fmt.Errorf("%w: %w%s", ErrNoSnapshot, err, stderr.suffix())
+			return nil, nil, 0, fmt.Errorf("%w: %w: %w%s", ErrNoSnapshot, ErrInitFailed, err, stderr.suffix())
 		}
 	} else if m.isDriver() {
 		if err := runDriverInit(ctx, mod); err != nil {
-			return nil, nil, 0, fmt.Errorf("%w: %w%s", ErrNoSnapshot, err, stderr.suffix())
+			return nil, nil, 0, fmt.Errorf("%w: %w: %w%s", ErrNoSnapshot, ErrInitFailed, err, stderr.suffix())
 		}
 	}
 	took = time.Since(start)
@@ -355,6 +364,9 @@ func (p *Program) useSnapshot(c Config) {
 	if err != nil {
 		// One line for logs: wazero's traps add a stack trace.
 		p.snapInfo.Reason, _, _ = strings.Cut(err.Error(), "\n")
+		if errors.Is(err, ErrInitFailed) {
+			p.snapInfo.InitErr = errors.New(p.snapInfo.Reason)
+		}
 		return
 	}
 	if s.image.size > p.pool.limit {

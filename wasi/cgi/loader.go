@@ -137,6 +137,10 @@ type module struct{ m *wasi.Module }
 // asks for it with a type assertion, outside the seam's Program.
 func (p program) Snapshot() string { return snapshotSummary(p.p.Snapshot()) }
 
+// InitError is the failure of an interpreter's init (its preloads) when
+// the snapshot ran it, nil otherwise; router asks for it like Snapshot.
+func (p program) InitError() error { return p.p.Snapshot().InitErr }
+
 func snapshotSummary(s wasi.SnapshotInfo) string {
 	switch {
 	case s.On:
