@@ -286,10 +286,33 @@ func mount(mux chi.Router, pattern string, methods []string, h http.Handler) {
 			mux.Handle(p, h)
 			continue
 		}
+		// chi panics on a method it does not know (PROPFIND, REPORT):
+		// those are routed as otherMethod, and the route answers only the
+		// ones it lists.
+		other := map[string]bool{}
 		for _, m := range methods {
-			mux.Method(m, p, h)
+			if chiMethods[m] {
+				mux.Method(m, p, h)
+			} else {
+				other[m] = true
+			}
+		}
+		if len(other) > 0 {
+			mux.Method(otherMethod, p, onlyMethods(other, h))
 		}
 	}
+}
+
+// onlyMethods passes on requests whose method is in allowed and answers
+// the rest 405.
+func onlyMethods(allowed map[string]bool, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !allowed[r.Method] {
+			http.Error(w, http.StatusText(http.StatusMethodNotAllowed), http.StatusMethodNotAllowed)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 type routeHandler struct {

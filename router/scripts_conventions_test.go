@@ -118,6 +118,11 @@ func TestScriptsAnyMethod(t *testing.T) {
 path = "/only/*"
 scripts = "scripts"
 methods = ["GET"]
+
+[[route]]
+path = "/dav/*"
+scripts = "scripts"
+methods = ["GET", "PROPFIND"]
 `)
 	for _, m := range []string{"PROPFIND", "MKCOL", "REPORT", "BREW", "GET", "DELETE"} {
 		req, _ := http.NewRequest(m, srv.URL+"/s/method.tpl/x", nil)
@@ -137,6 +142,16 @@ methods = ["GET"]
 		_ = readAll(t, res)
 		if want := map[bool]int{true: 200, false: 405}[m == "GET"]; res.StatusCode != want {
 			t.Errorf("%s /only/method.tpl: got %d; want %d", m, res.StatusCode, want)
+		}
+		// A route may list methods chi does not know.
+		req, _ = http.NewRequest(m, srv.URL+"/dav/method.tpl", nil)
+		res, err = http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = readAll(t, res)
+		if want := map[bool]int{true: 200, false: 405}[m == "GET" || m == "PROPFIND"]; res.StatusCode != want {
+			t.Errorf("%s /dav/method.tpl: got %d; want %d", m, res.StatusCode, want)
 		}
 	}
 }
