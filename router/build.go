@@ -338,6 +338,9 @@ func routeHandlers(ctx context.Context, cfg *Config, rt *Route, mod Module, sc *
 		}
 		base := strings.TrimSuffix(strings.TrimSuffix(rt.Path, "/*"), "/")
 		for _, s := range sub {
+			if err := chiPattern(base + s.pattern); err != nil {
+				return nil, fmt.Errorf("module %s: _routes: %w: path %s: %v", rt.Module, ErrRoutesAnswer, base+s.pattern, err)
+			}
 			entries = append(entries, routeHandler{pattern: base + s.pattern, entry: s.entry})
 		}
 	}
