@@ -188,6 +188,7 @@ func Build(ctx context.Context, cfg *Config, opts Options) (*Site, error) {
 func buildMux(ctx context.Context, cfg *Config, routes []*Route, sc *scope, modules map[string]*loaded, srv Server, redirect http.Handler) (*chi.Mux, []RouteInfo, []error) {
 	mux := chi.NewRouter()
 	mux.Use(routeOtherMethods)
+	others := otherRoutes{}
 	var infos []RouteInfo
 	var errs []error
 	warmSnapshots(cfg, routes, sc, modules)
@@ -198,7 +199,7 @@ func buildMux(ctx context.Context, cfg *Config, routes []*Route, sc *scope, modu
 				errs = append(errs, routeErrors(cfg, rt, err)...)
 				continue
 			}
-			mount(mux, rt.Path, rt.Methods, tag(rt.Path, rt.Scripts+"/", sc.wrap(h)))
+			mount(mux, others, rt.Path, rt.Methods, tag(rt.Path, rt.Scripts+"/", sc.wrap(h)))
 			infos = append(infos, RouteInfo{
 				Tenant: rt.Tenant, Pattern: rt.Path, Methods: rt.Methods, Module: rt.Scripts + "/",
 				Entrypoint: "(scripts)", Limits: sc.limits(rt), Interpreters: h.interpInfo,
@@ -217,7 +218,7 @@ func buildMux(ctx context.Context, cfg *Config, routes []*Route, sc *scope, modu
 			continue
 		}
 		for _, rh := range handlers {
-			mount(mux, rh.pattern, rt.Methods, rh.handler)
+			mount(mux, others, rh.pattern, rt.Methods, rh.handler)
 			infos = append(infos, RouteInfo{
 				Tenant: rt.Tenant, Pattern: rh.pattern, Methods: rt.Methods, Module: rt.Module,
 				Entrypoint: rh.entry, Limits: sc.limits(rt), Snapshot: rh.snapshot,
@@ -275,8 +276,13 @@ func routeErrors(cfg *Config, rt *Route, err error) []error {
 	return list
 }
 
+// otherRoutes are, by pattern, the handlers of the methods chi does not
+// know, by method: one pattern has one otherMethod slot in chi, which
+// every route on it listing such methods shares.
+type otherRoutes map[string]map[string]http.Handler
+
 // mount registers h for pattern; a prefix pattern /x/* also serves /x.
-func mount(mux chi.Router, pattern string, methods []string, h http.Handler) {
+func mount(mux chi.Router, others otherRoutes, pattern string, methods []string, h http.Handler) {
 	patterns := []string{pattern}
 	if p, ok := strings.CutSuffix(pattern, "/*"); ok && p != "" {
 		patterns = append(patterns, p)
@@ -289,29 +295,32 @@ func mount(mux chi.Router, pattern string, methods []string, h http.Handler) {
 		// chi panics on a method it does not know (PROPFIND, REPORT):
 		// those are routed as otherMethod, and the route answers only the
 		// ones it lists.
-		other := map[string]bool{}
+		other := others[p]
 		for _, m := range methods {
 			if chiMethods[m] {
 				mux.Method(m, p, h)
-			} else {
-				other[m] = true
+				continue
 			}
-		}
-		if len(other) > 0 {
-			mux.Method(otherMethod, p, onlyMethods(other, h))
+			if other == nil {
+				other = map[string]http.Handler{}
+				others[p] = other
+				mux.Method(otherMethod, p, byMethod(other))
+			}
+			other[m] = h
 		}
 	}
 }
 
-// onlyMethods passes on requests whose method is in allowed and answers
-// the rest 405.
-func onlyMethods(allowed map[string]bool, next http.Handler) http.Handler {
+// byMethod passes a request to the handler of its method and answers the
+// rest 405.
+func byMethod(handlers map[string]http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !allowed[r.Method] {
+		h := handlers[r.Method]
+		if h == nil {
 			http.Error(w, http.StatusText(http.StatusMethodNotAllowed), http.StatusMethodNotAllowed)
 			return
 		}
-		next.ServeHTTP(w, r)
+		h.ServeHTTP(w, r)
 	})
 }
 
@@ -338,6 +347,9 @@ func routeHandlers(ctx context.Context, cfg *Config, rt *Route, mod Module, sc *
 		}
 		base := strings.TrimSuffix(strings.TrimSuffix(rt.Path, "/*"), "/")
 		for _, s := range sub {
+			if err := chiPattern(base + s.pattern); err != nil {
+				return nil, fmt.Errorf("module %s: _routes: %w: path %s: %v", rt.Module, ErrRoutesAnswer, base+s.pattern, err)
+			}
 			entries = append(entries, routeHandler{pattern: base + s.pattern, entry: s.entry})
 		}
 	}

@@ -186,9 +186,13 @@ func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect h
 	}
 	// A .py with no [[interpreter]] for it must not look like a missing
 	// page: the start fails naming the extension to configure.
-	if err := s.unservedScripts(); err != nil {
+	// A tenant's folder is the tenant's: what it holds never stops the
+	// server (every other tenant) from starting; its requests answer 500.
+	if err := s.unservedScripts(); err != nil && rt.Tenant == "" {
 		root.Close()
 		return nil, err
+	} else if err != nil {
+		s.log.Warn().Err(err).Msg("scripts with no interpreter: they will answer 500")
 	}
 	// Go scripts start from a snapshot of the runtime's init (issue 12)
 	// unless the route says snapshot = false; each build says which, or

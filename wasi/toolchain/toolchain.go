@@ -112,7 +112,7 @@ func (b *Builder) WithSlots(slots chan struct{}) *Builder {
 		return b
 	}
 	return &Builder{Dir: b.Dir, Limits: b.Limits, Sandbox: b.Sandbox, Trusted: b.Trusted,
-		GoCache: b.GoCache, Key: b.Key, slots: slots, st: b.state()}
+		GoCache: b.GoCache, Key: b.Key, MaxModuleSize: b.MaxModuleSize, slots: slots, st: b.state()}
 }
 
 func (b *Builder) state() *buildState {
