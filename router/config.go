@@ -244,6 +244,10 @@ type Route struct {
 	Env        map[string]string `toml:"env"`
 	Volumes    map[string]Volume `toml:"volumes"` // guest path -> host folder
 	Methods    []string          `toml:"methods"` // default: any
+	// OneScript marks the route of `wasigate run FILE`: only that file is
+	// asked for, so scripts beside it that no interpreter serves are a
+	// warning rather than a refusal to start.
+	OneScript bool `toml:"-"`
 	// PassAuthorization passes the Authorization header to the guest.
 	PassAuthorization bool `toml:"pass_authorization"`
 	// Argv is a WAGI argv template; empty means RFC 3875 search words.

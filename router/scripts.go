@@ -188,7 +188,7 @@ func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect h
 	// page: the start fails naming the extension to configure.
 	// A tenant's folder is the tenant's: what it holds never stops the
 	// server (every other tenant) from starting; its requests answer 500.
-	if err := s.unservedScripts(); err != nil && rt.Tenant == "" {
+	if err := s.unservedScripts(); err != nil && rt.Tenant == "" && !rt.OneScript {
 		root.Close()
 		return nil, err
 	} else if err != nil {

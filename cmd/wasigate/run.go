@@ -209,7 +209,7 @@ func scriptConfig(named, script string) (*router.Config, error) {
 		}
 		return nil, fmt.Errorf("%s: no [[interpreter]] with ext = %q to run %s", path, ext, script)
 	}
-	cfg.Routes = []router.Route{{Path: "/*", Scripts: filepath.Dir(script), Index: 1}}
+	cfg.Routes = []router.Route{{Path: "/*", Scripts: filepath.Dir(script), Index: 1, OneScript: true}}
 	cfg.Tenants, cfg.Errors = nil, nil
 	return cfg, nil
 }

@@ -56,6 +56,15 @@ volumes = { "/usr/local/lib/python3.11" = "` + filepath.Join(dist, "lib", "pytho
 			}
 			cfg := writeConfig(t, "wasigate.toml", text)
 			code, stdout, stderr := wasigate(t, "", "run", "-c", cfg, script)
+			if c.cache {
+				// The script's folder is mounted for it: a folder holding
+				// cache_dir would hand the script the cache's signing key.
+				// Refused, naming the way out.
+				if code != 1 || !strings.Contains(stderr, "reaches cache_dir") || !strings.Contains(stderr, "outside") {
+					t.Errorf("got exit %d, stderr %q; want 1 and a refusal naming cache_dir and the way out", code, stderr)
+				}
+				return
+			}
 			if code != 0 || !strings.HasSuffix(stdout, "\r\n\r\nhi\n") {
 				t.Errorf("got exit %d, stdout %q, stderr %q; want 0 and the script's answer", code, stdout, stderr)
 			}
