@@ -89,7 +89,12 @@ type Builder struct {
 // buildState is what a Builder and those WithSlots makes from it share:
 // the builds in flight, and the slots of builds that come without any.
 type buildState struct {
-	mu       sync.Mutex
+	mu sync.Mutex
+	// kept is held while a build's output is checked, removed or put in
+	// place with its signature: two tenants may build one source at once,
+	// and neither may see (and delete as tampered) the other's module
+	// between its rename and its signature.
+	kept     sync.Mutex
 	inflight map[flightKey]*flight
 	semOnce  sync.Once
 	sem      chan struct{} // Limits.Concurrency slots
@@ -173,20 +178,8 @@ func (b *Builder) Build(ctx context.Context, src string) (Result, error) {
 		return Result{}, fmt.Errorf("build %s: %w", src, err)
 	}
 	out := filepath.Join(b.Dir, BuildsFolder, key+".wasm")
-	if _, err := os.Stat(out); err == nil {
-		if err := checkSize(out, src, maxOr(b.MaxModuleSize)); err != nil {
-			// Kept before the bound was lowered: not read, not kept.
-			b.remove(out)
-			return Result{}, err
-		}
-		if b.Key == nil || b.Key.Verify(out, out+".hmac") == nil {
-			// Used now: the cache's trim drops the least recently used.
-			now := time.Now()
-			_ = os.Chtimes(out, now, now)
-			return Result{Path: out, Cached: true, Fallback: readFallback(out)}, nil
-		}
-		// Changed behind the server's back: never run it, build afresh.
-		_ = os.Remove(out)
+	if res, ok, err := b.cached(src, out); ok || err != nil {
+		return res, err
 	}
 
 	// One build per content hash (and slots) at a time; others wait for it.
@@ -328,6 +321,32 @@ func (b *Builder) exec(ctx context.Context, kind Kind, src string, j job, lim Li
 	return nil
 }
 
+// cached returns the kept build at out when there is one and its
+// signature holds; a module kept before max_module_size was lowered is
+// refused, and one changed behind the server's back is removed.
+func (b *Builder) cached(src, out string) (Result, bool, error) {
+	st := b.state()
+	st.kept.Lock()
+	defer st.kept.Unlock()
+	if _, err := os.Stat(out); err != nil {
+		return Result{}, false, nil
+	}
+	if err := checkSize(out, src, maxOr(b.MaxModuleSize)); err != nil {
+		// Kept before the bound was lowered: not read, not kept.
+		b.remove(out)
+		return Result{}, false, err
+	}
+	if b.Key == nil || b.Key.Verify(out, out+".hmac") == nil {
+		// Used now: the cache's trim drops the least recently used.
+		now := time.Now()
+		_ = os.Chtimes(out, now, now)
+		return Result{Path: out, Cached: true, Fallback: readFallback(out)}, true, nil
+	}
+	// Changed behind the server's back: never run it, build afresh.
+	_ = os.Remove(out)
+	return Result{}, false, nil
+}
+
 // keep moves a build's module.wasm to out, signed, with the reason of a
 // fallback build beside it. A module over MaxModuleSize is refused from
 // its size alone and left in tmpDir, which the build removes.
@@ -335,6 +354,9 @@ func (b *Builder) keep(tmpDir, src, out, fallback string) error {
 	if err := checkSize(filepath.Join(tmpDir, "module.wasm"), src, maxOr(b.MaxModuleSize)); err != nil {
 		return err
 	}
+	st := b.state()
+	st.kept.Lock()
+	defer st.kept.Unlock()
 	_ = os.Remove(fallbackPath(out))
 	if fallback != "" {
 		if err := os.WriteFile(fallbackPath(out), []byte(fallback), 0o600); err != nil {
