@@ -52,7 +52,7 @@ const DefaultReuseIdle = 30 * time.Second
 var reuseIdleBudget int64 = 512 << 20
 
 // reuseForTests turns reuse on for every program, so that the package's
-// tests run both ways (WASIGATE_TEST_REUSE=1, reuse_matrix_test.go).
+// tests run both ways (WASIGATE_TEST_REUSE=on, reuse_matrix_test.go).
 var reuseForTests bool
 
 // warmSet is the pools of a module's programs, closed with it.

@@ -6,9 +6,9 @@ import (
 )
 
 // TestMain runs the package's tests with instance reuse on for every
-// program when WASIGATE_TEST_REUSE=1: each isolation test then also
+// program when WASIGATE_TEST_REUSE=on: each isolation test then also
 // checks that a reused instance shows nothing of an earlier request.
 func TestMain(m *testing.M) {
-	reuseForTests = os.Getenv("WASIGATE_TEST_REUSE") == "1"
+	reuseForTests = os.Getenv("WASIGATE_TEST_REUSE") == "on"
 	os.Exit(m.Run())
 }
