@@ -53,8 +53,8 @@ type (
 		// and environment, which a driver's snapshot init gets.
 		InitArgs, InitEnv []string
 		ScratchSize       int64 // bytes the scratch folder may hold (0: the loader's default)
-		Reuse        bool // reset and keep instances that ended cleanly (wasi.Config.Reuse)
-		ReuseMax     int
+		Reuse             bool  // reset and keep instances that ended cleanly (wasi.Config.Reuse)
+		ReuseMax          int
 	}
 	// OutboundConfig is a route's outbound HTTP policy (issue 16): its
 	// allowed hosts and its tenant's (nil: no cap), the limits, the
