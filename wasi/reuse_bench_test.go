@@ -124,7 +124,12 @@ func TestReuseDifferential(t *testing.T) {
 			continue // perfGuest needs a *testing.B; BenchmarkReuse covers Go
 		}
 		t.Run(g.name, func(t *testing.T) {
-			fresh, warm := g.prog(t, e, false), g.prog(t, e, true)
+			// Fresh instances whatever WASIGATE_TEST_REUSE says.
+			forced := reuseForTests
+			reuseForTests = false
+			fresh := g.prog(t, e, false)
+			reuseForTests = forced
+			warm := g.prog(t, e, true)
 			if on, why := warm.Reuse(); !on {
 				t.Fatalf("reuse off: %s", why)
 			}
