@@ -361,6 +361,7 @@ func routeHandlers(ctx context.Context, cfg *Config, rt *Route, mod Module, sc *
 	var out []routeHandler
 	for _, e := range entries {
 		prog, err := mod.Bind(RunConfig{Entrypoint: e.entry, Volumes: volumes, MemoryLimit: uint64(lim.Memory), MaxOpenFiles: lim.MaxOpenFiles, Outbound: sc.outbound(rt),
+			Reuse: lim.reuse(), ReuseMax: lim.Concurrency,
 			NoSnapshot: rt.Snapshot != nil && !*rt.Snapshot})
 		if err != nil {
 			return nil, err

@@ -55,7 +55,10 @@ type Limits struct {
 	Concurrency  int      `toml:"concurrency"`    // instances of the route at once
 	QueueTimeout Duration `toml:"queue_timeout"`  // wait for a slot, then 503
 	MaxOpenFiles int      `toml:"max_open_files"` // files an instance holds open in its volumes
-	Outbound              // outbound HTTP: config_outbound.go
+	// Reuse, on unless false, resets an instance whose request ended
+	// cleanly and keeps it for the next request (at most concurrency idle).
+	Reuse    *bool `toml:"reuse"`
+	Outbound       // outbound HTTP: config_outbound.go
 }
 
 // DefaultLimits are the limits of a route that sets none.
@@ -67,6 +70,7 @@ var DefaultLimits = Limits{
 	Concurrency:  64,
 	QueueTimeout: Duration(time.Second),
 	MaxOpenFiles: 256, // as wasi.DefaultMaxOpenFiles
+	Reuse:        &defaultReuse,
 	Outbound:     DefaultOutbound,
 }
 
@@ -93,9 +97,18 @@ func (l Limits) Or(d Limits) Limits {
 	if l.MaxOpenFiles == 0 {
 		l.MaxOpenFiles = d.MaxOpenFiles
 	}
+	if l.Reuse == nil {
+		l.Reuse = d.Reuse
+	}
 	l.Outbound = l.Outbound.or(d.Outbound)
 	return l
 }
+
+// defaultReuse is DefaultLimits.Reuse.
+var defaultReuse = true
+
+// reuse is the route's reuse setting as the loader takes it.
+func (l Limits) reuse() bool { return l.Reuse == nil || *l.Reuse }
 
 // Server holds server-wide bounds on what clients may send.
 type Server struct {

@@ -56,6 +56,8 @@ type (
 		// BuildSlots are the build slots of the route's tenant (nil: the
 		// loader's own): one tenant's builds never hold another's.
 		BuildSlots chan struct{}
+		Reuse      bool // reset and keep instances that ended cleanly (wasi.Config.Reuse)
+		ReuseMax   int
 	}
 	// OutboundConfig is a route's outbound HTTP policy (issue 16): its
 	// allowed hosts and its tenant's (nil: no cap), the limits, the

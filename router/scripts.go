@@ -198,6 +198,7 @@ func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect h
 	// unless the route says snapshot = false; each build says which, or
 	// why not, once.
 	s.set = opts.Loader.Scripts(RunConfig{Volumes: volumes, MemoryLimit: s.memory, MaxOpenFiles: s.files, Outbound: sc.outbound(rt),
+		Reuse: lim.reuse(), ReuseMax: lim.Concurrency,
 		NoSnapshot: rt.Snapshot != nil && !*rt.Snapshot, BuildSlots: sc.buildSlots(srv)}, s.moduleName,
 		func(full string, cached bool, d time.Duration, snap string) {
 			ev := s.log.Info()
@@ -225,6 +226,7 @@ func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect h
 		// requires the preload list (issue 12), unless the route or the
 		// interpreter says snapshot = false.
 		rc := RunConfig{Volumes: vols, MemoryLimit: s.memory, MaxOpenFiles: s.files, Preload: in.Preload,
+			Reuse: lim.reuse(), ReuseMax: lim.Concurrency,
 			NoSnapshot: (rt.Snapshot != nil && !*rt.Snapshot) || (in.Snapshot != nil && !*in.Snapshot),
 			// A driver (Python) starts from a snapshot of its
 			// interpreter's start-up and preloads (issue 12).

@@ -141,6 +141,9 @@ func instantiateWASI(ctx context.Context, rt wazero.Runtime) error {
 	b := rt.NewHostModuleBuilder(wasi_snapshot_preview1.ModuleName)
 	wasi_snapshot_preview1.NewFunctionExporter().ExportFunctions(b)
 	exportEnviron(b)
+	if err := exportCallState(ctx, rt, b); err != nil {
+		return err
+	}
 	if _, err := b.Instantiate(ctx); err != nil {
 		return err
 	}
@@ -320,6 +323,7 @@ func (e *Engine) Compile(ctx context.Context, name string, wasm []byte) (*Module
 		return nil, fmt.Errorf("compile %s: %w", name, err)
 	}
 	m.rt = rt
+	m.reuseBlock = rewrite.ReuseBlocker(wasm)
 	compiled, err := compileModule(ctx, rt, wasm)
 	if e.sealed != nil {
 		e.sealed.after(m.Hash, snapshot)

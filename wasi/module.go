@@ -45,6 +45,11 @@ type Module struct {
 	interrupt        bool // has the interrupt global
 
 	snap moduleSnapshot // snapshot.go
+	// reuseBlock: why instances of the module are never reused, from its
+	// code (rewrite.ReuseBlocker); warm: its programs' idle instances
+	// (reuse.go).
+	reuseBlock error
+	warm       warmSet
 	// goFallback: why a Go program was built with _start and not as a
 	// driver a snapshot is taken of (toolchain/gosnap.go); "" otherwise.
 	goFallback string
@@ -71,6 +76,7 @@ func (m *Module) prepare() {
 func (m *Module) Close(ctx context.Context) error {
 	var err error
 	m.closed.Do(func() {
+		m.warm.close(ctx)
 		m.closeSnapshot(ctx)
 		err = m.compiled.Close(ctx)
 		m.engine.open.Add(-1)
@@ -166,6 +172,11 @@ type Config struct {
 	// gets in its snapshot (driver.go): the interpreter's configuration,
 	// never a request's.
 	InitArgs, InitEnv []string
+	// Reuse resets an instance whose request ended cleanly and keeps it
+	// for the next request instead of closing it (reuse.go); ReuseMax
+	// bounds the idle instances kept (0: 64).
+	Reuse    bool
+	ReuseMax int
 }
 
 // DefaultScratchSize is Config.ScratchSize when it is 0.
@@ -197,6 +208,10 @@ type Program struct {
 	// snap: instances start from this snapshot (snapshot.go).
 	snap     *snapshot
 	snapInfo SnapshotInfo
+	// warm: the idle instances when they are reused (reuse.go);
+	// reuseReason says why not otherwise.
+	warm        *warmPool
+	reuseReason string
 }
 
 // Prepare binds the module to a route's configuration. Everything that does
@@ -280,6 +295,7 @@ func (m *Module) Prepare(c Config) (*Program, error) {
 	} else if entry == "_start" && m.goFallback != "" {
 		p.snapInfo.Reason = m.goFallback
 	}
+	p.setupReuse(c)
 	return p, nil
 }
 
@@ -333,6 +349,15 @@ func (p *Program) Run(ctx context.Context, c *Call) error {
 		ctx, finish = withOutbound(ctx, p.policy)
 		defer finish() // after the instance is closed: deferred first
 	}
+	st := newCallState(c.Args)
+	if p.warm != nil {
+		return p.runWarm(ctx, c, st)
+	}
+	st.reserved = 3 + uint32(len(p.mounts))
+	if p.scratch != "" {
+		st.reserved++
+	}
+	ctx = withCallState(ctx, st)
 	cfg := p.config(ctx, c)
 	var scratch *mount
 	if p.scratch != "" {
@@ -421,8 +446,9 @@ func closeInstance(ctx context.Context, mod api.Module) {
 
 // config is the module config of one call, without its environment.
 func (p *Program) config(ctx context.Context, c *Call) wazero.ModuleConfig {
-	// The environment goes through ctx (environ.go), not WithEnv.
-	cfg := p.cfg.WithArgs(c.Args...)
+	// The environment and the arguments go through ctx (environ.go,
+	// callstate.go), not WithEnv and WithArgs.
+	cfg := p.cfg
 	if len(p.mounts) > 0 {
 		fsc, _ := fsConfig(p.mounts, p.files) // checked by Prepare
 		cfg = cfg.WithFSConfig(fsc)
@@ -442,21 +468,25 @@ func (p *Program) config(ctx context.Context, c *Call) wazero.ModuleConfig {
 	// wazero 1.12 reports a stdin that is an io.Reader (not an *os.File)
 	// ready at once, so a guest polling stdin then blocks in fd_read, on
 	// the caller's reader, which must return when ctx ends (issue 9).
-	done := ctx.Done()
-	cfg = cfg.WithNanosleep(func(ns int64) {
+	return cfg.WithNanosleep(nanosleep(func() context.Context { return ctx }))
+}
+
+// nanosleep is the sleep of an instance whose call's context get returns.
+func nanosleep(get func() context.Context) func(int64) {
+	return func(ns int64) {
+		ctx := get()
 		t := time.NewTimer(time.Duration(ns))
 		defer t.Stop()
 		select {
 		case <-t.C:
-		case <-done:
+		case <-ctx.Done():
 			code := sys.ExitCodeContextCanceled
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 				code = sys.ExitCodeDeadlineExceeded
 			}
 			panic(sys.NewExitError(code))
 		}
-	})
-	return cfg
+	}
 }
 
 func call(ctx context.Context, mod api.Module, name string) error {

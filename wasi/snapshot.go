@@ -172,7 +172,7 @@ func snapshotKey(wasm []byte, ruby, driver bool, in snapInputs) string {
 		// bytes run with an entrypoint, without wasigate_init).
 		init += "\n" + driverInit + "\n" + in.key()
 	}
-	sum := sha256.Sum256([]byte("wasigate snapshot v1\nmodule " + hex.EncodeToString(mod[:]) + "\ninit " + init + "\nargs\nenv\n"))
+	sum := sha256.Sum256([]byte("wasigate snapshot v2\nmodule " + hex.EncodeToString(mod[:]) + "\ninit " + init + "\nargs\nenv\n"))
 	return hex.EncodeToString(sum[:])
 }
 
@@ -213,6 +213,11 @@ func (m *Module) takeSnapshot(limit uint64, in snapInputs) (*snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Every global of the snapshot module is exported as well, so that a
+	// reused instance's can be set back to the snapshot's values (reuse.go).
+	if exp, err := rewrite.NewSnapshot(out); err == nil {
+		out = exp.Instrument()
+	}
 	img, err := newSnapImage(mem)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNoSnapshot, err)
@@ -244,6 +249,7 @@ func (m *Module) runInit(scratch wazero.CompiledModule, globals int, limit uint6
 		return nil, nil, 0, fmt.Errorf("%w: init environment: %w", ErrNoSnapshot, err)
 	}
 	ctx = context.WithValue(ctx, environKey{}, env)
+	ctx = withCallState(ctx, newCallState(in.args))
 	cm := &callMemory{pool: e.pools.get(limit)}
 	ctx = experimental.WithMemoryAllocator(ctx, cm)
 	defer cm.release()

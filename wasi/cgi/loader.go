@@ -36,6 +36,8 @@ type (
 		InitEnv      []string
 		ScratchSize  int64
 		BuildSlots   chan struct{} // toolchain.Builder.WithSlots
+		Reuse        bool          // reset and keep instances that ended cleanly (wasi.Config.Reuse)
+		ReuseMax     int
 	}
 	// OutboundConfig is a route's outbound HTTP policy (wasi.OutboundPolicy)
 	// and the hook its requests are counted through.
@@ -127,7 +129,7 @@ func config(c RunConfig) (wasi.Config, error) {
 	o := c.Outbound
 	out, err := wasi.NewOutbound(wasi.OutboundPolicy{AllowedHosts: o.AllowedHosts, CapHosts: o.CapHosts,
 		MaxRequests: o.MaxRequests, Timeout: o.Timeout, MaxBody: o.MaxBody, Slots: o.Slots})
-	return wasi.Config{Entrypoint: c.Entrypoint, Volumes: vols, MemoryLimit: c.MemoryLimit, MaxOpenFiles: c.MaxOpenFiles, Scratch: c.Scratch, Outbound: out, NoSnapshot: c.NoSnapshot, Preload: c.Preload, InitArgs: c.InitArgs, InitEnv: c.InitEnv, ScratchSize: c.ScratchSize}, err
+	return wasi.Config{Entrypoint: c.Entrypoint, Volumes: vols, MemoryLimit: c.MemoryLimit, MaxOpenFiles: c.MaxOpenFiles, Scratch: c.Scratch, Outbound: out, NoSnapshot: c.NoSnapshot, Preload: c.Preload, InitArgs: c.InitArgs, InitEnv: c.InitEnv, ScratchSize: c.ScratchSize, Reuse: c.Reuse, ReuseMax: c.ReuseMax}, err
 }
 
 type module struct{ m *wasi.Module }
