@@ -280,8 +280,8 @@ func (s *scriptsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var nie *NoInterpreterError
 	if errors.As(err, &nie) {
-		info.Reason = "toolchain"
-		log.Error().Str("module", path.Join(s.rt.Scripts, nie.Name)).Err(err).Int("status", http.StatusInternalServerError).Msg("script has no interpreter")
+		// One event, the request's own, says why (route, module, id).
+		info.Reason, info.Err, info.Module = "toolchain", err, path.Join(s.rt.Scripts, nie.Name)
 		http.Error(w, "500 Internal Server Error: "+err.Error(), http.StatusInternalServerError)
 		return
 	}

@@ -168,10 +168,13 @@ func readAll(t *testing.T, res *http.Response) string {
 func TestScriptsSourcesNeverServed(t *testing.T) {
 	dir := t.TempDir()
 	sc := filepath.Join(dir, "scripts")
-	for _, n := range []string{"x.php", "x.py", "x.rb", "x.sh", "x.pl", "x.cgi", "app.wsgi", "X.PY", "x.Php", "lib.h",
-		"state.go", "hello.wat", "mod.wasm", "prog.c", "prog.rs", "page.tpl", "sub/index.php"} {
+	for _, n := range []string{"x.sh", "x.cgi", "app.wsgi", "lib.h",
+		"state.go", "hello.wat", "mod.wasm", "prog.c", "prog.rs", "page.tpl"} {
 		writeFile(t, filepath.Join(sc, n), "secret source of "+n+"\n")
 	}
+	// Scripts no interpreter serves stop the start (TestScriptsStartFailures):
+	// these arrive once the server runs, as an upload would.
+	late := []string{"x.php", "x.py", "x.rb", "x.pl", "X.PY", "x.Php", "sub/index.php"}
 	writeFile(t, filepath.Join(sc, ".secret"), "secret\n")
 	writeFile(t, filepath.Join(sc, "ok.txt"), "ok\n")
 	for link, target := range map[string]string{
@@ -193,16 +196,19 @@ scripts = "scripts"
 static = true
 index = ["index.php", "index.html"]
 `, guest("tpl.wasm")))
+	for _, n := range late {
+		writeFile(t, filepath.Join(sc, n), "secret source of "+n+"\n")
+	}
 	cases := []struct {
 		target string
 		status int
 		reason string
 	}{
-		{"/s/x.php", 404, "source"},
-		{"/s/x.py", 404, "source"},
-		{"/s/x.rb", 404, "source"},
+		{"/s/x.php", 500, "toolchain"}, // a script with no interpreter: 500 naming it
+		{"/s/x.py", 500, "toolchain"}, // a script with no interpreter: 500 naming it
+		{"/s/x.rb", 500, "toolchain"}, // a script with no interpreter: 500 naming it
 		{"/s/x.sh", 404, "source"},
-		{"/s/x.pl", 404, "source"},
+		{"/s/x.pl", 500, "toolchain"}, // a script with no interpreter: 500 naming it
 		{"/s/x.cgi", 404, "source"},
 		{"/s/app.wsgi", 404, "source"},
 		{"/s/X.PY", 404, "source"},
