@@ -205,8 +205,8 @@ index = ["index.php", "index.html"]
 		reason string
 	}{
 		{"/s/x.php", 500, "toolchain"}, // a script with no interpreter: 500 naming it
-		{"/s/x.py", 500, "toolchain"}, // a script with no interpreter: 500 naming it
-		{"/s/x.rb", 500, "toolchain"}, // a script with no interpreter: 500 naming it
+		{"/s/x.py", 500, "toolchain"},  // a script with no interpreter: 500 naming it
+		{"/s/x.rb", 500, "toolchain"},  // a script with no interpreter: 500 naming it
 		{"/s/x.sh", 404, "source"},
 		{"/s/x.pl", 500, "toolchain"}, // a script with no interpreter: 500 naming it
 		{"/s/x.cgi", 404, "source"},
