@@ -250,6 +250,14 @@ type Route struct {
 	// Snapshot, on unless false, starts a reactor's instances from a
 	// snapshot taken after its _initialize ran once (issue 12).
 	Snapshot *bool `toml:"snapshot"`
+	// WSGI serves a .py file of a scripts folder as a WSGI application
+	// ("file.py:name", gunicorn's module:callable) rather than as a CGI
+	// script; .wsgi files are applications whose callable is
+	// "application" (wsgi.go).
+	WSGI string `toml:"wsgi"`
+	// Warmup are GET requests (paths) run through each WSGI application
+	// of the route before its snapshot is taken, their output discarded.
+	Warmup []string `toml:"warmup"`
 	Limits
 
 	// Line is where the route was defined, for messages; 0 if unknown.
@@ -461,6 +469,9 @@ func (c *Config) Validate() error {
 			bad("%s: entrypoint does not apply to a scripts route", where)
 		}
 		for _, m := range r.fileKeyProblems() {
+			bad("%s: %s", where, m)
+		}
+		for _, m := range r.wsgiProblems() {
 			bad("%s: %s", where, m)
 		}
 		for _, m := range envProblems(r.Env) {

@@ -53,6 +53,10 @@ type (
 		// and environment, which a driver's snapshot init gets.
 		InitArgs, InitEnv []string
 		ScratchSize       int64 // bytes the scratch folder may hold (0: the loader's default)
+		// App: the driver's init also loads the application InitEnv
+		// names (wsgi.go); the snapshot is the program's own, released
+		// by its Close, and a failed init is Bind's error.
+		App bool
 	}
 	// OutboundConfig is a route's outbound HTTP policy (issue 16): its
 	// allowed hosts and its tenant's (nil: no cap), the limits, the

@@ -121,6 +121,8 @@ type scriptsHandler struct {
 	scope   *scope // the tenant's (or default site's) hooks: in-flight counts
 	// interpProgs are the interpreters bound to this route, by ext.
 	interpProgs map[string]Program
+	interpRC    map[string]RunConfig // what they were bound with, for WSGI apps (wsgi.go)
+	wsgi        wsgiApps
 	set         Scripts // the built scripts and their modules
 	// serve and run are the route's wrappers, built once (issue 11): the
 	// limiter around serveScript, the in-flight hook around runScript.
@@ -174,6 +176,8 @@ func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect h
 		scope:       sc,
 		loader:      opts.Loader,
 		interpProgs: map[string]Program{},
+		interpRC:    map[string]RunConfig{},
+		wsgi:        wsgiApps{apps: map[string]*wsgiApp{}},
 	}
 	if s.tmpl.Sendfile, err = sc.sendfile(rt, volumes); err != nil {
 		root.Close()
@@ -222,6 +226,7 @@ func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect h
 			return nil, fmt.Errorf("interpreter %s: %w", ext, err)
 		}
 		s.interpProgs[ext] = prog
+		s.interpRC[ext] = rc
 		info := InterpreterInfo{Ext: ext, Module: in.Module}
 		if sn, ok := prog.(interface{ Snapshot() string }); ok {
 			// For `wasigate check` and the startup log (logSnapshots).
@@ -337,7 +342,14 @@ func (s *scriptsHandler) fail(w http.ResponseWriter, r *http.Request, log zerolo
 	body := "500 Internal Server Error: the script could not be built"
 	var te toolchainError
 	var me *MissingInterpreterError
+	var le *AppLoadError
 	switch {
+	case errors.As(err, &le):
+		// The traceback is the operator's, in the log; never the page's.
+		info.Reason = "load"
+		log.Error().Err(err).Int("status", http.StatusInternalServerError).Msg("WSGI application failed to load")
+		http.Error(w, "500 Internal Server Error: the application failed to load", http.StatusInternalServerError)
+		return
 	case errors.As(err, &me):
 		info.Reason = "toolchain"
 		body = "500 Internal Server Error: " + err.Error()
@@ -420,6 +432,9 @@ func (s *scriptsHandler) kindOf(name string) string {
 	if _, ok := s.interps[ext]; ok {
 		return ext
 	}
+	if _, ok := s.interps[pythonExt]; ok && ext == WSGIExt {
+		return ext
+	}
 	if s.loader.SourceKind(p) != "" {
 		return ext
 	}
@@ -438,6 +453,9 @@ type toolchainError interface {
 // release when the request ends, whether the runner ran or not.
 func (s *scriptsHandler) runner(ctx context.Context, entry string) (host.Runner, func(), error) {
 	full := filepath.Join(s.dir, entry)
+	if callable := s.wsgiCallable(entry); callable != "" {
+		return s.wsgiRunner(ctx, entry, callable)
+	}
 	if in, ok := s.interps[filepath.Ext(entry)]; ok && s.loader.SourceKind(full) == "" {
 		if in.err != nil {
 			return nil, nil, in.err
@@ -452,6 +470,7 @@ func (s *scriptsHandler) runner(ctx context.Context, entry string) (host.Runner,
 // close is called when the site is retired and its requests have ended.
 func (s *scriptsHandler) close() {
 	s.set.Close()
+	s.closeApps()
 	s.root.Close()
 }
 
@@ -497,11 +516,19 @@ func (s *scriptsHandler) prebuild(ctx context.Context) {
 	}
 	for _, e := range entries {
 		kind := s.kindOf(e.Name())
-		if kind == "" || s.interps[kind] != nil {
-			continue
-		}
 		if ctx.Err() != nil {
 			return
+		}
+		if callable := s.wsgiCallable(e.Name()); callable != "" {
+			// Loaded now rather than by its first request; a failure is
+			// logged by the load and answered by that request.
+			if _, release, err := s.wsgiRunner(ctx, e.Name(), callable); err == nil {
+				release()
+			}
+			continue
+		}
+		if kind == "" || s.interps[kind] != nil {
+			continue
 		}
 		if err := s.set.Build(ctx, filepath.Join(s.dir, e.Name())); err != nil && ctx.Err() == nil {
 			s.log.Warn().Str("module", path.Join(s.rt.Scripts, e.Name())).Err(err).Msg("prebuild: script failed to build")

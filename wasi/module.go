@@ -165,6 +165,11 @@ type Config struct {
 	// gets in its snapshot (driver.go): the interpreter's configuration,
 	// never a request's.
 	InitArgs, InitEnv []string
+	// App: the driver's init loads an application (a WSGI one: InitEnv
+	// names it, driver.go). Its snapshot belongs to this Program alone
+	// (Program.Close releases it) and an init that fails is Prepare's
+	// error, wrapping ErrAppLoad, instead of a reason to run without one.
+	App bool
 }
 
 // DefaultScratchSize is Config.ScratchSize when it is 0.
@@ -196,6 +201,7 @@ type Program struct {
 	// snap: instances start from this snapshot (snapshot.go).
 	snap     *snapshot
 	snapInfo SnapshotInfo
+	own      bool // snap is this program's alone (Config.App)
 }
 
 // Prepare binds the module to a route's configuration. Everything that does
@@ -274,7 +280,11 @@ func (m *Module) Prepare(c Config) (*Program, error) {
 	}
 	p.outbound, p.policy = m.importsModule(OutboundModuleName), c.Outbound
 	p.locks = m.importsModule(LockModuleName)
-	if p.init {
+	if p.init && c.App && driver && !c.NoSnapshot {
+		if err := p.useAppSnapshot(c); err != nil {
+			return nil, err
+		}
+	} else if p.init {
 		p.useSnapshot(c)
 	} else if entry == "_start" && m.goFallback != "" {
 		p.snapInfo.Reason = m.goFallback

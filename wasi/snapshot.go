@@ -334,6 +334,30 @@ func (p *Program) useSnapshot(c Config) {
 		p.snapInfo.Reason = "turned off"
 		return
 	}
+	in := p.snapInputs(c)
+	s, err := p.module.snapshot(p.pool.limit, in)
+	if err != nil {
+		// One line for logs: wazero's traps add a stack trace.
+		p.snapInfo.Reason, _, _ = strings.Cut(err.Error(), "\n")
+		return
+	}
+	if s.image.size > p.pool.limit {
+		p.snapInfo.Reason = fmt.Sprintf("%v: the image (%d bytes) is larger than the memory limit (%d bytes)", ErrNoSnapshot, s.image.size, p.pool.limit)
+		return
+	}
+	p.startFrom(s)
+}
+
+// startFrom makes p's instances start from s.
+func (p *Program) startFrom(s *snapshot) {
+	p.snap = s
+	p.init = false
+	p.pool = p.module.engine.pools.getImage(p.pool.limit, s.image)
+	p.snapInfo = s.info
+}
+
+// snapInputs are what the init of p's snapshot gets.
+func (p *Program) snapInputs(c Config) snapInputs {
 	in := snapInputs{preload: c.Preload, limit: p.pool.limit}
 	driver := p.module.isDriver()
 	if driver {
@@ -351,20 +375,7 @@ func (p *Program) useSnapshot(c Config) {
 	if p.scratch != "" {
 		in.dirs = append(in.dirs, initDir{guest: p.scratch})
 	}
-	s, err := p.module.snapshot(p.pool.limit, in)
-	if err != nil {
-		// One line for logs: wazero's traps add a stack trace.
-		p.snapInfo.Reason, _, _ = strings.Cut(err.Error(), "\n")
-		return
-	}
-	if s.image.size > p.pool.limit {
-		p.snapInfo.Reason = fmt.Sprintf("%v: the image (%d bytes) is larger than the memory limit (%d bytes)", ErrNoSnapshot, s.image.size, p.pool.limit)
-		return
-	}
-	p.snap = s
-	p.init = false
-	p.pool = p.module.engine.pools.getImage(p.pool.limit, s.image)
-	p.snapInfo = s.info
+	return in
 }
 
 // Snapshot says whether the program's instances start from a snapshot.
@@ -388,9 +399,7 @@ func (m *Module) closeSnapshot(ctx context.Context) {
 	m.snap.keyedMu.Unlock()
 	for _, s := range snaps {
 		if s != nil {
-			m.engine.pools.dropImage(s.image)
-			s.image.close()
-			_ = s.compiled.Close(ctx)
+			s.close(ctx, m.engine)
 		}
 	}
 }

@@ -35,6 +35,7 @@ type (
 		InitArgs     []string // wasi.Config.InitArgs
 		InitEnv      []string
 		ScratchSize  int64
+		App          bool // wasi.Config.App: the init loads an application
 	}
 	// OutboundConfig is a route's outbound HTTP policy (wasi.OutboundPolicy)
 	// and the hook its requests are counted through.
@@ -121,7 +122,7 @@ func config(c RunConfig) (wasi.Config, error) {
 	o := c.Outbound
 	out, err := wasi.NewOutbound(wasi.OutboundPolicy{AllowedHosts: o.AllowedHosts, CapHosts: o.CapHosts,
 		MaxRequests: o.MaxRequests, Timeout: o.Timeout, MaxBody: o.MaxBody, Slots: o.Slots})
-	return wasi.Config{Entrypoint: c.Entrypoint, Volumes: vols, MemoryLimit: c.MemoryLimit, MaxOpenFiles: c.MaxOpenFiles, Scratch: c.Scratch, Outbound: out, NoSnapshot: c.NoSnapshot, Preload: c.Preload, InitArgs: c.InitArgs, InitEnv: c.InitEnv, ScratchSize: c.ScratchSize}, err
+	return wasi.Config{Entrypoint: c.Entrypoint, Volumes: vols, MemoryLimit: c.MemoryLimit, MaxOpenFiles: c.MaxOpenFiles, Scratch: c.Scratch, Outbound: out, NoSnapshot: c.NoSnapshot, Preload: c.Preload, InitArgs: c.InitArgs, InitEnv: c.InitEnv, ScratchSize: c.ScratchSize, App: c.App}, err
 }
 
 type module struct{ m *wasi.Module }
@@ -130,6 +131,10 @@ type module struct{ m *wasi.Module }
 // its init, for the startup log and `wasigate check` (issue 12); router
 // asks for it with a type assertion, outside the seam's Program.
 func (p program) Snapshot() string { return snapshotSummary(p.p.Snapshot()) }
+
+// Close releases an application's own snapshot (wasi.Config.App); router
+// asks for it with a type assertion, like Snapshot.
+func (p program) Close(ctx context.Context) error { return p.p.Close(ctx) }
 
 func snapshotSummary(s wasi.SnapshotInfo) string {
 	switch {
