@@ -56,6 +56,9 @@ func wsgiSite(t *testing.T, route string) (string, string, *logBuffer) {
 		t.Skip("python not installed: bash samples/python/install.sh")
 	}
 	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "scripts"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	samples, _ := filepath.Glob(filepath.Join(repoRoot, "samples", "scripts", "*.wsgi"))
 	for _, s := range samples {
 		copyFile(t, s, filepath.Join(dir, "scripts", filepath.Base(s)))
