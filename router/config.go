@@ -260,6 +260,10 @@ type Route struct {
 	Warmup []string `toml:"warmup"`
 	Limits
 
+	// app is the one entry of Scripts a WSGI application route serves
+	// (module = "x.wsgi", or wsgi = "dir/x.py:name" alone; wsgi_config.go).
+	app string
+
 	// Line is where the route was defined, for messages; 0 if unknown.
 	Index int `toml:"-"`
 	// Tenant is the name of the tenant the route belongs to; empty for
@@ -442,6 +446,7 @@ func (c *Config) Validate() error {
 	if d := c.Server.Deadline; d != "" && d != "instrument" && d != "wazero" {
 		bad("[server]: deadline %q: want \"instrument\" or \"wazero\"", d)
 	}
+	c.normalizeApps()
 	seen := map[string]int{}
 	for i := range c.Routes {
 		r := &c.Routes[i]
@@ -463,7 +468,7 @@ func (c *Config) Validate() error {
 			bad("%s: module (or scripts) is required", where)
 		case r.Module != "" && r.Scripts != "":
 			bad("%s: module and scripts are mutually exclusive", where)
-		case r.Scripts != "" && !strings.HasSuffix(r.Path, "/*"):
+		case r.Scripts != "" && r.app == "" && !strings.HasSuffix(r.Path, "/*"):
 			bad("%s: a scripts route must be a prefix route (/x/*)", where)
 		case r.Scripts != "" && r.Entrypoint != "":
 			bad("%s: entrypoint does not apply to a scripts route", where)

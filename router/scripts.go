@@ -250,6 +250,15 @@ var (
 func (s *scriptsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	info := host.InfoFrom(r.Context()) // route and module set by tag
 	log := zerolog.Ctx(r.Context()).With().Str("route", s.rt.Path).Logger()
+	if s.rt.app != "" {
+		// A route that is one WSGI application: all of its paths are
+		// the application's PATH_INFO.
+		module := path.Join(s.rt.Scripts, s.rt.app)
+		info.Module = module
+		sr := &scriptRequest{entry: s.rt.app, module: module, log: log.With().Str("module", module).Logger()}
+		s.serve.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), scriptKey{}, sr)))
+		return
+	}
 
 	rest, _ := strings.CutPrefix(r.URL.Path, s.prefix+"/")
 	rawRest, _ := strings.CutPrefix(r.URL.EscapedPath(), s.prefix+"/")
@@ -317,6 +326,9 @@ func (s *scriptsHandler) serveScript(w http.ResponseWriter, r *http.Request) {
 	sr.h.Runner = runner
 	sr.h.Module = module
 	sr.h.Root = s.prefix + "/" + name // SCRIPT_NAME as requested: /s/NAME or /s/NAME.EXT
+	if s.rt.app != "" {
+		sr.h.Root = s.prefix // the route is the application
+	}
 	// What the build wait used of the timeout is not given again.
 	sr.h.Timeout = max(timeout-time.Since(start), time.Millisecond)
 	defer release() // also when the guest never ran

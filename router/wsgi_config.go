@@ -24,6 +24,26 @@ func wsgiSpec(s string) (file, name string, ok bool) {
 	return file, name, ok
 }
 
+// normalizeApps turns each route that is one WSGI application (module =
+// "dir/app.wsgi", or wsgi = "dir/app.py:name" without module or scripts)
+// into a scripts route on the file's folder that serves that one entry.
+// The init of its snapshot sees the folder read-only, like a scripts
+// route's, and the application imports its siblings from it.
+func (c *Config) normalizeApps() {
+	for _, r := range c.AllRoutes() {
+		if r.Scripts != "" || r.app != "" {
+			continue
+		}
+		switch file, name, _ := wsgiSpec(r.WSGI); {
+		case r.Module != "" && filepath.Ext(r.Module) == WSGIExt && r.WSGI == "":
+			r.Scripts, r.app, r.Module = filepath.Dir(r.Module), filepath.Base(r.Module), ""
+		case r.Module == "" && r.WSGI != "" && file != "":
+			r.Scripts, r.app = filepath.Dir(file), filepath.Base(file)
+			r.WSGI = r.app + ":" + name
+		}
+	}
+}
+
 // wsgiProblems returns what is wrong with a route's wsgi and warmup keys.
 func (r *Route) wsgiProblems() []string {
 	var bad []string
@@ -31,7 +51,7 @@ func (r *Route) wsgiProblems() []string {
 		file, name, ok := wsgiSpec(r.WSGI)
 		switch {
 		case r.Scripts == "":
-			bad = append(bad, fmt.Sprintf("wsgi %q applies to a scripts route (a .wsgi module is an application by itself)", r.WSGI))
+			bad = append(bad, fmt.Sprintf("wsgi %q applies to a scripts route, or alone (without module) to serve one application: wsgi = \"dir/app.py:name\"", r.WSGI))
 		case !ok || !isIdentifier(name):
 			bad = append(bad, fmt.Sprintf("wsgi %q must be FILE.py:CALLABLE (a Python identifier after the colon)", r.WSGI))
 		case filepath.Ext(file) != pythonExt || strings.ContainsAny(file, "/\\") || strings.HasPrefix(file, "."):

@@ -196,3 +196,57 @@ def application(environ, start_response):
 		t.Errorf("uses.wsgi after helper.py changed: got %q; want %q", body, "two")
 	}
 }
+
+// TestWSGIRoutes: a route that is one application, by module = "x.wsgi"
+// or by wsgi = "dir/x.py:name" alone; all its paths are the application's.
+func TestWSGIRoutes(t *testing.T) {
+	base, _, logs := wsgiSite(t, `
+[[route]]
+path = "/one/*"
+module = "scripts/hello.wsgi"
+
+[[route]]
+path = "/named"
+wsgi = "scripts/plain.py:make"
+`)
+	wsgiLoaded(t, base+"/one/")
+	if code, body := wsgiDo(t, "GET", base+"/one/ada", "", nil); code != 200 || body != "hello, ada, from WSGI (GET http)\n" {
+		t.Errorf("/one/ada: got %d %q; want 200 %q\nlog:\n%s", code, body, "hello, ada, from WSGI (GET http)\n", logs)
+	}
+	wsgiLoaded(t, base+"/named")
+	if code, body := wsgiDo(t, "GET", base+"/named", "", nil); code != 200 || body != "named callable, plain\n" {
+		t.Errorf("/named: got %d %q; want 200 %q\nlog:\n%s", code, body, "named callable, plain\n", logs)
+	}
+}
+
+// TestWSGIConfigProblems: misplaced wsgi and warmup keys fail the start,
+// naming the route and the fix.
+func TestWSGIConfigProblems(t *testing.T) {
+	for _, c := range []struct{ name, route, want string }{
+		{"no callable", `path = "/s/*"
+scripts = "s"
+wsgi = "app.py"`, "must be FILE.py:CALLABLE"},
+		{"not an identifier", `path = "/s/*"
+scripts = "s"
+wsgi = "app.py:1x"`, "must be FILE.py:CALLABLE"},
+		{"path in a folder's key", `path = "/s/*"
+scripts = "s"
+wsgi = "sub/app.py:app"`, "a .py file of the scripts folder itself"},
+		{"with a module", `path = "/x"
+module = "a.wasm"
+wsgi = "app.py:app"`, "applies to a scripts route"},
+		{"warmup on a module", `path = "/x"
+module = "a.wasm"
+warmup = ["/"]`, "warmup applies to a scripts route"},
+		{"warmup not a path", `path = "/s/*"
+scripts = "s"
+warmup = ["x y"]`, "must be a path starting with /"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := ParseConfig(strings.NewReader("[[route]]\n"+c.route+"\n"), "test.toml")
+			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "route #1") {
+				t.Errorf("got %v; want an error naming route #1 and %q", err, c.want)
+			}
+		})
+	}
+}

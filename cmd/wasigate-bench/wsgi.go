@@ -57,7 +57,7 @@ func wsgiBench(ctx context.Context, repo string, o options, w io.Writer) (bool, 
 	ok := true
 	for _, conns := range []int{1, 8} {
 		p := o
-		p.wrk.conns = conns
+		p.wrk.conns, p.wrk.threads = conns, min(p.wrk.threads, conns)
 		results, err := loadTargets(ctx, p, w, fmt.Sprintf("WSGI applications, %d connection(s)", conns), targets)
 		if err != nil {
 			return false, err
