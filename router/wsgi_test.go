@@ -250,3 +250,37 @@ warmup = ["x y"]`, "must be a path starting with /"},
 		})
 	}
 }
+
+// TestWSGIDjango: the Django sample as an application route, its sqlite3
+// database on a writable volume: the count of visits grows (the database
+// is the volume's), while memory starts afresh in each request.
+func TestWSGIDjango(t *testing.T) {
+	if _, err := os.Stat(filepath.Join(pythonDist, "site-packages", "django")); err != nil {
+		t.Skip("django not installed: bash samples/python/install.sh")
+	}
+	if _, err := os.Stat("/usr/share/zoneinfo/tzdata.zi"); err != nil {
+		t.Skip("Debian's pytz needs the host's tzdata: apt-get install tzdata")
+	}
+	dir := t.TempDir()
+	if err := os.CopyFS(filepath.Join(dir, "scripts"), os.DirFS(filepath.Join(repoRoot, "samples", "scripts"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	srv, logs := scriptsSite(t, dir, pythonInterpreter("")+`
+[[route]]
+path = "/django/*"
+module = "scripts/django.wsgi"
+volumes = { "/data" = { path = "data", writable = true }, "/usr/share/zoneinfo" = "/usr/share/zoneinfo" }
+timeout = "5s"
+`)
+	wsgiLoaded(t, srv.URL+"/django/")
+	for i, name := range []string{"ada", "bob"} {
+		code, body := wsgiDo(t, "GET", srv.URL+"/django/"+name, "", nil)
+		want := fmt.Sprintf("hello, %s, from Django; visit %d\n", name, i+2)
+		if code != 200 || body != want {
+			t.Errorf("GET /django/%s: got %d %q; want 200 %q\nlog:\n%s", name, code, body, want, logs)
+		}
+	}
+}

@@ -25,33 +25,50 @@ func wsgiBench(ctx context.Context, repo string, o options, w io.Writer) (bool, 
 		return false, err
 	}
 	scripts := filepath.Join(repo, "samples", "scripts")
-	_, wg, done, err := serveSite(ctx, repo, o, pythonSite(repo, scripts))
+	data, err := os.MkdirTemp("", "wasigate-bench-django")
+	if err != nil {
+		return false, err
+	}
+	defer os.RemoveAll(data)
+	// Django's database on a writable volume, and the host's time zone
+	// data Debian's pytz reads at import.
+	_, wg, done, err := serveSite(ctx, repo, o, pythonSite(repo, scripts)+fmt.Sprintf(`
+[[route]]
+path = "/d/*"
+scripts = %q
+volumes = { "/data" = { path = %q, writable = true }, "/usr/share/zoneinfo" = "/usr/share/zoneinfo" }
+concurrency = 128
+queue_timeout = "60s"
+timeout = "120s"
+`, scripts, data))
 	if err != nil {
 		return false, err
 	}
 	defer done()
-	apps := []struct{ wsgi, script, want string }{
-		{"hello.wsgi", "wsgi.py", "from WSGI"},
-		{"webpy.wsgi", "webpy_app.py", "from web.py"},
-		{"flask.wsgi", "flask_app.py", "from Flask"},
-		{"bottle.wsgi", "bottle_app.py", "from Bottle"},
+	apps := []struct{ route, wsgi, script, want string }{
+		{"/s/", "hello.wsgi", "wsgi.py", "from WSGI"},
+		{"/s/", "webpy.wsgi", "webpy_app.py", "from web.py"},
+		{"/s/", "flask.wsgi", "flask_app.py", "from Flask"},
+		{"/s/", "bottle.wsgi", "bottle_app.py", "from Bottle"},
+		{"/d/", "django.wsgi", "django_cgi.py", "from Django"},
 	}
 	var targets []target
 	for _, a := range apps {
 		n, err := serve(&cgi.Handler{Path: native, Args: []string{filepath.Join(scripts, a.script)}, Root: "/",
-			Env: []string{"PYTHONPATH=" + filepath.Join(pythonDist(repo), "site-packages"), "PYTHONDONTWRITEBYTECODE=1"}})
+			Env: []string{"PYTHONPATH=" + filepath.Join(pythonDist(repo), "site-packages"), "PYTHONDONTWRITEBYTECODE=1",
+				"DJSITE_DB=" + filepath.Join(data, "native.sqlite3")}})
 		if err != nil {
 			return false, err
 		}
 		defer n.close()
 		// The first request loads the application (its snapshot compiles
 		// for seconds); check waits for it before any load.
-		if err := waitLoaded(wg.url+"/s/"+a.wsgi+"/x", a.want); err != nil {
+		if err := waitLoaded(wg.url+a.route+a.wsgi+"/x", a.want); err != nil {
 			return false, fmt.Errorf("%s: %w", a.wsgi, err)
 		}
 		targets = append(targets,
-			target{name: "wasigate " + a.wsgi, url: wg.url + "/s/" + a.wsgi + "/x", want: a.want},
-			target{name: "  " + a.script + " as CGI", url: wg.url + "/s/" + a.script + "/x", want: a.want},
+			target{name: "wasigate " + a.wsgi, url: wg.url + a.route + a.wsgi + "/x", want: a.want},
+			target{name: "  " + a.script + " as CGI", url: wg.url + a.route + a.script + "/x", want: a.want},
 			target{name: "  " + a.script + " fork+exec python3", url: n.url + "/x", want: a.want})
 	}
 	ok := true
@@ -69,6 +86,8 @@ func wsgiBench(ctx context.Context, repo string, o options, w io.Writer) (bool, 
 			{"W2. flask.wsgi / flask_app.py as CGI", ratio(2, 1), ">= 8 at 8 connections", conns != 8 || ratio(2, 1) >= 8},
 			{"W3. bottle.wsgi / bottle_app.py as CGI", ratio(3, 1), "(reported)", true},
 			{"W4. flask.wsgi / native fork+exec CGI", ratio(2, 2), "(reported)", true},
+			{"W5. django.wsgi / django_cgi.py as CGI", ratio(4, 1), "(reported)", true},
+			{"W6. django.wsgi / native fork+exec CGI", ratio(4, 2), ">= 5 at 8 connections", conns != 8 || ratio(4, 2) >= 5},
 		}
 		ok = printGoals(w, goals) && ok
 	}
