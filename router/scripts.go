@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -177,7 +178,7 @@ func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect h
 		loader:      opts.Loader,
 		interpProgs: map[string]Program{},
 		interpRC:    map[string]RunConfig{},
-		wsgi:        wsgiApps{apps: map[string]*wsgiApp{}},
+		wsgi:        wsgiApps{apps: map[string]*wsgiApp{}, loads: make(chan struct{}, max(runtime.GOMAXPROCS(0)/2, 1))},
 	}
 	if s.tmpl.Sendfile, err = sc.sendfile(rt, volumes); err != nil {
 		root.Close()

@@ -48,6 +48,10 @@ func (e *AppLoadError) Unwrap() error { return e.Err }
 type wsgiApps struct {
 	mu   sync.Mutex
 	apps map[string]*wsgiApp // by entry
+	// loads bounds the loads under way at once: each is an interpreter's
+	// start-up and a compile, CPU-bound, and a folder of many
+	// applications first asked for together must not take every core.
+	loads chan struct{}
 }
 
 // wsgiApp is one application: its current load, a failed one, or one
@@ -139,6 +143,8 @@ func (s *scriptsHandler) wsgiRunner(ctx context.Context, entry, callable string)
 // loadApp binds the interpreter to the application, which takes its
 // snapshot, and makes it the current load.
 func (s *scriptsHandler) loadApp(a *wsgiApp, f *appFlight, entry, callable string) {
+	s.wsgi.loads <- struct{}{}
+	defer func() { <-s.wsgi.loads }()
 	rc := s.interpRC[pythonExt]
 	rc.App = true
 	rc.InitEnv = append(append(append([]string(nil), rc.InitEnv...), s.tmpl.Env...), s.wsgiEnv(entry, callable)...)
