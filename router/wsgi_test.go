@@ -251,9 +251,10 @@ warmup = ["x y"]`, "must be a path starting with /"},
 	}
 }
 
-// TestWSGIDjango: the Django sample as an application route, its sqlite3
-// database on a writable volume: the count of visits grows (the database
-// is the volume's), while memory starts afresh in each request.
+// TestWSGIDjango: the Django sample (samples/django) as an application
+// route with a warm-up, its sqlite3 database on a writable volume: the
+// count of visits grows (the database is the volume's), while memory
+// starts afresh in each request.
 func TestWSGIDjango(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(pythonDist, "site-packages", "django")); err != nil {
 		t.Skip("django not installed: bash samples/python/install.sh")
@@ -262,7 +263,7 @@ func TestWSGIDjango(t *testing.T) {
 		t.Skip("Debian's pytz needs the host's tzdata: apt-get install tzdata")
 	}
 	dir := t.TempDir()
-	if err := os.CopyFS(filepath.Join(dir, "scripts"), os.DirFS(filepath.Join(repoRoot, "samples", "scripts"))); err != nil {
+	if err := os.CopyFS(filepath.Join(dir, "django"), os.DirFS(filepath.Join(repoRoot, "samples", "django"))); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o755); err != nil {
@@ -271,16 +272,20 @@ func TestWSGIDjango(t *testing.T) {
 	srv, logs := scriptsSite(t, dir, pythonInterpreter("")+`
 [[route]]
 path = "/django/*"
-module = "scripts/django.wsgi"
+module = "django/django.wsgi"
+warmup = ["/warm"]
 volumes = { "/data" = { path = "data", writable = true }, "/usr/share/zoneinfo" = "/usr/share/zoneinfo" }
 timeout = "5s"
 `)
-	wsgiLoaded(t, srv.URL+"/django/")
-	for i, name := range []string{"ada", "bob"} {
-		code, body := wsgiDo(t, "GET", srv.URL+"/django/"+name, "", nil)
-		want := fmt.Sprintf("hello, %s, from Django; visit %d\n", name, i+2)
+	wsgiLoaded(t, srv.URL+"/django/ada")
+	if code, body := wsgiDo(t, "GET", srv.URL+"/django/ada", "", nil); code != 200 || body != "hello, ada, from Django\n" {
+		t.Errorf("GET /django/ada: got %d %q; want 200 %q\nlog:\n%s", code, body, "hello, ada, from Django\n", logs)
+	}
+	for i := range 2 {
+		code, body := wsgiDo(t, "GET", srv.URL+"/django/", "", nil)
+		want := fmt.Sprintf("hello, visitor, from Django; visit %d\n", i+1)
 		if code != 200 || body != want {
-			t.Errorf("GET /django/%s: got %d %q; want 200 %q\nlog:\n%s", name, code, body, want, logs)
+			t.Errorf("GET /django/: got %d %q; want 200 %q\nlog:\n%s", code, body, want, logs)
 		}
 	}
 }

@@ -13,7 +13,8 @@ import (
 // wsgiBench is -wsgi: each sample application as a .wsgi application from
 // its own snapshot, as the same app run as a CGI script from the
 // interpreter's snapshot, and as a CGI script under fork+exec of native
-// python3, at 1 and then 8 connections. Apache's mod_wsgi rows are not
+// python3, at 1 and then 8 connections. Django (samples/django) has a
+// warm-up; its target renders a template, without the database. Apache's mod_wsgi rows are not
 // run: they need Debian's apache2 and libapache2-mod-wsgi-py3, which the
 // bench does not install.
 func wsgiBench(ctx context.Context, repo string, o options, w io.Writer) (bool, error) {
@@ -36,11 +37,12 @@ func wsgiBench(ctx context.Context, repo string, o options, w io.Writer) (bool, 
 [[route]]
 path = "/d/*"
 scripts = %q
+warmup = ["/warm"]
 volumes = { "/data" = { path = %q, writable = true }, "/usr/share/zoneinfo" = "/usr/share/zoneinfo" }
 concurrency = 128
 queue_timeout = "60s"
 timeout = "120s"
-`, scripts, data))
+`, filepath.Join(repo, "samples", "django"), data))
 	if err != nil {
 		return false, err
 	}
@@ -54,7 +56,11 @@ timeout = "120s"
 	}
 	var targets []target
 	for _, a := range apps {
-		n, err := serve(&cgi.Handler{Path: native, Args: []string{filepath.Join(scripts, a.script)}, Root: "/",
+		dir := scripts
+		if a.route == "/d/" {
+			dir = filepath.Join(repo, "samples", "django")
+		}
+		n, err := serve(&cgi.Handler{Path: native, Args: []string{filepath.Join(dir, a.script)}, Root: "/",
 			Env: []string{"PYTHONPATH=" + filepath.Join(pythonDist(repo), "site-packages"), "PYTHONDONTWRITEBYTECODE=1",
 				"DJSITE_DB=" + filepath.Join(data, "native.sqlite3")}})
 		if err != nil {

@@ -52,8 +52,9 @@ and whatever it writes to stdout (headers, a blank line, the body) becomes the r
   <li><a href="/s/hello.wsgi/ada">/s/hello.wsgi</a>, <a href="/s/flask.wsgi/ada">/s/flask.wsgi</a>,
     <a href="/s/webpy.wsgi/ada">/s/webpy.wsgi</a> and <a href="/s/bottle.wsgi/ada">/s/bottle.wsgi</a> &mdash;
     WSGI applications, each imported once into its own snapshot; every request calls it in a fresh copy.</li>
-  <li><a href="/django/ada">/django/</a> &mdash; a Django project (<code>django.wsgi</code>, <code>djsite/</code>) as one application route,
-    its sqlite3 database on a writable volume: look for the visit count growing while everything in memory starts afresh.</li>
+  <li><a href="/django/">/django/</a> &mdash; a Django project (<code>samples/django</code>) as one application route,
+    its sqlite3 database on a writable volume: look for the visit count growing while everything in memory starts afresh;
+    <a href="/django/ada">/django/ada</a> renders the template alone.</li>
   <li><a href="/s/wsgi.py/ada">/s/wsgi.py</a>, <a href="/s/flask_app.py/ada">/s/flask_app.py</a>,
     <a href="/s/webpy_app.py/ada">/s/webpy_app.py</a> and <a href="/s/bottle_app.py/ada">/s/bottle_app.py</a> &mdash;
     the same applications run as CGI scripts, built again on every request: compare their speed.</li>

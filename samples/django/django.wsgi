@@ -1,4 +1,4 @@
-# django.wsgi: a Django project (djsite/: one settings module, one view, a
+# django.wsgi: a Django project (djsite/: one settings module, two views, a
 # template, sqlite3 on the writable volume /data) as a WSGI application.
 # django.setup() (settings, apps, URLs, template engines) runs once, before
 # the snapshot; every request starts from its result (README, "WSGI").
