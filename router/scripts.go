@@ -532,6 +532,9 @@ func (s *scriptsHandler) prebuild(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		if s.rt.app != "" && e.Name() != s.rt.app {
+			continue // an application route serves its one entry
+		}
 		if callable := s.wsgiCallable(e.Name()); callable != "" {
 			// Loaded now rather than by its first request; a failure is
 			// logged by the load and answered by that request.

@@ -259,9 +259,7 @@ func TestWSGIDjango(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(pythonDist, "site-packages", "django")); err != nil {
 		t.Skip("django not installed: bash samples/python/install.sh")
 	}
-	if _, err := os.Stat("/usr/share/zoneinfo/tzdata.zi"); err != nil {
-		t.Skip("Debian's pytz needs the host's tzdata: apt-get install tzdata")
-	}
+	zoneinfo := filepath.Join(pythonDist, "zoneinfo")
 	dir := t.TempDir()
 	if err := os.CopyFS(filepath.Join(dir, "django"), os.DirFS(filepath.Join(repoRoot, "samples", "django"))); err != nil {
 		t.Fatal(err)
@@ -274,7 +272,7 @@ func TestWSGIDjango(t *testing.T) {
 path = "/django/*"
 module = "django/django.wsgi"
 warmup = ["/warm"]
-volumes = { "/data" = { path = "data", writable = true }, "/usr/share/zoneinfo" = "/usr/share/zoneinfo" }
+volumes = { "/data" = { path = "data", writable = true }, "/usr/share/zoneinfo" = "`+zoneinfo+`" }
 timeout = "5s"
 `)
 	wsgiLoaded(t, srv.URL+"/django/ada")

@@ -31,18 +31,18 @@ func wsgiBench(ctx context.Context, repo string, o options, w io.Writer) (bool, 
 		return false, err
 	}
 	defer os.RemoveAll(data)
-	// Django's database on a writable volume, and the host's time zone
-	// data Debian's pytz reads at import.
+	// Django's database on a writable volume, and the time zone data
+	// Debian's pytz reads at import (install.sh puts it in dist).
 	_, wg, done, err := serveSite(ctx, repo, o, pythonSite(repo, scripts)+fmt.Sprintf(`
 [[route]]
 path = "/d/*"
 scripts = %q
 warmup = ["/warm"]
-volumes = { "/data" = { path = %q, writable = true }, "/usr/share/zoneinfo" = "/usr/share/zoneinfo" }
+volumes = { "/data" = { path = %q, writable = true }, "/usr/share/zoneinfo" = %q }
 concurrency = 128
 queue_timeout = "60s"
 timeout = "120s"
-`, filepath.Join(repo, "samples", "django"), data))
+`, filepath.Join(repo, "samples", "django"), data, filepath.Join(pythonDist(repo), "zoneinfo")))
 	if err != nil {
 		return false, err
 	}
