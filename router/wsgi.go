@@ -52,6 +52,8 @@ type wsgiApps struct {
 	// start-up and a compile, CPU-bound, and a folder of many
 	// applications first asked for together must not take every core.
 	loads chan struct{}
+	// tooMany: the folder outgrew maxAppFiles, said once.
+	tooMany sync.Once
 }
 
 // wsgiApp is one application: its current load, a failed one, or one
@@ -255,6 +257,9 @@ func (s *scriptsHandler) appSig() (string, error) {
 			return nil
 		}
 		if n++; n > maxAppFiles {
+			s.wsgi.tooMany.Do(func() {
+				s.log.Warn().Int("max", maxAppFiles).Msg("the scripts folder has more Python files than a WSGI application's reload check looks at: edits to the others are not noticed until one of the first ones changes")
+			})
 			return errTooManyFiles
 		}
 		st, err := d.Info()

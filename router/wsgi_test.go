@@ -165,7 +165,7 @@ func TestWSGICallableAndLoad(t *testing.T) {
 	if code != 500 || strings.Contains(body, "secret-import") {
 		t.Errorf("broken.wsgi: got %d %q; want 500 without the traceback", code, body)
 	}
-	if l := logs.String(); !strings.Contains(l, "secret-import 7") || !strings.Contains(l, `"reason":"load"`) {
+	if l := logs.String(); !strings.Contains(l, "secret-import 7") || !strings.Contains(l, `broken.wsgi\\\", line 2`) || !strings.Contains(l, `"reason":"load"`) {
 		t.Errorf("broken.wsgi: want the traceback and reason load in the log:\n%s", l)
 	}
 	// Fixed: the next request loads it again.

@@ -25,7 +25,9 @@ func (p *Program) useAppSnapshot(c Config) error {
 	if m.snap.wasm == nil {
 		return fmt.Errorf("%w: %w: not a reactor", ErrAppLoad, ErrNoSnapshot)
 	}
-	s, err := m.takeSnapshot(p.pool.limit, p.snapInputs(c))
+	in := p.snapInputs(c)
+	in.app = true
+	s, err := m.takeSnapshot(p.pool.limit, in)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrAppLoad, err)
 	}

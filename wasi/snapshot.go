@@ -87,6 +87,9 @@ type snapInputs struct {
 	limit uint64
 	// args and env: what a driver's wasigate_init gets (driver.go).
 	args, env []string
+	// app: the init loads an application (appsnap.go); not part of the
+	// key, which its env already makes distinct.
+	app bool
 }
 
 // initDir is a preopened folder as a snapshot's init sees it.
@@ -238,7 +241,10 @@ func (m *Module) runInit(scratch wazero.CompiledModule, globals int, limit uint6
 	cm := &callMemory{pool: e.pools.get(limit)}
 	ctx = experimental.WithMemoryAllocator(ctx, cm)
 	defer cm.release()
-	var stderr tailBuffer
+	stderr := tailBuffer{max: tailMax}
+	if in.app {
+		stderr.max = appTailMax
+	}
 	cfg := wazero.NewModuleConfig().WithName("").WithStartFunctions().
 		WithSysWalltime().WithSysNanotime().WithRandSource(rand.Reader).WithStderr(&stderr).
 		WithArgs(in.args...).WithStdin(strings.NewReader(""))
@@ -406,14 +412,23 @@ func (m *Module) closeSnapshot(ctx context.Context) {
 
 // tailBuffer keeps the last bytes written to it: the end of the init's
 // stderr, for the reason a snapshot was refused.
-type tailBuffer struct{ b []byte }
+type tailBuffer struct {
+	b   []byte
+	max int
+}
 
-const tailMax = 512
+// tailMax is what a refused snapshot's reason quotes of the init's
+// stderr; appTailMax, an application's, whose traceback is the operator's
+// only clue to a failed load.
+const (
+	tailMax    = 512
+	appTailMax = 8 << 10
+)
 
 func (t *tailBuffer) Write(p []byte) (int, error) {
 	t.b = append(t.b, p...)
-	if len(t.b) > tailMax {
-		t.b = append(t.b[:0], t.b[len(t.b)-tailMax:]...)
+	if len(t.b) > t.max {
+		t.b = append(t.b[:0], t.b[len(t.b)-t.max:]...)
 	}
 	return len(p), nil
 }
