@@ -222,12 +222,17 @@ func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect h
 		if in.Scratch {
 			rc.Scratch, rc.ScratchSize = ScratchGuestDir, int64(in.ScratchSize)
 		}
+		s.interpRC[ext] = rc
+		if rt.app != "" {
+			// An application route runs its application only: no
+			// snapshot of the bare interpreter for it (wsgi.go).
+			continue
+		}
 		prog, err := in.mod.Bind(rc)
 		if err != nil {
 			return nil, fmt.Errorf("interpreter %s: %w", ext, err)
 		}
 		s.interpProgs[ext] = prog
-		s.interpRC[ext] = rc
 		info := InterpreterInfo{Ext: ext, Module: in.Module}
 		if sn, ok := prog.(interface{ Snapshot() string }); ok {
 			// For `wasigate check` and the startup log (logSnapshots).

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io/fs"
+	"os"
 	"path"
 	"path/filepath"
 	"strings"
@@ -273,4 +274,54 @@ func (s *scriptsHandler) appSig() (string, error) {
 		return "", err
 	}
 	return fmt.Sprintf("%x", h.Sum64()), nil
+}
+
+// AppInfo is a WSGI application once loaded, for `wasigate check`: its
+// snapshot (image size, mapped or copied, the init's time, which covers
+// the preloads, the import and the warm-ups), or why it failed to load.
+type AppInfo struct {
+	Route, Module string
+	Snapshot      string
+	Err           error
+}
+
+// LoadApps loads the WSGI application of every scripts route, one at a
+// time, and reports each.
+func (s *Site) LoadApps(ctx context.Context) []AppInfo {
+	var out []AppInfo
+	for _, f := range s.apps {
+		out = append(out, f(ctx)...)
+	}
+	return out
+}
+
+// loadApps loads the folder's applications (an application route's one).
+func (s *scriptsHandler) loadApps(ctx context.Context) []AppInfo {
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return []AppInfo{{Route: s.rt.Path, Module: s.rt.Scripts, Err: err}}
+	}
+	var out []AppInfo
+	for _, e := range entries {
+		callable := s.wsgiCallable(e.Name())
+		if callable == "" || (s.rt.app != "" && e.Name() != s.rt.app) || s.kindOf(e.Name()) == "" {
+			continue
+		}
+		info := AppInfo{Route: s.rt.Path, Module: path.Join(s.rt.Scripts, e.Name())}
+		_, release, err := s.wsgiRunner(ctx, e.Name(), callable)
+		if err != nil {
+			info.Err = err
+		} else {
+			s.wsgi.mu.Lock()
+			if a := s.wsgi.apps[e.Name()]; a != nil && a.cur != nil {
+				if sn, ok := a.cur.prog.(interface{ Snapshot() string }); ok {
+					info.Snapshot = sn.Snapshot()
+				}
+			}
+			s.wsgi.mu.Unlock()
+			release()
+		}
+		out = append(out, info)
+	}
+	return out
 }
