@@ -146,6 +146,9 @@ type scriptKey struct{}
 
 func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect http.Handler) (*scriptsHandler, error) {
 	interps, opts := sc.parts.interps, sc.parts.opts
+	if rt.app != "" && interps[pythonExt] == nil {
+		return nil, fmt.Errorf("%s is a WSGI application: it needs an [[interpreter]] with ext = %q (CPython, see README \"Python\")", rt.app, pythonExt)
+	}
 	dir, err := filepath.EvalSymlinks(cfg.Abs(rt.Scripts))
 	if err != nil {
 		return nil, fmt.Errorf("scripts: %w", err)

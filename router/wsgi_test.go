@@ -1,6 +1,7 @@
 package router
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -10,6 +11,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/wasigate/wasigate/wasi/cgi"
 )
 
 // wsgiApps are the test's WSGI applications.
@@ -285,5 +290,20 @@ timeout = "5s"
 		if code != 200 || body != want {
 			t.Errorf("GET /django/: got %d %q; want 200 %q\nlog:\n%s", code, body, want, logs)
 		}
+	}
+}
+
+// TestWSGIRouteWithoutPython: an application route on a site with no
+// Python interpreter fails the start, naming the route and the fix.
+func TestWSGIRouteWithoutPython(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "app", "a.wsgi"), "def application(e, s):\n    pass\n")
+	cfg, err := ParseConfig(strings.NewReader("[[route]]\npath = \"/a/*\"\nmodule = \"app/a.wsgi\"\n"), filepath.Join(dir, "test.toml"))
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	_, err = Build(context.Background(), cfg, Options{Loader: &cgi.Loader{Engine: scriptsEngine(t)}, Log: zerolog.Nop()})
+	if err == nil || !strings.Contains(err.Error(), "/a/*") || !strings.Contains(err.Error(), `ext = ".py"`) {
+		t.Errorf("got %v; want an error naming route /a/* and the .py interpreter", err)
 	}
 }
