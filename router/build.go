@@ -50,8 +50,9 @@ type Site struct {
 	Routes  []RouteInfo
 	Modules []Module
 
-	background []prebuild // see Prebuild
-	closers    []func()   // see Close: scripts routes' modules
+	background []prebuild                        // see Prebuild
+	closers    []func()                          // see Close: scripts routes' modules
+	apps       []func(context.Context) []AppInfo // see LoadApps
 }
 
 // Prebuild builds and compiles the scripts of every scripts route, so
@@ -172,6 +173,7 @@ func Build(ctx context.Context, cfg *Config, opts Options) (*Site, error) {
 	}
 
 	site.background = parts.background
+	site.apps = parts.apps
 	ids := newRequestIDs()
 	inner = recoverer(refuseAmbiguous(refuseHostMismatch(capRanges(maxURI(int(srv.MaxURI))(handler)))))
 	outer := inner
@@ -206,6 +208,7 @@ func buildMux(ctx context.Context, cfg *Config, routes []*Route, sc *scope, modu
 			})
 			sc.parts.background = append(sc.parts.background, prebuild{scope: sc, run: h.prebuild})
 			sc.parts.closers = append(sc.parts.closers, h.close)
+			sc.parts.apps = append(sc.parts.apps, h.loadApps)
 			continue
 		}
 		m := modules[cfg.Abs(rt.Module)]
@@ -404,6 +407,7 @@ type siteParts struct {
 	opts       Options
 	background []prebuild
 	closers    []func()
+	apps       []func(context.Context) []AppInfo // scripts routes' WSGI applications (wsgi.go)
 	// pages are the server's error pages, nil when no [errors] table is
 	// set anywhere; tenantPages a tenant's, over them.
 	pages       errorPages

@@ -287,7 +287,19 @@ type Route struct {
 	// Snapshot, on unless false, starts a reactor's instances from a
 	// snapshot taken after its _initialize ran once (issue 12).
 	Snapshot *bool `toml:"snapshot"`
+	// WSGI serves a .py file of a scripts folder as a WSGI application
+	// ("file.py:name", gunicorn's module:callable) rather than as a CGI
+	// script; .wsgi files are applications whose callable is
+	// "application" (wsgi.go).
+	WSGI string `toml:"wsgi"`
+	// Warmup are GET requests (paths) run through each WSGI application
+	// of the route before its snapshot is taken, their output discarded.
+	Warmup []string `toml:"warmup"`
 	Limits
+
+	// app is the one entry of Scripts a WSGI application route serves
+	// (module = "x.wsgi", or wsgi = "dir/x.py:name" alone; wsgi_config.go).
+	app string
 
 	// Line is where the route was defined, for messages; 0 if unknown.
 	Index int `toml:"-"`
@@ -486,6 +498,7 @@ func (c *Config) Validate() error {
 	if d := c.Server.Deadline; d != "" && d != "instrument" && d != "wazero" {
 		bad("[server]: deadline %q: want \"instrument\" or \"wazero\"", d)
 	}
+	c.normalizeApps()
 	seen := map[string]int{}
 	for i := range c.Routes {
 		r := &c.Routes[i]
@@ -507,12 +520,15 @@ func (c *Config) Validate() error {
 			bad("%s: module (or scripts) is required", where)
 		case r.Module != "" && r.Scripts != "":
 			bad("%s: module and scripts are mutually exclusive", where)
-		case r.Scripts != "" && !strings.HasSuffix(r.Path, "/*"):
+		case r.Scripts != "" && r.app == "" && !strings.HasSuffix(r.Path, "/*"):
 			bad("%s: a scripts route must be a prefix route (/x/*)", where)
 		case r.Scripts != "" && r.Entrypoint != "":
 			bad("%s: entrypoint does not apply to a scripts route", where)
 		}
 		for _, m := range r.fileKeyProblems() {
+			bad("%s: %s", where, m)
+		}
+		for _, m := range r.wsgiProblems() {
 			bad("%s: %s", where, m)
 		}
 		for _, m := range envProblems(r.Env) {

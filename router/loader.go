@@ -58,6 +58,10 @@ type (
 		BuildSlots chan struct{}
 		Reuse      bool // reset and keep instances that ended cleanly (wasi.Config.Reuse)
 		ReuseMax   int
+		// App: the driver's init also loads the application InitEnv
+		// names (wsgi.go); the snapshot is the program's own, released
+		// by its Close, and a failed init is Bind's error.
+		App bool
 	}
 	// OutboundConfig is a route's outbound HTTP policy (issue 16): its
 	// allowed hosts and its tenant's (nil: no cap), the limits, the

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -126,6 +127,8 @@ type scriptsHandler struct {
 	scope   *scope // the tenant's (or default site's) hooks: in-flight counts
 	// interpProgs are the interpreters bound to this route, by ext.
 	interpProgs map[string]Program
+	interpRC    map[string]RunConfig // what they were bound with, for WSGI apps (wsgi.go)
+	wsgi        wsgiApps
 	set         Scripts // the built scripts and their modules
 	// serve and run are the route's wrappers, built once (issue 11): the
 	// limiter around serveScript, the in-flight hook around runScript.
@@ -148,6 +151,9 @@ type scriptKey struct{}
 
 func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect http.Handler) (*scriptsHandler, error) {
 	interps, opts := sc.parts.interps, sc.parts.opts
+	if rt.app != "" && interps[pythonExt] == nil {
+		return nil, fmt.Errorf("%s is a WSGI application: it needs an [[interpreter]] with ext = %q (CPython, see README \"Python\")", rt.app, pythonExt)
+	}
 	dir, err := filepath.EvalSymlinks(cfg.Abs(rt.Scripts))
 	if err != nil {
 		return nil, fmt.Errorf("scripts: %w", err)
@@ -179,6 +185,8 @@ func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect h
 		scope:       sc,
 		loader:      opts.Loader,
 		interpProgs: map[string]Program{},
+		interpRC:    map[string]RunConfig{},
+		wsgi:        wsgiApps{apps: map[string]*wsgiApp{}, loads: make(chan struct{}, max(runtime.GOMAXPROCS(0)/2, 1))},
 	}
 	if s.tmpl.Sendfile, err = sc.sendfile(rt, volumes); err != nil {
 		root.Close()
@@ -234,6 +242,12 @@ func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect h
 		if in.Scratch {
 			rc.Scratch, rc.ScratchSize = ScratchGuestDir, int64(in.ScratchSize)
 		}
+		s.interpRC[ext] = rc
+		if rt.app != "" {
+			// An application route runs its application only: no
+			// snapshot of the bare interpreter for it (wsgi.go).
+			continue
+		}
 		prog, err := in.mod.Bind(rc)
 		if err != nil {
 			return nil, fmt.Errorf("interpreter %s: %w", ext, err)
@@ -268,6 +282,15 @@ var (
 func (s *scriptsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	info := host.InfoFrom(r.Context()) // route and module set by tag
 	log := zerolog.Ctx(r.Context()).With().Str("route", s.rt.Path).Logger()
+	if s.rt.app != "" {
+		// A route that is one WSGI application: all of its paths are
+		// the application's PATH_INFO.
+		module := path.Join(s.rt.Scripts, s.rt.app)
+		info.Module = module
+		sr := &scriptRequest{entry: s.rt.app, module: module, log: log.With().Str("module", module).Logger()}
+		s.serve.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), scriptKey{}, sr)))
+		return
+	}
 
 	rest, _ := strings.CutPrefix(r.URL.Path, s.prefix+"/")
 	rawRest, _ := strings.CutPrefix(r.URL.EscapedPath(), s.prefix+"/")
@@ -342,6 +365,9 @@ func (s *scriptsHandler) serveScript(w http.ResponseWriter, r *http.Request) {
 	sr.h.Runner = runner
 	sr.h.Module = module
 	sr.h.Root = s.prefix + "/" + name // SCRIPT_NAME as requested: /s/NAME or /s/NAME.EXT
+	if s.rt.app != "" {
+		sr.h.Root = s.prefix // the route is the application
+	}
 	// What the build wait used of the timeout is not given again.
 	sr.h.Timeout = max(timeout-time.Since(start), time.Millisecond)
 	defer release() // also when the guest never ran
@@ -375,7 +401,14 @@ func (s *scriptsHandler) fail(w http.ResponseWriter, r *http.Request, log zerolo
 	body := "500 Internal Server Error: the script could not be built"
 	var te toolchainError
 	var me *MissingInterpreterError
+	var le *AppLoadError
 	switch {
+	case errors.As(err, &le):
+		// The traceback is the operator's, in the log; never the page's.
+		info.Reason = "load"
+		log.Error().Err(err).Int("status", http.StatusInternalServerError).Msg("WSGI application failed to load")
+		http.Error(w, "500 Internal Server Error: the application failed to load", http.StatusInternalServerError)
+		return
 	case errors.As(err, &me):
 		info.Reason = "toolchain"
 		body = "500 Internal Server Error: " + err.Error()
@@ -458,6 +491,9 @@ func (s *scriptsHandler) kindOf(name string) string {
 	if _, ok := s.interps[ext]; ok {
 		return ext
 	}
+	if _, ok := s.interps[pythonExt]; ok && ext == WSGIExt {
+		return ext
+	}
 	if s.loader.SourceKind(p) != "" {
 		return ext
 	}
@@ -487,6 +523,9 @@ type tooLargeError interface {
 // release when the request ends, whether the runner ran or not.
 func (s *scriptsHandler) runner(ctx context.Context, entry string) (host.Runner, func(), error) {
 	full := filepath.Join(s.dir, entry)
+	if callable := s.wsgiCallable(entry); callable != "" {
+		return s.wsgiRunner(ctx, entry, callable)
+	}
 	if in, ok := s.interpFor(entry); ok && s.loader.SourceKind(full) == "" {
 		if in.err != nil {
 			return nil, nil, in.err
@@ -501,6 +540,7 @@ func (s *scriptsHandler) runner(ctx context.Context, entry string) (host.Runner,
 // close is called when the site is retired and its requests have ended.
 func (s *scriptsHandler) close() {
 	s.set.Close()
+	s.closeApps()
 	s.root.Close()
 }
 
@@ -546,11 +586,22 @@ func (s *scriptsHandler) prebuild(ctx context.Context) {
 	}
 	for _, e := range entries {
 		kind := s.kindOf(e.Name())
-		if kind == "" || s.interps[kind] != nil {
-			continue
-		}
 		if ctx.Err() != nil {
 			return
+		}
+		if s.rt.app != "" && e.Name() != s.rt.app {
+			continue // an application route serves its one entry
+		}
+		if callable := s.wsgiCallable(e.Name()); callable != "" {
+			// Loaded now rather than by its first request; a failure is
+			// logged by the load and answered by that request.
+			if _, release, err := s.wsgiRunner(ctx, e.Name(), callable); err == nil {
+				release()
+			}
+			continue
+		}
+		if kind == "" || s.interps[kind] != nil {
+			continue
 		}
 		if err := s.set.Build(ctx, filepath.Join(s.dir, e.Name())); err != nil && ctx.Err() == nil {
 			s.log.Warn().Str("module", path.Join(s.rt.Scripts, e.Name())).Err(err).Msg("prebuild: script failed to build")

@@ -177,6 +177,11 @@ type Config struct {
 	// bounds the idle instances kept (0: 64).
 	Reuse    bool
 	ReuseMax int
+	// App: the driver's init loads an application (a WSGI one: InitEnv
+	// names it, driver.go). Its snapshot belongs to this Program alone
+	// (Program.Close releases it) and an init that fails is Prepare's
+	// error, wrapping ErrAppLoad, instead of a reason to run without one.
+	App bool
 }
 
 // DefaultScratchSize is Config.ScratchSize when it is 0.
@@ -212,6 +217,7 @@ type Program struct {
 	// reuseReason says why not otherwise.
 	warm        *warmPool
 	reuseReason string
+	own         bool // snap is this program's alone (Config.App)
 }
 
 // Prepare binds the module to a route's configuration. Everything that does
@@ -290,7 +296,11 @@ func (m *Module) Prepare(c Config) (*Program, error) {
 	}
 	p.outbound, p.policy = m.importsModule(OutboundModuleName), c.Outbound
 	p.locks = m.importsModule(LockModuleName)
-	if p.init {
+	if p.init && c.App && driver && !c.NoSnapshot {
+		if err := p.useAppSnapshot(c); err != nil {
+			return nil, err
+		}
+	} else if p.init {
 		p.useSnapshot(c)
 	} else if entry == "_start" && m.goFallback != "" {
 		p.snapInfo.Reason = m.goFallback

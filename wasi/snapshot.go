@@ -96,6 +96,9 @@ type snapInputs struct {
 	limit uint64
 	// args and env: what a driver's wasigate_init gets (driver.go).
 	args, env []string
+	// app: the init loads an application (appsnap.go); not part of the
+	// key, which its env already makes distinct.
+	app bool
 }
 
 // initDir is a preopened folder as a snapshot's init sees it.
@@ -253,7 +256,10 @@ func (m *Module) runInit(scratch wazero.CompiledModule, globals int, limit uint6
 	cm := &callMemory{pool: e.pools.get(limit)}
 	ctx = experimental.WithMemoryAllocator(ctx, cm)
 	defer cm.release()
-	var stderr tailBuffer
+	stderr := tailBuffer{max: tailMax}
+	if in.app {
+		stderr.max = appTailMax
+	}
 	cfg := wazero.NewModuleConfig().WithName("").WithStartFunctions().
 		WithSysWalltime().WithSysNanotime().WithRandSource(rand.Reader).WithStderr(&stderr).
 		WithArgs(in.args...).WithStdin(strings.NewReader(""))
@@ -349,6 +355,33 @@ func (p *Program) useSnapshot(c Config) {
 		p.snapInfo.Reason = "turned off"
 		return
 	}
+	in := p.snapInputs(c)
+	s, err := p.module.snapshot(p.pool.limit, in)
+	if err != nil {
+		// One line for logs: wazero's traps add a stack trace.
+		p.snapInfo.Reason, _, _ = strings.Cut(err.Error(), "\n")
+		if errors.Is(err, ErrInitFailed) {
+			p.snapInfo.InitErr = errors.New(p.snapInfo.Reason)
+		}
+		return
+	}
+	if s.image.size > p.pool.limit {
+		p.snapInfo.Reason = fmt.Sprintf("%v: the image (%d bytes) is larger than the memory limit (%d bytes)", ErrNoSnapshot, s.image.size, p.pool.limit)
+		return
+	}
+	p.startFrom(s)
+}
+
+// startFrom makes p's instances start from s.
+func (p *Program) startFrom(s *snapshot) {
+	p.snap = s
+	p.init = false
+	p.pool = p.module.engine.pools.getImage(p.pool.limit, s.image)
+	p.snapInfo = s.info
+}
+
+// snapInputs are what the init of p's snapshot gets.
+func (p *Program) snapInputs(c Config) snapInputs {
 	in := snapInputs{preload: c.Preload, limit: p.pool.limit}
 	driver := p.module.isDriver()
 	if driver {
@@ -366,23 +399,7 @@ func (p *Program) useSnapshot(c Config) {
 	if p.scratch != "" {
 		in.dirs = append(in.dirs, initDir{guest: p.scratch})
 	}
-	s, err := p.module.snapshot(p.pool.limit, in)
-	if err != nil {
-		// One line for logs: wazero's traps add a stack trace.
-		p.snapInfo.Reason, _, _ = strings.Cut(err.Error(), "\n")
-		if errors.Is(err, ErrInitFailed) {
-			p.snapInfo.InitErr = errors.New(p.snapInfo.Reason)
-		}
-		return
-	}
-	if s.image.size > p.pool.limit {
-		p.snapInfo.Reason = fmt.Sprintf("%v: the image (%d bytes) is larger than the memory limit (%d bytes)", ErrNoSnapshot, s.image.size, p.pool.limit)
-		return
-	}
-	p.snap = s
-	p.init = false
-	p.pool = p.module.engine.pools.getImage(p.pool.limit, s.image)
-	p.snapInfo = s.info
+	return in
 }
 
 // Snapshot says whether the program's instances start from a snapshot.
@@ -406,23 +423,30 @@ func (m *Module) closeSnapshot(ctx context.Context) {
 	m.snap.keyedMu.Unlock()
 	for _, s := range snaps {
 		if s != nil {
-			m.engine.pools.dropImage(s.image)
-			s.image.close()
-			_ = s.compiled.Close(ctx)
+			s.close(ctx, m.engine)
 		}
 	}
 }
 
 // tailBuffer keeps the last bytes written to it: the end of the init's
 // stderr, for the reason a snapshot was refused.
-type tailBuffer struct{ b []byte }
+type tailBuffer struct {
+	b   []byte
+	max int
+}
 
-const tailMax = 512
+// tailMax is what a refused snapshot's reason quotes of the init's
+// stderr; appTailMax, an application's, whose traceback is the operator's
+// only clue to a failed load.
+const (
+	tailMax    = 512
+	appTailMax = 8 << 10
+)
 
 func (t *tailBuffer) Write(p []byte) (int, error) {
 	t.b = append(t.b, p...)
-	if len(t.b) > tailMax {
-		t.b = append(t.b[:0], t.b[len(t.b)-tailMax:]...)
+	if len(t.b) > t.max {
+		t.b = append(t.b[:0], t.b[len(t.b)-t.max:]...)
 	}
 	return len(p), nil
 }

@@ -38,6 +38,7 @@ type (
 		BuildSlots   chan struct{} // toolchain.Builder.WithSlots
 		Reuse        bool          // reset and keep instances that ended cleanly (wasi.Config.Reuse)
 		ReuseMax     int
+		App          bool // wasi.Config.App: the init loads an application
 	}
 	// OutboundConfig is a route's outbound HTTP policy (wasi.OutboundPolicy)
 	// and the hook its requests are counted through.
@@ -129,7 +130,7 @@ func config(c RunConfig) (wasi.Config, error) {
 	o := c.Outbound
 	out, err := wasi.NewOutbound(wasi.OutboundPolicy{AllowedHosts: o.AllowedHosts, CapHosts: o.CapHosts,
 		MaxRequests: o.MaxRequests, Timeout: o.Timeout, MaxBody: o.MaxBody, Slots: o.Slots})
-	return wasi.Config{Entrypoint: c.Entrypoint, Volumes: vols, MemoryLimit: c.MemoryLimit, MaxOpenFiles: c.MaxOpenFiles, Scratch: c.Scratch, Outbound: out, NoSnapshot: c.NoSnapshot, Preload: c.Preload, InitArgs: c.InitArgs, InitEnv: c.InitEnv, ScratchSize: c.ScratchSize, Reuse: c.Reuse, ReuseMax: c.ReuseMax}, err
+	return wasi.Config{Entrypoint: c.Entrypoint, Volumes: vols, MemoryLimit: c.MemoryLimit, MaxOpenFiles: c.MaxOpenFiles, Scratch: c.Scratch, Outbound: out, NoSnapshot: c.NoSnapshot, Preload: c.Preload, InitArgs: c.InitArgs, InitEnv: c.InitEnv, ScratchSize: c.ScratchSize, Reuse: c.Reuse, ReuseMax: c.ReuseMax, App: c.App}, err
 }
 
 type module struct{ m *wasi.Module }
@@ -142,6 +143,10 @@ func (p program) Snapshot() string { return snapshotSummary(p.p.Snapshot()) }
 // InitError is the failure of an interpreter's init (its preloads) when
 // the snapshot ran it, nil otherwise; router asks for it like Snapshot.
 func (p program) InitError() error { return p.p.Snapshot().InitErr }
+
+// Close releases an application's own snapshot (wasi.Config.App); router
+// asks for it with a type assertion, like Snapshot.
+func (p program) Close(ctx context.Context) error { return p.p.Close(ctx) }
 
 func snapshotSummary(s wasi.SnapshotInfo) string {
 	switch {
