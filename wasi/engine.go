@@ -37,10 +37,12 @@ type Options struct {
 	// guests get only the CPU time that short requests leave. 0 means
 	// DefaultNiceAfter; negative keeps every guest at normal priority.
 	NiceAfter time.Duration
-	// Tune lets the engine raise GOMAXPROCS and GOGC while guests run
-	// past NiceAfter, and restore them afterwards (see internal/tune); a
-	// setting given in the environment is left alone. For a server: it
-	// changes process-wide settings.
+	// Tune lets the engine raise GOGC while guests run past NiceAfter,
+	// and restore it afterwards (see internal/tune); a GOGC given in the
+	// environment is left alone. For a server: it changes a process-wide
+	// setting. GOMAXPROCS is set once, when the first such engine is
+	// made, never while guests run: a change stops the world, which waits
+	// on every running guest.
 	Tune bool
 	// Deadline is how a guest is stopped at its deadline: DeadlineInstrument
 	// (also "") or DeadlineWazero (deadline.go).
@@ -66,6 +68,7 @@ type Engine struct {
 	pools       poolSet
 	dl          deadlines     // deadline.go
 	snapTimeout time.Duration // Options.SnapshotInitTimeout
+	inits       runningInits  // snapshot inits not yet returned (snapinit.go)
 	maxAge      time.Duration // Options.CacheMaxAge, the default applied
 	pruneOnce   sync.Once     // pruneSnapshots (snapcache.go)
 
@@ -152,6 +155,11 @@ func (e *Engine) MemoryRescued() int { return int(e.pools.stats.rescued.Load()) 
 
 // Close releases the runtime, every module and the pooled memory.
 func (e *Engine) Close(ctx context.Context) error {
+	if !e.inits.wait(initCloseWait) {
+		// Unmapping code and memory under a running guest would crash
+		// the process; it is ending or reloading anyway.
+		return errInitRunning
+	}
 	err := e.rt.Close(ctx)
 	e.closeFallback(ctx)
 	if e.cache != nil {

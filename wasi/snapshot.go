@@ -185,9 +185,8 @@ func (m *Module) takeSnapshot(limit uint64, in snapInputs) (*snapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: compile the instrumented module: %w", ErrNoSnapshot, err)
 	}
-	defer scratch.Close(ctx)
-
-	values, mem, initTime, err := m.runInit(scratch, sm.Globals(), limit, in)
+	// boundedInit closes scratch once the init has returned (snapinit.go).
+	values, mem, initTime, err := m.boundedInit(scratch, sm.Globals(), limit, in)
 	if err != nil {
 		return nil, err
 	}
@@ -221,13 +220,10 @@ func (m *Module) takeSnapshot(limit uint64, in snapInputs) (*snapshot, error) {
 }
 
 // runInit instantiates the scratch module, runs _initialize and returns
-// the values of its globals and a copy of its memory.
-func (m *Module) runInit(scratch wazero.CompiledModule, globals int, limit uint64, in snapInputs) (values []uint64, mem []byte, took time.Duration, err error) {
+// the values of its globals and a copy of its memory. The deadline checks
+// stop it at timeout; boundedInit bounds it whatever it does.
+func (m *Module) runInit(scratch wazero.CompiledModule, globals int, limit uint64, in snapInputs, timeout time.Duration) (values []uint64, mem []byte, took time.Duration, err error) {
 	e := m.engine
-	timeout := e.snapTimeout
-	if timeout == 0 {
-		timeout = DefaultSnapshotInitTimeout
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	env, err := newEnviron(in.env)
