@@ -12,10 +12,90 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 )
+
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+)
+
+// buildBinary builds the real binary once for the tests that need it.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "wasigate-bin")
+		if err != nil {
+			binErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "wasigate")
+		if out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput(); err != nil {
+			binErr = fmt.Errorf("go build: %w\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
+}
+
+// hostile is router/testdata/hostile: modules built to outrun their
+// deadline, .wat next to .wasm.
+var hostile = func() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "router", "testdata", "hostile")
+}()
+
+// TestCheckSpinningInit: `wasigate check` of a reactor whose _initialize
+// never returns ends soon after snapshot_init_timeout, succeeds, and says
+// which module runs without its snapshot and why.
+func TestCheckSpinningInit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "wasigate.toml")
+	text := fmt.Sprintf(`cache_dir = %q
+[server]
+snapshot_init_timeout = "1s"
+[[route]]
+path = "/init"
+module = %q
+entrypoint = "serve"
+memory = "128MiB"
+`, filepath.Join(dir, "cache"), filepath.Join(hostile, "evil_init.wasm"))
+	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	start := time.Now()
+	out, err := exec.CommandContext(ctx, bin, "check", "-c", cfg).CombinedOutput()
+	took := time.Since(start)
+	if ctx.Err() != nil {
+		t.Fatalf("check still running after a minute: killed\n%s", out)
+	}
+	t.Logf("check of a spinning init: %s\n%s", took.Round(time.Millisecond), out)
+	if err != nil {
+		t.Errorf("check: %v; want success with a warning", err)
+	}
+	// The module compiles in well under a second; the init is given 1 s
+	// and 1 s more to stop.
+	if took > 10*time.Second {
+		t.Errorf("check took %s; want about snapshot_init_timeout (1s) + 1 s", took.Round(time.Millisecond))
+	}
+	for _, want := range []string{"/init (", "evil_init.wasm", "no snapshot"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("check output lacks %q:\n%s", want, out)
+		}
+	}
+}
 
 // TestShutdownWithSpinningGuests runs the real binary with guests built to
 // outrun their deadline (plain recursion, 64 MiB memory.fill loops; their
@@ -30,12 +110,7 @@ func TestShutdownWithSpinningGuests(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "wasigate")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	_, file, _, _ := runtime.Caller(0)
-	hostile := filepath.Join(filepath.Dir(file), "..", "..", "router", "testdata", "hostile")
+	bin := buildBinary(t)
 	const grace = 2 * time.Second
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "wasigate.toml")

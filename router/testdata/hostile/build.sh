@@ -5,6 +5,6 @@ set -e
 cd "$(dirname "$0")"
 wat2wasm --no-check -o evil_flag.wasm evil_flag.wat
 wat2wasm --no-check -o evil_counter.wasm evil_counter.wat
-for m in evil_fib evil_fill evil_fills200; do
+for m in evil_fib evil_fill evil_fills200 evil_init; do
 	wat2wasm -o "$m.wasm" "$m.wat"
 done
