@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,6 +38,10 @@ import (
 
 // ErrNoSnapshot wraps every reason a program runs without a snapshot.
 var ErrNoSnapshot = rewrite.ErrNoSnapshot
+
+// InitMarkerEnv is in a driver's init environment (wasigate_init) and in no
+// request's.
+const InitMarkerEnv = "WASIGATE_SNAPSHOT_INIT=1"
 
 // DefaultSnapshotInitTimeout bounds the init of a snapshot when
 // Options.SnapshotInitTimeout is 0.
@@ -333,7 +338,10 @@ func (p *Program) useSnapshot(c Config) {
 	in := snapInputs{preload: c.Preload, limit: p.pool.limit}
 	driver := p.module.isDriver()
 	if driver {
-		in.args, in.env = c.InitArgs, c.InitEnv
+		// The init's environment also holds InitMarkerEnv, which no
+		// request has: a driver that leaves the init's environment in
+		// place shows it to every request.
+		in.args, in.env = c.InitArgs, append(slices.Clip(c.InitEnv), InitMarkerEnv)
 	}
 	for _, mt := range p.mounts {
 		d := initDir{guest: mt.guest}
