@@ -111,7 +111,7 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 		e.cache = cache
 		cfg = cfg.WithCompilationCache(cache)
 	}
-	e.dl = deadlines{instrument: instrument, cfg: cfg}
+	e.dl = deadlines{instrument: instrument}
 	e.rt = wazero.NewRuntimeWithConfig(ctx, cfg.WithCloseOnContextDone(!instrument))
 	if err := instantiateWASI(ctx, e.rt); err != nil {
 		e.rt.Close(ctx)
@@ -161,7 +161,7 @@ func (e *Engine) Close(ctx context.Context) error {
 		return errInitRunning
 	}
 	err := e.rt.Close(ctx)
-	e.closeFallback(ctx)
+	e.closeValidator(ctx)
 	if e.cache != nil {
 		e.cache.Close(ctx)
 	}
@@ -247,13 +247,16 @@ var coalesceGap = 4096
 
 // Compile compiles wasm once, through the on-disk cache when the engine has
 // one. name is used in errors and logs.
+//
+// # Errors
+//
+// A module is refused, before anything runs, with an error wrapping
+// ErrModuleBounds (it declares more than it holds), ErrMalformedModule
+// (wazero does not accept it as given), ErrReservedName or
+// ErrNotInstrumented (deadline.go).
 func (e *Engine) Compile(ctx context.Context, name string, wasm []byte) (*Module, error) {
 	sum := sha256.Sum256(wasm)
 	m := &Module{engine: e, Name: name, Size: len(wasm), Hash: hex.EncodeToString(sum[:])}
-	var snapshot map[string]bool
-	if e.sealed != nil {
-		snapshot, m.Cached = e.sealed.before(m.Hash)
-	}
 	if e.workers > 0 {
 		ctx = experimental.WithCompilationWorkers(ctx, e.workers)
 	}
@@ -262,7 +265,15 @@ func (e *Engine) Compile(ctx context.Context, name string, wasm []byte) (*Module
 	if err := rewrite.CheckBounds(wasm); err != nil {
 		return nil, fmt.Errorf("compile %s: %w", name, err)
 	}
+	// The cache's marker for these bytes says they were validated and
+	// compiled before (validatedKey), so a cache hit costs no validation.
 	start := time.Now()
+	key := validatedKey(m.Hash)
+	if e.sealed == nil || !e.sealed.seen(key) {
+		if err := e.validate(ctx, wasm); err != nil {
+			return nil, fmt.Errorf("compile %s: %w", name, err)
+		}
+	}
 	// Join Go's thousands of data segments once, here, rather than have
 	// every instance evaluate and copy them one by one (issue 4). The
 	// rewritten module is what wazero compiles and caches.
@@ -270,26 +281,40 @@ func (e *Engine) Compile(ctx context.Context, name string, wasm []byte) (*Module
 		wasm = out
 		m.Segments, m.SegmentsJoined = before, after
 	}
-	// Then add the deadline checks (issue 13): after joining, so that
-	// both rewrites are cached together in the compiled code.
-	wasm, rt, err := e.rewriteDeadline(ctx, m, wasm)
+	// Then add the deadline checks: after joining, so that both rewrites
+	// are cached together in the compiled code.
+	wasm, err := e.rewriteDeadline(m, wasm)
 	if err != nil {
 		return nil, fmt.Errorf("compile %s: %w", name, err)
 	}
-	m.rt = rt
-	compiled, err := compileModule(ctx, rt, wasm)
+	m.rt = e.rt
+	var snapshot map[string]bool
 	if e.sealed != nil {
-		e.sealed.after(m.Hash, snapshot)
+		snapshot, m.Cached = e.sealed.before(key)
+	}
+	compiled, err := compileModule(ctx, e.rt, wasm)
+	if e.sealed != nil {
+		e.sealed.after(key, snapshot)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("compile %s: %w", name, err)
 	}
+	_, m.start = compiled.ExportedFunctions()[rewrite.StartExport]
 	m.CompileTime = time.Since(start)
 	m.compiled = compiled
 	e.open.Add(1)
 	m.prepare()
 	m.keepForSnapshot(wasm)
 	return m, nil
+}
+
+// validatedKey names the cache marker of a module's bytes. Markers are
+// written only after the bytes passed validation, and the key differs
+// from the plain hash that versions without validation used, so none of
+// their markers lets a module skip it.
+func validatedKey(hash string) string {
+	sum := sha256.Sum256([]byte("wasigate validated module\x00" + hash))
+	return hex.EncodeToString(sum[:])
 }
 
 // ErrMalformedModule is returned for module bytes that made wazero's

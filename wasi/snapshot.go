@@ -271,6 +271,9 @@ func (m *Module) runInit(scratch wazero.CompiledModule, globals int, limit uint6
 	defer m.arm(ctx, mod)()
 	// Any ending but a return refuses the snapshot, proc_exit(0) too: the
 	// instance is closed and its state is not what a request would see.
+	if err := m.callStart(ctx, mod); err != nil {
+		return nil, nil, 0, fmt.Errorf("%w: start function failed: %w%s", ErrNoSnapshot, err, stderr.suffix())
+	}
 	if err := call(ctx, mod, "_initialize"); err != nil {
 		return nil, nil, 0, fmt.Errorf("%w: _initialize failed: %w%s", ErrNoSnapshot, err, stderr.suffix())
 	}
