@@ -81,12 +81,7 @@ func pythonSite(t *testing.T, extra string) (string, *logBuffer) {
 // pythonSiteRoute is pythonSite with route keys added to the /s/* route.
 func pythonSiteRoute(t *testing.T, extra, route string) (string, *logBuffer) {
 	t.Helper()
-	if _, err := os.Stat(filepath.Join(pythonDist, "python.wasm")); err != nil {
-		if requireToolchains() {
-			t.Fatalf("python not installed (bash samples/python/install.sh): %v", err)
-		}
-		t.Skip("python not installed: bash samples/python/install.sh")
-	}
+	needPython(t)
 	dir := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(dir, "scripts"), 0o755); err != nil {
 		t.Fatal(err)
@@ -367,9 +362,7 @@ func TestInterpreterOptionInjection(t *testing.T) {
 	}
 	for _, tt := range rb {
 		t.Run("ruby "+tt.query, func(t *testing.T) {
-			if _, err := os.Stat(rubyWasm); err != nil && !requireToolchains() {
-				t.Skip("ruby.wasm not installed: npm install --prefix samples/ruby")
-			}
+			needRuby(t)
 			res, body := pyDo(t, "GET", base+"/s/argv.rb?"+tt.query, "", nil)
 			if want := "ruby argv=" + tt.argv + "\n"; res.StatusCode != 200 || body != want {
 				t.Fatalf("?%s: got %d %q; want 200 %q\nlog: %s", tt.query, res.StatusCode, body, want, logs)

@@ -255,9 +255,7 @@ func TestScriptsLanguages(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.name == "ruby" {
-				if _, err := os.Stat(rubyWasm); err != nil && !requireToolchains() {
-					t.Skip("ruby.wasm not installed: npm install --prefix samples/ruby")
-				}
+				needRuby(t)
 			}
 			method := tt.method
 			if method == "" {

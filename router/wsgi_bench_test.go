@@ -39,7 +39,7 @@ func BenchmarkWSGI(b *testing.B) {
 				}
 			}
 			b.ResetTimer()
-			cpu := processCPU()
+			cpu := benchProcessCPU()
 			for range b.N {
 				res, err := http.Get(url)
 				if err != nil {
@@ -52,13 +52,13 @@ func BenchmarkWSGI(b *testing.B) {
 				}
 			}
 			// CPU time is what a loaded machine does not distort.
-			b.ReportMetric(float64((processCPU()-cpu).Microseconds())/1000/float64(b.N), "cpu-ms/op")
+			b.ReportMetric(float64((benchProcessCPU()-cpu).Microseconds())/1000/float64(b.N), "cpu-ms/op")
 		})
 	}
 }
 
 // processCPU is this process's user and system CPU time so far.
-func processCPU() time.Duration {
+func benchProcessCPU() time.Duration {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())

@@ -15,8 +15,6 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/tetratelabs/wazero"
 )
 
 var deadlineModes = []string{"none", DeadlineWazero, DeadlineInstrument}
@@ -27,7 +25,7 @@ func modeEngine(b *testing.B, mode string) *Engine {
 	e := newBenchEngine(b, mode == DeadlineWazero)
 	e.guard.SetNiceAfter(-1) // every guest at normal priority: measure the guest alone
 	if mode == DeadlineInstrument {
-		e.dl = deadlines{instrument: true, cfg: wazero.NewRuntimeConfigCompiler().WithCompilationCache(e.cache)}
+		e.dl = deadlines{instrument: true}
 	}
 	b.Cleanup(func() { e.Close(context.Background()) })
 	return e

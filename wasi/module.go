@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -16,6 +17,8 @@ import (
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/wasigate/wasigate/wasi/internal/rewrite"
 )
 
 // Module is a compiled module, ready to be instantiated once per call.
@@ -40,9 +43,13 @@ type Module struct {
 	// Deadline is how its guests are stopped: DeadlineInstrument or
 	// DeadlineWazero. DeadlineFallback says why a module was not
 	// instrumented although the engine instruments (deadline.go).
-	Deadline         string
+	Deadline string
+	// DeadlineFallback is always nil: a module the rewriter cannot
+	// instrument is refused (ErrNotInstrumented), never run with wazero's
+	// check instead. Kept for callers that log it.
 	DeadlineFallback error
 	interrupt        bool // has the interrupt global
+	start            bool // its start function is the export rewrite.StartExport
 
 	snap moduleSnapshot // snapshot.go
 	// reuseBlock: why instances of the module are never reused, from its
@@ -89,7 +96,9 @@ func (m *Module) Close(ctx context.Context) error {
 func (m *Module) Exports() []string {
 	var names []string
 	for name := range m.compiled.ExportedFunctions() {
-		names = append(names, name)
+		if !reserved(name) {
+			names = append(names, name)
+		}
 	}
 	sort.Strings(names)
 	return names
@@ -98,8 +107,13 @@ func (m *Module) Exports() []string {
 // HasExport reports whether the module exports a function of that name.
 func (m *Module) HasExport(name string) bool {
 	_, ok := m.compiled.ExportedFunctions()[name]
-	return ok
+	return ok && !reserved(name)
 }
+
+// reserved reports whether an export is one the deadline checks added
+// (rewrite.InterruptExport, rewrite.StartExport): no configuration may
+// name it as an entrypoint.
+func reserved(name string) bool { return strings.HasPrefix(name, "wasigate.") }
 
 // Check validates that the module can serve through entrypoint: the
 // function is exported and takes and returns nothing, and every import is
@@ -107,7 +121,7 @@ func (m *Module) HasExport(name string) bool {
 func (m *Module) Check(entrypoint string) error {
 	var errs []error
 	fn, ok := m.compiled.ExportedFunctions()[entrypoint]
-	if !ok {
+	if !ok || reserved(entrypoint) {
 		errs = append(errs, fmt.Errorf("%s does not export entrypoint %q (exports: %v)", m.Name, entrypoint, m.Exports()))
 	} else if len(fn.ParamTypes()) != 0 || len(fn.ResultTypes()) != 0 {
 		errs = append(errs, fmt.Errorf("%s: entrypoint %q must take no parameters and return nothing", m.Name, entrypoint))
@@ -414,6 +428,9 @@ func (p *Program) Run(ctx context.Context, c *Call) error {
 	// memory pool was contended, which doubled the tail of short guests
 	// under load.
 	err = p.result(ctx, p.module.engine.guard.Run(func() error {
+		if err := p.module.callStart(ctx, mod); err != nil {
+			return err
+		}
 		if p.init {
 			if err := call(ctx, mod, "_initialize"); err != nil {
 				return err
@@ -497,6 +514,23 @@ func nanosleep(get func() context.Context) func(int64) {
 			panic(sys.NewExitError(code))
 		}
 	}
+}
+
+// callStart runs the module's start function, which the deadline
+// rewrite turned into an export (rewrite.StartExport) so that it runs
+// with the deadline armed. Every instance runs it right after
+// instantiation, before anything else; a snapshot ran it in its init and
+// no longer exports it.
+func (m *Module) callStart(ctx context.Context, mod api.Module) error {
+	if !m.start {
+		return nil
+	}
+	fn := mod.ExportedFunction(rewrite.StartExport)
+	if fn == nil {
+		return nil
+	}
+	_, err := fn.Call(ctx)
+	return err
 }
 
 func call(ctx context.Context, mod api.Module, name string) error {

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -38,6 +39,10 @@ import (
 
 // ErrNoSnapshot wraps every reason a program runs without a snapshot.
 var ErrNoSnapshot = rewrite.ErrNoSnapshot
+
+// InitMarkerEnv is in a driver's init environment (wasigate_init) and in no
+// request's.
+const InitMarkerEnv = "WASIGATE_SNAPSHOT_INIT=1"
 
 // DefaultSnapshotInitTimeout bounds the init of a snapshot when
 // Options.SnapshotInitTimeout is 0.
@@ -197,9 +202,8 @@ func (m *Module) takeSnapshot(limit uint64, in snapInputs) (*snapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: compile the instrumented module: %w", ErrNoSnapshot, err)
 	}
-	defer scratch.Close(ctx)
-
-	values, mem, initTime, err := m.runInit(scratch, sm.Globals(), limit, in)
+	// boundedInit closes scratch once the init has returned (snapinit.go).
+	values, mem, initTime, err := m.boundedInit(scratch, sm.Globals(), limit, in)
 	if err != nil {
 		return nil, err
 	}
@@ -238,13 +242,10 @@ func (m *Module) takeSnapshot(limit uint64, in snapInputs) (*snapshot, error) {
 }
 
 // runInit instantiates the scratch module, runs _initialize and returns
-// the values of its globals and a copy of its memory.
-func (m *Module) runInit(scratch wazero.CompiledModule, globals int, limit uint64, in snapInputs) (values []uint64, mem []byte, took time.Duration, err error) {
+// the values of its globals and a copy of its memory. The deadline checks
+// stop it at timeout; boundedInit bounds it whatever it does.
+func (m *Module) runInit(scratch wazero.CompiledModule, globals int, limit uint64, in snapInputs, timeout time.Duration) (values []uint64, mem []byte, took time.Duration, err error) {
 	e := m.engine
-	timeout := e.snapTimeout
-	if timeout == 0 {
-		timeout = DefaultSnapshotInitTimeout
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	env, err := newEnviron(in.env)
@@ -291,6 +292,9 @@ func (m *Module) runInit(scratch wazero.CompiledModule, globals int, limit uint6
 	defer m.arm(ctx, mod)()
 	// Any ending but a return refuses the snapshot, proc_exit(0) too: the
 	// instance is closed and its state is not what a request would see.
+	if err := m.callStart(ctx, mod); err != nil {
+		return nil, nil, 0, fmt.Errorf("%w: start function failed: %w%s", ErrNoSnapshot, err, stderr.suffix())
+	}
 	if err := call(ctx, mod, "_initialize"); err != nil {
 		return nil, nil, 0, fmt.Errorf("%w: _initialize failed: %w%s", ErrNoSnapshot, err, stderr.suffix())
 	}
@@ -385,7 +389,10 @@ func (p *Program) snapInputs(c Config) snapInputs {
 	in := snapInputs{preload: c.Preload, limit: p.pool.limit}
 	driver := p.module.isDriver()
 	if driver {
-		in.args, in.env = c.InitArgs, c.InitEnv
+		// The init's environment also holds InitMarkerEnv, which no
+		// request has: a driver that leaves the init's environment in
+		// place shows it to every request.
+		in.args, in.env = c.InitArgs, append(slices.Clip(c.InitEnv), InitMarkerEnv)
 	}
 	for _, mt := range p.mounts {
 		d := initDir{guest: mt.guest}
