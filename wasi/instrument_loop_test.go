@@ -30,6 +30,9 @@ func TestInstrumentLoops(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Each loop runs at least 4500 checks of weight 1 or more: with a
+	// budget of 4096 units between trips each reaches one.
+	defer rewrite.SetCheckEvery(rewrite.SetCheckEvery(1 << 12))
 	out, err := rewrite.Instrument(wasm)
 	if err != nil {
 		t.Fatalf("instrument: %v", err)

@@ -84,11 +84,20 @@ import (
 // check adds its weight, the longest path the guest can run from it
 // before the next check (instrument_scan.go), and each bulk memory or
 // table instruction its length (16 bytes or 2 elements a unit); a guest
-// trips when the counter passes a multiple of checkEvery. Each trip costs
-// an exit from machine code; at 2^16 units a loop of a few instructions
-// trips every 10^4 iterations or so, about as often as 4096 checks of
-// weight 1 did.
-var checkEvery int32 = 1 << 14
+// trips when the counter passes a multiple of checkEvery. The longest
+// path is pessimistic for an interpreter's dispatch loop (the path through
+// its largest handler, each call counted as a callee's worth): at 2^14
+// units Ruby's init tripped at almost every iteration and ran over 30 s
+// instead of 70 ms; at 2^20 it costs 1.01x against no check.
+var checkEvery int32 = 1 << 20
+
+// SetCheckEvery sets the budget between trips (a power of two, at least
+// 2) and returns the one before, for tests that need trips sooner.
+func SetCheckEvery(n int32) int32 {
+	old := checkEvery
+	checkEvery = n
+	return old
+}
 
 // maxLocals bounds a function's parameters and locals before the ones
 // added: no real guest comes near it, and it keeps the new locals'
