@@ -122,7 +122,7 @@ func TestHostileStopped(t *testing.T) {
 	const timeout = 300 * time.Millisecond
 	for _, name := range []string{"fib_nomem.wasm", "start_spin.wasm", "fill_loop.wasm", "fill_call.wasm", "table_fill.wasm"} {
 		t.Run(name, func(t *testing.T) {
-			if !inChild(t, 60*time.Second) {
+			if !inChild(t, 15*time.Second) {
 				return
 			}
 			e := deadlineEngine(t, DeadlineInstrument)

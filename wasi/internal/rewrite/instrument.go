@@ -11,22 +11,27 @@ import (
 // The deadline instrumentation (issue 13). wazero's WithCloseOnContextDone
 // makes every loop back-edge exit to Go to look at the module's state,
 // which made a tight C loop 2.8x and an interpreter's start-up 2.3x slower.
-// Instead, the module gets two mutable i32 globals, a counter and an
-// interrupt flag (exported as InterruptExport), each function that needs
-// a check gets one scratch i32 local $n, and the header of every loop
+// Instead, the module gets two mutable i32 globals, a counter and
+// an interrupt flag (exported as InterruptExport), each function that needs
+// a check gets a scratch i32 local $n, and the header of every loop
 // that has a call in it (or a type index for block type), and the entry of
-// every function that contains a call, starts with
+// every function that contains a call or runs more than maxUnchecked
+// instructions, starts with a check of weight w:
 //
-//	global.get $count  i32.const 1  i32.add  local.tee $n  global.set $count
-//	local.get $n  i32.const checkEvery-1  i32.and  i32.eqz
+//	global.get $count  i32.const w  i32.add  local.tee $n  global.set $count
+//	local.get $n  i32.const checkEvery-1  i32.and  i32.const w  i32.lt_u
 //	if
 //	  i32.const 0  memory.grow 0  drop     ;; a trip through Go
 //	  global.get $interrupt
 //	  if unreachable end
 //	end
 //
-// A loop without a call gets the same count with the trip moved out of
-// the loop and the counter kept in $n (instrument_loop.go).
+// The low bits fall below w exactly when the addition passed a multiple
+// of checkEvery (w is at most checkEvery), so the guest trips once per
+// checkEvery units of weight. A loop without a call gets the same count
+// with the trip moved out of the loop and the counter kept in $n
+// (instrument_loop.go). Bulk memory and table instructions get a check
+// of their own that adds their length (appendBulk).
 //
 // When the run's context ends, a watcher sets the flag from another
 // goroutine (deadline.go) and the guest traps at its next trip. The trip
@@ -36,13 +41,19 @@ import (
 // wazero's memory.grow always exits to Go, and growing by 0 pages changes
 // nothing.
 //
-// Why this bounds the time to stop: code that runs long either passes
-// loop headers often or makes many calls; with no loop an activation
-// makes a bounded number of calls and the stack's depth is bounded, so
-// the functions entered again and again include ones that contain a call.
-// A function with neither a loop nor a call runs a bounded number of
-// instructions and gets no check, which spares interpreters' small
-// helpers.
+// What bounds the work between two trips: a check's weight is the
+// longest forward path from it to the next check (instrument_scan.go), and
+// execution between two checks of one activation only moves forward (a
+// backward jump is to a loop header, which checks); a call is charged for
+// the callee's path when the callee has no check of its own (then it has
+// neither loop nor call and at most maxUnchecked instructions). So between
+// two trips a guest runs at most checkEvery units, plus one bulk
+// instruction (its check comes before it, so the longest is one
+// instruction on the whole memory), plus what the frames on the stack
+// still run after returning (their paths were charged at their entry).
+// Weighing by path length rather than counting checks is what stops a
+// loop of 64 MiB memory.fills, or a loop calling a straight-line function
+// of 200 of them, from running seconds between trips.
 //
 // Why this shape (each measured against the others on spin.wasm, a C loop
 // of 3x10^8 iterations, issue 13): the first version decremented the
@@ -57,23 +68,36 @@ import (
 // machine code showed was left (instrument_loop.go): the trip, a call,
 // makes wazero keep the loop's variables in memory, and the counter is a
 // chain through memory; a loop without a call now avoids both: 1.01x.
+// Adding a weight instead of 1 and comparing with it instead of testing
+// for zero keeps that shape: one more constant operand.
 //
 // No index is renumbered: the globals are appended after the module's own
-// (imported globals come first) and the local after the function's own,
+// (imported globals come first) and the locals after the function's own,
 // so no existing index moves, and trapping needs no new import. Only the
-// labels of branches out of a wrapped loop change (instrument_loop.go). A module
-// without a memory is left to wazero's check.
+// labels of branches out of a wrapped loop change (instrument_loop.go).
+// Because appending makes indexes valid that were not, the module must be
+// validated as given first (the engine does), and the rewriter refuses an
+// index past what the original declares anyway.
 
 // checkEvery is the budget between two trips through Go (a power of two:
 // the checks mask the counter), in units of about one instruction: each
 // check adds its weight, the longest path the guest can run from it
 // before the next check (instrument_scan.go), and each bulk memory or
 // table instruction its length (16 bytes or 2 elements a unit); a guest
-// trips when the counter passes a multiple of checkEvery. Each trip costs
-// an exit from machine code; at 2^16 units a loop of a few instructions
-// trips every 10^4 iterations or so, about as often as 4096 checks of
-// weight 1 did.
-var checkEvery int32 = 1 << 14
+// trips when the counter passes a multiple of checkEvery. The longest
+// path is pessimistic for an interpreter's dispatch loop (the path through
+// its largest handler, each call counted as a callee's worth): at 2^14
+// units Ruby's init tripped at almost every iteration and ran over 30 s
+// instead of 70 ms; at 2^20 it costs 1.01x against no check.
+var checkEvery int32 = 1 << 20
+
+// SetCheckEvery sets the budget between trips (a power of two, at least
+// 2) and returns the one before, for tests that need trips sooner.
+func SetCheckEvery(n int32) int32 {
+	old := checkEvery
+	checkEvery = n
+	return old
+}
 
 // maxLocals bounds a function's parameters and locals before the ones
 // added: no real guest comes near it, and it keeps the new locals'
