@@ -80,10 +80,8 @@ type (
 		Size        int
 		Cached      bool // found in the compilation cache
 		CompileTime time.Duration
-		// Deadline is how its guests are stopped at their deadline;
-		// DeadlineFallback, if not nil, why not the default way.
-		Deadline         string
-		DeadlineFallback error
+		// Deadline is how its guests are stopped at their deadline.
+		Deadline string
 	}
 	// Program is a module bound to a RunConfig.
 	Program = interface {

@@ -39,7 +39,7 @@ func modeProgram(b *testing.B, mode, path string, c Config) *Program {
 		b.Fatal(err)
 	}
 	if mode == DeadlineInstrument && m.Deadline != DeadlineInstrument {
-		b.Fatalf("%s not instrumented: %v", path, m.DeadlineFallback)
+		b.Fatalf("%s not instrumented (Deadline %q)", path, m.Deadline)
 	}
 	p, err := m.Prepare(c)
 	if err != nil {

@@ -59,7 +59,7 @@ func TestDeadlineStopsGuest(t *testing.T) {
 				t.Fatal(err)
 			}
 			if m.Deadline != mode {
-				t.Errorf("%s: Deadline = %q; want %q (fallback: %v)", g.name, m.Deadline, mode, m.DeadlineFallback)
+				t.Errorf("%s: Deadline = %q; want %q", g.name, m.Deadline, mode)
 			}
 			p, err := m.Prepare(Config{})
 			if err != nil {

@@ -41,15 +41,12 @@ type Module struct {
 	Segments, SegmentsJoined int
 
 	// Deadline is how its guests are stopped: DeadlineInstrument or
-	// DeadlineWazero. DeadlineFallback says why a module was not
-	// instrumented although the engine instruments (deadline.go).
-	Deadline string
-	// DeadlineFallback is always nil: a module the rewriter cannot
-	// instrument is refused (ErrNotInstrumented), never run with wazero's
-	// check instead. Kept for callers that log it.
-	DeadlineFallback error
-	interrupt        bool // has the interrupt global
-	start            bool // its start function is the export rewrite.StartExport
+	// DeadlineWazero, as the engine's Options say (deadline.go). A module
+	// the rewriter cannot instrument is refused, never run with wazero's
+	// check instead.
+	Deadline  string
+	interrupt bool // has the interrupt global
+	start     bool // its start function is the export rewrite.StartExport
 
 	snap moduleSnapshot // snapshot.go
 	// reuseBlock: why instances of the module are never reused, from its

@@ -56,10 +56,8 @@ type (
 		Size        int
 		Cached      bool
 		CompileTime time.Duration
-		// Deadline is how its guests are stopped at their deadline;
-		// DeadlineFallback, if not nil, why not the default way.
-		Deadline         string
-		DeadlineFallback error
+		// Deadline is how its guests are stopped at their deadline.
+		Deadline string
 	}
 	// Program is a module bound to a RunConfig.
 	Program = interface {
@@ -167,7 +165,7 @@ func snapshotSummary(s wasi.SnapshotInfo) string {
 }
 
 func (m module) Info() ModuleInfo {
-	return ModuleInfo{Size: m.m.Size, Cached: m.m.Cached, CompileTime: m.m.CompileTime, Deadline: m.m.Deadline, DeadlineFallback: m.m.DeadlineFallback}
+	return ModuleInfo{Size: m.m.Size, Cached: m.m.Cached, CompileTime: m.m.CompileTime, Deadline: m.m.Deadline}
 }
 func (m module) HasExport(name string) bool      { return m.m.HasExport(name) }
 func (m module) IsRuby() bool                    { return m.m.IsRuby() }
