@@ -211,7 +211,7 @@ func (e *Engine) CompileFile(ctx context.Context, path string) (*Module, error) 
 	if err != nil {
 		return nil, err
 	}
-	e.holdFor(m, e.markerPath(m.Hash))
+	e.holdFor(m, e.markerPath(validatedKey(m.Hash)))
 	return m, nil
 }
 
@@ -283,7 +283,7 @@ func (e *Engine) Load(ctx context.Context, path string, b *toolchain.Builder) (*
 		return nil, err
 	}
 	m.goFallback = fallback
-	e.holdFor(m, append(held, e.markerPath(m.Hash))...)
+	e.holdFor(m, append(held, e.markerPath(validatedKey(m.Hash)))...)
 	if fresh {
 		e.trimCache()
 	}
