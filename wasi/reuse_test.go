@@ -174,3 +174,22 @@ func TestReuseScratchPreopen(t *testing.T) {
 		})
 	}
 }
+
+// TestReuseUnreadableGlobal: a module with a global the reset cannot read
+// whole (testdata/reuse/v128.wat, a v128) is served like any other with
+// reuse on: every request gets a fresh instance's answer, none fails
+// because its instance could not be made resettable.
+func TestReuseUnreadableGlobal(t *testing.T) {
+	ctx := context.Background()
+	e, err := NewEngine(ctx, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(ctx)
+	p := reuseProgram(t, e, filepath.Join("testdata", "reuse", "v128.wat"), Config{})
+	for i := range 3 {
+		if out, err := runStdin(p, ""); out != "hi 1\n" || err != nil {
+			t.Errorf("request %d: got %q, %v; want \"hi 1\\n\"", i+1, out, err)
+		}
+	}
+}
