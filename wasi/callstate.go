@@ -25,7 +25,8 @@ import (
 //     pointed at a request's streams for its run and detached after;
 //   - fd_close, fd_renumber, fd_fdstat_set_flags and fd_fdstat_set_rights
 //     on a standard stream or a preopen, which change the descriptor table
-//     wazero keeps for the instance, mark the call tainted: its instance
+//     wazero keeps for the instance, and fd_readdir on one (wazero caches
+//     the listing on the descriptor), mark the call tainted: its instance
 //     is not reused;
 //   - proc_exit(0) ends the call without closing the instance (wazero's
 //     closes it); any other code goes to wazero's.
@@ -118,26 +119,28 @@ func exportCallState(ctx context.Context, rt wazero.Runtime, b wazero.HostModule
 		WithParameterNames("rval").
 		Export("proc_exit")
 
-	// The guarded functions, with their parameter count; the descriptor is
-	// the first parameter (fd_renumber's second is guarded too).
+	// The guarded functions, with their parameters; the descriptor is the
+	// first parameter (fd_renumber's second is guarded too). fd_readdir
+	// because wazero caches a listing on the descriptor, which a later
+	// call with a nonzero cookie reads back without looking at the folder:
+	// the scratch folder's names of an earlier request.
+	i64 := api.ValueTypeI64
 	guards := []struct {
 		name   string
-		params int
-	}{{"fd_close", 1}, {"fd_renumber", 2}, {"fd_fdstat_set_flags", 2}, {"fd_fdstat_set_rights", 3}}
+		params []api.ValueType
+	}{
+		{"fd_close", []api.ValueType{i32}},
+		{"fd_renumber", []api.ValueType{i32, i32}},
+		{"fd_fdstat_set_flags", []api.ValueType{i32, i32}},
+		{"fd_fdstat_set_rights", []api.ValueType{i32, i64, i64}},
+		{"fd_readdir", []api.ValueType{i32, i32, i32, i64, i32}},
+	}
 	for _, g := range guards {
 		fn, err := inner(g.name)
 		if err != nil {
 			return err
 		}
-		name := g.name
-		params := make([]api.ValueType, 0, 3)
-		if g.name == "fd_fdstat_set_rights" {
-			params = append(params, i32, api.ValueTypeI64, api.ValueTypeI64)
-		} else {
-			for range g.params {
-				params = append(params, i32)
-			}
-		}
+		name, params := g.name, g.params
 		b.NewFunctionBuilder().
 			WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
 				if s := callStateOf(ctx); s != nil {

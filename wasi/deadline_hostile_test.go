@@ -115,12 +115,13 @@ func TestHostileRefused(t *testing.T) {
 // TestHostileStopped: modules that would outrun their deadline under
 // wazero's check or a rewrite without weights (plain recursion without
 // memory, a spinning start section, 64 MiB fills in a loop and in a
-// straight-line callee, table fills) stop within their timeout + 1 s,
+// straight-line callee, table fills, straight-line work left in every
+// frame of a deep recursion) stop within their timeout + 1 s,
 // with the deadline's error, and a garbage collection started while they
 // spin completes in under a second.
 func TestHostileStopped(t *testing.T) {
 	const timeout = 300 * time.Millisecond
-	for _, name := range []string{"fib_nomem.wasm", "start_spin.wasm", "fill_loop.wasm", "fill_call.wasm", "table_fill.wasm"} {
+	for _, name := range []string{"fib_nomem.wasm", "start_spin.wasm", "fill_loop.wasm", "fill_call.wasm", "table_fill.wasm", "unwind.wasm"} {
 		t.Run(name, func(t *testing.T) {
 			if !inChild(t, 15*time.Second) {
 				return

@@ -371,8 +371,10 @@ func (p *Program) Run(ctx context.Context, c *Call) error {
 		defer finish() // after the instance is closed: deferred first
 	}
 	st := newCallState(c.Args)
-	if p.warm != nil {
-		return p.runWarm(ctx, c, st)
+	if p.warm != nil && !p.warm.off.Load() {
+		if err := p.runWarm(ctx, c, st); err != errWarmOff {
+			return err
+		}
 	}
 	st.reserved = 3 + uint32(len(p.mounts))
 	if p.scratch != "" {

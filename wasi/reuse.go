@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero/api"
@@ -83,6 +84,12 @@ type warmPool struct {
 	max     int
 	idleFor time.Duration
 
+	// off: an instance could not be made resettable (errReuseStart),
+	// which depends on the module alone: later calls run fresh
+	// instances, as without reuse; offWhy says why.
+	off    atomic.Bool
+	offWhy atomic.Pointer[string]
+
 	mu     sync.Mutex
 	idle   []*warmInstance
 	closed bool
@@ -135,10 +142,19 @@ func (p *Program) setupReuse(c Config) {
 
 // Reuse reports whether finished instances of the program are reset and
 // reused, and why not when not.
-func (p *Program) Reuse() (bool, string) { return p.warm != nil, p.reuseReason }
+func (p *Program) Reuse() (bool, string) {
+	if p.warm != nil && p.warm.off.Load() {
+		return false, *p.warm.offWhy.Load()
+	}
+	return p.warm != nil, p.reuseReason
+}
 
 // errReuseStart is a new instance that cannot be reset.
 var errReuseStart = errors.New("instance cannot be reused")
+
+// errWarmOff: runWarm ran nothing, because the program's instances cannot
+// be reset; the call runs as without reuse.
+var errWarmOff = errors.New("reuse turned off")
 
 // newInstance makes an instance for reuse. Its context must outlive the
 // request: only the memory allocator is taken from it.
@@ -392,6 +408,12 @@ func (p *Program) runWarm(ctx context.Context, c *Call, st *callState) error {
 	if inst == nil {
 		var err error
 		if inst, err = w.newInstance(ctx); err != nil {
+			if errors.Is(err, errReuseStart) {
+				why := err.Error()
+				w.offWhy.Store(&why)
+				w.off.Store(true)
+				return errWarmOff
+			}
 			c.Instantiate = time.Since(start)
 			return p.result(ctx, err)
 		}

@@ -129,3 +129,67 @@ func TestReuseRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestReuseScratchPreopen: what a request does through the scratch
+// folder's preopened descriptor itself is not seen by the next request of
+// the reused instance (testdata/reuse/scratch.wat): neither the folder's
+// listing, which wazero caches on the descriptor: a continued fd_readdir,
+// which fails in a fresh instance, must not return the names of files an
+// earlier request created there.
+func TestReuseScratchPreopen(t *testing.T) {
+	ctx := context.Background()
+	e, err := NewEngine(ctx, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(ctx)
+	p := reuseProgram(t, e, filepath.Join("testdata", "reuse", "scratch.wat"), Config{Scratch: "/tmp"})
+	if on, why := p.Reuse(); !on {
+		t.Fatalf("reuse off: %s", why)
+	}
+	for _, tt := range []struct{ name, action, probe, want string }{
+		{"listing", "w", "l", "-\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if out, err := runStdin(p, tt.probe); out != tt.want || err != nil {
+				t.Fatalf("probe before: got %q, %v; want %q", out, err, tt.want)
+			}
+			// Warm the pool (a request that does nothing), so that the
+			// action runs in a reused instance.
+			if out, err := runStdin(p, "n"); out != "" || err != nil {
+				t.Fatalf("warm-up: got %q, %v; want \"\"", out, err)
+			}
+			reused, _ := e.Reuses()
+			if out, err := runStdin(p, tt.action); out != "ok\n" || err != nil {
+				t.Fatalf("action: got %q, %v; want \"ok\\n\"", out, err)
+			}
+			if r, _ := e.Reuses(); r != reused+1 {
+				t.Fatalf("the action did not run in a reused instance (reused %d -> %d)", reused, r)
+			}
+			// In the same instance, unless the action's ending closed it.
+			out, err := runStdin(p, tt.probe)
+			if out != tt.want || err != nil {
+				t.Errorf("probe in the reused instance: got %q, %v; want %q (a fresh instance's)", out, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestReuseUnreadableGlobal: a module with a global the reset cannot read
+// whole (testdata/reuse/v128.wat, a v128) is served like any other with
+// reuse on: every request gets a fresh instance's answer, none fails
+// because its instance could not be made resettable.
+func TestReuseUnreadableGlobal(t *testing.T) {
+	ctx := context.Background()
+	e, err := NewEngine(ctx, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(ctx)
+	p := reuseProgram(t, e, filepath.Join("testdata", "reuse", "v128.wat"), Config{})
+	for i := range 3 {
+		if out, err := runStdin(p, ""); out != "hi 1\n" || err != nil {
+			t.Errorf("request %d: got %q, %v; want \"hi 1\\n\"", i+1, out, err)
+		}
+	}
+}

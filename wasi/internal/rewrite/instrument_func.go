@@ -252,7 +252,14 @@ func instrumentExpr(out, code []byte, c *checks, n, lv []byte, s *scan) (_ []byt
 			l.push(false, false)
 		case kLoop:
 			w := weight(s.loopWeight(k))
-			if s.free[loop] && size == 2 && (ins[1] == 0x40 || ins[1] >= 0x6f) { // empty or one value type, not a type index
+			// Wrapped only when w is at most half the budget: after a trip
+			// the wrapping resumes at the header's check, which adds w
+			// again, and the low bits (below w) then cross the next multiple
+			// again unless 2w <= checkEvery. At w = checkEvery the guest would
+			// trip at every resume and never run the body; near it, once
+			// per unit left. A body that long gains nothing from the
+			// wrapping anyway.
+			if s.free[loop] && 2*int64(w) <= int64(checkEvery) && size == 2 && (ins[1] == 0x40 || ins[1] >= 0x6f) { // empty or one value type, not a type index
 				out = c.appendWrapHead(out, ins[1], n, w)
 				l.push(true, ins[1] != 0x40)
 			} else {

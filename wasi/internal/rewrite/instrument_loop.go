@@ -43,7 +43,9 @@ import (
 // with it. On spin.wasm this costs 1.01x against no check. A loop with a
 // call keeps appendCheck in its header (the call spills anyway), and so
 // does a loop whose block type is a type index, which may take
-// parameters the wrappers would have to carry.
+// parameters the wrappers would have to carry, and a loop whose check
+// weighs more than half the budget (a trip resumes at the check, which
+// must not cross the next multiple again).
 
 // wrapExtra is the number of labels the wrapping adds around a loop.
 const wrapExtra = 3
