@@ -248,6 +248,13 @@ func (m *Module) runInit(scratch wazero.CompiledModule, globals int, limit uint6
 	e := m.engine
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	defer func() {
+		// Stopped at its deadline, however the guest ended: the reason
+		// names the key, not the trap.
+		if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			err = fmt.Errorf("%w: the init ran past snapshot_init_timeout (%s) and was stopped; make it return sooner, or raise [server] snapshot_init_timeout", ErrNoSnapshot, timeout)
+		}
+	}()
 	env, err := newEnviron(in.env)
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("%w: init environment: %w", ErrNoSnapshot, err)
