@@ -86,8 +86,17 @@ env = { ROUTE_VAR = "from-route" }
 // request's timeout, answered 503 meanwhile.
 func wsgiLoaded(t *testing.T, url string) {
 	t.Helper()
+	// A connection of its own per poll: a kept-alive one that the server
+	// closes as the next poll is sent reads EOF.
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); {
-		if code, _ := wsgiDo(t, "GET", url, "", nil); code != http.StatusServiceUnavailable {
+		res, err := client.Get(url)
+		if err != nil {
+			t.Fatalf("GET %s while its application loads: %v", url, err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusServiceUnavailable {
 			return
 		}
 	}
