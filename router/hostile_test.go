@@ -532,8 +532,10 @@ var hostileCases = []hostileCase{
 			start := time.Now()
 			o := e.get(t, "/fib")
 			wantStatus(t, o, http.StatusGatewayTimeout)
-			if d := time.Since(start); d > 800*time.Millisecond {
-				t.Errorf("answered after %v; want about the 300ms timeout", d)
+			// The guarantee: stopped within the timeout plus 1 s, on a
+			// loaded machine too (the guest runs at nice 19 by then).
+			if d := time.Since(start); d > 1300*time.Millisecond {
+				t.Errorf("answered after %v; want within the 300ms timeout + 1s", d)
 			}
 			return o.id
 		},
@@ -544,8 +546,10 @@ var hostileCases = []hostileCase{
 			start := time.Now()
 			o := e.get(t, "/spin")
 			wantStatus(t, o, http.StatusGatewayTimeout)
-			if d := time.Since(start); d > 800*time.Millisecond {
-				t.Errorf("answered after %v; want about the 300ms timeout", d)
+			// The guarantee: stopped within the timeout plus 1 s, on a
+			// loaded machine too (the guest runs at nice 19 by then).
+			if d := time.Since(start); d > 1300*time.Millisecond {
+				t.Errorf("answered after %v; want within the 300ms timeout + 1s", d)
 			}
 			return o.id
 		},
