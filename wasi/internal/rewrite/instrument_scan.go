@@ -34,8 +34,9 @@ const maxUnchecked = 64
 // maxTail is the longest path after a call that goes without a check of
 // its own: what every frame on the stack may run after its callee returns,
 // charged before the call. 0: a check after every call not followed
-// directly by the function's end, a loop header or another check, since
-// the depth the stack reaches multiplies it.
+// directly by the function's end or a loop header, since the depth of the
+// stack multiplies it (wazero lets the stack grow to 400 MB), and
+// each unit may be a load that misses the caches.
 const maxTail = 0
 
 // maxWeight caps path lengths while they are added up; any weight of at
