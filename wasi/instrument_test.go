@@ -245,20 +245,23 @@ func compileRecover(rt wazero.Runtime, wasm []byte) (c wazero.CompiledModule, er
 // TestInstrumentChecks: which functions get a check (issue 13). A
 // function with neither a loop nor a call runs a bounded number of
 // instructions and is left as it is; the others get one scratch i32 local
-// after their parameters and locals, which the checks name.
+// after their parameters and locals, which the checks name. A call with
+// work after it gets a check after it too, one that ends the function
+// does not.
 func TestInstrumentChecks(t *testing.T) {
 	leaf := []byte{0x00, 0x20, 0x00, 0x0b}                                 // (param i32): local.get 0
 	caller := []byte{0x00, 0x41, 0x01, 0x10, 0x00, 0x1a, 0x0b}             // (): i32.const 1 call 0 drop
 	looper := []byte{0x01, 0x01, 0x7e, 0x03, 0x40, 0x0b, 0x20, 0x00, 0x0b} // (param i32) (local i64): loop end local.get 0
+	last := []byte{0x00, 0x41, 0x01, 0x10, 0x00, 0x0b}                     // (param i32): i32.const 1 call 0
 	var code []byte
-	for _, b := range [][]byte{leaf, caller, looper} {
+	for _, b := range [][]byte{leaf, caller, looper, last} {
 		code = append(append(code, byte(len(b))), b...)
 	}
 	wasm := []byte("\x00asm\x01\x00\x00\x00")
 	wasm = appendTestSection(wasm, 1, []byte{0x02, 0x60, 0x01, 0x7f, 0x01, 0x7f, 0x60, 0x00, 0x00})
-	wasm = appendTestSection(wasm, 3, []byte{0x03, 0x00, 0x01, 0x00})
+	wasm = appendTestSection(wasm, 3, []byte{0x04, 0x00, 0x01, 0x00, 0x00})
 	wasm = appendTestSection(wasm, 5, []byte{0x01, 0x00, 0x01})
-	wasm = appendTestSection(wasm, 10, append([]byte{0x03}, code...))
+	wasm = appendTestSection(wasm, 10, append([]byte{0x04}, code...))
 	if _, err := validRuntime(t).CompileModule(context.Background(), wasm); err != nil {
 		t.Fatalf("the test's module is invalid: %v", err)
 	}
@@ -275,10 +278,12 @@ func TestInstrumentChecks(t *testing.T) {
 		body   []byte
 		locals []byte // the declarations: count, then (n, type) entries
 		tee    []byte // local.tee of the scratch local; nil: no check
+		checks int    // how many checks (each has one local.tee)
 	}{
-		{"leaf", bodies[0], []byte{0x00}, nil},
-		{"caller", bodies[1], []byte{0x01, 0x01, 0x7f}, []byte{0x22, 0x00}},
-		{"loop", bodies[2], []byte{0x02, 0x01, 0x7e, 0x01, 0x7f}, []byte{0x22, 0x02}},
+		{"leaf", bodies[0], []byte{0x00}, nil, 0},
+		{"caller", bodies[1], []byte{0x01, 0x01, 0x7f}, []byte{0x22, 0x00}, 2},
+		{"loop", bodies[2], []byte{0x02, 0x01, 0x7e, 0x01, 0x7f}, []byte{0x22, 0x02}, 1},
+		{"last call", bodies[3], []byte{0x01, 0x01, 0x7f}, []byte{0x22, 0x01}, 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -291,8 +296,8 @@ func TestInstrumentChecks(t *testing.T) {
 			if !bytes.HasPrefix(tc.body, tc.locals) {
 				t.Errorf("body % x; want locals % x", tc.body, tc.locals)
 			}
-			if !bytes.Contains(tc.body, tc.tee) {
-				t.Errorf("body % x; want a check naming the scratch local (% x)", tc.body, tc.tee)
+			if got := bytes.Count(tc.body, tc.tee); got != tc.checks {
+				t.Errorf("body % x: %d checks naming the scratch local (% x); want %d", tc.body, got, tc.tee, tc.checks)
 			}
 		})
 	}
@@ -302,18 +307,25 @@ func appendTestSection(b []byte, id byte, body []byte) []byte {
 	return append(append(b, id, byte(len(body))), body...)
 }
 
-// testCodeBodies returns the function bodies of a module's code section
-// (all sizes under 128 bytes).
+// testCodeBodies returns the function bodies of a module's code section.
 func testCodeBodies(t *testing.T, wasm []byte) [][]byte {
 	t.Helper()
-	for p := 8; p+2 <= len(wasm); p += 2 + int(wasm[p+1]) {
+	for p := 8; p < len(wasm); {
+		size, n := rewrite.Uleb32(wasm[p+1:])
+		if n == 0 || p+1+n+int(size) > len(wasm) {
+			break
+		}
+		sec := wasm[p+1+n : p+1+n+int(size)]
 		if wasm[p] != 10 {
+			p += 1 + n + int(size)
 			continue
 		}
-		sec := wasm[p+2 : p+2+int(wasm[p+1])]
 		var bodies [][]byte
-		for q := 1; q < len(sec); q += 1 + int(sec[q]) {
-			bodies = append(bodies, sec[q+1:q+1+int(sec[q])])
+		count, q := rewrite.Uleb32(sec)
+		for range count {
+			l, m := rewrite.Uleb32(sec[q:])
+			bodies = append(bodies, sec[q+m:q+m+int(l)])
+			q += m + int(l)
 		}
 		return bodies
 	}

@@ -13,10 +13,10 @@ import (
 // which made a tight C loop 2.8x and an interpreter's start-up 2.3x slower.
 // Instead, the module gets two mutable i32 globals, a counter and
 // an interrupt flag (exported as InterruptExport), each function that needs
-// a check gets a scratch i32 local $n, and the header of every loop
-// that has a call in it (or a type index for block type), and the entry of
-// every function that contains a call or runs more than maxUnchecked
-// instructions, starts with a check of weight w:
+// a check gets a scratch i32 local $n, and the header of every loop, the
+// entry of every function that contains a call or whose longest path is
+// over maxUnchecked, and the point just after every call with work after
+// it (instrument_scan.go) get a check of weight w:
 //
 //	global.get $count  i32.const w  i32.add  local.tee $n  global.set $count
 //	local.get $n  i32.const checkEvery-1  i32.and  i32.const w  i32.lt_u
@@ -46,11 +46,17 @@ import (
 // execution between two checks of one activation only moves forward (a
 // backward jump is to a loop header, which checks); a call is charged for
 // the callee's path when the callee has no check of its own (then it has
-// neither loop nor call and at most maxUnchecked instructions). So between
-// two trips a guest runs at most checkEvery units, plus one bulk
+// neither loop nor call and at most maxUnchecked instructions); and a call
+// with any work after it (a path longer than maxTail, 0) is followed by a
+// check, so a frame that its callee returns to is at a check or at its
+// own return. So from one trip to the next a guest runs at most
+// checkEvery units plus the weight of the check that tripped (the work it
+// covers runs after the trip; at most checkEvery), plus one bulk
 // instruction (its check comes before it, so the longest is one
-// instruction on the whole memory), plus what the frames on the stack
-// still run after returning (their paths were charged at their entry).
+// instruction on the whole memory), plus a bare return for each frame that
+// was on the stack at the first trip: whatever the depth, no frame runs
+// work of its own that no check since the trip has weighed.
+//
 // Weighing by path length rather than counting checks is what stops a
 // loop of 64 MiB memory.fills, or a loop calling a straight-line function
 // of 200 of them, from running seconds between trips.
@@ -129,7 +135,8 @@ var ErrReservedName = errors.New("name reserved for wasigate")
 // Instrument returns wasm with the deadline checks added. Its output is
 // valid whenever wasm is; every allocation is bounded by a constant factor
 // of len(wasm): a check (under 80 bytes, the wrapping of a loop included)
-// is added per function body, per loop opcode and per bulk instruction, a
+// is added per function body, per loop opcode, per call and per bulk
+// instruction, a
 // branch's label grows by at most 4 bytes, and each of those takes at
 // least 2 input bytes.
 //

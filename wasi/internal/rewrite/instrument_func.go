@@ -282,7 +282,14 @@ func instrumentExpr(out, code []byte, c *checks, n, lv []byte, s *scan) (_ []byt
 			}
 		case kBulk:
 			out = append(c.appendBulk(out, n, lv, nd.shift), ins...)
-		default: // else, calls, return, unreachable
+		case kCall:
+			// The call's results stay on the stack under the check, which
+			// takes and leaves nothing there.
+			out = append(out, ins...)
+			if nd.check {
+				out = c.appendCheck(out, n, weight(s.tailWeight(k)))
+			}
+		default: // else, tail calls, return, unreachable
 			out = append(out, ins...)
 		}
 	}

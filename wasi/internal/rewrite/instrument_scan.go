@@ -12,15 +12,32 @@ import (
 // A path between two checks of one activation only moves forward through
 // the code: a backward jump goes to a loop header, which is a check. So the
 // weight of a check is the longest forward path from it to a loop header,
-// the function's end, a return or an unreachable: a plain instruction
-// costs 1, a call costs 1+maxUnchecked (a function without a check runs at
-// most that many; those with a check charge themselves), a bulk memory or
-// table instruction 1 plus what its own check charges for its length.
+// a call followed by a check, the function's end, a return or an
+// unreachable: a plain instruction costs 1, a call costs 1+maxUnchecked (a
+// function without a check runs at most that many; those with a check
+// charge themselves), a bulk memory or table instruction 1 plus what its
+// own check charges for its length.
+//
+// A call gets a check right after it (its weight the longest path from
+// there) when that path is over maxTail. The path after a call runs when
+// the callee returns, which in a deep recursion is long after the check
+// that charged it: without the check after the call, every frame would
+// run its whole path back up the stack, charged only on the way down
+// (the work between two trips was the depth times that path). With it,
+// a frame returning runs at most maxTail before its next check.
 
 // maxUnchecked is the longest path a function may have and still go
 // without an entry check when it has neither a call nor a loop. Each call
 // is charged this much for the callee it may reach.
 const maxUnchecked = 64
+
+// maxTail is the longest path after a call that goes without a check of
+// its own: what every frame on the stack may run after its callee returns,
+// charged before the call. 0: a check after every call not followed
+// directly by the function's end or a loop header, since the depth of the
+// stack multiplies it (wazero lets the stack grow to 400 MB), and
+// each unit may be a load that misses the caches.
+const maxTail = 0
 
 // maxWeight caps path lengths while they are added up; any weight of at
 // least checkEvery trips at every check anyway.
@@ -54,6 +71,7 @@ type node struct {
 	match int32    // block, loop, if: its end; if: its else in elseAt; else: its end
 	tgt   int32    // branches: first target in scan.targets
 	ntgt  int32    // branches: number of targets
+	check bool     // kCall: a check follows it (weigh)
 }
 
 // limits are what the original module declares: the rewriter refuses any
@@ -286,7 +304,12 @@ func (s *scan) weigh() {
 		case kTailCall:
 			c = 1 + maxUnchecked
 		case kCall:
-			c = 1 + maxUnchecked + next(k)
+			c = 1 + maxUnchecked
+			if t := next(k); t > maxTail {
+				nd.check = true // the path after it starts with a check
+			} else {
+				c += t
+			}
 		case kBulk:
 			c = 1 + next(k)
 		}
@@ -297,6 +320,10 @@ func (s *scan) weigh() {
 // loopWeight is the weight of the check at the header of the loop whose
 // opcode is node k: its longest path from after the opcode.
 func (s *scan) loopWeight(k int) int64 { return s.cost[k+1] }
+
+// tailWeight is the weight of the check after the call at node k: its
+// longest path from after the call.
+func (s *scan) tailWeight(k int) int64 { return s.cost[k+1] }
 
 // entryWeight is the weight of a check at the function's entry.
 func (s *scan) entryWeight() int64 {
