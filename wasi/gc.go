@@ -14,7 +14,18 @@ const DefaultNiceAfter = tune.DefaultNiceAfter
 // startup log.
 type GCSettings = tune.GCSettings
 
-// TuneGC sets the process's GC percentage to DefaultGOGC unless getenv
-// says GOGC is set; the machinery is in wasi/internal/tune, beside the
-// tuner that raises it while guests spin (issue 11).
-func TuneGC(getenv func(string) string) GCSettings { return tune.GC(getenv) }
+// TuneGC sets the process's GC percentage to DefaultGOGC and its soft
+// memory limit to a share of the machine's memory, each unless getenv says
+// GOGC or GOMEMLIMIT is set; the machinery is in wasi/internal/tune,
+// beside the tuner that raises GOGC while guests spin.
+func TuneGC(getenv func(string) string) GCSettings { return tune.GC(getenv, 0) }
+
+// TuneGCLimit is TuneGC with the soft memory limit in bytes the
+// configuration sets (memory_limit); 0 is the default share.
+func TuneGCLimit(getenv func(string) string, limit int64) GCSettings {
+	return tune.GC(getenv, limit)
+}
+
+// MachineMemory is the memory the process may use: the physical memory,
+// or its cgroup's limit when lower; 0 when unknown.
+func MachineMemory() int64 { return tune.MachineMemory() }
