@@ -75,6 +75,12 @@ type (
 		// DeadlineFallback, if not nil, why not the default way.
 		Deadline         string
 		DeadlineFallback error
+		// Code is the bytes of its machine code, 0 when unknown;
+		// Released, that it is no longer in memory because every program
+		// of the module runs from a snapshot (whose code the snapshot's
+		// summary gives).
+		Code     int64
+		Released bool
 	}
 	// Program is a module bound to a RunConfig.
 	Program = interface {

@@ -200,6 +200,7 @@ func (e *Engine) CompileFile(ctx context.Context, path string) (*Module, error) 
 	if err != nil {
 		return nil, err
 	}
+	m.readFrom(path)
 	e.holdFor(m, e.markerPath(m.Hash))
 	return m, nil
 }
@@ -272,6 +273,7 @@ func (e *Engine) Load(ctx context.Context, path string, b *toolchain.Builder) (*
 		return nil, err
 	}
 	m.goFallback = fallback
+	m.readFrom(wasmPath)
 	e.holdFor(m, append(held, e.markerPath(m.Hash))...)
 	if fresh {
 		e.trimCache()
@@ -328,10 +330,9 @@ func (e *Engine) Compile(ctx context.Context, name string, wasm []byte) (*Module
 		return nil, fmt.Errorf("compile %s: %w", name, err)
 	}
 	m.CompileTime = time.Since(start)
-	m.compiled = compiled
+	m.setCode(compiled, wasm) // footprint.go
 	e.open.Add(1)
 	m.prepare()
-	m.keepForSnapshot(wasm)
 	return m, nil
 }
 

@@ -21,8 +21,9 @@ import (
 // Module is a compiled module, ready to be instantiated once per call.
 type Module struct {
 	engine   *Engine
-	rt       wazero.Runtime // the runtime that compiled it (deadline.go)
-	compiled wazero.CompiledModule
+	rt       wazero.Runtime        // the runtime that compiled it (deadline.go)
+	compiled wazero.CompiledModule // what it exports and imports (footprint.go)
+	code     moduleCode            // its own machine code, while needed
 	base     wazero.ModuleConfig
 	closed   sync.Once
 
@@ -72,7 +73,7 @@ func (m *Module) Close(ctx context.Context) error {
 	var err error
 	m.closed.Do(func() {
 		m.closeSnapshot(ctx)
-		err = m.compiled.Close(ctx)
+		err = m.closeCode(ctx)
 		m.engine.open.Add(-1)
 		m.engine.releaseHolds(m) // its cache files may be trimmed now
 	})
@@ -197,6 +198,7 @@ type Program struct {
 	// snap: instances start from this snapshot (snapshot.go).
 	snap     *snapshot
 	snapInfo SnapshotInfo
+	code     wazero.CompiledModule // what Run instantiates (bindCode)
 }
 
 // Prepare binds the module to a route's configuration. Everything that does
@@ -279,6 +281,9 @@ func (m *Module) Prepare(c Config) (*Program, error) {
 		p.useSnapshot(c)
 	} else if entry == "_start" && m.goFallback != "" {
 		p.snapInfo.Reason = m.goFallback
+	}
+	if err := m.bindCode(p); err != nil {
+		return nil, err
 	}
 	return p, nil
 }

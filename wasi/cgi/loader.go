@@ -56,6 +56,8 @@ type (
 		// DeadlineFallback, if not nil, why not the default way.
 		Deadline         string
 		DeadlineFallback error
+		Code             int64 // bytes of machine code; 0: unknown
+		Released         bool  // its code is not in memory: its programs run snapshots
 	}
 	// Program is a module bound to a RunConfig.
 	Program = interface {
@@ -142,7 +144,11 @@ func snapshotSummary(s wasi.SnapshotInfo) string {
 		if s.Cached {
 			from = "loaded from the cache"
 		}
-		return fmt.Sprintf("snapshot: %d KiB image %s, %s", s.Image>>10, how, from)
+		code := ""
+		if s.Code > 0 {
+			code = fmt.Sprintf(", %.1f MiB machine code", float64(s.Code)/(1<<20))
+		}
+		return fmt.Sprintf("snapshot: %d KiB image %s%s, %s", s.Image>>10, how, code, from)
 	case s.Reason != "":
 		return s.Reason
 	}
@@ -150,7 +156,8 @@ func snapshotSummary(s wasi.SnapshotInfo) string {
 }
 
 func (m module) Info() ModuleInfo {
-	return ModuleInfo{Size: m.m.Size, Cached: m.m.Cached, CompileTime: m.m.CompileTime, Deadline: m.m.Deadline, DeadlineFallback: m.m.DeadlineFallback}
+	return ModuleInfo{Size: m.m.Size, Cached: m.m.Cached, CompileTime: m.m.CompileTime, Deadline: m.m.Deadline, DeadlineFallback: m.m.DeadlineFallback,
+		Code: m.m.CodeSize(), Released: !m.m.Loaded()}
 }
 func (m module) HasExport(name string) bool      { return m.m.HasExport(name) }
 func (m module) IsRuby() bool                    { return m.m.IsRuby() }
