@@ -59,9 +59,9 @@ func GC(getenv func(string) string, limit int64) GCSettings {
 		s.LimitFrom = "memory_limit"
 		debug.SetMemoryLimit(limit)
 	default:
-		if m := MachineMemory(); m > 0 {
+		if l := DefaultMemoryLimit(); l > 0 {
 			s.LimitFrom = "default"
-			debug.SetMemoryLimit(m / DefaultMemoryShare)
+			debug.SetMemoryLimit(l)
 		}
 	}
 	if l := debug.SetMemoryLimit(-1); l != math.MaxInt64 {

@@ -10,7 +10,7 @@ func TestTuneGC(t *testing.T) {
 	saved := debug.SetGCPercent(100)
 	savedLimit := debug.SetMemoryLimit(-1)
 	t.Cleanup(func() { debug.SetGCPercent(saved); debug.SetMemoryLimit(savedLimit) })
-	machine := MachineMemory()
+	machine := DefaultMemoryLimit()
 	tests := []struct {
 		name        string
 		env         map[string]string
@@ -20,9 +20,9 @@ func TestTuneGC(t *testing.T) {
 		wantLimit   int64 // the limit in effect afterwards
 		wantLimFrom string
 	}{
-		{"nothing set: the server's defaults", nil, 0, DefaultGOGC, "default", machine / DefaultMemoryShare, "default"},
-		{"GOGC set: the runtime's value stays", map[string]string{"GOGC": "100"}, 0, 100, "GOGC", machine / DefaultMemoryShare, "default"},
-		{"GOGC=off", map[string]string{"GOGC": "off"}, 0, -1, "GOGC", machine / DefaultMemoryShare, "default"},
+		{"nothing set: the server's defaults", nil, 0, DefaultGOGC, "default", machine, "default"},
+		{"GOGC set: the runtime's value stays", map[string]string{"GOGC": "100"}, 0, 100, "GOGC", machine, "default"},
+		{"GOGC=off", map[string]string{"GOGC": "off"}, 0, -1, "GOGC", machine, "default"},
 		{"memory_limit set", nil, 300 << 20, DefaultGOGC, "default", 300 << 20, "memory_limit"},
 		// The runtime applied GOMEMLIMIT=1GiB before main; the
 		// configuration's memory_limit does not override it.

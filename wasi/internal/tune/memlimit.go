@@ -14,6 +14,13 @@ import (
 // the modules and volumes).
 const DefaultMemoryShare = 2
 
+// DefaultMemoryLimit is the soft memory limit when none is configured:
+// the machine's memory divided by DefaultMemoryShare, in whole MiB; 0
+// when the machine's memory is unknown.
+func DefaultMemoryLimit() int64 {
+	return MachineMemory() / DefaultMemoryShare &^ (1<<20 - 1)
+}
+
 // MachineMemory returns the memory this process may use: the smaller of
 // the physical memory and the memory limit of its cgroup (v2 memory.max or
 // v1 memory.limit_in_bytes), or 0 when neither can be read.
