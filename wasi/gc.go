@@ -1,6 +1,10 @@
 package wasi
 
-import "github.com/wasigate/wasigate/wasi/internal/tune"
+import (
+	"context"
+
+	"github.com/wasigate/wasigate/wasi/internal/tune"
+)
 
 // DefaultGOGC is the garbage collector's percentage `wasigate serve` runs
 // with when the environment does not set GOGC (tune.DefaultGOGC says why).
@@ -25,6 +29,11 @@ func TuneGC(getenv func(string) string) GCSettings { return tune.GC(getenv, 0) }
 func TuneGCLimit(getenv func(string) string, limit int64) GCSettings {
 	return tune.GC(getenv, limit)
 }
+
+// ReleaseWhenIdle gives the heap a burst of requests grew back to the
+// system once the process has been idle for tune.IdleInterval, until ctx
+// is done (internal/tune/idle.go).
+func ReleaseWhenIdle(ctx context.Context) { tune.ReleaseWhenIdle(ctx, tune.IdleInterval) }
 
 // MachineMemory is the memory the process may use: the physical memory,
 // or its cgroup's limit when lower; 0 when unknown.

@@ -50,6 +50,7 @@ func serve(ctx context.Context, configPath, listen string, stdout, stderr io.Wri
 	// The collector's settings, once for the process's life: each change
 	// stops the world, which waits for every running guest.
 	gc := wasi.TuneGCLimit(os.Getenv, int64(srv.MemoryLimit))
+	go wasi.ReleaseWhenIdle(ctx)
 	// The site, its reloads, metrics and the admin listener: reload.go.
 	ops, err := startOps(ctx, s, stderr)
 	if err != nil {

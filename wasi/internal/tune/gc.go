@@ -8,16 +8,19 @@ import (
 )
 
 // DefaultGOGC is the garbage collector's percentage `wasigate serve` runs
-// with when the environment does not set GOGC: Go's own. The server once
-// ran with 400, which took a fifth off the CPU time of a C guest's
-// request (fewer collections of a small live heap) but let the heap grow
-// to five times the live one, and the runtime keeps what the heap grew to:
-// a sample site holding about 150 MiB of live heap sat at 1.4 GB RSS idle
-// after start and 2.0 GB under 8 connections of Python, against about
-// 1.1 GB with 100 at the same throughput. The soft memory limit below caps
-// the heap whatever the percentage; the tuner (tune.go) still raises it
-// while lowered guests spin.
-const DefaultGOGC = 100
+// with when the environment does not set GOGC. The server once ran with
+// 400, which let the heap grow to five times the live one, and the
+// runtime keeps what the heap grew to: the sample site sat at 1.3 GB RSS
+// idle and 2.0 GB under 8 connections of Python. With its live heap down
+// to about 80 MiB (one compiled copy of each module), the same load
+// measured (GODEBUG=gctrace=1, server CPU of the collector per request of
+// Python hello / C hello): 100: 121 / 2.1 us, peak RSS 440 MB; 200: 70 /
+// 1.9 us, 525 MB; 400: 25 / 0.5 us, 700 MB; against 3.5-4 ms / 60-85 us
+// of CPU per request. 200 keeps the collector under 2% of a Python
+// request and the peak under 600 MB. The soft memory limit caps the heap
+// whatever the percentage; the tuner (tune.go) still raises it while
+// lowered guests spin.
+const DefaultGOGC = 200
 
 // GCSettings is the garbage collector's configuration in effect, for the
 // startup log.

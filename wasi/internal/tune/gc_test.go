@@ -1,9 +1,12 @@
 package tune
 
 import (
+	"context"
 	"math"
 	"runtime/debug"
+	"runtime/metrics"
 	"testing"
+	"time"
 )
 
 func TestTuneGC(t *testing.T) {
@@ -77,5 +80,52 @@ func TestGCSettingsString(t *testing.T) {
 		if got := tc.s.String(); got != tc.want {
 			t.Errorf("String: got %q; want %q", got, tc.want)
 		}
+	}
+}
+
+func TestReleaseNow(t *testing.T) {
+	tests := []struct {
+		name                   string
+		interval, sinceRelease uint64
+		want                   bool
+	}{
+		{"idle since the last release", 0, 0, false},
+		{"busy: requests still running", 300 << 20, 300 << 20, false},
+		{"idle after a burst", 1 << 20, 300 << 20, true},
+		{"idle after a trickle", 1 << 20, 10 << 20, false},
+	}
+	for _, tc := range tests {
+		if got := releaseNow(tc.interval, tc.sinceRelease); got != tc.want {
+			t.Errorf("%s: got %v; want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestReleaseWhenIdle: after a burst of garbage and a quiet interval, the
+// heap the burst grew is given back to the system.
+func TestReleaseWhenIdle(t *testing.T) {
+	released := func() uint64 {
+		s := []metrics.Sample{{Name: "/memory/classes/heap/released:bytes"}}
+		metrics.Read(s)
+		return s[0].Value.Uint64()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go ReleaseWhenIdle(ctx, 100*time.Millisecond)
+	var keep [][]byte
+	for range 64 { // 512 MiB allocated, 64 MiB live at a time
+		keep = append(keep, make([]byte, 8<<20))
+		if len(keep) > 8 {
+			keep = keep[1:]
+		}
+	}
+	keep = nil
+	before := released()
+	deadline := time.Now().Add(10 * time.Second)
+	for released() < before+32<<20 {
+		if time.Now().After(deadline) {
+			t.Fatalf("released heap: got %d more bytes in 10 s; want the burst's 64 MiB back", released()-before)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
