@@ -62,6 +62,12 @@ type Handler struct {
 	// sent instead of the guest's body (sendfile.go). Nil: the header is
 	// an ordinary one.
 	Sendfile func(guestPath string) (SendfileFile, error)
+
+	// ShowErrors puts what the guest wrote to stderr (a traceback), as
+	// logged, and the reason it failed into the page of a run that failed
+	// before its response started. Off by default: a traceback shows
+	// paths, code and data.
+	ShowErrors bool
 }
 
 func (h *Handler) timeout() time.Duration {
@@ -141,7 +147,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// One allocation for the run's parts (issue 4).
 	rs := &runState{
 		out:    output{h: h, w: w, info: info, log: log, cancel: cancel, deadline: deadline, maxHeader: h.maxHeaderBytes(), maxOutput: h.maxOutput()},
-		stderr: stderrLog{log: log, info: infoIn(r.Context())},
+		stderr: stderrLog{log: log, info: infoIn(r.Context()), keep: h.ShowErrors},
 		cio:    clientIO{rc: *http.NewResponseController(w), writeTimeout: h.writeTimeout(), cancel: cancel},
 	}
 	cio := &rs.cio
@@ -194,11 +200,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		out.finish(r, log)
 		return
 	}
-	h.fail(w, r, out, err, context.Cause(ctx), log)
+	h.fail(w, r, out, err, context.Cause(ctx), log, stderr.shown())
 }
 
 // fail answers a run that ended in err. cause is the run context's cause.
-func (h *Handler) fail(w http.ResponseWriter, r *http.Request, out *output, err, cause error, log *requestLog) {
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, out *output, err, cause error, log *requestLog, shown []byte) {
 	info := InfoFrom(r.Context())
 	status := http.StatusBadGateway
 	reason := "crash"
@@ -244,7 +250,14 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, out *output, err,
 		panic(http.ErrAbortHandler)
 	}
 	report(r.Context(), log, reason, err)
-	http.Error(w, http.StatusText(status), status)
+	body := http.StatusText(status)
+	if h.ShowErrors {
+		body += ": " + err.Error()
+		if len(shown) > 0 {
+			body += "\n\n" + string(shown)
+		}
+	}
+	http.Error(w, body, status)
 }
 
 func isCGIError(err error) bool {

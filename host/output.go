@@ -227,7 +227,7 @@ func (o *output) close() {
 // finish completes a run that ended well.
 func (o *output) finish(r *http.Request, log *requestLog) {
 	if o.res == nil {
-		o.h.fail(o.w, r, o, ErrNoHeader, nil, log)
+		o.h.fail(o.w, r, o, ErrNoHeader, nil, log, nil)
 		return
 	}
 	if o.sendfile != "" {
@@ -241,7 +241,7 @@ func (o *output) finish(r *http.Request, log *requestLog) {
 	if cl := o.res.contentLength; cl > o.bodyBytes && !o.noBody && r.Method != http.MethodHead {
 		// A short body: a clean 502 if nothing was sent yet, else an
 		// aborted response, never a cut body taken for a whole one.
-		o.h.fail(o.w, r, o, fmt.Errorf("%w: %d of the %d bytes declared", ErrContentLength, o.bodyBytes, cl), nil, log)
+		o.h.fail(o.w, r, o, fmt.Errorf("%w: %d of the %d bytes declared", ErrContentLength, o.bodyBytes, cl), nil, log, nil)
 		return
 	}
 	o.commit()

@@ -2,6 +2,7 @@ package host
 
 import (
 	"bytes"
+	"time"
 )
 
 // Bounds of what one request's stderr may put in the log. They are fixed,
@@ -13,10 +14,20 @@ const (
 	// maxStderrLines bounds the events: a byte cap alone let 8 MiB of bare
 	// newlines make 7.3 million events from one request (issue 9).
 	maxStderrLines = 1000
+	// maxStderrEvent bounds one event's text: a burst longer than this is
+	// logged as several events.
+	maxStderrEvent = 16 << 10
+	// stderrBurstGap ends a burst: lines written closer together than this
+	// (a traceback, written line by line) are one event.
+	stderrBurstGap = 100 * time.Millisecond
 )
 
-// stderrLog turns a guest's stderr into one log event per non-blank line,
-// tagged with the request's route, module and request id. What it does not
+// stderrLog turns a guest's stderr into log events tagged with the
+// request's route, module and request id: one per burst of non-blank lines
+// (lines written less than stderrBurstGap apart), so that a traceback is
+// one event a reader can follow, not one per line. A burst is logged when
+// the next line comes later, when it reaches maxStderrEvent bytes, or when
+// the run ends; no timer runs beside the guest. What it does not
 // log (blank lines, lines past maxStderrLines, bytes past maxStderrBytes or
 // maxStderrLine) is counted and reported once, by the access log event when
 // there is one.
@@ -31,6 +42,14 @@ type stderrLog struct {
 
 	droppedLines int // blank lines and lines past maxStderrLines
 	droppedBytes int // bytes not logged, newlines of dropped lines included
+
+	burst      []byte    // the lines of the burst not logged yet, joined by newlines
+	burstLines int       // how many
+	last       time.Time // when the last line ended
+	// keep, with show_errors, is every logged line, for the error page.
+	keep  bool
+	kept  []byte
+	clock func() time.Time // time.Now; tests replace it
 }
 
 func (s *stderrLog) Write(p []byte) (int, error) {
@@ -89,18 +108,51 @@ func (s *stderrLog) endLine(nl int) {
 		s.droppedBytes += len(s.line) + nl
 		s.total -= len(s.line)
 	} else {
-		s.log.get().Warn().Bytes("stderr", text).Msg("guest stderr")
+		now := s.now()
+		if s.burstLines > 0 && (now.Sub(s.last) >= stderrBurstGap || len(s.burst)+1+len(text) > maxStderrEvent) {
+			s.emit()
+		}
+		if s.burstLines > 0 {
+			s.burst = append(s.burst, '\n')
+		}
+		s.burst = append(s.burst, text...)
+		s.burstLines++
+		s.last = now
+		if s.keep {
+			s.kept = append(append(s.kept, text...), '\n')
+		}
 		s.lines++
 	}
 	s.line = s.line[:0]
 	s.seen = 0
 }
 
-// flush ends a last line without a newline and reports what was dropped.
+func (s *stderrLog) now() time.Time {
+	if s.clock != nil {
+		return s.clock()
+	}
+	return time.Now()
+}
+
+// emit logs the pending burst as one event.
+func (s *stderrLog) emit() {
+	if s.burstLines == 0 {
+		return
+	}
+	s.log.get().Warn().Bytes("stderr", s.burst).Int("lines", s.burstLines).Msg("guest stderr")
+	s.burst, s.burstLines = s.burst[:0], 0
+}
+
+// shown is what the guest wrote to stderr, as logged, for show_errors.
+func (s *stderrLog) shown() []byte { return s.kept }
+
+// flush ends a last line without a newline, logs the pending burst and
+// reports what was dropped.
 func (s *stderrLog) flush() {
 	if s.seen > 0 {
 		s.endLine(0)
 	}
+	s.emit()
 	if s.droppedLines == 0 && s.droppedBytes == 0 {
 		return
 	}

@@ -2,17 +2,27 @@ package host
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 )
 
 // stderrRun writes chunks to a fresh stderrLog as a guest would and returns
-// the logged lines, the Info it reported to and the whole log.
+// the logged lines (of every event), the Info it reported to and the whole
+// log. Chunks come one burst apart unless together is set.
 func stderrRun(chunks []string, withInfo bool) (lines []string, info *Info, log string) {
+	lines, _, info, log = stderrEvents(chunks, withInfo, false)
+	return lines, info, log
+}
+
+// stderrEvents is stderrRun that also returns the events' texts; with
+// together, every chunk comes within one burst.
+func stderrEvents(chunks []string, withInfo, together bool) (lines, events []string, info *Info, log string) {
 	var buf bytes.Buffer
 	r := httptest.NewRequest("GET", "/x", nil)
 	ctx := zerolog.New(&buf).WithContext(r.Context())
@@ -20,18 +30,32 @@ func stderrRun(chunks []string, withInfo bool) (lines []string, info *Info, log 
 		ctx, info = WithInfo(ctx)
 	}
 	r = r.WithContext(ctx)
-	s := &stderrLog{log: &requestLog{h: &Handler{Route: "/x", Module: "m.wasm"}, r: r}, info: infoIn(ctx)}
+	now := time.Unix(0, 0)
+	s := &stderrLog{log: &requestLog{h: &Handler{Route: "/x", Module: "m.wasm"}, r: r}, info: infoIn(ctx),
+		clock: func() time.Time { return now }}
 	for _, c := range chunks {
+		if !together {
+			now = now.Add(stderrBurstGap)
+		}
 		_, _ = s.Write([]byte(c))
 	}
 	s.flush()
 	for _, ev := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
-		if _, l, ok := strings.Cut(ev, `"stderr":"`); ok {
-			l, _, _ = strings.Cut(l, `"`)
-			lines = append(lines, l)
+		var e struct {
+			Stderr *string `json:"stderr"`
+			Lines  int     `json:"lines"`
 		}
+		if json.Unmarshal([]byte(ev), &e) != nil || e.Stderr == nil {
+			continue
+		}
+		events = append(events, *e.Stderr)
+		got := strings.Split(*e.Stderr, "\n")
+		if len(got) != e.Lines {
+			panic(fmt.Sprintf("event %q says lines %d; has %d", *e.Stderr, e.Lines, len(got)))
+		}
+		lines = append(lines, got...)
 	}
-	return lines, info, buf.String()
+	return lines, events, info, buf.String()
 }
 
 func TestStderrLimits(t *testing.T) {
@@ -112,5 +136,42 @@ func TestStderrDropsWithoutInfo(t *testing.T) {
 	_, _, log := stderrRun([]string{"\n\n"}, false)
 	if n := strings.Count(log, "\n"); n != 1 || !strings.Contains(log, `"stderr_dropped_lines":2`) || !strings.Contains(log, `"route":"/x"`) {
 		t.Errorf("log %q; want one event with stderr_dropped_lines 2 and the route", log)
+	}
+}
+
+// TestStderrBursts: lines written together are one event, a pause starts
+// the next, and an event holds at most maxStderrEvent bytes.
+func TestStderrBursts(t *testing.T) {
+	trace := "Traceback (most recent call last):\n  File \"/cgi-bin/boom.py\", line 1\nValueError: x\n"
+	line := strings.Repeat("w", 1000) + "\n"
+	cases := []struct {
+		name     string
+		chunks   []string
+		together bool
+		events   []int // lines of each event
+	}{
+		{name: "a traceback line by line", chunks: strings.SplitAfter(trace, "\n"), together: true, events: []int{3}},
+		{name: "two bursts", chunks: []string{"a\nb\n", "c\n"}, events: []int{2, 1}},
+		{name: "a burst over the event cap", chunks: []string{strings.Repeat(line, 40)}, together: true, events: []int{16, 16, 8}},
+		{name: "blank lines are no event", chunks: []string{"\n\n", "a\n"}, events: []int{1}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, events, _, _ := stderrEvents(c.chunks, true, c.together)
+			var got []int
+			for _, e := range events {
+				got = append(got, strings.Count(e, "\n")+1)
+				if len(e) > maxStderrEvent {
+					t.Errorf("event of %d bytes; want at most %d", len(e), maxStderrEvent)
+				}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(c.events) {
+				t.Errorf("events of %v lines; want %v", got, c.events)
+			}
+		})
+	}
+	lines, events, _, _ := stderrEvents(strings.SplitAfter(trace, "\n"), true, true)
+	if len(events) != 1 || events[0] != strings.TrimSuffix(trace, "\n") || len(lines) != 3 {
+		t.Errorf("events %q; want the traceback as one", events)
 	}
 }

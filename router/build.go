@@ -50,18 +50,44 @@ type Site struct {
 	Routes  []RouteInfo
 	Modules []Module
 
-	background []func(context.Context) // see Prebuild
-	closers    []func()                // see Close: scripts routes' modules
+	background []prebuild                        // see Prebuild
+	closers    []func()                          // see Close: scripts routes' modules
+	apps       []func(context.Context) []AppInfo // see LoadApps
 }
 
-// Prebuild builds and compiles the scripts of every scripts route, one at
-// a time, so that their first requests are fast. It returns when done or
-// when ctx is; serve runs it in the background, compile waits for it.
-// Failures are logged, not returned: the script's requests report them.
+// Prebuild builds and compiles the scripts of every scripts route, so
+// that their first requests are fast: one at a time within a tenant (the
+// default site is one), the tenants side by side, each in its own build
+// slots, so that a tenant whose scripts build slowly delays no other's.
+// It returns when done or when ctx is; serve runs it in the background,
+// compile waits for it. Failures are logged, not returned: the script's
+// requests report them.
 func (s *Site) Prebuild(ctx context.Context) {
-	for _, f := range s.background {
-		f(ctx)
+	byScope := map[*scope][]func(context.Context){}
+	var order []*scope
+	for _, p := range s.background {
+		if _, ok := byScope[p.scope]; !ok {
+			order = append(order, p.scope)
+		}
+		byScope[p.scope] = append(byScope[p.scope], p.run)
 	}
+	var wg sync.WaitGroup
+	for _, sc := range order {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, f := range byScope[sc] {
+				f(ctx)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// prebuild is a scripts route's prebuild and the scope it builds in.
+type prebuild struct {
+	scope *scope
+	run   func(context.Context)
 }
 
 // RouteInfo describes a served route, for `wasigate routes`.
@@ -147,6 +173,7 @@ func Build(ctx context.Context, cfg *Config, opts Options) (*Site, error) {
 	}
 
 	site.background = parts.background
+	site.apps = parts.apps
 	ids := newRequestIDs()
 	inner = recoverer(refuseAmbiguous(refuseHostMismatch(capRanges(maxURI(int(srv.MaxURI))(handler)))))
 	outer := inner
@@ -162,6 +189,8 @@ func Build(ctx context.Context, cfg *Config, opts Options) (*Site, error) {
 // one tenant's.
 func buildMux(ctx context.Context, cfg *Config, routes []*Route, sc *scope, modules map[string]*loaded, srv Server, redirect http.Handler) (*chi.Mux, []RouteInfo, []error) {
 	mux := chi.NewRouter()
+	mux.Use(routeOtherMethods)
+	others := otherRoutes{}
 	var infos []RouteInfo
 	var errs []error
 	warmSnapshots(cfg, routes, sc, modules)
@@ -172,13 +201,14 @@ func buildMux(ctx context.Context, cfg *Config, routes []*Route, sc *scope, modu
 				errs = append(errs, routeErrors(cfg, rt, err)...)
 				continue
 			}
-			mount(mux, rt.Path, rt.Methods, tag(rt.Path, rt.Scripts+"/", sc.wrap(h)))
+			mount(mux, others, rt.Path, rt.Methods, tag(rt.Path, rt.Scripts+"/", sc.wrap(h)))
 			infos = append(infos, RouteInfo{
 				Tenant: rt.Tenant, Pattern: rt.Path, Methods: rt.Methods, Module: rt.Scripts + "/",
 				Entrypoint: "(scripts)", Limits: sc.limits(rt), Interpreters: h.interpInfo,
 			})
-			sc.parts.background = append(sc.parts.background, h.prebuild)
+			sc.parts.background = append(sc.parts.background, prebuild{scope: sc, run: h.prebuild})
 			sc.parts.closers = append(sc.parts.closers, h.close)
+			sc.parts.apps = append(sc.parts.apps, h.loadApps)
 			continue
 		}
 		m := modules[cfg.Abs(rt.Module)]
@@ -191,7 +221,7 @@ func buildMux(ctx context.Context, cfg *Config, routes []*Route, sc *scope, modu
 			continue
 		}
 		for _, rh := range handlers {
-			mount(mux, rh.pattern, rt.Methods, rh.handler)
+			mount(mux, others, rh.pattern, rt.Methods, rh.handler)
 			infos = append(infos, RouteInfo{
 				Tenant: rt.Tenant, Pattern: rh.pattern, Methods: rt.Methods, Module: rt.Module,
 				Entrypoint: rh.entry, Limits: sc.limits(rt), Snapshot: rh.snapshot,
@@ -249,8 +279,13 @@ func routeErrors(cfg *Config, rt *Route, err error) []error {
 	return list
 }
 
+// otherRoutes are, by pattern, the handlers of the methods chi does not
+// know, by method: one pattern has one otherMethod slot in chi, which
+// every route on it listing such methods shares.
+type otherRoutes map[string]map[string]http.Handler
+
 // mount registers h for pattern; a prefix pattern /x/* also serves /x.
-func mount(mux chi.Router, pattern string, methods []string, h http.Handler) {
+func mount(mux chi.Router, others otherRoutes, pattern string, methods []string, h http.Handler) {
 	patterns := []string{pattern}
 	if p, ok := strings.CutSuffix(pattern, "/*"); ok && p != "" {
 		patterns = append(patterns, p)
@@ -260,10 +295,36 @@ func mount(mux chi.Router, pattern string, methods []string, h http.Handler) {
 			mux.Handle(p, h)
 			continue
 		}
+		// chi panics on a method it does not know (PROPFIND, REPORT):
+		// those are routed as otherMethod, and the route answers only the
+		// ones it lists.
+		other := others[p]
 		for _, m := range methods {
-			mux.Method(m, p, h)
+			if chiMethods[m] {
+				mux.Method(m, p, h)
+				continue
+			}
+			if other == nil {
+				other = map[string]http.Handler{}
+				others[p] = other
+				mux.Method(otherMethod, p, byMethod(other))
+			}
+			other[m] = h
 		}
 	}
+}
+
+// byMethod passes a request to the handler of its method and answers the
+// rest 405.
+func byMethod(handlers map[string]http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := handlers[r.Method]
+		if h == nil {
+			http.Error(w, http.StatusText(http.StatusMethodNotAllowed), http.StatusMethodNotAllowed)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 type routeHandler struct {
@@ -289,6 +350,9 @@ func routeHandlers(ctx context.Context, cfg *Config, rt *Route, mod Module, sc *
 		}
 		base := strings.TrimSuffix(strings.TrimSuffix(rt.Path, "/*"), "/")
 		for _, s := range sub {
+			if err := chiPattern(base + s.pattern); err != nil {
+				return nil, fmt.Errorf("module %s: _routes: %w: path %s: %v", rt.Module, ErrRoutesAnswer, base+s.pattern, err)
+			}
 			entries = append(entries, routeHandler{pattern: base + s.pattern, entry: s.entry})
 		}
 	}
@@ -300,6 +364,7 @@ func routeHandlers(ctx context.Context, cfg *Config, rt *Route, mod Module, sc *
 	var out []routeHandler
 	for _, e := range entries {
 		prog, err := mod.Bind(RunConfig{Entrypoint: e.entry, Volumes: volumes, MemoryLimit: uint64(lim.Memory), MaxOpenFiles: lim.MaxOpenFiles, Outbound: sc.outbound(rt),
+			Reuse: lim.reuse(), ReuseMax: lim.Concurrency,
 			NoSnapshot: rt.Snapshot != nil && !*rt.Snapshot})
 		if err != nil {
 			return nil, err
@@ -340,8 +405,9 @@ func routeEnv(m map[string]string) []string {
 type siteParts struct {
 	interps    map[string]*interpreter
 	opts       Options
-	background []func(context.Context)
+	background []prebuild
 	closers    []func()
+	apps       []func(context.Context) []AppInfo // scripts routes' WSGI applications (wsgi.go)
 	// pages are the server's error pages, nil when no [errors] table is
 	// set anywhere; tenantPages a tenant's, over them.
 	pages       errorPages
@@ -370,6 +436,7 @@ func newHostHandler(rt *Route, pattern string, env []string, docRoot string, lim
 		ReadTimeout:         time.Duration(srv.ReadTimeout),
 		WriteTimeout:        time.Duration(srv.WriteTimeout),
 		PathLocationHandler: redirect,
+		ShowErrors:          rt.ShowErrors,
 	}
 }
 

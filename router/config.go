@@ -55,7 +55,10 @@ type Limits struct {
 	Concurrency  int      `toml:"concurrency"`    // instances of the route at once
 	QueueTimeout Duration `toml:"queue_timeout"`  // wait for a slot, then 503
 	MaxOpenFiles int      `toml:"max_open_files"` // files an instance holds open in its volumes
-	Outbound              // outbound HTTP: config_outbound.go
+	// Reuse, on unless false, resets an instance whose request ended
+	// cleanly and keeps it for the next request (at most concurrency idle).
+	Reuse    *bool `toml:"reuse"`
+	Outbound       // outbound HTTP: config_outbound.go
 }
 
 // DefaultLimits are the limits of a route that sets none.
@@ -67,6 +70,7 @@ var DefaultLimits = Limits{
 	Concurrency:  64,
 	QueueTimeout: Duration(time.Second),
 	MaxOpenFiles: 256, // as wasi.DefaultMaxOpenFiles
+	Reuse:        &defaultReuse,
 	Outbound:     DefaultOutbound,
 }
 
@@ -93,9 +97,18 @@ func (l Limits) Or(d Limits) Limits {
 	if l.MaxOpenFiles == 0 {
 		l.MaxOpenFiles = d.MaxOpenFiles
 	}
+	if l.Reuse == nil {
+		l.Reuse = d.Reuse
+	}
 	l.Outbound = l.Outbound.or(d.Outbound)
 	return l
 }
+
+// defaultReuse is DefaultLimits.Reuse.
+var defaultReuse = true
+
+// reuse is the route's reuse setting as the loader takes it.
+func (l Limits) reuse() bool { return l.Reuse == nil || *l.Reuse }
 
 // Server holds server-wide bounds on what clients may send.
 type Server struct {
@@ -117,7 +130,9 @@ type Server struct {
 	LowerPriority *bool `toml:"lower_priority"`
 	// Builds of scripts (issue 10): each toolchain run's wall and CPU
 	// time, address space (and largest file written), and how many run at
-	// once across the server. TrustedBuilds builds unsandboxed when no
+	// once for each tenant (the default site counts as one), each tenant
+	// in slots of its own ([tenant.limits] build_concurrency overrides
+	// it). TrustedBuilds builds unsandboxed when no
 	// sandbox can be made; InsecureCache accepts a cache_dir others may
 	// write to. Both are for development.
 	BuildTimeout     Duration `toml:"build_timeout"`
@@ -248,6 +263,10 @@ type Route struct {
 	Env        map[string]string `toml:"env"`
 	Volumes    map[string]Volume `toml:"volumes"` // guest path -> host folder
 	Methods    []string          `toml:"methods"` // default: any
+	// OneScript marks the route of `wasigate run FILE`: only that file is
+	// asked for, so scripts beside it that no interpreter serves are a
+	// warning rather than a refusal to start.
+	OneScript bool `toml:"-"`
 	// PassAuthorization passes the Authorization header to the guest.
 	PassAuthorization bool `toml:"pass_authorization"`
 	// Argv is a WAGI argv template; empty means RFC 3875 search words.
@@ -258,6 +277,9 @@ type Route struct {
 	// ShowBuildErrors puts the compiler's output in the body of a 500 for
 	// a script that does not build; it is logged in any case.
 	ShowBuildErrors bool `toml:"show_build_errors"`
+	// ShowErrors puts a failed guest's stderr (a traceback) in the body of
+	// its 502 or 504; it is logged in any case.
+	ShowErrors bool `toml:"show_errors"`
 	// Index names the entries a scripts folder request (/s/, /s/blog/)
 	// runs or serves, first found wins; nil means DefaultScriptIndex.
 	IndexFiles []string `toml:"index"`
@@ -271,7 +293,19 @@ type Route struct {
 	// Snapshot, on unless false, starts a reactor's instances from a
 	// snapshot taken after its _initialize ran once (issue 12).
 	Snapshot *bool `toml:"snapshot"`
+	// WSGI serves a .py file of a scripts folder as a WSGI application
+	// ("file.py:name", gunicorn's module:callable) rather than as a CGI
+	// script; .wsgi files are applications whose callable is
+	// "application" (wsgi.go).
+	WSGI string `toml:"wsgi"`
+	// Warmup are GET requests (paths) run through each WSGI application
+	// of the route before its snapshot is taken, their output discarded.
+	Warmup []string `toml:"warmup"`
 	Limits
+
+	// app is the one entry of Scripts a WSGI application route serves
+	// (module = "x.wsgi", or wsgi = "dir/x.py:name" alone; wsgi_config.go).
+	app string
 
 	// Line is where the route was defined, for messages; 0 if unknown.
 	Index int `toml:"-"`
@@ -292,6 +326,10 @@ type Interpreter struct {
 	// Install is the command that installs Module, shown when it is
 	// missing.
 	Install string `toml:"install"`
+	// Optional lets the server start without Module: its scripts answer
+	// 500 naming Install until it is there. Without it a missing module
+	// fails the start and `wasigate check`.
+	Optional bool `toml:"optional"`
 	InterpreterOptions
 }
 
@@ -466,6 +504,7 @@ func (c *Config) Validate() error {
 	if d := c.Server.Deadline; d != "" && d != "instrument" && d != "wazero" {
 		bad("[server]: deadline %q: want \"instrument\" or \"wazero\"", d)
 	}
+	c.normalizeApps()
 	seen := map[string]int{}
 	for i := range c.Routes {
 		r := &c.Routes[i]
@@ -487,12 +526,15 @@ func (c *Config) Validate() error {
 			bad("%s: module (or scripts) is required", where)
 		case r.Module != "" && r.Scripts != "":
 			bad("%s: module and scripts are mutually exclusive", where)
-		case r.Scripts != "" && !strings.HasSuffix(r.Path, "/*"):
+		case r.Scripts != "" && r.app == "" && !strings.HasSuffix(r.Path, "/*"):
 			bad("%s: a scripts route must be a prefix route (/x/*)", where)
 		case r.Scripts != "" && r.Entrypoint != "":
 			bad("%s: entrypoint does not apply to a scripts route", where)
 		}
 		for _, m := range r.fileKeyProblems() {
+			bad("%s: %s", where, m)
+		}
+		for _, m := range r.wsgiProblems() {
 			bad("%s: %s", where, m)
 		}
 		for _, m := range envProblems(r.Env) {

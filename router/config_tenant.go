@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -51,6 +52,9 @@ type Tenant struct {
 type TenantLimits struct {
 	Limits
 	Rate Rate `toml:"rate"` // requests over it -> 429 with Retry-After
+	// BuildConcurrency is how many of the tenant's scripts build at once,
+	// in slots no other tenant takes; 0: [server] build_concurrency.
+	BuildConcurrency int `toml:"build_concurrency"`
 }
 
 // Rate is a request rate written "100/s", "600/m", "10/h" or "5/250ms".
@@ -241,6 +245,9 @@ func (c *Config) validateHosting() error {
 		for _, m := range t.Limits.Outbound.problems(false) {
 			bad("%s: limits: %s", where, m)
 		}
+		if t.Limits.BuildConcurrency < 0 {
+			bad("%s: limits: build_concurrency must be positive", where)
+		}
 		for _, m := range envProblems(t.Env) {
 			bad("%s: %s", where, m)
 		}
@@ -276,4 +283,29 @@ func (r Rate) perSecond() float64 {
 		return math.Inf(1)
 	}
 	return float64(r.N) / r.Per.Seconds()
+}
+
+// buildScope is a scope's share of the builds: slots of its own, so that
+// a tenant whose scripts build slowly (or never finish before
+// build_timeout) holds only its own slots while another tenant's scripts
+// build beside them.
+type buildScope struct {
+	once  sync.Once
+	n     int // the tenant's build_concurrency; 0: the server's
+	slots chan struct{}
+}
+
+// buildSlots are the scope's build slots, made on first use.
+func (sc *scope) buildSlots(srv Server) chan struct{} {
+	sc.builds.once.Do(func() {
+		n := sc.builds.n
+		if n <= 0 {
+			n = srv.BuildConcurrency
+		}
+		if n <= 0 {
+			n = DefaultServer.BuildConcurrency
+		}
+		sc.builds.slots = make(chan struct{}, n)
+	})
+	return sc.builds.slots
 }

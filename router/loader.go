@@ -53,6 +53,15 @@ type (
 		// and environment, which a driver's snapshot init gets.
 		InitArgs, InitEnv []string
 		ScratchSize       int64 // bytes the scratch folder may hold (0: the loader's default)
+		// BuildSlots are the build slots of the route's tenant (nil: the
+		// loader's own): one tenant's builds never hold another's.
+		BuildSlots chan struct{}
+		Reuse      bool // reset and keep instances that ended cleanly (wasi.Config.Reuse)
+		ReuseMax   int
+		// App: the driver's init also loads the application InitEnv
+		// names (wsgi.go); the snapshot is the program's own, released
+		// by its Close, and a failed init is Bind's error.
+		App bool
 	}
 	// OutboundConfig is a route's outbound HTTP policy (issue 16): its
 	// allowed hosts and its tenant's (nil: no cap), the limits, the
@@ -71,10 +80,8 @@ type (
 		Size        int
 		Cached      bool // found in the compilation cache
 		CompileTime time.Duration
-		// Deadline is how its guests are stopped at their deadline;
-		// DeadlineFallback, if not nil, why not the default way.
-		Deadline         string
-		DeadlineFallback error
+		// Deadline is how its guests are stopped at their deadline.
+		Deadline string
 		// Code is the bytes of its machine code, 0 when unknown;
 		// Released, that it is no longer in memory because every program
 		// of the module runs from a snapshot (whose code the snapshot's

@@ -180,10 +180,11 @@ environment = { URL = "%[1]s/echo" }
 }
 
 // TestOutboundSample: the outbound HTTP samples (Go through
-// samples/go/wasihttp and http.Client, Rust through the raw functions)
+// samples/outbound/quotes/wasihttp and http.Client, Rust through the raw functions)
 // call the stub API, served by a wasigate site as in samples/wasigate.toml,
-// and render it. Built in the sandbox like any script: the Go one imports
-// a package of this module (issue 16).
+// and render it. Built in the sandbox like any script: the Go one is a
+// folder that holds the package it imports, since a build sees nothing
+// else of the module around it.
 func TestOutboundSample(t *testing.T) {
 	if _, err := LoadConfig(filepath.Join(repoRoot, "samples", "wasigate.toml")); err != nil {
 		t.Fatalf("samples/wasigate.toml: %v", err)
@@ -200,7 +201,7 @@ scripts = "outbound"
 allowed_hosts = [%q]
 env = { API_URL = "%s/api/quotes" }
 `, api.URL, api.URL))
-	for _, script := range []string{"quotes.go", "quotes.rs"} {
+	for _, script := range []string{"quotes", "quotes.rs"} {
 		t.Run(script, func(t *testing.T) {
 			res, body := get(t, srv.URL+"/outbound/"+script)
 			// A cold build of net/http for wasip1 outlasts a request.

@@ -13,8 +13,8 @@ import (
 
 // snapScript prints what a snapshot must not freeze (issue 12): module
 // state, random (preloaded, so seeded in the init unless reseeded), the
-// time, the environment (os.environ and posix.environ, libc's copy) and
-// argv.
+// time, the environment (os.environ and posix.environ, libc's copy, with
+// the variable only the init's environment held) and argv.
 const snapScript = `import os, posix, random, sys, time
 count = 0
 count += 1
@@ -24,6 +24,9 @@ print("random=%r" % random.random())
 print("time=%d" % time.time_ns())
 print("x=%s" % os.environ.get("HTTP_X_REQ", "-"))
 print("posix=%s" % posix.environ.get(b"HTTP_X_REQ", b"-").decode())
+print("init=%s" % os.environ.get("WASIGATE_SNAPSHOT_INIT", "-"))
+print("posixinit=%s" % posix.environ.get(b"WASIGATE_SNAPSHOT_INIT", b"-").decode())
+print("getenv=%s" % (os.getenv("PYTHONDONTWRITEBYTECODE") or "-"))
 print("argv=%s" % "|".join(sys.argv[1:]))
 `
 
@@ -79,7 +82,12 @@ func TestPythonSnapshotIsolation(t *testing.T) {
 				if i == 2 {
 					x = "-"
 				}
-				want := map[string]string{"count": "1", "x": x, "posix": x, "argv": fmt.Sprintf("q%d|w%d", i, i)}
+				// The init's environment held WASIGATE_SNAPSHOT_INIT
+				// (wasi.InitMarkerEnv) and no request's does: a driver
+				// that did not replace os.environ and posix.environ
+				// would show it.
+				want := map[string]string{"count": "1", "x": x, "posix": x, "argv": fmt.Sprintf("q%d|w%d", i, i),
+					"init": "-", "posixinit": "-", "getenv": "1"}
 				for k, w := range want {
 					if got[k] != w {
 						t.Errorf("request %d: %s=%q; want %q", i, k, got[k], w)

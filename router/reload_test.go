@@ -297,12 +297,12 @@ module = "bad.wasm"
 	}
 }
 
-// TestReloadReleasesModules reloads 50 times, each time with a module that
+// TestReloadReleasesModules reloads 90 times, each time with a module that
 // compiles anew, and checks that the replaced modules are closed and the
 // heap does not grow with the number of reloads.
 func TestReloadReleasesModules(t *testing.T) {
 	if testing.Short() {
-		t.Skip("50 reloads")
+		t.Skip("90 reloads")
 	}
 	dir, rl, srv, _, retired := reloadSite(t, appConfig)
 	eng, _ := sharedEngine(t)
@@ -318,7 +318,10 @@ func TestReloadReleasesModules(t *testing.T) {
 		runtime.ReadMemStats(&ms)
 		return ms.HeapInuse
 	}
-	const reloads = 50
+	// 80 reloads measured against a bound of 2 MiB: the same 25 KiB a
+	// reload as 40 against 1 MiB, with room for what other tests' sites
+	// still do in the shared engine when the whole package runs.
+	const reloads = 90
 	var heapAt10 uint64
 	for i := range reloads {
 		replaceFile(t, filepath.Join(dir, "app.wasm"), withCustomSection(src, fmt.Sprintf("version %d", i)))
@@ -345,7 +348,7 @@ func TestReloadReleasesModules(t *testing.T) {
 	}
 	// Each leaked env.wasm keeps about 55 KiB of heap (measured without
 	// Module.Close: +2.2 MiB over 40 reloads, against -48 KiB with it).
-	if grew > 1<<20 {
+	if grew > 2<<20 {
 		t.Errorf("heap grew by %d KiB over %d reloads; want the replaced modules released", grew>>10, reloads-10)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -47,8 +48,9 @@ func (e *MissingInterpreterError) Error() string {
 }
 
 // loadInterpreters compiles the configured interpreters when a scripts
-// route may use them. A missing module is not an error, so that a site
-// serves its other scripts before, say, Ruby is installed: that
+// route may use them. A missing module fails the start, naming it and its
+// install command, unless the interpreter is optional: then the site
+// serves its other scripts before, say, Ruby is installed, and that
 // interpreter's scripts answer 500 naming the install command. A module
 // that is there but broken fails the start, like any route's module.
 func loadInterpreters(ctx context.Context, cfg *Config, opts Options) (map[string]*interpreter, []error) {
@@ -76,6 +78,10 @@ func loadInterpreters(ctx context.Context, cfg *Config, opts Options) (map[strin
 		out[in.Ext] = it
 		if _, err := os.Stat(it.path); errors.Is(err, fs.ErrNotExist) {
 			it.err = &MissingInterpreterError{Ext: in.Ext, Module: in.Module, Install: in.Install}
+			if !in.Optional {
+				errs = append(errs, fmt.Errorf("%w: %s: interpreter #%d %q: %w; or set optional = true to serve the other scripts without it", ErrConfig, cfg.File, i+1, in.Ext, it.err))
+				continue
+			}
 			opts.Log.Warn().Str("ext", in.Ext).Str("module", in.Module).Str("install", in.Install).
 				Msg("interpreter not installed: its scripts will answer 500")
 			continue
@@ -121,6 +127,8 @@ type scriptsHandler struct {
 	scope   *scope // the tenant's (or default site's) hooks: in-flight counts
 	// interpProgs are the interpreters bound to this route, by ext.
 	interpProgs map[string]Program
+	interpRC    map[string]RunConfig // what they were bound with, for WSGI apps (wsgi.go)
+	wsgi        wsgiApps
 	set         Scripts // the built scripts and their modules
 	// serve and run are the route's wrappers, built once (issue 11): the
 	// limiter around serveScript, the in-flight hook around runScript.
@@ -143,6 +151,9 @@ type scriptKey struct{}
 
 func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect http.Handler) (*scriptsHandler, error) {
 	interps, opts := sc.parts.interps, sc.parts.opts
+	if rt.app != "" && interps[pythonExt] == nil {
+		return nil, fmt.Errorf("%s is a WSGI application: it needs an [[interpreter]] with ext = %q (CPython, see README \"Python\")", rt.app, pythonExt)
+	}
 	dir, err := filepath.EvalSymlinks(cfg.Abs(rt.Scripts))
 	if err != nil {
 		return nil, fmt.Errorf("scripts: %w", err)
@@ -174,16 +185,29 @@ func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect h
 		scope:       sc,
 		loader:      opts.Loader,
 		interpProgs: map[string]Program{},
+		interpRC:    map[string]RunConfig{},
+		wsgi:        wsgiApps{apps: map[string]*wsgiApp{}, loads: make(chan struct{}, max(runtime.GOMAXPROCS(0)/2, 1))},
 	}
 	if s.tmpl.Sendfile, err = sc.sendfile(rt, volumes); err != nil {
 		root.Close()
 		return nil, err
 	}
+	// A .py with no [[interpreter]] for it must not look like a missing
+	// page: the start fails naming the extension to configure.
+	// A tenant's folder is the tenant's: what it holds never stops the
+	// server (every other tenant) from starting; its requests answer 500.
+	if err := s.unservedScripts(); err != nil && rt.Tenant == "" && !rt.OneScript {
+		root.Close()
+		return nil, err
+	} else if err != nil {
+		s.log.Warn().Err(err).Msg("scripts with no interpreter: they will answer 500")
+	}
 	// Go scripts start from a snapshot of the runtime's init (issue 12)
 	// unless the route says snapshot = false; each build says which, or
 	// why not, once.
 	s.set = opts.Loader.Scripts(RunConfig{Volumes: volumes, MemoryLimit: s.memory, MaxOpenFiles: s.files, Outbound: sc.outbound(rt),
-		NoSnapshot: rt.Snapshot != nil && !*rt.Snapshot}, s.moduleName,
+		Reuse: lim.reuse(), ReuseMax: lim.Concurrency,
+		NoSnapshot: rt.Snapshot != nil && !*rt.Snapshot, BuildSlots: sc.buildSlots(srv)}, s.moduleName,
 		func(full string, cached bool, d time.Duration, snap string) {
 			ev := s.log.Info()
 			if snap != "" && snap != "turned off" && !strings.HasPrefix(snap, "snapshot: ") {
@@ -210,6 +234,7 @@ func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect h
 		// requires the preload list (issue 12), unless the route or the
 		// interpreter says snapshot = false.
 		rc := RunConfig{Volumes: vols, MemoryLimit: s.memory, MaxOpenFiles: s.files, Preload: in.Preload,
+			Reuse: lim.reuse(), ReuseMax: lim.Concurrency,
 			NoSnapshot: (rt.Snapshot != nil && !*rt.Snapshot) || (in.Snapshot != nil && !*in.Snapshot),
 			// A driver (Python) starts from a snapshot of its
 			// interpreter's start-up and preloads (issue 12).
@@ -217,9 +242,21 @@ func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect h
 		if in.Scratch {
 			rc.Scratch, rc.ScratchSize = ScratchGuestDir, int64(in.ScratchSize)
 		}
+		s.interpRC[ext] = rc
+		if rt.app != "" {
+			// An application route runs its application only: no
+			// snapshot of the bare interpreter for it (wsgi.go).
+			continue
+		}
 		prog, err := in.mod.Bind(rc)
 		if err != nil {
 			return nil, fmt.Errorf("interpreter %s: %w", ext, err)
+		}
+		if ie, ok := prog.(interface{ InitError() error }); ok && ie.InitError() != nil {
+			// A preload that cannot be imported fails every request the
+			// same way: refuse to start, naming the list.
+			root.Close()
+			return nil, fmt.Errorf("interpreter %s: module %s: preload %q: %w", ext, in.Module, in.Preload, ie.InitError())
 		}
 		s.interpProgs[ext] = prog
 		info := InterpreterInfo{Ext: ext, Module: in.Module}
@@ -245,15 +282,31 @@ var (
 func (s *scriptsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	info := host.InfoFrom(r.Context()) // route and module set by tag
 	log := zerolog.Ctx(r.Context()).With().Str("route", s.rt.Path).Logger()
+	if s.rt.app != "" {
+		// A route that is one WSGI application: all of its paths are
+		// the application's PATH_INFO.
+		module := path.Join(s.rt.Scripts, s.rt.app)
+		info.Module = module
+		sr := &scriptRequest{entry: s.rt.app, module: module, log: log.With().Str("module", module).Logger()}
+		s.serve.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), scriptKey{}, sr)))
+		return
+	}
 
 	rest, _ := strings.CutPrefix(r.URL.Path, s.prefix+"/")
 	rawRest, _ := strings.CutPrefix(r.URL.EscapedPath(), s.prefix+"/")
-	name, _, _ := strings.Cut(rest, "/")
-	rawName, _, _ := strings.Cut(rawRest, "/")
-	entry, err := s.resolve(name)
+	// /s/blog/post.py/extra runs blog/post.py (scripts_locate.go).
+	name, entry, err := s.locate(rest)
+	rawName := firstSegments(rawRest, strings.Count(name, "/")+1)
 	if lower := strings.ToLower(rawName); strings.Contains(lower, "%2f") || strings.Contains(lower, "%5c") {
 		// An encoded slash would make the name a path.
 		entry, err = "", errNoScript
+	}
+	var nie *NoInterpreterError
+	if errors.As(err, &nie) {
+		// One event, the request's own, says why (route, module, id).
+		info.Reason, info.Err, info.Module = "toolchain", err, path.Join(s.rt.Scripts, nie.Name)
+		http.Error(w, "500 Internal Server Error: "+err.Error(), http.StatusInternalServerError)
+		return
 	}
 	if errors.Is(err, errNoScript) {
 		// A folder, its index, or a file (scripts_folder.go; issue 15).
@@ -312,6 +365,9 @@ func (s *scriptsHandler) serveScript(w http.ResponseWriter, r *http.Request) {
 	sr.h.Runner = runner
 	sr.h.Module = module
 	sr.h.Root = s.prefix + "/" + name // SCRIPT_NAME as requested: /s/NAME or /s/NAME.EXT
+	if s.rt.app != "" {
+		sr.h.Root = s.prefix // the route is the application
+	}
 	// What the build wait used of the timeout is not given again.
 	sr.h.Timeout = max(timeout-time.Since(start), time.Millisecond)
 	defer release() // also when the guest never ran
@@ -345,7 +401,14 @@ func (s *scriptsHandler) fail(w http.ResponseWriter, r *http.Request, log zerolo
 	body := "500 Internal Server Error: the script could not be built"
 	var te toolchainError
 	var me *MissingInterpreterError
+	var le *AppLoadError
 	switch {
+	case errors.As(err, &le):
+		// The traceback is the operator's, in the log; never the page's.
+		info.Reason = "load"
+		log.Error().Err(err).Int("status", http.StatusInternalServerError).Msg("WSGI application failed to load")
+		http.Error(w, "500 Internal Server Error: the application failed to load", http.StatusInternalServerError)
+		return
 	case errors.As(err, &me):
 		info.Reason = "toolchain"
 		body = "500 Internal Server Error: " + err.Error()
@@ -428,8 +491,14 @@ func (s *scriptsHandler) kindOf(name string) string {
 	if _, ok := s.interps[ext]; ok {
 		return ext
 	}
+	if _, ok := s.interps[pythonExt]; ok && ext == WSGIExt {
+		return ext
+	}
 	if s.loader.SourceKind(p) != "" {
 		return ext
+	}
+	if in, ok := s.interpFor(name); ok {
+		return in.Ext // a .cgi or extensionless file with a "#!" line
 	}
 	return ""
 }
@@ -454,7 +523,10 @@ type tooLargeError interface {
 // release when the request ends, whether the runner ran or not.
 func (s *scriptsHandler) runner(ctx context.Context, entry string) (host.Runner, func(), error) {
 	full := filepath.Join(s.dir, entry)
-	if in, ok := s.interps[filepath.Ext(entry)]; ok && s.loader.SourceKind(full) == "" {
+	if callable := s.wsgiCallable(entry); callable != "" {
+		return s.wsgiRunner(ctx, entry, callable)
+	}
+	if in, ok := s.interpFor(entry); ok && s.loader.SourceKind(full) == "" {
 		if in.err != nil {
 			return nil, nil, in.err
 		}
@@ -468,6 +540,7 @@ func (s *scriptsHandler) runner(ctx context.Context, entry string) (host.Runner,
 // close is called when the site is retired and its requests have ended.
 func (s *scriptsHandler) close() {
 	s.set.Close()
+	s.closeApps()
 	s.root.Close()
 }
 
@@ -513,11 +586,22 @@ func (s *scriptsHandler) prebuild(ctx context.Context) {
 	}
 	for _, e := range entries {
 		kind := s.kindOf(e.Name())
-		if kind == "" || s.interps[kind] != nil {
-			continue
-		}
 		if ctx.Err() != nil {
 			return
+		}
+		if s.rt.app != "" && e.Name() != s.rt.app {
+			continue // an application route serves its one entry
+		}
+		if callable := s.wsgiCallable(e.Name()); callable != "" {
+			// Loaded now rather than by its first request; a failure is
+			// logged by the load and answered by that request.
+			if _, release, err := s.wsgiRunner(ctx, e.Name(), callable); err == nil {
+				release()
+			}
+			continue
+		}
+		if kind == "" || s.interps[kind] != nil {
+			continue
 		}
 		if err := s.set.Build(ctx, filepath.Join(s.dir, e.Name())); err != nil && ctx.Err() == nil {
 			s.log.Warn().Str("module", path.Join(s.rt.Scripts, e.Name())).Err(err).Msg("prebuild: script failed to build")

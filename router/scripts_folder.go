@@ -3,7 +3,6 @@ package router
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/http"
 	"path"
 	"path/filepath"
@@ -70,20 +69,42 @@ func (s *scriptsHandler) folderRequest(w http.ResponseWriter, r *http.Request, r
 			redirectSlash(w, r)
 			return ""
 		}
+		// An index refused as a file (index.php with no interpreter
+		// for it) lets the next one answer; when none does, the first
+		// refusal is the 404's reason.
+		var first *refusal
 		for _, name := range s.index() {
 			rel := path.Join(folder, name)
 			if s.kindOf(rel) != "" {
 				return rel
 			}
-			if s.rt.Static && s.serveStatic(w, r, rel) {
+			if !s.rt.Static {
+				continue
+			}
+			done, ref := s.serveStatic(w, r, rel)
+			if done {
 				return ""
 			}
+			if first == nil && ref != nil {
+				first = ref
+			}
+		}
+		if first != nil {
+			s.refused(w, r, folder, first)
+			return ""
 		}
 		s.notFound(w, r)
 		return ""
 	}
-	if s.rt.Static && s.serveStatic(w, r, folder) {
-		return ""
+	if s.rt.Static {
+		done, ref := s.serveStatic(w, r, folder)
+		if done {
+			return ""
+		}
+		if ref != nil {
+			s.refused(w, r, folder, ref)
+			return ""
+		}
 	}
 	s.notFound(w, r)
 	return ""
@@ -124,57 +145,135 @@ func (s *scriptsHandler) isFolder(rel string) bool {
 	return err == nil && st.IsDir()
 }
 
-// errSource refuses a file of the folder that is a script or a source.
-var errSource = errors.New("a script's source is never served as a file")
+// Why a static file is refused, each a 404 (what Apache answers for a
+// file it denies, so that a probe learns nothing) with one event.
+var (
+	errSource  = errors.New("a script or a source is never served as a file")
+	errLinkOut = errors.New("a symbolic link leading out of the folder is not followed")
+)
+
+// refusal is a static file refused, with the reason its event carries.
+type refusal struct {
+	reason string
+	err    error
+}
+
+// sourceExts are extensions of scripts and sources: never served as files,
+// whether or not an interpreter is configured for them, since a server
+// elsewhere (or this one, once one is) runs them and their text may hold
+// what the script keeps to itself. The toolchains' own kinds (.go, .c,
+// .rs, .wat, .wasm) come from the loader, configured interpreters from
+// the route; these are the rest that CGI servers run or include.
+var sourceExts = map[string]bool{
+	".py": true, ".pyc": true, ".wsgi": true, ".rb": true, ".php": true, ".phtml": true,
+	".pl": true, ".pm": true, ".sh": true, ".cgi": true, ".h": true,
+}
 
 // serveStatic serves rel as a file with net/http's semantics (Content-Type,
-// ETag and Last-Modified, Range, HEAD, 304). It reports false, having
-// written nothing, when rel is no servable file. Scripts and their
-// sources are never served, nor is anything under a script folder (a Go
-// program), whatever static says; the os.Root keeps links inside.
-func (s *scriptsHandler) serveStatic(w http.ResponseWriter, r *http.Request, rel string) bool {
-	if err := s.servable(rel); err != nil {
-		return false
+// ETag and Last-Modified, Range, HEAD, 304). It reports whether it
+// answered; when it did not, having written nothing, the refusal says why
+// (nil: there is no such file). Scripts and their sources are never
+// served, nor is anything under a script folder (a Go program), whatever
+// static says, nor anything but a regular file.
+func (s *scriptsHandler) serveStatic(w http.ResponseWriter, r *http.Request, rel string) (bool, *refusal) {
+	target, ref := s.servable(rel)
+	if ref != nil || target == "" {
+		return false, ref
 	}
-	f, err := s.root.Open(rel)
+	f, err := openRegular(s.root, target)
+	if errors.Is(err, errSpecialFile) {
+		return false, &refusal{"special file", err}
+	}
 	if err != nil {
-		return false
+		return false, nil
 	}
 	defer f.Close()
 	st, err := f.Stat()
-	if err != nil || !st.Mode().IsRegular() {
-		return false
+	if err != nil {
+		return false, nil
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		host.InfoFrom(r.Context()).Reason = "method"
 		w.Header().Set("Allow", "GET, HEAD")
 		http.Error(w, "405 Method Not Allowed", http.StatusMethodNotAllowed)
-		return true
+		return true, nil
 	}
 	info := host.InfoFrom(r.Context())
 	info.Module = path.Join(s.rt.Scripts, rel)
 	// A validator from size and time, as Apache's default FileETag.
 	w.Header().Set("ETag", fmt.Sprintf(`"%x-%x"`, st.Size(), st.ModTime().UnixNano()))
 	http.ServeContent(w, r, path.Base(rel), st.ModTime(), f)
-	return true
+	return true, nil
 }
 
-// servable checks rel and each folder above it: none may be a script (a
-// Go folder, a source a toolchain builds, an interpreter's script) or a
-// build file.
-func (s *scriptsHandler) servable(rel string) error {
+// refused answers a static file refused: 404, and the reason and error on
+// the request's event.
+func (s *scriptsHandler) refused(w http.ResponseWriter, r *http.Request, rel string, ref *refusal) {
+	info := host.InfoFrom(r.Context())
+	info.Module = path.Join(s.rt.Scripts, rel)
+	info.Reason, info.Err = ref.reason, ref.err
+	http.Error(w, "404 page not found", http.StatusNotFound)
+}
+
+// servable decides on rel and on what it resolves to: the name of the
+// folder's file that would be opened (no link left in it), or "" when
+// there is none, or the refusal. A link is followed here, once, so that
+// the file it leads to is judged by its own name: alias.txt -> state.go
+// is a source, and a link to a hidden name or out of the folder is not
+// served either.
+func (s *scriptsHandler) servable(rel string) (string, *refusal) {
 	if rel == "" || !cleanRel(rel) {
-		return fs.ErrNotExist
+		return "", nil
 	}
+	if err := s.notSource(rel); err != nil {
+		return "", &refusal{"source", fmt.Errorf("%s: %w", rel, err)}
+	}
+	full, err := filepath.EvalSymlinks(filepath.Join(s.dir, filepath.FromSlash(rel)))
+	if err != nil {
+		return "", nil // missing, or a dangling link
+	}
+	to, err := filepath.Rel(s.dir, full)
+	if err != nil || to == ".." || strings.HasPrefix(to, ".."+string(filepath.Separator)) {
+		return "", &refusal{"link", fmt.Errorf("%s: %w", rel, errLinkOut)}
+	}
+	to = filepath.ToSlash(to)
+	if to == rel {
+		return to, nil
+	}
+	if !cleanRel(to) || to == "." {
+		return "", &refusal{"link", fmt.Errorf("%s leads to %s: %w", rel, to, errSource)}
+	}
+	if err := s.notSource(to); err != nil {
+		return "", &refusal{"source", fmt.Errorf("%s leads to %s: %w", rel, to, err)}
+	}
+	return to, nil
+}
+
+// notSource checks rel by its names: neither rel nor a folder above it
+// may be a script (a Go folder, a source a toolchain builds, an
+// interpreter's script) or a build file, and its extension may be no
+// script's or source's, in any case.
+func (s *scriptsHandler) notSource(rel string) error {
 	segs := strings.Split(rel, "/")
 	for i := range segs {
-		p := strings.Join(segs[:i+1], "/")
-		if s.kindOf(p) != "" {
+		if s.kindOf(strings.Join(segs[:i+1], "/")) != "" {
 			return errSource
 		}
 	}
 	leaf := segs[len(segs)-1]
-	if _, ok := s.interps[filepath.Ext(leaf)]; ok || sourceNames[leaf] || s.loader.SourceKind(filepath.Join(s.dir, rel)) != "" {
+	ext := strings.ToLower(filepath.Ext(leaf))
+	if sourceNames[leaf] || sourceExts[ext] {
+		return errSource
+	}
+	for e := range s.interps {
+		if strings.ToLower(e) == ext {
+			return errSource
+		}
+	}
+	// The loader knows its kinds by extension (and a Go folder by its
+	// files): ask about the name with its extension in lower case.
+	if s.loader.SourceKind(filepath.Join(s.dir, filepath.FromSlash(rel))) != "" ||
+		(ext != "" && s.loader.SourceKind(filepath.Join(s.dir, "x"+ext)) != "") {
 		return errSource
 	}
 	return nil

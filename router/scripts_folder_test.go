@@ -1,6 +1,7 @@
 package router
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -58,7 +59,7 @@ func TestScriptsFolders(t *testing.T) {
 		{"static index", "/s/docs/", 200, "<h1>docs</h1>\n", "Content-Type: text/html; charset=utf-8"},
 		{"static file", "/s/style.css", 200, "body { color: red }\n", "Content-Type: text/css; charset=utf-8"},
 		{"static file in a subfolder", "/s/sub/ok.txt", 200, "ok\n", ""},
-		{"script source in a subfolder", "/s/lib/helper.tpl", 404, "", ""},
+		{"script in a subfolder runs, as ScriptAlias does", "/s/lib/helper.tpl", 200, "/s/lib/helper.tpl|/cgi-bin/lib/helper.tpl|/cgi-bin|\n", ""},
 		{"build file", "/s/go.mod", 404, "", ""},
 		{"hidden file", "/s/.secret", 404, "", ""},
 		{"hidden file in a subfolder", "/s/sub/.hidden", 404, "", ""},
@@ -158,4 +159,88 @@ func readAll(t *testing.T, res *http.Response) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestScriptsSourcesNeverServed: with static = true, no script or source
+// is served as a file, by its name or through a link with a harmless one,
+// whether an interpreter is configured for its extension or not; each is
+// a 404 with one event saying why. A link to a servable file is served.
+func TestScriptsSourcesNeverServed(t *testing.T) {
+	dir := t.TempDir()
+	sc := filepath.Join(dir, "scripts")
+	for _, n := range []string{"x.sh", "x.cgi", "app.wsgi", "lib.h",
+		"state.go", "hello.wat", "mod.wasm", "prog.c", "prog.rs", "page.tpl"} {
+		writeFile(t, filepath.Join(sc, n), "secret source of "+n+"\n")
+	}
+	// Scripts no interpreter serves stop the start (TestScriptsStartFailures):
+	// these arrive once the server runs, as an upload would.
+	late := []string{"x.php", "x.py", "x.rb", "x.pl", "X.PY", "x.Php", "sub/index.php"}
+	writeFile(t, filepath.Join(sc, ".secret"), "secret\n")
+	writeFile(t, filepath.Join(sc, "ok.txt"), "ok\n")
+	for link, target := range map[string]string{
+		"alias.txt": "state.go", "alias.css": "x.php", "alias.html": "hello.wat", "upper.txt": "X.PY",
+		"hidden.txt": ".secret", "ok-alias.txt": "ok.txt", "deep.txt": "sub/index.php", "page.tpl.txt": "page.tpl",
+	} {
+		if err := os.Symlink(target, filepath.Join(sc, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv, logs := scriptsSite(t, dir, fmt.Sprintf(`
+[[interpreter]]
+ext = ".tpl"
+module = %q
+
+[[route]]
+path = "/s/*"
+scripts = "scripts"
+static = true
+index = ["index.php", "index.html"]
+`, guest("tpl.wasm")))
+	for _, n := range late {
+		writeFile(t, filepath.Join(sc, n), "secret source of "+n+"\n")
+	}
+	cases := []struct {
+		target string
+		status int
+		reason string
+	}{
+		{"/s/x.php", 500, "toolchain"}, // a script with no interpreter: 500 naming it
+		{"/s/x.py", 500, "toolchain"},  // a script with no interpreter: 500 naming it
+		{"/s/x.rb", 500, "toolchain"},  // a script with no interpreter: 500 naming it
+		{"/s/x.sh", 404, "source"},
+		{"/s/x.pl", 500, "toolchain"}, // a script with no interpreter: 500 naming it
+		{"/s/x.cgi", 404, "source"},
+		{"/s/app.wsgi", 404, "source"},
+		{"/s/X.PY", 404, "source"},
+		{"/s/x.Php", 404, "source"},
+		{"/s/lib.h", 404, "source"},
+		{"/s/alias.txt", 404, "source"},
+		{"/s/alias.css", 404, "source"},
+		{"/s/alias.html", 404, "source"},
+		{"/s/upper.txt", 404, "source"},
+		{"/s/deep.txt", 404, "source"},
+		{"/s/page.tpl.txt", 404, "source"},
+		{"/s/hidden.txt", 404, "link"},
+		{"/s/sub/", 404, "source"},
+		{"/s/ok.txt", 200, ""},
+		{"/s/ok-alias.txt", 200, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.target, func(t *testing.T) {
+			res, b := doRaw(t, "GET", srv.URL, c.target, "", nil)
+			if res.StatusCode != c.status {
+				t.Fatalf("got %d %q; want %d", res.StatusCode, b, c.status)
+			}
+			if strings.Contains(b, "secret") {
+				t.Errorf("got body %q; want no source", b)
+			}
+			evs := requestEvents(t, logs, res.Header.Get("X-Request-Id"))
+			if len(evs) != 1 || evs[0].str("reason") != c.reason {
+				t.Fatalf("got events %v; want one with reason %q", evs, c.reason)
+			}
+			if c.reason != "" && (evs[0].str("error") == "" || evs[0].str("route") != "/s/*") {
+				t.Errorf("got event %v; want the route and the error", evs[0])
+			}
+		})
+	}
 }

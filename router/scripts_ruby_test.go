@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,9 +19,7 @@ import (
 // still sees its own state: a global counter at 1, its own rand and time,
 // its own ENV (a hostile header value verbatim), ARGV and $0.
 func TestScriptsRubySnapshot(t *testing.T) {
-	if _, err := os.Stat(rubyWasm); err != nil {
-		t.Skip("ruby.wasm not installed")
-	}
+	needRuby(t)
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "scripts", "iso.rb"), `$count = ($count || 0) + 1
 print "Content-Type: text/plain\n\n"

@@ -193,6 +193,7 @@ module = %q
 ext = ".rb"
 module = %q
 install = "npm install --prefix samples/ruby"
+optional = true
 
 [[route]]
 path = "/s/*"
@@ -254,9 +255,7 @@ func TestScriptsLanguages(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.name == "ruby" {
-				if _, err := os.Stat(rubyWasm); err != nil && !requireToolchains() {
-					t.Skip("ruby.wasm not installed: npm install --prefix samples/ruby")
-				}
+				needRuby(t)
 			}
 			method := tt.method
 			if method == "" {
@@ -368,6 +367,11 @@ func TestScriptsNames(t *testing.T) {
 	writeFile(t, filepath.Join(scripts, ".hidden.tpl"), "Content-Type: text/plain\n\nhidden\n")
 	writeFile(t, filepath.Join(scripts, "notes.txt"), "not a script")
 	writeFile(t, filepath.Join(scripts, "sub", "inner.tpl"), "Content-Type: text/plain\n\ninner\n")
+	if err := os.MkdirAll(filepath.Join(scripts, "blog", "2024"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, filepath.Join(scripts, "info.tpl"), filepath.Join(scripts, "blog", "2024", "post.tpl"))
+	writeFile(t, filepath.Join(scripts, ".private", "x.tpl"), "Content-Type: text/plain\n\nprivate\n")
 	writeFile(t, filepath.Join(dir, "outside", "secret.tpl"), "Content-Type: text/plain\n\nsecret\n")
 	for link, target := range map[string]string{"out.tpl": "../outside/secret.tpl", "alias.tpl": "info.tpl", "outdir": "../outside"} {
 		if err := os.Symlink(target, filepath.Join(scripts, link)); err != nil {
@@ -399,7 +403,14 @@ func TestScriptsNames(t *testing.T) {
 		{"encoded dot dot", "/s/%2e%2e/test.toml", 404, "404"},
 		{"encoded slash", "/s/sub%2Finner.tpl", 404, "404"},
 		{"encoded backslash", "/s/sub%5Cinner.tpl", 404, "404"},
-		{"sub folder", "/s/sub/inner.tpl", 404, "404"},
+		// As Apache's ScriptAlias: folders, then the script, then PATH_INFO.
+		{"sub folder", "/s/sub/inner.tpl", 200, "inner\n"},
+		{"nested path info", "/s/blog/2024/post.tpl/extra/x", 200, "SCRIPT_NAME=/s/blog/2024/post.tpl PATH_INFO=/extra/x argv1=/cgi-bin/blog/2024/post.tpl\n"},
+		{"nested without ext", "/s/blog/2024/post/x", 200, "SCRIPT_NAME=/s/blog/2024/post PATH_INFO=/x argv1=/cgi-bin/blog/2024/post.tpl\n"},
+		{"nested unknown", "/s/blog/2024/nothing.tpl", 404, "404"},
+		{"nested encoded slash", "/s/blog%2F2024/post.tpl", 404, "404"},
+		{"nested dot dot", "/s/blog/../info.tpl", 404, "404"},
+		{"hidden folder", "/s/.private/x.tpl", 404, "404"},
 		{"symlink out", "/s/out.tpl", 404, "404"},
 		{"symlink to a folder out", "/s/outdir/secret.tpl", 404, "404"},
 		{"symlink in", "/s/alias.tpl", 200, "SCRIPT_NAME=/s/alias.tpl PATH_INFO= argv1=/cgi-bin/alias.tpl\n"},
@@ -427,7 +438,9 @@ func TestScriptsNames(t *testing.T) {
 func TestScriptsConcurrentBuild(t *testing.T) {
 	dir := t.TempDir()
 	writeScripts(t, filepath.Join(dir, "scripts"), "info.tpl")
-	srv, logs := scriptsSite(t, dir, scriptsConfig(""))
+	// A timeout far past a Go build's, so that a slow machine's build is
+	// waited for rather than answered 503 "still building".
+	srv, logs := scriptsSite(t, dir, scriptsConfig(`timeout = "120s"`))
 	// New content, so that no build cache already has it.
 	writeFile(t, filepath.Join(dir, "scripts", "slow.go"), fmt.Sprintf(`package main
 

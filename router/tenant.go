@@ -28,6 +28,7 @@ type scope struct {
 	onRun    func(tenant, route string, delta int)
 	parts    *siteParts
 	out      outboundScope // config_outbound.go
+	builds   buildScope    // config_tenant.go
 }
 
 func defaultScope(defaults Limits, opts Options) *scope {
@@ -98,6 +99,7 @@ func buildTenants(ctx context.Context, cfg *Config, fallback http.Handler, defau
 			caps:     tl,
 			baseEnv:  t.Env,
 			onRun:    parts.opts.Running,
+			builds:   buildScope{n: t.Limits.BuildConcurrency},
 		}
 		if t.Limits.Rate.N > 0 {
 			sc.around = append(sc.around, newBucket(t.Limits.Rate).wrap)

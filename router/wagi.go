@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+	"github.com/go-chi/chi/v5"
 )
 
 // wagiModule is one [[module]] table of WAGI's modules.toml.
@@ -142,12 +143,28 @@ func parseWAGIRoutes(text string) ([]subRoute, error) {
 		if !strings.HasPrefix(s.pattern, "/") {
 			return nil, fmt.Errorf("%w: line %d: path %q must start with /", ErrRoutesAnswer, i+1, f[0])
 		}
+		if err := chiPattern(s.pattern); err != nil {
+			return nil, fmt.Errorf("%w: line %d: path %q: %v", ErrRoutesAnswer, i+1, f[0], err)
+		}
 		subs = append(subs, s)
 	}
 	if len(subs) == 0 {
 		return nil, fmt.Errorf("%w: no routes; a module exporting _routes must print at least one \"/path entrypoint\" line", ErrRoutesAnswer)
 	}
 	return subs, nil
+}
+
+// chiPattern reports what chi would panic on when routing pattern (a
+// broken regexp, a wildcard before the end, a parameter twice): a
+// module's text must fail its route, not the server.
+func chiPattern(pattern string) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("not a routable path: %v", p)
+		}
+	}()
+	chi.NewRouter().Handle(pattern, http.NotFoundHandler())
+	return nil
 }
 
 // wagiPattern turns WAGI's route syntax into a chi pattern.

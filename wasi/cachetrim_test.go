@@ -103,11 +103,11 @@ func TestCacheTrimAtBound(t *testing.T) {
 	mods := compileFiles(t, e, helloVersion(t, 1), helloVersion(t, 2), helloVersion(t, 3))
 	var hashes []string
 	for i, m := range mods {
-		hashes = append(hashes, m.Hash)
+		hashes = append(hashes, wasi.MarkerKey(m.Hash))
 		m.Close(ctx)
 		// Used an hour apart, the first longest ago.
 		when := time.Now().Add(time.Duration(i-3) * time.Hour)
-		if err := os.Chtimes(filepath.Join(dir, "seen", m.Hash), when, when); err != nil {
+		if err := os.Chtimes(filepath.Join(dir, "seen", wasi.MarkerKey(m.Hash)), when, when); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -151,7 +151,7 @@ func TestCacheTrimKeepsInUse(t *testing.T) {
 	e := newCacheEngine(t, dir, 1)
 	mods := compileFiles(t, e, helloVersion(t, 1), helloVersion(t, 2))
 	for i, m := range mods {
-		if !markerExists(dir, m.Hash) {
+		if !markerExists(dir, wasi.MarkerKey(m.Hash)) {
 			t.Errorf("module %d in use: its compiled code was trimmed", i+1)
 		}
 	}
@@ -163,7 +163,7 @@ func TestCacheTrimKeepsInUse(t *testing.T) {
 	for i, c := range []struct {
 		hash string
 		want bool
-	}{{mods[0].Hash, false}, {mods[1].Hash, true}, {third.Hash, true}} {
+	}{{wasi.MarkerKey(mods[0].Hash), false}, {wasi.MarkerKey(mods[1].Hash), true}, {wasi.MarkerKey(third.Hash), true}} {
 		if got := markerExists(dir, c.hash); got != c.want {
 			t.Errorf("module %d: compiled code kept %v; want %v", i+1, got, c.want)
 		}
@@ -242,7 +242,7 @@ func TestScriptsDropSupersededVersions(t *testing.T) {
 
 	// A version a request still runs is kept until the request ends.
 	p, release := acquire(edits)
-	running := p.Module().Hash
+	running := wasi.MarkerKey(p.Module().Hash)
 	edit(edits + 1)
 	_, r2 := acquire(edits + 1)
 	r2()

@@ -2,6 +2,7 @@ package wasi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -25,13 +26,13 @@ const (
 	DeadlineWazero = "wazero"
 )
 
-// deadlines is the part of the Engine that knows how guests are stopped.
+// deadlines is the part of the Engine that knows how guests are stopped
+// and validates modules before they are rewritten.
 type deadlines struct {
 	instrument bool // Options.Deadline is DeadlineInstrument
 
-	mu       sync.Mutex
-	fallback wazero.Runtime // with WithCloseOnContextDone, made on first use
-	cfg      wazero.RuntimeConfig
+	mu        sync.Mutex
+	validator wazero.Runtime // compiles originals only to validate them, made on first use
 }
 
 // checkDeadlineMode validates Options.Deadline.
@@ -45,49 +46,63 @@ func checkDeadlineMode(mode string) (instrument bool, err error) {
 	return false, fmt.Errorf("deadline %q: want %q or %q", mode, DeadlineInstrument, DeadlineWazero)
 }
 
-// rewriteDeadline instruments wasm when the engine does. It returns the
-// module to compile and the runtime to compile it in: a module the
-// rewriter cannot handle goes to a second runtime with wazero's own check,
-// and m.DeadlineFallback says why.
-func (e *Engine) rewriteDeadline(ctx context.Context, m *Module, wasm []byte) ([]byte, wazero.Runtime, error) {
+// ErrReservedName is returned by Compile for a module that imports or
+// exports a name starting with "wasigate.", which the deadline checks use.
+var ErrReservedName = rewrite.ErrReservedName
+
+// ErrNotInstrumented is returned by Compile for a module wazero accepts
+// but the deadline rewriter cannot read: it is refused rather than run
+// without checks. Options.Deadline = DeadlineWazero runs it with wazero's.
+var ErrNotInstrumented = rewrite.ErrNoInstrument
+
+// rewriteDeadline instruments wasm when the engine does. Every module is
+// instrumented or refused: wazero's own check misses plain recursion and
+// long bulk instructions (a guest that never passes through Go again
+// stalls every stop-the-world of the process), so it is used only when the
+// operator asks for it.
+func (e *Engine) rewriteDeadline(m *Module, wasm []byte) ([]byte, error) {
 	if !e.dl.instrument {
 		m.Deadline = DeadlineWazero
-		return wasm, e.rt, nil
+		return wasm, nil
 	}
 	out, err := rewrite.Instrument(wasm)
-	if err == nil {
-		m.Deadline, m.interrupt = DeadlineInstrument, true
-		return out, e.rt, nil
+	if err != nil {
+		return nil, fmt.Errorf("deadline checks: %w", err)
 	}
-	m.Deadline, m.DeadlineFallback = DeadlineWazero, err
-	rt, err := e.fallbackRuntime(ctx)
-	return wasm, rt, err
+	m.Deadline, m.interrupt = DeadlineInstrument, true
+	return out, nil
 }
 
-// fallbackRuntime returns the runtime with wazero's check, making it (and
-// its WASI module) on first use.
-func (e *Engine) fallbackRuntime(ctx context.Context) (wazero.Runtime, error) {
+// validate compiles the module exactly as given, before any rewrite,
+// in a runtime kept for that and throws the result away. The rewrites
+// append globals, locals, labels and exports: a module naming an index it
+// never declared (invalid as given) could become valid afterwards and
+// reach the deadline checks' counter or flag. wazero's interpreter
+// validates as its compiler does and compiles faster.
+func (e *Engine) validate(ctx context.Context, wasm []byte) error {
 	e.dl.mu.Lock()
-	defer e.dl.mu.Unlock()
-	if e.dl.fallback != nil {
-		return e.dl.fallback, nil
+	if e.dl.validator == nil {
+		e.dl.validator = wazero.NewRuntimeWithConfig(context.Background(), wazero.NewRuntimeConfigInterpreter())
 	}
-	rt := wazero.NewRuntimeWithConfig(ctx, e.dl.cfg.WithCloseOnContextDone(true))
-	if err := instantiateWASI(ctx, rt); err != nil {
-		rt.Close(ctx)
-		return nil, fmt.Errorf("instantiate wasi: %w", err)
+	rt := e.dl.validator
+	e.dl.mu.Unlock()
+	c, err := compileModule(ctx, rt, wasm)
+	if err != nil {
+		if errors.Is(err, ErrMalformedModule) {
+			return err
+		}
+		return fmt.Errorf("%w: %w", ErrMalformedModule, err)
 	}
-	e.dl.fallback = rt
-	return rt, nil
+	return c.Close(ctx)
 }
 
-// closeFallback closes the fallback runtime, if there is one.
-func (e *Engine) closeFallback(ctx context.Context) {
+// closeValidator closes the validating runtime, if there is one.
+func (e *Engine) closeValidator(ctx context.Context) {
 	e.dl.mu.Lock()
 	defer e.dl.mu.Unlock()
-	if e.dl.fallback != nil {
-		e.dl.fallback.Close(ctx)
-		e.dl.fallback = nil
+	if e.dl.validator != nil {
+		e.dl.validator.Close(ctx)
+		e.dl.validator = nil
 	}
 }
 

@@ -15,8 +15,6 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/tetratelabs/wazero"
 )
 
 var deadlineModes = []string{"none", DeadlineWazero, DeadlineInstrument}
@@ -27,7 +25,7 @@ func modeEngine(b *testing.B, mode string) *Engine {
 	e := newBenchEngine(b, mode == DeadlineWazero)
 	e.guard.SetNiceAfter(-1) // every guest at normal priority: measure the guest alone
 	if mode == DeadlineInstrument {
-		e.dl = deadlines{instrument: true, cfg: wazero.NewRuntimeConfigCompiler().WithCompilationCache(e.cache)}
+		e.dl = deadlines{instrument: true}
 	}
 	b.Cleanup(func() { e.Close(context.Background()) })
 	return e
@@ -41,7 +39,7 @@ func modeProgram(b *testing.B, mode, path string, c Config) *Program {
 		b.Fatal(err)
 	}
 	if mode == DeadlineInstrument && m.Deadline != DeadlineInstrument {
-		b.Fatalf("%s not instrumented: %v", path, m.DeadlineFallback)
+		b.Fatalf("%s not instrumented (Deadline %q)", path, m.Deadline)
 	}
 	p, err := m.Prepare(c)
 	if err != nil {

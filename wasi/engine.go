@@ -37,10 +37,12 @@ type Options struct {
 	// guests get only the CPU time that short requests leave. 0 means
 	// DefaultNiceAfter; negative keeps every guest at normal priority.
 	NiceAfter time.Duration
-	// Tune lets the engine raise GOMAXPROCS and GOGC while guests run
-	// past NiceAfter, and restore them afterwards (see internal/tune); a
-	// setting given in the environment is left alone. For a server: it
-	// changes process-wide settings.
+	// Tune lets the engine raise GOGC while guests run past NiceAfter,
+	// and restore it afterwards (see internal/tune); a GOGC given in the
+	// environment is left alone. For a server: it changes a process-wide
+	// setting. GOMAXPROCS is set once, when the first such engine is
+	// made, never while guests run: a change stops the world, which waits
+	// on every running guest.
 	Tune bool
 	// Deadline is how a guest is stopped at its deadline: DeadlineInstrument
 	// (also "") or DeadlineWazero (deadline.go).
@@ -73,6 +75,7 @@ type Engine struct {
 	pools       poolSet
 	dl          deadlines     // deadline.go
 	snapTimeout time.Duration // Options.SnapshotInitTimeout
+	inits       runningInits  // snapshot inits not yet returned (snapinit.go)
 	maxAge      time.Duration // Options.CacheMaxAge, the default applied
 	pruneOnce   sync.Once     // pruneSnapshots (snapcache.go)
 	maxModule   int64         // Options.MaxModuleSize, the default applied
@@ -121,7 +124,7 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 		e.cache = cache
 		cfg = cfg.WithCompilationCache(cache)
 	}
-	e.dl = deadlines{instrument: instrument, cfg: cfg}
+	e.dl = deadlines{instrument: instrument}
 	e.rt = wazero.NewRuntimeWithConfig(ctx, cfg.WithCloseOnContextDone(!instrument))
 	if err := instantiateWASI(ctx, e.rt); err != nil {
 		e.rt.Close(ctx)
@@ -141,6 +144,9 @@ func instantiateWASI(ctx context.Context, rt wazero.Runtime) error {
 	b := rt.NewHostModuleBuilder(wasi_snapshot_preview1.ModuleName)
 	wasi_snapshot_preview1.NewFunctionExporter().ExportFunctions(b)
 	exportEnviron(b)
+	if err := exportCallState(ctx, rt, b); err != nil {
+		return err
+	}
 	if _, err := b.Instantiate(ctx); err != nil {
 		return err
 	}
@@ -170,8 +176,13 @@ func (e *Engine) MemoryRescued() int { return int(e.pools.stats.rescued.Load()) 
 
 // Close releases the runtime, every module and the pooled memory.
 func (e *Engine) Close(ctx context.Context) error {
+	if !e.inits.wait(initCloseWait) {
+		// Unmapping code and memory under a running guest would crash
+		// the process; it is ending or reloading anyway.
+		return errInitRunning
+	}
 	err := e.rt.Close(ctx)
-	e.closeFallback(ctx)
+	e.closeValidator(ctx)
 	if e.cache != nil {
 		e.cache.Close(ctx)
 	}
@@ -201,7 +212,7 @@ func (e *Engine) CompileFile(ctx context.Context, path string) (*Module, error) 
 		return nil, err
 	}
 	m.readFrom(path)
-	e.holdFor(m, e.markerPath(m.Hash))
+	e.holdFor(m, e.markerPath(validatedKey(m.Hash)))
 	return m, nil
 }
 
@@ -274,7 +285,7 @@ func (e *Engine) Load(ctx context.Context, path string, b *toolchain.Builder) (*
 	}
 	m.goFallback = fallback
 	m.readFrom(wasmPath)
-	e.holdFor(m, append(held, e.markerPath(m.Hash))...)
+	e.holdFor(m, append(held, e.markerPath(validatedKey(m.Hash)))...)
 	if fresh {
 		e.trimCache()
 	}
@@ -292,13 +303,16 @@ var coalesceGap = 4096
 
 // Compile compiles wasm once, through the on-disk cache when the engine has
 // one. name is used in errors and logs.
+//
+// # Errors
+//
+// A module is refused, before anything runs, with an error wrapping
+// ErrModuleBounds (it declares more than it holds), ErrMalformedModule
+// (wazero does not accept it as given), ErrReservedName or
+// ErrNotInstrumented (deadline.go).
 func (e *Engine) Compile(ctx context.Context, name string, wasm []byte) (*Module, error) {
 	sum := sha256.Sum256(wasm)
 	m := &Module{engine: e, Name: name, Size: len(wasm), Hash: hex.EncodeToString(sum[:])}
-	var snapshot map[string]bool
-	if e.sealed != nil {
-		snapshot, m.Cached = e.sealed.before(m.Hash)
-	}
 	if e.workers > 0 {
 		ctx = experimental.WithCompilationWorkers(ctx, e.workers)
 	}
@@ -307,7 +321,15 @@ func (e *Engine) Compile(ctx context.Context, name string, wasm []byte) (*Module
 	if err := rewrite.CheckBounds(wasm); err != nil {
 		return nil, fmt.Errorf("compile %s: %w", name, err)
 	}
+	// The cache's marker for these bytes says they were validated and
+	// compiled before (validatedKey), so a cache hit costs no validation.
 	start := time.Now()
+	key := validatedKey(m.Hash)
+	if e.sealed == nil || !e.sealed.seen(key) {
+		if err := e.validate(ctx, wasm); err != nil {
+			return nil, fmt.Errorf("compile %s: %w", name, err)
+		}
+	}
 	// Join Go's thousands of data segments once, here, rather than have
 	// every instance evaluate and copy them one by one (issue 4). The
 	// rewritten module is what wazero compiles and caches.
@@ -315,25 +337,45 @@ func (e *Engine) Compile(ctx context.Context, name string, wasm []byte) (*Module
 		wasm = out
 		m.Segments, m.SegmentsJoined = before, after
 	}
-	// Then add the deadline checks (issue 13): after joining, so that
-	// both rewrites are cached together in the compiled code.
-	wasm, rt, err := e.rewriteDeadline(ctx, m, wasm)
+	// Then add the deadline checks: after joining, so that both rewrites
+	// are cached together in the compiled code.
+	wasm, err := e.rewriteDeadline(m, wasm)
 	if err != nil {
 		return nil, fmt.Errorf("compile %s: %w", name, err)
 	}
-	m.rt = rt
-	compiled, err := compileModule(ctx, rt, wasm)
+	m.rt = e.rt
+	m.reuseBlock = rewrite.ReuseBlocker(wasm)
+	var snapshot map[string]bool
 	if e.sealed != nil {
-		e.sealed.after(m.Hash, snapshot)
+		snapshot, m.Cached = e.sealed.before(key)
+	}
+	compiled, err := compileModule(ctx, e.rt, wasm)
+	if e.sealed != nil {
+		e.sealed.after(key, snapshot)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("compile %s: %w", name, err)
+	}
+	_, m.start = compiled.ExportedFunctions()[rewrite.StartExport]
+	if m.start && m.reuseBlock == nil {
+		// The start function's effects are part of every instance's
+		// starting state; a reset is not proven to restore them.
+		m.reuseBlock = fmt.Errorf("%w: has a start function", rewrite.ErrNoReuse)
 	}
 	m.CompileTime = time.Since(start)
 	m.setCode(compiled, wasm) // footprint.go
 	e.open.Add(1)
 	m.prepare()
 	return m, nil
+}
+
+// validatedKey names the cache marker of a module's bytes. Markers are
+// written only after the bytes passed validation, and the key differs
+// from the plain hash that versions without validation used, so none of
+// their markers lets a module skip it.
+func validatedKey(hash string) string {
+	sum := sha256.Sum256([]byte("wasigate validated module\x00" + hash))
+	return hex.EncodeToString(sum[:])
 }
 
 // ErrMalformedModule is returned for module bytes that made wazero's

@@ -6,3 +6,8 @@ func ForceHandoff(e *Engine) { e.guard.ForceHandoff() }
 
 // CanRestore reports which path e takes.
 func CanRestore(e *Engine) bool { return e.guard.CanRestore() }
+
+// MarkerKey is the name of the cache marker of the module with this hash
+// (validated bytes have their own key: a marker from an unvalidated
+// compile lets nothing skip validation).
+func MarkerKey(hash string) string { return validatedKey(hash) }

@@ -21,10 +21,18 @@ import (
 // returned before, and, with the interrupt flag set, trap: each runs past
 // the 4096 checks between two trips through Go, so it must reach one.
 func TestInstrumentLoops(t *testing.T) {
+	// In a child process: a rewrite without its trips through Go would
+	// stall the collector, and with it this whole binary (inChild).
+	if !inChild(t, 30*time.Second) {
+		return
+	}
 	wasm, err := os.ReadFile(guestPath("loops.wasm"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Each loop runs at least 4500 checks of weight 1 or more: with a
+	// budget of 4096 units between trips each reaches one.
+	defer rewrite.SetCheckEvery(rewrite.SetCheckEvery(1 << 12))
 	out, err := rewrite.Instrument(wasm)
 	if err != nil {
 		t.Fatalf("instrument: %v", err)
@@ -81,5 +89,38 @@ func TestInstrumentLoops(t *testing.T) {
 				t.Errorf("interrupted: returned %v; want a trap at a trip", got)
 			}
 		})
+	}
+}
+
+// TestInstrumentLongLoop: a loop without a call whose body's longest path
+// is over the budget between two trips (testdata/guests/longloop.wat) gets
+// a check of the budget's weight, which passes a multiple of the budget at
+// every check. The guest must trip there and go on with its body, not trip
+// again and again at the header without ever running it: run must return
+// what it returned before instrumentation, well within its deadline.
+func TestInstrumentLongLoop(t *testing.T) {
+	wasm, err := os.ReadFile(guestPath("longloop.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rewrite.SetCheckEvery(rewrite.SetCheckEvery(64))
+	out, err := rewrite.Instrument(wasm)
+	if err != nil {
+		t.Fatalf("instrument: %v", err)
+	}
+	ctx := context.Background()
+	// wazero's own check too, so that a rewrite that loops forever fails
+	// the test at its deadline instead of hanging it.
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler().WithCloseOnContextDone(true))
+	defer rt.Close(ctx)
+	mod, err := rt.Instantiate(ctx, out)
+	if err != nil {
+		t.Fatalf("wazero refuses the instrumented module: %v", err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	got, err := mod.ExportedFunction("run").Call(cctx)
+	if err != nil || len(got) != 1 || got[0] != 1000 {
+		t.Errorf("run: got %v, %v; want [1000]", got, err)
 	}
 }

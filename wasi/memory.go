@@ -201,6 +201,9 @@ type memoryStats struct {
 	bytes     atomic.Int64 // their linear memory sizes, added up
 	warm      atomic.Int64 // resident bytes of free memories (see Free)
 	rescued   atomic.Int64 // memories Run freed because wazero had not (callMemory.release)
+	idle      atomic.Int64 // bytes idle reused instances hold as their own (reuse.go)
+	reused    atomic.Int64 // requests served by an instance an earlier one used
+	discarded atomic.Int64 // reusable instances closed after their request
 }
 
 // poolSet keeps one pool per memory limit.

@@ -36,6 +36,9 @@ func TestCompileLyingCounts(t *testing.T) {
 		{"table of 4 billion entries", []byte(hdr + "\x04\x07\x01\x70\x00\xff\xff\xff\xff\x0f")},
 		{"data segment of 4 GiB", []byte(hdr + "\x05\x03\x01\x00\x01\x0b\x0a\x01\x00\x41\x00\x0b\xff\xff\xff\xff\x0f")},
 		{"function names of 4 billion entries", []byte(hdr + "\x00\x0c\x04name\x01\x05\xff\xff\xff\xff\x0f")},
+		{"section size past the module's end", []byte(hdr + "\x01\xff\xff\x03\x01\x60\x00\x00")},
+		{"function body size past its section", []byte(hdr + "\x01\x04\x01\x60\x00\x00\x03\x02\x01\x00\x0a\x05\x01\x7f\x00\x00\x0b")},
+		{"function body size past the module's end", []byte(hdr + "\x01\x04\x01\x60\x00\x00\x03\x02\x01\x00\x0a\x05\x01\xff\xff\x03\x00")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m, err := e.Compile(ctx, "lying.wasm", tc.wasm)

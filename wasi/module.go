@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -16,6 +17,8 @@ import (
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/wasigate/wasigate/wasi/internal/rewrite"
 )
 
 // Module is a compiled module, ready to be instantiated once per call.
@@ -39,13 +42,19 @@ type Module struct {
 	Segments, SegmentsJoined int
 
 	// Deadline is how its guests are stopped: DeadlineInstrument or
-	// DeadlineWazero. DeadlineFallback says why a module was not
-	// instrumented although the engine instruments (deadline.go).
-	Deadline         string
-	DeadlineFallback error
-	interrupt        bool // has the interrupt global
+	// DeadlineWazero, as the engine's Options say (deadline.go). A module
+	// the rewriter cannot instrument is refused, never run with wazero's
+	// check instead.
+	Deadline  string
+	interrupt bool // has the interrupt global
+	start     bool // its start function is the export rewrite.StartExport
 
 	snap moduleSnapshot // snapshot.go
+	// reuseBlock: why instances of the module are never reused, from its
+	// code (rewrite.ReuseBlocker); warm: its programs' idle instances
+	// (reuse.go).
+	reuseBlock error
+	warm       warmSet
 	// goFallback: why a Go program was built with _start and not as a
 	// driver a snapshot is taken of (toolchain/gosnap.go); "" otherwise.
 	goFallback string
@@ -72,6 +81,7 @@ func (m *Module) prepare() {
 func (m *Module) Close(ctx context.Context) error {
 	var err error
 	m.closed.Do(func() {
+		m.warm.close(ctx)
 		m.closeSnapshot(ctx)
 		err = m.closeCode(ctx)
 		m.engine.open.Add(-1)
@@ -84,7 +94,9 @@ func (m *Module) Close(ctx context.Context) error {
 func (m *Module) Exports() []string {
 	var names []string
 	for name := range m.compiled.ExportedFunctions() {
-		names = append(names, name)
+		if !reserved(name) {
+			names = append(names, name)
+		}
 	}
 	sort.Strings(names)
 	return names
@@ -93,8 +105,13 @@ func (m *Module) Exports() []string {
 // HasExport reports whether the module exports a function of that name.
 func (m *Module) HasExport(name string) bool {
 	_, ok := m.compiled.ExportedFunctions()[name]
-	return ok
+	return ok && !reserved(name)
 }
+
+// reserved reports whether an export is one the deadline checks added
+// (rewrite.InterruptExport, rewrite.StartExport): no configuration may
+// name it as an entrypoint.
+func reserved(name string) bool { return strings.HasPrefix(name, "wasigate.") }
 
 // Check validates that the module can serve through entrypoint: the
 // function is exported and takes and returns nothing, and every import is
@@ -102,7 +119,7 @@ func (m *Module) HasExport(name string) bool {
 func (m *Module) Check(entrypoint string) error {
 	var errs []error
 	fn, ok := m.compiled.ExportedFunctions()[entrypoint]
-	if !ok {
+	if !ok || reserved(entrypoint) {
 		errs = append(errs, fmt.Errorf("%s does not export entrypoint %q (exports: %v)", m.Name, entrypoint, m.Exports()))
 	} else if len(fn.ParamTypes()) != 0 || len(fn.ResultTypes()) != 0 {
 		errs = append(errs, fmt.Errorf("%s: entrypoint %q must take no parameters and return nothing", m.Name, entrypoint))
@@ -167,6 +184,16 @@ type Config struct {
 	// gets in its snapshot (driver.go): the interpreter's configuration,
 	// never a request's.
 	InitArgs, InitEnv []string
+	// Reuse resets an instance whose request ended cleanly and keeps it
+	// for the next request instead of closing it (reuse.go); ReuseMax
+	// bounds the idle instances kept (0: 64).
+	Reuse    bool
+	ReuseMax int
+	// App: the driver's init loads an application (a WSGI one: InitEnv
+	// names it, driver.go). Its snapshot belongs to this Program alone
+	// (Program.Close releases it) and an init that fails is Prepare's
+	// error, wrapping ErrAppLoad, instead of a reason to run without one.
+	App bool
 }
 
 // DefaultScratchSize is Config.ScratchSize when it is 0.
@@ -199,6 +226,11 @@ type Program struct {
 	snap     *snapshot
 	snapInfo SnapshotInfo
 	code     wazero.CompiledModule // what Run instantiates (bindCode)
+	// warm: the idle instances when they are reused (reuse.go);
+	// reuseReason says why not otherwise.
+	warm        *warmPool
+	reuseReason string
+	own         bool // snap is this program's alone (Config.App)
 }
 
 // Prepare binds the module to a route's configuration. Everything that does
@@ -277,7 +309,11 @@ func (m *Module) Prepare(c Config) (*Program, error) {
 	}
 	p.outbound, p.policy = m.importsModule(OutboundModuleName), c.Outbound
 	p.locks = m.importsModule(LockModuleName)
-	if p.init {
+	if p.init && c.App && driver && !c.NoSnapshot {
+		if err := p.useAppSnapshot(c); err != nil {
+			return nil, err
+		}
+	} else if p.init {
 		p.useSnapshot(c)
 	} else if entry == "_start" && m.goFallback != "" {
 		p.snapInfo.Reason = m.goFallback
@@ -285,6 +321,7 @@ func (m *Module) Prepare(c Config) (*Program, error) {
 	if err := m.bindCode(p); err != nil {
 		return nil, err
 	}
+	p.setupReuse(c)
 	return p, nil
 }
 
@@ -338,6 +375,17 @@ func (p *Program) Run(ctx context.Context, c *Call) error {
 		ctx, finish = withOutbound(ctx, p.policy)
 		defer finish() // after the instance is closed: deferred first
 	}
+	st := newCallState(c.Args)
+	if p.warm != nil && !p.warm.off.Load() {
+		if err := p.runWarm(ctx, c, st); err != errWarmOff {
+			return err
+		}
+	}
+	st.reserved = 3 + uint32(len(p.mounts))
+	if p.scratch != "" {
+		st.reserved++
+	}
+	ctx = withCallState(ctx, st)
 	cfg := p.config(ctx, c)
 	var scratch *mount
 	if p.scratch != "" {
@@ -384,6 +432,9 @@ func (p *Program) Run(ctx context.Context, c *Call) error {
 	// memory pool was contended, which doubled the tail of short guests
 	// under load.
 	err = p.result(ctx, p.module.engine.guard.Run(func() error {
+		if err := p.module.callStart(ctx, mod); err != nil {
+			return err
+		}
 		if p.init {
 			if err := call(ctx, mod, "_initialize"); err != nil {
 				return err
@@ -394,12 +445,20 @@ func (p *Program) Run(ctx context.Context, c *Call) error {
 		}
 		return call(ctx, mod, p.entry)
 	}))
+	if guestEnded != nil {
+		guestEnded()
+	}
 	// Read before the deferred Close hands the memory back to the pool.
 	if err != nil && ctx.Err() == nil && mem != nil && mem.refused() {
 		err = &MemoryError{Limit: p.pool.limit, Err: err}
 	}
 	return err
 }
+
+// guestEnded, when not nil, is called as soon as a guest's code has
+// returned, before its instance is closed: BenchmarkTripGap measures the
+// time from the deadline to the trap without the instance's teardown.
+var guestEnded func()
 
 // closeInstance closes an instance and releases its memory and files on
 // every ending (issue 9).
@@ -426,8 +485,9 @@ func closeInstance(ctx context.Context, mod api.Module) {
 
 // config is the module config of one call, without its environment.
 func (p *Program) config(ctx context.Context, c *Call) wazero.ModuleConfig {
-	// The environment goes through ctx (environ.go), not WithEnv.
-	cfg := p.cfg.WithArgs(c.Args...)
+	// The environment and the arguments go through ctx (environ.go,
+	// callstate.go), not WithEnv and WithArgs.
+	cfg := p.cfg
 	if len(p.mounts) > 0 {
 		fsc, _ := fsConfig(p.mounts, p.files) // checked by Prepare
 		cfg = cfg.WithFSConfig(fsc)
@@ -447,21 +507,42 @@ func (p *Program) config(ctx context.Context, c *Call) wazero.ModuleConfig {
 	// wazero 1.12 reports a stdin that is an io.Reader (not an *os.File)
 	// ready at once, so a guest polling stdin then blocks in fd_read, on
 	// the caller's reader, which must return when ctx ends (issue 9).
-	done := ctx.Done()
-	cfg = cfg.WithNanosleep(func(ns int64) {
+	return cfg.WithNanosleep(nanosleep(func() context.Context { return ctx }))
+}
+
+// nanosleep is the sleep of an instance whose call's context get returns.
+func nanosleep(get func() context.Context) func(int64) {
+	return func(ns int64) {
+		ctx := get()
 		t := time.NewTimer(time.Duration(ns))
 		defer t.Stop()
 		select {
 		case <-t.C:
-		case <-done:
+		case <-ctx.Done():
 			code := sys.ExitCodeContextCanceled
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 				code = sys.ExitCodeDeadlineExceeded
 			}
 			panic(sys.NewExitError(code))
 		}
-	})
-	return cfg
+	}
+}
+
+// callStart runs the module's start function, which the deadline
+// rewrite turned into an export (rewrite.StartExport) so that it runs
+// with the deadline armed. Every instance runs it right after
+// instantiation, before anything else; a snapshot ran it in its init and
+// no longer exports it.
+func (m *Module) callStart(ctx context.Context, mod api.Module) error {
+	if !m.start {
+		return nil
+	}
+	fn := mod.ExportedFunction(rewrite.StartExport)
+	if fn == nil {
+		return nil
+	}
+	_, err := fn.Call(ctx)
+	return err
 }
 
 func call(ctx context.Context, mod api.Module, name string) error {

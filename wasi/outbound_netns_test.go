@@ -122,6 +122,18 @@ func netnsSetup(t *testing.T) {
 			t.Skipf("%sip %s: %v %s", netnsMissing, strings.Join(args, " "), err, out)
 		}
 	}
+	// The kernel adds the IPv6 address's local route once the link is
+	// up, a moment after the commands return: until then a connection
+	// to it finds no route to host.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		out, _ := exec.Command("ip", "-6", "route", "show", "table", "local").CombinedOutput()
+		if strings.Contains(string(out), "local "+nsOwn6.String()+" ") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no local route for %s 5s after adding it:\n%s", nsOwn6, out)
+		}
+	}
 }
 
 // runInNetns runs the calling test again in a child process in a new

@@ -80,10 +80,18 @@ func holdProgram(t testing.TB, e *Engine, c Config) *Program {
 // TestRunReleasesResources: whichever way a run ends, including a stop
 // while the guest waits inside a host function, the instance's files are
 // closed and its pooled memory is back in the pool when Run returns (issue
-// 9). The guest first opens 100 files and touches 16 MiB.
+// 9). The guest first opens 100 files and touches 16 MiB. Both deadline
+// modes: wazero's check ends a guest by its own watcher, which leaves the
+// release to closeInstance.
 func TestRunReleasesResources(t *testing.T) {
+	for _, mode := range []string{DeadlineInstrument, DeadlineWazero} {
+		t.Run(mode, func(t *testing.T) { testRunReleasesResources(t, mode) })
+	}
+}
+
+func testRunReleasesResources(t *testing.T, mode string) {
 	ctx := context.Background()
-	e, err := NewEngine(ctx, Options{})
+	e, err := NewEngine(ctx, Options{Deadline: mode})
 	if err != nil {
 		t.Fatal(err)
 	}

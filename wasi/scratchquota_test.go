@@ -1,6 +1,7 @@
 package wasi
 
 import (
+	"fmt"
 	"math"
 	"os"
 	"testing"
@@ -147,5 +148,58 @@ func TestQuotaFailedWriteRefund(t *testing.T) {
 	}
 	if f.q.used != used {
 		t.Errorf("after an empty pwrite: used %d; want %d", f.q.used, used)
+	}
+}
+
+// TestQuotaPerFileCharge: each file created costs quotaEntry even when it
+// stays empty, so that a guest cannot fill the host's inodes and folders
+// with a million empty files; deleting one gives its block back, and a
+// create that fails for another reason takes nothing.
+func TestQuotaPerFileCharge(t *testing.T) {
+	const files = 10
+	f := newQuotaFS(t, t.TempDir(), files*quotaEntry)
+	create := experimentalsys.O_RDWR | experimentalsys.O_CREAT | experimentalsys.O_EXCL
+	made := 0
+	for i := range 3 * files {
+		file, e := f.OpenFile(fmt.Sprintf("f%d", i), create, 0o600)
+		if e != 0 {
+			if e != errQuota {
+				t.Fatalf("create f%d: got errno %v; want %v (the quota's)", i, e, errQuota)
+			}
+			break
+		}
+		file.Close()
+		made++
+	}
+	if made != files || f.q.used != files*quotaEntry {
+		t.Fatalf("created %d empty files, used %d, under a quota of %d files' blocks; want %d and %d",
+			made, f.q.used, files, files, files*quotaEntry)
+	}
+	if e := f.Mkdir("d", 0o700); e != errQuota {
+		t.Errorf("mkdir with the quota spent: got errno %v; want %v", e, errQuota)
+	}
+	// A create that fails (it exists: O_EXCL) takes nothing.
+	if e := f.Unlink("f0"); e != 0 {
+		t.Fatal(e)
+	}
+	if f.q.used != (files-1)*quotaEntry {
+		t.Fatalf("after deleting one: used %d; want %d", f.q.used, (files-1)*quotaEntry)
+	}
+	if _, e := f.OpenFile("f1", create, 0o600); e != experimentalsys.EEXIST {
+		t.Fatalf("create an existing file with O_EXCL: got errno %v; want EEXIST", e)
+	}
+	file, e := f.OpenFile("again", create, 0o600)
+	if e != 0 {
+		t.Fatalf("create after a delete and a failed create: got errno %v; want the freed block used", e)
+	}
+	file.Close()
+	// Opening an existing file creates nothing.
+	file, e = f.OpenFile("again", experimentalsys.O_RDWR|experimentalsys.O_CREAT, 0o600)
+	if e != 0 {
+		t.Fatalf("reopen with the quota spent: got errno %v; want 0", e)
+	}
+	file.Close()
+	if f.q.used != files*quotaEntry {
+		t.Errorf("at the end: used %d; want %d", f.q.used, files*quotaEntry)
 	}
 }

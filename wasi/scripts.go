@@ -293,7 +293,7 @@ func (s *Scripts) compile(full string) (*Program, string, bool, error) {
 			s.mu.Unlock()
 		}
 	}
-	s.engine.holdFor(m.mod, append(built, s.engine.markerPath(m.mod.Hash))...)
+	s.engine.holdFor(m.mod, append(built, s.engine.markerPath(validatedKey(m.mod.Hash)))...)
 	if !cached {
 		s.engine.trimCache()
 	}

@@ -146,7 +146,7 @@ func TestCacheUnsignedEntryPlanted(t *testing.T) {
 			evil = []byte(strings.Replace(string(evil), "\x41\x04\x41\x20", "\x41\x04\x41\x07", 1))
 			cacheDir := t.TempDir()
 			want, m, _ := compileRun(t, cacheDir, hello)
-			helloHash := m.Hash
+			helloHash := wasi.MarkerKey(m.Hash)
 			helloEntries := cacheEntries(t, cacheDir)
 			evilOut, _, _ := compileRun(t, cacheDir, evil)
 			if evilOut == want || len(helloEntries) != 1 {

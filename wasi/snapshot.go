@@ -6,7 +6,9 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -38,6 +40,10 @@ import (
 // ErrNoSnapshot wraps every reason a program runs without a snapshot.
 var ErrNoSnapshot = rewrite.ErrNoSnapshot
 
+// InitMarkerEnv is in a driver's init environment (wasigate_init) and in no
+// request's.
+const InitMarkerEnv = "WASIGATE_SNAPSHOT_INIT=1"
+
 // DefaultSnapshotInitTimeout bounds the init of a snapshot when
 // Options.SnapshotInitTimeout is 0.
 const DefaultSnapshotInitTimeout = 30 * time.Second
@@ -54,7 +60,15 @@ type SnapshotInfo struct {
 	// Code is the bytes of machine code of the snapshot's module, from
 	// its compilation cache entry (codesize.go); 0 when unknown.
 	Code int64
+	// InitErr is set when an interpreter's own init (ruby-init and its
+	// requires, a driver's wasigate_init and its preloads) failed: every
+	// request would fail the same way, so the server refuses to start.
+	InitErr error
 }
+
+// ErrInitFailed is the cause of a snapshot refused because the
+// interpreter's init (its preloads) failed, not because of the snapshot.
+var ErrInitFailed = errors.New("the interpreter's init failed")
 
 // snapshot is a module's initialised state.
 type snapshot struct {
@@ -95,6 +109,9 @@ type snapInputs struct {
 	limit uint64
 	// args and env: what a driver's wasigate_init gets (driver.go).
 	args, env []string
+	// app: the init loads an application (appsnap.go); not part of the
+	// key, which its env already makes distinct.
+	app bool
 }
 
 // initDir is a preopened folder as a snapshot's init sees it.
@@ -164,7 +181,7 @@ func snapshotKey(mod [sha256.Size]byte, ruby, driver bool, in snapInputs) string
 		// bytes run with an entrypoint, without wasigate_init).
 		init += "\n" + driverInit + "\n" + in.key()
 	}
-	sum := sha256.Sum256([]byte("wasigate snapshot v1\nmodule " + hex.EncodeToString(mod[:]) + "\ninit " + init + "\nargs\nenv\n"))
+	sum := sha256.Sum256([]byte("wasigate snapshot v2\nmodule " + hex.EncodeToString(mod[:]) + "\ninit " + init + "\nargs\nenv\n"))
 	return hex.EncodeToString(sum[:])
 }
 
@@ -190,9 +207,8 @@ func (m *Module) takeSnapshot(limit uint64, in snapInputs) (*snapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: compile the instrumented module: %w", ErrNoSnapshot, err)
 	}
-	defer scratch.Close(ctx)
-
-	values, mem, initTime, err := m.runInit(scratch, sm.Globals(), limit, in)
+	// boundedInit closes scratch once the init has returned (snapinit.go).
+	values, mem, initTime, err := m.boundedInit(scratch, sm.Globals(), limit, in)
 	if err != nil {
 		return nil, err
 	}
@@ -208,6 +224,11 @@ func (m *Module) takeSnapshot(limit uint64, in snapInputs) (*snapshot, error) {
 	out, err := sm.Rewrite(values, uint32(len(mem)/wasmPage))
 	if err != nil {
 		return nil, err
+	}
+	// Every global of the snapshot module is exported as well, so that a
+	// reused instance's can be set back to the snapshot's values (reuse.go).
+	if exp, err := rewrite.NewSnapshot(out); err == nil {
+		out = exp.Instrument()
 	}
 	img, err := newSnapImage(mem)
 	if err != nil {
@@ -227,24 +248,32 @@ func (m *Module) takeSnapshot(limit uint64, in snapInputs) (*snapshot, error) {
 }
 
 // runInit instantiates the scratch module, runs _initialize and returns
-// the values of its globals and a copy of its memory.
-func (m *Module) runInit(scratch wazero.CompiledModule, globals int, limit uint64, in snapInputs) (values []uint64, mem []byte, took time.Duration, err error) {
+// the values of its globals and a copy of its memory. The deadline checks
+// stop it at timeout; boundedInit bounds it whatever it does.
+func (m *Module) runInit(scratch wazero.CompiledModule, globals int, limit uint64, in snapInputs, timeout time.Duration) (values []uint64, mem []byte, took time.Duration, err error) {
 	e := m.engine
-	timeout := e.snapTimeout
-	if timeout == 0 {
-		timeout = DefaultSnapshotInitTimeout
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	defer func() {
+		// Stopped at its deadline, however the guest ended: the reason
+		// names the key, not the trap.
+		if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			err = fmt.Errorf("%w: the init ran past snapshot_init_timeout (%s) and was stopped; make it return sooner, or raise [server] snapshot_init_timeout", ErrNoSnapshot, timeout)
+		}
+	}()
 	env, err := newEnviron(in.env)
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("%w: init environment: %w", ErrNoSnapshot, err)
 	}
 	ctx = context.WithValue(ctx, environKey{}, env)
+	ctx = withCallState(ctx, newCallState(in.args))
 	cm := &callMemory{pool: e.pools.get(limit)}
 	ctx = experimental.WithMemoryAllocator(ctx, cm)
 	defer cm.release()
-	var stderr tailBuffer
+	stderr := tailBuffer{max: tailMax}
+	if in.app {
+		stderr.max = appTailMax
+	}
 	cfg := wazero.NewModuleConfig().WithName("").WithStartFunctions().
 		WithSysWalltime().WithSysNanotime().WithRandSource(rand.Reader).WithStderr(&stderr).
 		WithArgs(in.args...).WithStdin(strings.NewReader(""))
@@ -276,16 +305,19 @@ func (m *Module) runInit(scratch wazero.CompiledModule, globals int, limit uint6
 	defer m.arm(ctx, mod)()
 	// Any ending but a return refuses the snapshot, proc_exit(0) too: the
 	// instance is closed and its state is not what a request would see.
+	if err := m.callStart(ctx, mod); err != nil {
+		return nil, nil, 0, fmt.Errorf("%w: start function failed: %w%s", ErrNoSnapshot, err, stderr.suffix())
+	}
 	if err := call(ctx, mod, "_initialize"); err != nil {
 		return nil, nil, 0, fmt.Errorf("%w: _initialize failed: %w%s", ErrNoSnapshot, err, stderr.suffix())
 	}
 	if m.ruby() != nil {
 		if err := m.rubyInit(ctx, mod, in.preload); err != nil {
-			return nil, nil, 0, fmt.Errorf("%w: %w%s", ErrNoSnapshot, err, stderr.suffix())
+			return nil, nil, 0, fmt.Errorf("%w: %w: %w%s", ErrNoSnapshot, ErrInitFailed, err, stderr.suffix())
 		}
 	} else if m.isDriver() {
 		if err := runDriverInit(ctx, mod); err != nil {
-			return nil, nil, 0, fmt.Errorf("%w: %w%s", ErrNoSnapshot, err, stderr.suffix())
+			return nil, nil, 0, fmt.Errorf("%w: %w: %w%s", ErrNoSnapshot, ErrInitFailed, err, stderr.suffix())
 		}
 	}
 	took = time.Since(start)
@@ -340,10 +372,40 @@ func (p *Program) useSnapshot(c Config) {
 		p.snapInfo.Reason = "turned off"
 		return
 	}
+	in := p.snapInputs(c)
+	s, err := p.module.snapshot(p.pool.limit, in)
+	if err != nil {
+		// One line for logs: wazero's traps add a stack trace.
+		p.snapInfo.Reason, _, _ = strings.Cut(err.Error(), "\n")
+		if errors.Is(err, ErrInitFailed) {
+			p.snapInfo.InitErr = errors.New(p.snapInfo.Reason)
+		}
+		return
+	}
+	if s.image.size > p.pool.limit {
+		p.snapInfo.Reason = fmt.Sprintf("%v: the image (%d bytes) is larger than the memory limit (%d bytes)", ErrNoSnapshot, s.image.size, p.pool.limit)
+		return
+	}
+	p.startFrom(s)
+}
+
+// startFrom makes p's instances start from s.
+func (p *Program) startFrom(s *snapshot) {
+	p.snap = s
+	p.init = false
+	p.pool = p.module.engine.pools.getImage(p.pool.limit, s.image)
+	p.snapInfo = s.info
+}
+
+// snapInputs are what the init of p's snapshot gets.
+func (p *Program) snapInputs(c Config) snapInputs {
 	in := snapInputs{preload: c.Preload, limit: p.pool.limit}
 	driver := p.module.isDriver()
 	if driver {
-		in.args, in.env = c.InitArgs, c.InitEnv
+		// The init's environment also holds InitMarkerEnv, which no
+		// request has: a driver that leaves the init's environment in
+		// place shows it to every request.
+		in.args, in.env = c.InitArgs, append(slices.Clip(c.InitEnv), InitMarkerEnv)
 	}
 	for _, mt := range p.mounts {
 		d := initDir{guest: mt.guest}
@@ -357,20 +419,7 @@ func (p *Program) useSnapshot(c Config) {
 	if p.scratch != "" {
 		in.dirs = append(in.dirs, initDir{guest: p.scratch})
 	}
-	s, err := p.module.snapshot(p.pool.limit, in)
-	if err != nil {
-		// One line for logs: wazero's traps add a stack trace.
-		p.snapInfo.Reason, _, _ = strings.Cut(err.Error(), "\n")
-		return
-	}
-	if s.image.size > p.pool.limit {
-		p.snapInfo.Reason = fmt.Sprintf("%v: the image (%d bytes) is larger than the memory limit (%d bytes)", ErrNoSnapshot, s.image.size, p.pool.limit)
-		return
-	}
-	p.snap = s
-	p.init = false
-	p.pool = p.module.engine.pools.getImage(p.pool.limit, s.image)
-	p.snapInfo = s.info
+	return in
 }
 
 // Snapshot says whether the program's instances start from a snapshot.
@@ -389,23 +438,30 @@ func (m *Module) closeSnapshot(ctx context.Context) {
 	m.snap.keyedMu.Unlock()
 	for _, s := range snaps {
 		if s != nil {
-			m.engine.pools.dropImage(s.image)
-			s.image.close()
-			_ = s.compiled.Close(ctx)
+			s.close(ctx, m.engine)
 		}
 	}
 }
 
 // tailBuffer keeps the last bytes written to it: the end of the init's
 // stderr, for the reason a snapshot was refused.
-type tailBuffer struct{ b []byte }
+type tailBuffer struct {
+	b   []byte
+	max int
+}
 
-const tailMax = 512
+// tailMax is what a refused snapshot's reason quotes of the init's
+// stderr; appTailMax, an application's, whose traceback is the operator's
+// only clue to a failed load.
+const (
+	tailMax    = 512
+	appTailMax = 8 << 10
+)
 
 func (t *tailBuffer) Write(p []byte) (int, error) {
 	t.b = append(t.b, p...)
-	if len(t.b) > tailMax {
-		t.b = append(t.b[:0], t.b[len(t.b)-tailMax:]...)
+	if len(t.b) > t.max {
+		t.b = append(t.b[:0], t.b[len(t.b)-t.max:]...)
 	}
 	return len(p), nil
 }

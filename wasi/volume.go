@@ -18,10 +18,11 @@ import (
 )
 
 // volumeFS returns the file system of a volume, confined to an os.Root
-// shared by every instance that mounts the folder. Read-only: os.Root's
-// fs.FS through wazero's adapter, which refuses every path that leaves the
+// shared by every instance that mounts the folder. Read-only: os.Root
+// through wazero's fs.FS adapter, which refuses every path that leaves the
 // folder, including symbolic links inside it that point outside (wazero's
-// own WithReadOnlyDirMount follows them). Writable: rootFS below, for the
+// own WithReadOnlyDirMount follows them). Either opens only regular files
+// and folders (regularfile.go). Writable: rootFS below, for the
 // same reason (wazero's WithDirMount would let a guest write through a
 // link the operator left in the folder).
 func (e *Engine) volumeFS(v Volume) (experimentalsys.FS, error) {
@@ -32,7 +33,7 @@ func (e *Engine) volumeFS(v Volume) (experimentalsys.FS, error) {
 	if v.Writable {
 		return &rootFS{root: root}, nil
 	}
-	return &sysfs.AdaptFS{FS: root.FS()}, nil
+	return newReadOnlyFS(root), nil
 }
 
 // mount is a volume's file system at its guest path.
@@ -244,9 +245,13 @@ type opener struct {
 
 func (o *opener) Open(name string) (fs.File, error) {
 	if o.first != nil {
-		return o.root.Open(name)
+		f, err := openPlain(o.root, name, os.O_RDONLY, 0)
+		if err != nil {
+			return nil, err // not a typed nil in the interface
+		}
+		return f, nil
 	}
-	f, err := o.root.OpenFile(name, o.flag, o.perm)
+	f, err := openPlain(o.root, name, o.flag, o.perm)
 	if err != nil {
 		o.err = err
 		return nil, err

@@ -11,6 +11,7 @@
 //	go run ./cmd/wasigate-bench -routes          # 10,000 routes against 1
 //	go run ./cmd/wasigate-bench -rss             # RSS with 1,000 Go guests in flight
 //	go run ./cmd/wasigate-bench -python          # Python samples against native python3 CGI
+//	go run ./cmd/wasigate-bench -no-throughput -wsgi  # WSGI apps from their snapshots against the same apps as CGI
 //	go run ./cmd/wasigate-bench -snapshot        # Ruby from the snapshot against booting it, RSS
 //	go run ./cmd/wasigate-bench -no-throughput -deadline  # what stopping guests on time costs
 //	go run ./cmd/wasigate-bench -all
@@ -47,6 +48,7 @@ type options struct {
 	routes      bool
 	rss         bool
 	python      bool
+	wsgi        bool
 	snapshot    bool
 	deadline    bool
 	rssN        int
@@ -74,6 +76,7 @@ func doMain(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.rss, "rss", false, "RSS with -rss-n Go guests in flight")
 	fs.IntVar(&o.rssN, "rss-n", 1000, "in-flight guests for -rss")
 	fs.BoolVar(&o.python, "python", false, "the Python samples against fork+exec of native python3, and RSS of 64 Python instances (needs bash samples/python/install.sh)")
+	fs.BoolVar(&o.wsgi, "wsgi", false, "the sample WSGI applications as .wsgi applications against the same apps as CGI scripts and under native python3 CGI, at 1 and 8 connections (needs bash samples/python/install.sh)")
 	fs.BoolVar(&o.snapshot, "snapshot", false, "Ruby from the snapshot against booting it per request and native python3 CGI, and RSS of 64 Ruby instances (needs npm install --prefix samples/ruby)")
 	fs.BoolVar(&o.deadline, "deadline", false, "what stopping a guest at its deadline costs: no check, wazero's, the instrumented module's (issue 13)")
 	fs.DurationVar(&niceAfter, "nice-after", 0, "CPU time after which a guest's thread is lowered (0: the default, 20ms; negative: never, no priority guard)")
@@ -91,7 +94,7 @@ func doMain(args []string, stdout, stderr io.Writer) int {
 	o.throughput = !noThroughput
 	if all {
 		o.throughput, o.restart, o.routes, o.rss, o.deadline = true, true, true, true, true
-		o.python, o.snapshot = true, true
+		o.python, o.snapshot, o.wsgi = true, true, true
 	}
 	gc := wasi.TuneGC(os.Getenv)
 	if o.gogc != 0 {
@@ -132,6 +135,7 @@ func doMain(args []string, stdout, stderr io.Writer) int {
 		{o.restart, restart},
 		{o.rss, inFlightRSS},
 		{o.python, pythonBench},
+		{o.wsgi, wsgiBench},
 		{o.snapshot, snapshotBench},
 		{o.deadline, deadlineBench},
 	}

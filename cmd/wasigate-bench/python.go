@@ -23,7 +23,7 @@ ext = ".py"
 module = %q
 volumes = { "/usr/local/lib/python3.11" = %q, "/usr/local/lib/python3.11/dist-packages" = %q }
 env = { PYTHONDONTWRITEBYTECODE = "1" }
-preload = ["cgi", "wsgiref.handlers", "web", "flask"]
+preload = ["cgi", "wsgiref.handlers", "web", "flask", "bottle"]
 
 [[route]]
 path = "/s/*"

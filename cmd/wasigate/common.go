@@ -238,10 +238,6 @@ func (p *progress) Done(name string, m router.Module, err error) {
 		fmt.Fprintf(p.terminal, "  %s %s (%s wasm%s) in %s\n", how, relName(name), humanSize(int64(info.Size)), code, d.Round(time.Millisecond))
 		p.mu.Unlock()
 	}
-	if info.DeadlineFallback != nil {
-		// Logged once per load: its guests run with wazero's slower check.
-		p.log.Warn().Str("module", relName(name)).Err(info.DeadlineFallback).Msg("deadline check not compiled in; using wazero's")
-	}
 	// code: bytes of machine code it holds until its programs run from
 	// snapshots (each snapshot's own is in its "snapshot" event).
 	p.log.Info().Str("module", relName(name)).Int("bytes", info.Size).Int64("code", info.Code).Bool("cached", info.Cached).

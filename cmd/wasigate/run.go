@@ -29,11 +29,12 @@ func cmdRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	method := fs.String("X", "", "request `method` (default GET, or POST when stdin has data)")
 	var headers headerFlags
 	fs.Var(&headers, "H", "request `header` 'Name: value' (repeatable)")
+	configPath := configFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if fs.NArg() < 1 || fs.NArg() > 2 {
-		fmt.Fprintln(stderr, "usage: wasigate run [-X METHOD] [-H 'K: V'] MODULE [TARGET]")
+		fmt.Fprintln(stderr, "usage: wasigate run [-c FILE] [-X METHOD] [-H 'K: V'] MODULE|SCRIPT [TARGET]")
 		return 2
 	}
 	module, target := fs.Arg(0), "/"
@@ -69,6 +70,22 @@ func cmdRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	cfg := &router.Config{
 		File:   filepath.Join(filepath.Dir(abs), "(command line)"),
 		Routes: []router.Route{{Path: "/*", Module: abs, Index: 1}},
+	}
+	if c, err := scriptConfig(*configPath, abs); err != nil {
+		printErrors(stderr, err)
+		return 1
+	} else if c != nil {
+		// A script its configuration's interpreter runs: served from
+		// its folder as a scripts route, SCRIPT_NAME /NAME.EXT.
+		cfg = c
+		p, q, hasQ := strings.Cut(target, "?")
+		target = "/" + filepath.Base(abs) + strings.TrimSuffix(p, "/")
+		if p != "/" && strings.HasSuffix(p, "/") {
+			target += "/"
+		}
+		if hasQ {
+			target += "?" + q
+		}
 	}
 	ctx := context.Background()
 	s, err := newSetupFor(ctx, cfg, stderr)
@@ -160,4 +177,39 @@ func (w *wireWriter) Flush() {
 	if f, ok := w.out.(interface{ Sync() error }); ok {
 		_ = f.Sync()
 	}
+}
+
+// scriptConfig returns the configuration that runs script with the
+// interpreter of the configuration (named, or found as serve finds it)
+// for its extension, serving the script's folder at /; nil when the file
+// is a module (no interpreter has its extension) and no -c was given.
+func scriptConfig(named, script string) (*router.Config, error) {
+	ext := filepath.Ext(script)
+	if ext == ".wasm" || ext == ".wat" {
+		return nil, nil
+	}
+	path, err := findConfig(named)
+	if err != nil {
+		if named == "" {
+			return nil, nil
+		}
+		return nil, err
+	}
+	cfg, err := router.LoadConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	found := false
+	for _, in := range cfg.Interpreters {
+		found = found || in.Ext == ext
+	}
+	if !found {
+		if named == "" {
+			return nil, nil // a source the server builds (.go, .c)
+		}
+		return nil, fmt.Errorf("%s: no [[interpreter]] with ext = %q to run %s", path, ext, script)
+	}
+	cfg.Routes = []router.Route{{Path: "/*", Scripts: filepath.Dir(script), Index: 1, OneScript: true}}
+	cfg.Tenants, cfg.Errors = nil, nil
+	return cfg, nil
 }

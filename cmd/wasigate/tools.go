@@ -33,6 +33,18 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}
+	// WSGI applications load on first use when serving; check loads each
+	// (preloads, import, warm-ups) and reports the memory its snapshot
+	// costs, or fails on one that does not load.
+	failed := false
+	for _, a := range site.LoadApps(context.Background()) {
+		if a.Err != nil {
+			failed = true
+			fmt.Fprintf(stderr, "%s: route %s: %v\n", s.cfg.File, a.Route, a.Err)
+			continue
+		}
+		fmt.Fprintf(stdout, "%s (%s WSGI application): %s\n", a.Route, a.Module, a.Snapshot)
+	}
 	sb := "sandbox: " + s.builder.Sandbox.String()
 	if !s.builder.Sandbox.Available() {
 		if s.builder.Trusted {
@@ -42,6 +54,9 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	fmt.Fprintf(stdout, "builds: %s\ncache: %s: %s\n", sb, s.builder.Dir, s.cacheState)
+	if failed {
+		return 1
+	}
 	return 0
 }
 

@@ -1,5 +1,5 @@
 /* quotes_api.c: the stub API of the outbound HTTP sample (issue 16). The
- * sample site serves it at /api/quotes so that samples/outbound/quotes.go
+ * sample site serves it at /api/quotes so that samples/outbound/quotes
  * and quotes.rs have an API to call without leaving the machine. */
 #include <stdio.h>
 

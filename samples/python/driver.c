@@ -6,9 +6,15 @@
  *                  before the script: -S -E -I -B -s -u -O, from the
  *                  [[interpreter]] args) and import the modules named in
  *                  WASIGATE_PRELOAD (comma- or space-separated);
+ *                  With WASIGATE_WSGI=PATH:NAME it then loads a WSGI
+ *                  application (wasigate_wsgi.py): the file at PATH runs
+ *                  as a module, NAME is its callable, and the requests
+ *                  in WASIGATE_WSGI_WARMUP (space-separated paths) run
+ *                  through it, their output discarded;
  *   wasigate_run   re-read argv and the environment from WASI, reseed
- *                  random, run the script as __main__, flush, and exit
- *                  with its status (the init first, if it has not run).
+ *                  random, run the script as __main__ (or call the loaded
+ *                  application once, PEP 3333), flush, and exit with its
+ *                  status (the init first, if it has not run).
  *
  * argv is [interpreter, options..., script, arguments...]. The driver
  * never hands argv to CPython's option parser: the words after the script
@@ -34,6 +40,31 @@
 #include <wasi/api.h>
 
 static int initialized;
+static PyObject *wsgi_serve; /* wasigate_wsgi.serve once an application is loaded */
+
+/* load_wsgi imports the adapter and loads the application named by
+ * WASIGATE_WSGI ("path:callable"); 0, or -1 with the exception printed. */
+static int load_wsgi(const char *spec) {
+  const char *colon = strrchr(spec, ':');
+  if (!colon || colon == spec || !colon[1]) {
+    fprintf(stderr, "python driver: WASIGATE_WSGI %s is not path:callable\n", spec);
+    return -1;
+  }
+  const char *warmup = getenv("WASIGATE_WSGI_WARMUP");
+  PyObject *mod = PyImport_ImportModule("wasigate_wsgi");
+  PyObject *path = mod ? PyUnicode_DecodeFSDefaultAndSize(spec, colon - spec) : NULL;
+  PyObject *app = path ? PyObject_CallMethod(mod, "load", "Oss", path, colon + 1, warmup ? warmup : "") : NULL;
+  wsgi_serve = app ? PyObject_GetAttrString(mod, "serve") : NULL;
+  Py_XDECREF(app);
+  Py_XDECREF(path);
+  Py_XDECREF(mod);
+  if (!wsgi_serve) {
+    fprintf(stderr, "python driver: WSGI application %s failed to load\n", spec);
+    PyErr_Print();
+    return -1;
+  }
+  return 0;
+}
 
 /* wasi_args reads argv afresh from the host (not wasi-libc's copy taken
  * at start-up, which a snapshot would have frozen). */
@@ -111,6 +142,8 @@ __attribute__((export_name("wasigate_init"))) int wasigate_init(void) {
     }
     free(list);
   }
+  const char *wsgi = getenv("WASIGATE_WSGI");
+  if (wsgi && load_wsgi(wsgi) < 0) return 3;
   initialized = 1;
   return 0;
 }
@@ -241,6 +274,14 @@ __attribute__((export_name("wasigate_run"))) int wasigate_run(void) {
     PyObject *r = PyObject_CallMethod(random, "seed", NULL);
     if (!r) goto fail;
     Py_DECREF(r);
+  }
+  if (wsgi_serve) {
+    /* The application was loaded by the init (its folder is on sys.path):
+     * one call serves the request. */
+    PyObject *res = PyObject_CallNoArgs(wsgi_serve);
+    int status = res ? (int)PyLong_AsLong(res) : exit_status();
+    Py_XDECREF(res);
+    exit(finish(status));
   }
   /* sys.path[0] is the script's folder, as for "python script.py". */
   if (!Py_IsolatedFlag) {

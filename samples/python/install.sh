@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds CPython 3.11 for wasm32-wasi from Debian bookworm's source package,
 # with zlib, bz2, lzma and sqlite3 linked in, plus the wasigate driver
-# (driver.c) and the frameworks the samples use (web.py, Flask), into
+# (driver.c, with its WSGI adapter wasigate_wsgi.py) and the frameworks the
+# samples use (web.py, Bottle, Flask, Django), into
 # samples/python/dist (git-ignored). sqlite's file locks go to the host
 # (wasi_shim.h, wasi_stubs.c).
 #
@@ -24,7 +25,10 @@ BZIP2_SRC="bzip2=1.0.8-5"
 XZ_SRC="xz-utils=5.4.1-1+deb12u1"
 SQLITE_SRC="sqlite3=3.40.1-2+deb12u2"
 # Pure-Python frameworks and what they import, for the guest's site-packages.
-SITE_PKGS="python3-webpy python3-flask python3-werkzeug python3-jinja2 python3-markupsafe python3-itsdangerous python3-click"
+SITE_PKGS="python3-webpy python3-bottle python3-flask python3-werkzeug python3-jinja2 python3-markupsafe python3-itsdangerous python3-click python3-django python3-asgiref python3-sqlparse python3-tz"
+# Data the frameworks read: Debian's pytz reads the time zone database at
+# import (guest path /usr/share/zoneinfo, dist/zoneinfo).
+DATA_PKGS="tzdata"
 BUILD_DEPS="clang lld llvm wasi-libc libclang-rt-dev-wasm32 autoconf autoconf-archive pkg-config tcl python3.11 dpkg-dev"
 
 start=$SECONDS
@@ -32,8 +36,8 @@ step() { printf '[python %4ds] %s\n' $((SECONDS - start)) "$*" >&2; }
 
 stamp_inputs() {
   echo "$PY_SRC $ZLIB_SRC $BZIP2_SRC $XZ_SRC $SQLITE_SRC"
-  echo "$SITE_PKGS"
-  cat "$0" "$here/driver.c" "$here/wasi_shim.h" "$here/wasi_stubs.c"
+  echo "$SITE_PKGS $DATA_PKGS"
+  cat "$0" "$here/driver.c" "$here/wasi_shim.h" "$here/wasi_stubs.c" "$here/wasigate_wsgi.py"
 }
 stamp="$(stamp_inputs | sha256sum | cut -d' ' -f1)"
 if [ -f "$dist/STAMP" ] && [ "$(cat "$dist/STAMP")" = "$stamp" ]; then
@@ -196,14 +200,22 @@ cp -a "$inst/usr/local/lib/python3.11" "$dist.new/lib/"
    lib-dynload site-packages dist-packages && find . -name '*.opt-?.pyc' -delete && mkdir dist-packages)
 # The .pyc files stay: the guest's stdlib is read-only, and compiling
 # imports from source on every request would cost more than the start-up.
+# The driver's WSGI adapter sits beside the stdlib, on every sys.path.
+cp "$here/wasigate_wsgi.py" "$dist.new/lib/python3.11/"
+/usr/bin/python3.11 -m compileall -q "$dist.new/lib/python3.11/wasigate_wsgi.py" >/dev/null
 
 step "downloading Debian's frameworks: $SITE_PKGS"
 rm -rf "$work/deb" && mkdir -p "$work/deb/x"
-(cd "$work/deb" && apt-get download -qq $SITE_PKGS >/dev/null 2>&1) || { echo "apt-get download failed" >&2; exit 1; }
+(cd "$work/deb" && apt-get download -qq $SITE_PKGS $DATA_PKGS >/dev/null 2>&1) || { echo "apt-get download failed" >&2; exit 1; }
 for d in "$work/deb"/*.deb; do dpkg -x "$d" "$work/deb/x"; done
 mkdir -p "$dist.new/site-packages"
 (cd "$work/deb/x/usr/lib/python3/dist-packages" && \
-  for m in web flask werkzeug jinja2 markupsafe itsdangerous click; do cp -a "$m" "$dist.new/site-packages/"; done)
+  for m in web bottle.py flask werkzeug jinja2 markupsafe itsdangerous click django asgiref sqlparse pytz; do cp -a "$m" "$dist.new/site-packages/"; done)
+# Django's translations (12 MB) and its admin's static files are not used
+# by the samples; pytz's zoneinfo is Debian's symbolic link to the host's.
+rm -rf "$dist.new/site-packages/django/conf/locale"/*/LC_MESSAGES "$dist.new/site-packages/django/contrib"/*/locale \
+  "$dist.new/site-packages/django/contrib/admin/static"
+cp -a "$work/deb/x/usr/share/zoneinfo" "$dist.new/zoneinfo"
 # Native speed-ups are built for the host; the pure-Python fallbacks run.
 find "$dist.new/site-packages" \( -name '*.so' -o -name __pycache__ \) -prune -exec rm -rf {} +
 /usr/bin/python3.11 -m compileall -q "$dist.new/site-packages" >/dev/null

@@ -46,7 +46,20 @@ and whatever it writes to stdout (headers, a blank line, the body) becomes the r
   look at how little a CGI response needs: one <code>fd_write</code> to stdout.</li>
 <li><a href="/s/hello.rb?name=Ruby">/s/hello.rb</a> &mdash; a Ruby CGI script (<code>require "cgi"</code>) run by ruby.wasm;
   look for the form and the visit counter cookie. Needs <code>npm install --prefix samples/ruby</code> once.</li>
-<li><a href="/outbound/quotes.go">/outbound/quotes.go</a> and <a href="/outbound/quotes.rs">/outbound/quotes.rs</a> &mdash; outbound HTTP:
+<li>Python (CPython 3.11 for WASI; needs <code>bash samples/python/install.sh</code> once):
+  <ul>
+  <li><a href="/s/hello.py">/s/hello.py</a> &mdash; a CGI script; <a href="/s/pyform.py">/s/pyform.py</a>, a form with the <code>cgi</code> module.</li>
+  <li><a href="/s/hello.wsgi/ada">/s/hello.wsgi</a>, <a href="/s/flask.wsgi/ada">/s/flask.wsgi</a>,
+    <a href="/s/webpy.wsgi/ada">/s/webpy.wsgi</a> and <a href="/s/bottle.wsgi/ada">/s/bottle.wsgi</a> &mdash;
+    WSGI applications, each imported once into its own snapshot; every request calls it in a fresh copy.</li>
+  <li><a href="/django/">/django/</a> &mdash; a Django project (<code>samples/django</code>) as one application route,
+    its sqlite3 database on a writable volume: look for the visit count growing while everything in memory starts afresh;
+    <a href="/django/ada">/django/ada</a> renders the template alone.</li>
+  <li><a href="/s/wsgi.py/ada">/s/wsgi.py</a>, <a href="/s/flask_app.py/ada">/s/flask_app.py</a>,
+    <a href="/s/webpy_app.py/ada">/s/webpy_app.py</a> and <a href="/s/bottle_app.py/ada">/s/bottle_app.py</a> &mdash;
+    the same applications run as CGI scripts, built again on every request: compare their speed.</li>
+  </ul></li>
+<li><a href="/outbound/quotes">/outbound/quotes</a> and <a href="/outbound/quotes.rs">/outbound/quotes.rs</a> &mdash; outbound HTTP:
   a Go program using <code>http.Client</code> and a Rust one using the raw host functions call the site's stub API
   <a href="/api/quotes">/api/quotes</a>, the one host their route's <code>allowed_hosts</code> lets them reach.</li>
 </ul>

@@ -35,6 +35,10 @@ type (
 		InitArgs     []string // wasi.Config.InitArgs
 		InitEnv      []string
 		ScratchSize  int64
+		BuildSlots   chan struct{} // toolchain.Builder.WithSlots
+		Reuse        bool          // reset and keep instances that ended cleanly (wasi.Config.Reuse)
+		ReuseMax     int
+		App          bool // wasi.Config.App: the init loads an application
 	}
 	// OutboundConfig is a route's outbound HTTP policy (wasi.OutboundPolicy)
 	// and the hook its requests are counted through.
@@ -52,12 +56,10 @@ type (
 		Size        int
 		Cached      bool
 		CompileTime time.Duration
-		// Deadline is how its guests are stopped at their deadline;
-		// DeadlineFallback, if not nil, why not the default way.
-		Deadline         string
-		DeadlineFallback error
-		Code             int64 // bytes of machine code; 0: unknown
-		Released         bool  // its code is not in memory: its programs run snapshots
+		// Deadline is how its guests are stopped at their deadline.
+		Deadline string
+		Code     int64 // bytes of machine code; 0: unknown
+		Released bool  // its code is not in memory: its programs run snapshots
 	}
 	// Program is a module bound to a RunConfig.
 	Program = interface {
@@ -112,7 +114,12 @@ func (l *Loader) Scripts(c RunConfig, name func(path string) string, built func(
 			built(p, cached, d, snapshotSummary(s))
 		}
 	}
-	return scripts{s: l.Engine.NewScripts(l.Builder, cfg, name, told), observe: c.Outbound.Observe}
+	b := l.Builder
+	if b != nil {
+		// The route's tenant builds in its own slots.
+		b = b.WithSlots(c.BuildSlots)
+	}
+	return scripts{s: l.Engine.NewScripts(b, cfg, name, told), observe: c.Outbound.Observe}
 }
 
 func config(c RunConfig) (wasi.Config, error) {
@@ -123,7 +130,7 @@ func config(c RunConfig) (wasi.Config, error) {
 	o := c.Outbound
 	out, err := wasi.NewOutbound(wasi.OutboundPolicy{AllowedHosts: o.AllowedHosts, CapHosts: o.CapHosts,
 		MaxRequests: o.MaxRequests, Timeout: o.Timeout, MaxBody: o.MaxBody, Slots: o.Slots})
-	return wasi.Config{Entrypoint: c.Entrypoint, Volumes: vols, MemoryLimit: c.MemoryLimit, MaxOpenFiles: c.MaxOpenFiles, Scratch: c.Scratch, Outbound: out, NoSnapshot: c.NoSnapshot, Preload: c.Preload, InitArgs: c.InitArgs, InitEnv: c.InitEnv, ScratchSize: c.ScratchSize}, err
+	return wasi.Config{Entrypoint: c.Entrypoint, Volumes: vols, MemoryLimit: c.MemoryLimit, MaxOpenFiles: c.MaxOpenFiles, Scratch: c.Scratch, Outbound: out, NoSnapshot: c.NoSnapshot, Preload: c.Preload, InitArgs: c.InitArgs, InitEnv: c.InitEnv, ScratchSize: c.ScratchSize, Reuse: c.Reuse, ReuseMax: c.ReuseMax, App: c.App}, err
 }
 
 type module struct{ m *wasi.Module }
@@ -132,6 +139,14 @@ type module struct{ m *wasi.Module }
 // its init, for the startup log and `wasigate check` (issue 12); router
 // asks for it with a type assertion, outside the seam's Program.
 func (p program) Snapshot() string { return snapshotSummary(p.p.Snapshot()) }
+
+// InitError is the failure of an interpreter's init (its preloads) when
+// the snapshot ran it, nil otherwise; router asks for it like Snapshot.
+func (p program) InitError() error { return p.p.Snapshot().InitErr }
+
+// Close releases an application's own snapshot (wasi.Config.App); router
+// asks for it with a type assertion, like Snapshot.
+func (p program) Close(ctx context.Context) error { return p.p.Close(ctx) }
 
 func snapshotSummary(s wasi.SnapshotInfo) string {
 	switch {
@@ -156,7 +171,7 @@ func snapshotSummary(s wasi.SnapshotInfo) string {
 }
 
 func (m module) Info() ModuleInfo {
-	return ModuleInfo{Size: m.m.Size, Cached: m.m.Cached, CompileTime: m.m.CompileTime, Deadline: m.m.Deadline, DeadlineFallback: m.m.DeadlineFallback,
+	return ModuleInfo{Size: m.m.Size, Cached: m.m.Cached, CompileTime: m.m.CompileTime, Deadline: m.m.Deadline,
 		Code: m.m.CodeSize(), Released: !m.m.Loaded()}
 }
 func (m module) HasExport(name string) bool      { return m.m.HasExport(name) }

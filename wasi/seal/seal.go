@@ -127,11 +127,24 @@ func (k *Key) Sign(path, sig string) error {
 	if err := os.MkdirAll(filepath.Dir(sig), 0o700); err != nil {
 		return err
 	}
-	tmp := sig + ".tmp"
-	if err := os.WriteFile(tmp, []byte(s), 0o600); err != nil {
+	// A temporary file of its own: two signers of one entry at once (two
+	// tenants building the same source) must not rename each other's.
+	f, err := os.CreateTemp(filepath.Dir(sig), filepath.Base(sig)+".*.tmp")
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, sig)
+	tmp := f.Name()
+	_, err = f.WriteString(s)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, sig)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
 }
 
 // Verify checks the file at path against the signature in sig. A missing

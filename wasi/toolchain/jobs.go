@@ -90,16 +90,31 @@ func (b *Builder) goJob(j job, tool, realTool, src, out string) (job, error) {
 		j.argv[len(j.argv)-1] = "."
 	}
 	// A single file: go build honours no //go:build ignore for files named
-	// on the command line, so a folder of one-file programs works. The
-	// module around the script is visible read-only (its go.mod decides
-	// the dependencies); without one, only the script.
+	// on the command line, so a folder of one-file programs works.
 	j.dir = dir
-	if mod := findGoMod(dir); mod != "" {
-		j.ro = append(j.ro, filepath.Dir(mod))
-	} else {
-		j.ro = append(j.ro, dir)
-	}
+	j.ro = append(j.ro, goVisible(src, dir, st.IsDir())...)
 	return j, nil
+}
+
+// goVisible lists what of the file system a Go build of src sees besides
+// the toolchain and the module cache: the script (a file, or its whole
+// folder), and the go.mod and go.sum of the module around it, alone. The
+// rest of that module is left out: other tenants' folders often sit in it
+// (the repository's samples do), and a .s file's #include, a //go:embed
+// or an import would read any of its files into the build's error or
+// module. A Go folder that needs other packages holds them, or a go.mod
+// of its own whose dependencies are in the module cache.
+func goVisible(src, dir string, isDir bool) []string {
+	paths := []string{src}
+	mod := findGoMod(dir)
+	if mod == "" || (isDir && under(mod, src)) {
+		return paths // no module, or the folder's own: in the folder
+	}
+	paths = append(paths, mod)
+	if sum := filepath.Join(filepath.Dir(mod), "go.sum"); exists(sum) {
+		paths = append(paths, sum)
+	}
+	return paths
 }
 
 // goModCache is the module cache of the server's Go: GOMODCACHE, else

@@ -2,6 +2,7 @@ package toolchain
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -80,6 +81,9 @@ func Inputs(src string) ([]string, error) {
 				return filepath.SkipDir
 			}
 			if !d.IsDir() {
+				if err := regularInput(p); err != nil {
+					return err
+				}
 				files = append(files, p)
 			}
 			return nil
@@ -88,6 +92,9 @@ func Inputs(src string) ([]string, error) {
 			return nil, err
 		}
 	} else {
+		if err := regularInput(src); err != nil {
+			return nil, err
+		}
 		files = append(files, src)
 	}
 	if KindOf(src) == Go {
@@ -104,6 +111,20 @@ func Inputs(src string) ([]string, error) {
 	}
 	sort.Strings(files)
 	return compactSorted(files), nil
+}
+
+// ErrNotRegular refuses a source that is a FIFO, a device or a socket.
+var ErrNotRegular = errors.New("only regular files are built")
+
+// regularInput refuses a source file (or what its link leads to) that is
+// not a regular file: hashing or compiling a FIFO would wait in open(2) for
+// a writer, in the server's process, where no build timeout reaches.
+func regularInput(p string) error {
+	st, err := os.Stat(p)
+	if err != nil || st.Mode().IsRegular() {
+		return nil // a dangling link is the compiler's to report
+	}
+	return fmt.Errorf("%s is %v: %w", p, st.Mode().Type(), ErrNotRegular)
 }
 
 func exists(p string) bool {

@@ -17,7 +17,8 @@ import (
 type Limits struct {
 	Timeout time.Duration // wall clock of the whole build; also its CPU time
 	Memory  int64         // address space of each process, and the size of each file it writes
-	// Concurrency is how many builds run at once across the Builder.
+	// Concurrency is how many builds run at once in the Builder's own
+	// slots (not those of a Builder from WithSlots).
 	Concurrency int
 }
 

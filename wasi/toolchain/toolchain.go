@@ -79,10 +79,66 @@ type Builder struct {
 	// refused with a TooLargeError and not kept.
 	MaxModuleSize int64
 
-	mu       sync.Mutex
-	inflight map[string]*flight
+	// slots, when not nil, are the build slots this Builder's builds take
+	// instead of the Builder's own (WithSlots).
+	slots     chan struct{}
+	stateOnce sync.Once
+	st        *buildState // shared with the Builders WithSlots makes
+}
+
+// buildState is what a Builder and those WithSlots makes from it share:
+// the builds in flight, and the slots of builds that come without any.
+type buildState struct {
+	mu sync.Mutex
+	// kept is held while a build's output is checked, removed or put in
+	// place with its signature: two tenants may build one source at once,
+	// and neither may see (and delete as tampered) the other's module
+	// between its rename and its signature.
+	kept     sync.Mutex
+	inflight map[flightKey]*flight
 	semOnce  sync.Once
-	sem      chan struct{} // build_concurrency slots, across the server
+	sem      chan struct{} // Limits.Concurrency slots
+}
+
+// flightKey names one build in flight: its content hash and the slots it
+// waits for, so that a build queued behind one tenant's never makes
+// another tenant's build of the same source wait with it.
+type flightKey struct {
+	slots chan struct{}
+	key   string
+}
+
+// WithSlots returns a Builder with b's settings, cache and builds in
+// flight that takes its build slots from slots rather than b's own
+// Limits.Concurrency: give each tenant its own, so that one tenant's
+// builds never hold the slots another tenant's wait for. Nil slots: b.
+func (b *Builder) WithSlots(slots chan struct{}) *Builder {
+	if slots == nil {
+		return b
+	}
+	return &Builder{Dir: b.Dir, Limits: b.Limits, Sandbox: b.Sandbox, Trusted: b.Trusted,
+		GoCache: b.GoCache, Key: b.Key, MaxModuleSize: b.MaxModuleSize, slots: slots, st: b.state()}
+}
+
+func (b *Builder) state() *buildState {
+	b.stateOnce.Do(func() {
+		if b.st == nil {
+			b.st = &buildState{inflight: map[flightKey]*flight{}}
+		}
+	})
+	return b.st
+}
+
+// acquire takes one of b's build slots and returns its release.
+func (b *Builder) acquire(lim Limits) func() {
+	sem := b.slots
+	if sem == nil {
+		st := b.state()
+		st.semOnce.Do(func() { st.sem = make(chan struct{}, lim.Concurrency) })
+		sem = st.sem
+	}
+	sem <- struct{}{}
+	return func() { <-sem }
 }
 
 // BuildsFolder is the folder under Dir where built modules are kept.
@@ -122,29 +178,15 @@ func (b *Builder) Build(ctx context.Context, src string) (Result, error) {
 		return Result{}, fmt.Errorf("build %s: %w", src, err)
 	}
 	out := filepath.Join(b.Dir, BuildsFolder, key+".wasm")
-	if _, err := os.Stat(out); err == nil {
-		if err := checkSize(out, src, maxOr(b.MaxModuleSize)); err != nil {
-			// Kept before the bound was lowered: not read, not kept.
-			b.remove(out)
-			return Result{}, err
-		}
-		if b.Key == nil || b.Key.Verify(out, out+".hmac") == nil {
-			// Used now: the cache's trim drops the least recently used.
-			now := time.Now()
-			_ = os.Chtimes(out, now, now)
-			return Result{Path: out, Cached: true, Fallback: readFallback(out)}, nil
-		}
-		// Changed behind the server's back: never run it, build afresh.
-		_ = os.Remove(out)
+	if res, ok, err := b.cached(src, out); ok || err != nil {
+		return res, err
 	}
 
-	// One build per content hash at a time; others wait for it.
-	b.mu.Lock()
-	if b.inflight == nil {
-		b.inflight = map[string]*flight{}
-	}
-	if f, ok := b.inflight[key]; ok {
-		b.mu.Unlock()
+	// One build per content hash (and slots) at a time; others wait for it.
+	st, fk := b.state(), flightKey{slots: b.slots, key: key}
+	st.mu.Lock()
+	if f, ok := st.inflight[fk]; ok {
+		st.mu.Unlock()
 		select {
 		case <-f.done:
 			if f.err != nil {
@@ -156,16 +198,16 @@ func (b *Builder) Build(ctx context.Context, src string) (Result, error) {
 		}
 	}
 	f := &flight{done: make(chan struct{})}
-	b.inflight[key] = f
-	b.mu.Unlock()
+	st.inflight[fk] = f
+	st.mu.Unlock()
 
 	// The build itself is not tied to the first requester: a client that
 	// goes away must not cancel the build others are waiting for.
 	f.out, f.err = out, b.run(context.WithoutCancel(ctx), kind, tool, src, out)
 	close(f.done)
-	b.mu.Lock()
-	delete(b.inflight, key)
-	b.mu.Unlock()
+	st.mu.Lock()
+	delete(st.inflight, fk)
+	st.mu.Unlock()
 	if f.err != nil {
 		return Result{}, f.err
 	}
@@ -208,16 +250,14 @@ func goroot() string {
 }
 
 // run builds src into out, atomically, in the sandbox and within the
-// limits, one of build_concurrency builds at a time.
+// limits, in one of b's build slots.
 func (b *Builder) run(ctx context.Context, kind Kind, tool, src, out string) error {
 	lim := b.limits()
 	sb := b.sandbox()
 	if !sb.Available() && !b.Trusted {
 		return &Error{Source: src, Err: ErrNoSandbox}
 	}
-	b.semOnce.Do(func() { b.sem = make(chan struct{}, lim.Concurrency) })
-	b.sem <- struct{}{}
-	defer func() { <-b.sem }()
+	defer b.acquire(lim)()
 
 	if err := os.MkdirAll(filepath.Dir(out), 0o700); err != nil {
 		return err
@@ -281,6 +321,32 @@ func (b *Builder) exec(ctx context.Context, kind Kind, src string, j job, lim Li
 	return nil
 }
 
+// cached returns the kept build at out when there is one and its
+// signature holds; a module kept before max_module_size was lowered is
+// refused, and one changed behind the server's back is removed.
+func (b *Builder) cached(src, out string) (Result, bool, error) {
+	st := b.state()
+	st.kept.Lock()
+	defer st.kept.Unlock()
+	if _, err := os.Stat(out); err != nil {
+		return Result{}, false, nil
+	}
+	if err := checkSize(out, src, maxOr(b.MaxModuleSize)); err != nil {
+		// Kept before the bound was lowered: not read, not kept.
+		b.remove(out)
+		return Result{}, false, err
+	}
+	if b.Key == nil || b.Key.Verify(out, out+".hmac") == nil {
+		// Used now: the cache's trim drops the least recently used.
+		now := time.Now()
+		_ = os.Chtimes(out, now, now)
+		return Result{Path: out, Cached: true, Fallback: readFallback(out)}, true, nil
+	}
+	// Changed behind the server's back: never run it, build afresh.
+	_ = os.Remove(out)
+	return Result{}, false, nil
+}
+
 // keep moves a build's module.wasm to out, signed, with the reason of a
 // fallback build beside it. A module over MaxModuleSize is refused from
 // its size alone and left in tmpDir, which the build removes.
@@ -288,6 +354,9 @@ func (b *Builder) keep(tmpDir, src, out, fallback string) error {
 	if err := checkSize(filepath.Join(tmpDir, "module.wasm"), src, maxOr(b.MaxModuleSize)); err != nil {
 		return err
 	}
+	st := b.state()
+	st.kept.Lock()
+	defer st.kept.Unlock()
 	_ = os.Remove(fallbackPath(out))
 	if fallback != "" {
 		if err := os.WriteFile(fallbackPath(out), []byte(fallback), 0o600); err != nil {

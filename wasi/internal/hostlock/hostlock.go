@@ -220,9 +220,9 @@ func open(m Mount, rel string) (*os.File, Errno) {
 	if m.Writable {
 		flag = os.O_RDWR
 	}
-	f, err := m.Root.OpenFile(rel, flag|syscall.O_NONBLOCK, 0)
+	f, err := m.Root.OpenFile(rel, flag|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
 	if err != nil && m.Writable && (errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS)) {
-		f, err = m.Root.OpenFile(rel, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+		f, err = m.Root.OpenFile(rel, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
 	}
 	if err == nil {
 		return f, OK

@@ -5,27 +5,33 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // The deadline instrumentation (issue 13). wazero's WithCloseOnContextDone
 // makes every loop back-edge exit to Go to look at the module's state,
 // which made a tight C loop 2.8x and an interpreter's start-up 2.3x slower.
-// Instead, the module gets two mutable i32 globals, a counter and an
-// interrupt flag (exported as InterruptExport), each function that needs
-// a check gets one scratch i32 local $n, and the header of every loop
+// Instead, the module gets two mutable i32 globals, a counter and
+// an interrupt flag (exported as InterruptExport), each function that needs
+// a check gets a scratch i32 local $n, and the header of every loop
 // that has a call in it (or a type index for block type), and the entry of
-// every function that contains a call, starts with
+// every function that contains a call or runs more than maxUnchecked
+// instructions, starts with a check of weight w:
 //
-//	global.get $count  i32.const 1  i32.add  local.tee $n  global.set $count
-//	local.get $n  i32.const checkEvery-1  i32.and  i32.eqz
+//	global.get $count  i32.const w  i32.add  local.tee $n  global.set $count
+//	local.get $n  i32.const checkEvery-1  i32.and  i32.const w  i32.lt_u
 //	if
 //	  i32.const 0  memory.grow 0  drop     ;; a trip through Go
 //	  global.get $interrupt
 //	  if unreachable end
 //	end
 //
-// A loop without a call gets the same count with the trip moved out of
-// the loop and the counter kept in $n (instrument_loop.go).
+// The low bits fall below w exactly when the addition passed a multiple
+// of checkEvery (w is at most checkEvery), so the guest trips once per
+// checkEvery units of weight. A loop without a call gets the same count
+// with the trip moved out of the loop and the counter kept in $n
+// (instrument_loop.go). Bulk memory and table instructions get a check
+// of their own that adds their length (appendBulk).
 //
 // When the run's context ends, a watcher sets the flag from another
 // goroutine (deadline.go) and the guest traps at its next trip. The trip
@@ -35,13 +41,19 @@ import (
 // wazero's memory.grow always exits to Go, and growing by 0 pages changes
 // nothing.
 //
-// Why this bounds the time to stop: code that runs long either passes
-// loop headers often or makes many calls; with no loop an activation
-// makes a bounded number of calls and the stack's depth is bounded, so
-// the functions entered again and again include ones that contain a call.
-// A function with neither a loop nor a call runs a bounded number of
-// instructions and gets no check, which spares interpreters' small
-// helpers.
+// What bounds the work between two trips: a check's weight is the
+// longest forward path from it to the next check (instrument_scan.go), and
+// execution between two checks of one activation only moves forward (a
+// backward jump is to a loop header, which checks); a call is charged for
+// the callee's path when the callee has no check of its own (then it has
+// neither loop nor call and at most maxUnchecked instructions). So between
+// two trips a guest runs at most checkEvery units, plus one bulk
+// instruction (its check comes before it, so the longest is one
+// instruction on the whole memory), plus what the frames on the stack
+// still run after returning (their paths were charged at their entry).
+// Weighing by path length rather than counting checks is what stops a
+// loop of 64 MiB memory.fills, or a loop calling a straight-line function
+// of 200 of them, from running seconds between trips.
 //
 // Why this shape (each measured against the others on spin.wasm, a C loop
 // of 3x10^8 iterations, issue 13): the first version decremented the
@@ -56,37 +68,74 @@ import (
 // machine code showed was left (instrument_loop.go): the trip, a call,
 // makes wazero keep the loop's variables in memory, and the counter is a
 // chain through memory; a loop without a call now avoids both: 1.01x.
+// Adding a weight instead of 1 and comparing with it instead of testing
+// for zero keeps that shape: one more constant operand.
 //
 // No index is renumbered: the globals are appended after the module's own
-// (imported globals come first) and the local after the function's own,
+// (imported globals come first) and the locals after the function's own,
 // so no existing index moves, and trapping needs no new import. Only the
-// labels of branches out of a wrapped loop change (instrument_loop.go). A module
-// without a memory is left to wazero's check.
+// labels of branches out of a wrapped loop change (instrument_loop.go).
+// Because appending makes indexes valid that were not, the module must be
+// validated as given first (the engine does), and the rewriter refuses an
+// index past what the original declares anyway.
 
-// checkEvery is how many checks pass between two trips through Go (a
-// power of two: the check masks the counter). Each trip costs an exit from
-// machine code, so the cost per check is an increment plus 1/checkEvery of
-// an exit, and the time to stop at most checkEvery times the longest
-// stretch between two checks.
-var checkEvery int32 = 4096
+// checkEvery is the budget between two trips through Go (a power of two:
+// the checks mask the counter), in units of about one instruction: each
+// check adds its weight, the longest path the guest can run from it
+// before the next check (instrument_scan.go), and each bulk memory or
+// table instruction its length (16 bytes or 2 elements a unit); a guest
+// trips when the counter passes a multiple of checkEvery. The longest
+// path is pessimistic for an interpreter's dispatch loop (the path through
+// its largest handler, each call counted as a callee's worth): at 2^14
+// units Ruby's init tripped at almost every iteration and ran over 30 s
+// instead of 70 ms; at 2^20 it costs 1.01x against no check.
+var checkEvery int32 = 1 << 20
 
-// maxLocals bounds a function's parameters and locals before the one
-// added: no real guest comes near it, and it keeps the new local's index
-// far from any limit.
+// SetCheckEvery sets the budget between trips (a power of two, at least
+// 2) and returns the one before, for tests that need trips sooner.
+func SetCheckEvery(n int32) int32 {
+	old := checkEvery
+	checkEvery = n
+	return old
+}
+
+// maxLocals bounds a function's parameters and locals before the ones
+// added: no real guest comes near it, and it keeps the new locals'
+// indexes far from any limit.
 const maxLocals = 1 << 20
 
 // InterruptExport is the reserved export name of the interrupt global.
 const InterruptExport = "wasigate.interrupt"
 
-// ErrNoInstrument means the module is left as it is and must run with
-// wazero's own check (deadline.go).
+// StartExport is the reserved export name under which an instrumented
+// module exports its start function: a start section would run inside
+// wazero's instantiation, before the host can reach the interrupt flag,
+// so the section is removed and the host calls this export right after
+// instantiating, before anything else.
+const StartExport = "wasigate.start"
+
+// reservedPrefix starts the names wasigate adds; a module that imports or
+// exports one is refused.
+const reservedPrefix = "wasigate."
+
+// ErrNoInstrument means the rewriter cannot read the module (or finds an
+// index it does not declare), so it cannot add the deadline checks.
 var ErrNoInstrument = errors.New("module not instrumented")
 
-// instrument returns wasm with the deadline checks added. Its output is
+// ErrReservedName means the module imports or exports a name that
+// wasigate reserves for its deadline checks.
+var ErrReservedName = errors.New("name reserved for wasigate")
+
+// Instrument returns wasm with the deadline checks added. Its output is
 // valid whenever wasm is; every allocation is bounded by a constant factor
 // of len(wasm): a check (under 80 bytes, the wrapping of a loop included)
-// is added per function body and per loop opcode, a branch's label grows
-// by at most 4 bytes, and each of those takes at least 2 input bytes.
+// is added per function body, per loop opcode and per bulk instruction, a
+// branch's label grows by at most 4 bytes, and each of those takes at
+// least 2 input bytes.
+//
+// A module without memory gets one that it cannot reach (the rewriter
+// refuses memory instructions in it; nothing exports it), for the trip
+// through Go. Its start function, if any, becomes the export StartExport.
 func Instrument(wasm []byte) ([]byte, error) {
 	if len(wasm) < 8 || !bytes.Equal(wasm[:4], []byte("\x00asm")) || binary.LittleEndian.Uint32(wasm[4:8]) != 1 {
 		return nil, fmt.Errorf("%w: not a wasm binary module", ErrNoInstrument)
@@ -107,8 +156,10 @@ func Instrument(wasm []byte) ([]byte, error) {
 		secs = append(secs, section{id, pos, pos + 1 + n + int(size), body})
 		pos += 1 + n + int(size)
 	}
-	var globals, memories uint32
-	var exports, types, funcs []byte
+	var lim limits
+	var memories uint32
+	var exports, types, funcs, code []byte
+	start := int64(-1)
 	for _, s := range secs {
 		switch s.id {
 		case 1:
@@ -116,11 +167,11 @@ func Instrument(wasm []byte) ([]byte, error) {
 		case 3:
 			funcs = s.body
 		case 2:
-			g, m, err := importCounts(s.body)
+			im, err := readImports(s.body)
 			if err != nil {
 				return nil, err
 			}
-			globals, memories = globals+g, memories+m
+			lim.globals, lim.funcs, memories = lim.globals+uint64(im.globals), lim.funcs+uint64(im.funcs), memories+im.memories
 		case 5:
 			c, n := Uleb32(s.body)
 			if n == 0 {
@@ -132,39 +183,66 @@ func Instrument(wasm []byte) ([]byte, error) {
 			if n == 0 {
 				return nil, fmt.Errorf("%w: global section", ErrNoInstrument)
 			}
-			globals += c
+			lim.globals += uint64(c)
 		case 7:
 			exports = s.body
 		case 8:
-			// A start function runs inside InstantiateModule, before the
-			// host can reach the global to interrupt it.
-			return nil, fmt.Errorf("%w: has a start function", ErrNoInstrument)
+			f, n := Uleb32(s.body)
+			if n == 0 || n != len(s.body) || start >= 0 {
+				return nil, fmt.Errorf("%w: start section", ErrNoInstrument)
+			}
+			start = int64(f)
+		case 10:
+			code = s.body
 		}
 	}
-	if memories == 0 {
-		return nil, fmt.Errorf("%w: has no memory", ErrNoInstrument)
-	}
-	if exports != nil && exportsName(exports, InterruptExport) {
-		return nil, fmt.Errorf("%w: already exports %s", ErrNoInstrument, InterruptExport)
+	lim.memory = memories > 0
+	if exports != nil {
+		if err := checkExportNames(exports); err != nil {
+			return nil, err
+		}
 	}
 	params, err := paramCounts(types, funcs)
 	if err != nil {
 		return nil, err
 	}
-	cks := checks{count: binary.AppendUvarint(nil, uint64(globals)), flag: binary.AppendUvarint(nil, uint64(globals)+1)}
+	lim.funcs += uint64(len(params))
+	if start >= 0 && uint64(start) >= lim.funcs {
+		return nil, fmt.Errorf("%w: start function %d not declared", ErrNoInstrument, start)
+	}
+	if code == nil && len(params) > 0 {
+		return nil, fmt.Errorf("%w: functions without a code section", ErrNoInstrument)
+	}
+	globals := lim.globals
+	cks := checks{count: binary.AppendUvarint(nil, globals), flag: binary.AppendUvarint(nil, globals+1)}
+	newExports := func(b []byte) []byte {
+		b = appendExport(b, InterruptExport, 0x03, uint32(globals+1))
+		if start >= 0 {
+			b = appendExport(b, StartExport, 0x00, uint32(start))
+		}
+		return b
+	}
+	added := uint64(1)
+	if start >= 0 {
+		added++
+	}
 
 	out := make([]byte, 0, len(wasm)+len(wasm)/2+64)
 	out = append(out, wasm[:8]...)
-	addedGlobal, addedExport := false, false
-	// Sections keep their order; a missing global or export section is
-	// added where the binary format's order puts it.
+	addedMemory, addedGlobal, addedExport := lim.memory, false, false
+	// Sections keep their order; a missing memory, global or export
+	// section is added where the binary format's order puts it.
 	addMissing := func(before byte) {
+		if !addedMemory && sectionRank(before) > sectionRank(5) {
+			out = appendSection(out, 5, []byte{1, 1, 0, 0}) // one memory, 0 pages, at most 0
+			addedMemory = true
+		}
 		if !addedGlobal && sectionRank(before) > sectionRank(6) {
 			out = appendSection(out, 6, appendGlobals(binary.AppendUvarint(nil, 2)))
 			addedGlobal = true
 		}
 		if !addedExport && sectionRank(before) > sectionRank(7) {
-			out = appendSection(out, 7, appendExport(binary.AppendUvarint(nil, 1), globals+1))
+			out = appendSection(out, 7, newExports(binary.AppendUvarint(nil, added)))
 			addedExport = true
 		}
 	}
@@ -180,11 +258,13 @@ func Instrument(wasm []byte) ([]byte, error) {
 			addedGlobal = true
 		case 7:
 			c, n := Uleb32(s.body)
-			body := binary.AppendUvarint(make([]byte, 0, len(s.body)+32), uint64(c)+1)
-			out = appendSection(out, 7, appendExport(append(body, s.body[n:]...), globals+1))
+			body := binary.AppendUvarint(make([]byte, 0, len(s.body)+48), uint64(c)+added)
+			out = appendSection(out, 7, newExports(append(body, s.body[n:]...)))
 			addedExport = true
+		case 8:
+			// The start function is exported instead (StartExport).
 		case 10:
-			code, err := instrumentCode(s.body, params, &cks)
+			code, err := instrumentCode(s.body, params, &cks, lim)
 			if err != nil {
 				return nil, err
 			}
@@ -228,31 +308,40 @@ func appendGlobals(b []byte) []byte {
 	return append(b, 0x7f, 0x01, 0x41, 0x00, 0x0b, 0x7f, 0x01, 0x41, 0x00, 0x0b)
 }
 
-// appendExport appends the export of global index g as InterruptExport.
-func appendExport(b []byte, g uint32) []byte {
-	b = binary.AppendUvarint(b, uint64(len(InterruptExport)))
-	b = append(b, InterruptExport...)
-	b = append(b, 0x03)
-	return binary.AppendUvarint(b, uint64(g))
+// appendExport appends an export of index i of the given kind.
+func appendExport(b []byte, name string, kind byte, i uint32) []byte {
+	b = binary.AppendUvarint(b, uint64(len(name)))
+	b = append(append(b, name...), kind)
+	return binary.AppendUvarint(b, uint64(i))
 }
 
-// importCounts counts the globals and memories an import section imports.
-func importCounts(sec []byte) (globals, memories uint32, err error) {
+// imports is what an import section brings in.
+type imports struct {
+	globals, funcs, memories uint32
+}
+
+// readImports counts what an import section imports, and refuses the
+// names wasigate reserves.
+func readImports(sec []byte) (imports, error) {
+	var im imports
 	bad := fmt.Errorf("%w: import section", ErrNoInstrument)
 	count, p := Uleb32(sec)
 	if p == 0 {
-		return 0, 0, bad
+		return im, bad
 	}
 	for range count {
 		for range 2 { // module and field names
 			l, n := Uleb32(sec[p:])
 			if n == 0 || uint64(p)+uint64(n)+uint64(l) > uint64(len(sec)) {
-				return 0, 0, bad
+				return im, bad
+			}
+			if name := string(sec[p+n : p+n+int(l)]); strings.HasPrefix(name, reservedPrefix) {
+				return im, fmt.Errorf("%w: imports %q", ErrReservedName, name)
 			}
 			p += n + int(l)
 		}
 		if p >= len(sec) {
-			return 0, 0, bad
+			return im, bad
 		}
 		kind := sec[p]
 		p++
@@ -261,6 +350,8 @@ func importCounts(sec []byte) (globals, memories uint32, err error) {
 		case 0, 4: // function: type index; tag: attribute is a byte, then type index
 			if kind == 4 {
 				p++
+			} else {
+				im.funcs++
 			}
 			_, n = Uleb32(sec[min(p, len(sec)):])
 		case 1: // table: reference type, limits
@@ -269,18 +360,18 @@ func importCounts(sec []byte) (globals, memories uint32, err error) {
 				n++
 			}
 		case 2: // memory: limits, with the shared and 64-bit flags
-			memories++
+			im.memories++
 			n = skipMemLimits(sec[p:])
 		case 3: // global: value type, mutability
-			globals++
+			im.globals++
 			n = 2
 		}
 		if n == 0 || p+n > len(sec) {
-			return 0, 0, bad
+			return im, bad
 		}
 		p += n
 	}
-	return globals, memories, nil
+	return im, nil
 }
 
 // skipMemLimits returns the length of a memory type's limits, or 0.
@@ -299,32 +390,33 @@ func skipMemLimits(b []byte) int {
 	return p
 }
 
-// exportsName reports whether an export section has an export called
-// name (or cannot be read, which the caller treats the same way).
-func exportsName(sec []byte, name string) bool {
+// checkExportNames refuses an export section that cannot be read or
+// exports a name wasigate reserves.
+func checkExportNames(sec []byte) error {
+	bad := fmt.Errorf("%w: export section", ErrNoInstrument)
 	count, p := Uleb32(sec)
 	if p == 0 {
-		return true
+		return bad
 	}
 	for range count {
 		l, n := Uleb32(sec[p:])
 		if n == 0 || uint64(p)+uint64(n)+uint64(l) > uint64(len(sec)) {
-			return true
+			return bad
 		}
-		if string(sec[p+n:p+n+int(l)]) == name {
-			return true
+		if name := string(sec[p+n : p+n+int(l)]); strings.HasPrefix(name, reservedPrefix) {
+			return fmt.Errorf("%w: exports %q", ErrReservedName, name)
 		}
 		p += n + int(l)
 		if p >= len(sec) {
-			return true
+			return bad
 		}
 		_, n = Uleb32(sec[p+1:])
 		if n == 0 {
-			return true
+			return bad
 		}
 		p += 1 + n
 	}
-	return false
+	return nil
 }
 
 // skipLeb returns the length of a LEB128 number of at most max bytes, or 0.

@@ -18,16 +18,59 @@ func (c *checks) appendTrip(b []byte) []byte {
 }
 
 // appendCheck appends the check at a function's entry or a loop header;
-// n is the index of the function's scratch local.
-func (c *checks) appendCheck(b, n []byte) []byte {
-	b = append(append(b, 0x23), c.count...)         // global.get $count
-	b = append(b, 0x41, 0x01, 0x6a)                 // i32.const 1 i32.add
-	b = append(append(b, 0x22), n...)               // local.tee $n
-	b = append(append(b, 0x24), c.count...)         // global.set $count
-	b = append(append(b, 0x20), n...)               // local.get $n
+// n is the index of the function's scratch local, w the check's weight
+// (scan.weigh), at least 1.
+func (c *checks) appendCheck(b, n []byte, w int32) []byte {
+	b = append(append(b, 0x23), c.count...) // global.get $count
+	b = AppendSleb32(append(b, 0x41), w)    // i32.const w
+	b = append(b, 0x6a)                     // i32.add
+	b = append(append(b, 0x22), n...)       // local.tee $n
+	b = append(append(b, 0x24), c.count...) // global.set $count
+	b = append(append(b, 0x20), n...)       // local.get $n
+	b = append(appendCrossed(b, w), 0x04, 0x40)
+	return append(c.appendTrip(b), 0x0b) // if TRIP end
+}
+
+// appendCrossed appends the test of whether adding w (at most
+// checkEvery) to the counter, whose new value is on the stack, passed a
+// multiple of checkEvery: its low bits are then below w. With w = 1 that is
+// the low bits being 0, one instruction shorter.
+func appendCrossed(b []byte, w int32) []byte {
 	b = AppendSleb32(append(b, 0x41), checkEvery-1) // i32.const mask
-	b = append(b, 0x71, 0x45, 0x04, 0x40)           // i32.and i32.eqz if
-	return append(c.appendTrip(b), 0x0b)            // TRIP end
+	b = append(b, 0x71)                             // i32.and
+	if w == 1 {
+		return append(b, 0x45) // i32.eqz
+	}
+	b = AppendSleb32(append(b, 0x41), w) // i32.const w
+	return append(b, 0x49)               // i32.lt_u
+}
+
+// appendBulk appends the check before a bulk memory or table instruction,
+// whose length is on the stack and stays there: the counter grows by the
+// length >> shift, and the guest trips when that passes a multiple of
+// checkEvery. n and l are the function's two scratch locals; $n ends equal
+// to the counter, as the loops of instrument_loop.go need.
+func (c *checks) appendBulk(b, n, l []byte, shift uint8) []byte {
+	b = append(append(b, 0x22), l...)                                 // local.tee $l
+	b = append(append(b, 0x20), l...)                                 // local.get $l
+	b = append(b, 0x41, shift, 0x76)                                  // i32.const shift i32.shr_u
+	b = append(append(b, 0x21), l...)                                 // local.set $l
+	b = append(append(b, 0x23), c.count...)                           // global.get $count
+	b = append(AppendSleb32(append(b, 0x41), checkEvery-1), 0x71)     // i32.const mask i32.and
+	b = append(append(b, 0x20), l...)                                 // local.get $l
+	b = append(AppendSleb32(append(b, 0x6a, 0x41), checkEvery), 0x4f) // i32.add i32.const checkEvery i32.ge_u
+	b = append(append(b, 0x23), c.count...)                           // global.get $count
+	b = append(append(append(b, 0x20), l...), 0x6a)                   // local.get $l i32.add
+	b = append(append(b, 0x22), n...)                                 // local.tee $n
+	b = append(append(b, 0x24), c.count...)                           // global.set $count
+	b = append(b, 0x04, 0x40)                                         // if
+	return append(c.appendTrip(b), 0x0b)                              // TRIP end
+}
+
+// weight turns a path length into a check's weight: at least 1, at most
+// checkEvery (which trips at every check).
+func weight(cost int64) int32 {
+	return int32(max(1, min(cost, int64(checkEvery))))
 }
 
 // paramCounts returns the number of parameters of each function the
@@ -97,10 +140,12 @@ func plainValType(vt byte) bool {
 }
 
 // instrumentCode rewrites a code section: params holds each function's
-// parameter count (paramCounts). A function gets the local $n when it has
-// a check, the entry check when it contains a call, and the loop check
-// after the block type of each loop opcode, its header (instrument.go).
-func instrumentCode(sec []byte, params []uint32, c *checks) ([]byte, error) {
+// parameter count (paramCounts). A function gets the scratch local $n when
+// it has a check and $l when it has a bulk instruction; the entry check
+// when it contains a call or its longest path is over maxUnchecked; the
+// loop check after the block type of each loop opcode, its header; and
+// the bulk check before each bulk instruction (instrument.go).
+func instrumentCode(sec []byte, params []uint32, c *checks, lim limits) ([]byte, error) {
 	bad := func(what string, fn uint32) error {
 		return fmt.Errorf("%w: code section: %s in function body %d", ErrNoInstrument, what, fn)
 	}
@@ -113,7 +158,7 @@ func instrumentCode(sec []byte, params []uint32, c *checks) ([]byte, error) {
 	}
 	out := make([]byte, 0, len(sec)+len(sec)/2+16)
 	out = binary.AppendUvarint(out, uint64(count))
-	var body, code, n []byte // reused: one function's new body, its instructions, $n's index
+	var body, code, n, l []byte // reused: one function's new body, its instructions, the scratch locals' indexes
 	var s scan
 	for i := range count {
 		size, m := Uleb32(sec[p:])
@@ -130,24 +175,33 @@ func instrumentCode(sec []byte, params []uint32, c *checks) ([]byte, error) {
 			return nil, bad("too many locals", i)
 		}
 		n = binary.AppendUvarint(n[:0], total)
-		var loops, calls bool
-		var err error
-		if code, loops, calls, err = instrumentExpr(code[:0], fn[locals:], c, n, &s); err != nil {
+		l = binary.AppendUvarint(l[:0], total+1)
+		lim.locals = total
+		if err := s.run(fn[locals:], &lim); err != nil {
 			return nil, bad(err.Error(), i)
 		}
-		if !loops && !calls {
+		entry := s.calls || s.entryWeight() > maxUnchecked
+		if !entry && len(s.free) == 0 && !s.bulk {
 			out = binary.AppendUvarint(out, uint64(len(fn)))
 			out = append(out, fn...)
 			continue
 		}
-		// The local declarations with one i32 appended: a new count, the
-		// old entries, then (1, i32).
+		var err error
+		if code, err = instrumentExpr(code[:0], fn[locals:], c, n, l, &s); err != nil {
+			return nil, bad(err.Error(), i)
+		}
+		// The local declarations with the scratch i32s appended: a new
+		// count, the old entries, then (1 or 2, i32).
 		_, cn := Uleb32(fn)
 		body = binary.AppendUvarint(body[:0], uint64(decls)+1)
 		body = append(body, fn[cn:locals]...)
-		body = append(body, 0x01, 0x7f)
-		if calls {
-			body = c.appendCheck(body, n)
+		if s.bulk {
+			body = append(body, 0x02, 0x7f)
+		} else {
+			body = append(body, 0x01, 0x7f)
+		}
+		if entry {
+			body = c.appendCheck(body, n, weight(s.entryWeight()))
 		}
 		body = append(body, code...)
 		out = binary.AppendUvarint(out, uint64(len(body)))
@@ -179,49 +233,58 @@ func readLocals(fn []byte) (length int, decls uint32, total uint64, ok bool) {
 
 // instrumentExpr copies the instructions of code to out, with the loop
 // checks (appendCheck after the block type of each loop with a call,
-// appendWrapHead and appendWrapTail around the others: instrument_loop.go),
-// and reports whether code has a loop and a call. s is scratch space,
-// reused from one function to the next.
-func instrumentExpr(out, code []byte, c *checks, n []byte, s *scan) (_ []byte, loops, calls bool, err error) {
-	if err := s.run(code); err != nil {
-		return nil, false, false, err
-	}
+// appendWrapHead and appendWrapTail around the others: instrument_loop.go)
+// and the bulk checks. s holds the first pass over code (scan.run).
+func instrumentExpr(out, code []byte, c *checks, n, lv []byte, s *scan) (_ []byte, err error) {
 	l := &s.labels
 	l.wrapped, l.result, l.added = l.wrapped[:0], l.result[:0], l.added[:0]
 	l.push(false, false) // the function's own block
 	loop, last := 0, 0
-	for _, p := range s.marks {
+	for k, nd := range s.nodes {
+		p := nd.off
 		out = append(out, code[last:p]...)
 		size, _ := immediates(code[p:]) // known valid: s.run read it
 		ins := code[p : p+size]
 		last = p + size
-		switch ins[0] {
-		case 0x02, 0x04: // block, if
+		switch nd.kind {
+		case kBlock, kIf:
 			out = append(out, ins...)
 			l.push(false, false)
-		case 0x03: // loop
-			if s.free[loop] && size == 2 && (ins[1] == 0x40 || ins[1] >= 0x6f) { // empty or one value type, not a type index
-				out = c.appendWrapHead(out, ins[1], n)
+		case kLoop:
+			w := weight(s.loopWeight(k))
+			// Wrapped only when w is at most half the budget: after a trip
+			// the wrapping resumes at the header's check, which adds w
+			// again, and the low bits (below w) then cross the next multiple
+			// again unless 2w <= checkEvery. At w = checkEvery the guest would
+			// trip at every resume and never run the body; near it, once
+			// per unit left. A body that long gains nothing from the
+			// wrapping anyway.
+			if s.free[loop] && 2*int64(w) <= int64(checkEvery) && size == 2 && (ins[1] == 0x40 || ins[1] >= 0x6f) { // empty or one value type, not a type index
+				out = c.appendWrapHead(out, ins[1], n, w)
 				l.push(true, ins[1] != 0x40)
 			} else {
-				out = c.appendCheck(append(out, ins...), n)
+				out = c.appendCheck(append(out, ins...), n, w)
 				l.push(false, false)
 			}
 			loop++
-		case 0x0b: // end
+		case kEnd:
 			out = append(out, ins...)
 			wrapped, result, err := l.pop()
 			if err != nil {
-				return nil, false, false, err
+				return nil, err
 			}
 			if wrapped {
 				out = c.appendWrapTail(out, result)
 			}
-		default: // br, br_if, br_table
+		case kBr, kBrIf, kBrTable:
 			if out, err = l.appendBranch(out, ins); err != nil {
-				return nil, false, false, err
+				return nil, err
 			}
+		case kBulk:
+			out = append(c.appendBulk(out, n, lv, nd.shift), ins...)
+		default: // else, calls, return, unreachable
+			out = append(out, ins...)
 		}
 	}
-	return append(out, code[last:]...), len(s.free) > 0, s.calls, nil
+	return append(out, code[last:]...), nil
 }

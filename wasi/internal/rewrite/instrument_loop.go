@@ -2,7 +2,6 @@ package rewrite
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 )
 
@@ -24,8 +23,8 @@ import (
 //	    global.get $count  local.set $n
 //	    block           ;; $trip
 //	      loop bt       ;; the module's loop, its header:
-//	        local.get $n  i32.const 1  i32.add  local.tee $n  global.set $count
-//	        local.get $n  i32.const checkEvery-1  i32.and  i32.eqz
+//	        local.get $n  i32.const w  i32.add  local.tee $n  global.set $count
+//	        local.get $n  i32.const checkEvery-1  i32.and  i32.const w  i32.lt_u
 //	        br_if $trip
 //	        ...         ;; its body, branches past it renumbered (+3)
 //	      end
@@ -44,25 +43,28 @@ import (
 // with it. On spin.wasm this costs 1.01x against no check. A loop with a
 // call keeps appendCheck in its header (the call spills anyway), and so
 // does a loop whose block type is a type index, which may take
-// parameters the wrappers would have to carry.
+// parameters the wrappers would have to carry, and a loop whose check
+// weighs more than half the budget (a trip resumes at the check, which
+// must not cross the next multiple again).
 
 // wrapExtra is the number of labels the wrapping adds around a loop.
 const wrapExtra = 3
 
 // appendWrapHead appends the wrapping's start and the module's loop
-// opcode with its one-byte block type bt.
-func (c *checks) appendWrapHead(b []byte, bt byte, n []byte) []byte {
+// opcode with its one-byte block type bt; w is the check's weight.
+func (c *checks) appendWrapHead(b []byte, bt byte, n []byte, w int32) []byte {
 	b = append(b, 0x02, bt, 0x03, 0x40)     // block bt loop
 	b = append(append(b, 0x23), c.count...) // global.get $count
 	b = append(append(b, 0x21), n...)       // local.set $n
 	b = append(b, 0x02, 0x40, 0x03, bt)     // block loop bt
 	b = append(append(b, 0x20), n...)       // local.get $n
-	b = append(b, 0x41, 0x01, 0x6a)         // i32.const 1 i32.add
+	b = AppendSleb32(append(b, 0x41), w)    // i32.const w
+	b = append(b, 0x6a)                     // i32.add
 	b = append(append(b, 0x22), n...)       // local.tee $n
 	b = append(append(b, 0x24), c.count...) // global.set $count
 	b = append(append(b, 0x20), n...)       // local.get $n
-	b = AppendSleb32(append(b, 0x41), checkEvery-1)
-	return append(b, 0x71, 0x45, 0x0d, 0x01) // i32.and i32.eqz br_if $trip
+	b = appendCrossed(b, w)
+	return append(b, 0x0d, 0x01) // br_if $trip
 }
 
 // appendWrapTail appends what follows the module loop's end opcode.
@@ -75,67 +77,6 @@ func (c *checks) appendWrapTail(b []byte, result bool) []byte {
 	}
 	return append(b, 0x0b) // end($done)
 }
-
-// scan is the first pass over a function's instructions. It must know
-// the immediates of every opcode to find the opcodes: those of
-// WebAssembly 2.0 (sign extension, saturating conversions, bulk memory,
-// reference types, multi-value, SIMD), plus threads and tail calls.
-// Anything else is an error. Its slices are bounded by len(code).
-type scan struct {
-	marks  []int  // offsets of block, loop, if, end, br, br_if and br_table
-	free   []bool // per loop opcode, in order: its body, nested blocks included, has no call
-	calls  bool   // the function has a call
-	open   []int  // per open block, the function's own first: its loop's index in free, or -1
-	loops  []int  // the open loops' indexes in free, innermost last
-	labels labels // for the second pass (instrumentExpr)
-}
-
-func (s *scan) run(code []byte) error {
-	s.marks, s.free, s.calls = s.marks[:0], s.free[:0], false
-	s.open, s.loops = append(s.open[:0], -1), s.loops[:0]
-	for p := 0; p < len(code); {
-		op := code[p]
-		size, err := immediates(code[p:])
-		if err != nil {
-			return err
-		}
-		switch op {
-		case 0x02, 0x04: // block, if
-			s.open = append(s.open, -1)
-		case 0x03:
-			s.open = append(s.open, len(s.free))
-			s.loops = append(s.loops, len(s.free))
-			s.free = append(s.free, true)
-		case 0x0b:
-			if len(s.open) == 0 {
-				return errUnbalanced
-			}
-			if s.open[len(s.open)-1] >= 0 {
-				inner := s.loops[len(s.loops)-1]
-				s.loops = s.loops[:len(s.loops)-1]
-				if !s.free[inner] && len(s.loops) > 0 {
-					s.free[s.loops[len(s.loops)-1]] = false
-				}
-			}
-			s.open = s.open[:len(s.open)-1]
-		case 0x0c, 0x0d, 0x0e:
-		case 0x10, 0x11, 0x12, 0x13:
-			s.calls = true
-			if len(s.loops) > 0 {
-				s.free[s.loops[len(s.loops)-1]] = false
-			}
-			fallthrough
-		default:
-			p += size
-			continue
-		}
-		s.marks = append(s.marks, p)
-		p += size
-	}
-	return nil
-}
-
-var errUnbalanced = errors.New("unbalanced end")
 
 // labels tracks the open blocks of a function body and the labels the
 // wrapping added outside each, to renumber branches.

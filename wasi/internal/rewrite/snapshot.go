@@ -272,7 +272,8 @@ func (sm *Snapshot) Rewrite(values []uint64, pages uint32) ([]byte, error) {
 		}
 		repl[6] = g
 	}
-	repl[7] = sm.exportsWith(func(name string) bool { return name != "_initialize" }, nil)
+	// The start function ran in the init too (StartExport).
+	repl[7] = sm.exportsWith(func(name string) bool { return name != "_initialize" && name != StartExport }, nil)
 	if s, ok := sm.section(11); ok {
 		d, err := emptyActive(sm.wasm[s.start:s.end])
 		if err != nil {

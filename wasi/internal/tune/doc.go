@@ -1,7 +1,7 @@
 // Package tune holds how wasigate shares the CPU and the Go runtime with
 // its guests: the priority guard that lowers a spinning guest's thread
-// (priority.go, issue 3), the tuner that raises GOMAXPROCS and GOGC while
-// lowered guests run (tune.go), and the process's GC percentage (gc.go,
+// (priority.go, issue 3), the tuner that raises GOGC while lowered
+// guests run (tune.go; never GOMAXPROCS, whose change stops the world), and the process's GC percentage (gc.go,
 // issue 4), so that these settings are decided in one place (issue 11).
 //
 // It imports the standard library and x/sys only: never wazero, host,

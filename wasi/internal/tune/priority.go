@@ -27,7 +27,8 @@ type Guard struct {
 
 // NewGuard returns a guard that lowers a guest's thread once it has used
 // niceAfter of CPU time (0: DefaultNiceAfter; negative: never), and, with
-// tuneRuntime, raises GOMAXPROCS and GOGC while lowered guests run.
+// tuneRuntime, raises GOGC while lowered guests run (never GOMAXPROCS,
+// whose change stops the world: see tune.go).
 func NewGuard(niceAfter time.Duration, tuneRuntime bool) *Guard {
 	g := &Guard{nice: niceAfter, tune: newTuner(tuneRuntime && canNice), runners: make(chan *job)}
 	g.canRestore = g.NiceAfter() > 0 && probeRestore()

@@ -1,9 +1,9 @@
-//go:build ignore
-
-// quotes.go calls an API over outbound HTTP and renders what it returns
-// (issue 16). It is an ordinary Go program: http.Client with the
-// RoundTripper of samples/go/wasihttp, which goes through the host's
-// wasi_experimental_http functions. The host allows only the hosts the
+// Command quotes calls an API over outbound HTTP and renders what it
+// returns. It is an ordinary Go program: http.Client with the
+// RoundTripper of its package wasihttp, which goes through the host's
+// wasi_experimental_http functions. The package sits in this folder
+// because a build sees only the script's own folder, the module cache
+// and the toolchain; copy it into a script's folder to use it. The host allows only the hosts the
 // route's allowed_hosts lists; here the sample site's own stub API.
 package main
 
@@ -15,7 +15,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/wasigate/wasigate/samples/go/wasihttp"
+	"github.com/wasigate/wasigate/samples/outbound/quotes/wasihttp"
 )
 
 type quote struct {
