@@ -101,4 +101,4 @@ func cacheEntryHeader(path string) (funcs int, code int64) {
 // CodeSize is the bytes of machine code the module's own compiled code
 // takes, as its entry in the compilation cache says; 0 when unknown (no
 // cache folder). Released code (Loaded false) no longer takes it.
-func (m *Module) CodeSize() int64 { return m.engine.codeSize(m.Hash, m.code.funcs) }
+func (m *Module) CodeSize() int64 { return m.engine.codeSize(validatedKey(m.Hash), m.code.funcs) }
