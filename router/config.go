@@ -158,6 +158,12 @@ type Server struct {
 	// used compiled code, snapshots and builds go, never one in use.
 	MaxModuleSize Size `toml:"max_module_size"`
 	CacheMaxSize  Size `toml:"cache_max_size"`
+	// MemoryLimit is the Go runtime's soft memory limit, with GOMEMLIMIT's
+	// meaning (heap, stacks and runtime metadata; not guests' linear
+	// memories or compiled code): the collector works harder as it comes
+	// near. 0: half the machine's memory, or of its cgroup's limit. A
+	// GOMEMLIMIT in the environment wins. Read at startup only.
+	MemoryLimit Size `toml:"memory_limit"`
 }
 
 // DefaultServer are the server-wide bounds of a configuration that sets none.

@@ -36,6 +36,8 @@ func TestConfigSizeKeys(t *testing.T) {
 		{"cache too small", `cache_max_size = "1MiB"`, `cache_max_size 1048576: want at least 64MiB`},
 		{"cache under two modules", `cache_max_size = "200MiB"`, `cache_max_size 209715200 must be at least twice max_module_size 134217728`},
 		{"cache under two set modules", "max_module_size = \"1GiB\"\ncache_max_size = \"1GiB\"", `must be at least twice max_module_size`},
+		{"memory limit too small", `memory_limit = "16MiB"`, `memory_limit 16777216: want at least 64MiB`},
+		{"memory limit not a size", `memory_limit = "half"`, `memory_limit`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := ParseConfig(strings.NewReader("[server]\n"+c.server+"\n"+route), file)

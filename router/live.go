@@ -125,6 +125,9 @@ type Reloader struct {
 	Live    *Live
 	// Loaded, if set, is told of every attempt: the new site or the error.
 	Loaded func(s *Site, cfg *Config, err error)
+	// Prebuilt, if set, is called once a loaded site's scripts folders
+	// are built (Site.Prebuild), when compiling is over for a while.
+	Prebuilt func()
 
 	mu  sync.Mutex
 	cfg *Config
@@ -169,7 +172,12 @@ func (rl *Reloader) Reload(ctx context.Context, why string) error {
 	rl.Live.Swap(site)
 	// Scripts folders are built in the background so that their first
 	// requests are fast; serving does not wait for it.
-	go site.Prebuild(ctx)
+	go func() {
+		site.Prebuild(ctx)
+		if rl.Prebuilt != nil && ctx.Err() == nil {
+			rl.Prebuilt()
+		}
+	}()
 	logSnapshots(log, site.Routes)
 	log.Info().Str("config", rl.Path).Str("trigger", why).Int("routes", len(site.Routes)).
 		Int("modules", len(site.Modules)).Int("tenants", len(cfg.Tenants)).

@@ -82,6 +82,12 @@ type (
 		CompileTime time.Duration
 		// Deadline is how its guests are stopped at their deadline.
 		Deadline string
+		// Code is the bytes of its machine code, 0 when unknown;
+		// Released, that it is no longer in memory because every program
+		// of the module runs from a snapshot (whose code the snapshot's
+		// summary gives).
+		Code     int64
+		Released bool
 	}
 	// Program is a module bound to a RunConfig.
 	Program = interface {

@@ -22,7 +22,7 @@ var ErrAppLoad = errors.New("application failed to load")
 // useAppSnapshot takes p's own snapshot; the init's failure is the error.
 func (p *Program) useAppSnapshot(c Config) error {
 	m := p.module
-	if m.snap.wasm == nil {
+	if !m.snap.reactor {
 		return fmt.Errorf("%w: %w: not a reactor", ErrAppLoad, ErrNoSnapshot)
 	}
 	in := p.snapInputs(c)

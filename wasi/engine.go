@@ -211,6 +211,7 @@ func (e *Engine) CompileFile(ctx context.Context, path string) (*Module, error) 
 	if err != nil {
 		return nil, err
 	}
+	m.readFrom(path)
 	e.holdFor(m, e.markerPath(validatedKey(m.Hash)))
 	return m, nil
 }
@@ -283,6 +284,7 @@ func (e *Engine) Load(ctx context.Context, path string, b *toolchain.Builder) (*
 		return nil, err
 	}
 	m.goFallback = fallback
+	m.readFrom(wasmPath)
 	e.holdFor(m, append(held, e.markerPath(validatedKey(m.Hash)))...)
 	if fresh {
 		e.trimCache()
@@ -361,10 +363,9 @@ func (e *Engine) Compile(ctx context.Context, name string, wasm []byte) (*Module
 		m.reuseBlock = fmt.Errorf("%w: has a start function", rewrite.ErrNoReuse)
 	}
 	m.CompileTime = time.Since(start)
-	m.compiled = compiled
+	m.setCode(compiled, wasm) // footprint.go
 	e.open.Add(1)
 	m.prepare()
-	m.keepForSnapshot(wasm)
 	return m, nil
 }
 

@@ -24,8 +24,9 @@ import (
 // Module is a compiled module, ready to be instantiated once per call.
 type Module struct {
 	engine   *Engine
-	rt       wazero.Runtime // the runtime that compiled it (deadline.go)
-	compiled wazero.CompiledModule
+	rt       wazero.Runtime        // the runtime that compiled it (deadline.go)
+	compiled wazero.CompiledModule // what it exports and imports (footprint.go)
+	code     moduleCode            // its own machine code, while needed
 	base     wazero.ModuleConfig
 	closed   sync.Once
 
@@ -82,7 +83,7 @@ func (m *Module) Close(ctx context.Context) error {
 	m.closed.Do(func() {
 		m.warm.close(ctx)
 		m.closeSnapshot(ctx)
-		err = m.compiled.Close(ctx)
+		err = m.closeCode(ctx)
 		m.engine.open.Add(-1)
 		m.engine.releaseHolds(m) // its cache files may be trimmed now
 	})
@@ -224,6 +225,7 @@ type Program struct {
 	// snap: instances start from this snapshot (snapshot.go).
 	snap     *snapshot
 	snapInfo SnapshotInfo
+	code     wazero.CompiledModule // what Run instantiates (bindCode)
 	// warm: the idle instances when they are reused (reuse.go);
 	// reuseReason says why not otherwise.
 	warm        *warmPool
@@ -315,6 +317,9 @@ func (m *Module) Prepare(c Config) (*Program, error) {
 		p.useSnapshot(c)
 	} else if entry == "_start" && m.goFallback != "" {
 		p.snapInfo.Reason = m.goFallback
+	}
+	if err := m.bindCode(p); err != nil {
+		return nil, err
 	}
 	p.setupReuse(c)
 	return p, nil

@@ -122,7 +122,7 @@ type keyedSnap struct {
 // keyedSnapshot returns ruby.wasm's or a driver's snapshot for in, taken
 // the first time a program asks for it.
 func (m *Module) keyedSnapshot(limit uint64, in snapInputs) (*snapshot, error) {
-	if m.snap.wasm == nil {
+	if !m.snap.reactor {
 		return nil, fmt.Errorf("%w: not a reactor", ErrNoSnapshot)
 	}
 	m.snap.keyedMu.Lock()

@@ -280,6 +280,7 @@ func (s *Scripts) compile(full string) (*Program, string, bool, error) {
 			return nil, "", false, err
 		}
 		mod.goFallback = fallback
+		mod.readFrom(wasmPath)
 		s.mu.Lock()
 		if m = s.modules[key]; m != nil {
 			m.users++ // compiled meanwhile for another script: use that one

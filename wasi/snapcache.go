@@ -108,7 +108,8 @@ func (e *Engine) loadSnapshot(rt wazero.Runtime, key string, owner *Module) *sna
 	e.sealed.use(wasmPath)
 	e.holdFor(owner, wasmPath, e.markerPath(sha256Hex(wasm)))
 	return &snapshot{compiled: compiled, image: img,
-		info: SnapshotInfo{On: true, Cached: true, Image: img.size, Mapped: !img.copy}}
+		info: SnapshotInfo{On: true, Cached: true, Image: img.size, Mapped: !img.copy,
+			Code: e.codeSize(sha256Hex(wasm), definedFunctions(wasm))}}
 }
 
 // saveSnapshot stores a snapshot taken now; failing to is not an error

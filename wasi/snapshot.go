@@ -57,6 +57,9 @@ type SnapshotInfo struct {
 	Image    uint64        // bytes of linear memory in the image
 	Mapped   bool          // mapped copy-on-write; false: copied per instance
 	Reason   string        // why not, when not On ("" when not asked for)
+	// Code is the bytes of machine code of the snapshot's module, from
+	// its compilation cache entry (codesize.go); 0 when unknown.
+	Code int64
 	// InitErr is set when an interpreter's own init (ruby-init and its
 	// requires, a driver's wasigate_init and its preloads) failed: every
 	// request would fail the same way, so the server refuses to start.
@@ -76,8 +79,13 @@ type snapshot struct {
 
 // moduleSnapshot is the once-per-module snapshot state of a Module.
 type moduleSnapshot struct {
-	once sync.Once
-	wasm []byte // the module as compiled, kept for the snapshot of a reactor
+	once    sync.Once
+	reactor bool // exports _initialize: a snapshot can be taken
+	// wasm is the module as compiled, kept for a reactor's snapshot until
+	// src, the file it is read from again, is known (snapBytes).
+	mu   sync.Mutex
+	wasm []byte
+	src  string
 	snap *snapshot
 	err  error
 	// keyed: the snapshots of ruby.wasm (rubysnap.go) and of drivers
@@ -137,14 +145,6 @@ func (in snapInputs) seesVolumes() bool {
 	return false
 }
 
-// keepForSnapshot keeps the bytes of a module that a snapshot can be
-// taken of: a reactor, ruby.wasm included (rubysnap.go).
-func (m *Module) keepForSnapshot(wasm []byte) {
-	if m.HasExport("_initialize") {
-		m.snap.wasm = wasm
-	}
-}
-
 // snapshot returns the module's snapshot, taken (or loaded from the cache)
 // the first time. limit caps the scratch instance's memory; in matters
 // only to ruby.wasm.
@@ -153,12 +153,14 @@ func (m *Module) snapshot(limit uint64, in snapInputs) (*snapshot, error) {
 		return m.keyedSnapshot(limit, in)
 	}
 	m.snap.once.Do(func() {
-		if m.snap.wasm == nil {
+		if !m.snap.reactor {
 			m.snap.err = fmt.Errorf("%w: not a reactor", ErrNoSnapshot)
 			return
 		}
 		m.snap.snap, m.snap.err = m.takeSnapshot(limit, snapInputs{})
+		m.snap.mu.Lock()
 		m.snap.wasm = nil
+		m.snap.mu.Unlock()
 	})
 	return m.snap.snap, m.snap.err
 }
@@ -169,8 +171,7 @@ func (m *Module) snapshot(limit uint64, in snapInputs) (*snapshot, error) {
 // export, no arguments, an empty environment; for ruby.wasm, ruby-init's
 // command line and the preloads). The version changes when what a
 // snapshot holds does.
-func snapshotKey(wasm []byte, ruby, driver bool, in snapInputs) string {
-	mod := sha256.Sum256(wasm)
+func snapshotKey(mod [sha256.Size]byte, ruby, driver bool, in snapInputs) string {
 	init := "_initialize"
 	if ruby {
 		init += "\nruby-init " + strconv.Quote(strings.Join(rubyInitLine(), "\x00")) + "\n" + in.key()
@@ -186,14 +187,18 @@ func snapshotKey(wasm []byte, ruby, driver bool, in snapInputs) string {
 
 func (m *Module) takeSnapshot(limit uint64, in snapInputs) (*snapshot, error) {
 	e := m.engine
-	key := snapshotKey(m.snap.wasm, m.ruby() != nil, m.isDriver(), in)
+	key := snapshotKey(m.code.hash, m.ruby() != nil, m.isDriver(), in)
 	cache := !in.seesVolumes()
 	if cache {
 		if s := e.loadSnapshot(m.rt, key, m); s != nil {
 			return s, nil
 		}
 	}
-	sm, err := rewrite.NewSnapshot(m.snap.wasm)
+	wasm, err := m.snapBytes()
+	if err != nil {
+		return nil, err
+	}
+	sm, err := rewrite.NewSnapshot(wasm)
 	if err != nil {
 		return nil, err
 	}
@@ -238,7 +243,8 @@ func (m *Module) takeSnapshot(limit uint64, in snapInputs) (*snapshot, error) {
 		e.saveSnapshot(key, out, mem, m)
 	}
 	return &snapshot{compiled: compiled, image: img, info: SnapshotInfo{
-		On: true, InitTime: initTime, Image: img.size, Mapped: !img.copy}}, nil
+		On: true, InitTime: initTime, Image: img.size, Mapped: !img.copy,
+		Code: e.codeSize(sha256Hex(out), definedFunctions(out))}}, nil
 }
 
 // runInit instantiates the scratch module, runs _initialize and returns
@@ -420,12 +426,7 @@ func (p *Program) snapInputs(c Config) snapInputs {
 func (p *Program) Snapshot() SnapshotInfo { return p.snapInfo }
 
 // compiledModule is what Run instantiates.
-func (p *Program) compiledModule() wazero.CompiledModule {
-	if p.snap != nil {
-		return p.snap.compiled
-	}
-	return p.module.compiled
-}
+func (p *Program) compiledModule() wazero.CompiledModule { return p.code }
 
 // closeSnapshot releases the module's snapshot, if it took one.
 func (m *Module) closeSnapshot(ctx context.Context) {

@@ -231,10 +231,16 @@ func (p *progress) Done(name string, m router.Module, err error) {
 	}
 	if p.terminal != nil {
 		p.mu.Lock()
-		fmt.Fprintf(p.terminal, "  %s %s (%s wasm) in %s\n", how, relName(name), humanSize(int64(info.Size)), d.Round(time.Millisecond))
+		code := ""
+		if info.Code > 0 {
+			code = ", " + humanSize(info.Code) + " machine code"
+		}
+		fmt.Fprintf(p.terminal, "  %s %s (%s wasm%s) in %s\n", how, relName(name), humanSize(int64(info.Size)), code, d.Round(time.Millisecond))
 		p.mu.Unlock()
 	}
-	p.log.Info().Str("module", relName(name)).Int("bytes", info.Size).Bool("cached", info.Cached).
+	// code: bytes of machine code it holds until its programs run from
+	// snapshots (each snapshot's own is in its "snapshot" event).
+	p.log.Info().Str("module", relName(name)).Int("bytes", info.Size).Int64("code", info.Code).Bool("cached", info.Cached).
 		Str("deadline", info.Deadline).Dur("compile", info.CompileTime).Dur("total", d).Msg("module ready")
 }
 

@@ -153,6 +153,14 @@ scripts = "scripts"
 				t.Errorf("stdout %q; want a line containing %q", stdout, want)
 			}
 		}
+		// What each costs in memory: the snapshots' machine code, and the
+		// modules' own released, since both routes run from snapshots.
+		if n := regexp.MustCompile(`snapshot: \d+ KiB image [^,]+, \d+\.\d MiB machine code`).FindAllString(stdout, -1); len(n) != 2 {
+			t.Errorf("stdout %q: got %d snapshot lines with their machine code; want 2", stdout, len(n))
+		}
+		if !regexp.MustCompile(`\nmemory: 0 B machine code held by modules, [0-9.]+ [KM]B released`).MatchString(stdout) {
+			t.Errorf("stdout %q; want a memory line with nothing held and the modules' code released", stdout)
+		}
 	})
 	t.Run("invalid configuration", func(t *testing.T) {
 		cfg := writeConfig(t, "wasigate.toml", `

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
@@ -79,6 +80,11 @@ func startOps(ctx context.Context, s *setup, stderr io.Writer) (*ops, error) {
 			}
 			o.metrics.Loaded(true, cached)
 		},
+		// Compiling leaves hundreds of MiB of garbage (decoded modules,
+		// the compiler's scratch, rewritten bytes) that the runtime would
+		// keep mapped until the heap grew to it again: give it back once
+		// a load and its scripts' builds are done.
+		Prebuilt: debug.FreeOSMemory,
 	}
 	if err := o.rl.Reload(ctx, "start"); err != nil {
 		return nil, err

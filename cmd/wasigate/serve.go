@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -39,8 +40,6 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 // serve runs the server until ctx is done, then shuts it down gracefully.
 // ready, if not nil, receives the listening address once serving.
 func serve(ctx context.Context, configPath, listen string, stdout, stderr io.Writer, ready chan<- string) error {
-	// The collector's default for a server of fresh instances (issue 4).
-	gc := wasi.TuneGC(os.Getenv)
 	s, err := newSetup(ctx, configPath, stderr)
 	if err != nil {
 		return err
@@ -48,11 +47,21 @@ func serve(ctx context.Context, configPath, listen string, stdout, stderr io.Wri
 	defer s.engine.Close(context.Background())
 	cfg := s.cfg
 	srv := cfg.Server.Or(router.DefaultServer)
+	// The collector's settings, once for the process's life: each change
+	// stops the world, which waits for every running guest.
+	gc := wasi.TuneGCLimit(os.Getenv, int64(srv.MemoryLimit))
+	go wasi.ReleaseWhenIdle(ctx)
 	// The site, its reloads, metrics and the admin listener: reload.go.
 	ops, err := startOps(ctx, s, stderr)
 	if err != nil {
 		return err
 	}
+
+	// Loading compiled modules and taking snapshots leaves some hundreds
+	// of MiB of garbage (decoded modules, the compiler's scratch, the
+	// rewritten bytes), which the runtime would otherwise keep mapped
+	// until the heap grew to it again: give it back now, once.
+	debug.FreeOSMemory()
 
 	if listen == "" {
 		listen = cfg.Listen

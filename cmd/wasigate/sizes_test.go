@@ -231,6 +231,7 @@ func TestCheckSizes(t *testing.T) {
 		{`max_module_size = "1KiB"`, "max_module_size"},
 		{`cache_max_size = "lots"`, "cache_max_size"},
 		{`cache_max_size = "100MiB"`, "cache_max_size"},
+		{`memory_limit = "1MiB"`, "memory_limit"},
 	} {
 		cfg := writeConfig(t, "wasigate.toml", "[server]\n"+c.server+"\n[[route]]\npath = \"/hello\"\nmodule = \"{guests}/hello.wasm\"\n")
 		code, _, stderr := wasigate(t, "", "check", "-c", cfg)

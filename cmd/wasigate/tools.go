@@ -22,6 +22,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	}
 	defer s.engine.Close(context.Background())
 	fmt.Fprintf(stdout, "%s: ok: %d routes, %d modules\n", s.cfg.File, len(site.Routes), len(site.Modules))
+	fmt.Fprintln(stdout, memorySummary(site.Modules))
 	for _, r := range site.Routes {
 		if r.Snapshot != "" {
 			fmt.Fprintf(stdout, "%s (%s %s): %s\n", r.Pattern, r.Module, r.Entrypoint, r.Snapshot)
@@ -133,4 +134,27 @@ func printErrors(w io.Writer, err error) {
 	for _, line := range router.ErrorLines(err) {
 		fmt.Fprintln(w, "wasigate:", line)
 	}
+}
+
+// memorySummary says what the modules' compiled code costs in memory:
+// what stays and what was released because their programs run from
+// snapshots (the snapshot lines give each snapshot's code and image).
+func memorySummary(mods []router.Module) string {
+	var held, released int64
+	unknown := 0
+	for _, m := range mods {
+		switch info := m.Info(); {
+		case info.Code == 0:
+			unknown++
+		case info.Released:
+			released += info.Code
+		default:
+			held += info.Code
+		}
+	}
+	s := fmt.Sprintf("memory: %s machine code held by modules, %s released (their routes run from snapshots)", humanSize(held), humanSize(released))
+	if unknown > 0 {
+		s += fmt.Sprintf(", %d module(s) of unknown size (no compilation cache)", unknown)
+	}
+	return s
 }

@@ -58,6 +58,8 @@ type (
 		CompileTime time.Duration
 		// Deadline is how its guests are stopped at their deadline.
 		Deadline string
+		Code     int64 // bytes of machine code; 0: unknown
+		Released bool  // its code is not in memory: its programs run snapshots
 	}
 	// Program is a module bound to a RunConfig.
 	Program = interface {
@@ -157,7 +159,11 @@ func snapshotSummary(s wasi.SnapshotInfo) string {
 		if s.Cached {
 			from = "loaded from the cache"
 		}
-		return fmt.Sprintf("snapshot: %d KiB image %s, %s", s.Image>>10, how, from)
+		code := ""
+		if s.Code > 0 {
+			code = fmt.Sprintf(", %.1f MiB machine code", float64(s.Code)/(1<<20))
+		}
+		return fmt.Sprintf("snapshot: %d KiB image %s%s, %s", s.Image>>10, how, code, from)
 	case s.Reason != "":
 		return s.Reason
 	}
@@ -165,7 +171,8 @@ func snapshotSummary(s wasi.SnapshotInfo) string {
 }
 
 func (m module) Info() ModuleInfo {
-	return ModuleInfo{Size: m.m.Size, Cached: m.m.Cached, CompileTime: m.m.CompileTime, Deadline: m.m.Deadline}
+	return ModuleInfo{Size: m.m.Size, Cached: m.m.Cached, CompileTime: m.m.CompileTime, Deadline: m.m.Deadline,
+		Code: m.m.CodeSize(), Released: !m.m.Loaded()}
 }
 func (m module) HasExport(name string) bool      { return m.m.HasExport(name) }
 func (m module) IsRuby() bool                    { return m.m.IsRuby() }

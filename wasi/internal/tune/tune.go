@@ -38,8 +38,7 @@ const (
 	tuneLowered  = 16
 	tuneMaxProcs = 256
 	// tuneGC is GOGC while raised (16 times Go's default, the value
-	// measured): relative to the server's own default of 400 a factor would
-	// have let the heap grow 64-fold over the live heap.
+	// measured); the soft memory limit (gc.go) still bounds the heap.
 	tuneGC = 1600
 )
 
