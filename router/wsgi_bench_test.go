@@ -69,7 +69,14 @@ func benchProcessCPU() time.Duration {
 func wsgiBenchSite(b *testing.B) string {
 	b.Helper()
 	scripts := filepath.Join(repoRoot, "samples", "scripts")
+	// The folder also holds hello.rb: Ruby, optional, so that a site
+	// without ruby.wasm still starts.
 	srv, _ := scriptsSite(b, b.TempDir(), pythonInterpreter(`preload = ["cgi", "wsgiref.handlers", "web", "flask", "bottle"]`)+`
+[[interpreter]]
+ext = ".rb"
+module = "`+rubyWasm+`"
+optional = true
+
 [[route]]
 path = "/s/*"
 scripts = "`+scripts+`"
