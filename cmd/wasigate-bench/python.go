@@ -25,6 +25,13 @@ volumes = { "/usr/local/lib/python3.11" = %q, "/usr/local/lib/python3.11/dist-pa
 env = { PYTHONDONTWRITEBYTECODE = "1" }
 preload = ["cgi", "wsgiref.handlers", "web", "flask", "bottle"]
 
+# The samples folder also holds Ruby scripts: optional, so that the site
+# starts without ruby.wasm.
+[[interpreter]]
+ext = ".rb"
+module = %[5]q
+optional = true
+
 [[route]]
 path = "/s/*"
 scripts = %[4]q
@@ -39,7 +46,7 @@ snapshot = false
 concurrency = 128
 queue_timeout = "60s"
 timeout = "120s"
-`, filepath.Join(d, "python.wasm"), filepath.Join(d, "lib", "python3.11"), filepath.Join(d, "site-packages"), dir)
+`, filepath.Join(d, "python.wasm"), filepath.Join(d, "lib", "python3.11"), filepath.Join(d, "site-packages"), dir, rubyWasm(repo))
 }
 
 // pythonBench is -python (issue 14): the Python samples in wasigate

@@ -24,6 +24,13 @@ ext = ".rb"
 module = %q
 preload = ["cgi"]
 
+# The samples folder also holds Python scripts: optional, so that the
+# site starts without CPython.
+[[interpreter]]
+ext = ".py"
+module = %[3]q
+optional = true
+
 [[route]]
 path = "/s/*"
 scripts = %[2]q
@@ -38,7 +45,7 @@ snapshot = false
 concurrency = 128
 queue_timeout = "60s"
 timeout = "120s"
-`, rubyWasm(repo), dir)
+`, rubyWasm(repo), dir, filepath.Join(pythonDist(repo), "python.wasm"))
 }
 
 // snapshotBench is -snapshot (issue 12): the Ruby CGI sample from the
