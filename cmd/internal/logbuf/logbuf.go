@@ -75,10 +75,6 @@ func NewWithDelay(sink io.Writer, limit int, maxDelay time.Duration) *Writer {
 	return w
 }
 
-// Unwrap returns the sink, so that a caller can ask whether it is a
-// terminal.
-func (w *Writer) Unwrap() io.Writer { return w.sink }
-
 // Write queues p as one line. It blocks while the queue holds limit bytes;
 // a line longer than limit waits for an empty queue rather than being cut.
 // It reports the sink's first error, if any, from then on.
