@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wasigate/wasigate/cmd/internal/logbuf"
 	"github.com/wasigate/wasigate/router"
 	"github.com/wasigate/wasigate/wasi"
 )
@@ -40,7 +41,18 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 // serve runs the server until ctx is done, then shuts it down gracefully.
 // ready, if not nil, receives the listening address once serving.
 func serve(ctx context.Context, configPath, listen string, stdout, stderr io.Writer, ready chan<- string) error {
-	s, err := newSetup(ctx, configPath, stderr)
+	// The log (an access-log event per request) goes through a queue
+	// written in batches by one goroutine, rather than a write call on
+	// each request's path. Closed last of all, after "stopped" or the
+	// error's events, and before the caller prints the error: nothing
+	// queued is lost. A terminal is written directly, for its reader.
+	logOut := stderr
+	if !isTerminal(stderr) {
+		lb := logbuf.New(stderr, logbuf.DefaultLimit)
+		defer lb.Close()
+		logOut = lb
+	}
+	s, err := newSetup(ctx, configPath, logOut)
 	if err != nil {
 		return err
 	}
