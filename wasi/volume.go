@@ -60,7 +60,7 @@ func fsConfig(mounts []mount, max int) (wazero.FSConfig, error) {
 // fsConfigCount is fsConfig counting in n.
 func fsConfigCount(mounts []mount, n *fileCount) (wazero.FSConfig, error) {
 	fsc := wazero.NewFSConfig()
-	for _, m := range mounts {
+	for _, m := range withRoot(mounts) {
 		sfs, ok := fsc.(sysfs.FSConfig)
 		if !ok {
 			return nil, errors.New("wazero's FSConfig does not take a sys.FS")
