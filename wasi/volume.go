@@ -65,7 +65,13 @@ func fsConfigCount(mounts []mount, n *fileCount) (wazero.FSConfig, error) {
 		if !ok {
 			return nil, errors.New("wazero's FSConfig does not take a sys.FS")
 		}
-		fsc = sfs.WithSysFSMount(&countedFS{FS: m.fs, n: n}, m.guest)
+		f := m.fs
+		if _, empty := f.(emptyRoot); !empty {
+			// The empty root holds nothing of the host's: it takes no
+			// place in the guest's files cap.
+			f = &countedFS{FS: m.fs, n: n}
+		}
+		fsc = sfs.WithSysFSMount(f, m.guest)
 	}
 	return fsc, nil
 }
