@@ -2,6 +2,7 @@ package router
 
 import (
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -44,5 +45,27 @@ for p in ("/nonexistent/x", "/etc/passwd", "nonexistent.txt"):
 	}
 	if strings.Contains(logs.String(), "PermissionError") {
 		t.Errorf("log holds a PermissionError: %s", logs)
+	}
+}
+
+// TestWSGIWorkdir: a WSGI application loads and serves in its own folder,
+// so the file beside it it reads at import and per request by a relative
+// path is found (Bottle's views/ are found so).
+func TestWSGIWorkdir(t *testing.T) {
+	base, scripts, logs := wsgiSite(t, "")
+	writeFile(t, filepath.Join(scripts, "greeting.txt"), "hello")
+	writeFile(t, filepath.Join(scripts, "rel.wsgi"), `import os
+AT_IMPORT = open("greeting.txt").read() + " from " + os.getcwd()
+def application(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    with open("greeting.txt") as f:
+        return [("%s; %s in %s" % (AT_IMPORT, f.read(), os.getcwd())).encode()]
+`)
+	wsgiLoaded(t, base+"/s/rel.wsgi")
+	want := "hello from /cgi-bin; hello in /cgi-bin"
+	for i := 0; i < 2; i++ {
+		if code, body := wsgiDo(t, "GET", base+"/s/rel.wsgi", "", nil); code != 200 || body != want {
+			t.Errorf("request %d: got %d %q; want 200 %q\nlog: %s", i, code, body, want, logs)
+		}
 	}
 }
