@@ -28,13 +28,17 @@ for p in ("/nonexistent/x", "/etc/passwd", "nonexistent.txt"):
         print(p, "absent")
 `
 	t.Cleanup(func() {
-		for _, k := range []string{"relative.py", "data.txt", "absent.py"} {
+		for _, k := range []string{"relative.py", "data.txt", "absent.py", "blog/relative.py", "blog/data.txt"} {
 			delete(pythonScripts, k)
 		}
 	})
+	// A script in a subfolder starts in the subfolder.
+	pythonScripts["blog/relative.py"] = pythonScripts["relative.py"]
+	pythonScripts["blog/data.txt"] = "beside the post\n"
 	base, logs := pythonSite(t, "")
 	cases := []struct{ script, want string }{
 		{"relative.py", "cwd=/cgi-bin\ndata=beside the script\n"},
+		{"blog/relative.py/extra", "cwd=/cgi-bin/blog\ndata=beside the post\n"},
 		{"absent.py", "/nonexistent/x absent\n/etc/passwd absent\nnonexistent.txt absent\n"},
 	}
 	for _, c := range cases {
