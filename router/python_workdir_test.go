@@ -1,6 +1,7 @@
 package router
 
 import (
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -71,5 +72,34 @@ def application(environ, start_response):
 		if code, body := wsgiDo(t, "GET", base+"/s/rel.wsgi", "", nil); code != 200 || body != want {
 			t.Errorf("request %d: got %d %q; want 200 %q\nlog: %s", i, code, body, want, logs)
 		}
+	}
+}
+
+// TestRubyWorkdir: a Ruby script from the snapshot starts in its own
+// folder too, and a path outside every volume is absent (ENOENT).
+func TestRubyWorkdir(t *testing.T) {
+	needRuby(t)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "scripts", "blog", "rel.rb"), `print "Content-Type: text/plain\n\n"
+puts Dir.pwd, File.read("data.txt")
+begin
+  File.read("/nonexistent/x")
+rescue Errno::ENOENT
+  puts "absent"
+end
+`)
+	writeFile(t, filepath.Join(dir, "scripts", "blog", "data.txt"), "beside the post")
+	srv, logs := scriptsSite(t, dir, fmt.Sprintf(`
+[[interpreter]]
+ext = ".rb"
+module = %q
+
+[[route]]
+path = "/s/*"
+scripts = "scripts"
+`, rubyWasm))
+	res, body := pyDo(t, "GET", srv.URL+"/s/blog/rel.rb", "", nil)
+	if want := "/cgi-bin/blog\nbeside the post\nabsent\n"; res.StatusCode != http.StatusOK || body != want {
+		t.Errorf("rel.rb: got %d %q; want 200 %q\nlog: %s", res.StatusCode, body, want, logs)
 	}
 }
