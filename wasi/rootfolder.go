@@ -28,8 +28,11 @@ func withRoot(mounts []mount) []mount {
 	}
 	out := make([]mount, len(mounts), len(mounts)+1)
 	copy(out, mounts)
-	return append(out, mount{guest: rootGuest, fs: emptyRoot{&sysfs.AdaptFS{FS: emptyFolder{}}}})
+	return append(out, mount{guest: rootGuest, fs: theEmptyRoot})
 }
+
+// theEmptyRoot holds no state: every instance shares it.
+var theEmptyRoot = emptyRoot{&sysfs.AdaptFS{FS: emptyFolder{}}}
 
 // emptyRoot is the empty root's file system, told apart from a volume's.
 type emptyRoot struct{ *sysfs.AdaptFS }
