@@ -279,11 +279,16 @@ func (s *scriptsHandler) notSource(rel string) error {
 	return nil
 }
 
-// scriptEnv adds SCRIPT_FILENAME and DOCUMENT_ROOT to a route's env: the
-// guest paths of the script and of the folder, where an interpreter opens
-// them (fcgiwrap and php-cgi want the first; Apache sets both).
+// scriptEnv adds SCRIPT_FILENAME, DOCUMENT_ROOT and PWD to a route's env:
+// the guest paths of the script, of the scripts folder and of the script's
+// own folder, where an interpreter opens them (fcgiwrap and php-cgi want
+// the first; Apache sets both).
 func scriptEnv(env []string, entry string) []string {
-	out := make([]string, 0, len(env)+2)
+	out := make([]string, 0, len(env)+3)
 	out = append(out, env...)
-	return append(out, "DOCUMENT_ROOT="+ScriptsGuestDir, "SCRIPT_FILENAME="+path.Join(ScriptsGuestDir, entry))
+	file := path.Join(ScriptsGuestDir, entry)
+	// PWD is the script's folder: a CGI server starts a script there, and
+	// WASI has no working directory of its own. Go's runtime and the
+	// Python driver take theirs from PWD.
+	return append(out, "DOCUMENT_ROOT="+ScriptsGuestDir, "SCRIPT_FILENAME="+file, "PWD="+path.Dir(file))
 }

@@ -151,6 +151,9 @@ func (s *scriptsHandler) loadApp(a *wsgiApp, f *appFlight, entry, callable strin
 	rc := s.interpRC[pythonExt]
 	rc.App = true
 	rc.InitEnv = append(append(append([]string(nil), rc.InitEnv...), s.tmpl.Env...), s.wsgiEnv(entry, callable)...)
+	// The application loads in its own folder, as each request runs there
+	// (scriptEnv): a file it reads at import by a relative path is found.
+	rc.InitEnv = append(rc.InitEnv, "PWD="+path.Dir(path.Join(ScriptsGuestDir, entry)))
 	prog, err := s.interps[pythonExt].mod.Bind(rc)
 	module := path.Join(s.rt.Scripts, entry)
 	var old *appProg

@@ -38,7 +38,7 @@ func runStdin(p *Program, stdin string) (string, error) {
 // reset or the instance is thrown away, and the next request sees a fresh
 // instance's state: its run counter at 1, one page of memory, the
 // unexported global at 0, nothing left read from stdin, stdout working,
-// the next file at descriptor 4.
+// the next file at descriptor 5 (3 is /v, 4 the empty root).
 func TestReuseHostile(t *testing.T) {
 	ctx := context.Background()
 	e, err := NewEngine(ctx, Options{})
@@ -69,7 +69,7 @@ func TestReuseHostile(t *testing.T) {
 		{"r", fresh, false, false},    // stderr renumbered onto stdout
 		{"1", fresh, true, false},     // proc_exit(1)
 		{"t", fresh, true, false},     // a trap
-		{"f", fresh + "4\n", false, false},
+		{"f", fresh + "5\n", false, false},
 	} {
 		t.Run(tt.action, func(t *testing.T) {
 			// Warm the pool, so that the action runs in a reused instance.
@@ -94,8 +94,8 @@ func TestReuseHostile(t *testing.T) {
 				}
 			}
 			if tt.action == "f" {
-				if out, _ := runStdin(p, "f"); out != fresh+"4\n" {
-					t.Errorf("second open: got %q; want the file at descriptor 4 again", out)
+				if out, _ := runStdin(p, "f"); out != fresh+"5\n" {
+					t.Errorf("second open: got %q; want the file at descriptor 5 again", out)
 				}
 			}
 		})

@@ -96,7 +96,8 @@ func rubyHex(s string) string {
 // rubyPrelude is what a request from a snapshot evaluates before
 // rubyBootstrap: a fresh seed for rand (Random.new_seed reads random_get),
 // the request's ENV, and ARGV (the script's path, then its arguments;
-// the bootstrap moves the path to $0, which $PROGRAM_NAME is).
+// the bootstrap moves the path to $0, which $PROGRAM_NAME is), then it
+// enters the folder in PWD.
 func rubyPrelude(args, env []string) string {
 	var b strings.Builder
 	b.WriteString("srand(Random.new_seed)\nENV.replace({")
@@ -109,6 +110,10 @@ func rubyPrelude(args, env []string) string {
 		b.WriteString(rubyHex(a) + ",")
 	}
 	b.WriteString("])\n")
+	// The script's folder, which the host passes in PWD, is its working
+	// directory: wasi-libc's starts at "/" and does not read PWD.
+	b.WriteString("begin; d = ENV['PWD']; Dir.chdir(d) if d && d.start_with?('/'); " +
+		"rescue SystemCallError => e; $stderr.puts(\"ruby prelude: can't enter PWD: #{e.message}\"); end\n")
 	return b.String()
 }
 

@@ -60,12 +60,18 @@ func fsConfig(mounts []mount, max int) (wazero.FSConfig, error) {
 // fsConfigCount is fsConfig counting in n.
 func fsConfigCount(mounts []mount, n *fileCount) (wazero.FSConfig, error) {
 	fsc := wazero.NewFSConfig()
-	for _, m := range mounts {
+	for _, m := range withRoot(mounts) {
 		sfs, ok := fsc.(sysfs.FSConfig)
 		if !ok {
 			return nil, errors.New("wazero's FSConfig does not take a sys.FS")
 		}
-		fsc = sfs.WithSysFSMount(&countedFS{FS: m.fs, n: n}, m.guest)
+		f := m.fs
+		if _, empty := f.(emptyRoot); !empty {
+			// The empty root holds nothing of the host's: it takes no
+			// place in the guest's files cap.
+			f = &countedFS{FS: m.fs, n: n}
+		}
+		fsc = sfs.WithSysFSMount(f, m.guest)
 	}
 	return fsc, nil
 }

@@ -37,6 +37,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <errno.h>
 #include <wasi/api.h>
 
 static int initialized;
@@ -112,6 +114,17 @@ static int options(PyConfig *c, char **argv, int argc) {
   return i;
 }
 
+/* enter_pwd makes the folder the host names in PWD the working directory,
+ * as a CGI server starts a script in its own folder. WASI has no working
+ * directory: wasi-libc keeps one for the instance and starts it at "/",
+ * without reading PWD, and a snapshot froze the init's. A PWD that cannot
+ * be entered is reported and the run goes on from where it is. */
+static void enter_pwd(void) {
+  const char *pwd = getenv("PWD");
+  if (pwd && pwd[0] == '/' && chdir(pwd) != 0)
+    fprintf(stderr, "python driver: can't enter PWD %s: %s\n", pwd, strerror(errno));
+}
+
 __attribute__((export_name("wasigate_init"))) int wasigate_init(void) {
   if (initialized) return 0;
   size_t argc;
@@ -128,6 +141,7 @@ __attribute__((export_name("wasigate_init"))) int wasigate_init(void) {
   if (!PyStatus_Exception(st)) st = Py_InitializeFromConfig(&c);
   PyConfig_Clear(&c);
   if (PyStatus_Exception(st)) Py_ExitStatusException(st);
+  enter_pwd();
   const char *pre = getenv("WASIGATE_PRELOAD");
   if (pre) {
     char *list = strdup(pre);
@@ -266,6 +280,7 @@ __attribute__((export_name("wasigate_run"))) int wasigate_run(void) {
   if (PySys_SetObject("argv", list) < 0) goto fail;
   Py_DECREF(list);
   if (fresh_environ() < 0) goto fail;
+  enter_pwd();
   /* A snapshot would have frozen random's state: every run reseeds from
    * the host's randomness. (The str hash secret cannot change once
    * strings exist; a fresh instance gets its own.) */
