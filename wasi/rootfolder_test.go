@@ -1,7 +1,11 @@
 package wasi
 
 import (
+	"context"
 	"io/fs"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
@@ -54,5 +58,42 @@ func TestEmptyRoot(t *testing.T) {
 	entries, e := d.Readdir(-1)
 	if e != 0 || len(entries) != 0 {
 		t.Errorf("readdir .: got %d entries, %v; want none", len(entries), e)
+	}
+}
+
+// TestEmptyRootFilesCap: the empty root takes no host descriptor, but
+// every folder the guest opens in it is an entry in wazero's descriptor
+// table, held until the instance ends: a guest opening "/" in a loop
+// must meet the files cap like one opening a volume, or one request
+// grows the server's heap without a bound (100,000 opens here; the
+// deadline is the only limit).
+func TestEmptyRootFilesCap(t *testing.T) {
+	ctx := context.Background()
+	e, err := NewEngine(ctx, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(ctx)
+	m, err := e.CompileFile(ctx, filepath.Join("testdata", "root", "openroot.wat"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(ctx)
+	const max = 50
+	p, err := m.Prepare(Config{Entrypoint: "run", MaxOpenFiles: max, Volumes: []Volume{{Guest: "/v", Host: t.TempDir()}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if err := p.Run(ctx, &Call{Stdout: &out}); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(out.String()))
+	if err != nil {
+		t.Fatalf("guest printed %q", out.String())
+	}
+	t.Logf("opens of / that succeeded: %d", n)
+	if n > max {
+		t.Errorf("opens of / that succeeded: got %d; want at most the files cap, %d", n, max)
 	}
 }

@@ -65,13 +65,12 @@ func fsConfigCount(mounts []mount, n *fileCount) (wazero.FSConfig, error) {
 		if !ok {
 			return nil, errors.New("wazero's FSConfig does not take a sys.FS")
 		}
-		f := m.fs
-		if _, empty := f.(emptyRoot); !empty {
-			// The empty root holds nothing of the host's: it takes no
-			// place in the guest's files cap.
-			f = &countedFS{FS: m.fs, n: n}
-		}
-		fsc = sfs.WithSysFSMount(f, m.guest)
+		// The empty root is counted too: it holds nothing of the host's,
+		// but each folder the guest opens in it is an entry in wazero's
+		// descriptor table until the instance ends (TestEmptyRootFilesCap).
+		// Only its preopen, wazero's own open, takes no place in the cap.
+		_, empty := m.fs.(emptyRoot)
+		fsc = sfs.WithSysFSMount(&countedFS{FS: m.fs, n: n, freeRoot: empty}, m.guest)
 	}
 	return fsc, nil
 }
@@ -102,10 +101,16 @@ type countedFS struct {
 	// read-only too (open("/lib", O_RDONLY) in C): only the first such
 	// open, wazero's own, is the root.
 	rooted atomic.Bool
+	// freeRoot: the preopened folder itself is not counted (the empty
+	// root, which holds nothing of the host's); what the guest opens is.
+	freeRoot bool
 }
 
 // OpenFile implements experimentalsys.FS.
 func (c *countedFS) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMode) (experimentalsys.File, experimentalsys.Errno) {
+	if c.freeRoot && p == "." && flag == experimentalsys.O_RDONLY && c.rooted.CompareAndSwap(false, true) {
+		return c.FS.OpenFile(p, flag, perm)
+	}
 	if n := c.n.open.Add(1); c.n.max > 0 && n > c.n.max {
 		c.n.open.Add(-1)
 		return nil, errTooManyFiles
