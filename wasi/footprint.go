@@ -79,6 +79,12 @@ func (m *Module) snapBytes() ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", m.Name, err)
 	}
+	// The file may have changed since Compile checked it: the same
+	// bounds check before anything decodes it (the hash check after the
+	// rewrites is what refuses a changed file).
+	if err := rewrite.CheckBounds(b); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrModuleChanged, m.Name, err)
+	}
 	if out, _, _, err := rewrite.Coalesce(b, coalesceGap); err == nil {
 		b = out
 	}
