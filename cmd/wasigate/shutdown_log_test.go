@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -56,35 +55,7 @@ module = %q
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "serve", "-c", cfg)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-
-	addr := make(chan string, 1)
-	logDone := make(chan []string, 1)
-	go func() {
-		var lines []string
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			lines = append(lines, sc.Text())
-			var ev struct{ Message, Addr string }
-			if json.Unmarshal(sc.Bytes(), &ev) == nil && ev.Message == "serving" {
-				addr <- strings.TrimSuffix(strings.TrimPrefix(ev.Addr, "http://"), "/")
-			}
-		}
-		logDone <- lines
-	}()
-	var host string
-	select {
-	case host = <-addr:
-	case <-time.After(60 * time.Second):
-		t.Fatal("server did not start serving within 60s")
-	}
+	host, logDone := serveLog(t, cmd)
 
 	// Many requests from a few clients at once, so that events queue up
 	// behind each other, then one in flight when the signal comes.

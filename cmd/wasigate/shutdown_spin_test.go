@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -132,34 +130,7 @@ memory = "128MiB"
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "serve", "-c", cfg)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill() })
-	addr := make(chan string, 1)
-	logDone := make(chan []string, 1)
-	go func() {
-		var lines []string
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			lines = append(lines, sc.Text())
-			var ev struct{ Message, Addr string }
-			if json.Unmarshal(sc.Bytes(), &ev) == nil && ev.Message == "serving" {
-				addr <- strings.TrimSuffix(strings.TrimPrefix(ev.Addr, "http://"), "/")
-			}
-		}
-		logDone <- lines
-	}()
-	var host string
-	select {
-	case host = <-addr:
-	case <-time.After(60 * time.Second):
-		t.Fatal("server did not start serving within 60s")
-	}
+	host, logDone := serveLog(t, cmd)
 	// Two guests of each kind spin (a client that leaves stops a guest, so
 	// these stay connected until the server goes).
 	ctx, cancel := context.WithCancel(context.Background())

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -52,35 +50,7 @@ module = %q
 				t.Fatal(err)
 			}
 			cmd := exec.Command(bin, "serve", "-c", cfg)
-			stderr, err := cmd.StderrPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-
-			addr := make(chan string, 1)
-			logDone := make(chan []string, 1)
-			go func() {
-				var lines []string
-				sc := bufio.NewScanner(stderr)
-				for sc.Scan() {
-					lines = append(lines, sc.Text())
-					var ev struct{ Message, Addr string }
-					if json.Unmarshal(sc.Bytes(), &ev) == nil && ev.Message == "serving" {
-						addr <- strings.TrimSuffix(strings.TrimPrefix(ev.Addr, "http://"), "/")
-					}
-				}
-				logDone <- lines
-			}()
-			var host string
-			select {
-			case host = <-addr:
-			case <-time.After(60 * time.Second):
-				t.Fatal("server did not start serving within 60s")
-			}
+			host, logDone := serveLog(t, cmd)
 
 			res, err := http.Get("http://" + host + "/slow")
 			if err != nil {
@@ -110,8 +80,7 @@ module = %q
 			if err != nil || !strings.HasSuffix(string(body), "line 5\n") {
 				t.Errorf("in-flight request got %q (%v); want all 5 lines", body, err)
 			}
-			// Read the whole log before Wait: Wait closes the pipe, and
-			// lines not yet read are lost (os/exec's StderrPipe).
+			// The whole log, once the server has exited by itself.
 			var lines []string
 			select {
 			case lines = <-logDone:
