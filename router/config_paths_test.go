@@ -8,8 +8,6 @@ import (
 	"testing"
 
 	"github.com/rs/zerolog"
-
-	"github.com/wasigate/wasigate/wasi/cgi"
 )
 
 // cacheLayout makes a folder with a cache folder (holding hmac.key), a
@@ -99,7 +97,6 @@ func TestCacheDirUnreachable(t *testing.T) {
 func TestCacheDirUnreachableResolved(t *testing.T) {
 	dir := cacheLayout(t)
 	cache := filepath.Join(dir, "cache")
-	eng, _ := sharedEngine(t)
 	hello := guest("hello.wasm")
 	cases := []struct {
 		name, file, toml, want string
@@ -120,7 +117,7 @@ func TestCacheDirUnreachableResolved(t *testing.T) {
 				t.Fatalf("config: %v", err)
 			case !c.atParse:
 				var site *Site
-				site, err = Build(t.Context(), cfg, Options{Loader: &cgi.Loader{Engine: eng}, Log: zerolog.Nop(), CacheDir: cache})
+				site, err = Build(t.Context(), cfg, Options{Loader: &fakeLoader{}, Log: zerolog.Nop(), CacheDir: cache})
 				if err == nil {
 					site.Close(t.Context())
 					t.Fatalf("Build succeeded; want it refused with %q", c.want)

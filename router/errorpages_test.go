@@ -2,8 +2,6 @@ package router
 
 import (
 	"bufio"
-	"github.com/wasigate/wasigate/wasi"
-	"github.com/wasigate/wasigate/wasi/cgi"
 	"net/http"
 	"path/filepath"
 	"strconv"
@@ -115,8 +113,7 @@ func TestErrorPagesConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, _ := sharedEngine(t)
-	_, err = Build(t.Context(), cfg, Options{Loader: loaderFor(eng)})
+	_, err = Build(t.Context(), cfg, Options{Loader: &fakeLoader{}})
 	if err == nil || !strings.Contains(err.Error(), "missing.html") || !strings.Contains(err.Error(), "errors: 404") {
 		t.Errorf("got %v; want a build error naming errors: 404 and missing.html", err)
 	}
@@ -124,8 +121,6 @@ func TestErrorPagesConfig(t *testing.T) {
 
 // q quotes a string for TOML.
 func q(s string) string { return strconv.Quote(s) }
-
-func loaderFor(eng *wasi.Engine) Loader { return &cgi.Loader{Engine: eng} }
 
 // TestErrorPagesKeepStreaming: with error pages set, a guest's streamed
 // body still arrives as written (the page writer passes flushes on).

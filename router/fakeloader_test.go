@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -73,26 +74,140 @@ var fakePrograms = map[string]func(ctx context.Context, rc RunConfig, inv *host.
 		}
 		_, err := io.WriteString(inv.Stdout, "Content-Type: text/plain\n\nslept\n")
 		return err
+	}, // As status.c: the CGI answer QUERY_STRING names (the cases the
+	// router's tests use), else a plain "ok".
+	"status.wasm": func(_ context.Context, _ RunConfig, inv *host.Invocation) error {
+		out := map[string]string{
+			"teapot":   "Status: 418 I'm a teapot\nContent-Type: text/plain\n\nteapot\n",
+			"nostatus": "X-Foo: bar\n\nbody",
+			"local":    "Location: /hello\n\n",
+		}[fakeEnv(inv, "QUERY_STRING")]
+		if out == "" {
+			out = "Content-Type: text/plain\n\nok\n"
+		}
+		_, err := io.WriteString(inv.Stdout, out)
+		return err
+	},
+	// As memhog.c: allocates 1 MiB chunks until the route's memory cap
+	// (the program's own MiB below it) and tells how many it got.
+	"memhog.wasm": func(_ context.Context, rc RunConfig, inv *host.Invocation) error {
+		_, err := fmt.Fprintf(inv.Stdout, "Content-Type: text/plain\n\nallocated %d MiB\n", rc.MemoryLimit>>20-1)
+		return err
+	},
+	"routes.wasm":      fakeWrite("Content-Type: text/plain\n\nstart\n"),
+	"routes_last.wasm": fakeWrite("Content-Type: text/plain\n\nstart\n"),
+	// As loop.wat: never ends until its run's context does.
+	"loop.wasm": func(ctx context.Context, _ RunConfig, _ *host.Invocation) error {
+		<-ctx.Done()
+		return fmt.Errorf("fake loop stopped: %w", context.Cause(ctx))
+	},
+	// As slowbody.c: a header block, then "line 1".."line 5", 200 ms apart.
+	"slowbody.wasm": func(ctx context.Context, _ RunConfig, inv *host.Invocation) error {
+		if _, err := io.WriteString(inv.Stdout, "Content-Type: text/plain\n\n"); err != nil {
+			return err
+		}
+		for i := 1; i <= 5; i++ {
+			if i > 1 {
+				select {
+				case <-time.After(200 * time.Millisecond):
+				case <-ctx.Done():
+					return fmt.Errorf("fake slowbody stopped: %w", context.Cause(ctx))
+				}
+			}
+			if _, err := fmt.Fprintf(inv.Stdout, "line %d\n", i); err != nil {
+				return err
+			}
+		}
+		return nil
+	},
+	// As tpl.c: copies the file argv[1] (a guest path, read through the
+	// route's volumes) to stdout, with ${NAME} replaced by the environment
+	// variable NAME and ${N} by argv[N].
+	"tpl.wasm": func(_ context.Context, rc RunConfig, inv *host.Invocation) error {
+		if len(inv.Args) < 2 {
+			return errors.New("fake tpl: no script")
+		}
+		b, err := fakeReadFile(rc.Volumes, inv.Args[1])
+		if err != nil {
+			return fmt.Errorf("fake tpl: %w", err)
+		}
+		out := fakeVar.ReplaceAllStringFunc(string(b), func(m string) string {
+			name := m[2 : len(m)-1]
+			if n, err := strconv.Atoi(name); err == nil {
+				if n < len(inv.Args) {
+					return inv.Args[n]
+				}
+				return ""
+			}
+			return fakeEnv(inv, name)
+		})
+		_, err = io.WriteString(inv.Stdout, out)
+		return err
 	},
 }
 
-// fakeRead reads the first line of the guest path p through vols; only
-// paths inside a volume, without "..", are readable.
+func init() { fakePrograms["hello.wat"] = fakePrograms["hello.wasm"] } // as hello.wasm, its build
+
+// fakeExports are the entrypoints other than _start of the guests that
+// have some, by file name.
+var fakeExports = map[string]map[string]func(ctx context.Context, rc RunConfig, inv *host.Invocation) error{
+	// As routes.wat: _routes lists /a alpha, /b/... beta and /c _start.
+	"routes.wasm": {
+		"_routes": fakeWrite("/a alpha\n/b/... beta\n/c _start\n"),
+		"alpha":   fakeWrite("Content-Type: text/plain\n\nalpha\n"),
+		"beta":    fakeWrite("Content-Type: text/plain\n\nbeta\n"),
+	},
+	// As routes_last.wat: _routes lists /one/two/... beta, then /one/... alpha.
+	"routes_last.wasm": {
+		"_routes": fakeWrite("/one/two/... beta\n/one/... alpha\n"),
+		"alpha":   fakeWrite("Content-Type: text/plain\n\nalpha\n"),
+		"beta":    fakeWrite("Content-Type: text/plain\n\nbeta\n"),
+	},
+}
+
+// fakeWrite is a program that writes out.
+func fakeWrite(out string) func(context.Context, RunConfig, *host.Invocation) error {
+	return func(_ context.Context, _ RunConfig, inv *host.Invocation) error {
+		_, err := io.WriteString(inv.Stdout, out)
+		return err
+	}
+}
+
+// fakeVar is a tpl variable: ${NAME} or ${N}.
+var fakeVar = regexp.MustCompile(`\$\{[A-Za-z0-9_]+\}`)
+
+// fakeEnv is the value of the variable name in inv's environment.
+func fakeEnv(inv *host.Invocation, name string) string {
+	for _, kv := range inv.Env {
+		if v, ok := strings.CutPrefix(kv, name+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// fakeRead reads the first line of the guest path p through vols.
 func fakeRead(vols []Mount, p string) (string, error) {
+	b, err := fakeReadFile(vols, p)
+	if err != nil {
+		return "", err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	return line, nil
+}
+
+// fakeReadFile reads the guest path p through vols; only paths inside a
+// volume, without "..", are readable.
+func fakeReadFile(vols []Mount, p string) ([]byte, error) {
 	if strings.Contains(p, "..") {
-		return "", errors.New("not permitted")
+		return nil, errors.New("not permitted")
 	}
 	for _, v := range vols {
 		if rel, ok := strings.CutPrefix(p, strings.TrimSuffix(v.Guest, "/")+"/"); ok {
-			b, err := os.ReadFile(filepath.Join(v.Host, rel))
-			if err != nil {
-				return "", err
-			}
-			line, _, _ := strings.Cut(string(b), "\n")
-			return line, nil
+			return os.ReadFile(filepath.Join(v.Host, rel))
 		}
 	}
-	return "", errors.New("no such file")
+	return nil, errors.New("no such file")
 }
 
 func (l *fakeLoader) Load(_ context.Context, path string) (Module, error) {
@@ -100,12 +215,15 @@ func (l *fakeLoader) Load(_ context.Context, path string) (Module, error) {
 	if !ok {
 		return nil, fmt.Errorf("fake loader: no program for %s", filepath.Base(path))
 	}
+	if _, err := os.Stat(path); err != nil {
+		return nil, err
+	}
 	l.open.Add(1)
-	return &fakeModule{l: l, run: run}, nil
+	return &fakeModule{l: l, run: run, exports: fakeExports[filepath.Base(path)]}, nil
 }
 
-func (l *fakeLoader) Scripts(RunConfig, func(string) string, func(string, bool, time.Duration, string)) Scripts {
-	return fakeScripts{}
+func (l *fakeLoader) Scripts(rc RunConfig, _ func(string) string, _ func(string, bool, time.Duration, string)) Scripts {
+	return fakeScripts{rc: rc}
 }
 
 func (l *fakeLoader) SourceKind(path string) string {
@@ -117,20 +235,27 @@ func (l *fakeLoader) SourceKind(path string) string {
 }
 
 type fakeModule struct {
-	l      *fakeLoader
-	run    func(ctx context.Context, rc RunConfig, inv *host.Invocation) error
-	closed atomic.Bool
+	l       *fakeLoader
+	run     func(ctx context.Context, rc RunConfig, inv *host.Invocation) error
+	exports map[string]func(ctx context.Context, rc RunConfig, inv *host.Invocation) error
+	closed  atomic.Bool
 }
 
-func (m *fakeModule) Info() ModuleInfo           { return ModuleInfo{} }
-func (m *fakeModule) HasExport(name string) bool { return name == "_start" }
-func (m *fakeModule) IsRuby() bool               { return false }
+func (m *fakeModule) Info() ModuleInfo { return ModuleInfo{} }
+func (m *fakeModule) HasExport(name string) bool {
+	_, ok := m.exports[name]
+	return ok || name == "_start"
+}
+func (m *fakeModule) IsRuby() bool { return false }
 
 func (m *fakeModule) Bind(rc RunConfig) (Program, error) {
+	run := m.run
 	if rc.Entrypoint != "" && rc.Entrypoint != "_start" {
-		return nil, fmt.Errorf("fake module exports no %q", rc.Entrypoint)
+		if run = m.exports[rc.Entrypoint]; run == nil {
+			return nil, fmt.Errorf("fake module exports no %q", rc.Entrypoint)
+		}
 	}
-	return fakeProgram{m: m, rc: rc}, nil
+	return fakeProgram{m: m, rc: rc, run: run}, nil
 }
 
 func (m *fakeModule) Close(context.Context) error {
@@ -141,23 +266,47 @@ func (m *fakeModule) Close(context.Context) error {
 }
 
 type fakeProgram struct {
-	m  *fakeModule
-	rc RunConfig
+	m   *fakeModule
+	rc  RunConfig
+	run func(ctx context.Context, rc RunConfig, inv *host.Invocation) error
 }
 
 func (p fakeProgram) Run(ctx context.Context, inv *host.Invocation) error {
-	return p.m.run(ctx, p.rc, inv)
+	return p.run(ctx, p.rc, inv)
 }
-func (p fakeProgram) Entrypoint() string { return "_start" }
 
-// fakeScripts builds nothing: scripts routes need the real loader.
-type fakeScripts struct{}
-
-func (fakeScripts) Acquire(context.Context, string) (host.Runner, func(), error) {
-	return nil, nil, errors.New("fake loader: no scripts")
+func (p fakeProgram) Entrypoint() string {
+	if p.rc.Entrypoint == "" {
+		return "_start"
+	}
+	return p.rc.Entrypoint
 }
-func (fakeScripts) Build(context.Context, string) error { return errors.New("fake loader: no scripts") }
-func (fakeScripts) Close()                              {}
+
+// fakeScripts runs a scripts folder's modules as fakeLoader does, by file
+// name; it builds no source (those need the real loader's toolchains).
+type fakeScripts struct{ rc RunConfig }
+
+func (s fakeScripts) Acquire(ctx context.Context, path string) (host.Runner, func(), error) {
+	if err := s.Build(ctx, path); err != nil {
+		return nil, nil, err
+	}
+	run := fakePrograms[filepath.Base(path)]
+	return host.RunnerFunc(func(ctx context.Context, inv *host.Invocation) error {
+		return run(ctx, s.rc, inv)
+	}), func() {}, nil
+}
+
+func (fakeScripts) Build(_ context.Context, path string) error {
+	if _, err := os.Stat(path); err != nil {
+		return err
+	}
+	if fakePrograms[filepath.Base(path)] == nil {
+		return fmt.Errorf("fake loader: no program for %s", filepath.Base(path))
+	}
+	return nil
+}
+
+func (fakeScripts) Close() {}
 
 // withFakeLoader is an Options edit that builds the site with a fakeLoader
 // (then edit, if not nil).

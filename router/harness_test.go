@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -13,10 +12,6 @@ import (
 	"testing"
 
 	"github.com/rs/zerolog"
-
-	"github.com/wasigate/wasigate/wasi"
-	"github.com/wasigate/wasigate/wasi/cgi"
-	"github.com/wasigate/wasigate/wasi/toolchain"
 )
 
 // repoRoot is the repository's root folder.
@@ -28,29 +23,6 @@ var repoRoot = func() string {
 // guest returns the path of a test guest in testdata/guests.
 func guest(name string) string {
 	return filepath.Join(repoRoot, "testdata", "guests", name)
-}
-
-var (
-	engineOnce sync.Once
-	testEngine *wasi.Engine
-	testCache  string
-)
-
-// sharedEngine is one engine for the package's tests, as in a server: one
-// runtime per process. Its cache lives in a temporary folder.
-func sharedEngine(t testing.TB) (*wasi.Engine, string) {
-	engineOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "wasigate-test-cache")
-		if err != nil {
-			panic(err)
-		}
-		testCache = dir
-		testEngine, err = wasi.NewEngine(context.Background(), wasi.Options{CacheDir: dir, Tune: true})
-		if err != nil {
-			panic(err)
-		}
-	})
-	return testEngine, testCache
 }
 
 // logBuffer collects log events for assertions.
@@ -73,7 +45,7 @@ func (l *logBuffer) String() string {
 
 // buildSite parses the configuration text (TOML; relative paths resolve
 // against dir, or testdata/guests when dir is "") and builds it with the
-// package's shared engine, logging to w. edit, if not nil, adjusts the
+// fake loader (fakeloader_test.go), logging to w. edit, if not nil, adjusts the
 // build options (hooks).
 func buildSite(t testing.TB, dir, config string, w io.Writer, edit func(*Options)) (*Config, *Site) {
 	t.Helper()
@@ -84,8 +56,7 @@ func buildSite(t testing.TB, dir, config string, w io.Writer, edit func(*Options
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	eng, cache := sharedEngine(t)
-	opts := Options{Loader: &cgi.Loader{Engine: eng, Builder: &toolchain.Builder{Trusted: trustedTestBuilds(), Dir: cache}}, Log: zerolog.New(w)}
+	opts := Options{Loader: &fakeLoader{}, Log: zerolog.New(w)}
 	if edit != nil {
 		edit(&opts)
 	}
@@ -139,13 +110,4 @@ func get(t testing.TB, url string) (*http.Response, string) {
 		t.Fatalf("GET %s: reading body: %v", url, err)
 	}
 	return res, string(b)
-}
-
-// trustedTestBuilds says whether the tests' builders build unsandboxed: on
-// a machine without a build sandbox (bubblewrap), unless the run requires
-// every toolchain (WASIGATE_REQUIRE_TOOLCHAINS=1, as in CI), so that `go
-// test ./...` works with only Go installed. The sources are the
-// repository's own; the sandbox's own tests (needSandbox) skip there.
-func trustedTestBuilds() bool {
-	return !requireToolchains() && !toolchain.DetectSandbox().Available()
 }

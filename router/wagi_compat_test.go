@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/rs/zerolog"
-	"github.com/wasigate/wasigate/wasi/cgi"
 )
 
 // copyGuest copies a test guest to dst, creating its folder.
@@ -34,8 +33,7 @@ func serveFile(t *testing.T, path string) (*Config, *httptest.Server) {
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	eng, _ := sharedEngine(t)
-	site, err := Build(t.Context(), cfg, Options{Loader: &cgi.Loader{Engine: eng}, Log: zerolog.Nop()})
+	site, err := Build(t.Context(), cfg, Options{Loader: &fakeLoader{}, Log: zerolog.Nop()})
 	if err != nil {
 		t.Fatalf("build: %v", err)
 	}

@@ -5,8 +5,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/wasigate/wasigate/wasi/cgi"
 )
 
 func TestWAGIRoutes(t *testing.T) {
@@ -190,8 +188,7 @@ func TestWAGISubRoutesListed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, _ := sharedEngine(t)
-	site, err := Build(t.Context(), cfg, Options{Loader: &cgi.Loader{Engine: eng}})
+	site, err := Build(t.Context(), cfg, Options{Loader: &fakeLoader{}})
 	if err != nil {
 		t.Fatal(err)
 	}
