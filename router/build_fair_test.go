@@ -11,6 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/wasigate/wasigate/host/seam"
 	"github.com/wasigate/wasigate/wasi/cgi"
 	"github.com/wasigate/wasigate/wasi/toolchain"
 )
@@ -194,7 +195,7 @@ type slotsLoader struct {
 	slots []chan struct{}
 }
 
-func (l *slotsLoader) Scripts(c RunConfig, name func(string) string, built func(string, bool, time.Duration, string)) Scripts {
+func (l *slotsLoader) Scripts(c seam.RunConfig, name func(string) string, built func(string, bool, time.Duration, seam.Snapshot)) seam.Scripts {
 	l.slots = append(l.slots, c.BuildSlots)
 	return l.fakeLoader.Scripts(c, name, built)
 }

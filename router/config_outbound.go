@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/wasigate/wasigate/host/seam"
 )
 
 // Outbound are the keys of outbound HTTP through wasi_experimental_http
@@ -130,7 +132,7 @@ type outboundScope struct {
 
 // outbound is the route's outbound policy for the loader: its limits, its
 // tenant's allowed hosts as a cap, the scope's slots and the metric hook.
-func (sc *scope) outbound(rt *Route) OutboundConfig {
+func (sc *scope) outbound(rt *Route) seam.OutboundPolicy {
 	lim := sc.limits(rt)
 	sc.out.once.Do(func() {
 		n := sc.defaults.OutboundConcurrency
@@ -143,7 +145,7 @@ func (sc *scope) outbound(rt *Route) OutboundConfig {
 	if sc.parts != nil {
 		observe = sc.parts.opts.Outbound
 	}
-	return OutboundConfig{
+	return seam.OutboundPolicy{
 		AllowedHosts: lim.AllowedHosts,
 		CapHosts:     sc.caps.AllowedHosts,
 		MaxRequests:  lim.OutboundRequests,

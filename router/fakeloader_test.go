@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/wasigate/wasigate/host/seam"
 	"io"
 	"os"
 	"path/filepath"
@@ -26,13 +27,13 @@ type fakeLoader struct {
 }
 
 // fakePrograms are the guests fakeLoader knows, by file name.
-var fakePrograms = map[string]func(ctx context.Context, rc RunConfig, inv *host.Invocation) error{
-	"hello.wasm": func(_ context.Context, _ RunConfig, inv *host.Invocation) error {
+var fakePrograms = map[string]func(ctx context.Context, rc seam.RunConfig, inv *host.Invocation) error{
+	"hello.wasm": func(_ context.Context, _ seam.RunConfig, inv *host.Invocation) error {
 		_, err := io.WriteString(inv.Stdout, "Content-Type: text/plain\n\nhello\n")
 		return err
 	},
 	// As env.c: env-KEY=value lines, then argv-N=word lines.
-	"env.wasm": func(_ context.Context, _ RunConfig, inv *host.Invocation) error {
+	"env.wasm": func(_ context.Context, _ seam.RunConfig, inv *host.Invocation) error {
 		w := bufio.NewWriter(inv.Stdout)
 		fmt.Fprint(w, "Content-Type: text/plain\n\n")
 		for _, kv := range inv.Env {
@@ -45,7 +46,7 @@ var fakePrograms = map[string]func(ctx context.Context, rc RunConfig, inv *host.
 	},
 	// As fs.c for reads: each argv word is a guest path, read through the
 	// route's volumes ("read P: ok FIRST-LINE" or "read P: denied").
-	"fs.wasm": func(_ context.Context, rc RunConfig, inv *host.Invocation) error {
+	"fs.wasm": func(_ context.Context, rc seam.RunConfig, inv *host.Invocation) error {
 		w := bufio.NewWriter(inv.Stdout)
 		fmt.Fprint(w, "Content-Type: text/plain\n\n")
 		for _, p := range inv.Args[1:] {
@@ -59,7 +60,7 @@ var fakePrograms = map[string]func(ctx context.Context, rc RunConfig, inv *host.
 	},
 	// As sleep.c: sleeps SLEEP_MS milliseconds (default 5000), stopped
 	// when the run's context ends.
-	"sleep.wasm": func(ctx context.Context, _ RunConfig, inv *host.Invocation) error {
+	"sleep.wasm": func(ctx context.Context, _ seam.RunConfig, inv *host.Invocation) error {
 		ms := 5000
 		for _, kv := range inv.Env {
 			if v, ok := strings.CutPrefix(kv, "SLEEP_MS="); ok {
@@ -78,7 +79,7 @@ var fakePrograms = map[string]func(ctx context.Context, rc RunConfig, inv *host.
 
 // fakeRead reads the first line of the guest path p through vols; only
 // paths inside a volume, without "..", are readable.
-func fakeRead(vols []Mount, p string) (string, error) {
+func fakeRead(vols []seam.Mount, p string) (string, error) {
 	if strings.Contains(p, "..") {
 		return "", errors.New("not permitted")
 	}
@@ -95,7 +96,7 @@ func fakeRead(vols []Mount, p string) (string, error) {
 	return "", errors.New("no such file")
 }
 
-func (l *fakeLoader) Load(_ context.Context, path string) (Module, error) {
+func (l *fakeLoader) Load(_ context.Context, path string) (seam.Module, error) {
 	run, ok := fakePrograms[filepath.Base(path)]
 	if !ok {
 		return nil, fmt.Errorf("fake loader: no program for %s", filepath.Base(path))
@@ -104,7 +105,7 @@ func (l *fakeLoader) Load(_ context.Context, path string) (Module, error) {
 	return &fakeModule{l: l, run: run}, nil
 }
 
-func (l *fakeLoader) Scripts(RunConfig, func(string) string, func(string, bool, time.Duration, string)) Scripts {
+func (l *fakeLoader) Scripts(seam.RunConfig, func(string) string, func(string, bool, time.Duration, seam.Snapshot)) seam.Scripts {
 	return fakeScripts{}
 }
 
@@ -118,15 +119,15 @@ func (l *fakeLoader) SourceKind(path string) string {
 
 type fakeModule struct {
 	l      *fakeLoader
-	run    func(ctx context.Context, rc RunConfig, inv *host.Invocation) error
+	run    func(ctx context.Context, rc seam.RunConfig, inv *host.Invocation) error
 	closed atomic.Bool
 }
 
-func (m *fakeModule) Info() ModuleInfo           { return ModuleInfo{} }
+func (m *fakeModule) Info() seam.ModuleInfo      { return seam.ModuleInfo{} }
 func (m *fakeModule) HasExport(name string) bool { return name == "_start" }
-func (m *fakeModule) IsRuby() bool               { return false }
+func (m *fakeModule) Kind() seam.Kind            { return seam.KindCommand }
 
-func (m *fakeModule) Bind(rc RunConfig) (Program, error) {
+func (m *fakeModule) Bind(rc seam.RunConfig) (seam.Program, error) {
 	if rc.Entrypoint != "" && rc.Entrypoint != "_start" {
 		return nil, fmt.Errorf("fake module exports no %q", rc.Entrypoint)
 	}
@@ -142,13 +143,15 @@ func (m *fakeModule) Close(context.Context) error {
 
 type fakeProgram struct {
 	m  *fakeModule
-	rc RunConfig
+	rc seam.RunConfig
 }
 
 func (p fakeProgram) Run(ctx context.Context, inv *host.Invocation) error {
 	return p.m.run(ctx, p.rc, inv)
 }
-func (p fakeProgram) Entrypoint() string { return "_start" }
+func (p fakeProgram) Entrypoint() string              { return "_start" }
+func (p fakeProgram) Snapshot() seam.Snapshot         { return seam.Snapshot{} }
+func (p fakeProgram) Close(ctx context.Context) error { return nil }
 
 // fakeScripts builds nothing: scripts routes need the real loader.
 type fakeScripts struct{}

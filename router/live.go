@@ -5,12 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/wasigate/wasigate/host/seam"
 )
 
 // Close releases the site's compiled modules. Call it only once no request
@@ -197,13 +198,12 @@ func logSnapshots(log zerolog.Logger, routes []RouteInfo) {
 	}
 }
 
-func logSnapshot(log zerolog.Logger, route, module, snapshot string) {
+func logSnapshot(log zerolog.Logger, route, module string, snapshot seam.Snapshot) {
 	switch {
-	case snapshot == "":
-	case strings.HasPrefix(snapshot, "snapshot: "), snapshot == "turned off":
-		log.Info().Str("route", route).Str("module", module).Str("snapshot", snapshot).Msg("snapshot")
-	default:
-		log.Warn().Str("route", route).Str("module", module).Str("reason", snapshot).Msg("snapshot refused; the init runs in every request")
+	case snapshot.Refused():
+		log.Warn().Str("route", route).Str("module", module).Str("reason", snapshot.String()).Msg("snapshot refused; the init runs in every request")
+	case snapshot.String() != "":
+		log.Info().Str("route", route).Str("module", module).Str("snapshot", snapshot.String()).Msg("snapshot")
 	}
 }
 

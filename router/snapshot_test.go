@@ -41,8 +41,8 @@ module = "hello.wasm"
 		"/plain": "",
 	}
 	for _, r := range site.Routes {
-		if w := want[r.Pattern]; !strings.HasPrefix(r.Snapshot, w) || (w == "" && r.Snapshot != "") {
-			t.Errorf("route %s: snapshot %q; want it to start with %q", r.Pattern, r.Snapshot, w)
+		if w := want[r.Pattern]; !strings.HasPrefix(r.Snapshot.String(), w) || (w == "" && r.Snapshot.String() != "") {
+			t.Errorf("route %s: snapshot %q; want it to start with %q", r.Pattern, r.Snapshot.String(), w)
 		}
 	}
 	for _, path := range []string{"/on", "/off"} {
