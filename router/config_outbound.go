@@ -28,13 +28,13 @@ type Outbound struct {
 	OutboundConcurrency int      `toml:"outbound_concurrency"` // in flight per tenant ([defaults] or [tenant.limits] only)
 }
 
-// DefaultOutbound are the outbound keys of a route that sets none (wasi's
-// DefaultOutbound* constants hold the same values for other hosts).
+// DefaultOutbound are the outbound keys of a route that sets none: the
+// engine's own defaults (host/seam), which it applies to a zero field too.
 var DefaultOutbound = Outbound{
-	OutboundRequests:    16,
-	OutboundTimeout:     Duration(10 * time.Second),
-	OutboundMaxBody:     10 << 20,
-	OutboundConcurrency: 16,
+	OutboundRequests:    seam.DefaultOutboundRequests,
+	OutboundTimeout:     Duration(seam.DefaultOutboundTimeout),
+	OutboundMaxBody:     seam.DefaultOutboundMaxBody,
+	OutboundConcurrency: seam.DefaultOutboundConcurrency,
 }
 
 // or returns o with each unset field taken from d.
@@ -93,7 +93,7 @@ func (o Outbound) problems(route bool) []string {
 // names its file and route. The same grammar as wasi's parseHostRule,
 // which the loader applies again (router does not import wasi, issue 11).
 func allowedHostProblem(s string) string {
-	if s == "insecure:allow-all" {
+	if s == seam.AllowAllHosts {
 		return ""
 	}
 	scheme, rest, ok := strings.Cut(s, "://")

@@ -30,7 +30,7 @@ const (
 // AllowAllHosts is WAGI's entry for "any host" (wasi-experimental-http's
 // insecure:allow-all). Here it still reaches globally reachable addresses
 // only, never the server's own (outbound_addr.go).
-const AllowAllHosts = "insecure:allow-all"
+const AllowAllHosts = seam.AllowAllHosts
 
 // OutboundPolicy configures what one route's guests may reach
 // (Config.Outbound); its Observe is wasi/cgi's, not the engine's.

@@ -6,6 +6,11 @@ import (
 	"time"
 )
 
+// AllowAllHosts is WAGI's entry for "any host" (wasi-experimental-http's
+// insecure:allow-all). The engine still lets it reach globally reachable
+// addresses only, never the server's own.
+const AllowAllHosts = "insecure:allow-all"
+
 // OutboundPolicy is what one route's guests may reach through
 // wasi_experimental_http, and how much. Deny by default: a policy without
 // allowed hosts reaches nothing.
