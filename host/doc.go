@@ -3,8 +3,9 @@
 // turns the guest's stdout into a streamed HTTP response, and maps the ways
 // a run can end to status codes. It holds the defaults of its own limits.
 //
-// It runs guests only through the Runner interface it declares, so it knows
-// nothing of wazero; package wasi/cgi implements the other side. It imports
-// the standard library and zerolog, and must not import wazero, chi,
-// router or any wasi package.
+// It runs guests only through the Runner interface, so it knows nothing of
+// wazero; package wasi/cgi implements the other side. Runner and the
+// Invocation it takes are declared in host/seam, the leaf package of the
+// types both sides share. It imports the standard library, zerolog and
+// host/seam, and must not import wazero, chi, router or any wasi package.
 package host

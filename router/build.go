@@ -16,13 +16,14 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/wasigate/wasigate/host"
+	"github.com/wasigate/wasigate/host/seam"
 )
 
 // Progress is told when a module starts and finishes loading, so a
 // terminal can show that long compiles are under way.
 type Progress interface {
 	Start(name string, size int64)
-	Done(name string, m Module, err error)
+	Done(name string, m seam.Module, err error)
 }
 
 // Options are what Build needs besides the configuration.
@@ -48,7 +49,7 @@ type Options struct {
 type Site struct {
 	Handler http.Handler
 	Routes  []RouteInfo
-	Modules []Module
+	Modules []seam.Module
 
 	background []prebuild                        // see Prebuild
 	closers    []func()                          // see Close: scripts routes' modules
@@ -99,8 +100,8 @@ type RouteInfo struct {
 	Entrypoint string
 	Limits     Limits
 	// Snapshot says whether its instances start from a snapshot, or why
-	// not; "" when the module is no reactor (issue 12).
-	Snapshot string
+	// not; the zero Snapshot when the module is no reactor (issue 12).
+	Snapshot seam.Snapshot
 	// Interpreters: a scripts route's interpreters, by extension, each
 	// with its module and what Snapshot says of it.
 	Interpreters []InterpreterInfo
@@ -108,7 +109,8 @@ type RouteInfo struct {
 
 // InterpreterInfo is an interpreter of a scripts route, for RouteInfo.
 type InterpreterInfo struct {
-	Ext, Module, Snapshot string
+	Ext, Module string
+	Snapshot    seam.Snapshot
 }
 
 // Build compiles every module of cfg (in parallel, through the engine's
@@ -259,7 +261,7 @@ func warmSnapshots(cfg *Config, routes []*Route, sc *scope, modules map[string]*
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			_, _ = m.mod.Bind(RunConfig{Entrypoint: rt.Entrypoint, Volumes: volumes, MemoryLimit: uint64(lim.Memory), MaxOpenFiles: lim.MaxOpenFiles})
+			_, _ = m.mod.Bind(seam.RunConfig{Entrypoint: rt.Entrypoint, Volumes: volumes, MemoryLimit: uint64(lim.Memory), MaxOpenFiles: lim.MaxOpenFiles})
 		}()
 	}
 	wg.Wait()
@@ -331,12 +333,12 @@ type routeHandler struct {
 	pattern  string
 	entry    string
 	handler  http.Handler
-	snapshot string // RouteInfo.Snapshot
+	snapshot seam.Snapshot // RouteInfo.Snapshot
 }
 
 // routeHandlers binds a route to its module. A module exporting _routes
 // (WAGI) adds one handler per sub-route it lists.
-func routeHandlers(ctx context.Context, cfg *Config, rt *Route, mod Module, sc *scope, srv Server, redirect http.Handler) ([]routeHandler, error) {
+func routeHandlers(ctx context.Context, cfg *Config, rt *Route, mod seam.Module, sc *scope, srv Server, redirect http.Handler) ([]routeHandler, error) {
 	lim := sc.limits(rt)
 	volumes, docRoot, err := routeVolumes(cfg, rt)
 	if err != nil {
@@ -363,15 +365,13 @@ func routeHandlers(ctx context.Context, cfg *Config, rt *Route, mod Module, sc *
 	}
 	var out []routeHandler
 	for _, e := range entries {
-		prog, err := mod.Bind(RunConfig{Entrypoint: e.entry, Volumes: volumes, MemoryLimit: uint64(lim.Memory), MaxOpenFiles: lim.MaxOpenFiles, Outbound: sc.outbound(rt),
+		prog, err := mod.Bind(seam.RunConfig{Entrypoint: e.entry, Volumes: volumes, MemoryLimit: uint64(lim.Memory), MaxOpenFiles: lim.MaxOpenFiles, Outbound: sc.outbound(rt),
 			Reuse: lim.reuse(), ReuseMax: lim.Concurrency,
 			NoSnapshot: rt.Snapshot != nil && !*rt.Snapshot})
 		if err != nil {
 			return nil, err
 		}
-		if s, ok := prog.(interface{ Snapshot() string }); ok {
-			e.snapshot = s.Snapshot()
-		}
+		e.snapshot = prog.Snapshot()
 		h := newHostHandler(rt, e.pattern, env, docRoot, lim, srv, redirect)
 		h.Runner = prog
 		h.Sendfile = sendfile
@@ -453,8 +453,8 @@ func tag(route, module string, next http.Handler) http.Handler {
 // routeVolumes resolves a route's volumes against the configuration's
 // folder. The volume mounted at / (if any) is the document root that
 // PATH_TRANSLATED refers to.
-func routeVolumes(cfg *Config, rt *Route) ([]Mount, string, error) {
-	var vols []Mount
+func routeVolumes(cfg *Config, rt *Route) ([]seam.Mount, string, error) {
+	var vols []seam.Mount
 	docRoot := ""
 	for _, g := range sortedKeys(rt.Volumes) {
 		v := rt.Volumes[g]
@@ -466,7 +466,7 @@ func routeVolumes(cfg *Config, rt *Route) ([]Mount, string, error) {
 		if !st.IsDir() {
 			return nil, "", fmt.Errorf("volume %s: %s is not a folder", g, dir)
 		}
-		vols = append(vols, Mount{Guest: g, Host: dir, Writable: v.Writable})
+		vols = append(vols, seam.Mount{Guest: g, Host: dir, Writable: v.Writable})
 		if g == "/" {
 			docRoot = "/"
 		}
@@ -475,7 +475,7 @@ func routeVolumes(cfg *Config, rt *Route) ([]Mount, string, error) {
 }
 
 type loaded struct {
-	mod Module
+	mod seam.Module
 	err error
 }
 
@@ -527,7 +527,7 @@ func loadModules(ctx context.Context, cfg *Config, opts Options) (map[string]*lo
 }
 
 // LoadModule builds (for a source) and compiles the module at path.
-func LoadModule(ctx context.Context, path string, opts Options) (Module, error) {
+func LoadModule(ctx context.Context, path string, opts Options) (seam.Module, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, err
@@ -547,8 +547,8 @@ type subRoute struct{ pattern, entry string }
 
 // wagiSubRoutes runs a module's _routes export, which prints lines of
 // "/path entrypoint" (WAGI); a path ending in /... is a prefix.
-func wagiSubRoutes(ctx context.Context, mod Module, vols []Mount, lim Limits) ([]subRoute, error) {
-	prog, err := mod.Bind(RunConfig{Entrypoint: "_routes", Volumes: vols, MemoryLimit: uint64(lim.Memory), MaxOpenFiles: lim.MaxOpenFiles})
+func wagiSubRoutes(ctx context.Context, mod seam.Module, vols []seam.Mount, lim Limits) ([]subRoute, error) {
+	prog, err := mod.Bind(seam.RunConfig{Entrypoint: "_routes", Volumes: vols, MemoryLimit: uint64(lim.Memory), MaxOpenFiles: lim.MaxOpenFiles})
 	if err != nil {
 		return nil, err
 	}

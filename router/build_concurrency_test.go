@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/wasigate/wasigate/host/seam"
 )
 
 // TestBuildConcurrencyConfig: build_concurrency is the server's default
@@ -80,7 +82,7 @@ type slotsLoader struct {
 	slots []chan struct{}
 }
 
-func (l *slotsLoader) Scripts(c RunConfig, name func(string) string, built func(string, bool, time.Duration, string)) Scripts {
+func (l *slotsLoader) Scripts(c seam.RunConfig, name func(string) string, built func(string, bool, time.Duration, seam.Snapshot)) seam.Scripts {
 	l.slots = append(l.slots, c.BuildSlots)
 	return l.fakeLoader.Scripts(c, name, built)
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/wasigate/wasigate/host/seam"
 )
 
 // Outbound are the keys of outbound HTTP through wasi_experimental_http
@@ -26,13 +28,13 @@ type Outbound struct {
 	OutboundConcurrency int      `toml:"outbound_concurrency"` // in flight per tenant ([defaults] or [tenant.limits] only)
 }
 
-// DefaultOutbound are the outbound keys of a route that sets none (wasi's
-// DefaultOutbound* constants hold the same values for other hosts).
+// DefaultOutbound are the outbound keys of a route that sets none: the
+// engine's own defaults (host/seam), which it applies to a zero field too.
 var DefaultOutbound = Outbound{
-	OutboundRequests:    16,
-	OutboundTimeout:     Duration(10 * time.Second),
-	OutboundMaxBody:     10 << 20,
-	OutboundConcurrency: 16,
+	OutboundRequests:    seam.DefaultOutboundRequests,
+	OutboundTimeout:     Duration(seam.DefaultOutboundTimeout),
+	OutboundMaxBody:     seam.DefaultOutboundMaxBody,
+	OutboundConcurrency: seam.DefaultOutboundConcurrency,
 }
 
 // or returns o with each unset field taken from d.
@@ -91,7 +93,7 @@ func (o Outbound) problems(route bool) []string {
 // names its file and route. The same grammar as wasi's parseHostRule,
 // which the loader applies again (router does not import wasi, issue 11).
 func allowedHostProblem(s string) string {
-	if s == "insecure:allow-all" {
+	if s == seam.AllowAllHosts {
 		return ""
 	}
 	scheme, rest, ok := strings.Cut(s, "://")
@@ -130,7 +132,7 @@ type outboundScope struct {
 
 // outbound is the route's outbound policy for the loader: its limits, its
 // tenant's allowed hosts as a cap, the scope's slots and the metric hook.
-func (sc *scope) outbound(rt *Route) OutboundConfig {
+func (sc *scope) outbound(rt *Route) seam.OutboundPolicy {
 	lim := sc.limits(rt)
 	sc.out.once.Do(func() {
 		n := sc.defaults.OutboundConcurrency
@@ -143,7 +145,7 @@ func (sc *scope) outbound(rt *Route) OutboundConfig {
 	if sc.parts != nil {
 		observe = sc.parts.opts.Outbound
 	}
-	return OutboundConfig{
+	return seam.OutboundPolicy{
 		AllowedHosts: lim.AllowedHosts,
 		CapHosts:     sc.caps.AllowedHosts,
 		MaxRequests:  lim.OutboundRequests,

@@ -3,8 +3,8 @@
 // scripts routing, the limits middleware (request id, access log,
 // concurrency, recovery) and live reload.
 //
-// It loads modules through the Loader interface it declares (loader.go),
-// which wasi/cgi implements and cmd/wasigate wires in: router imports
-// host, chi, zerolog and the TOML library, and must not import wazero or
-// any wasi package (issue 11).
+// It loads modules through the Loader interface it declares (loader.go)
+// in the types of host/seam, which wasi/cgi implements and cmd/wasigate
+// wires in: router imports host (and host/seam), chi, zerolog and the
+// TOML library, and must not import wazero or any wasi package (issue 11).
 package router

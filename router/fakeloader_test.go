@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/wasigate/wasigate/host"
+	"github.com/wasigate/wasigate/host/seam"
 )
 
 // fakeLoader is a Loader without wazero (issue 11): a module is a Go
@@ -27,13 +28,13 @@ type fakeLoader struct {
 }
 
 // fakePrograms are the guests fakeLoader knows, by file name.
-var fakePrograms = map[string]func(ctx context.Context, rc RunConfig, inv *host.Invocation) error{
-	"hello.wasm": func(_ context.Context, _ RunConfig, inv *host.Invocation) error {
+var fakePrograms = map[string]func(ctx context.Context, rc seam.RunConfig, inv *host.Invocation) error{
+	"hello.wasm": func(_ context.Context, _ seam.RunConfig, inv *host.Invocation) error {
 		_, err := io.WriteString(inv.Stdout, "Content-Type: text/plain\n\nhello\n")
 		return err
 	},
 	// As env.c: env-KEY=value lines, then argv-N=word lines.
-	"env.wasm": func(_ context.Context, _ RunConfig, inv *host.Invocation) error {
+	"env.wasm": func(_ context.Context, _ seam.RunConfig, inv *host.Invocation) error {
 		w := bufio.NewWriter(inv.Stdout)
 		fmt.Fprint(w, "Content-Type: text/plain\n\n")
 		for _, kv := range inv.Env {
@@ -46,7 +47,7 @@ var fakePrograms = map[string]func(ctx context.Context, rc RunConfig, inv *host.
 	},
 	// As fs.c for reads: each argv word is a guest path, read through the
 	// route's volumes ("read P: ok FIRST-LINE" or "read P: denied").
-	"fs.wasm": func(_ context.Context, rc RunConfig, inv *host.Invocation) error {
+	"fs.wasm": func(_ context.Context, rc seam.RunConfig, inv *host.Invocation) error {
 		w := bufio.NewWriter(inv.Stdout)
 		fmt.Fprint(w, "Content-Type: text/plain\n\n")
 		for _, p := range inv.Args[1:] {
@@ -60,7 +61,7 @@ var fakePrograms = map[string]func(ctx context.Context, rc RunConfig, inv *host.
 	},
 	// As sleep.c: sleeps SLEEP_MS milliseconds (default 5000), stopped
 	// when the run's context ends.
-	"sleep.wasm": func(ctx context.Context, _ RunConfig, inv *host.Invocation) error {
+	"sleep.wasm": func(ctx context.Context, _ seam.RunConfig, inv *host.Invocation) error {
 		ms := 5000
 		for _, kv := range inv.Env {
 			if v, ok := strings.CutPrefix(kv, "SLEEP_MS="); ok {
@@ -76,7 +77,7 @@ var fakePrograms = map[string]func(ctx context.Context, rc RunConfig, inv *host.
 		return err
 	}, // As status.c: the CGI answer QUERY_STRING names (the cases the
 	// router's tests use), else a plain "ok".
-	"status.wasm": func(_ context.Context, _ RunConfig, inv *host.Invocation) error {
+	"status.wasm": func(_ context.Context, _ seam.RunConfig, inv *host.Invocation) error {
 		out := map[string]string{
 			"teapot":   "Status: 418 I'm a teapot\nContent-Type: text/plain\n\nteapot\n",
 			"nostatus": "X-Foo: bar\n\nbody",
@@ -90,19 +91,19 @@ var fakePrograms = map[string]func(ctx context.Context, rc RunConfig, inv *host.
 	},
 	// As memhog.c: allocates 1 MiB chunks until the route's memory cap
 	// (the program's own MiB below it) and tells how many it got.
-	"memhog.wasm": func(_ context.Context, rc RunConfig, inv *host.Invocation) error {
+	"memhog.wasm": func(_ context.Context, rc seam.RunConfig, inv *host.Invocation) error {
 		_, err := fmt.Fprintf(inv.Stdout, "Content-Type: text/plain\n\nallocated %d MiB\n", rc.MemoryLimit>>20-1)
 		return err
 	},
 	"routes.wasm":      fakeWrite("Content-Type: text/plain\n\nstart\n"),
 	"routes_last.wasm": fakeWrite("Content-Type: text/plain\n\nstart\n"),
 	// As loop.wat: never ends until its run's context does.
-	"loop.wasm": func(ctx context.Context, _ RunConfig, _ *host.Invocation) error {
+	"loop.wasm": func(ctx context.Context, _ seam.RunConfig, _ *host.Invocation) error {
 		<-ctx.Done()
 		return fmt.Errorf("fake loop stopped: %w", context.Cause(ctx))
 	},
 	// As slowbody.c: a header block, then "line 1".."line 5", 200 ms apart.
-	"slowbody.wasm": func(ctx context.Context, _ RunConfig, inv *host.Invocation) error {
+	"slowbody.wasm": func(ctx context.Context, _ seam.RunConfig, inv *host.Invocation) error {
 		if _, err := io.WriteString(inv.Stdout, "Content-Type: text/plain\n\n"); err != nil {
 			return err
 		}
@@ -123,7 +124,7 @@ var fakePrograms = map[string]func(ctx context.Context, rc RunConfig, inv *host.
 	// As tpl.c: copies the file argv[1] (a guest path, read through the
 	// route's volumes) to stdout, with ${NAME} replaced by the environment
 	// variable NAME and ${N} by argv[N].
-	"tpl.wasm": func(_ context.Context, rc RunConfig, inv *host.Invocation) error {
+	"tpl.wasm": func(_ context.Context, rc seam.RunConfig, inv *host.Invocation) error {
 		if len(inv.Args) < 2 {
 			return errors.New("fake tpl: no script")
 		}
@@ -150,7 +151,7 @@ func init() { fakePrograms["hello.wat"] = fakePrograms["hello.wasm"] } // as hel
 
 // fakeExports are the entrypoints other than _start of the guests that
 // have some, by file name.
-var fakeExports = map[string]map[string]func(ctx context.Context, rc RunConfig, inv *host.Invocation) error{
+var fakeExports = map[string]map[string]func(ctx context.Context, rc seam.RunConfig, inv *host.Invocation) error{
 	// As routes.wat: _routes lists /a alpha, /b/... beta and /c _start.
 	"routes.wasm": {
 		"_routes": fakeWrite("/a alpha\n/b/... beta\n/c _start\n"),
@@ -166,8 +167,8 @@ var fakeExports = map[string]map[string]func(ctx context.Context, rc RunConfig, 
 }
 
 // fakeWrite is a program that writes out.
-func fakeWrite(out string) func(context.Context, RunConfig, *host.Invocation) error {
-	return func(_ context.Context, _ RunConfig, inv *host.Invocation) error {
+func fakeWrite(out string) func(context.Context, seam.RunConfig, *host.Invocation) error {
+	return func(_ context.Context, _ seam.RunConfig, inv *host.Invocation) error {
 		_, err := io.WriteString(inv.Stdout, out)
 		return err
 	}
@@ -187,7 +188,7 @@ func fakeEnv(inv *host.Invocation, name string) string {
 }
 
 // fakeRead reads the first line of the guest path p through vols.
-func fakeRead(vols []Mount, p string) (string, error) {
+func fakeRead(vols []seam.Mount, p string) (string, error) {
 	b, err := fakeReadFile(vols, p)
 	if err != nil {
 		return "", err
@@ -198,7 +199,7 @@ func fakeRead(vols []Mount, p string) (string, error) {
 
 // fakeReadFile reads the guest path p through vols; only paths inside a
 // volume, without "..", are readable.
-func fakeReadFile(vols []Mount, p string) ([]byte, error) {
+func fakeReadFile(vols []seam.Mount, p string) ([]byte, error) {
 	if strings.Contains(p, "..") {
 		return nil, errors.New("not permitted")
 	}
@@ -210,7 +211,7 @@ func fakeReadFile(vols []Mount, p string) ([]byte, error) {
 	return nil, errors.New("no such file")
 }
 
-func (l *fakeLoader) Load(_ context.Context, path string) (Module, error) {
+func (l *fakeLoader) Load(_ context.Context, path string) (seam.Module, error) {
 	run, ok := fakePrograms[filepath.Base(path)]
 	if !ok {
 		return nil, fmt.Errorf("fake loader: no program for %s", filepath.Base(path))
@@ -222,7 +223,7 @@ func (l *fakeLoader) Load(_ context.Context, path string) (Module, error) {
 	return &fakeModule{l: l, run: run, exports: fakeExports[filepath.Base(path)]}, nil
 }
 
-func (l *fakeLoader) Scripts(rc RunConfig, _ func(string) string, _ func(string, bool, time.Duration, string)) Scripts {
+func (l *fakeLoader) Scripts(rc seam.RunConfig, _ func(string) string, _ func(string, bool, time.Duration, seam.Snapshot)) seam.Scripts {
 	return fakeScripts{rc: rc}
 }
 
@@ -236,19 +237,19 @@ func (l *fakeLoader) SourceKind(path string) string {
 
 type fakeModule struct {
 	l       *fakeLoader
-	run     func(ctx context.Context, rc RunConfig, inv *host.Invocation) error
-	exports map[string]func(ctx context.Context, rc RunConfig, inv *host.Invocation) error
+	run     func(ctx context.Context, rc seam.RunConfig, inv *host.Invocation) error
+	exports map[string]func(ctx context.Context, rc seam.RunConfig, inv *host.Invocation) error
 	closed  atomic.Bool
 }
 
-func (m *fakeModule) Info() ModuleInfo { return ModuleInfo{} }
+func (m *fakeModule) Info() seam.ModuleInfo { return seam.ModuleInfo{} }
 func (m *fakeModule) HasExport(name string) bool {
 	_, ok := m.exports[name]
 	return ok || name == "_start"
 }
-func (m *fakeModule) IsRuby() bool { return false }
+func (m *fakeModule) Kind() seam.Kind { return seam.KindCommand }
 
-func (m *fakeModule) Bind(rc RunConfig) (Program, error) {
+func (m *fakeModule) Bind(rc seam.RunConfig) (seam.Program, error) {
 	run := m.run
 	if rc.Entrypoint != "" && rc.Entrypoint != "_start" {
 		if run = m.exports[rc.Entrypoint]; run == nil {
@@ -267,8 +268,8 @@ func (m *fakeModule) Close(context.Context) error {
 
 type fakeProgram struct {
 	m   *fakeModule
-	rc  RunConfig
-	run func(ctx context.Context, rc RunConfig, inv *host.Invocation) error
+	rc  seam.RunConfig
+	run func(ctx context.Context, rc seam.RunConfig, inv *host.Invocation) error
 }
 
 func (p fakeProgram) Run(ctx context.Context, inv *host.Invocation) error {
@@ -282,9 +283,12 @@ func (p fakeProgram) Entrypoint() string {
 	return p.rc.Entrypoint
 }
 
+func (p fakeProgram) Snapshot() seam.Snapshot         { return seam.Snapshot{} }
+func (p fakeProgram) Close(ctx context.Context) error { return nil }
+
 // fakeScripts runs a scripts folder's modules as fakeLoader does, by file
 // name; it builds no source (those need the real loader's toolchains).
-type fakeScripts struct{ rc RunConfig }
+type fakeScripts struct{ rc seam.RunConfig }
 
 func (s fakeScripts) Acquire(ctx context.Context, path string) (host.Runner, func(), error) {
 	if err := s.Build(ctx, path); err != nil {

@@ -6,6 +6,8 @@ import (
 	"path"
 	"sort"
 	"strings"
+
+	"github.com/wasigate/wasigate/host/seam"
 )
 
 // InterpreterOptions are the [[interpreter]] keys beyond ext, module and
@@ -98,8 +100,8 @@ func checkInterpreter(where string, in Interpreter) []string {
 
 // interpreterVolumes resolves an interpreter's volumes against the
 // configuration's folder; a missing folder fails the start, naming it.
-func interpreterVolumes(cfg *Config, in Interpreter) ([]Mount, error) {
-	var vols []Mount
+func interpreterVolumes(cfg *Config, in Interpreter) ([]seam.Mount, error) {
+	var vols []seam.Mount
 	for _, g := range sortedKeys(in.Volumes) {
 		dir := cfg.Abs(in.Volumes[g].Path)
 		st, err := os.Stat(dir)
@@ -109,7 +111,7 @@ func interpreterVolumes(cfg *Config, in Interpreter) ([]Mount, error) {
 		if !st.IsDir() {
 			return nil, fmt.Errorf("volume %s: %s is not a folder", g, dir)
 		}
-		vols = append(vols, Mount{Guest: g, Host: dir})
+		vols = append(vols, seam.Mount{Guest: g, Host: dir})
 	}
 	return vols, nil
 }

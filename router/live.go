@@ -5,12 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/wasigate/wasigate/host/seam"
 )
 
 // Close releases the site's compiled modules. Call it only once no request
@@ -178,17 +179,17 @@ func (rl *Reloader) Reload(ctx context.Context, why string) error {
 			rl.Prebuilt()
 		}
 	}()
-	logSnapshots(log, site.Routes)
+	LogSnapshots(log, site.Routes)
 	log.Info().Str("config", rl.Path).Str("trigger", why).Int("routes", len(site.Routes)).
 		Int("modules", len(site.Modules)).Int("tenants", len(cfg.Tenants)).
 		Dur("build", time.Since(start)).Msg("site ready")
 	return nil
 }
 
-// logSnapshots tells, for each route of a reactor module, whether its
+// LogSnapshots logs, as serve does at start, for each route of a reactor module, whether its
 // instances start from a snapshot of its init, or why not: one event per
 // route, a warning when a snapshot was refused (issue 12).
-func logSnapshots(log zerolog.Logger, routes []RouteInfo) {
+func LogSnapshots(log zerolog.Logger, routes []RouteInfo) {
 	for _, r := range routes {
 		logSnapshot(log, r.Pattern, r.Module, r.Snapshot)
 		for _, in := range r.Interpreters {
@@ -197,13 +198,12 @@ func logSnapshots(log zerolog.Logger, routes []RouteInfo) {
 	}
 }
 
-func logSnapshot(log zerolog.Logger, route, module, snapshot string) {
+func logSnapshot(log zerolog.Logger, route, module string, snapshot seam.Snapshot) {
 	switch {
-	case snapshot == "":
-	case strings.HasPrefix(snapshot, "snapshot: "), snapshot == "turned off":
-		log.Info().Str("route", route).Str("module", module).Str("snapshot", snapshot).Msg("snapshot")
-	default:
-		log.Warn().Str("route", route).Str("module", module).Str("reason", snapshot).Msg("snapshot refused; the init runs in every request")
+	case snapshot.Refused():
+		log.Warn().Str("route", route).Str("module", module).Str("reason", snapshot.String()).Msg("snapshot refused; the init runs in every request")
+	case snapshot.String() != "":
+		log.Info().Str("route", route).Str("module", module).Str("snapshot", snapshot.String()).Msg("snapshot")
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/wasigate/wasigate/host"
+	"github.com/wasigate/wasigate/host/seam"
 )
 
 // ScriptsGuestDir is where an interpreter sees the scripts folder
@@ -27,10 +28,10 @@ const ScriptsGuestDir = "/cgi-bin"
 type interpreter struct {
 	Interpreter
 	path string
-	mod  Module
-	err  error    // not installed: its scripts answer 500 with this
-	vols []Mount  // its own read-only volumes (interpreter.go)
-	env  []string // its own environment, added to each request's
+	mod  seam.Module
+	err  error        // not installed: its scripts answer 500 with this
+	vols []seam.Mount // its own read-only volumes (interpreter.go)
+	env  []string     // its own environment, added to each request's
 }
 
 // MissingInterpreterError is the answer for a script whose interpreter
@@ -93,10 +94,10 @@ func loadInterpreters(ctx context.Context, cfg *Config, opts Options) (map[strin
 		}
 		it.vols, it.env = vols, interpreterEnv(in)
 		mod, err := LoadModule(ctx, it.path, opts)
-		if err == nil && !mod.HasExport("_start") && !mod.IsRuby() && !mod.HasExport("wasigate_run") {
+		if err == nil && mod.Kind() == seam.KindOther {
 			err = errors.New("exports neither _start (a command), wasigate_run (a driver) nor ruby-init (ruby.wasm)")
 		}
-		if err == nil && mod.IsRuby() && len(in.Args) > 0 {
+		if err == nil && mod.Kind() == seam.KindRuby && len(in.Args) > 0 {
 			err = errors.New("args: ruby.wasm gets its options from the server, not from args")
 		}
 		if err != nil {
@@ -119,17 +120,17 @@ type scriptsHandler struct {
 	interps map[string]*interpreter
 	log     zerolog.Logger
 	tmpl    host.Handler // limits, env, volumes; Runner and Root set per request
-	volumes []Mount
+	volumes []seam.Mount
 	loader  Loader
 	memory  uint64
 	files   int // max_open_files
 	limiter *limiter
 	scope   *scope // the tenant's (or default site's) hooks: in-flight counts
 	// interpProgs are the interpreters bound to this route, by ext.
-	interpProgs map[string]Program
-	interpRC    map[string]RunConfig // what they were bound with, for WSGI apps (wsgi.go)
+	interpProgs map[string]seam.Program
+	interpRC    map[string]seam.RunConfig // what they were bound with, for WSGI apps (wsgi.go)
 	wsgi        wsgiApps
-	set         Scripts // the built scripts and their modules
+	set         seam.Scripts // the built scripts and their modules
 	// serve and run are the route's wrappers, built once (issue 11): the
 	// limiter around serveScript, the in-flight hook around runScript.
 	// What differs per request travels in the request's scriptRequest.
@@ -184,8 +185,8 @@ func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect h
 		limiter:     newLimiter(lim.Concurrency, time.Duration(lim.QueueTimeout), "route"),
 		scope:       sc,
 		loader:      opts.Loader,
-		interpProgs: map[string]Program{},
-		interpRC:    map[string]RunConfig{},
+		interpProgs: map[string]seam.Program{},
+		interpRC:    map[string]seam.RunConfig{},
 		wsgi:        wsgiApps{apps: map[string]*wsgiApp{}, loads: make(chan struct{}, max(runtime.GOMAXPROCS(0)/2, 1))},
 	}
 	if s.tmpl.Sendfile, err = sc.sendfile(rt, volumes); err != nil {
@@ -205,15 +206,15 @@ func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect h
 	// Go scripts start from a snapshot of the runtime's init (issue 12)
 	// unless the route says snapshot = false; each build says which, or
 	// why not, once.
-	s.set = opts.Loader.Scripts(RunConfig{Volumes: volumes, MemoryLimit: s.memory, MaxOpenFiles: s.files, Outbound: sc.outbound(rt),
+	s.set = opts.Loader.Scripts(seam.RunConfig{Volumes: volumes, MemoryLimit: s.memory, MaxOpenFiles: s.files, Outbound: sc.outbound(rt),
 		Reuse: lim.reuse(), ReuseMax: lim.Concurrency,
 		NoSnapshot: rt.Snapshot != nil && !*rt.Snapshot, BuildSlots: sc.buildSlots(srv)}, s.moduleName,
-		func(full string, cached bool, d time.Duration, snap string) {
+		func(full string, cached bool, d time.Duration, snap seam.Snapshot) {
 			ev := s.log.Info()
-			if snap != "" && snap != "turned off" && !strings.HasPrefix(snap, "snapshot: ") {
+			if snap.Refused() {
 				ev = s.log.Warn()
 			}
-			ev.Str("module", s.moduleName(full)).Bool("cached", cached).Dur("build", d).Str("snapshot", snap).Msg("script built")
+			ev.Str("module", s.moduleName(full)).Bool("cached", cached).Dur("build", d).Str("snapshot", snap.String()).Msg("script built")
 		})
 	for _, v := range volumes {
 		if v.Guest == ScriptsGuestDir && len(interps) > 0 {
@@ -229,11 +230,11 @@ func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect h
 		if in.mod == nil {
 			continue
 		}
-		vols := append(append(append([]Mount(nil), volumes...), in.vols...), Mount{Guest: ScriptsGuestDir, Host: dir})
+		vols := append(append(append([]seam.Mount(nil), volumes...), in.vols...), seam.Mount{Guest: ScriptsGuestDir, Host: dir})
 		// ruby.wasm starts from a snapshot that ran ruby-init and
 		// requires the preload list (issue 12), unless the route or the
 		// interpreter says snapshot = false.
-		rc := RunConfig{Volumes: vols, MemoryLimit: s.memory, MaxOpenFiles: s.files, Preload: in.Preload,
+		rc := seam.RunConfig{Volumes: vols, MemoryLimit: s.memory, MaxOpenFiles: s.files, Preload: in.Preload,
 			Reuse: lim.reuse(), ReuseMax: lim.Concurrency,
 			NoSnapshot: (rt.Snapshot != nil && !*rt.Snapshot) || (in.Snapshot != nil && !*in.Snapshot),
 			// A driver (Python) starts from a snapshot of its
@@ -252,18 +253,15 @@ func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect h
 		if err != nil {
 			return nil, fmt.Errorf("interpreter %s: %w", ext, err)
 		}
-		if ie, ok := prog.(interface{ InitError() error }); ok && ie.InitError() != nil {
+		if ie := prog.Snapshot().InitErr; ie != nil {
 			// A preload that cannot be imported fails every request the
 			// same way: refuse to start, naming the list.
 			root.Close()
-			return nil, fmt.Errorf("interpreter %s: module %s: preload %q: %w", ext, in.Module, in.Preload, ie.InitError())
+			return nil, fmt.Errorf("interpreter %s: module %s: preload %q: %w", ext, in.Module, in.Preload, ie)
 		}
 		s.interpProgs[ext] = prog
-		info := InterpreterInfo{Ext: ext, Module: in.Module}
-		if sn, ok := prog.(interface{ Snapshot() string }); ok {
-			// For `wasigate check` and the startup log (logSnapshots).
-			info.Snapshot = sn.Snapshot()
-		}
+		// Snapshot: for `wasigate check` and the startup log (LogSnapshots).
+		info := InterpreterInfo{Ext: ext, Module: in.Module, Snapshot: prog.Snapshot()}
 		s.interpInfo = append(s.interpInfo, info)
 	}
 	sort.Slice(s.interpInfo, func(i, j int) bool { return s.interpInfo[i].Ext < s.interpInfo[j].Ext })
@@ -550,7 +548,7 @@ func (s *scriptsHandler) close() {
 // are the script's arguments, never the interpreter's options. An
 // interpreter with scratch gets its fresh /tmp from its Program.
 type interpreterRunner struct {
-	prog          Program
+	prog          seam.Program
 	argv0, script string
 	opts, env     []string // the [[interpreter]]'s args and environment
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/wasigate/wasigate/host"
+	"github.com/wasigate/wasigate/host/seam"
 )
 
 // errNotInVolume is the error of an X-Sendfile path no volume of the route
@@ -20,7 +21,7 @@ var errNotInVolume = errors.New("not inside one of the route's volumes")
 // file is its volume, as in the guest's own view. Only a regular file is
 // opened, without blocking (openRegular: a FIFO there held the request
 // past its timeout). close releases the roots when the site is retired.
-func sendfileResolver(vols []Mount) (resolve func(string) (host.SendfileFile, error), close func(), err error) {
+func sendfileResolver(vols []seam.Mount) (resolve func(string) (host.SendfileFile, error), close func(), err error) {
 	type root struct {
 		guest string
 		root  *os.Root
@@ -79,7 +80,7 @@ func sendfileResolver(vols []Mount) (resolve func(string) (host.SendfileFile, er
 
 // sendfile is the route's X-Sendfile resolver, or nil when the route does
 // not set sendfile; its roots close with the site.
-func (sc *scope) sendfile(rt *Route, vols []Mount) (func(string) (host.SendfileFile, error), error) {
+func (sc *scope) sendfile(rt *Route, vols []seam.Mount) (func(string) (host.SendfileFile, error), error) {
 	if !rt.Sendfile {
 		return nil, nil
 	}

@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/wasigate/wasigate/host/seam"
 )
 
 // sendfileSite serves tpl.wasm at /send with the volume /data; its script
@@ -133,7 +135,7 @@ func FuzzSendfileResolve(f *testing.F) {
 			f.Fatal(err)
 		}
 	}
-	resolve, closeRoots, err := sendfileResolver([]Mount{{Guest: "/data", Host: data}})
+	resolve, closeRoots, err := sendfileResolver([]seam.Mount{{Guest: "/data", Host: data}})
 	if err != nil {
 		f.Fatal(err)
 	}

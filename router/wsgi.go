@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/wasigate/wasigate/host"
+	"github.com/wasigate/wasigate/host/seam"
 )
 
 // WSGI applications of a scripts folder: a .wsgi file, or the .py file a
@@ -70,7 +71,7 @@ type wsgiApp struct {
 // appProg is one load of an application and the requests running it; a
 // load replaced by a newer one is closed when its last request ends.
 type appProg struct {
-	prog    Program
+	prog    seam.Program
 	runs    int
 	retired bool
 }
@@ -181,11 +182,7 @@ func (s *scriptsHandler) loadApp(a *wsgiApp, f *appFlight, entry, callable strin
 	if err != nil {
 		s.log.Error().Str("module", module).Err(err).Msg("WSGI application failed to load")
 	} else {
-		ev := s.log.Info().Str("module", module)
-		if sn, ok := prog.(interface{ Snapshot() string }); ok {
-			ev = ev.Str("snapshot", sn.Snapshot())
-		}
-		ev.Msg("WSGI application loaded")
+		s.log.Info().Str("module", module).Str("snapshot", prog.Snapshot().String()).Msg("WSGI application loaded")
 	}
 	close(f.done)
 }
@@ -204,7 +201,7 @@ func (s *scriptsHandler) releaseApp(p *appProg) {
 // have ended.
 func (s *scriptsHandler) closeApps() {
 	s.wsgi.mu.Lock()
-	var progs []Program
+	var progs []seam.Program
 	for _, a := range s.wsgi.apps {
 		if a.cur != nil {
 			progs = append(progs, a.cur.prog)
@@ -217,11 +214,7 @@ func (s *scriptsHandler) closeApps() {
 	}
 }
 
-func closeProgram(p Program) {
-	if c, ok := p.(interface{ Close(context.Context) error }); ok {
-		_ = c.Close(context.Background())
-	}
-}
+func closeProgram(p seam.Program) { _ = p.Close(context.Background()) }
 
 // wsgiEnv names the application for the driver's init.
 func (s *scriptsHandler) wsgiEnv(entry, callable string) []string {
@@ -284,7 +277,7 @@ func (s *scriptsHandler) appSig() (string, error) {
 // the preloads, the import and the warm-ups), or why it failed to load.
 type AppInfo struct {
 	Route, Module string
-	Snapshot      string
+	Snapshot      seam.Snapshot
 	Err           error
 }
 
@@ -317,9 +310,7 @@ func (s *scriptsHandler) loadApps(ctx context.Context) []AppInfo {
 		} else {
 			s.wsgi.mu.Lock()
 			if a := s.wsgi.apps[e.Name()]; a != nil && a.cur != nil {
-				if sn, ok := a.cur.prog.(interface{ Snapshot() string }); ok {
-					info.Snapshot = sn.Snapshot()
-				}
+				info.Snapshot = a.cur.prog.Snapshot()
 			}
 			s.wsgi.mu.Unlock()
 			release()

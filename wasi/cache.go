@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wasigate/wasigate/host/seam"
 	"github.com/wasigate/wasigate/wasi/seal"
 )
 
@@ -124,7 +125,7 @@ func newSealedCache(cacheDir string, maxAge time.Duration) (*sealedCache, error)
 
 // CacheMaxAge is how long compiled code of a module and a snapshot stay
 // in the cache unused when Options.CacheMaxAge is 0.
-const CacheMaxAge = 14 * 24 * time.Hour
+const CacheMaxAge = seam.DefaultCacheMaxAge
 
 // prune deletes the entries of the modules last compiled before old, and
 // the entries no module claims that are older than old.

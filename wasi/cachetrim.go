@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wasigate/wasigate/host/seam"
 	"github.com/wasigate/wasigate/wasi/toolchain"
 )
 
@@ -28,7 +29,7 @@ import (
 // Go's own build cache (go-build) is left to Go, which trims it itself.
 
 // DefaultCacheMaxSize is Options.CacheMaxSize when 0.
-const DefaultCacheMaxSize = 2 << 30
+const DefaultCacheMaxSize = seam.DefaultCacheMaxSize
 
 // cacheHolds counts the open modules that use each cache file: a
 // module's marker (seen/HASH: its compiled code), its build output, its

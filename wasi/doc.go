@@ -9,6 +9,8 @@
 // clocks and crypto randomness.
 //
 // It knows nothing of HTTP: it must not import host, router, chi or
-// wasi/cgi. The CGI mapping lives in package host, and wasi/cgi joins the
-// two through the Runner seam host declares.
+// wasi/cgi. Its Config, Volume, OutboundPolicy, Call and SnapshotInfo are
+// the plain types of host/seam, the one part of host it imports, which
+// router speaks too. The CGI mapping lives in package host, and wasi/cgi
+// joins the two through the Runner seam.
 package wasi

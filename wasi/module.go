@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"sort"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
 
+	"github.com/wasigate/wasigate/host/seam"
 	"github.com/wasigate/wasigate/wasi/internal/rewrite"
 )
 
@@ -108,6 +108,21 @@ func (m *Module) HasExport(name string) bool {
 	return ok && !reserved(name)
 }
 
+// Kind is how the module runs when Prepare is given no entrypoint: a
+// command's _start, a driver's wasigate_run (driver.go), or the Ruby
+// interpreter (ruby.go).
+func (m *Module) Kind() seam.Kind {
+	switch {
+	case m.HasExport("_start"):
+		return seam.KindCommand
+	case m.ruby() != nil:
+		return seam.KindRuby
+	case m.isDriver():
+		return seam.KindDriver
+	}
+	return seam.KindOther
+}
+
 // reserved reports whether an export is one the deadline checks added
 // (rewrite.InterruptExport, rewrite.StartExport): no configuration may
 // name it as an entrypoint.
@@ -145,62 +160,18 @@ func (m *Module) checkImports() error {
 }
 
 // Volume is a host folder the guest sees at Guest.
-type Volume struct {
-	Guest    string // path inside the guest, such as /data
-	Host     string // host folder
-	Writable bool   // read-only unless set
-}
+type Volume = seam.Mount
 
-// Config is what stays the same for every call of one route: the entrypoint,
-// the volumes and the memory cap. Prepare turns it into a Program once.
-type Config struct {
-	Entrypoint string   // "" means _start
-	Volumes    []Volume // preopened folders
-	// MemoryLimit caps the guest's linear memory in bytes; memory.grow fails
-	// beyond it. 0 means the module's own maximum (4 GiB at most).
-	MemoryLimit uint64
-	// MaxOpenFiles caps the files an instance holds open in its volumes
-	// (the preopened volumes included); an open beyond it fails with
-	// EAGAIN and the guest goes on. 0 means DefaultMaxOpenFiles; negative,
-	// no cap.
-	MaxOpenFiles int
-	// Scratch is the guest path of a fresh, empty, writable folder each
-	// call gets, removed after it (scratch.go); "" gives none.
-	Scratch string
-	// ScratchSize caps the bytes the scratch folder holds (scratchquota.go);
-	// 0 means DefaultScratchSize.
-	ScratchSize int64
-	// Outbound is what the guests may reach through wasi_experimental_http
-	// (outbound.go); nil: nothing.
-	Outbound *Outbound
-	// NoSnapshot runs a reactor's _initialize in every instance instead of
-	// starting instances from a snapshot taken after it (snapshot.go).
-	NoSnapshot bool
-	// Preload names the libraries a ruby.wasm snapshot requires after
-	// ruby-init (the interpreter's preload list; rubysnap.go).
-	Preload []string
-	// InitArgs and InitEnv are the command line (the interpreter and its
-	// options, no script) and the environment a driver's wasigate_init
-	// gets in its snapshot (driver.go): the interpreter's configuration,
-	// never a request's.
-	InitArgs, InitEnv []string
-	// Reuse resets an instance whose request ended cleanly and keeps it
-	// for the next request instead of closing it (reuse.go); ReuseMax
-	// bounds the idle instances kept (0: 64).
-	Reuse    bool
-	ReuseMax int
-	// App: the driver's init loads an application (a WSGI one: InitEnv
-	// names it, driver.go). Its snapshot belongs to this Program alone
-	// (Program.Close releases it) and an init that fails is Prepare's
-	// error, wrapping ErrAppLoad, instead of a reason to run without one.
-	App bool
-}
+// Config is what stays the same for every call of one route: the
+// entrypoint, the volumes, the limits and the outbound policy (see
+// seam.RunConfig). Prepare turns it into a Program once.
+type Config = seam.RunConfig
 
 // DefaultScratchSize is Config.ScratchSize when it is 0.
-const DefaultScratchSize = 64 << 20
+const DefaultScratchSize = seam.DefaultScratchSize
 
 // DefaultMaxOpenFiles is Config.MaxOpenFiles when it is 0.
-const DefaultMaxOpenFiles = 256
+const DefaultMaxOpenFiles = seam.DefaultMaxOpenFiles
 
 // Program is a module bound to a Config: what a route runs.
 type Program struct {
@@ -240,6 +211,10 @@ type Program struct {
 // entrypoint, runs as a Ruby interpreter: see ruby.go. One that follows
 // the init/run ABI runs wasigate_run: see driver.go.
 func (m *Module) Prepare(c Config) (*Program, error) {
+	policy, err := NewOutbound(c.Outbound)
+	if err != nil {
+		return nil, err
+	}
 	entry := c.Entrypoint
 	var rb *rubyExports
 	driver := false
@@ -307,7 +282,7 @@ func (m *Module) Prepare(c Config) (*Program, error) {
 		files:       maxFiles,
 		pool:        m.engine.pools.get(c.MemoryLimit),
 	}
-	p.outbound, p.policy = m.importsModule(OutboundModuleName), c.Outbound
+	p.outbound, p.policy = m.importsModule(OutboundModuleName), policy
 	p.locks = m.importsModule(LockModuleName)
 	if p.init && c.App && driver && !c.NoSnapshot {
 		if err := p.useAppSnapshot(c); err != nil {
@@ -328,17 +303,10 @@ func (m *Module) Prepare(c Config) (*Program, error) {
 // Module returns the compiled module the program runs.
 func (p *Program) Module() *Module { return p.module }
 
-// Call is one run of a program.
-type Call struct {
-	Args   []string
-	Env    []string // KEY=value
-	Stdin  io.Reader
-	Stdout io.Writer
-	Stderr io.Writer
-	// Instantiate is set by Run to the time spent creating the instance,
-	// before the entrypoint ran.
-	Instantiate time.Duration
-}
+// Call is one run of a program: the host's invocation (seam.Invocation).
+// Run sets its Instantiate to the time spent creating the instance,
+// before the entrypoint ran.
+type Call = seam.Invocation
 
 // ExitError is returned by Run when the guest exited with a non-zero code.
 type ExitError struct{ Code uint32 }

@@ -10,46 +10,31 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/wasigate/wasigate/host/seam"
 )
 
 // Outbound HTTP policy (issue 16): which hosts a route's guests may call
 // through wasi_experimental_http, and how much. Deny by default: a route
 // without allowed hosts reaches nothing.
 
-// Defaults of OutboundPolicy's zero fields; the router's DefaultLimits
-// documents the same values as configuration keys.
+// Defaults of OutboundPolicy's zero fields, owned by package seam, whose
+// numbers the router's configuration keys take too.
 const (
-	DefaultOutboundRequests    = 16               // requests per run
-	DefaultOutboundTimeout     = 10 * time.Second // per request, within the run's deadline
-	DefaultOutboundMaxBody     = 10 << 20         // response body bytes
-	DefaultOutboundConcurrency = 16               // requests in flight per tenant (the host sizes Slots)
+	DefaultOutboundRequests    = seam.DefaultOutboundRequests    // requests per run
+	DefaultOutboundTimeout     = seam.DefaultOutboundTimeout     // per request, within the run's deadline
+	DefaultOutboundMaxBody     = seam.DefaultOutboundMaxBody     // response body bytes
+	DefaultOutboundConcurrency = seam.DefaultOutboundConcurrency // requests in flight per tenant (the host sizes Slots)
 )
 
 // AllowAllHosts is WAGI's entry for "any host" (wasi-experimental-http's
 // insecure:allow-all). Here it still reaches globally reachable addresses
 // only, never the server's own (outbound_addr.go).
-const AllowAllHosts = "insecure:allow-all"
+const AllowAllHosts = seam.AllowAllHosts
 
-// OutboundPolicy configures what one route's guests may reach.
-type OutboundPolicy struct {
-	// AllowedHosts are scheme://host[:port] entries; a host may start
-	// with "*." to match any name under a domain. Empty: nothing.
-	AllowedHosts []string
-	// CapHosts are the tenant's allowed hosts: a request must match both
-	// lists. nil means no cap.
-	CapHosts []string
-	// MaxRequests per run, Timeout per request (bounded by the run's own
-	// deadline), MaxBody per response body. 0 means the default.
-	MaxRequests int
-	Timeout     time.Duration
-	MaxBody     int64
-	// Slots bound the requests in flight of every route that shares them
-	// (a tenant's): one per request, its capacity the bound. nil: none.
-	Slots chan struct{}
-	// LookupIP resolves host names; nil means net.DefaultResolver. Tests
-	// inject a resolver here (DNS rebinding).
-	LookupIP func(ctx context.Context, network, host string) ([]net.IP, error)
-}
+// OutboundPolicy configures what one route's guests may reach
+// (Config.Outbound); its Observe is wasi/cgi's, not the engine's.
+type OutboundPolicy = seam.OutboundPolicy
 
 // Outbound is a checked OutboundPolicy, shared by the runs of a route.
 type Outbound struct {

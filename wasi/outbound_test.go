@@ -84,14 +84,14 @@ func outboundProgramWith(t *testing.T, opts Options) *Program {
 // output, the events it caused and Run's error.
 func runOutbound(t *testing.T, p *Program, pol *OutboundPolicy, timeout time.Duration, env ...string) (string, []OutboundEvent, error) {
 	t.Helper()
-	var out *Outbound
+	var cfg Config
 	if pol != nil {
-		var err error
-		if out, err = NewOutbound(*pol); err != nil {
+		if _, err := NewOutbound(*pol); err != nil {
 			t.Fatal(err)
 		}
+		cfg.Outbound = *pol
 	}
-	p, err := p.Module().Prepare(Config{Outbound: out})
+	p, err := p.Module().Prepare(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -369,11 +369,7 @@ func BenchmarkOutboundGet(b *testing.B) {
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
 	defer srv.Close()
-	out, err := NewOutbound(OutboundPolicy{AllowedHosts: []string{srv.URL}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if p, err = m.Prepare(Config{Outbound: out}); err != nil {
+	if p, err = m.Prepare(Config{Outbound: OutboundPolicy{AllowedHosts: []string{srv.URL}}}); err != nil {
 		b.Fatal(err)
 	}
 	env := []string{"URL=" + srv.URL + "/"}

@@ -74,10 +74,6 @@ func (m *Module) ruby() *rubyExports {
 	return &r
 }
 
-// IsRuby reports whether the module is a ruby.wasm reactor, which Prepare
-// runs as a Ruby interpreter when no entrypoint is configured.
-func (m *Module) IsRuby() bool { return m.ruby() != nil }
-
 // ErrJSInterop is the trap of every JavaScript interop call a Ruby script
 // makes (require "js"): wasigate has no JavaScript engine.
 var ErrJSInterop = errors.New("javascript interop is not available in wasigate")

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/wasigate/wasigate/host/seam"
 )
 
 // rubyModulePath is where `npm install --prefix samples/ruby` puts ruby.wasm.
@@ -53,8 +55,8 @@ func rubyModule(t testing.TB) *Module {
 
 func TestRuby(t *testing.T) {
 	mod := rubyModule(t)
-	if !mod.IsRuby() {
-		t.Fatalf("IsRuby() = false; want true")
+	if got := mod.Kind(); got != seam.KindRuby {
+		t.Fatalf("Kind() = %s; want %s", got, seam.KindRuby)
 	}
 	dir := t.TempDir()
 	scripts := map[string]string{

@@ -18,6 +18,7 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 
+	"github.com/wasigate/wasigate/host/seam"
 	"github.com/wasigate/wasigate/wasi/internal/rewrite"
 )
 
@@ -46,25 +47,11 @@ const InitMarkerEnv = "WASIGATE_SNAPSHOT_INIT=1"
 
 // DefaultSnapshotInitTimeout bounds the init of a snapshot when
 // Options.SnapshotInitTimeout is 0.
-const DefaultSnapshotInitTimeout = 30 * time.Second
+const DefaultSnapshotInitTimeout = seam.DefaultSnapshotInitTimeout
 
 // SnapshotInfo says whether a program's instances start from a snapshot,
 // for the startup log and `wasigate check`.
-type SnapshotInfo struct {
-	On       bool          // instances start from the snapshot
-	Cached   bool          // loaded from the cache folder, not taken now
-	InitTime time.Duration // how long the init ran when the snapshot was taken
-	Image    uint64        // bytes of linear memory in the image
-	Mapped   bool          // mapped copy-on-write; false: copied per instance
-	Reason   string        // why not, when not On ("" when not asked for)
-	// Code is the bytes of machine code of the snapshot's module, from
-	// its compilation cache entry (codesize.go); 0 when unknown.
-	Code int64
-	// InitErr is set when an interpreter's own init (ruby-init and its
-	// requires, a driver's wasigate_init and its preloads) failed: every
-	// request would fail the same way, so the server refuses to start.
-	InitErr error
-}
+type SnapshotInfo = seam.Snapshot
 
 // ErrInitFailed is the cause of a snapshot refused because the
 // interpreter's init (its preloads) failed, not because of the snapshot.
@@ -369,7 +356,7 @@ func (e *Engine) compileBytes(ctx context.Context, rt wazero.Runtime, wasm []byt
 // it can, and records why not otherwise.
 func (p *Program) useSnapshot(c Config) {
 	if c.NoSnapshot {
-		p.snapInfo.Reason = "turned off"
+		p.snapInfo.Off, p.snapInfo.Reason = true, "turned off"
 		return
 	}
 	in := p.snapInputs(c)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/wasigate/wasigate/cmd/internal/wire"
 	"github.com/wasigate/wasigate/host"
+	"github.com/wasigate/wasigate/host/seam"
 	"github.com/wasigate/wasigate/router"
 	"github.com/wasigate/wasigate/wasi"
 	"github.com/wasigate/wasigate/wasi/seal"
@@ -212,7 +213,7 @@ func (p *progress) Start(name string, size int64) {
 	}()
 }
 
-func (p *progress) Done(name string, m router.Module, err error) {
+func (p *progress) Done(name string, m seam.Module, err error) {
 	p.mu.Lock()
 	d := time.Since(p.start[name])
 	if stop := p.stop[name]; stop != nil {

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wasigate/wasigate/router"
+	"github.com/wasigate/wasigate/host/seam"
 )
 
 var guests = func() string {
@@ -293,7 +293,7 @@ func TestProgressOnTerminal(t *testing.T) {
 	p.terminal, p.every = &out, 20*time.Millisecond
 	p.Start("/x/ruby.wasm", 30<<20)
 	time.Sleep(70 * time.Millisecond)
-	p.Done("/x/ruby.wasm", infoModule{info: router.ModuleInfo{Size: 30 << 20}}, nil)
+	p.Done("/x/ruby.wasm", infoModule{info: seam.ModuleInfo{Size: 30 << 20}}, nil)
 	got := out.String()
 	for _, want := range []string{"loading /x/ruby.wasm (30.0 MB)...", "still loading /x/ruby.wasm", "compiled /x/ruby.wasm (30.0 MB wasm) in"} {
 		if !strings.Contains(got, want) {
@@ -309,8 +309,8 @@ func TestProgressOnTerminal(t *testing.T) {
 
 // infoModule is a module that only reports its info, for progress.
 type infoModule struct {
-	router.Module
-	info router.ModuleInfo
+	seam.Module
+	info seam.ModuleInfo
 }
 
-func (m infoModule) Info() router.ModuleInfo { return m.info }
+func (m infoModule) Info() seam.ModuleInfo { return m.info }

@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/wasigate/wasigate/host/seam"
 	"github.com/wasigate/wasigate/router"
 )
 
@@ -24,11 +25,11 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "%s: ok: %d routes, %d modules\n", s.cfg.File, len(site.Routes), len(site.Modules))
 	fmt.Fprintln(stdout, memorySummary(site.Modules))
 	for _, r := range site.Routes {
-		if r.Snapshot != "" {
+		if r.Snapshot.String() != "" {
 			fmt.Fprintf(stdout, "%s (%s %s): %s\n", r.Pattern, r.Module, r.Entrypoint, r.Snapshot)
 		}
 		for _, in := range r.Interpreters {
-			if in.Snapshot != "" {
+			if in.Snapshot.String() != "" {
 				fmt.Fprintf(stdout, "%s (%s %s interpreter %s): %s\n", r.Pattern, r.Module, in.Ext, in.Module, in.Snapshot)
 			}
 		}
@@ -139,7 +140,7 @@ func printErrors(w io.Writer, err error) {
 // memorySummary says what the modules' compiled code costs in memory:
 // what stays and what was released because their programs run from
 // snapshots (the snapshot lines give each snapshot's code and image).
-func memorySummary(mods []router.Module) string {
+func memorySummary(mods []seam.Module) string {
 	var held, released int64
 	unknown := 0
 	for _, m := range mods {

@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"github.com/wasigate/wasigate/router"
 )
 
@@ -118,26 +116,4 @@ module = %[4]q
 volumes = { "/data" = "b-data" }
 `, extra, guest("hello.wasm"), guest("env.wasm"), guest("fs.wasm"))
 	return dir, text
-}
-
-// logSnapshots logs, for each route, what its RouteInfo says of its
-// snapshot, in the events serve logs at start (router's Reloader), so that
-// a test reads the snapshot state of a site it built itself from its log.
-func logSnapshots(log zerolog.Logger, routes []router.RouteInfo) {
-	for _, r := range routes {
-		logSnapshot(log, r.Pattern, r.Module, r.Snapshot)
-		for _, in := range r.Interpreters {
-			logSnapshot(log, r.Pattern, in.Module, in.Snapshot)
-		}
-	}
-}
-
-func logSnapshot(log zerolog.Logger, route, module, snapshot string) {
-	switch {
-	case snapshot == "":
-	case strings.HasPrefix(snapshot, "snapshot: "), snapshot == "turned off":
-		log.Info().Str("route", route).Str("module", module).Str("snapshot", snapshot).Msg("snapshot")
-	default:
-		log.Warn().Str("route", route).Str("module", module).Str("reason", snapshot).Msg("snapshot refused; the init runs in every request")
-	}
 }

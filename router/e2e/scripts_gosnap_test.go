@@ -117,7 +117,7 @@ module = "`+filepath.Join(repoRoot, "samples", "scripts", "app")+`"
 		t.Fatalf("build: %v", err)
 	}
 	for _, r := range site.Routes {
-		if !strings.HasPrefix(r.Snapshot, "snapshot: ") {
+		if !strings.HasPrefix(r.Snapshot.String(), "snapshot: ") {
 			t.Errorf("route %s: snapshot %q; want one", r.Pattern, r.Snapshot)
 		}
 	}

@@ -48,7 +48,7 @@ scripts = "scripts"
 	}
 	// What `wasigate check` prints and the startup log says.
 	if len(site.Routes) != 1 || len(site.Routes[0].Interpreters) != 1 || site.Routes[0].Interpreters[0].Ext != ".rb" ||
-		!strings.HasPrefix(site.Routes[0].Interpreters[0].Snapshot, "snapshot: ") {
+		!strings.HasPrefix(site.Routes[0].Interpreters[0].Snapshot.String(), "snapshot: ") {
 		t.Fatalf("routes %+v; want /s/* with a snapshot", site.Routes)
 	}
 	srv := httptest.NewServer(site.Handler)

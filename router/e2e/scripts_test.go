@@ -176,7 +176,7 @@ func scriptsSite(t testing.TB, dir, config string) (*httptest.Server, *logBuffer
 	if err != nil {
 		t.Fatalf("build: %v", err)
 	}
-	logSnapshots(zerolog.New(logs), site.Routes) // as serve does at start
+	router.LogSnapshots(zerolog.New(logs), site.Routes) // as serve does at start
 	srv := httptest.NewServer(site.Handler)
 	t.Cleanup(srv.Close)
 	return srv, logs

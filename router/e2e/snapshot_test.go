@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/rs/zerolog"
+
+	"github.com/wasigate/wasigate/router"
 )
 
 // TestRouteSnapshot: a reactor route is served from a snapshot of its
@@ -41,8 +43,8 @@ module = "hello.wasm"
 		"/plain": "",
 	}
 	for _, r := range site.Routes {
-		if w := want[r.Pattern]; !strings.HasPrefix(r.Snapshot, w) || (w == "" && r.Snapshot != "") {
-			t.Errorf("route %s: snapshot %q; want it to start with %q", r.Pattern, r.Snapshot, w)
+		if w := want[r.Pattern]; !strings.HasPrefix(r.Snapshot.String(), w) || (w == "" && r.Snapshot.String() != "") {
+			t.Errorf("route %s: snapshot %q; want it to start with %q", r.Pattern, r.Snapshot.String(), w)
 		}
 	}
 	for _, path := range []string{"/on", "/off"} {
@@ -62,7 +64,7 @@ module = "hello.wasm"
 		}
 	}
 	logs := &logBuffer{}
-	logSnapshots(zerolog.New(logs), site.Routes)
+	router.LogSnapshots(zerolog.New(logs), site.Routes)
 	if n := strings.Count(logs.String(), `"message":"snapshot refused; the init runs in every request"`); n != 1 || !strings.Contains(logs.String(), `"route":"/trap"`) {
 		t.Errorf("log %s: %d refusal events; want one, for /trap", logs, n)
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/wasigate/wasigate/host"
+	"github.com/wasigate/wasigate/host/seam"
 	"github.com/wasigate/wasigate/wasi"
 	"github.com/wasigate/wasigate/wasi/toolchain"
 )
@@ -13,10 +14,9 @@ import (
 // Runner returns p as the host's Runner.
 func Runner(p *wasi.Program) host.Runner { return program{p: p} }
 
-// program adapts a wasi.Program to host.Runner. A host.Invocation and a
-// wasi.Call have the same fields, so the invocation is converted, not
-// copied field by field: the Instantiate time the program sets lands in
-// the invocation.
+// program adapts a wasi.Program to host.Runner and seam.Program: a
+// host.Invocation is a wasi.Call (both are seam.Invocation), so the
+// Instantiate time the program sets lands in the invocation.
 type program struct {
 	p       *wasi.Program
 	observe func(tenant, host, outcome string) // outbound metrics; may be nil
@@ -26,11 +26,20 @@ func (r program) Run(ctx context.Context, inv *host.Invocation) error {
 	if r.p.UsesOutbound() {
 		ctx = withObserver(ctx, r.observe) // outbound.go
 	}
-	return r.p.Run(ctx, (*wasi.Call)(inv))
+	return r.p.Run(ctx, inv)
 }
 
 // Entrypoint is the function the program calls.
 func (r program) Entrypoint() string { return r.p.Entrypoint() }
+
+// Snapshot says whether the program's instances start from a snapshot of
+// its init, or why not.
+func (r program) Snapshot() seam.Snapshot { return r.p.Snapshot() }
+
+// Close releases an application's own snapshot (seam.RunConfig.App).
+func (r program) Close(ctx context.Context) error { return r.p.Close(ctx) }
+
+var _ seam.Program = program{}
 
 // Options configure Handler: the CGI settings of the handler and the
 // sandbox of its guest. The zero value serves the module's _start with

@@ -5,6 +5,6 @@
 // wazero (issue 11).
 //
 // It is the only package that imports both host and wasi. It must not
-// import router or chi: router's seam types are aliases of plain type
-// literals, which this package spells out again (loader.go).
+// import router or chi: the types of router's Loader are declared once in
+// host/seam, which router, this package and wasi all import.
 package cgi

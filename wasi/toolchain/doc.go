@@ -6,6 +6,7 @@
 // rebuild (kinds.go). Builds are cached by content hash, and concurrent
 // requests for the same source share one build.
 //
-// It imports the standard library and wasi/seal only: never wazero, host,
-// router or package wasi, which builds through it.
+// It imports the standard library, wasi/seal and host/seam (whose
+// defaults its limits take) only: never wazero, the rest of host, router
+// or package wasi, which builds through it.
 package toolchain

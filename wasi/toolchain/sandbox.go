@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/wasigate/wasigate/host/seam"
 )
 
 // Limits bound one toolchain run (issue 10). Zero fields take
@@ -23,7 +25,7 @@ type Limits struct {
 }
 
 // DefaultLimits are a build's limits when none are configured.
-var DefaultLimits = Limits{Timeout: 60 * time.Second, Memory: 1 << 30, Concurrency: 1}
+var DefaultLimits = Limits{Timeout: seam.DefaultBuildTimeout, Memory: seam.DefaultBuildMemory, Concurrency: seam.DefaultBuildConcurrency}
 
 // buildProcesses caps the processes (RLIMIT_NPROC) of a build: go starts a
 // compile and a link per package, clang a linker; none starts many.

@@ -8,12 +8,14 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+
+	"github.com/wasigate/wasigate/host/seam"
 )
 
 // DefaultMaxModuleSize is the largest module read when none is
 // configured ([server] max_module_size): ruby.wasm with its standard
 // library is about 50 MB.
-const DefaultMaxModuleSize = 128 << 20
+const DefaultMaxModuleSize = seam.DefaultMaxModuleSize
 
 // ErrTooLarge is wrapped by a TooLargeError.
 var ErrTooLarge = errors.New("module too large")
