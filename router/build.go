@@ -229,7 +229,7 @@ func buildMux(ctx context.Context, cfg *Config, routes []*Route, sc *scope, modu
 		}
 	}
 	mux.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		host.InfoFrom(r.Context()).Reason = "no route"
+		host.InfoFrom(r.Context()).Reason = host.ReasonNoRoute
 		http.Error(w, "404 page not found", http.StatusNotFound)
 	})
 	return mux, infos, errs

@@ -69,7 +69,7 @@ func accessLog(log zerolog.Logger, ids *requestIDs, observe func(r *http.Request
 				aborted := recover()
 				if aborted != nil {
 					if info.Reason == "" {
-						info.Reason = "aborted"
+						info.Reason = host.ReasonAborted
 					}
 				}
 				// One event per request; a failed one is that request's
@@ -96,7 +96,7 @@ func accessLog(log zerolog.Logger, ids *requestIDs, observe func(r *http.Request
 					ev = ev.Int("stderr_dropped_lines", info.StderrDroppedLines).Int("stderr_dropped_bytes", info.StderrDroppedBytes)
 				}
 				if info.Reason != "" {
-					ev = ev.Str("reason", info.Reason)
+					ev = ev.Str("reason", string(info.Reason))
 				}
 				if info.Err != nil {
 					ev = ev.AnErr("error", info.Err)
@@ -131,7 +131,7 @@ func recoverer(next http.Handler) http.Handler {
 				panic(rec)
 			}
 			info := host.InfoFrom(r.Context())
-			info.Reason = "panic"
+			info.Reason = host.ReasonPanic
 			zerolog.Ctx(r.Context()).Error().Str("route", info.Route).Str("module", info.Module).
 				Interface("panic", rec).Bytes("stack", debug.Stack()).Msg("handler panicked")
 			http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
@@ -145,7 +145,7 @@ func maxURI(n int) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if len(r.RequestURI) > n {
-				host.InfoFrom(r.Context()).Reason = "uri"
+				host.InfoFrom(r.Context()).Reason = host.ReasonURI
 				http.Error(w, http.StatusText(http.StatusRequestURITooLong), http.StatusRequestURITooLong)
 				return
 			}
@@ -207,7 +207,7 @@ func (l *limiter) acquire(w http.ResponseWriter, r *http.Request) bool {
 	case <-t.C:
 		// The access log event says why: one event per request.
 		info := host.InfoFrom(r.Context())
-		info.Reason = "concurrency"
+		info.Reason = host.ReasonConcurrency
 		info.Err = fmt.Errorf("no free %s slot (concurrency %d) within %v", l.what, cap(l.slots), l.wait)
 		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(l.wait/time.Second))))
 		http.Error(w, "server busy, retry later", http.StatusServiceUnavailable)

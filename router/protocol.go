@@ -67,7 +67,7 @@ func refuseHostMismatch(next http.Handler) http.Handler {
 					// Host names compare without case (RFC 3986 3.2.2).
 					if !strings.EqualFold(h, r.Host) {
 						info := host.InfoFrom(r.Context())
-						info.Reason, info.Err = "host", ErrHostAuthority
+						info.Reason, info.Err = host.ReasonHost, ErrHostAuthority
 						http.Error(w, http.StatusText(http.StatusBadRequest), http.StatusBadRequest)
 						return
 					}

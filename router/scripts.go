@@ -304,7 +304,7 @@ func (s *scriptsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var nie *NoInterpreterError
 	if errors.As(err, &nie) {
 		// One event, the request's own, says why (route, module, id).
-		info.Reason, info.Err, info.Module = "toolchain", err, path.Join(s.rt.Scripts, nie.Name)
+		info.Reason, info.Err, info.Module = host.ReasonToolchain, err, path.Join(s.rt.Scripts, nie.Name)
 		http.Error(w, "500 Internal Server Error: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
@@ -316,7 +316,7 @@ func (s *scriptsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		name, err = entry, nil
 	}
 	if err != nil {
-		info.Reason = "no script"
+		info.Reason = host.ReasonNoScript
 		body := "404 page not found"
 		if errors.Is(err, errAmbiguous) {
 			body += ": " + err.Error()
@@ -351,7 +351,7 @@ func (s *scriptsHandler) serveScript(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) && r.Context().Err() == nil {
 			info := host.InfoFrom(r.Context())
-			info.Reason = "building"
+			info.Reason = host.ReasonBuilding
 			info.Err = fmt.Errorf("%w (waited %v, the route's timeout)", errStillBuilding, timeout)
 			w.Header().Set("Retry-After", "5")
 			http.Error(w, "503 Service Unavailable: the script is still building; try again shortly", http.StatusServiceUnavailable)
@@ -385,7 +385,7 @@ func (s *scriptsHandler) runScript(w http.ResponseWriter, r *http.Request) {
 func (s *scriptsHandler) fail(w http.ResponseWriter, r *http.Request, log zerolog.Logger, err error) {
 	info := host.InfoFrom(r.Context())
 	if r.Context().Err() != nil {
-		info.Reason, info.Status = "client", 499
+		info.Reason, info.Status = host.ReasonClient, 499
 		log.Info().Err(err).Msg("client went away while the script was building")
 		return
 	}
@@ -393,11 +393,11 @@ func (s *scriptsHandler) fail(w http.ResponseWriter, r *http.Request, log zerolo
 	if errors.As(err, &tl) && tl.TooLarge() {
 		// The server's bound, not the compiler's complaint: its own
 		// reason, and the request's one event carries the error.
-		info.Reason, info.Err = "too large", err
+		info.Reason, info.Err = host.ReasonTooLarge, err
 		http.Error(w, "500 Internal Server Error: the script's module is larger than the server's max_module_size", http.StatusInternalServerError)
 		return
 	}
-	info.Reason = "build"
+	info.Reason = host.ReasonBuild
 	body := "500 Internal Server Error: the script could not be built"
 	var te toolchainError
 	var me *MissingInterpreterError
@@ -405,16 +405,16 @@ func (s *scriptsHandler) fail(w http.ResponseWriter, r *http.Request, log zerolo
 	switch {
 	case errors.As(err, &le):
 		// The traceback is the operator's, in the log; never the page's.
-		info.Reason = "load"
+		info.Reason = host.ReasonLoad
 		log.Error().Err(err).Int("status", http.StatusInternalServerError).Msg("WSGI application failed to load")
 		http.Error(w, "500 Internal Server Error: the application failed to load", http.StatusInternalServerError)
 		return
 	case errors.As(err, &me):
-		info.Reason = "toolchain"
+		info.Reason = host.ReasonToolchain
 		body = "500 Internal Server Error: " + err.Error()
 	case errors.As(err, &te) && te.Toolchain():
 		// Its own text only: the build error around it names the source.
-		info.Reason = "toolchain"
+		info.Reason = host.ReasonToolchain
 		body = "500 Internal Server Error: " + te.Error()
 	case s.rt.ShowBuildErrors:
 		body += "\n\n" + err.Error()

@@ -163,7 +163,7 @@ func (hr *hostRouter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// connection by its Host header would then have sent us a request
 		// for another tenant. Clients only send this form to proxies,
 		// which wasigate is not: refuse it rather than pick a tenant.
-		info.Reason = "host"
+		info.Reason = host.ReasonHost
 		zerolog.Ctx(r.Context()).Warn().Str("target", r.RequestURI).Msg("absolute-form request target refused: the tenant would not be the Host header's")
 		http.Error(w, "absolute-form request target not accepted", http.StatusBadRequest)
 		return
@@ -288,7 +288,7 @@ func (b *bucket) wrap(next http.Handler) http.Handler {
 		ok, retry := b.take(time.Now())
 		if !ok {
 			info := host.InfoFrom(r.Context())
-			info.Reason = "rate"
+			info.Reason = host.ReasonRate
 			zerolog.Ctx(r.Context()).Warn().Str("route", info.Route).Str("module", info.Module).
 				Str("rate", b.what.String()).Msg("tenant over its request rate")
 			// Retry-After is in whole seconds (RFC 9110 section 10.2.3).
