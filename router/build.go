@@ -145,10 +145,9 @@ func Build(ctx context.Context, cfg *Config, opts Options) (*Site, error) {
 		}
 	}
 
-	// An internal redirect (RFC 3875 6.2.2) routes afresh below the access
-	// log: it stays the same request, with one id and one log event.
-	inner := http.Handler(nil)
-	redirect := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { inner.ServeHTTP(w, r) })
+	// An internal redirect (RFC 3875 6.2.2) routes afresh through the
+	// site's hop chain (siteChain), which exists once the routes do.
+	redirect := &reroute{}
 
 	parts := &siteParts{interps: interps, opts: opts}
 	if err := parts.loadPages(cfg); err != nil {
@@ -174,14 +173,7 @@ func Build(ctx context.Context, cfg *Config, opts Options) (*Site, error) {
 
 	site.background = parts.background
 	site.apps = parts.apps
-	ids := newRequestIDs()
-	inner = recoverer(refuseAmbiguous(refuseHostMismatch(capRanges(maxURI(int(srv.MaxURI))(handler)))))
-	outer := inner
-	if parts.pages != nil {
-		// Outside inner: an internal redirect keeps the request's writer.
-		outer = withErrorPages(parts.pages)(inner)
-	}
-	site.Handler = accessLog(opts.Log, ids, opts.Observe)(outer)
+	site.Handler, redirect.hop = siteChain(opts, srv, parts.pages, handler)
 	return site, nil
 }
 
@@ -201,7 +193,7 @@ func buildMux(ctx context.Context, cfg *Config, routes []*Route, sc *scope, modu
 				errs = append(errs, routeErrors(cfg, rt, err)...)
 				continue
 			}
-			mount(mux, others, rt.Path, rt.Methods, tag(rt.Path, rt.Scripts+"/", sc.wrap(h)))
+			mount(mux, others, rt.Path, rt.Methods, scriptsRouteChain(sc, rt, h))
 			infos = append(infos, RouteInfo{
 				Tenant: rt.Tenant, Pattern: rt.Path, Methods: rt.Methods, Module: rt.Scripts + "/",
 				Entrypoint: "(scripts)", Limits: sc.limits(rt), Interpreters: h.interpInfo,
@@ -228,11 +220,14 @@ func buildMux(ctx context.Context, cfg *Config, routes []*Route, sc *scope, modu
 			})
 		}
 	}
-	mux.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		host.InfoFrom(r.Context()).Reason = host.ReasonNoRoute
-		http.Error(w, "404 page not found", http.StatusNotFound)
-	})
+	mux.NotFound(noRoute)
 	return mux, infos, errs
+}
+
+// noRoute answers a path no route of the site serves.
+func noRoute(w http.ResponseWriter, r *http.Request) {
+	host.InfoFrom(r.Context()).Reason = host.ReasonNoRoute
+	http.Error(w, "404 page not found", http.StatusNotFound)
 }
 
 // warmSnapshots binds every module route once, in parallel (as many at
@@ -381,7 +376,7 @@ func routeHandlers(ctx context.Context, cfg *Config, rt *Route, mod Module, sc *
 			h.Exact = true
 		}
 		e.entry = prog.Entrypoint()
-		e.handler = tag(e.pattern, rt.Module, sc.wrap(newLimiter(lim.Concurrency, time.Duration(lim.QueueTimeout), "route").wrap(sc.running(e.pattern, h))))
+		e.handler = moduleRouteChain(sc, e.pattern, rt.Module, lim, h)
 		out = append(out, e)
 	}
 	if len(out) > 1 {
@@ -438,16 +433,6 @@ func newHostHandler(rt *Route, pattern string, env []string, docRoot string, lim
 		PathLocationHandler: redirect,
 		ShowErrors:          rt.ShowErrors,
 	}
-}
-
-// tag records the route and module in the request's Info before any
-// route middleware runs, so their log events name them.
-func tag(route, module string, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		info := host.InfoFrom(r.Context())
-		info.Route, info.Module = route, module
-		next.ServeHTTP(w, r)
-	})
 }
 
 // routeVolumes resolves a route's volumes against the configuration's

@@ -267,8 +267,7 @@ func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect h
 		s.interpInfo = append(s.interpInfo, info)
 	}
 	sort.Slice(s.interpInfo, func(i, j int) bool { return s.interpInfo[i].Ext < s.interpInfo[j].Ext })
-	s.serve = s.limiter.wrap(http.HandlerFunc(s.serveScript))
-	s.run = sc.running(rt.Path, http.HandlerFunc(s.runScript))
+	s.serve, s.run = scriptStages(s, sc)
 	return s, nil
 }
 
