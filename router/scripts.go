@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/http"
 	"os"
 	"path"
@@ -22,91 +21,6 @@ import (
 // ScriptsGuestDir is where an interpreter sees the scripts folder
 // (read-only); the script's path there is its argv[1].
 const ScriptsGuestDir = "/cgi-bin"
-
-// interpreter is a loaded [[interpreter]].
-type interpreter struct {
-	Interpreter
-	path string
-	mod  Module
-	err  error    // not installed: its scripts answer 500 with this
-	vols []Mount  // its own read-only volumes (interpreter.go)
-	env  []string // its own environment, added to each request's
-}
-
-// MissingInterpreterError is the answer for a script whose interpreter
-// module is not installed.
-type MissingInterpreterError struct {
-	Ext, Module, Install string
-}
-
-func (e *MissingInterpreterError) Error() string {
-	msg := fmt.Sprintf("no interpreter for %s scripts: %s is not installed", e.Ext, e.Module)
-	if e.Install != "" {
-		msg += " (install it with: " + e.Install + ")"
-	}
-	return msg
-}
-
-// loadInterpreters compiles the configured interpreters when a scripts
-// route may use them. A missing module fails the start, naming it and its
-// install command, unless the interpreter is optional: then the site
-// serves its other scripts before, say, Ruby is installed, and that
-// interpreter's scripts answer 500 naming the install command. A module
-// that is there but broken fails the start, like any route's module.
-func loadInterpreters(ctx context.Context, cfg *Config, opts Options) (map[string]*interpreter, []error) {
-	out := map[string]*interpreter{}
-	// Checked here, not in Validate: the loader knows which extensions
-	// are sources it builds (issue 11).
-	var errs []error
-	for i, in := range cfg.Interpreters {
-		if opts.Loader.SourceKind("script"+in.Ext) != "" {
-			errs = append(errs, fmt.Errorf("%w: %s: interpreter #%d %q: %s scripts are built, not interpreted", ErrConfig, cfg.File, i+1, in.Ext, in.Ext))
-		}
-	}
-	if len(errs) > 0 {
-		return out, errs
-	}
-	used := false
-	for _, rt := range cfg.Routes {
-		used = used || rt.Scripts != ""
-	}
-	if !used {
-		return out, nil
-	}
-	for i, in := range cfg.Interpreters {
-		it := &interpreter{Interpreter: in, path: cfg.Abs(in.Module)}
-		out[in.Ext] = it
-		if _, err := os.Stat(it.path); errors.Is(err, fs.ErrNotExist) {
-			it.err = &MissingInterpreterError{Ext: in.Ext, Module: in.Module, Install: in.Install}
-			if !in.Optional {
-				errs = append(errs, fmt.Errorf("%w: %s: interpreter #%d %q: %w; or set optional = true to serve the other scripts without it", ErrConfig, cfg.File, i+1, in.Ext, it.err))
-				continue
-			}
-			opts.Log.Warn().Str("ext", in.Ext).Str("module", in.Module).Str("install", in.Install).
-				Msg("interpreter not installed: its scripts will answer 500")
-			continue
-		}
-		vols, err := interpreterVolumes(cfg, in)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: interpreter #%d %q: %w", cfg.File, i+1, in.Ext, err))
-			continue
-		}
-		it.vols, it.env = vols, interpreterEnv(in)
-		mod, err := LoadModule(ctx, it.path, opts)
-		if err == nil && !mod.HasExport("_start") && !mod.IsRuby() && !mod.HasExport("wasigate_run") {
-			err = errors.New("exports neither _start (a command), wasigate_run (a driver) nor ruby-init (ruby.wasm)")
-		}
-		if err == nil && mod.IsRuby() && len(in.Args) > 0 {
-			err = errors.New("args: ruby.wasm gets its options from the server, not from args")
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: interpreter #%d %q: module %s: %w", cfg.File, i+1, in.Ext, in.Module, err))
-			continue
-		}
-		it.mod = mod
-	}
-	return out, errs
-}
 
 // scriptsHandler serves a folder of scripts: /prefix/NAME[.EXT][/PATH_INFO]
 // runs the script NAME.EXT, built on first use and again whenever it
@@ -422,86 +336,6 @@ func (s *scriptsHandler) fail(w http.ResponseWriter, r *http.Request, log zerolo
 	http.Error(w, body, http.StatusInternalServerError)
 }
 
-// resolve maps a requested name to an entry of the folder: the entry of
-// that name if it is a script, else the one script whose name without
-// its extension is name. Hidden entries, names with separators and
-// entries that lead out of the folder are never served.
-func (s *scriptsHandler) resolve(name string) (string, error) {
-	if name == "" || name[0] == '.' || strings.ContainsAny(name, "/\\\x00") {
-		return "", errNoScript
-	}
-	if s.kindOf(name) != "" {
-		return name, nil
-	}
-	entries, err := os.ReadDir(s.dir)
-	if err != nil {
-		return "", err
-	}
-	var matches []string
-	for _, e := range entries {
-		n := e.Name()
-		if strings.TrimSuffix(n, filepath.Ext(n)) == name && n != name && s.kindOf(n) != "" {
-			matches = append(matches, n)
-		}
-	}
-	switch len(matches) {
-	case 0:
-		return "", errNoScript
-	case 1:
-		return matches[0], nil
-	}
-	// Serving either would depend on what else is in the folder: refuse
-	// (404) and tell the operator which names clash.
-	sort.Strings(matches)
-	return "", fmt.Errorf("%w: %q matches %s; request one with its extension", errAmbiguous, name, strings.Join(matches, ", "))
-}
-
-// kindOf returns what the folder's entry name is as a script: a build kind,
-// an interpreter's ext, or "" when it is not one (or leads out of the
-// folder through a symbolic link).
-func (s *scriptsHandler) kindOf(name string) string {
-	if name == "" || name[0] == '.' {
-		return ""
-	}
-	p := filepath.Join(s.dir, name)
-	st, err := os.Lstat(p)
-	if err != nil {
-		return ""
-	}
-	if st.Mode()&fs.ModeSymlink != 0 {
-		target, err := filepath.EvalSymlinks(p)
-		if err != nil {
-			return ""
-		}
-		if rel, err := filepath.Rel(s.dir, target); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-			return ""
-		}
-		if st, err = os.Stat(target); err != nil {
-			return ""
-		}
-	}
-	if st.IsDir() {
-		return s.loader.SourceKind(p)
-	}
-	if !st.Mode().IsRegular() {
-		return ""
-	}
-	ext := filepath.Ext(name)
-	if _, ok := s.interps[ext]; ok {
-		return ext
-	}
-	if _, ok := s.interps[pythonExt]; ok && ext == WSGIExt {
-		return ext
-	}
-	if s.loader.SourceKind(p) != "" {
-		return ext
-	}
-	if in, ok := s.interpFor(name); ok {
-		return in.Ext // a .cgi or extensionless file with a "#!" line
-	}
-	return ""
-}
-
 // toolchainError is a build error about the machine rather than the
 // script (a compiler or the build sandbox missing): its text says what to
 // install, and clients see it. wasi/toolchain's errors have the method.
@@ -541,30 +375,6 @@ func (s *scriptsHandler) close() {
 	s.set.Close()
 	s.closeApps()
 	s.root.Close()
-}
-
-// interpreterRunner runs a script with its interpreter, like a "#!" line:
-// argv is the interpreter, its configured options, the script's path, then
-// the CGI arguments: a request's words always follow the script, so they
-// are the script's arguments, never the interpreter's options. An
-// interpreter with scratch gets its fresh /tmp from its Program.
-type interpreterRunner struct {
-	prog          Program
-	argv0, script string
-	opts, env     []string // the [[interpreter]]'s args and environment
-}
-
-func (r interpreterRunner) Run(ctx context.Context, inv *host.Invocation) error {
-	args := make([]string, 0, 2+len(r.opts)+len(inv.Args))
-	args = append(append(append(args, r.argv0), r.opts...), r.script)
-	if len(inv.Args) > 1 {
-		args = append(args, inv.Args[1:]...)
-	}
-	inv.Args = args
-	if len(r.env) > 0 {
-		inv.Env = append(inv.Env[:len(inv.Env):len(inv.Env)], r.env...)
-	}
-	return r.prog.Run(ctx, inv)
 }
 
 func (s *scriptsHandler) moduleName(full string) string {
