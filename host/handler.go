@@ -163,7 +163,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if status == http.StatusRequestTimeout {
 			err = fmt.Errorf("%w: a chunked body is read whole before the guest starts, within timeout %v", ErrBodyTimeout, h.timeout())
 		}
-		report(r.Context(), log, "body", err)
+		report(r.Context(), log, ReasonBody, err)
 		http.Error(w, http.StatusText(status), status)
 		return
 	}
@@ -171,7 +171,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	args, env, err := h.invocation(r, req, length)
 	if err != nil {
 		cio.close()
-		report(r.Context(), log, "request", err)
+		report(r.Context(), log, ReasonRequest, err)
 		http.Error(w, http.StatusText(http.StatusBadRequest), http.StatusBadRequest)
 		return
 	}
@@ -207,16 +207,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, out *output, err, cause error, log *requestLog, shown []byte) {
 	info := InfoFrom(r.Context())
 	status := http.StatusBadGateway
-	reason := "crash"
+	reason := ReasonCrash
 	var exit interface{ ExitCode() int }
 	var memory interface{ MemoryLimitReached() bool }
 	switch {
 	case errors.Is(cause, ErrTimeout):
 		// First: a deadline that unblocked the guest's I/O also cancels
 		// the request's context (net/http does on a failed read or write).
-		status, reason = http.StatusGatewayTimeout, "timeout"
+		status, reason = http.StatusGatewayTimeout, ReasonTimeout
 	case errors.Is(cause, ErrBodyTimeout) || out.cio.bodyTimedOut():
-		status, reason = http.StatusRequestTimeout, "body"
+		status, reason = http.StatusRequestTimeout, ReasonBody
 	case (r.Context().Err() != nil || errors.Is(err, errClientGone)) && out.complete():
 		// The client read the whole body the guest declared and closed
 		// while the guest was still running (CPython finalising after a
@@ -225,20 +225,20 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, out *output, err,
 		return
 	case r.Context().Err() != nil || errors.Is(err, errClientGone):
 		// The client went away: nobody to answer.
-		report(r.Context(), log, "client", fmt.Errorf("client went away; guest stopped: %w", err))
+		report(r.Context(), log, ReasonClient, fmt.Errorf("client went away; guest stopped: %w", err))
 		if out.committed {
 			panic(http.ErrAbortHandler)
 		}
 		info.Status = 499 // nginx's "client closed request", for the log only
 		return
 	case errors.Is(err, ErrOutputTooLarge) || errors.Is(cause, ErrOutputTooLarge):
-		reason = "output"
+		reason = ReasonOutput
 	case errors.As(err, &memory):
-		reason = "memory"
+		reason = ReasonMemory
 	case errors.As(err, &exit):
-		reason = "exit"
+		reason = ReasonExit
 	case isCGIError(err):
-		reason = "invalid"
+		reason = ReasonInvalid
 	}
 	if out.committed {
 		report(r.Context(), log, reason, fmt.Errorf("%w (after %d body bytes; response aborted)", err, out.bodyBytes))

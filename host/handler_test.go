@@ -103,7 +103,7 @@ func TestHandlerResponses(t *testing.T) {
 		header     map[string]string // exact values
 		noHeader   []string          // must not be in the response
 		setCookies []string
-		reason     string
+		reason     Reason
 	}{
 		{name: "LF header endings", out: "Content-Type: text/plain\n\nok\n", status: 200, body: "ok\n", header: map[string]string{"Content-Type": "text/plain"}},
 		{name: "CRLF header endings", out: "Content-Type: text/plain\r\nX-A: b\r\n\r\nbody", status: 200, body: "body", header: map[string]string{"X-A": "b", "Content-Type": "text/plain"}},
@@ -165,7 +165,7 @@ func TestHandlerRunEndings(t *testing.T) {
 		name   string
 		err    error
 		status int
-		reason string
+		reason Reason
 	}{
 		{"exit 1", exitError(1), 502, "exit"},
 		{"trap", errors.New("wasm error: unreachable"), 502, "crash"},

@@ -12,7 +12,7 @@ type Info struct {
 	Route       string
 	Module      string
 	Status      int           // the status sent, or 499 if the client went away first
-	Reason      string        // why the request failed: timeout, output, exit, crash, invalid, body, client, redirect
+	Reason      Reason        // why the request failed (reason.go); "" when it did not
 	Err         error         // what failed, with the detail; logged with Reason
 	Instantiate time.Duration // time to create the guest instance
 	Redirects   int           // internal redirects followed
@@ -50,10 +50,10 @@ func InfoFrom(ctx context.Context) *Info {
 // naming route, module and request id. When the request carries an Info
 // (the router's access log), that event is the access log's, which writes
 // Reason and Err; a Handler serving without one logs the failure itself.
-func report(ctx context.Context, log *requestLog, reason string, err error) {
+func report(ctx context.Context, log *requestLog, reason Reason, err error) {
 	if info, ok := ctx.Value(infoKey{}).(*Info); ok {
 		info.Reason, info.Err = reason, err
 		return
 	}
-	log.get().Error().Err(err).Str("reason", reason).Msg("request failed")
+	log.get().Error().Err(err).Str("reason", string(reason)).Msg("request failed")
 }

@@ -31,13 +31,13 @@ func (h *Handler) redirect(w http.ResponseWriter, r *http.Request, location stri
 	hops := hop.n
 	info := InfoFrom(r.Context())
 	if hops >= DefaultMaxRedirects {
-		report(r.Context(), log, "redirect", fmt.Errorf("%w: %d hops, last to %q", ErrRedirectLoop, hops, location))
+		report(r.Context(), log, ReasonRedirect, fmt.Errorf("%w: %d hops, last to %q", ErrRedirectLoop, hops, location))
 		http.Error(w, "internal redirect limit reached", http.StatusInternalServerError)
 		return
 	}
 	u, err := url.Parse(location)
 	if err != nil {
-		report(r.Context(), log, "invalid", fmt.Errorf("script sent an invalid Location: %w", err))
+		report(r.Context(), log, ReasonInvalid, fmt.Errorf("script sent an invalid Location: %w", err))
 		http.Error(w, http.StatusText(http.StatusBadGateway), http.StatusBadGateway)
 		return
 	}

@@ -223,7 +223,7 @@ func TestOutputContentLength(t *testing.T) {
 		status  int
 		body    string
 		aborted bool
-		reason  string
+		reason  Reason
 	}{
 		{name: "right", method: "GET", out: "Content-Type: text/plain\nContent-Length: 3\n\nok\n", status: 200, body: "ok\n"},
 		{name: "short", method: "GET", out: "Content-Type: text/plain\nContent-Length: 100\n\nshort\n", status: 200, body: "short\n", aborted: true, reason: "invalid"},

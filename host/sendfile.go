@@ -33,7 +33,7 @@ func (h *Handler) sendfile(w http.ResponseWriter, r *http.Request, o *output, lo
 	name := o.sendfile
 	f, err := h.Sendfile(name)
 	if err != nil {
-		report(r.Context(), log, "sendfile", fmt.Errorf("%w: %q: %w", ErrSendfile, name, err))
+		report(r.Context(), log, ReasonSendfile, fmt.Errorf("%w: %q: %w", ErrSendfile, name, err))
 		http.Error(w, http.StatusText(http.StatusBadGateway), http.StatusBadGateway)
 		return
 	}
@@ -43,7 +43,7 @@ func (h *Handler) sendfile(w http.ResponseWriter, r *http.Request, o *output, lo
 		err = errors.New("not a regular file")
 	}
 	if err != nil {
-		report(r.Context(), log, "sendfile", fmt.Errorf("%w: %q: %w", ErrSendfile, name, err))
+		report(r.Context(), log, ReasonSendfile, fmt.Errorf("%w: %q: %w", ErrSendfile, name, err))
 		http.Error(w, http.StatusText(http.StatusBadGateway), http.StatusBadGateway)
 		return
 	}

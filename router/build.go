@@ -1,22 +1,19 @@
 package router
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/wasigate/wasigate/host/seam"
 	"net/http"
 	"os"
 	"runtime"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/rs/zerolog"
 
 	"github.com/wasigate/wasigate/host"
-	"github.com/wasigate/wasigate/host/seam"
 )
 
 // Progress is told when a module starts and finishes loading, so a
@@ -100,7 +97,7 @@ type RouteInfo struct {
 	Entrypoint string
 	Limits     Limits
 	// Snapshot says whether its instances start from a snapshot, or why
-	// not; the zero Snapshot when the module is no reactor (issue 12).
+	// not; "" when the module is no reactor (issue 12).
 	Snapshot seam.Snapshot
 	// Interpreters: a scripts route's interpreters, by extension, each
 	// with its module and what Snapshot says of it.
@@ -147,10 +144,9 @@ func Build(ctx context.Context, cfg *Config, opts Options) (*Site, error) {
 		}
 	}
 
-	// An internal redirect (RFC 3875 6.2.2) routes afresh below the access
-	// log: it stays the same request, with one id and one log event.
-	inner := http.Handler(nil)
-	redirect := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { inner.ServeHTTP(w, r) })
+	// An internal redirect (RFC 3875 6.2.2) routes afresh through the
+	// site's hop chain (siteChain), which exists once the routes do.
+	redirect := &reroute{}
 
 	parts := &siteParts{interps: interps, opts: opts}
 	if err := parts.loadPages(cfg); err != nil {
@@ -176,227 +172,8 @@ func Build(ctx context.Context, cfg *Config, opts Options) (*Site, error) {
 
 	site.background = parts.background
 	site.apps = parts.apps
-	ids := newRequestIDs()
-	inner = recoverer(refuseAmbiguous(refuseHostMismatch(capRanges(maxURI(int(srv.MaxURI))(handler)))))
-	outer := inner
-	if parts.pages != nil {
-		// Outside inner: an internal redirect keeps the request's writer.
-		outer = withErrorPages(parts.pages)(inner)
-	}
-	site.Handler = accessLog(opts.Log, ids, opts.Observe)(outer)
+	site.Handler, redirect.hop = siteChain(opts, srv, parts.pages, handler)
 	return site, nil
-}
-
-// buildMux makes the chi router of one site: the default site's routes or
-// one tenant's.
-func buildMux(ctx context.Context, cfg *Config, routes []*Route, sc *scope, modules map[string]*loaded, srv Server, redirect http.Handler) (*chi.Mux, []RouteInfo, []error) {
-	mux := chi.NewRouter()
-	mux.Use(routeOtherMethods)
-	others := otherRoutes{}
-	var infos []RouteInfo
-	var errs []error
-	warmSnapshots(cfg, routes, sc, modules)
-	for _, rt := range routes {
-		if rt.Scripts != "" {
-			h, err := newScriptsHandler(cfg, rt, sc, srv, redirect)
-			if err != nil {
-				errs = append(errs, routeErrors(cfg, rt, err)...)
-				continue
-			}
-			mount(mux, others, rt.Path, rt.Methods, tag(rt.Path, rt.Scripts+"/", sc.wrap(h)))
-			infos = append(infos, RouteInfo{
-				Tenant: rt.Tenant, Pattern: rt.Path, Methods: rt.Methods, Module: rt.Scripts + "/",
-				Entrypoint: "(scripts)", Limits: sc.limits(rt), Interpreters: h.interpInfo,
-			})
-			sc.parts.background = append(sc.parts.background, prebuild{scope: sc, run: h.prebuild})
-			sc.parts.closers = append(sc.parts.closers, h.close)
-			sc.parts.apps = append(sc.parts.apps, h.loadApps)
-			continue
-		}
-		m := modules[cfg.Abs(rt.Module)]
-		if m == nil || m.err != nil {
-			continue // reported by loadModules
-		}
-		handlers, err := routeHandlers(ctx, cfg, rt, m.mod, sc, srv, redirect)
-		if err != nil {
-			errs = append(errs, routeErrors(cfg, rt, err)...)
-			continue
-		}
-		for _, rh := range handlers {
-			mount(mux, others, rh.pattern, rt.Methods, rh.handler)
-			infos = append(infos, RouteInfo{
-				Tenant: rt.Tenant, Pattern: rh.pattern, Methods: rt.Methods, Module: rt.Module,
-				Entrypoint: rh.entry, Limits: sc.limits(rt), Snapshot: rh.snapshot,
-			})
-		}
-	}
-	mux.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		host.InfoFrom(r.Context()).Reason = "no route"
-		http.Error(w, "404 page not found", http.StatusNotFound)
-	})
-	return mux, infos, errs
-}
-
-// warmSnapshots binds every module route once, in parallel (as many at
-// once as there are CPUs), so that the snapshots the routes start from
-// (issue 12) are taken or loaded from the cache side by side: a snapshot
-// costs a second compile of the module, and one after the other they made
-// a start with 50 Go routes several times slower. The programs are thrown
-// away; the serial pass below binds the routes again, which then finds
-// each module's snapshot ready, and reports the errors.
-func warmSnapshots(cfg *Config, routes []*Route, sc *scope, modules map[string]*loaded) {
-	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
-	var wg sync.WaitGroup
-	for _, rt := range routes {
-		m := modules[cfg.Abs(rt.Module)]
-		if rt.Scripts != "" || m == nil || m.err != nil || (rt.Snapshot != nil && !*rt.Snapshot) {
-			continue
-		}
-		volumes, _, err := routeVolumes(cfg, rt)
-		if err != nil {
-			continue
-		}
-		lim := sc.limits(rt)
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			_, _ = m.mod.Bind(seam.RunConfig{Entrypoint: rt.Entrypoint, Volumes: volumes, MemoryLimit: uint64(lim.Memory), MaxOpenFiles: lim.MaxOpenFiles})
-		}()
-	}
-	wg.Wait()
-}
-
-// routeErrors names the file and the route in each of err's errors (a
-// module can fail Check for several reasons), so that each printed line
-// says where it comes from.
-func routeErrors(cfg *Config, rt *Route, err error) []error {
-	list := []error{err}
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		list = append([]error(nil), j.Unwrap()...)
-	}
-	for i, e := range list {
-		list[i] = fmt.Errorf("%s: route #%d %q: %w", cfg.File, rt.Index, rt.Path, e)
-	}
-	return list
-}
-
-// otherRoutes are, by pattern, the handlers of the methods chi does not
-// know, by method: one pattern has one otherMethod slot in chi, which
-// every route on it listing such methods shares.
-type otherRoutes map[string]map[string]http.Handler
-
-// mount registers h for pattern; a prefix pattern /x/* also serves /x.
-func mount(mux chi.Router, others otherRoutes, pattern string, methods []string, h http.Handler) {
-	patterns := []string{pattern}
-	if p, ok := strings.CutSuffix(pattern, "/*"); ok && p != "" {
-		patterns = append(patterns, p)
-	}
-	for _, p := range patterns {
-		if len(methods) == 0 {
-			mux.Handle(p, h)
-			continue
-		}
-		// chi panics on a method it does not know (PROPFIND, REPORT):
-		// those are routed as otherMethod, and the route answers only the
-		// ones it lists.
-		other := others[p]
-		for _, m := range methods {
-			if chiMethods[m] {
-				mux.Method(m, p, h)
-				continue
-			}
-			if other == nil {
-				other = map[string]http.Handler{}
-				others[p] = other
-				mux.Method(otherMethod, p, byMethod(other))
-			}
-			other[m] = h
-		}
-	}
-}
-
-// byMethod passes a request to the handler of its method and answers the
-// rest 405.
-func byMethod(handlers map[string]http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := handlers[r.Method]
-		if h == nil {
-			http.Error(w, http.StatusText(http.StatusMethodNotAllowed), http.StatusMethodNotAllowed)
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
-}
-
-type routeHandler struct {
-	pattern  string
-	entry    string
-	handler  http.Handler
-	snapshot seam.Snapshot // RouteInfo.Snapshot
-}
-
-// routeHandlers binds a route to its module. A module exporting _routes
-// (WAGI) adds one handler per sub-route it lists.
-func routeHandlers(ctx context.Context, cfg *Config, rt *Route, mod seam.Module, sc *scope, srv Server, redirect http.Handler) ([]routeHandler, error) {
-	lim := sc.limits(rt)
-	volumes, docRoot, err := routeVolumes(cfg, rt)
-	if err != nil {
-		return nil, err
-	}
-	entries := []routeHandler{{pattern: rt.Path, entry: rt.Entrypoint}}
-	if mod.HasExport("_routes") {
-		sub, err := wagiSubRoutes(ctx, mod, volumes, lim)
-		if err != nil {
-			return nil, fmt.Errorf("module %s: %w", rt.Module, err)
-		}
-		base := strings.TrimSuffix(strings.TrimSuffix(rt.Path, "/*"), "/")
-		for _, s := range sub {
-			if err := chiPattern(base + s.pattern); err != nil {
-				return nil, fmt.Errorf("module %s: _routes: %w: path %s: %v", rt.Module, ErrRoutesAnswer, base+s.pattern, err)
-			}
-			entries = append(entries, routeHandler{pattern: base + s.pattern, entry: s.entry})
-		}
-	}
-	env := routeEnv(sc.env(rt))
-	sendfile, err := sc.sendfile(rt, volumes)
-	if err != nil {
-		return nil, err
-	}
-	var out []routeHandler
-	for _, e := range entries {
-		prog, err := mod.Bind(seam.RunConfig{Entrypoint: e.entry, Volumes: volumes, MemoryLimit: uint64(lim.Memory), MaxOpenFiles: lim.MaxOpenFiles, Outbound: sc.outbound(rt),
-			Reuse: lim.reuse(), ReuseMax: lim.Concurrency,
-			NoSnapshot: rt.Snapshot != nil && !*rt.Snapshot})
-		if err != nil {
-			return nil, err
-		}
-		e.snapshot = prog.Snapshot()
-		h := newHostHandler(rt, e.pattern, env, docRoot, lim, srv, redirect)
-		h.Runner = prog
-		h.Sendfile = sendfile
-		if p, ok := strings.CutSuffix(e.pattern, "/*"); ok {
-			h.Root = p
-		} else {
-			h.Exact = true
-		}
-		e.entry = prog.Entrypoint()
-		e.handler = tag(e.pattern, rt.Module, sc.wrap(newLimiter(lim.Concurrency, time.Duration(lim.QueueTimeout), "route").wrap(sc.running(e.pattern, h))))
-		out = append(out, e)
-	}
-	if len(out) > 1 {
-		out = lastMatchWins(out)
-	}
-	return out, nil
-}
-
-// routeEnv is a route's env as sorted KEY=value pairs.
-func routeEnv(m map[string]string) []string {
-	var env []string
-	for _, k := range sortedKeys(m) {
-		env = append(env, k+"="+m[k])
-	}
-	return env
 }
 
 // siteParts is what every scope of one site shares: the interpreters of
@@ -412,66 +189,6 @@ type siteParts struct {
 	// set anywhere; tenantPages a tenant's, over them.
 	pages       errorPages
 	tenantPages map[string]errorPages
-}
-
-// newHostHandler is the CGI handler of one pattern of a route, with its
-// limits; the caller sets Runner, and Root or Exact.
-func newHostHandler(rt *Route, pattern string, env []string, docRoot string, lim Limits, srv Server, redirect http.Handler) *host.Handler {
-	matched := ""
-	if rt.wagi {
-		matched = wagiSpelling(pattern)
-	}
-	return &host.Handler{
-		MatchedRoute:        matched,
-		Route:               pattern,
-		Module:              rt.Module,
-		Env:                 env,
-		Argv:                rt.Argv,
-		DocumentRoot:        docRoot,
-		PassAuthorization:   rt.PassAuthorization,
-		Timeout:             time.Duration(lim.Timeout),
-		MaxBody:             int64(lim.MaxBody),
-		MaxOutput:           int64(lim.MaxOutput),
-		MaxHeaderBytes:      int(srv.MaxCGIHeader),
-		ReadTimeout:         time.Duration(srv.ReadTimeout),
-		WriteTimeout:        time.Duration(srv.WriteTimeout),
-		PathLocationHandler: redirect,
-		ShowErrors:          rt.ShowErrors,
-	}
-}
-
-// tag records the route and module in the request's Info before any
-// route middleware runs, so their log events name them.
-func tag(route, module string, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		info := host.InfoFrom(r.Context())
-		info.Route, info.Module = route, module
-		next.ServeHTTP(w, r)
-	})
-}
-
-// routeVolumes resolves a route's volumes against the configuration's
-// folder. The volume mounted at / (if any) is the document root that
-// PATH_TRANSLATED refers to.
-func routeVolumes(cfg *Config, rt *Route) ([]seam.Mount, string, error) {
-	var vols []seam.Mount
-	docRoot := ""
-	for _, g := range sortedKeys(rt.Volumes) {
-		v := rt.Volumes[g]
-		dir := cfg.Abs(v.Path)
-		st, err := os.Stat(dir)
-		if err != nil {
-			return nil, "", fmt.Errorf("volume %s: %w", g, err)
-		}
-		if !st.IsDir() {
-			return nil, "", fmt.Errorf("volume %s: %s is not a folder", g, dir)
-		}
-		vols = append(vols, seam.Mount{Guest: g, Host: dir, Writable: v.Writable})
-		if g == "/" {
-			docRoot = "/"
-		}
-	}
-	return vols, docRoot, nil
 }
 
 type loaded struct {
@@ -541,38 +258,4 @@ func LoadModule(ctx context.Context, path string, opts Options) (seam.Module, er
 		opts.Progress.Done(name, mod, err)
 	}
 	return mod, err
-}
-
-type subRoute struct{ pattern, entry string }
-
-// wagiSubRoutes runs a module's _routes export, which prints lines of
-// "/path entrypoint" (WAGI); a path ending in /... is a prefix.
-func wagiSubRoutes(ctx context.Context, mod seam.Module, vols []seam.Mount, lim Limits) ([]subRoute, error) {
-	prog, err := mod.Bind(seam.RunConfig{Entrypoint: "_routes", Volumes: vols, MemoryLimit: uint64(lim.Memory), MaxOpenFiles: lim.MaxOpenFiles})
-	if err != nil {
-		return nil, err
-	}
-	var out bytes.Buffer
-	ctx, cancel := context.WithTimeout(ctx, time.Duration(lim.Timeout))
-	defer cancel()
-	if err := prog.Run(ctx, &host.Invocation{Args: []string{"_routes"}, Stdout: &limitedBuffer{buf: &out, max: 1 << 20}}); err != nil {
-		return nil, fmt.Errorf("_routes: %w", err)
-	}
-	subs, err := parseWAGIRoutes(out.String())
-	if err != nil {
-		return nil, err
-	}
-	return subs, nil // in the module's order: the last match wins (lastMatchWins)
-}
-
-type limitedBuffer struct {
-	buf *bytes.Buffer
-	max int
-}
-
-func (l *limitedBuffer) Write(p []byte) (int, error) {
-	if l.buf.Len()+len(p) > l.max {
-		return 0, errors.New("output too large")
-	}
-	return l.buf.Write(p)
 }

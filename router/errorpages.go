@@ -93,8 +93,12 @@ type pageKey struct{}
 // (those with a reason: no route, timeout, a guest's invalid output, a
 // limit) with the configured page and the same status. A guest's own
 // error response is its to shape and passes unchanged. The access log,
-// outside, keeps the reason.
+// outside, keeps the reason. nil pages (no [errors] table anywhere)
+// change nothing.
 func withErrorPages(pages errorPages) func(http.Handler) http.Handler {
+	if pages == nil {
+		return passThrough
+	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			st := &pageState{pages: pages}
@@ -104,14 +108,20 @@ func withErrorPages(pages errorPages) func(http.Handler) http.Handler {
 	}
 }
 
-// tenantPages makes a tenant's pages the ones that apply.
-func tenantPages(pages errorPages, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if st, ok := r.Context().Value(pageKey{}).(*pageState); ok {
-			st.pages = pages
-		}
-		next.ServeHTTP(w, r)
-	})
+// tenantErrorPages makes a tenant's pages the ones that apply; nil (no
+// [errors] table anywhere) changes nothing.
+func tenantErrorPages(pages errorPages) func(http.Handler) http.Handler {
+	if pages == nil {
+		return passThrough
+	}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if st, ok := r.Context().Value(pageKey{}).(*pageState); ok {
+				st.pages = pages
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
 }
 
 // pageWriter replaces the body of an error response the server wrote.

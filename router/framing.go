@@ -120,7 +120,7 @@ func refuseAmbiguous(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Context().Value(ambiguousKey{}) != nil {
 			info := host.InfoFrom(r.Context())
-			info.Reason, info.Err = "framing", ErrAmbiguousFraming
+			info.Reason, info.Err = host.ReasonFraming, ErrAmbiguousFraming
 			w.Header().Set("Connection", "close")
 			http.Error(w, http.StatusText(http.StatusBadRequest), http.StatusBadRequest)
 			return

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
+	"github.com/wasigate/wasigate/host/seam"
 	"net/http"
 	"os"
 	"path"
@@ -17,97 +17,11 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/wasigate/wasigate/host"
-	"github.com/wasigate/wasigate/host/seam"
 )
 
 // ScriptsGuestDir is where an interpreter sees the scripts folder
 // (read-only); the script's path there is its argv[1].
 const ScriptsGuestDir = "/cgi-bin"
-
-// interpreter is a loaded [[interpreter]].
-type interpreter struct {
-	Interpreter
-	path string
-	mod  seam.Module
-	err  error        // not installed: its scripts answer 500 with this
-	vols []seam.Mount // its own read-only volumes (interpreter.go)
-	env  []string     // its own environment, added to each request's
-}
-
-// MissingInterpreterError is the answer for a script whose interpreter
-// module is not installed.
-type MissingInterpreterError struct {
-	Ext, Module, Install string
-}
-
-func (e *MissingInterpreterError) Error() string {
-	msg := fmt.Sprintf("no interpreter for %s scripts: %s is not installed", e.Ext, e.Module)
-	if e.Install != "" {
-		msg += " (install it with: " + e.Install + ")"
-	}
-	return msg
-}
-
-// loadInterpreters compiles the configured interpreters when a scripts
-// route may use them. A missing module fails the start, naming it and its
-// install command, unless the interpreter is optional: then the site
-// serves its other scripts before, say, Ruby is installed, and that
-// interpreter's scripts answer 500 naming the install command. A module
-// that is there but broken fails the start, like any route's module.
-func loadInterpreters(ctx context.Context, cfg *Config, opts Options) (map[string]*interpreter, []error) {
-	out := map[string]*interpreter{}
-	// Checked here, not in Validate: the loader knows which extensions
-	// are sources it builds (issue 11).
-	var errs []error
-	for i, in := range cfg.Interpreters {
-		if opts.Loader.SourceKind("script"+in.Ext) != "" {
-			errs = append(errs, fmt.Errorf("%w: %s: interpreter #%d %q: %s scripts are built, not interpreted", ErrConfig, cfg.File, i+1, in.Ext, in.Ext))
-		}
-	}
-	if len(errs) > 0 {
-		return out, errs
-	}
-	used := false
-	for _, rt := range cfg.Routes {
-		used = used || rt.Scripts != ""
-	}
-	if !used {
-		return out, nil
-	}
-	for i, in := range cfg.Interpreters {
-		it := &interpreter{Interpreter: in, path: cfg.Abs(in.Module)}
-		out[in.Ext] = it
-		if _, err := os.Stat(it.path); errors.Is(err, fs.ErrNotExist) {
-			it.err = &MissingInterpreterError{Ext: in.Ext, Module: in.Module, Install: in.Install}
-			if !in.Optional {
-				errs = append(errs, fmt.Errorf("%w: %s: interpreter #%d %q: %w; or set optional = true to serve the other scripts without it", ErrConfig, cfg.File, i+1, in.Ext, it.err))
-				continue
-			}
-			opts.Log.Warn().Str("ext", in.Ext).Str("module", in.Module).Str("install", in.Install).
-				Msg("interpreter not installed: its scripts will answer 500")
-			continue
-		}
-		vols, err := interpreterVolumes(cfg, in)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: interpreter #%d %q: %w", cfg.File, i+1, in.Ext, err))
-			continue
-		}
-		it.vols, it.env = vols, interpreterEnv(in)
-		mod, err := LoadModule(ctx, it.path, opts)
-		if err == nil && mod.Kind() == seam.KindOther {
-			err = errors.New("exports neither _start (a command), wasigate_run (a driver) nor ruby-init (ruby.wasm)")
-		}
-		if err == nil && mod.Kind() == seam.KindRuby && len(in.Args) > 0 {
-			err = errors.New("args: ruby.wasm gets its options from the server, not from args")
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: interpreter #%d %q: module %s: %w", cfg.File, i+1, in.Ext, in.Module, err))
-			continue
-		}
-		it.mod = mod
-	}
-	return out, errs
-}
 
 // scriptsHandler serves a folder of scripts: /prefix/NAME[.EXT][/PATH_INFO]
 // runs the script NAME.EXT, built on first use and again whenever it
@@ -265,8 +179,7 @@ func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect h
 		s.interpInfo = append(s.interpInfo, info)
 	}
 	sort.Slice(s.interpInfo, func(i, j int) bool { return s.interpInfo[i].Ext < s.interpInfo[j].Ext })
-	s.serve = s.limiter.wrap(http.HandlerFunc(s.serveScript))
-	s.run = sc.running(rt.Path, http.HandlerFunc(s.runScript))
+	s.serve, s.run = scriptStages(s, sc)
 	return s, nil
 }
 
@@ -302,7 +215,7 @@ func (s *scriptsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var nie *NoInterpreterError
 	if errors.As(err, &nie) {
 		// One event, the request's own, says why (route, module, id).
-		info.Reason, info.Err, info.Module = "toolchain", err, path.Join(s.rt.Scripts, nie.Name)
+		info.Reason, info.Err, info.Module = host.ReasonToolchain, err, path.Join(s.rt.Scripts, nie.Name)
 		http.Error(w, "500 Internal Server Error: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
@@ -314,7 +227,7 @@ func (s *scriptsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		name, err = entry, nil
 	}
 	if err != nil {
-		info.Reason = "no script"
+		info.Reason = host.ReasonNoScript
 		body := "404 page not found"
 		if errors.Is(err, errAmbiguous) {
 			body += ": " + err.Error()
@@ -349,7 +262,7 @@ func (s *scriptsHandler) serveScript(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) && r.Context().Err() == nil {
 			info := host.InfoFrom(r.Context())
-			info.Reason = "building"
+			info.Reason = host.ReasonBuilding
 			info.Err = fmt.Errorf("%w (waited %v, the route's timeout)", errStillBuilding, timeout)
 			w.Header().Set("Retry-After", "5")
 			http.Error(w, "503 Service Unavailable: the script is still building; try again shortly", http.StatusServiceUnavailable)
@@ -383,7 +296,7 @@ func (s *scriptsHandler) runScript(w http.ResponseWriter, r *http.Request) {
 func (s *scriptsHandler) fail(w http.ResponseWriter, r *http.Request, log zerolog.Logger, err error) {
 	info := host.InfoFrom(r.Context())
 	if r.Context().Err() != nil {
-		info.Reason, info.Status = "client", 499
+		info.Reason, info.Status = host.ReasonClient, 499
 		log.Info().Err(err).Msg("client went away while the script was building")
 		return
 	}
@@ -391,11 +304,11 @@ func (s *scriptsHandler) fail(w http.ResponseWriter, r *http.Request, log zerolo
 	if errors.As(err, &tl) && tl.TooLarge() {
 		// The server's bound, not the compiler's complaint: its own
 		// reason, and the request's one event carries the error.
-		info.Reason, info.Err = "too large", err
+		info.Reason, info.Err = host.ReasonTooLarge, err
 		http.Error(w, "500 Internal Server Error: the script's module is larger than the server's max_module_size", http.StatusInternalServerError)
 		return
 	}
-	info.Reason = "build"
+	info.Reason = host.ReasonBuild
 	body := "500 Internal Server Error: the script could not be built"
 	var te toolchainError
 	var me *MissingInterpreterError
@@ -403,102 +316,22 @@ func (s *scriptsHandler) fail(w http.ResponseWriter, r *http.Request, log zerolo
 	switch {
 	case errors.As(err, &le):
 		// The traceback is the operator's, in the log; never the page's.
-		info.Reason = "load"
+		info.Reason = host.ReasonLoad
 		log.Error().Err(err).Int("status", http.StatusInternalServerError).Msg("WSGI application failed to load")
 		http.Error(w, "500 Internal Server Error: the application failed to load", http.StatusInternalServerError)
 		return
 	case errors.As(err, &me):
-		info.Reason = "toolchain"
+		info.Reason = host.ReasonToolchain
 		body = "500 Internal Server Error: " + err.Error()
 	case errors.As(err, &te) && te.Toolchain():
 		// Its own text only: the build error around it names the source.
-		info.Reason = "toolchain"
+		info.Reason = host.ReasonToolchain
 		body = "500 Internal Server Error: " + te.Error()
 	case s.rt.ShowBuildErrors:
 		body += "\n\n" + err.Error()
 	}
 	log.Error().Err(err).Int("status", http.StatusInternalServerError).Msg("script failed to build")
 	http.Error(w, body, http.StatusInternalServerError)
-}
-
-// resolve maps a requested name to an entry of the folder: the entry of
-// that name if it is a script, else the one script whose name without
-// its extension is name. Hidden entries, names with separators and
-// entries that lead out of the folder are never served.
-func (s *scriptsHandler) resolve(name string) (string, error) {
-	if name == "" || name[0] == '.' || strings.ContainsAny(name, "/\\\x00") {
-		return "", errNoScript
-	}
-	if s.kindOf(name) != "" {
-		return name, nil
-	}
-	entries, err := os.ReadDir(s.dir)
-	if err != nil {
-		return "", err
-	}
-	var matches []string
-	for _, e := range entries {
-		n := e.Name()
-		if strings.TrimSuffix(n, filepath.Ext(n)) == name && n != name && s.kindOf(n) != "" {
-			matches = append(matches, n)
-		}
-	}
-	switch len(matches) {
-	case 0:
-		return "", errNoScript
-	case 1:
-		return matches[0], nil
-	}
-	// Serving either would depend on what else is in the folder: refuse
-	// (404) and tell the operator which names clash.
-	sort.Strings(matches)
-	return "", fmt.Errorf("%w: %q matches %s; request one with its extension", errAmbiguous, name, strings.Join(matches, ", "))
-}
-
-// kindOf returns what the folder's entry name is as a script: a build kind,
-// an interpreter's ext, or "" when it is not one (or leads out of the
-// folder through a symbolic link).
-func (s *scriptsHandler) kindOf(name string) string {
-	if name == "" || name[0] == '.' {
-		return ""
-	}
-	p := filepath.Join(s.dir, name)
-	st, err := os.Lstat(p)
-	if err != nil {
-		return ""
-	}
-	if st.Mode()&fs.ModeSymlink != 0 {
-		target, err := filepath.EvalSymlinks(p)
-		if err != nil {
-			return ""
-		}
-		if rel, err := filepath.Rel(s.dir, target); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-			return ""
-		}
-		if st, err = os.Stat(target); err != nil {
-			return ""
-		}
-	}
-	if st.IsDir() {
-		return s.loader.SourceKind(p)
-	}
-	if !st.Mode().IsRegular() {
-		return ""
-	}
-	ext := filepath.Ext(name)
-	if _, ok := s.interps[ext]; ok {
-		return ext
-	}
-	if _, ok := s.interps[pythonExt]; ok && ext == WSGIExt {
-		return ext
-	}
-	if s.loader.SourceKind(p) != "" {
-		return ext
-	}
-	if in, ok := s.interpFor(name); ok {
-		return in.Ext // a .cgi or extensionless file with a "#!" line
-	}
-	return ""
 }
 
 // toolchainError is a build error about the machine rather than the
@@ -540,30 +373,6 @@ func (s *scriptsHandler) close() {
 	s.set.Close()
 	s.closeApps()
 	s.root.Close()
-}
-
-// interpreterRunner runs a script with its interpreter, like a "#!" line:
-// argv is the interpreter, its configured options, the script's path, then
-// the CGI arguments: a request's words always follow the script, so they
-// are the script's arguments, never the interpreter's options. An
-// interpreter with scratch gets its fresh /tmp from its Program.
-type interpreterRunner struct {
-	prog          seam.Program
-	argv0, script string
-	opts, env     []string // the [[interpreter]]'s args and environment
-}
-
-func (r interpreterRunner) Run(ctx context.Context, inv *host.Invocation) error {
-	args := make([]string, 0, 2+len(r.opts)+len(inv.Args))
-	args = append(append(append(args, r.argv0), r.opts...), r.script)
-	if len(inv.Args) > 1 {
-		args = append(args, inv.Args[1:]...)
-	}
-	inv.Args = args
-	if len(r.env) > 0 {
-		inv.Env = append(inv.Env[:len(inv.Env):len(inv.Env)], r.env...)
-	}
-	return r.prog.Run(ctx, inv)
 }
 
 func (s *scriptsHandler) moduleName(full string) string {

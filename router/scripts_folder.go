@@ -120,7 +120,7 @@ func redirectSlash(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *scriptsHandler) notFound(w http.ResponseWriter, r *http.Request) {
-	host.InfoFrom(r.Context()).Reason = "no script"
+	host.InfoFrom(r.Context()).Reason = host.ReasonNoScript
 	http.Error(w, "404 page not found", http.StatusNotFound)
 }
 
@@ -154,7 +154,7 @@ var (
 
 // refusal is a static file refused, with the reason its event carries.
 type refusal struct {
-	reason string
+	reason host.Reason
 	err    error
 }
 
@@ -182,7 +182,7 @@ func (s *scriptsHandler) serveStatic(w http.ResponseWriter, r *http.Request, rel
 	}
 	f, err := openRegular(s.root, target)
 	if errors.Is(err, errSpecialFile) {
-		return false, &refusal{"special file", err}
+		return false, &refusal{host.ReasonSpecial, err}
 	}
 	if err != nil {
 		return false, nil
@@ -193,7 +193,7 @@ func (s *scriptsHandler) serveStatic(w http.ResponseWriter, r *http.Request, rel
 		return false, nil
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		host.InfoFrom(r.Context()).Reason = "method"
+		host.InfoFrom(r.Context()).Reason = host.ReasonMethod
 		w.Header().Set("Allow", "GET, HEAD")
 		http.Error(w, "405 Method Not Allowed", http.StatusMethodNotAllowed)
 		return true, nil
@@ -226,7 +226,7 @@ func (s *scriptsHandler) servable(rel string) (string, *refusal) {
 		return "", nil
 	}
 	if err := s.notSource(rel); err != nil {
-		return "", &refusal{"source", fmt.Errorf("%s: %w", rel, err)}
+		return "", &refusal{host.ReasonSource, fmt.Errorf("%s: %w", rel, err)}
 	}
 	full, err := filepath.EvalSymlinks(filepath.Join(s.dir, filepath.FromSlash(rel)))
 	if err != nil {
@@ -234,17 +234,17 @@ func (s *scriptsHandler) servable(rel string) (string, *refusal) {
 	}
 	to, err := filepath.Rel(s.dir, full)
 	if err != nil || to == ".." || strings.HasPrefix(to, ".."+string(filepath.Separator)) {
-		return "", &refusal{"link", fmt.Errorf("%s: %w", rel, errLinkOut)}
+		return "", &refusal{host.ReasonLink, fmt.Errorf("%s: %w", rel, errLinkOut)}
 	}
 	to = filepath.ToSlash(to)
 	if to == rel {
 		return to, nil
 	}
 	if !cleanRel(to) || to == "." {
-		return "", &refusal{"link", fmt.Errorf("%s leads to %s: %w", rel, to, errSource)}
+		return "", &refusal{host.ReasonLink, fmt.Errorf("%s leads to %s: %w", rel, to, errSource)}
 	}
 	if err := s.notSource(to); err != nil {
-		return "", &refusal{"source", fmt.Errorf("%s leads to %s: %w", rel, to, err)}
+		return "", &refusal{host.ReasonSource, fmt.Errorf("%s leads to %s: %w", rel, to, err)}
 	}
 	return to, nil
 }

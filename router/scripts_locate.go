@@ -213,3 +213,83 @@ func shebangExt(p string) string {
 	}
 	return shebangExts[prog]
 }
+
+// resolve maps a requested name to an entry of the folder: the entry of
+// that name if it is a script, else the one script whose name without
+// its extension is name. Hidden entries, names with separators and
+// entries that lead out of the folder are never served.
+func (s *scriptsHandler) resolve(name string) (string, error) {
+	if name == "" || name[0] == '.' || strings.ContainsAny(name, "/\\\x00") {
+		return "", errNoScript
+	}
+	if s.kindOf(name) != "" {
+		return name, nil
+	}
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return "", err
+	}
+	var matches []string
+	for _, e := range entries {
+		n := e.Name()
+		if strings.TrimSuffix(n, filepath.Ext(n)) == name && n != name && s.kindOf(n) != "" {
+			matches = append(matches, n)
+		}
+	}
+	switch len(matches) {
+	case 0:
+		return "", errNoScript
+	case 1:
+		return matches[0], nil
+	}
+	// Serving either would depend on what else is in the folder: refuse
+	// (404) and tell the operator which names clash.
+	sort.Strings(matches)
+	return "", fmt.Errorf("%w: %q matches %s; request one with its extension", errAmbiguous, name, strings.Join(matches, ", "))
+}
+
+// kindOf returns what the folder's entry name is as a script: a build kind,
+// an interpreter's ext, or "" when it is not one (or leads out of the
+// folder through a symbolic link).
+func (s *scriptsHandler) kindOf(name string) string {
+	if name == "" || name[0] == '.' {
+		return ""
+	}
+	p := filepath.Join(s.dir, name)
+	st, err := os.Lstat(p)
+	if err != nil {
+		return ""
+	}
+	if st.Mode()&fs.ModeSymlink != 0 {
+		target, err := filepath.EvalSymlinks(p)
+		if err != nil {
+			return ""
+		}
+		if rel, err := filepath.Rel(s.dir, target); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return ""
+		}
+		if st, err = os.Stat(target); err != nil {
+			return ""
+		}
+	}
+	if st.IsDir() {
+		return s.loader.SourceKind(p)
+	}
+	if !st.Mode().IsRegular() {
+		return ""
+	}
+	ext := filepath.Ext(name)
+	if _, ok := s.interps[ext]; ok {
+		return ext
+	}
+	if _, ok := s.interps[pythonExt]; ok && ext == WSGIExt {
+		return ext
+	}
+	if s.loader.SourceKind(p) != "" {
+		return ext
+	}
+	if in, ok := s.interpFor(name); ok {
+		return in.Ext // a .cgi or extensionless file with a "#!" line
+	}
+	return ""
+}

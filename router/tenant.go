@@ -2,14 +2,11 @@ package router
 
 import (
 	"context"
-	"math"
 	"net"
 	"net/http"
 	"net/netip"
 	"sort"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -24,7 +21,8 @@ type scope struct {
 	defaults Limits            // fills in what a route leaves unset
 	caps     Limits            // the most a route gets (a tenant's limits)
 	baseEnv  map[string]string // under each route's env
-	around   []func(http.Handler) http.Handler
+	rate     *bucket           // the tenant's request rate; nil: none
+	slots    *limiter          // the tenant's concurrency; nil: none
 	onRun    func(tenant, route string, delta int)
 	parts    *siteParts
 	out      outboundScope // config_outbound.go
@@ -55,29 +53,6 @@ func (sc *scope) env(rt *Route) map[string]string {
 	return env
 }
 
-// wrap puts the tenant-wide limits (rate, then concurrency) around a
-// route's own.
-func (sc *scope) wrap(h http.Handler) http.Handler {
-	for i := len(sc.around) - 1; i >= 0; i-- {
-		h = sc.around[i](h)
-	}
-	return h
-}
-
-// running tells the Running hook when an instance of the route starts and
-// ends: inside the limiters, so it counts instances, not queued requests.
-func (sc *scope) running(route string, h http.Handler) http.Handler {
-	if sc.onRun == nil {
-		return h
-	}
-	tenant, hook := sc.tenant, sc.onRun
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hook(tenant, route, 1)
-		defer hook(tenant, route, -1)
-		h.ServeHTTP(w, r)
-	})
-}
-
 // buildTenants builds each tenant's router and puts a hostRouter in front
 // of them and of the default site's router (fallback).
 func buildTenants(ctx context.Context, cfg *Config, fallback http.Handler, defaults Limits, parts *siteParts, modules map[string]*loaded, srv Server, redirect http.Handler) (http.Handler, []RouteInfo, []error) {
@@ -102,11 +77,11 @@ func buildTenants(ctx context.Context, cfg *Config, fallback http.Handler, defau
 			builds:   buildScope{n: t.Limits.BuildConcurrency},
 		}
 		if t.Limits.Rate.N > 0 {
-			sc.around = append(sc.around, newBucket(t.Limits.Rate).wrap)
+			sc.rate = newBucket(t.Limits.Rate)
 		}
 		if tl.Concurrency > 0 {
 			wait := time.Duration(sc.defaults.QueueTimeout)
-			sc.around = append(sc.around, newLimiter(tl.Concurrency, wait, "tenant").wrap)
+			sc.slots = newLimiter(tl.Concurrency, wait, "tenant")
 		}
 		routes := make([]*Route, len(t.Routes))
 		for j := range t.Routes {
@@ -114,10 +89,7 @@ func buildTenants(ctx context.Context, cfg *Config, fallback http.Handler, defau
 		}
 		mux, ri, e := buildMux(ctx, cfg, routes, sc, modules, srv, redirect)
 		infos, errs = append(infos, ri...), append(errs, e...)
-		ts := &tenantSite{name: t.Name, handler: mux}
-		if tp, ok := parts.tenantPages[t.Name]; ok {
-			ts.handler = tenantPages(tp, mux)
-		}
+		ts := &tenantSite{name: t.Name, handler: tenantChain(parts.tenantPages[t.Name], mux)}
 		for _, h := range t.Hosts {
 			n := strings.ToLower(strings.TrimSuffix(h, "."))
 			if suffix, ok := strings.CutPrefix(n, "*"); ok {
@@ -163,7 +135,7 @@ func (hr *hostRouter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// connection by its Host header would then have sent us a request
 		// for another tenant. Clients only send this form to proxies,
 		// which wasigate is not: refuse it rather than pick a tenant.
-		info.Reason = "host"
+		info.Reason = host.ReasonHost
 		zerolog.Ctx(r.Context()).Warn().Str("target", r.RequestURI).Msg("absolute-form request target refused: the tenant would not be the Host header's")
 		http.Error(w, "absolute-form request target not accepted", http.StatusBadRequest)
 		return
@@ -251,53 +223,6 @@ func (hr *hostRouter) fromTrusted(r *http.Request) bool {
 		}
 	}
 	return false
-}
-
-// bucket is a token bucket: it holds up to burst tokens, refills at rate
-// tokens a second, and each request takes one.
-type bucket struct {
-	mu     sync.Mutex
-	rate   float64
-	burst  float64
-	tokens float64
-	last   time.Time
-	what   Rate
-}
-
-func newBucket(r Rate) *bucket {
-	return &bucket{rate: r.perSecond(), burst: float64(r.N), tokens: float64(r.N), what: r}
-}
-
-// take takes a token, or says how long until one is there.
-func (b *bucket) take(now time.Time) (bool, time.Duration) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if !b.last.IsZero() {
-		b.tokens = math.Min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
-	}
-	b.last = now
-	if b.tokens >= 1 {
-		b.tokens--
-		return true, 0
-	}
-	return false, time.Duration((1 - b.tokens) / b.rate * float64(time.Second))
-}
-
-func (b *bucket) wrap(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ok, retry := b.take(time.Now())
-		if !ok {
-			info := host.InfoFrom(r.Context())
-			info.Reason = "rate"
-			zerolog.Ctx(r.Context()).Warn().Str("route", info.Route).Str("module", info.Module).
-				Str("rate", b.what.String()).Msg("tenant over its request rate")
-			// Retry-After is in whole seconds (RFC 9110 section 10.2.3).
-			w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(retry.Seconds())))))
-			http.Error(w, "too many requests", http.StatusTooManyRequests)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
 }
 
 var _ http.Handler = (*hostRouter)(nil)

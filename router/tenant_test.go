@@ -370,7 +370,7 @@ module = %[1]q
 	srv, logs, _ := serveTenantConfig(t, t.TempDir(), text, withFakeLoader(func(o *Options) {
 		o.Observe = func(r *http.Request, info *host.Info, status int, d time.Duration) {
 			mu.Lock()
-			observed[info.Tenant+" "+strconv.Itoa(status)+" "+info.Reason]++
+			observed[info.Tenant+" "+strconv.Itoa(status)+" "+string(info.Reason)]++
 			mu.Unlock()
 		}
 	}))

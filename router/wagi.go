@@ -1,15 +1,21 @@
 package router
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"github.com/wasigate/wasigate/host/seam"
 	"net/http"
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 	"github.com/go-chi/chi/v5"
+
+	"github.com/wasigate/wasigate/host"
 )
 
 // wagiModule is one [[module]] table of WAGI's modules.toml.
@@ -251,4 +257,38 @@ func patternMatches(pattern, path string) bool {
 		return path == base || strings.HasPrefix(path, base+"/")
 	}
 	return path == pattern
+}
+
+type subRoute struct{ pattern, entry string }
+
+// wagiSubRoutes runs a module's _routes export, which prints lines of
+// "/path entrypoint" (WAGI); a path ending in /... is a prefix.
+func wagiSubRoutes(ctx context.Context, mod seam.Module, vols []seam.Mount, lim Limits) ([]subRoute, error) {
+	prog, err := mod.Bind(seam.RunConfig{Entrypoint: "_routes", Volumes: vols, MemoryLimit: uint64(lim.Memory), MaxOpenFiles: lim.MaxOpenFiles})
+	if err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(lim.Timeout))
+	defer cancel()
+	if err := prog.Run(ctx, &host.Invocation{Args: []string{"_routes"}, Stdout: &limitedBuffer{buf: &out, max: 1 << 20}}); err != nil {
+		return nil, fmt.Errorf("_routes: %w", err)
+	}
+	subs, err := parseWAGIRoutes(out.String())
+	if err != nil {
+		return nil, err
+	}
+	return subs, nil // in the module's order: the last match wins (lastMatchWins)
+}
+
+type limitedBuffer struct {
+	buf *bytes.Buffer
+	max int
+}
+
+func (l *limitedBuffer) Write(p []byte) (int, error) {
+	if l.buf.Len()+len(p) > l.max {
+		return 0, errors.New("output too large")
+	}
+	return l.buf.Write(p)
 }

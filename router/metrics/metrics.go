@@ -100,7 +100,7 @@ func (m *Metrics) Observe(r *http.Request, info *host.Info, status int, d time.D
 		m.queueWait.WithLabelValues(info.Tenant, info.Route).Observe(info.QueueWait.Seconds())
 	}
 	if info.Reason != "" {
-		m.rejections.WithLabelValues(info.Tenant, info.Route, info.Reason).Inc()
+		m.rejections.WithLabelValues(info.Tenant, info.Route, string(info.Reason)).Inc()
 	}
 }
 
