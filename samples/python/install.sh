@@ -252,7 +252,11 @@ cp -a "$run/deb/x/usr/share/zoneinfo" "$dist.new/zoneinfo"
 find "$dist.new/site-packages" \( -name '*.so' -o -name __pycache__ \) -prune -exec rm -rf {} +
 /usr/bin/python3.11 -m compileall -q "$dist.new/site-packages" >/dev/null
 
+# Before the stamp: a dist without them is not done. What a user added
+# before comes back too (a package apt no longer has stops the build, the
+# old dist left in place: drop its line from dist/PACKAGES).
+dist="$dist.new" add_packages $ADD_PKGS "${added[@]}"
 echo "$stamp" > "$dist.new/STAMP"
 rm -rf "$dist" && mv "$dist.new" "$dist"
-add_packages $ADD_PKGS "${added[@]}" "$@"
+add_packages "$@"
 step "done: $dist ($(du -sh "$dist" | cut -f1))"
