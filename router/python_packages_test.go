@@ -16,8 +16,8 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/wasigate/wasigate/wasi/toolchain"
 	"github.com/wasigate/wasigate/wasi/cgi"
+	"github.com/wasigate/wasigate/wasi/toolchain"
 )
 
 // samplesPythonSite serves samples/scripts at /s/* with the samples'
@@ -141,8 +141,8 @@ func installPackages(t *testing.T, dist string, names ...string) (string, error)
 
 // TestPythonInstallPackages: install.sh refuses a package with a compiled
 // extension, naming the file, and installs nothing; it installs a pure
-// one (docutils, whose templates Debian keeps in /usr/share) that a
-// script then uses over HTTP; a second run changes nothing.
+// one (docutils, whose templates Debian's patch reads from /usr/share) that
+// a script then uses over HTTP; a second run changes nothing.
 func TestPythonInstallPackages(t *testing.T) {
 	dist := pythonTestDist(t)
 	site := filepath.Join(dist, "site-packages")
@@ -162,8 +162,8 @@ func TestPythonInstallPackages(t *testing.T) {
 	if out, err = installPackages(t, dist, "python3-docutils"); err != nil {
 		t.Fatalf("install.sh python3-docutils: %v\n%s", err, out)
 	}
-	for _, f := range []string{"docutils/__pycache__/core.cpython-311.pyc", "roman.py", "docutils/writers/html4css1/template.txt"} {
-		if fi, err := os.Lstat(filepath.Join(site, f)); err != nil || !fi.Mode().IsRegular() {
+	for _, f := range []string{"site-packages/docutils/__pycache__/core.cpython-311.pyc", "site-packages/roman.py", "share/docutils/writers/html4css1/template.txt"} {
+		if fi, err := os.Lstat(filepath.Join(dist, f)); err != nil || !fi.Mode().IsRegular() {
 			t.Errorf("after install.sh python3-docutils: %s: got %v, %v; want a regular file", f, fi, err)
 		}
 	}
@@ -182,7 +182,9 @@ func TestPythonInstallPackages(t *testing.T) {
 print("Content-Type: text/html\n")
 print(publish_string("Title\n=====\n\n*hello* from docutils\n", writer_name="html4css1").decode())
 `)
+	// As the sample interpreter mounts them (samples/wasigate.toml).
 	interp := strings.Replace(pythonInterpreter(""), filepath.Join(pythonDist, "site-packages"), site, 1)
+	interp = strings.Replace(interp, `volumes = { `, `volumes = { "/usr/share" = `+tomlQuote(filepath.Join(dist, "share"))+`, `, 1)
 	srv, _ := scriptsSite(t, dir, interp+`
 [[route]]
 path = "/s/*"
@@ -191,7 +193,7 @@ timeout = "20s"
 `)
 	res, body := pyDo(t, "GET", srv.URL+"/s/rst.py", "", nil)
 	if res.StatusCode != http.StatusOK || !strings.Contains(body, "<em>hello</em> from docutils") ||
-		!strings.Contains(body, "Minimal style sheet for the HTML output of Docutils") {
+		!strings.Contains(body, "Default cascading style sheet for the HTML output of Docutils") {
 		t.Errorf("GET /s/rst.py: got %d %q; want the HTML page with docutils' stylesheet in it", res.StatusCode, body)
 	}
 }

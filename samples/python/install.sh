@@ -248,6 +248,9 @@ mkdir -p "$dist.new/site-packages"
 rm -rf "$dist.new/site-packages/django/conf/locale"/*/LC_MESSAGES "$dist.new/site-packages/django/contrib"/*/locale \
   "$dist.new/site-packages/django/contrib/admin/static"
 cp -a "$run/deb/x/usr/share/zoneinfo" "$dist.new/zoneinfo"
+# What added packages read from /usr/share by path (add_packages); the
+# sample interpreter mounts it there, so it exists even when empty.
+mkdir -p "$dist.new/share"
 # Native speed-ups are built for the host; the pure-Python fallbacks run.
 find "$dist.new/site-packages" \( -name '*.so' -o -name __pycache__ \) -prune -exec rm -rf {} +
 /usr/bin/python3.11 -m compileall -q "$dist.new/site-packages" >/dev/null

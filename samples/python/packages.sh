@@ -135,11 +135,24 @@ add_packages() {
     /usr/bin/python3.11 -m compileall -q "${entries[@]}" >/dev/null ||
       step "warning: some files did not byte-compile (python3.11 -m compileall ${entries[*]})"
   fi
+  # What Debian's packages read from /usr/share by path (docutils'
+  # templates): the sample interpreter mounts dist/share there.
+  mkdir -p "$dist/share"
+  for e in "$d"/x/usr/share/*; do
+    [ -d "$e" ] || continue
+    case ${e##*/} in
+      doc | doc-base | man | info | lintian | bug | menu | applications | icons | pixmaps | mime | sgml | xml | python3) continue ;;
+    esac
+    rm -rf "${dist:?}/share/${e##*/}"
+    cp -a "$e" "$dist/share/"
+    resolve_links "$d/x" "$dist/share/${e##*/}"
+  done
   for p in "${want[@]}"; do
     { grep -v "^$p " "$dist/PACKAGES" 2>/dev/null || true; echo "$p ${version[$p]}"; } | sort >"$d/PACKAGES"
     mv "$d/PACKAGES" "$dist/PACKAGES"
   done
   step "added to $site: ${pkgs[*]}"
+  [ -z "$(ls -A "$dist/share")" ] || step "their data in $dist/share: $(ls "$dist/share" | tr '\n' ' ')"
 }
 
 # resolve_links ROOT DIR: replaces each symbolic link under DIR that points
