@@ -231,3 +231,25 @@ scripts = "scripts"
 func tomlQuote(s string) string {
 	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
 }
+
+// TestSamplesIndexListsPython: the sample site's index page links to
+// every Python sample of samples/scripts.
+func TestSamplesIndexListsPython(t *testing.T) {
+	page, err := os.ReadFile(filepath.Join(repoRoot, "samples", "scripts", "index.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var samples []string
+	for _, pattern := range []string{"*.py", "*.wsgi"} {
+		m, _ := filepath.Glob(filepath.Join(repoRoot, "samples", "scripts", pattern))
+		samples = append(samples, m...)
+	}
+	if len(samples) < 2 {
+		t.Fatalf("samples/scripts: got %d Python samples; want some", len(samples))
+	}
+	for _, s := range samples {
+		if link := `href="/s/` + filepath.Base(s); !bytes.Contains(page, []byte(link)) {
+			t.Errorf("samples/scripts/index.go: no %s for %s", link, filepath.Base(s))
+		}
+	}
+}
