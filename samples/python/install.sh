@@ -6,17 +6,32 @@
 # samples/python/dist (git-ignored). sqlite's file locks go to the host
 # (wasi_shim.h, wasi_stubs.c).
 #
-#   bash samples/python/install.sh
+#   bash samples/python/install.sh                   # the dist, as the samples need it
+#   bash samples/python/install.sh python3-yaml ...  # and Debian's pure-Python packages
+#
+# Package names add Debian packages (and the python3-* packages they
+# depend on) to dist/site-packages, byte-compiled; one with compiled
+# extensions (.so) is refused, naming the files: WASI CPython cannot load
+# them. dist/PACKAGES lists what was added, and a rebuild adds it again.
 #
 # Runs unattended as root (it installs its Debian build dependencies and
 # enables deb-src). The work folder lives outside git, in
 # ${XDG_CACHE_HOME:-~/.cache}/wasigate-python-build, so CI on one machine
-# reuses it; a second run with the same inputs does nothing.
+# reuses it; a second run with the same inputs does nothing. Runs sharing
+# it take turns (a lock in it); each downloads into a folder of its own.
+# WASIGATE_PYTHON_DIST puts the dist elsewhere (the tests' copies).
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
-dist="$here/dist"
+dist="${WASIGATE_PYTHON_DIST:-$here/dist}"
 work="${WASIGATE_PYTHON_WORK:-${XDG_CACHE_HOME:-$HOME/.cache}/wasigate-python-build}"
+
+for a in "$@"; do
+  case $a in
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    -*) echo "install.sh: unknown option $a (arguments are Debian package names)" >&2; exit 2 ;;
+  esac
+done
 
 # Pinned inputs. Every one is part of the stamp.
 PY_SRC="python3.11=3.11.2-6+deb12u8"
@@ -26,6 +41,8 @@ XZ_SRC="xz-utils=5.4.1-1+deb12u1"
 SQLITE_SRC="sqlite3=3.40.1-2+deb12u2"
 # Pure-Python frameworks and what they import, for the guest's site-packages.
 SITE_PKGS="python3-webpy python3-bottle python3-flask python3-werkzeug python3-jinja2 python3-markupsafe python3-itsdangerous python3-click python3-django python3-asgiref python3-sqlparse python3-tz"
+# Added as a user's packages are (add_packages, with what they depend on).
+ADD_PKGS="python3-cherrypy3"
 # Data the frameworks read: Debian's pytz reads the time zone database at
 # import (guest path /usr/share/zoneinfo, dist/zoneinfo).
 DATA_PKGS="tzdata"
@@ -36,14 +53,29 @@ step() { printf '[python %4ds] %s\n' $((SECONDS - start)) "$*" >&2; }
 
 stamp_inputs() {
   echo "$PY_SRC $ZLIB_SRC $BZIP2_SRC $XZ_SRC $SQLITE_SRC"
-  echo "$SITE_PKGS $DATA_PKGS"
-  cat "$0" "$here/driver.c" "$here/wasi_shim.h" "$here/wasi_stubs.c" "$here/wasigate_wsgi.py"
+  echo "$SITE_PKGS $DATA_PKGS $ADD_PKGS"
+  cat "$0" "$here/packages.sh" "$here/driver.c" "$here/wasi_shim.h" "$here/wasi_stubs.c" "$here/wasigate_wsgi.py"
 }
 stamp="$(stamp_inputs | sha256sum | cut -d' ' -f1)"
+
+mkdir -p "$work"
+exec 9>"$work/lock"
+if ! flock -n 9; then
+  step "waiting for another install.sh using $work"
+  flock 9
+fi
+run="$(mktemp -d "$work/run.XXXXXX")"
+trap 'rm -rf "$run"' EXIT
+# shellcheck source=packages.sh
+. "$here/packages.sh"
+
 if [ -f "$dist/STAMP" ] && [ "$(cat "$dist/STAMP")" = "$stamp" ]; then
   step "up to date: $dist (stamp ${stamp:0:12})"
+  add_packages "$@"
   exit 0
 fi
+# What a user added to the dist being replaced is added to the new one.
+readarray -t added < <(cut -d' ' -f1 "$dist/PACKAGES" 2>/dev/null || true)
 
 export DEBIAN_FRONTEND=noninteractive
 missing=""
@@ -65,7 +97,7 @@ if ! apt-cache showsrc python3.11 2>/dev/null | grep -c "^Version: ${PY_SRC#*=}$
   apt-get update -qq
 fi
 
-mkdir -p "$work/src" "$work/deb"
+mkdir -p "$work/src"
 # fetch_src unpacks a pinned source package (with Debian's patches) once.
 fetch_src() { # pkg=version dir-glob; sets src
   local spec=$1 glob=$2
@@ -181,19 +213,19 @@ fi
 
 step "building the driver"
 $CC -O2 -D_WASI_EMULATED_SIGNAL -D_WASI_EMULATED_GETPID -D_WASI_EMULATED_PROCESS_CLOCKS \
-  -I"$pysrc/Include" -I"$pyb" -c "$here/driver.c" -o "$work/driver.o"
+  -I"$pysrc/Include" -I"$pyb" -c "$here/driver.c" -o "$run/driver.o"
 pylibs=$(cd "$pyb" && make -s -f Makefile -f - print <<<'print: ; @echo $(LDFLAGS_NODIST) $(LDFLAGS) $(LINKFORSHARED) $(MODLIBS) $(LIBS) $(SYSLIBS)')
 # From the build folder: the module libraries in $pylibs are relative paths.
 # A reactor: wasigate calls _initialize and wasigate_init once and runs
 # each request from a snapshot taken after them (wasi/driver.go).
 # -L$deps/lib first: a work folder copied from another keeps that one's
 # path in CPython's Makefile.
-(cd "$pyb" && $CC -mexec-model=reactor -o "$work/driver.wasm" "$work/driver.o" libpython3.11.a -L"$deps/lib" $pylibs -Wl,--strip-all)
+(cd "$pyb" && $CC -mexec-model=reactor -o "$run/driver.wasm" "$run/driver.o" libpython3.11.a -L"$deps/lib" $pylibs -Wl,--strip-all)
 
 step "assembling $dist"
 rm -rf "$dist.new"
 mkdir -p "$dist.new/lib"
-cp "$work/driver.wasm" "$dist.new/python.wasm"
+cp "$run/driver.wasm" "$dist.new/python.wasm"
 cp -a "$inst/usr/local/lib/python3.11" "$dist.new/lib/"
 (cd "$dist.new/lib/python3.11" && rm -rf test idlelib tkinter turtledemo ensurepip lib2to3/tests \
    unittest/test ctypes/test distutils/tests sqlite3/test tkinter/test config-3.11-wasm32-wasi \
@@ -205,21 +237,29 @@ cp "$here/wasigate_wsgi.py" "$dist.new/lib/python3.11/"
 /usr/bin/python3.11 -m compileall -q "$dist.new/lib/python3.11/wasigate_wsgi.py" >/dev/null
 
 step "downloading Debian's frameworks: $SITE_PKGS"
-rm -rf "$work/deb" && mkdir -p "$work/deb/x"
-(cd "$work/deb" && apt-get download -qq $SITE_PKGS $DATA_PKGS >/dev/null 2>&1) || { echo "apt-get download failed" >&2; exit 1; }
-for d in "$work/deb"/*.deb; do dpkg -x "$d" "$work/deb/x"; done
+mkdir -p "$run/deb/x"
+(cd "$run/deb" && apt-get download -qq $SITE_PKGS $DATA_PKGS >/dev/null 2>&1) || { echo "apt-get download failed" >&2; exit 1; }
+for d in "$run/deb"/*.deb; do dpkg -x "$d" "$run/deb/x"; done
 mkdir -p "$dist.new/site-packages"
-(cd "$work/deb/x/usr/lib/python3/dist-packages" && \
+(cd "$run/deb/x/usr/lib/python3/dist-packages" && \
   for m in web bottle.py flask werkzeug jinja2 markupsafe itsdangerous click django asgiref sqlparse pytz; do cp -a "$m" "$dist.new/site-packages/"; done)
 # Django's translations (12 MB) and its admin's static files are not used
 # by the samples; pytz's zoneinfo is Debian's symbolic link to the host's.
 rm -rf "$dist.new/site-packages/django/conf/locale"/*/LC_MESSAGES "$dist.new/site-packages/django/contrib"/*/locale \
   "$dist.new/site-packages/django/contrib/admin/static"
-cp -a "$work/deb/x/usr/share/zoneinfo" "$dist.new/zoneinfo"
+cp -a "$run/deb/x/usr/share/zoneinfo" "$dist.new/zoneinfo"
+# What added packages read from /usr/share by path (add_packages); the
+# sample interpreter mounts it there, so it exists even when empty.
+mkdir -p "$dist.new/share"
 # Native speed-ups are built for the host; the pure-Python fallbacks run.
 find "$dist.new/site-packages" \( -name '*.so' -o -name __pycache__ \) -prune -exec rm -rf {} +
 /usr/bin/python3.11 -m compileall -q "$dist.new/site-packages" >/dev/null
 
+# Before the stamp: a dist without them is not done. What a user added
+# before comes back too (a package apt no longer has stops the build, the
+# old dist left in place: drop its line from dist/PACKAGES).
+dist="$dist.new" add_packages $ADD_PKGS "${added[@]}"
 echo "$stamp" > "$dist.new/STAMP"
 rm -rf "$dist" && mv "$dist.new" "$dist"
+add_packages "$@"
 step "done: $dist ($(du -sh "$dist" | cut -f1))"

@@ -48,9 +48,11 @@ and whatever it writes to stdout (headers, a blank line, the body) becomes the r
   look for the form and the visit counter cookie. Needs <code>npm install --prefix samples/ruby</code> once.</li>
 <li>Python (CPython 3.11 for WASI; needs <code>bash samples/python/install.sh</code> once):
   <ul>
-  <li><a href="/s/hello.py">/s/hello.py</a> &mdash; a CGI script; <a href="/s/pyform.py">/s/pyform.py</a>, a form with the <code>cgi</code> module.</li>
+  <li><a href="/s/hello.py">/s/hello.py</a> &mdash; a CGI script; <a href="/s/pyform.py">/s/pyform.py</a>, a form with the <code>cgi</code> module;
+    <a href="/s/clock.py">/s/clock.py</a>, the time in three cities from the time zone database the interpreter mounts.</li>
   <li><a href="/s/hello.wsgi/ada">/s/hello.wsgi</a>, <a href="/s/flask.wsgi/ada">/s/flask.wsgi</a>,
-    <a href="/s/webpy.wsgi/ada">/s/webpy.wsgi</a> and <a href="/s/bottle.wsgi/ada">/s/bottle.wsgi</a> &mdash;
+    <a href="/s/webpy.wsgi/ada">/s/webpy.wsgi</a>, <a href="/s/bottle.wsgi/ada">/s/bottle.wsgi</a> and
+    <a href="/s/cherrypy.wsgi/ada">/s/cherrypy.wsgi</a> &mdash;
     WSGI applications, each imported once into its own snapshot; every request calls it in a fresh copy.</li>
   <li><a href="/django/">/django/</a> &mdash; a Django project (<code>samples/django</code>) as one application route,
     its sqlite3 database on a writable volume: look for the visit count growing while everything in memory starts afresh;
