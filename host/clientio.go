@@ -12,8 +12,9 @@ import (
 	"time"
 )
 
-// Defaults of the server's read and write timeouts (issue 9), like
-// Apache's Timeout or nginx's client_body_timeout and send_timeout.
+// Defaults of the server's read and write timeouts, like Apache's Timeout
+// or nginx's client_body_timeout and send_timeout
+// (cmd/wasigate/DECISIONS.md#time-blocked-on-the-client-counts).
 const (
 	DefaultReadTimeout  = 60 * time.Second
 	DefaultWriteTimeout = 60 * time.Second
@@ -28,7 +29,7 @@ var ErrBodyTimeout = errors.New("request body not received in time")
 // errStopped is what a write gets once the run has ended.
 var errStopped = errors.New("run stopped")
 
-// clientIO bounds the time a run spends blocked on its client (issue 9):
+// clientIO bounds the time a run spends blocked on its client:
 // the guest's stdin is the request body and its stdout the response, both
 // read and written on the network, where a slow or absent client can block
 // them for ever. net/http unblocks a handler's body read or response write
@@ -298,8 +299,9 @@ var (
 // with instead: 413 for a body over the limit, 408 for a chunked body not
 // in before the run's deadline. A body of unknown length (chunked) is read
 // up to the limit so that CONTENT_LENGTH is exact; that read counts
-// against the run's time (issue 9): the caller's timer is already running
-// and its stop unblocks the read.
+// against the run's time, so that a trickled body cannot hold a slot for
+// ever: the caller's timer is already running and its stop unblocks the
+// read.
 func (h *Handler) body(ctx context.Context, w http.ResponseWriter, r *http.Request, c *clientIO) (io.Reader, int64, int) {
 	max := h.maxBody()
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {

@@ -65,7 +65,8 @@ func (h *Handler) environment(r *http.Request, req request, contentLength int64)
 	// 4.1.6: a server SHOULD set PATH_TRANSLATED when PATH_INFO is not
 	// empty. Where the route mounts a volume at / the path maps to a file
 	// the script can see; elsewhere it is PATH_INFO itself, as WAGI sets it
-	// (issue 15), since the guest's file system is rooted at /.
+	// (so WAGI's modules run unchanged), since the guest's file system is
+	// rooted at /.
 	if req.pathInfo != "" {
 		if h.DocumentRoot != "" {
 			env.add("PATH_TRANSLATED", path.Join(h.DocumentRoot, req.pathInfo))
@@ -180,7 +181,7 @@ func authType(auth string, pass bool) string {
 // envBuilder writes a request's KEY=value entries one after another into
 // one buffer and cuts the strings out of it at the end: one allocation for
 // all of them instead of one per variable, which was the largest share of
-// the host's allocations per request (issue 4).
+// the host's allocations per request.
 type envBuilder struct {
 	b     []byte
 	ends  []int
@@ -390,14 +391,15 @@ var reserved = map[string]bool{
 	"REQUEST_METHOD": true, "REQUEST_URI": true, "SCRIPT_NAME": true, "SERVER_NAME": true,
 	"SERVER_PORT": true, "SERVER_PROTOCOL": true, "SERVER_SOFTWARE": true, "HTTPS": true,
 	"X_MATCHED_ROUTE": true, "X_FULL_URL": true, "X_RAW_PATH_INFO": true,
-	// Apache's, set for scripts folders (issue 15).
+	// Apache's, set for scripts folders, so that scripts written for it
+	// run unchanged.
 	"DOCUMENT_ROOT": true, "SCRIPT_FILENAME": true,
 }
 
 // Reserved reports whether a variable of that name (in any case) is the
 // host's to set: a meta-variable or an HTTP_ one. A configuration's env
-// may not set it (router checks at startup; issue 11: the names are held
-// here alone).
+// may not set it (router checks at startup; the names are held here alone,
+// so router keeps no list of its own).
 func Reserved(name string) bool {
 	up := strings.ToUpper(name)
 	return reserved[up] || strings.HasPrefix(up, "HTTP_")

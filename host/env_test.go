@@ -36,7 +36,7 @@ func readRequest(raw string) (*http.Request, error) {
 // credentials" value (RFC 3875 section 4.1.1, RFC 9110 section 11.4); a
 // lone token is most likely a bare API key, and only with
 // pass_authorization, which hands the guest the whole header anyway, is
-// it taken for a scheme (issue 9).
+// it taken for a scheme.
 func TestAuthType(t *testing.T) {
 	cases := []struct {
 		name, auth string

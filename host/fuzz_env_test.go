@@ -95,8 +95,8 @@ func FuzzEnvironment(f *testing.F) {
 				t.Errorf("%s passed: %q", k, v)
 			}
 			if k == "AUTH_TYPE" {
-				// Issue 9: only the scheme of "scheme credentials", never
-				// a lone token (a bare API key).
+				// Only the scheme of "scheme credentials", never a lone
+				// token (a bare API key).
 				scheme, creds, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 				if v != scheme || !validName([]byte(v)) || strings.TrimLeft(creds, " ") == "" {
 					t.Errorf("AUTH_TYPE=%q from Authorization %q", v, r.Header.Get("Authorization"))

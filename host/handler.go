@@ -122,7 +122,7 @@ var (
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	info := InfoFrom(r.Context())
 	// A router in front names the route and module before its middleware
-	// runs (issue 11: each field written once, by the layer that knows it);
+	// runs (each field is written once, by the layer that knows it);
 	// a handler served alone names them here.
 	if info.Route == "" && info.Module == "" {
 		info.Route, info.Module = h.Route, h.Module
@@ -136,7 +136,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// second, deadline context; what stopped the run is read from
 	// context.Cause either way. The clock starts before a chunked body is
 	// buffered, and an internal redirect keeps the first run's deadline
-	// (issue 9).
+	// (cmd/wasigate/DECISIONS.md#one-request-one-slot-one-deadline).
 	ctx, cancel := context.WithCancelCause(r.Context())
 	defer cancel(nil)
 	deadline := time.Now().Add(h.timeout())
@@ -144,7 +144,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !hop.deadline.IsZero() && hop.deadline.Before(deadline) {
 		deadline = hop.deadline
 	}
-	// One allocation for the run's parts (issue 4).
+	// One allocation for the run's parts, since every request pays for it.
 	rs := &runState{
 		out:    output{h: h, w: w, info: info, log: log, cancel: cancel, deadline: deadline, maxHeader: h.maxHeaderBytes(), maxOutput: h.maxOutput()},
 		stderr: stderrLog{log: log, info: infoIn(r.Context()), keep: h.ShowErrors},
@@ -220,7 +220,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, out *output, err,
 	case (r.Context().Err() != nil || errors.Is(err, errClientGone)) && out.complete():
 		// The client read the whole body the guest declared and closed
 		// while the guest was still running (CPython finalising after a
-		// WSGI response, issue 14): the client got its whole response, a
+		// WSGI response): the client got its whole response, a
 		// success. Stopping the guest then is not a failure.
 		return
 	case r.Context().Err() != nil || errors.Is(err, errClientGone):

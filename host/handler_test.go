@@ -93,7 +93,8 @@ func TestHandlerEnvironment(t *testing.T) {
 // TestHandlerResponses: the guest's header block decides the status and
 // headers (RFC 3875 section 6); what is not a valid CGI response is a 502
 // with the reason "invalid". Moved here from router's table of status.wasm
-// cases (issue 11): a fake Runner writes the same bytes.
+// cases, so that host is tested without wazero: a fake Runner writes the
+// same bytes.
 func TestHandlerResponses(t *testing.T) {
 	cases := []struct {
 		name       string

@@ -44,7 +44,7 @@ type output struct {
 
 // flushDelay bounds how long a script's output may sit in the response
 // buffer. Flushing after every write cost a syscall per write, about a
-// quarter of the server's CPU for a C guest that writes once (issue 4); with
+// quarter of the server's CPU for a C guest that writes once; with
 // a short delay the writes of a quick run and the end of its response go
 // out together, while a streaming script's lines still arrive as written.
 const flushDelay = 2 * time.Millisecond

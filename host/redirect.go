@@ -12,7 +12,8 @@ import (
 type hopsKey struct{}
 
 // hopState is what an internal redirect carries to the next hop: one
-// request is one deadline, whatever the hops (issue 9).
+// request is one deadline, whatever the hops
+// (cmd/wasigate/DECISIONS.md#one-request-one-slot-one-deadline).
 type hopState struct {
 	n        int
 	deadline time.Time // the first run's

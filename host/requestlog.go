@@ -10,7 +10,7 @@ import (
 // module and request id. It is made on first use: most requests log
 // nothing here (their one event is the router's access log), and making it
 // copies the logger's fields into a new buffer, an allocation per request
-// for nothing (issue 4).
+// for nothing.
 type requestLog struct {
 	h *Handler
 	r *http.Request

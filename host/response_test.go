@@ -214,7 +214,7 @@ func TestOutputSplits(t *testing.T) {
 
 // TestOutputContentLength: a guest's own Content-Length is kept, and a body
 // that disagrees with it is the guest's fault (reason invalid), never a
-// cut body the client takes for a whole one (issue 9).
+// cut body the client takes for a whole one.
 func TestOutputContentLength(t *testing.T) {
 	cases := []struct {
 		name    string

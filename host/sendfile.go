@@ -21,7 +21,8 @@ type SendfileFile interface {
 var ErrSendfile = errors.New("X-Sendfile refused")
 
 // sendfileHeader is lighttpd's cgi.x-sendfile header: the guest names a
-// file in its own file system and the server sends it (issue 15).
+// file in its own file system and the server sends it, so that scripts
+// written for lighttpd or Apache's mod_xsendfile run unchanged.
 const sendfileHeader = "X-Sendfile"
 
 // sendfile serves the file the guest named instead of its body, with

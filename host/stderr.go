@@ -6,13 +6,13 @@ import (
 )
 
 // Bounds of what one request's stderr may put in the log. They are fixed,
-// not config keys: they protect the log, not the guest (README, "Fixed
-// limits").
+// not config keys: they protect the log, not the guest (wasi/SECURITY.md,
+// "Fixed limits").
 const (
 	maxStderrLine  = 4 << 10  // longer lines are cut
 	maxStderrBytes = 64 << 10 // per request; the rest is counted, not logged
 	// maxStderrLines bounds the events: a byte cap alone let 8 MiB of bare
-	// newlines make 7.3 million events from one request (issue 9).
+	// newlines make 7.3 million events from one request.
 	maxStderrLines = 1000
 	// maxStderrEvent bounds one event's text: a burst longer than this is
 	// logged as several events.

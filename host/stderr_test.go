@@ -100,8 +100,8 @@ func TestStderrLimits(t *testing.T) {
 	}
 }
 
-// TestStderrNewlineFlood: 8 MiB of bare newlines (issue 9: 7.3 million
-// events) make no event at all, however they are written.
+// TestStderrNewlineFlood: 8 MiB of bare newlines (7.3 million events under
+// a byte cap alone) make no event at all, however they are written.
 func TestStderrNewlineFlood(t *testing.T) {
 	flood := strings.Repeat("\n", 64<<10)
 	cases := []struct {

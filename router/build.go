@@ -97,7 +97,7 @@ type RouteInfo struct {
 	Entrypoint string
 	Limits     Limits
 	// Snapshot says whether its instances start from a snapshot, or why
-	// not; "" when the module is no reactor (issue 12).
+	// not; "" when the module is no reactor.
 	Snapshot seam.Snapshot
 	// Interpreters: a scripts route's interpreters, by extension, each
 	// with its module and what Snapshot says of it.

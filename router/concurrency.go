@@ -37,7 +37,8 @@ func (l *limiter) wrap(next http.Handler) http.Handler {
 		held := heldSlotsFrom(r.Context())
 		if held.holds(l) {
 			// An internal redirect back to a route (or tenant) whose slot
-			// the request holds: one request is one slot (issue 9).
+			// the request holds: one request is one slot
+			// (cmd/wasigate/DECISIONS.md#one-request-one-slot-one-deadline).
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -20,8 +20,8 @@ type Config struct {
 	// Interpreters run scripts of other languages in a scripts folder.
 	Interpreters []Interpreter `toml:"interpreter"`
 	Hosting                    // tenants, TLS, trusted proxies: config_tenant.go
-	// Errors are the server's own error pages by status ("404" = "404.html"),
-	// as Apache's ErrorDocument (errorpages.go; issue 15).
+	// Errors are the server's own error pages by status ("404" =
+	// "404.html"), as Apache's ErrorDocument (errorpages.go).
 	Errors map[string]string `toml:"errors"`
 
 	// File is the configuration file's path; relative paths in it are
@@ -29,9 +29,10 @@ type Config struct {
 	File string `toml:"-"`
 	// WAGI is set when the file was a WAGI modules.toml.
 	WAGI bool `toml:"-"`
-	// BaseDir, when set, anchors relative paths instead of File's folder:
-	// a modules.toml's paths are relative to the working directory, as
-	// WAGI resolves them ("configuring and running"; issue 15).
+	// BaseDir, when set, anchors relative paths instead of File's folder: a
+	// modules.toml's paths are relative to the working directory, as WAGI
+	// resolves them ("configuring and running"), so that an unchanged
+	// modules.toml runs.
 	BaseDir string `toml:"-"`
 	// Warnings are things worth telling the operator that are not errors,
 	// such as WAGI keys wasigate ignores.
@@ -64,34 +65,40 @@ type Server struct {
 	ShutdownGrace     Duration `toml:"shutdown_grace"`   // in-flight requests on SIGTERM
 	// ReadTimeout bounds the whole request body -> 408; WriteTimeout each
 	// write of a response: no progress for that long aborts it, while a
-	// response that keeps writing is never cut (issue 9).
+	// response that keeps writing is never cut
+	// (cmd/wasigate/DECISIONS.md#time-blocked-on-the-client-counts).
 	ReadTimeout  Duration `toml:"read_timeout"`
 	WriteTimeout Duration `toml:"write_timeout"`
 	// LowerPriority lowers a guest's thread to the lowest CPU priority once
-	// it has used 20 ms of CPU (issue 3), so spinning guests cannot starve
-	// the server. Default true; false trades that for lower tail latency
-	// of short guests (README, Performance). Read at startup only.
+	// it has used 20 ms of CPU, so spinning guests cannot starve the server
+	// (cmd/wasigate/DECISIONS.md#a-spinning-guest-runs-at-the-lowest-priority).
+	// Default true; false trades that for lower tail latency of short
+	// guests (cmd/wasigate-bench/README.md). Read at startup only.
 	LowerPriority *bool `toml:"lower_priority"`
-	// Builds of scripts (issue 10): each toolchain run's wall and CPU
-	// time, address space (and largest file written), and how many run at
-	// once for each tenant (the default site counts as one), each tenant
-	// in slots of its own ([tenant.limits] build_concurrency overrides
-	// it). TrustedBuilds builds unsandboxed when no
-	// sandbox can be made; InsecureCache accepts a cache_dir others may
-	// write to. Both are for development.
+	// Builds of scripts
+	// (cmd/wasigate/DECISIONS.md#builds-run-sandboxed-and-bounded): each
+	// toolchain run's wall and CPU time, address space (and largest file
+	// written), and how many run at once for each tenant (the default site
+	// counts as one), each tenant in slots of its own ([tenant.limits]
+	// build_concurrency overrides it). TrustedBuilds builds unsandboxed
+	// when no sandbox can be made; InsecureCache accepts a cache_dir others
+	// may write to. Both are for development.
 	BuildTimeout     Duration `toml:"build_timeout"`
 	BuildMemory      Size     `toml:"build_memory"`
 	BuildConcurrency int      `toml:"build_concurrency"`
 	TrustedBuilds    bool     `toml:"trusted_builds"`
 	InsecureCache    bool     `toml:"insecure_cache"`
-	// Deadline is how a guest is stopped at its deadline or when its
-	// client leaves (issue 13): "instrument" (a check compiled into the
-	// module) or "wazero" (wazero's own, which exits to Go at every loop
-	// iteration; for diagnosis). Per process, not per route: wazero fixes
-	// it per runtime. Read at startup only.
+	// Deadline is how a guest is stopped at its deadline or when its client
+	// leaves
+	// (cmd/wasigate/DECISIONS.md#guests-are-stopped-by-compiled-checks):
+	// "instrument" (a check compiled into the module) or "wazero" (wazero's
+	// own, which exits to Go at every loop iteration; for diagnosis). Per
+	// process, not per route: wazero fixes it per runtime. Read at startup
+	// only.
 	Deadline string `toml:"deadline"`
-	// SnapshotInitTimeout bounds the run of a reactor's _initialize that
-	// a snapshot is taken after (issue 12); past it, no snapshot.
+	// SnapshotInitTimeout bounds the run of a reactor's _initialize that a
+	// snapshot is taken after; past it, no snapshot, and the route runs the
+	// init per request.
 	SnapshotInitTimeout Duration `toml:"snapshot_init_timeout"`
 	// CacheMaxAge is how long compiled code and snapshots stay in
 	// cache_dir unused before a start deletes them.
@@ -140,13 +147,14 @@ type Route struct {
 	IndexFiles []string `toml:"index"`
 	// Static serves a scripts folder's other files as files (never its
 	// scripts' sources, hidden names or links out of it); off by default so
-	// that a folder of sources never leaks them (issue 15).
+	// that a folder of sources never leaks them.
 	Static bool `toml:"static"`
 	// Sendfile lets the guest answer X-Sendfile: /guest/path with a file
 	// of one of the route's volumes, which the server sends (sendfile.go).
 	Sendfile bool `toml:"sendfile"`
 	// Snapshot, on unless false, starts a reactor's instances from a
-	// snapshot taken after its _initialize ran once (issue 12).
+	// snapshot taken after its _initialize ran once
+	// (cmd/wasigate/DECISIONS.md#reactors-start-from-a-snapshot-of-their-init).
 	Snapshot *bool `toml:"snapshot"`
 	// WSGI serves a .py file of a scripts folder as a WSGI application
 	// ("file.py:name", gunicorn's module:callable) rather than as a CGI

@@ -85,9 +85,10 @@ var DefaultServer = Server{
 
 var lowerPriority = true
 
-// LowersPriority reports whether guests that spin are lowered to the
-// lowest CPU priority (lower_priority, default true). How the engine does
-// it is cmd's to wire, not the configuration's (issue 11).
+// LowersPriority reports whether guests that spin are lowered to the lowest
+// CPU priority (lower_priority, default true). How the engine does it is
+// cmd's to wire, not the configuration's, which knows nothing of the
+// engine.
 func (s Server) LowersPriority() bool {
 	return s.LowerPriority == nil || *s.LowerPriority
 }

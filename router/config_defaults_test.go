@@ -9,8 +9,8 @@ import (
 )
 
 // TestDefaultsFromOwners: each default a key documents is the number the
-// package that enforces it applies to a zero value, so that the README's
-// reference, `wasigate check` and the engine agree.
+// package that enforces it applies to a zero value, so that the reference
+// (cmd/wasigate/README.md), `wasigate check` and the engine agree.
 func TestDefaultsFromOwners(t *testing.T) {
 	l, s := DefaultLimits, DefaultServer
 	for _, tt := range []struct {

@@ -13,10 +13,10 @@ import (
 )
 
 // Outbound are the keys of outbound HTTP through wasi_experimental_http
-// (issue 16). Limits embeds them, so they sit beside the other limits in
-// [defaults], a route and a tenant's [tenant.limits]. A tenant's values cap
-// its routes: a request must match both the route's and the tenant's
-// allowed_hosts.
+// (cmd/wasigate/DECISIONS.md#outbound-http-is-denied-by-default-and-checked-after-dns).
+// Limits embeds them, so they sit beside the other limits in [defaults], a
+// route and a tenant's [tenant.limits]. A tenant's values cap its routes: a
+// request must match both the route's and the tenant's allowed_hosts.
 type Outbound struct {
 	// AllowedHosts are scheme://host[:port] entries ("*." wildcards,
 	// "insecure:allow-all" for any host at a globally reachable address
@@ -90,8 +90,9 @@ func (o Outbound) problems(route bool) []string {
 }
 
 // allowedHostProblem checks an entry's shape at startup, so that a typo
-// names its file and route. The same grammar as wasi's parseHostRule,
-// which the loader applies again (router does not import wasi, issue 11).
+// names its file and route. The same grammar as wasi's parseHostRule, which
+// the loader applies again (router does not import wasi:
+// cmd/wasigate/DECISIONS.md#router-knows-nothing-of-wazero).
 func allowedHostProblem(s string) string {
 	if s == seam.AllowAllHosts {
 		return ""

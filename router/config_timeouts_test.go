@@ -7,8 +7,9 @@ import (
 	"time"
 )
 
-// TestServerIOTimeoutKeys: read_timeout and write_timeout (issue 9) parse
-// as durations with 60 s defaults; a bad value fails naming the file.
+// TestServerIOTimeoutKeys: read_timeout and write_timeout, which bound a
+// slow client, parse as durations with 60 s defaults; a bad value fails
+// naming the file.
 func TestServerIOTimeoutKeys(t *testing.T) {
 	tests := []struct {
 		name, text  string

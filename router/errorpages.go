@@ -13,8 +13,9 @@ import (
 	"github.com/wasigate/wasigate/host"
 )
 
-// ErrorPageStatuses are the statuses an [errors] table may give a page,
-// as Apache's ErrorDocument (issue 15).
+// ErrorPageStatuses are the statuses an [errors] table may give a page, as
+// Apache's ErrorDocument
+// (cmd/wasigate/DECISIONS.md#wagi-and-apache-compatibility).
 var ErrorPageStatuses = []int{404, 413, 429, 500, 502, 503, 504}
 
 // MaxErrorPage bounds an error page file: pages are held in memory.

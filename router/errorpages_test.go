@@ -11,9 +11,9 @@ import (
 )
 
 // TestErrorPages: [errors] pages answer the server's own errors with the
-// configured file and the real status, at server level and per tenant
-// (the tenant's over the server's); the access log keeps the real reason
-// (issue 15).
+// configured file and the real status, at server level and per tenant (the
+// tenant's over the server's); the access log keeps the real reason, which
+// the page must not hide from the operator.
 func TestErrorPages(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "pages", "404.html"), "<p>site 404</p>\n")

@@ -18,9 +18,11 @@ import (
 	"github.com/wasigate/wasigate/host/seam"
 )
 
-// fakeLoader is a Loader without wazero (issue 11): a module is a Go
-// function chosen by its file's name, written to answer as the test guest
-// of that name does, so that routing, tenant and limiter tests run
+// fakeLoader is a Loader without wazero, so that router is tested without
+// the module side
+// (cmd/wasigate/DECISIONS.md#router-knows-nothing-of-wazero): a module is a
+// Go function chosen by its file's name, written to answer as the test
+// guest of that name does, so that routing, tenant and limiter tests run
 // without compiling anything. The files must exist (Build stats them);
 // their bytes are never read. End-to-end tests keep the real loader.
 type fakeLoader struct {

@@ -12,9 +12,9 @@ import (
 
 // InterpreterOptions are the [[interpreter]] keys beyond ext, module and
 // install: what an interpreter such as CPython needs besides the script
-// (issue 14). Every one is optional; the zero value is an interpreter that
-// gets only argv (its name, the script, the CGI arguments) and the CGI
-// environment.
+// (cmd/wasigate/DECISIONS.md#interpreter-options-and-a-per-request-tmp).
+// Every one is optional; the zero value is an interpreter that gets only
+// argv (its name, the script, the CGI arguments) and the CGI environment.
 type InterpreterOptions struct {
 	// Args are interpreter options placed between argv[0] and the
 	// script's path (["-S"]). Each must start with "-": words from the
@@ -40,7 +40,8 @@ type InterpreterOptions struct {
 	// it fails (EIO) and writes nothing.
 	ScratchSize Size `toml:"scratch_size"`
 	// Snapshot, on unless false, starts ruby.wasm's instances from a
-	// snapshot taken after ruby-init and the preloads (issue 12).
+	// snapshot taken after ruby-init and the preloads
+	// (cmd/wasigate/DECISIONS.md#interpreters-start-from-a-snapshot-of-their-start-up).
 	Snapshot *bool `toml:"snapshot"`
 }
 

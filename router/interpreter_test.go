@@ -5,8 +5,9 @@ import (
 	"testing"
 )
 
-// TestInterpreterOptionsConfig: the [[interpreter]] keys of issue 14 parse,
-// and their mistakes fail at startup naming the file and the interpreter.
+// TestInterpreterOptionsConfig: the [[interpreter]] keys beyond ext and
+// module (args, env, volumes, scratch, preload) parse, and their mistakes
+// fail at startup naming the file and the interpreter.
 func TestInterpreterOptionsConfig(t *testing.T) {
 	const file = "/site/wasigate.toml"
 	cfg, err := ParseConfig(strings.NewReader(`

@@ -186,9 +186,10 @@ func (rl *Reloader) Reload(ctx context.Context, why string) error {
 	return nil
 }
 
-// LogSnapshots logs, as serve does at start, for each route of a reactor module, whether its
-// instances start from a snapshot of its init, or why not: one event per
-// route, a warning when a snapshot was refused (issue 12).
+// LogSnapshots logs, as serve does at start, for each route of a reactor
+// module, whether its instances start from a snapshot of its init, or why
+// not: one event per route, a warning when a snapshot was refused, since
+// that route then runs its init on every request.
 func LogSnapshots(log zerolog.Logger, routes []RouteInfo) {
 	for _, r := range routes {
 		logSnapshot(log, r.Pattern, r.Module, r.Snapshot)

@@ -69,13 +69,14 @@ func noRoute(w http.ResponseWriter, r *http.Request) {
 	http.Error(w, "404 page not found", http.StatusNotFound)
 }
 
-// warmSnapshots binds every module route once, in parallel (as many at
-// once as there are CPUs), so that the snapshots the routes start from
-// (issue 12) are taken or loaded from the cache side by side: a snapshot
-// costs a second compile of the module, and one after the other they made
-// a start with 50 Go routes several times slower. The programs are thrown
-// away; the serial pass below binds the routes again, which then finds
-// each module's snapshot ready, and reports the errors.
+// warmSnapshots binds every module route once, in parallel (as many at once
+// as there are CPUs), so that the snapshots the routes start from
+// (cmd/wasigate/DECISIONS.md#snapshots-are-cached-and-signed) are taken or
+// loaded from the cache side by side: a snapshot costs a second compile of
+// the module, and one after the other they made a start with 50 Go routes
+// several times slower. The programs are thrown away; the serial pass below
+// binds the routes again, which then finds each module's snapshot ready,
+// and reports the errors.
 func warmSnapshots(cfg *Config, routes []*Route, sc *scope, modules map[string]*loaded) {
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
 	var wg sync.WaitGroup

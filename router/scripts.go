@@ -25,7 +25,8 @@ const ScriptsGuestDir = "/cgi-bin"
 
 // scriptsHandler serves a folder of scripts: /prefix/NAME[.EXT][/PATH_INFO]
 // runs the script NAME.EXT, built on first use and again whenever it
-// changes (issue 5).
+// changes
+// (cmd/wasigate/DECISIONS.md#scripts-are-built-on-first-use-and-rebuilt-when-they-change).
 type scriptsHandler struct {
 	rt      *Route
 	dir     string   // the scripts folder, symlinks resolved
@@ -45,8 +46,8 @@ type scriptsHandler struct {
 	interpRC    map[string]seam.RunConfig // what they were bound with, for WSGI apps (wsgi.go)
 	wsgi        wsgiApps
 	set         seam.Scripts // the built scripts and their modules
-	// serve and run are the route's wrappers, built once (issue 11): the
-	// limiter around serveScript, the in-flight hook around runScript.
+	// serve and run are the route's wrappers, built once, not per request:
+	// the limiter around serveScript, the in-flight hook around runScript.
 	// What differs per request travels in the request's scriptRequest.
 	serve, run http.Handler
 	// interpInfo: the interpreters bound to the route and their
@@ -117,9 +118,10 @@ func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect h
 	} else if err != nil {
 		s.log.Warn().Err(err).Msg("scripts with no interpreter: they will answer 500")
 	}
-	// Go scripts start from a snapshot of the runtime's init (issue 12)
-	// unless the route says snapshot = false; each build says which, or
-	// why not, once.
+	// Go scripts start from a snapshot of the runtime's init
+	// (cmd/wasigate/DECISIONS.md#go-programs-are-built-as-reactors) unless
+	// the route says snapshot = false; each build says which, or why not,
+	// once.
 	s.set = opts.Loader.Scripts(seam.RunConfig{Volumes: volumes, MemoryLimit: s.memory, MaxOpenFiles: s.files, Outbound: sc.outbound(rt),
 		Reuse: lim.reuse(), ReuseMax: lim.Concurrency,
 		NoSnapshot: rt.Snapshot != nil && !*rt.Snapshot, BuildSlots: sc.buildSlots(srv)}, s.moduleName,
@@ -145,14 +147,15 @@ func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect h
 			continue
 		}
 		vols := append(append(append([]seam.Mount(nil), volumes...), in.vols...), seam.Mount{Guest: ScriptsGuestDir, Host: dir})
-		// ruby.wasm starts from a snapshot that ran ruby-init and
-		// requires the preload list (issue 12), unless the route or the
-		// interpreter says snapshot = false.
+		// ruby.wasm starts from a snapshot that ran ruby-init and requires
+		// the preload list, unless the route or the interpreter says
+		// snapshot = false.
 		rc := seam.RunConfig{Volumes: vols, MemoryLimit: s.memory, MaxOpenFiles: s.files, Preload: in.Preload,
 			Reuse: lim.reuse(), ReuseMax: lim.Concurrency,
 			NoSnapshot: (rt.Snapshot != nil && !*rt.Snapshot) || (in.Snapshot != nil && !*in.Snapshot),
-			// A driver (Python) starts from a snapshot of its
-			// interpreter's start-up and preloads (issue 12).
+			// A driver (Python) starts from a snapshot of its interpreter's
+			// start-up and preloads
+			// (cmd/wasigate/DECISIONS.md#interpreters-start-from-a-snapshot-of-their-start-up).
 			InitArgs: append([]string{filepath.Base(in.path)}, in.Args...), InitEnv: in.env}
 		if in.Scratch {
 			rc.Scratch, rc.ScratchSize = ScratchGuestDir, int64(in.ScratchSize)
@@ -220,7 +223,7 @@ func (s *scriptsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if errors.Is(err, errNoScript) {
-		// A folder, its index, or a file (scripts_folder.go; issue 15).
+		// A folder, its index, or a file (scripts_folder.go).
 		if entry = s.folderRequest(w, r, rest, rawRest); entry == "" {
 			return
 		}
@@ -240,9 +243,9 @@ func (s *scriptsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	module := path.Join(s.rt.Scripts, entry)
 	info.Module = module
-	// A request waits for its script's build inside the route's limiter
-	// and within its own timeout (issue 10): a slow build holds only the
-	// route's slots, and its requests do not wait past their timeout.
+	// A request waits for its script's build inside the route's limiter and
+	// within its own timeout: a slow build holds only the route's slots,
+	// and its requests do not wait past their timeout.
 	sr := &scriptRequest{name: name, entry: entry, module: module, log: log.With().Str("module", module).Logger()}
 	s.serve.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), scriptKey{}, sr)))
 }

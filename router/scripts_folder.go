@@ -13,7 +13,8 @@ import (
 
 // DefaultScriptIndex is what a scripts folder request (/s/, /s/blog/) runs,
 // the first entry found winning, as Apache's DirectoryIndex. index.html is
-// served only with static = true (issue 15).
+// served only with static = true, so that a folder of sources never leaks
+// them.
 var DefaultScriptIndex = []string{"index.py", "index.rb", "index.go", "index.c", "index.rs", "index.wat", "index.wasm", "index.html"}
 
 // sourceNames are files of a scripts folder that are sources without being
@@ -21,7 +22,7 @@ var DefaultScriptIndex = []string{"index.py", "index.rb", "index.go", "index.c",
 var sourceNames = map[string]bool{"go.mod": true, "go.sum": true, "go.work": true, "go.work.sum": true}
 
 // fileKeyProblems says what is wrong with a route's index, static and
-// sendfile keys (issue 15).
+// sendfile keys, so that a mistake fails at startup naming the route.
 func (r *Route) fileKeyProblems() []string {
 	var out []string
 	if r.Scripts == "" && (r.IndexFiles != nil || r.Static) {

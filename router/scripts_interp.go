@@ -43,8 +43,8 @@ func (e *MissingInterpreterError) Error() string {
 // that is there but broken fails the start, like any route's module.
 func loadInterpreters(ctx context.Context, cfg *Config, opts Options) (map[string]*interpreter, []error) {
 	out := map[string]*interpreter{}
-	// Checked here, not in Validate: the loader knows which extensions
-	// are sources it builds (issue 11).
+	// Checked here, not in Validate: the loader knows which extensions are
+	// sources it builds; router keeps no list of its own.
 	var errs []error
 	for i, in := range cfg.Interpreters {
 		if opts.Loader.SourceKind("script"+in.Ext) != "" {

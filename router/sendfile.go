@@ -17,10 +17,10 @@ var errNotInVolume = errors.New("not inside one of the route's volumes")
 
 // sendfileResolver opens an X-Sendfile guest path in the route's volumes,
 // through an os.Root of each so that neither .. nor a symbolic link leads
-// out of the volume (issue 15). The longest guest path that holds the
-// file is its volume, as in the guest's own view. Only a regular file is
-// opened, without blocking (openRegular: a FIFO there held the request
-// past its timeout). close releases the roots when the site is retired.
+// out of the volume. The longest guest path that holds the file is its
+// volume, as in the guest's own view. Only a regular file is opened,
+// without blocking (openRegular: a FIFO there held the request past its
+// timeout). close releases the roots when the site is retired.
 func sendfileResolver(vols []seam.Mount) (resolve func(string) (host.SendfileFile, error), close func(), err error) {
 	type root struct {
 		guest string

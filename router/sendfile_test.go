@@ -36,10 +36,10 @@ sendfile = `+map[bool]string{true: "true", false: "false"}[sendfile]+`
 }
 
 // TestSendfile: a guest's X-Sendfile names a file of the route's volume;
-// the server drops the header and sends the file with Range and
-// conditional requests. A path outside the volumes (.., a link out, an
-// absolute path elsewhere, a folder, a missing file) is a 502 with one
-// event, reason sendfile, and no file descriptor is left open (issue 15).
+// the server drops the header and sends the file with Range and conditional
+// requests. A path outside the volumes (.., a link out, an absolute path
+// elsewhere, a folder, a missing file) is a 502 with one event, reason
+// sendfile, and no file descriptor is left open.
 func TestSendfile(t *testing.T) {
 	base, logs := sendfileSite(t, true)
 	res, body := doRaw(t, "GET", base, "/send?/data/file.txt", "", nil)

@@ -13,11 +13,11 @@ import (
 // and the tests use it, so the tests exercise the real settings.
 //
 // read_timeout and write_timeout are not http.Server's ReadTimeout and
-// WriteTimeout, which bound a whole exchange and would cut a long
-// streaming response: the CGI handler applies them to the body and to
-// each write (host.Handler). Here, each HTTP/1 request starts with a fresh
-// write deadline, since the connection keeps the one the previous request
-// on it left (issue 9).
+// WriteTimeout, which bound a whole exchange and would cut a long streaming
+// response: the CGI handler applies them to the body and to each write
+// (host.Handler). Here, each HTTP/1 request starts with a fresh write
+// deadline, since the connection keeps the one the previous request on it
+// left (cmd/wasigate/DECISIONS.md#time-blocked-on-the-client-counts).
 func NewServer(s Server, handler http.Handler) *http.Server {
 	s = s.Or(DefaultServer)
 	return &http.Server{

@@ -30,7 +30,8 @@ type wagiModule struct {
 	HTTPMaxConcurrency int               `toml:"http_max_concurrency"`
 	// Repository is documented by WAGI as reserved; BindleServer named a
 	// Bindle server in WAGI's older files. WAGI ignores both, so wasigate
-	// warns and ignores them rather than refuse the file (issue 15).
+	// warns and ignores them rather than refuse the file
+	// (cmd/wasigate/DECISIONS.md#wagi-and-apache-compatibility).
 	Repository   any `toml:"repository"`
 	BindleServer any `toml:"bindle_server"`
 }
@@ -53,8 +54,8 @@ func parseWAGI(data []byte, path string) (*Config, error) {
 		return nil, fmt.Errorf("%w: %s: %w", ErrConfig, path, err)
 	}
 	// WAGI resolves relative module and volume paths from the working
-	// directory it was started in (issue 15); native files keep theirs
-	// relative to the file.
+	// directory it was started in; native files keep theirs relative to the
+	// file.
 	wd, err := os.Getwd()
 	if err != nil {
 		return nil, fmt.Errorf("%s: working directory for WAGI's relative paths: %w", path, err)
@@ -107,7 +108,8 @@ func parseWAGI(data []byte, path string) (*Config, error) {
 			Index:      i + 1,
 			wagi:       true,
 		}
-		// WAGI's allowed_hosts, under wasigate's SSRF rules (issue 16).
+		// WAGI's allowed_hosts, under wasigate's SSRF rules
+		// (cmd/wasigate/DECISIONS.md#outbound-http-is-denied-by-default-and-checked-after-dns).
 		r.AllowedHosts = m.AllowedHosts
 		if r.Argv == "" {
 			r.Argv = "${SCRIPT_NAME} ${ARGS}"
@@ -225,9 +227,9 @@ func wagiSpelling(pattern string) string {
 
 // lastMatchWins applies WAGI's precedence to a module's own route and the
 // sub-routes its _routes lists (in that order): of the patterns matching a
-// request, the last one wins ("writing modules", _routes; issue 15). chi
-// picks the most specific pattern instead, so each pattern's handler looks
-// the winner up again.
+// request, the last one wins ("writing modules", _routes). chi picks the
+// most specific pattern instead, so each pattern's handler looks the winner
+// up again.
 func lastMatchWins(hs []routeHandler) []routeHandler {
 	out := make([]routeHandler, len(hs))
 	for i, h := range hs {

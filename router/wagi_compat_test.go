@@ -46,8 +46,8 @@ func serveFile(t *testing.T, path string) (*Config, *httptest.Server) {
 // repository (examples/modules.toml naming examples/hello.wat) and started
 // from the repository's root as its Makefile does (wagi -c
 // examples/modules.toml), starts and serves: module and volume paths are
-// relative to the working directory, and the keys WAGI ignores
-// (repository, bindle_server) are warned about once each (issue 15).
+// relative to the working directory, and the keys WAGI ignores (repository,
+// bindle_server) are warned about once each.
 func TestWAGIExampleFromWorkingDir(t *testing.T) {
 	root := t.TempDir()
 	copyGuest(t, "hello.wat", filepath.Join(root, "examples", "hello.wat"))
@@ -149,8 +149,8 @@ module = "../testdata/guests/routes_last.wasm"
 }
 
 // TestPathTranslated: PATH_TRANSLATED is set whenever PATH_INFO is not
-// empty (RFC 3875 section 4.1.6): PATH_INFO itself, as WAGI sets it, or
-// the path under the volume mounted at /, cleaned (issue 15).
+// empty (RFC 3875 section 4.1.6): PATH_INFO itself, as WAGI sets it, or the
+// path under the volume mounted at /, cleaned.
 func TestPathTranslated(t *testing.T) {
 	dir := t.TempDir()
 	srv, _ := testSite(t, dir, `

@@ -42,7 +42,7 @@ module = "../testdata/guests/hello.wasm"
 	}{
 		{name: "exact route", target: "/x?a=1&b=two%20words", env: map[string]string{"SCRIPT_NAME": "/x", "PATH_INFO": "", "GREETING": "hi", "X_MATCHED_ROUTE": "/x"},
 			argv: []string{"/x", "a=1", "b=two%20words"}}, // WAGI's default argv: ${SCRIPT_NAME} ${ARGS}, pairs raw
-		{name: "argv pairs raw: no + to space, no decoding, empty pairs dropped (issue 15)", target: "/x?q=a+b&&c=%41%2B&d", env: map[string]string{"QUERY_STRING": "q=a+b&&c=%41%2B&d"},
+		{name: "argv pairs raw: no + to space, no decoding, empty pairs dropped, as WAGI", target: "/x?q=a+b&&c=%41%2B&d", env: map[string]string{"QUERY_STRING": "q=a+b&&c=%41%2B&d"},
 			argv: []string{"/x", "q=a+b", "c=%41%2B", "d"}},
 		{name: "exact route is exact", target: "/x/more", body: "hello\n"},
 		{name: "prefix route, file:// module", target: "/y/z/w?q=1", env: map[string]string{"SCRIPT_NAME": "/y", "PATH_INFO": "/z/w", "PATH_TRANSLATED": "/z/w", "X_RAW_PATH_INFO": "/z/w", "X_MATCHED_ROUTE": "/y/..."},
@@ -129,7 +129,7 @@ route = "/x"`, err: `module #1 "/x": module is required`},
 route = "/x"
 module = "a.wasm"
 colour = "blue"`, err: "unknown WAGI keys: module.colour"},
-		{name: "ignored key warned once; allowed_hosts honoured (issue 16)", toml: `[[module]]
+		{name: "ignored key warned once; allowed_hosts honoured", toml: `[[module]]
 route = "/x"
 module = "a.wasm"
 allowed_hosts = ["https://example.com"]
@@ -202,9 +202,9 @@ func TestWAGISubRoutesListed(t *testing.T) {
 	}
 }
 
-// TestWAGIAllowedHosts: WAGI's allowed_hosts becomes the route's policy;
-// an entry that is not scheme://host[:port] fails at startup naming the
-// file and the route (issue 16).
+// TestWAGIAllowedHosts: WAGI's allowed_hosts becomes the route's policy; an
+// entry that is not scheme://host[:port] fails at startup naming the file
+// and the route.
 func TestWAGIAllowedHosts(t *testing.T) {
 	cfg, err := ParseConfig(strings.NewReader(`[[module]]
 route = "/x"

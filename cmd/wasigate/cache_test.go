@@ -11,7 +11,7 @@ import (
 // TestCacheDirRefused: a cache folder another user owns or others may
 // write to stops check (and serve, which shares its setup) with a message
 // naming the folder and why; --insecure-cache lifts it with a warning
-// (issue 10).
+// (cmd/wasigate/DECISIONS.md#the-cache-is-the-servers-alone-and-signed).
 func TestCacheDirRefused(t *testing.T) {
 	cases := []struct {
 		name  string
@@ -61,7 +61,8 @@ func TestCacheDirRefused(t *testing.T) {
 }
 
 // TestNoCacheDirWithoutHome: with no user cache folder and no cache_dir,
-// wasigate refuses rather than use /tmp (issue 10).
+// wasigate refuses rather than use /tmp, where others could plant cached
+// machine code.
 func TestNoCacheDirWithoutHome(t *testing.T) {
 	cfg := writeConfig(t, "wasigate.toml", "[[route]]\npath = \"/hello\"\nmodule = \"{guests}/hello.wasm\"\n")
 	t.Setenv("HOME", "")

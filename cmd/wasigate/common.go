@@ -125,8 +125,9 @@ func newSetupFor(ctx context.Context, cfg *router.Config, stderr io.Writer) (*se
 var errNoCacheDir = errors.New("no cache folder: set cache_dir in the configuration (HOME and XDG_CACHE_HOME are unset, and wasigate keeps no cache under /tmp)")
 
 // openCacheDir resolves and creates the cache folder and checks that it
-// is the server's alone (issue 10), unless insecure is set, which is
-// logged as a warning. It returns the folder and its state for check.
+// is the server's alone, unless insecure is set, which is logged as a
+// warning (cmd/wasigate/DECISIONS.md#the-cache-is-the-servers-alone-and-signed).
+// It returns the folder and its state for check.
 func openCacheDir(cfg *router.Config, insecure bool, log zerolog.Logger) (string, string, error) {
 	dir := cfg.Abs(cfg.CacheDir)
 	if dir == "" {

@@ -1,4 +1,5 @@
-// The test of wasigate's import rules (README, Layout; issue 11): which
+// The test of wasigate's import rules (README.md#layout,
+// cmd/wasigate/DECISIONS.md#router-knows-nothing-of-wazero): which
 // rooms may depend on which. It lives with the command that wires the
 // rooms together, so the repository's top level stays cmd, host, wasi,
 // router, samples and testdata.

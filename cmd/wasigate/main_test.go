@@ -116,7 +116,8 @@ module = "{guests}/env.wasm"
 		if want := cfg + ": ok: 2 routes, 2 modules\n"; !strings.HasPrefix(stdout, want) {
 			t.Errorf("stdout %q; want it to start with %q", stdout, want)
 		}
-		// The sandbox and the cache folder's state (issue 10).
+		// The sandbox and the cache folder's state, which an operator
+		// checks before trusting builds and cached machine code.
 		for _, want := range []string{"\nbuilds: sandbox: ", "\ncache: ", ": private to uid "} {
 			if !strings.Contains(stdout, want) {
 				t.Errorf("stdout %q; want it to contain %q", stdout, want)
@@ -125,7 +126,8 @@ module = "{guests}/env.wasm"
 	})
 	t.Run("snapshots", func(t *testing.T) {
 		// A reactor route and an interpreter driver on a scripts route:
-		// check prints one snapshot line for each (issue 12).
+		// check prints one snapshot line for each, so that a route running
+		// its init per request is seen before it is served.
 		cfg := writeConfig(t, "wasigate.toml", `
 [[interpreter]]
 ext = ".drv"

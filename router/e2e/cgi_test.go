@@ -1,9 +1,10 @@
 package e2e_test
 
 // These tests re-express, over real HTTP and real guests, the behaviours
-// Go's net/http/cgi host tests check (issue 2). env.wasm is the oracle:
-// it prints env-KEY=value, argv-I=value and stdin= lines, as net/http/cgi's
-// test child does.
+// Go's net/http/cgi host tests check
+// (cmd/wasigate/DECISIONS.md#cgi-conformance-against-nethttpcgi). env.wasm
+// is the oracle: it prints env-KEY=value, argv-I=value and stdin= lines, as
+// net/http/cgi's test child does.
 
 import (
 	"bufio"
@@ -225,7 +226,7 @@ var cgiEnvCases = []cgiEnvCase{
 			"QUERY_STRING":      "a=1&b=2",
 			"SCRIPT_NAME":       "/env",
 			"PATH_INFO":         "/foo/bar",
-			"PATH_TRANSLATED":   "/foo/bar", // RFC 3875 4.1.6, as WAGI (issue 15)
+			"PATH_TRANSLATED":   "/foo/bar", // RFC 3875 4.1.6, as WAGI sets it
 			"SERVER_NAME":       "127.0.0.1",
 			"SERVER_PORT":       "{port}",
 			"REMOTE_ADDR":       "127.0.0.1",
@@ -516,8 +517,8 @@ func accessEvent(t testing.TB, logs *logBuffer, path string) map[string]any {
 
 // TestCGIResponses: what real guests' outputs and endings become. The
 // status and header cases of status.wasm's output moved to host's
-// TestHandlerResponses, which needs no wazero (issue 11); these are the
-// guests of their own and the endings only a real instance gives.
+// TestHandlerResponses, which needs no wazero; these are the guests of
+// their own and the endings only a real instance gives.
 func TestCGIResponses(t *testing.T) {
 	srv, logs := testSite(t, "", cgiConfig+`
 [[route]]

@@ -11,11 +11,11 @@ import (
 	"time"
 )
 
-// TestCGIWholeBodyThenClientCloses: linger.wasm sends a whole response
-// with a Content-Length and keeps running (as CPython does while it
-// finalises after a WSGI response); the client reads the declared bytes
-// and closes. The client got its whole response, so the request is a
-// success in the log, not "client went away" (issue 14).
+// TestCGIWholeBodyThenClientCloses: linger.wasm sends a whole response with
+// a Content-Length and keeps running (as CPython does while it finalises
+// after a WSGI response); the client reads the declared bytes and closes.
+// The client got its whole response, so the request is a success in the
+// log, not "client went away".
 func TestCGIWholeBodyThenClientCloses(t *testing.T) {
 	srv, logs := testSite(t, "", `
 [[route]]

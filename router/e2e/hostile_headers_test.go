@@ -12,8 +12,8 @@ import (
 	"testing"
 )
 
-// headersConfig serves the guests of the header cases (issue 9). %[1]s is
-// testdata/guests.
+// headersConfig serves the guests of the header cases: what a hostile guest
+// or client may put in headers. %[1]s is testdata/guests.
 const headersConfig = `
 [server]
 read_header_timeout = "300ms"

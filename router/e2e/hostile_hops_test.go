@@ -15,8 +15,10 @@ import (
 	"time"
 )
 
-// hopsConfig: internal redirects (issue 9) take one slot and one deadline
-// per request, whatever the hops. %[1]s is testdata/guests.
+// hopsConfig: internal redirects
+// (cmd/wasigate/DECISIONS.md#one-request-one-slot-one-deadline) take one
+// slot and one deadline per request, whatever the hops. %[1]s is
+// testdata/guests.
 const hopsConfig = `
 [[route]]
 path = "/self"

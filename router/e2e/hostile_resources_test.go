@@ -17,9 +17,9 @@ import (
 	"github.com/wasigate/wasigate/wasi/toolchain"
 )
 
-// Hostile cases of issue 9 that the wasi package owns, end to end over
-// HTTP: resources released on every ending, the files cap, and module
-// bytes that lie about their size.
+// Hostile cases that the wasi package owns, end to end over HTTP: resources
+// released on every ending, the files cap, and module bytes that lie about
+// their size.
 
 // processFDs counts this process's open file descriptors.
 func processFDs(t testing.TB) int {
@@ -49,8 +49,10 @@ env = { FILES = "1000", MIB = "1" }
 
 // TestHostileResources: a guest holding 100 files and 16 MiB ends in each
 // way; afterwards the process holds no more descriptors and no pooled
-// memory than before (issue 9: +100 fds and 16 MiB per sleeping guest
-// stopped at its deadline). Three rounds, so that a leak shows as growth.
+// memory than before (once +100 fds and 16 MiB per sleeping guest stopped
+// at its deadline:
+// cmd/wasigate/DECISIONS.md#every-ending-releases-memory-and-files). Three
+// rounds, so that a leak shows as growth.
 func TestHostileResources(t *testing.T) {
 	dirs := hostileDirs(t)
 	srv, logs := serveConfigLogs(t, dirs, fmt.Sprintf(resourcesConfig, filepath.Join(repoRoot, "testdata", "guests")))
@@ -109,7 +111,8 @@ func TestHostileOpenFiles(t *testing.T) {
 }
 
 // lyingModule is a 15-byte module whose data section declares 0xFFFFFFFF
-// segments: before issue 9 compiling it killed the process.
+// segments: before its counts were checked, compiling it killed the process
+// (cmd/wasigate/DECISIONS.md#module-bytes-are-checked-before-anything-decodes-them).
 var lyingModule = []byte("\x00asm\x01\x00\x00\x00\x0b\x05\xff\xff\xff\xff\x0f")
 
 // TestHostileLyingModule: the module dropped in a scripts folder answers

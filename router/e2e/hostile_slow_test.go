@@ -13,11 +13,12 @@ import (
 	"time"
 )
 
-// Slow and absent clients (issue 9): the route's timeout bounds the whole
-// run, I/O blocked on the client included; read_timeout and write_timeout
-// bound the body and each write. Every test here failed on main before the
-// fix: a stalled client kept its slot (503 for everyone else) or the
-// guest ran until the client gave up.
+// Slow and absent clients
+// (cmd/wasigate/DECISIONS.md#time-blocked-on-the-client-counts): the
+// route's timeout bounds the whole run, I/O blocked on the client included;
+// read_timeout and write_timeout bound the body and each write. Every test
+// here failed on main before the fix: a stalled client kept its slot (503
+// for everyone else) or the guest ran until the client gave up.
 
 // slowConfig serves the guests of these tests; %[1]s is testdata/guests.
 // Timeouts are short to keep the tests quick, margins generous (the test

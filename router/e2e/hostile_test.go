@@ -526,7 +526,8 @@ var hostileCases = []hostileCase{
 	},
 	{
 		// Recursion without a loop: only a check at function entries
-		// stops it (issue 13).
+		// stops it
+		// (cmd/wasigate/DECISIONS.md#guests-are-stopped-by-compiled-checks).
 		name: "fib(60) stopped at the timeout", route: "/fib", module: "fib.wasm", reason: "timeout",
 		run: func(t *testing.T, e *hostileEnv) string {
 			start := time.Now()

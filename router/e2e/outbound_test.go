@@ -46,10 +46,10 @@ func outboundEvents(t *testing.T, logs string) []map[string]any {
 	return out
 }
 
-// TestOutboundRoutes: a route's allowed_hosts, its limits and its
-// tenant's cap decide what the guest reaches; each outbound request is one
-// log event naming route, request id, host, status and reason, and one
-// metric (issue 16).
+// TestOutboundRoutes: a route's allowed_hosts, its limits and its tenant's
+// cap decide what the guest reaches; each outbound request is one log event
+// naming route, request id, host, status and reason, and one metric
+// (cmd/wasigate/DECISIONS.md#outbound-http-is-denied-by-default-and-checked-after-dns).
 func TestOutboundRoutes(t *testing.T) {
 	up := apiUpstream(t)
 	config := fmt.Sprintf(`

@@ -1,10 +1,11 @@
 package e2e_test
 
-// Benchmarks of the server's own share of a request (issue 4): the site's
-// handler called directly, without the network and net/http's connection
-// handling, so that allocs/op counts only what wasigate allocates around a
-// fresh instance of samples/c/hello.wasm. BenchmarkHTTP has the whole
-// request over loopback. Run with
+// Benchmarks of the server's own share of a request
+// (cmd/wasigate/DECISIONS.md#the-per-request-path-is-kept-small): the
+// site's handler called directly, without the network and net/http's
+// connection handling, so that allocs/op counts only what wasigate
+// allocates around a fresh instance of samples/c/hello.wasm. BenchmarkHTTP
+// has the whole request over loopback. Run with
 //
 //	go test ./router -run '^$' -bench 'Handler' -benchmem -count 5
 

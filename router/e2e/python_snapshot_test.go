@@ -11,10 +11,11 @@ import (
 	"testing"
 )
 
-// snapScript prints what a snapshot must not freeze (issue 12): module
-// state, random (preloaded, so seeded in the init unless reseeded), the
-// time, the environment (os.environ and posix.environ, libc's copy, with
-// the variable only the init's environment held) and argv.
+// snapScript prints what a snapshot must not freeze
+// (cmd/wasigate/DECISIONS.md#interpreters-start-from-a-snapshot-of-their-start-up):
+// module state, random (preloaded, so seeded in the init unless reseeded),
+// the time, the environment (os.environ and posix.environ, libc's copy,
+// with the variable only the init's environment held) and argv.
 const snapScript = `import os, posix, random, sys, time
 count = 0
 count += 1

@@ -109,7 +109,8 @@ scripts = "scripts"
 }
 
 // TestPythonSamples: every sample script of samples/scripts answers over
-// real HTTP with the real interpreter (issue 14).
+// real HTTP with the real interpreter, so that what
+// samples/python/README.md promises is what runs.
 func TestPythonSamples(t *testing.T) {
 	base, logs := pythonSite(t, "")
 	upload, ctype := multipartBody(t, map[string]string{"name": "Ada"}, "file", "notes.bin", 5000)

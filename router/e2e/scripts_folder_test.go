@@ -39,11 +39,11 @@ func folderSite(t *testing.T, extra string) string {
 	return srv.URL
 }
 
-// TestScriptsFolders: a folder request runs its index, a folder without
-// its slash redirects to it (301, as Apache), scripts see SCRIPT_FILENAME
-// and DOCUMENT_ROOT as an interpreter opens them, and static = true serves
+// TestScriptsFolders: a folder request runs its index, a folder without its
+// slash redirects to it (301, as Apache), scripts see SCRIPT_FILENAME and
+// DOCUMENT_ROOT as an interpreter opens them, and static = true serves
 // files but never a script's source, hidden names, build files, traversal
-// or links out (issue 15).
+// or links out (cmd/wasigate/DECISIONS.md#wagi-and-apache-compatibility).
 func TestScriptsFolders(t *testing.T) {
 	base := folderSite(t, "static = true\nindex = [\"index.tpl\", \"index.html\"]")
 	cases := []struct {

@@ -18,12 +18,12 @@ import (
 )
 
 // TestScriptsGoSnapshot: a Go script on a scripts route is built as a
-// reactor and served from a snapshot of the Go runtime's init (issue 12);
-// over HTTP each request still sees its own state: a package counter at
-// 1, its own math/rand, math/rand/v2 and time, its own CGI environment (a
-// hostile header verbatim) and argv. snapshot = false on a route serves
-// the same script booting the runtime per request. The build's log line
-// says which.
+// reactor and served from a snapshot of the Go runtime's init
+// (cmd/wasigate/DECISIONS.md#go-programs-are-built-as-reactors); over HTTP
+// each request still sees its own state: a package counter at 1, its own
+// math/rand, math/rand/v2 and time, its own CGI environment (a hostile
+// header verbatim) and argv. snapshot = false on a route serves the same
+// script booting the runtime per request. The build's log line says which.
 func TestScriptsGoSnapshot(t *testing.T) {
 	dir := t.TempDir()
 	src, err := os.ReadFile(filepath.Join(repoRoot, "wasi", "testdata", "gosnap", "iso.go"))
@@ -90,7 +90,7 @@ snapshot = false
 // TestRouteGoAppSnapshot: a route whose module is a Go module folder
 // (samples/scripts/app, net/http + chi over net/http/cgi) is built as a
 // driver and served from a snapshot; the route says so, and each request
-// sees its own SCRIPT_NAME, path and POST body (issue 12).
+// sees its own SCRIPT_NAME, path and POST body.
 func TestRouteGoAppSnapshot(t *testing.T) {
 	dir := t.TempDir()
 	cfg, err := router.ParseConfig(strings.NewReader(`

@@ -16,9 +16,10 @@ import (
 )
 
 // TestScriptsRubySnapshot: a Ruby script's requests are served from a
-// snapshot taken after ruby-init and the preload list (issue 12), and each
-// still sees its own state: a global counter at 1, its own rand and time,
-// its own ENV (a hostile header value verbatim), ARGV and $0.
+// snapshot taken after ruby-init and the preload list
+// (cmd/wasigate/DECISIONS.md#interpreters-start-from-a-snapshot-of-their-start-up),
+// and each still sees its own state: a global counter at 1, its own rand
+// and time, its own ENV (a hostile header value verbatim), ARGV and $0.
 func TestScriptsRubySnapshot(t *testing.T) {
 	needRuby(t)
 	dir := t.TempDir()

@@ -21,7 +21,8 @@ import (
 )
 
 // needSandbox skips a test where bwrap cannot make a sandbox, except under
-// WASIGATE_REQUIRE_TOOLCHAINS where that fails it (issue 10).
+// WASIGATE_REQUIRE_TOOLCHAINS where that fails it, so that CI cannot pass
+// without testing the sandbox.
 func needSandbox(t *testing.T) {
 	t.Helper()
 	if sb := toolchain.DetectSandbox(); !sb.Available() {
@@ -76,7 +77,8 @@ func sandboxSite(t *testing.T, dir, config string) (*httptest.Server, *logBuffer
 
 // TestScriptsSandboxHostileSources: sources that ask the compiler for the
 // server's files or environment get a build error and leak nothing, even
-// with show_build_errors on (issue 10).
+// with show_build_errors on
+// (cmd/wasigate/DECISIONS.md#builds-run-sandboxed-and-bounded).
 func TestScriptsSandboxHostileSources(t *testing.T) {
 	needSandbox(t)
 	const secret = "CANARY_b7f3e9_SECRET"
@@ -149,8 +151,8 @@ func slowC(n int) string {
 
 // TestScriptsBuildLimits: a build past build_timeout and one past
 // build_memory are build errors with the reason logged, cached until the
-// file changes; requests waiting for them get 503 at their route's
-// timeout, and other routes and scripts answer meanwhile (issue 10).
+// file changes; requests waiting for them get 503 at their route's timeout,
+// and other routes and scripts answer meanwhile.
 func TestScriptsBuildLimits(t *testing.T) {
 	needSandbox(t)
 	dir := t.TempDir()
@@ -236,7 +238,7 @@ timeout = "1s"
 }
 
 // TestScriptsBuildConcurrency: no more toolchains run at once than
-// build_concurrency, across scripts (issue 10).
+// build_concurrency, across scripts.
 func TestScriptsBuildConcurrency(t *testing.T) {
 	needSandbox(t)
 	for _, n := range []int{1, 2} {

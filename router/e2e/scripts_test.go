@@ -545,7 +545,8 @@ func TestScriptsConfigErrors(t *testing.T) {
 
 // TestInterpreterBuiltExt: an interpreter may not claim an extension the
 // loader builds; the site fails to build, naming the file and the
-// interpreter (checked at Build, where the loader is known: issue 11).
+// interpreter (checked at Build, where the loader is known, since router
+// keeps no list of what the loader builds).
 func TestInterpreterBuiltExt(t *testing.T) {
 	cfg, err := router.ParseConfig(strings.NewReader("[[interpreter]]\next = \".go\"\nmodule = \"r.wasm\"\n"), "test.toml")
 	if err != nil {
@@ -599,8 +600,8 @@ func BenchmarkScripts(b *testing.B) {
 
 // TestScriptsEditsReleaseModules: each edit compiles a new module; the one
 // it replaces is closed once no request runs it, and retiring the site
-// closes the rest (issue 5: edit, refresh, see, without the process
-// growing with every edit).
+// closes the rest (edit, refresh, see, without the process growing with
+// every edit).
 func TestScriptsEditsReleaseModules(t *testing.T) {
 	ctx := context.Background()
 	eng, err := wasi.NewEngine(ctx, wasi.Options{})

@@ -9,10 +9,11 @@ import (
 	"github.com/wasigate/wasigate/router"
 )
 
-// TestRouteSnapshot: a reactor route is served from a snapshot of its
-// init by default, and each request over HTTP is still fresh (counter 1,
-// its own QUERY_STRING); snapshot = false turns it off; a refused snapshot
-// says why; the site's routes say which (issue 12).
+// TestRouteSnapshot: a reactor route is served from a snapshot of its init
+// by default, and each request over HTTP is still fresh (counter 1, its own
+// QUERY_STRING); snapshot = false turns it off; a refused snapshot says
+// why; the site's routes say which
+// (cmd/wasigate/DECISIONS.md#reactors-start-from-a-snapshot-of-their-init).
 func TestRouteSnapshot(t *testing.T) {
 	const config = `
 [[route]]

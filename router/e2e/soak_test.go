@@ -53,8 +53,9 @@ module = "%[1]s/trap.wasm"
 // read, client gone while the guest sleeps, trap, output cap) with a
 // healthy route served in parallel, and checks that the process holds
 // nothing afterwards: open files, pooled instance memory and RSS come back
-// to where they were (issue 9: a guest stopped inside a WASI call kept its
-// whole instance).
+// to where they were (a guest stopped inside a WASI call once kept its
+// whole instance:
+// cmd/wasigate/DECISIONS.md#every-ending-releases-memory-and-files).
 //
 // The quick version runs 5 rounds in the normal suite. The full one, 200
 // rounds: WASIGATE_LOAD=1 go test ./router -run TestSoakEndings -v

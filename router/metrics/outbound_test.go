@@ -6,8 +6,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 )
 
-// TestOutbound: outbound requests are counted by tenant, host and outcome
-// (issue 16).
+// TestOutbound: outbound requests are counted by tenant, host and outcome,
+// so that an operator sees what guests reach and what is refused.
 func TestOutbound(t *testing.T) {
 	m := New()
 	m.Outbound("acme", "https://api.example:443", "ok")

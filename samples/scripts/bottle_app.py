@@ -1,5 +1,5 @@
 # bottle_app.py: the Bottle application of bottle.wsgi run as CGI through
-# wsgiref.handlers.CGIHandler, for comparison (README, "Python").
+# wsgiref.handlers.CGIHandler, for comparison (samples/python/README.md).
 from wsgiref.handlers import CGIHandler
 
 import bottle

@@ -1,5 +1,5 @@
 # flask_app.py: a Flask application (Debian's python3-flask) run as CGI
-# through wsgiref.handlers.CGIHandler (README, "Python").
+# through wsgiref.handlers.CGIHandler (samples/python/README.md).
 from wsgiref.handlers import CGIHandler
 
 import flask

@@ -1,4 +1,4 @@
-# hello.py: the smallest Python CGI script (README, "Python").
+# hello.py: the smallest Python CGI script (samples/python/README.md).
 import sys
 
 print("Content-Type: text/plain; charset=utf-8")

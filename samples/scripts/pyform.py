@@ -1,6 +1,6 @@
-# pyform.py: a form handler (README, "Python"). GET shows the forms; a POST
-# is read twice over: application/x-www-form-urlencoded with urllib.parse,
-# multipart/form-data (file uploads) with cgi.FieldStorage.
+# pyform.py: a form handler (samples/python/README.md). GET shows the
+# forms; a POST is read twice over: application/x-www-form-urlencoded with
+# urllib.parse, multipart/form-data (file uploads) with cgi.FieldStorage.
 import io
 import os
 import sys

@@ -1,6 +1,6 @@
 # webpy_app.py: a web.py application (Debian's python3-webpy) run as CGI
-# with web.py's own CGI entry, app.cgirun() (README, "Python": app.run()
-# would look for flup, which Debian does not package).
+# with web.py's own CGI entry, app.cgirun() (samples/python/README.md:
+# app.run() would look for flup, which Debian does not package).
 import web
 
 # Production settings: debug mode's reloader stats the file of every loaded

@@ -1,5 +1,5 @@
 # wsgi.py: a WSGI application run as CGI by the standard library's PEP 333
-# bridge, wsgiref.handlers.CGIHandler (README, "Python").
+# bridge, wsgiref.handlers.CGIHandler (samples/python/README.md).
 from wsgiref.handlers import CGIHandler
 
 

@@ -10,9 +10,10 @@ import (
 )
 
 // withObserver gives a run the observer of its outbound HTTP requests
-// (issue 16): one log event per request on the request's logger, which
-// carries the request id, naming the route and module the host recorded,
-// and the metrics hook.
+// (cmd/wasigate/DECISIONS.md#outbound-http-is-denied-by-default-and-checked-after-dns):
+// one log event per request on the request's logger, which carries the
+// request id, naming the route and module the host recorded, and the
+// metrics hook.
 func withObserver(ctx context.Context, metric func(tenant, host, outcome string)) context.Context {
 	info := host.InfoFrom(ctx)
 	log := zerolog.Ctx(ctx)

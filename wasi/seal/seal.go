@@ -1,9 +1,11 @@
-// Package seal keeps wasigate's on-disk cache its own (issue 10): it checks
-// that the cache folder belongs to the server's user and that nobody else
-// may write to it, and it signs each cached file with an HMAC-SHA256 under
-// a random per-cache key, so that an entry changed behind the server's back
-// is detected and thrown away instead of executed. wazero's own file cache
-// carries only a CRC, which whoever changes an entry can recompute.
+// Package seal keeps wasigate's on-disk cache its own
+// (cmd/wasigate/DECISIONS.md#the-cache-is-the-servers-alone-and-signed): it
+// checks that the cache folder belongs to the server's user and that nobody
+// else may write to it, and it signs each cached file with an HMAC-SHA256
+// under a random per-cache key, so that an entry changed behind the
+// server's back is detected and thrown away instead of executed. wazero's
+// own file cache carries only a CRC, which whoever changes an entry can
+// recompute.
 package seal
 
 import (

@@ -13,12 +13,12 @@ import (
 )
 
 // A Go program served from a snapshot ran its package main's init in the
-// snapshot, with an empty environment (issue 12): a package-level
-// variable such as `var base = os.Getenv("SCRIPT_NAME")` would hold ""
-// in every request. goInitEnv finds such reads in the program's own
-// package before it is built as a reactor; a program that has one is
-// built with _start, as before, and the reason names the place. Reads in
-// other packages' init are not found (README, Snapshots).
+// snapshot, with an empty environment: a package-level variable such as
+// `var base = os.Getenv("SCRIPT_NAME")` would hold "" in every request.
+// goInitEnv finds such reads in the program's own package before it is
+// built as a reactor; a program that has one is built with _start, as
+// before, and the reason names the place. Reads in other packages' init are
+// not found (wasi/README.md#snapshots).
 
 // maxInitEnvSource bounds the source goInitEnv parses in the server's
 // process (the source is a script author's, parsed outside the build

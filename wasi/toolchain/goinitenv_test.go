@@ -7,9 +7,9 @@ import (
 	"testing"
 )
 
-// TestGoInitEnv: reads of the environment that run in package main's
-// init are found (they would be frozen empty into a snapshot, issue 12);
-// reads that run later, in main or in a handler, are not.
+// TestGoInitEnv: reads of the environment that run in package main's init
+// are found (they would be frozen empty into a snapshot); reads that run
+// later, in main or in a handler, are not.
 func TestGoInitEnv(t *testing.T) {
 	for _, tt := range []struct {
 		name, src, want string

@@ -10,16 +10,17 @@ import (
 	"strings"
 )
 
-// Go programs as reactors (issue 12): a Go script or module folder is
-// built with -buildmode=c-shared and one more file in its package main,
-// gomain.go.txt, which makes it a driver of wasigate's init/run ABI
-// (wasi/driver.go): wasi snapshots the runtime's init, and the export
-// GoRunExport runs main per request. The file reaches the build through
-// go build -overlay: the compiler sees the package with the file added,
-// while it is only written into the build's own work folder, never into
-// the program's folder (which the sandbox mounts read-only). A program
-// that does not build this way is built as before, with _start, and the
-// reason is kept beside the module (Result.Fallback).
+// Go programs as reactors
+// (cmd/wasigate/DECISIONS.md#go-programs-are-built-as-reactors): a Go
+// script or module folder is built with -buildmode=c-shared and one more
+// file in its package main, gomain.go.txt, which makes it a driver of
+// wasigate's init/run ABI (wasi/driver.go): wasi snapshots the runtime's
+// init, and the export GoRunExport runs main per request. The file reaches
+// the build through go build -overlay: the compiler sees the package with
+// the file added, while it is only written into the build's own work
+// folder, never into the program's folder (which the sandbox mounts
+// read-only). A program that does not build this way is built as before,
+// with _start, and the reason is kept beside the module (Result.Fallback).
 
 // GoRunExport is the generated file's per-request entry (wasi/driver.go's
 // wasigate_run): reseed the runtime, set os.Args and the environment from
@@ -33,9 +34,10 @@ var goMainSource []byte
 // sees it; a program with a file of that name is built with _start.
 const goMainFile = "zz_wasigate_go_main.go"
 
-// goReactorVersion goes into the build's content hash (with the
-// generated file's text): modules built before issue 12 (with _start) are
-// built again. Change it when goinitenv.go's rules change.
+// goReactorVersion goes into the build's content hash (with the generated
+// file's text): modules built before Go programs were built as reactors
+// (with _start) are built again. Change it when goinitenv.go's rules
+// change.
 const goReactorVersion = "go reactor v1"
 
 // maxFallback bounds the reason kept for a fallback build.

@@ -23,7 +23,8 @@ const (
 )
 
 // Kinds are every kind of source wasigate runs or builds: the one list of
-// their extensions (issue 11). A folder of .go files is a Go source too.
+// their extensions, which router and the loader both ask. A folder of .go
+// files is a Go source too.
 var Kinds = []Kind{Wasm, WAT, Go, C, Rust}
 
 // IsKindExt reports whether ext (".go") is the extension of a kind of
@@ -65,7 +66,7 @@ func KindOf(path string) Kind {
 // itself, or every file of a folder (hidden folders left out), and for Go
 // the go.mod and go.sum of the module around it. The build cache hashes
 // their contents; a scripts route compares their sizes and times to know
-// when to build again (issue 11: one place knows which files matter).
+// when to build again (one place knows which files matter).
 func Inputs(src string) ([]string, error) {
 	st, err := os.Stat(src)
 	if err != nil {

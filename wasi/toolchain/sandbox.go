@@ -14,8 +14,9 @@ import (
 	"github.com/wasigate/wasigate/host/seam"
 )
 
-// Limits bound one toolchain run (issue 10). Zero fields take
-// DefaultLimits.
+// Limits bound one toolchain run
+// (cmd/wasigate/DECISIONS.md#builds-run-sandboxed-and-bounded). Zero fields
+// take DefaultLimits.
 type Limits struct {
 	Timeout time.Duration // wall clock of the whole build; also its CPU time
 	Memory  int64         // address space of each process, and the size of each file it writes

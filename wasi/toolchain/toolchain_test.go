@@ -12,7 +12,8 @@ import (
 )
 
 // TestBuiltModuleTampered: a built module changed in the cache fails its
-// signature and is built again, not returned (issue 10).
+// signature and is built again, not returned
+// (cmd/wasigate/DECISIONS.md#the-cache-is-the-servers-alone-and-signed).
 func TestBuiltModuleTampered(t *testing.T) {
 	if _, err := toolFor(WAT); err != nil {
 		if os.Getenv("WASIGATE_REQUIRE_TOOLCHAINS") != "" {

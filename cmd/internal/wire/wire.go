@@ -1,7 +1,7 @@
 // Package wire builds what wasigate serves a configuration with: the wasi
 // engine, the toolchain builder, and wasi/cgi's Loader for router. The
 // command and the benchmark share it, so that the benchmark measures the
-// server's own setup rather than a copy of it (issue 11).
+// server's own setup rather than a copy of it.
 //
 // It is the one place besides the commands that imports router and wasi
 // together; nothing but cmd may import it.
@@ -53,7 +53,8 @@ func New(ctx context.Context, s Settings) (*Parts, error) {
 		Tune:               true,
 		NiceAfter:          nice,
 		Deadline:           s.Server.Deadline,
-		// A reactor's init, run once to snapshot it (issue 12).
+		// A reactor's init, run once to snapshot it
+		// (cmd/wasigate/DECISIONS.md#reactors-start-from-a-snapshot-of-their-init).
 		SnapshotInitTimeout: time.Duration(s.Server.SnapshotInitTimeout),
 		CacheMaxAge:         time.Duration(s.Server.CacheMaxAge),
 		MaxModuleSize:       int64(s.Server.MaxModuleSize),

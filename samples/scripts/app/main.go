@@ -23,11 +23,11 @@ import (
 	"github.com/go-chi/chi/v5"
 )
 
-// base is the mount point (SCRIPT_NAME); links in pages must include it.
-// It is read in main, not in the variable's initialiser: wasigate serves
-// Go programs from a snapshot taken after their init (README, Snapshots),
-// where the environment is empty. One that reads it at init is built
-// without a snapshot.
+// base is the mount point (SCRIPT_NAME); links in pages must include it. It
+// is read in main, not in the variable's initialiser: wasigate serves Go
+// programs from a snapshot taken after their init
+// (wasi/README.md#snapshots), where the environment is empty. One that
+// reads it at init is built without a snapshot.
 var base string
 
 func main() {

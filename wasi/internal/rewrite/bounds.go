@@ -20,11 +20,12 @@ const (
 )
 
 // CheckBounds walks the sections of a binary module and refuses one whose
-// declared counts and lengths exceed the bytes it holds (issue 9). wazero's
-// decoder allocates from those counts before reading what they count: a
-// data section declaring 0xFFFFFFFF segments in a 15-byte module made it,
-// and the data-segment rewriter, ask for hundreds of GiB, and the Go
-// runtime killed the process ("fatal error: runtime: out of memory"), a
+// declared counts and lengths exceed the bytes it holds
+// (cmd/wasigate/DECISIONS.md#module-bytes-are-checked-before-anything-decodes-them).
+// wazero's decoder allocates from those counts before reading what they
+// count: a data section declaring 0xFFFFFFFF segments in a 15-byte module
+// made it, and the data-segment rewriter, ask for hundreds of GiB, and the
+// Go runtime killed the process ("fatal error: runtime: out of memory"), a
 // failure no recover catches. Every element of every vector takes at least
 // one byte, so a count bounded by the bytes left bounds each allocation by
 // a small multiple of the module's size. Only the shape is checked here;

@@ -65,7 +65,7 @@ func Coalesce(wasm []byte, gap int) (out []byte, before, after int, err error) {
 	p := n
 	// A segment takes at least 5 bytes (flag, i32.const, offset, end,
 	// size): a count beyond that is a lie, and allocating from it before
-	// reading killed the process (issue 9).
+	// reading killed the process.
 	if int(count) > (len(sec)-p)/5 {
 		return wasm, 0, 0, ErrNoRewrite
 	}
@@ -125,7 +125,8 @@ func Coalesce(wasm []byte, gap int) (out []byte, before, after int, err error) {
 		i = j
 	}
 	// Filling gaps adds up to gap zero bytes per 5-byte segment; keep the
-	// rewritten module within a small multiple of the input (issue 9).
+	// rewritten module within a small multiple of the input, so that a
+	// small file cannot ask for a large allocation.
 	if total > 2*len(wasm)+4*max(gap, 4096) {
 		return wasm, len(segs), len(segs), ErrNoRewrite
 	}

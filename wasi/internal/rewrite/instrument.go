@@ -8,15 +8,17 @@ import (
 	"strings"
 )
 
-// The deadline instrumentation (issue 13). wazero's WithCloseOnContextDone
-// makes every loop back-edge exit to Go to look at the module's state,
-// which made a tight C loop 2.8x and an interpreter's start-up 2.3x slower.
-// Instead, the module gets two mutable i32 globals, a counter and
-// an interrupt flag (exported as InterruptExport), each function that needs
-// a check gets a scratch i32 local $n, and the header of every loop, the
-// entry of every function that contains a call or whose longest path is
-// over maxUnchecked, and the point just after every call with work after
-// it (instrument_scan.go) get a check of weight w:
+// The deadline instrumentation
+// (cmd/wasigate/DECISIONS.md#guests-are-stopped-by-compiled-checks).
+// wazero's WithCloseOnContextDone makes every loop back-edge exit to Go to
+// look at the module's state, which made a tight C loop 2.8x and an
+// interpreter's start-up 2.3x slower. Instead, the module gets two mutable
+// i32 globals, a counter and an interrupt flag (exported as
+// InterruptExport), each function that needs a check gets a scratch i32
+// local $n, and the header of every loop, the entry of every function that
+// contains a call or whose longest path is over maxUnchecked, and the point
+// just after every call with work after it (instrument_scan.go) get a check
+// of weight w:
 //
 //	global.get $count  i32.const w  i32.add  local.tee $n  global.set $count
 //	local.get $n  i32.const checkEvery-1  i32.and  i32.const w  i32.lt_u
@@ -62,20 +64,20 @@ import (
 // of 200 of them, from running seconds between trips.
 //
 // Why this shape (each measured against the others on spin.wasm, a C loop
-// of 3x10^8 iterations, issue 13): the first version decremented the
-// global, read it back and reset it at each trip: 1.54x. Reading the new
-// value back through the scratch local (local.tee) instead: the same.
-// Counting up and masking, which needs no reset: 1.26x, in every
-// interleaved run (the hot loop differs by one instruction; the rest is
-// how wazero's compiler lays the function out). Keeping the count
-// itself in a local across the loop was slower (1.7-1.9x): wazero's register
-// allocator spills a value live across the trip on every iteration. A
-// larger checkEvery gained nothing: trips are not the cost. What the
-// machine code showed was left (instrument_loop.go): the trip, a call,
-// makes wazero keep the loop's variables in memory, and the counter is a
-// chain through memory; a loop without a call now avoids both: 1.01x.
-// Adding a weight instead of 1 and comparing with it instead of testing
-// for zero keeps that shape: one more constant operand.
+// of 3x10^8 iterations): the first version decremented the global, read it
+// back and reset it at each trip: 1.54x. Reading the new value back through
+// the scratch local (local.tee) instead: the same. Counting up and masking,
+// which needs no reset: 1.26x, in every interleaved run (the hot loop
+// differs by one instruction; the rest is how wazero's compiler lays the
+// function out). Keeping the count itself in a local across the loop was
+// slower (1.7-1.9x): wazero's register allocator spills a value live across
+// the trip on every iteration. A larger checkEvery gained nothing: trips
+// are not the cost. What the machine code showed was left
+// (instrument_loop.go): the trip, a call, makes wazero keep the loop's
+// variables in memory, and the counter is a chain through memory; a loop
+// without a call now avoids both: 1.01x. Adding a weight instead of 1 and
+// comparing with it instead of testing for zero keeps that shape: one more
+// constant operand.
 //
 // No index is renumbered: the globals are appended after the module's own
 // (imported globals come first) and the locals after the function's own,

@@ -5,14 +5,14 @@ import (
 	"fmt"
 )
 
-// The check of a loop without calls (issue 13). The check of
-// appendCheck, in the loop, cost 1.27-1.5x on spin.wasm's loop, for two
-// reasons seen in the machine code wazero's compiler makes of it: the
-// trip through Go is a call, and its register allocator keeps every value
-// live across a call in a stack slot for the whole loop, so the loop's own
-// variables went through memory at every iteration; and the counter itself
-// was a load, an add and a store to the same global at every iteration,
-// a chain through memory longer than the loop's own work.
+// The check of a loop without calls. The check of appendCheck, in the loop,
+// cost 1.27-1.5x on spin.wasm's loop, for two reasons seen in the machine
+// code wazero's compiler makes of it: the trip through Go is a call, and
+// its register allocator keeps every value live across a call in a stack
+// slot for the whole loop, so the loop's own variables went through memory
+// at every iteration; and the counter itself was a load, an add and a store
+// to the same global at every iteration, a chain through memory longer than
+// the loop's own work.
 //
 // So a loop whose body (nested loops included) makes no call gets its
 // trip outside the loop, and the counter in the scratch local $n, stored

@@ -9,13 +9,15 @@ import (
 	"strconv"
 )
 
-// The module rewriting half of snapshots (issue 12; wasi/snapshot.go takes
-// them): read the sections a snapshot changes, export every global for the
-// scratch instance, and write the snapshot module, Wizer-style: globals start at their captured
-// values, no start section, no _initialize export, the memory's minimum is
-// the snapshot's size. Unlike Wizer, the captured memory is not written
-// into data segments: the snapshot's memory allocator maps it (see
-// snapimage_linux.go), so every active segment is emptied instead.
+// The module rewriting half of snapshots (wasi/snapshot.go takes them;
+// cmd/wasigate/DECISIONS.md#reactors-start-from-a-snapshot-of-their-init):
+// read the sections a snapshot changes, export every global for the scratch
+// instance, and write the snapshot module, Wizer-style: globals start at
+// their captured values, no start section, no _initialize export, the
+// memory's minimum is the snapshot's size. Unlike Wizer, the captured
+// memory is not written into data segments: the snapshot's memory allocator
+// maps it (see snapimage_linux.go), so every active segment is emptied
+// instead.
 
 // ErrNoSnapshot wraps every reason a module is run without a snapshot.
 var ErrNoSnapshot = errors.New("no snapshot")

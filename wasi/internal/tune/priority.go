@@ -14,8 +14,10 @@ const DefaultNiceAfter = 20 * time.Millisecond
 // before it ends.
 const runnerIdle = time.Minute
 
-// Guard runs guests under the CPU-priority guard (issue 3) and tunes the
-// runtime while lowered guests run (tune.go). The engine has one.
+// Guard runs guests under the CPU-priority guard
+// (cmd/wasigate/DECISIONS.md#a-spinning-guest-runs-at-the-lowest-priority)
+// and tunes the runtime while lowered guests run (tune.go). The engine has
+// one.
 type Guard struct {
 	nice    time.Duration // NewGuard's niceAfter
 	tune    *tuner
@@ -73,9 +75,9 @@ type result struct {
 
 var jobs = sync.Pool{New: func() any { return &job{done: make(chan result, 1)} }}
 
-// Run runs f, a guest's entrypoint, on an OS thread of its own whose
-// CPU priority drops to the lowest once f has used the engine's threshold
-// of CPU time (issue 3).
+// Run runs f, a guest's entrypoint, on an OS thread of its own whose CPU
+// priority drops to the lowest once f has used the engine's threshold of
+// CPU time, so that a spinning guest cannot starve the server.
 //
 // Compiled wasm is preempted by Go's scheduler, but a spinning guest stays
 // runnable and takes its share of the CPU like any request: 16 looping

@@ -1,6 +1,6 @@
-// iso.go is the Go guest of the snapshot isolation tests (issue 12): each
-// line is something a request must see as its own when served from a
-// snapshot of the runtime's init.
+// iso.go is the Go guest of the snapshot isolation tests: each line is
+// something a request must see as its own when served from a snapshot of
+// the runtime's init.
 package main
 
 import (

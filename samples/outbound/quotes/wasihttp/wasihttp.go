@@ -6,9 +6,9 @@
 //	client := &http.Client{Transport: wasihttp.Transport{}}
 //	res, err := client.Get("https://api.example.com/v1/items")
 //
-// The host decides what the guest may reach (allowed_hosts, see the
-// README's "Outbound HTTP"); a refusal comes back as an *url.Error
-// wrapping an Error such as ErrDestinationNotAllowed.
+// The host decides what the guest may reach (allowed_hosts, see
+// wasi/OUTBOUND.md); a refusal comes back as an *url.Error wrapping an
+// Error such as ErrDestinationNotAllowed.
 //
 // The request body is read whole before the request is sent: the host
 // function takes it in one piece. The response body streams.
