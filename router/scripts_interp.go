@@ -7,6 +7,7 @@ import (
 	"github.com/wasigate/wasigate/host/seam"
 	"io/fs"
 	"os"
+	"strings"
 
 	"github.com/wasigate/wasigate/host"
 )
@@ -82,7 +83,7 @@ func loadInterpreters(ctx context.Context, cfg *Config, opts Options) (map[strin
 		it.vols, it.env = vols, interpreterEnv(in)
 		mod, err := LoadModule(ctx, it.path, opts)
 		if err == nil && mod.Kind() == seam.KindOther {
-			err = errors.New("exports neither _start (a command), wasigate_run (a driver) nor ruby-init (ruby.wasm)")
+			err = notInterpreter(mod)
 		}
 		if err == nil && mod.Kind() == seam.KindRuby && len(in.Args) > 0 {
 			err = errors.New("args: ruby.wasm gets its options from the server, not from args")
@@ -94,6 +95,22 @@ func loadInterpreters(ctx context.Context, cfg *Config, opts Options) (map[strin
 		it.mod = mod
 	}
 	return out, errs
+}
+
+// notInterpreter says why mod runs no script: a module that exports
+// wasigate_run but not the rest of the driver ABI is told what it lacks,
+// not that it exports none of the entry points.
+func notInterpreter(mod seam.Module) error {
+	if !mod.HasExport("wasigate_run") {
+		return errors.New("exports neither _start (a command), wasigate_run (a driver) nor ruby-init (ruby.wasm)")
+	}
+	var missing []string
+	for _, name := range []string{"_initialize", "wasigate_init"} {
+		if !mod.HasExport(name) {
+			missing = append(missing, name)
+		}
+	}
+	return fmt.Errorf("exports wasigate_run but not %s: a driver is a reactor exporting _initialize, wasigate_init and wasigate_run", strings.Join(missing, " or "))
 }
 
 // interpreterRunner runs a script with its interpreter, like a "#!" line:
