@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/wasigate/wasigate/host/seam"
 	"io/fs"
 	"os"
 	"strings"
 
 	"github.com/wasigate/wasigate/host"
+	"github.com/wasigate/wasigate/host/seam"
 )
 
 // interpreter is a loaded [[interpreter]].
