@@ -18,15 +18,15 @@ import (
 	"github.com/wasigate/wasigate/host/seam"
 )
 
-// fakeLoader is a Loader without wazero, so that router is tested without
-// the module side
-// (cmd/wasigate/DECISIONS.md#router-knows-nothing-of-wazero): a module is a
-// Go function chosen by its file's name, written to answer as the test
-// guest of that name does, so that routing, tenant and limiter tests run
-// without compiling anything. The files must exist (Build stats them);
-// their bytes are never read. End-to-end tests keep the real loader.
+// fakeLoader is a Loader without wazero, so that routing, tenant, limiter,
+// reload and scripts tests run without compiling anything. A module is
+// either a fake guest, whose behaviour its file's text says
+// (fakeguest_test.go), or a Go function chosen by its file's name, written
+// to answer as the test guest of that name does (then the file must exist,
+// its bytes are not read). End-to-end tests keep the real loader.
 type fakeLoader struct {
-	open atomic.Int64 // modules loaded and not closed
+	open   atomic.Int64 // modules loaded and not closed
+	builds atomic.Int64 // scripts builds started
 }
 
 // fakePrograms are the guests fakeLoader knows, by file name.
@@ -214,19 +214,19 @@ func fakeReadFile(vols []seam.Mount, p string) ([]byte, error) {
 }
 
 func (l *fakeLoader) Load(_ context.Context, path string) (seam.Module, error) {
-	run, ok := fakePrograms[filepath.Base(path)]
-	if !ok {
-		return nil, fmt.Errorf("fake loader: no program for %s", filepath.Base(path))
-	}
-	if _, err := os.Stat(path); err != nil {
+	g, err := readFakeGuest(path)
+	if err != nil {
 		return nil, err
 	}
+	if g.refuse != "" {
+		return nil, fmt.Errorf("fake loader: %s: %s", g.name, g.refuse)
+	}
 	l.open.Add(1)
-	return &fakeModule{l: l, run: run, exports: fakeExports[filepath.Base(path)]}, nil
+	return &fakeModule{l: l, g: g}, nil
 }
 
-func (l *fakeLoader) Scripts(rc seam.RunConfig, _ func(string) string, _ func(string, bool, time.Duration, seam.Snapshot)) seam.Scripts {
-	return fakeScripts{rc: rc}
+func (l *fakeLoader) Scripts(rc seam.RunConfig, _ func(string) string, built func(string, bool, time.Duration, seam.Snapshot)) seam.Scripts {
+	return &fakeScripts{l: l, rc: rc, built: built, builds: map[string]*fakeBuild{}}
 }
 
 func (l *fakeLoader) SourceKind(path string) string {
@@ -238,27 +238,26 @@ func (l *fakeLoader) SourceKind(path string) string {
 }
 
 type fakeModule struct {
-	l       *fakeLoader
-	run     func(ctx context.Context, rc seam.RunConfig, inv *host.Invocation) error
-	exports map[string]func(ctx context.Context, rc seam.RunConfig, inv *host.Invocation) error
-	closed  atomic.Bool
+	l      *fakeLoader
+	g      *fakeGuest
+	closed atomic.Bool
 }
 
 func (m *fakeModule) Info() seam.ModuleInfo { return seam.ModuleInfo{} }
 func (m *fakeModule) HasExport(name string) bool {
-	_, ok := m.exports[name]
+	_, ok := m.g.exports[name]
 	return ok || name == "_start"
 }
 func (m *fakeModule) Kind() seam.Kind { return seam.KindCommand }
 
 func (m *fakeModule) Bind(rc seam.RunConfig) (seam.Program, error) {
-	run := m.run
+	run := m.g.start
 	if rc.Entrypoint != "" && rc.Entrypoint != "_start" {
-		if run = m.exports[rc.Entrypoint]; run == nil {
+		if run = m.g.exports[rc.Entrypoint]; run == nil {
 			return nil, fmt.Errorf("fake module exports no %q", rc.Entrypoint)
 		}
 	}
-	return fakeProgram{m: m, rc: rc, run: run}, nil
+	return fakeProgram{rc: rc, run: run, snapshot: m.g.snapshotFor(rc)}, nil
 }
 
 func (m *fakeModule) Close(context.Context) error {
@@ -269,9 +268,9 @@ func (m *fakeModule) Close(context.Context) error {
 }
 
 type fakeProgram struct {
-	m   *fakeModule
-	rc  seam.RunConfig
-	run func(ctx context.Context, rc seam.RunConfig, inv *host.Invocation) error
+	rc       seam.RunConfig
+	run      fakeRun
+	snapshot seam.Snapshot
 }
 
 func (p fakeProgram) Run(ctx context.Context, inv *host.Invocation) error {
@@ -285,34 +284,8 @@ func (p fakeProgram) Entrypoint() string {
 	return p.rc.Entrypoint
 }
 
-func (p fakeProgram) Snapshot() seam.Snapshot         { return seam.Snapshot{} }
+func (p fakeProgram) Snapshot() seam.Snapshot         { return p.snapshot }
 func (p fakeProgram) Close(ctx context.Context) error { return nil }
-
-// fakeScripts runs a scripts folder's modules as fakeLoader does, by file
-// name; it builds no source (those need the real loader's toolchains).
-type fakeScripts struct{ rc seam.RunConfig }
-
-func (s fakeScripts) Acquire(ctx context.Context, path string) (host.Runner, func(), error) {
-	if err := s.Build(ctx, path); err != nil {
-		return nil, nil, err
-	}
-	run := fakePrograms[filepath.Base(path)]
-	return host.RunnerFunc(func(ctx context.Context, inv *host.Invocation) error {
-		return run(ctx, s.rc, inv)
-	}), func() {}, nil
-}
-
-func (fakeScripts) Build(_ context.Context, path string) error {
-	if _, err := os.Stat(path); err != nil {
-		return err
-	}
-	if fakePrograms[filepath.Base(path)] == nil {
-		return fmt.Errorf("fake loader: no program for %s", filepath.Base(path))
-	}
-	return nil
-}
-
-func (fakeScripts) Close() {}
 
 // withFakeLoader is an Options edit that builds the site with a fakeLoader
 // (then edit, if not nil).
