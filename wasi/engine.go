@@ -17,6 +17,7 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
+	"github.com/wasigate/wasigate/wasi/internal/outbound"
 	"github.com/wasigate/wasigate/wasi/internal/rewrite"
 	"github.com/wasigate/wasigate/wasi/internal/tune"
 	"github.com/wasigate/wasigate/wasi/toolchain"
@@ -131,7 +132,7 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 		return nil, fmt.Errorf("instantiate wasi: %w", err)
 	}
 	e.hosts[wasi_snapshot_preview1.ModuleName] = true
-	e.hosts[OutboundModuleName] = true
+	e.hosts[outbound.ModuleName] = true
 	e.hosts[LockModuleName] = true
 	return e, nil
 }
@@ -153,7 +154,7 @@ func instantiateWASI(ctx context.Context, rt wazero.Runtime) error {
 	if err := instantiateLock(ctx, rt); err != nil {
 		return err
 	}
-	return instantiateOutbound(ctx, rt)
+	return outbound.Instantiate(ctx, rt)
 }
 
 // ProvideHostModule records that imports from the named module are satisfied

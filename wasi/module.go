@@ -18,6 +18,7 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
 
+	"github.com/wasigate/wasigate/wasi/internal/outbound"
 	"github.com/wasigate/wasigate/wasi/internal/rewrite"
 )
 
@@ -307,7 +308,7 @@ func (m *Module) Prepare(c Config) (*Program, error) {
 		files:       maxFiles,
 		pool:        m.engine.pools.get(c.MemoryLimit),
 	}
-	p.outbound, p.policy = m.importsModule(OutboundModuleName), c.Outbound
+	p.outbound, p.policy = m.importsModule(outbound.ModuleName), c.Outbound
 	p.locks = m.importsModule(LockModuleName)
 	if p.init && c.App && driver && !c.NoSnapshot {
 		if err := p.useAppSnapshot(c); err != nil {
@@ -372,7 +373,11 @@ func (p *Program) Run(ctx context.Context, c *Call) error {
 	ctx = context.WithValue(ctx, environKey{}, env)
 	if p.outbound {
 		var finish func()
-		ctx, finish = withOutbound(ctx, p.policy)
+		pol := p.policy
+		if pol == nil {
+			pol = denyAll
+		}
+		ctx, finish = outbound.With(ctx, pol)
 		defer finish() // after the instance is closed: deferred first
 	}
 	st := newCallState(c.Args)

@@ -1,4 +1,4 @@
-package wasi
+package outbound
 
 import (
 	"context"
@@ -78,7 +78,7 @@ func ownAddr(as ...netip.Addr) (bool, error) {
 
 // checkAddr is the verdict on an address about to be dialled: nil, or an
 // error wrapping errRefusedAddress that says why.
-func (o *Outbound) checkAddr(ap netip.AddrPort) error {
+func (o *Policy) checkAddr(ap netip.AddrPort) error {
 	ap = netip.AddrPortFrom(ap.Addr().Unmap().WithZone(""), ap.Port())
 	if o.literals[ap] {
 		return nil
@@ -102,7 +102,7 @@ func (o *Outbound) checkAddr(ap netip.AddrPort) error {
 // control runs for every connection, after DNS, with the address about to
 // be dialled (a net.Dialer Control hook): the check that DNS rebinding
 // cannot get around.
-func (o *Outbound) control(network, address string, _ syscall.RawConn) error {
+func (o *Policy) control(network, address string, _ syscall.RawConn) error {
 	ap, err := netip.ParseAddrPort(address)
 	if err != nil {
 		return fmt.Errorf("%w: %s", errRefusedAddress, address)
@@ -117,7 +117,7 @@ func (o *Outbound) control(network, address string, _ syscall.RawConn) error {
 // picks the destination itself as the source address, so the two ends of
 // such a connection have the same address. The service has then seen a
 // connection open and close, but not one byte of the request.
-func (o *Outbound) connected(c net.Conn) error {
+func (o *Policy) connected(c net.Conn) error {
 	local, ok1 := c.LocalAddr().(*net.TCPAddr)
 	remote, ok2 := c.RemoteAddr().(*net.TCPAddr)
 	if !ok1 || !ok2 {
@@ -133,7 +133,7 @@ func (o *Outbound) connected(c net.Conn) error {
 
 // dial resolves through the policy's resolver and connects to the first
 // address that passes control and connected.
-func (o *Outbound) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+func (o *Policy) dial(ctx context.Context, network, addr string) (net.Conn, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, err
@@ -162,7 +162,7 @@ func (o *Outbound) dial(ctx context.Context, network, addr string) (net.Conn, er
 	return nil, first
 }
 
-func (o *Outbound) dialOne(ctx context.Context, d *net.Dialer, network, addr string) (net.Conn, error) {
+func (o *Policy) dialOne(ctx context.Context, d *net.Dialer, network, addr string) (net.Conn, error) {
 	c, err := d.DialContext(ctx, network, addr)
 	if err != nil {
 		return nil, err

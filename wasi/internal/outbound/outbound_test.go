@@ -1,4 +1,4 @@
-package wasi
+package outbound
 
 import (
 	"bytes"
@@ -9,11 +9,17 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"github.com/tetratelabs/wazero/sys"
 )
 
 // upstream is the test's API server on loopback: /echo answers what it
@@ -59,53 +65,91 @@ func upstream(t *testing.T) (*httptest.Server, string) {
 	return srv, srv.URL // http://127.0.0.1:PORT
 }
 
-func outboundProgram(t *testing.T) *Program { return outboundProgramWith(t, Options{}) }
-
-func outboundProgramWith(t *testing.T, opts Options) *Program {
-	t.Helper()
-	ctx := context.Background()
-	e, err := NewEngine(ctx, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close(ctx) })
-	m, err := e.CompileFile(ctx, filepath.Join(repoDir, "testdata", "guests", "outbound.wasm"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := m.Prepare(Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
+// guest is outbound.wasm compiled in a runtime of its own that offers
+// WASI and this package's host module, as the engine's runtimes do.
+type guest struct {
+	rt  wazero.Runtime
+	mod wazero.CompiledModule
 }
 
-// runOutbound runs outbound.wasm with env under policy and returns its
-// output, the events it caused and Run's error.
-func runOutbound(t *testing.T, p *Program, pol *OutboundPolicy, timeout time.Duration, env ...string) (string, []OutboundEvent, error) {
+func outboundProgram(t *testing.T) *guest {
 	t.Helper()
-	var out *Outbound
-	if pol != nil {
-		var err error
-		if out, err = NewOutbound(*pol); err != nil {
-			t.Fatal(err)
-		}
+	ctx := context.Background()
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(true))
+	t.Cleanup(func() { rt.Close(ctx) })
+	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
+	if err := Instantiate(ctx, rt); err != nil {
+		t.Fatal(err)
 	}
-	p, err := p.Module().Prepare(Config{Outbound: out})
+	_, file, _, _ := runtime.Caller(0)
+	wasm, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "..", "testdata", "guests", "outbound.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod, err := rt.CompileModule(ctx, wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &guest{rt: rt, mod: mod}
+}
+
+// withDefaults fills c's zero limits as the wasi package does with its
+// defaults (16 requests, 10 s, 10 MiB), which these tests rely on.
+func withDefaults(c Config) Config {
+	if c.MaxRequests <= 0 {
+		c.MaxRequests = 16
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = 10 * time.Second
+	}
+	if c.MaxBody <= 0 {
+		c.MaxBody = 10 << 20
+	}
+	return c
+}
+
+// newPolicy is New with the defaults applied.
+func newPolicy(c Config) (*Policy, error) { return New(withDefaults(c)) }
+
+// runOutbound runs outbound.wasm with env under policy (nil: none) and
+// returns its output, the events it caused and the run's error.
+func runOutbound(t *testing.T, g *guest, pol *Config, timeout time.Duration, env ...string) (string, []Event, error) {
+	t.Helper()
+	var p *Policy
+	var err error
+	if pol != nil {
+		p, err = newPolicy(*pol)
+	} else {
+		p, err = newPolicy(Config{})
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	var mu sync.Mutex
-	var events []OutboundEvent
+	var events []Event
 	var stdout bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	ctx = WithOutboundObserver(ctx, func(ev OutboundEvent) {
+	ctx = WithObserver(ctx, func(ev Event) {
 		mu.Lock()
 		events = append(events, ev)
 		mu.Unlock()
 	})
-	err = p.Run(ctx, &Call{Env: env, Stdout: &stdout})
+	ctx, finish := With(ctx, p)
+	cfg := wazero.NewModuleConfig().WithName("").WithStdout(&stdout).WithStderr(io.Discard)
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		cfg = cfg.WithEnv(k, v)
+	}
+	mod, err := g.rt.InstantiateModule(ctx, g.mod, cfg)
+	if mod != nil {
+		mod.Close(ctx)
+	}
+	finish() // after the instance is closed, as the engine does: its events are in
+	var ee *sys.ExitError
+	if errors.As(err, &ee) && ee.ExitCode() == 0 {
+		err = nil
+	}
 	return stdout.String(), events, err
 }
 
@@ -115,10 +159,10 @@ func TestOutbound(t *testing.T) {
 	p := outboundProgram(t)
 	_, base := upstream(t)
 	port := strings.TrimPrefix(base, "http://127.0.0.1:")
-	literal := &OutboundPolicy{AllowedHosts: []string{base}}
+	literal := &Config{AllowedHosts: []string{base}}
 	tests := []struct {
 		name    string
-		pol     *OutboundPolicy
+		pol     *Config
 		env     []string
 		want    []string // lines the output must hold
 		reasons []string // one event per request: "" for ok, else the reason
@@ -135,11 +179,11 @@ func TestOutbound(t *testing.T) {
 			[]string{"URL=" + base + "/echo"},
 			[]string{"req 1: rc=7 (destination not allowed) status=0"},
 			[]string{"host"}},
-		{"another port of an allowed address", &OutboundPolicy{AllowedHosts: []string{"http://127.0.0.1:1"}},
+		{"another port of an allowed address", &Config{AllowedHosts: []string{"http://127.0.0.1:1"}},
 			[]string{"URL=" + base + "/echo"},
 			[]string{"req 1: rc=7 (destination not allowed)"},
 			[]string{"host"}},
-		{"a public name that resolves to loopback", &OutboundPolicy{
+		{"a public name that resolves to loopback", &Config{
 			AllowedHosts: []string{"http://api.example:" + port},
 			LookupIP: func(context.Context, string, string) ([]net.IP, error) {
 				return []net.IP{net.ParseIP("127.0.0.1")}, nil
@@ -147,7 +191,7 @@ func TestOutbound(t *testing.T) {
 			[]string{"URL=http://api.example:" + port + "/echo"},
 			[]string{"req 1: rc=7 (destination not allowed)"},
 			[]string{"address"}},
-		{"ipv4-mapped loopback by name", &OutboundPolicy{
+		{"ipv4-mapped loopback by name", &Config{
 			AllowedHosts: []string{"http://api.example:" + port},
 			LookupIP: func(context.Context, string, string) ([]net.IP, error) {
 				return []net.IP{net.ParseIP("::ffff:127.0.0.1")}, nil
@@ -159,19 +203,19 @@ func TestOutbound(t *testing.T) {
 			[]string{"URL=" + base + "/redirect"},
 			[]string{"req 1: rc=7 (destination not allowed)"},
 			[]string{"redirect"}},
-		{"more requests than the run may make", &OutboundPolicy{AllowedHosts: []string{base}, MaxRequests: 2},
+		{"more requests than the run may make", &Config{AllowedHosts: []string{base}, MaxRequests: 2},
 			[]string{"URL=" + base + "/echo", "COUNT=3"},
 			[]string{"req 2: rc=0 (success) status=200", "req 3: rc=13 (too many sessions) status=0"},
 			[]string{"", "", "requests"}},
-		{"a body over the cap", &OutboundPolicy{AllowedHosts: []string{base}, MaxBody: 3 << 20},
+		{"a body over the cap", &Config{AllowedHosts: []string{base}, MaxBody: 3 << 20},
 			[]string{"URL=" + base + "/big"},
 			[]string{"req 1: rc=0 (success) status=200", "body rc=12 bytes=3145728", "close rc=0"},
 			[]string{"max_body"}},
-		{"tenant's concurrency used up", &OutboundPolicy{AllowedHosts: []string{base}, Slots: make(chan struct{}, 1), Timeout: 200 * time.Millisecond},
+		{"tenant's concurrency used up", &Config{AllowedHosts: []string{base}, Slots: make(chan struct{}, 1), Timeout: 200 * time.Millisecond},
 			[]string{"URL=" + base + "/echo", "COUNT=2", "KEEP=1"},
 			[]string{"req 1: rc=0 (success) status=200", "req 2: rc=13 (too many sessions) status=0"},
 			[]string{"concurrency", ""}},
-		{"upstream slower than outbound_timeout", &OutboundPolicy{AllowedHosts: []string{base}, Timeout: 200 * time.Millisecond},
+		{"upstream slower than outbound_timeout", &Config{AllowedHosts: []string{base}, Timeout: 200 * time.Millisecond},
 			[]string{"URL=" + base + "/slow"},
 			[]string{"req 1: rc=11 (request error) status=0"},
 			[]string{"timeout"}},
@@ -221,73 +265,13 @@ func TestOutbound(t *testing.T) {
 // TestOutboundStopped: an upstream slower than the run's deadline, and a
 // guest that leaves its responses open, end with the run; no connection of
 // the run stays open (issue 16).
-func TestOutboundStopped(t *testing.T) {
-	for _, mode := range []string{DeadlineInstrument, DeadlineWazero} {
-		t.Run(mode, func(t *testing.T) { testOutboundStopped(t, outboundProgramWith(t, Options{Deadline: mode})) })
-	}
-}
-
-func testOutboundStopped(t *testing.T, p *Program) {
-	_, base := upstream(t)
-	pol := &OutboundPolicy{AllowedHosts: []string{base}}
-	settle := func() int {
-		time.Sleep(50 * time.Millisecond)
-		return openFDs(t)
-	}
-	before := settle()
-	tests := []struct {
-		name    string
-		timeout time.Duration
-		env     []string
-		reason  string
-	}{
-		{"slow upstream", 300 * time.Millisecond, []string{"URL=" + base + "/slow"}, "stopped"},
-		{"slow body", 300 * time.Millisecond, []string{"URL=" + base + "/slowbody"}, "stopped"},
-		{"responses left open", 5 * time.Second, []string{"URL=" + base + "/big", "COUNT=3", "KEEP=1"}, ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			start := time.Now()
-			out, events, err := runOutbound(t, p, pol, tt.timeout, tt.env...)
-			took := time.Since(start)
-			if tt.timeout < time.Second {
-				if !errors.Is(err, context.DeadlineExceeded) {
-					t.Fatalf("got %v; want the deadline", err)
-				}
-				if took > tt.timeout+time.Second {
-					t.Errorf("run took %v; want about %v", took, tt.timeout)
-				}
-			} else if err != nil {
-				t.Fatalf("run: %v\n%s", err, out)
-			}
-			if len(events) == 0 {
-				t.Fatal("got no event")
-			}
-			for _, ev := range events {
-				if ev.Reason != tt.reason {
-					t.Errorf("got reason %q (%v); want %q", ev.Reason, ev.Err, tt.reason)
-				}
-			}
-			var now int
-			for i := 0; i < 40; i++ {
-				if now = settle(); now <= before {
-					break
-				}
-			}
-			if now > before {
-				t.Errorf("got %d open fds after the run; want at most %d as before", now, before)
-			}
-		})
-	}
-}
-
 // TestOutboundTLSVerified: a server whose certificate the system roots do
 // not vouch for is a request error, even at an allowed address.
 func TestOutboundTLSVerified(t *testing.T) {
 	p := outboundProgram(t)
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer srv.Close()
-	out, events, err := runOutbound(t, p, &OutboundPolicy{AllowedHosts: []string{srv.URL}}, 10*time.Second, "URL="+srv.URL+"/")
+	out, events, err := runOutbound(t, p, &Config{AllowedHosts: []string{srv.URL}}, 10*time.Second, "URL="+srv.URL+"/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,7 +289,7 @@ func TestParseAllowedHost(t *testing.T) {
 		{"http://127.0.0.1:8080", true},
 		{"https://*.example.com", true},
 		{"http://[::1]:8080/", true},
-		{AllowAllHosts, true},
+		{AllowAll, true},
 		{"api.example.com", false},
 		{"ftp://api.example.com", false},
 		{"https://api.example.com/path", false},
@@ -322,7 +306,7 @@ func TestParseAllowedHost(t *testing.T) {
 }
 
 func TestOutboundAllowed(t *testing.T) {
-	o, err := NewOutbound(OutboundPolicy{
+	o, err := newPolicy(Config{
 		AllowedHosts: []string{"https://*.example.com", "http://api.other:8080", "https://capped.example.net"},
 		CapHosts:     []string{"https://*.example.com", "http://api.other:8080"},
 	})
@@ -350,37 +334,15 @@ func TestOutboundAllowed(t *testing.T) {
 	}
 }
 
-// BenchmarkOutboundGet: one run of outbound.wasm making one GET to a
-// loopback upstream: instance, request on a fresh connection, body, close.
-func BenchmarkOutboundGet(b *testing.B) {
-	ctx := context.Background()
-	e, err := NewEngine(ctx, Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer e.Close(ctx)
-	m, err := e.CompileFile(ctx, filepath.Join(repoDir, "testdata", "guests", "outbound.wasm"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	p, err := m.Prepare(Config{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
-	defer srv.Close()
-	out, err := NewOutbound(OutboundPolicy{AllowedHosts: []string{srv.URL}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if p, err = m.Prepare(Config{Outbound: out}); err != nil {
-		b.Fatal(err)
-	}
-	env := []string{"URL=" + srv.URL + "/"}
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := p.Run(ctx, &Call{Env: env, Stdout: io.Discard}); err != nil {
-			b.Fatal(err)
+// TestNewNeedsLimits: the package owns no defaults, so a zero limit is the
+// caller's mistake, reported rather than taken as "no limit".
+func TestNewNeedsLimits(t *testing.T) {
+	for _, c := range []Config{{}, {MaxRequests: 1, Timeout: time.Second}, {MaxRequests: 1, MaxBody: 1}, {Timeout: time.Second, MaxBody: 1}} {
+		if _, err := New(c); !errors.Is(err, errLimits) {
+			t.Errorf("New(%+v): got %v; want errLimits", c, err)
 		}
+	}
+	if _, err := New(withDefaults(Config{})); err != nil {
+		t.Errorf("New with every limit set: got %v; want nil", err)
 	}
 }

@@ -1,8 +1,8 @@
-package wasi
+package outbound
 
-// The reading side of wasi_experimental_http (issue 16): what a guest hands
+// The reading side of wasi_experimental_http: what a guest hands
 // over (method, header lines) checked, and what it reads back (a response's
-// headers and body) copied into its memory. outbound.go has the module, the
+// headers and body) copied into its memory. hostmodule.go has the module, the
 // per-run state and req.
 
 import (

@@ -1,4 +1,4 @@
-package wasi
+package outbound
 
 import (
 	"bytes"
@@ -19,15 +19,15 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 )
 
-// The host module wasi_experimental_http (issue 16), with the ABI that
+// The host module wasi_experimental_http, with the ABI that
 // deislabs/wasi-experimental-http publishes in its witx file and that WAGI
 // offers: req, close, header_get, headers_get_all and body_read. Every
 // function returns one of the http_error codes below; results go through
 // pointers the guest passes. Headers cross the boundary as "name:value"
 // lines, each ending in "\n".
 
-// OutboundModuleName is the import module name guests use.
-const OutboundModuleName = "wasi_experimental_http"
+// ModuleName is the import module name guests use.
+const ModuleName = "wasi_experimental_http"
 
 // http_error codes, in the witx enum's order (tag u32).
 const (
@@ -47,9 +47,9 @@ const (
 	httpTooManySessions     = 13
 )
 
-// OutboundEvent describes one outbound request when it ends: refused,
+// Event describes one outbound request when it ends: refused,
 // failed, or its body read to the end or closed.
-type OutboundEvent struct {
+type Event struct {
 	Method   string
 	Host     string // scheme://host:port, or what the guest asked for when refused
 	Status   int    // 0 when no response came
@@ -64,9 +64,9 @@ type OutboundEvent struct {
 	Err    error
 }
 
-// instantiateOutbound adds the wasi_experimental_http host module to rt.
-func instantiateOutbound(ctx context.Context, rt wazero.Runtime) error {
-	b := rt.NewHostModuleBuilder(OutboundModuleName)
+// Instantiate adds the wasi_experimental_http host module to rt.
+func Instantiate(ctx context.Context, rt wazero.Runtime) error {
+	b := rt.NewHostModuleBuilder(ModuleName)
 	i32 := api.ValueTypeI32
 	fn := func(name string, f api.GoModuleFunc, params int) {
 		in := make([]api.ValueType, params)
@@ -91,8 +91,8 @@ type outboundKey struct{}
 // outlives the run (finish).
 type outboundRun struct {
 	ctx     context.Context
-	policy  *Outbound // nil: nothing allowed
-	observe func(OutboundEvent)
+	policy  *Policy // nil: nothing allowed
+	observe func(Event)
 
 	mu      sync.Mutex
 	handles map[uint32]*outboundResp
@@ -107,7 +107,7 @@ type outboundRun struct {
 type outboundResp struct {
 	resp    *http.Response
 	cancel  context.CancelFunc
-	ev      OutboundEvent
+	ev      Event
 	start   time.Time
 	release func()
 	ended   bool
@@ -116,17 +116,17 @@ type outboundResp struct {
 
 type observerKey struct{}
 
-// WithOutboundObserver returns ctx with f, which a run under ctx tells of
+// WithObserver returns ctx with f, which a run under ctx tells of
 // each outbound request when it ends (for a log event and metrics). The
 // host puts it in the run's context, as it does its logger.
-func WithOutboundObserver(ctx context.Context, f func(OutboundEvent)) context.Context {
+func WithObserver(ctx context.Context, f func(Event)) context.Context {
 	return context.WithValue(ctx, observerKey{}, f)
 }
 
-// withOutbound puts a run's outbound state in ctx; finish, called when
+// With puts a run's outbound state in ctx; finish, called when
 // the run ends however it ends, closes every response and connection.
-func withOutbound(ctx context.Context, policy *Outbound) (context.Context, func()) {
-	observe, _ := ctx.Value(observerKey{}).(func(OutboundEvent))
+func With(ctx context.Context, policy *Policy) (context.Context, func()) {
+	observe, _ := ctx.Value(observerKey{}).(func(Event))
 	run := &outboundRun{ctx: ctx, policy: policy, observe: observe, handles: map[uint32]*outboundResp{}}
 	return context.WithValue(ctx, outboundKey{}, run), run.finish
 }
@@ -166,7 +166,7 @@ func (run *outboundRun) end(r *outboundResp, reason string, err error) {
 	run.emit(r.ev)
 }
 
-func (run *outboundRun) emit(ev OutboundEvent) {
+func (run *outboundRun) emit(ev Event) {
 	if ev.Outcome == "" {
 		ev.Outcome = "ok"
 	}
@@ -249,7 +249,7 @@ func outboundReq(ctx context.Context, mod api.Module, stack []uint64) {
 
 func (run *outboundRun) req(ctx context.Context, mod api.Module, p []uint32) uint32 {
 	start := time.Now()
-	ev := OutboundEvent{}
+	ev := Event{}
 	refuse := func(code uint32, reason string, err error) uint32 {
 		ev.Outcome, ev.Reason, ev.Err, ev.Duration = "refused", reason, err, time.Since(start)
 		run.emit(ev)
@@ -268,7 +268,7 @@ func (run *outboundRun) req(ctx context.Context, mod api.Module, p []uint32) uin
 	run.count++
 	n := run.count
 	run.mu.Unlock()
-	max := DefaultOutboundRequests
+	max := 0 // no policy: nothing allowed, not even an attempt
 	if run.policy != nil {
 		max = run.policy.maxRequests
 	}
@@ -405,18 +405,3 @@ func (run *outboundRun) httpClient() *http.Client {
 	}
 	return run.client
 }
-
-// importsModule reports whether the module imports any function of the
-// named module.
-func (m *Module) importsModule(name string) bool {
-	for _, imp := range m.compiled.ImportedFunctions() {
-		if mod, _, _ := imp.Import(); mod == name {
-			return true
-		}
-	}
-	return false
-}
-
-// UsesOutbound reports whether the program's module imports
-// wasi_experimental_http, so that a host sets an observer only for those.
-func (p *Program) UsesOutbound() bool { return p.outbound }

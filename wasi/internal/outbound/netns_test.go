@@ -1,6 +1,6 @@
 //go:build linux
 
-package wasi
+package outbound
 
 import (
 	"context"
@@ -51,8 +51,8 @@ func TestOutboundOwnAddressNetns(t *testing.T) {
 	p := outboundProgram(t)
 	// The policy is made before the addresses exist: the check must see
 	// addresses that appear while the server runs.
-	allowAll := &OutboundPolicy{AllowedHosts: []string{AllowAllHosts}}
-	if _, err := NewOutbound(*allowAll); err != nil {
+	allowAll := &Config{AllowedHosts: []string{AllowAll}}
+	if _, err := newPolicy(*allowAll); err != nil {
 		t.Fatal(err)
 	}
 	netnsSetup(t)
@@ -64,14 +64,14 @@ func TestOutboundOwnAddressNetns(t *testing.T) {
 	tests := []struct {
 		name string
 		url  string
-		pol  *OutboundPolicy
+		pol  *Config
 		why  string // in the refusal; "" means reached
 		svc  *secretService
 	}{
 		{"own IPv4 address", urlOf(nsOwn4, svc4.port), allowAll, "an address of this server", svc4},
 		{"own IPv6 address", urlOf(nsOwn6, svc6.port), allowAll, "an address of this server", svc6},
-		{"own address by name", "http://api.example:" + strconv.Itoa(svc4.port) + "/", &OutboundPolicy{
-			AllowedHosts: []string{AllowAllHosts},
+		{"own address by name", "http://api.example:" + strconv.Itoa(svc4.port) + "/", &Config{
+			AllowedHosts: []string{AllowAll},
 			LookupIP: func(context.Context, string, string) ([]net.IP, error) {
 				return []net.IP{nsOwn4.AsSlice()}, nil
 			}}, "an address of this server", svc4},
@@ -99,8 +99,8 @@ func TestOutboundOwnAddressNetns(t *testing.T) {
 }
 
 // named is insecure:allow-all plus an entry naming a:port.
-func named(a netip.Addr, port int) *OutboundPolicy {
-	return &OutboundPolicy{AllowedHosts: []string{AllowAllHosts, strings.TrimSuffix(urlOf(a, port), "/")}}
+func named(a netip.Addr, port int) *Config {
+	return &Config{AllowedHosts: []string{AllowAll, strings.TrimSuffix(urlOf(a, port), "/")}}
 }
 
 // netnsSetup brings the namespace's loopback up, gives a veth interface

@@ -1,4 +1,4 @@
-package wasi
+package outbound
 
 import (
 	"errors"
@@ -9,7 +9,7 @@ import (
 
 // FuzzGuestHeaders: the header lines a guest passes to req never panic
 // the parser, and what it accepts holds only token names and values
-// without control characters but tab (issue 16).
+// without control characters but tab.
 func FuzzGuestHeaders(f *testing.F) {
 	for _, s := range []string{"", "a:b\n", "Content-Type: text/plain\r\nX-A:1\n\n", "no colon\n", "x:\x00\n", ":v\n", "a b:c\n", "k:v\tw\n"} {
 		f.Add(s)
@@ -65,7 +65,7 @@ func FuzzOutboundAddr(f *testing.F) {
 	}
 	f.Add("", []byte{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}, uint16(443))
 	f.Add("", []byte{93, 184, 216, 34}, uint16(443))
-	allowAll, err := NewOutbound(OutboundPolicy{AllowedHosts: []string{AllowAllHosts}})
+	allowAll, err := newPolicy(Config{AllowedHosts: []string{AllowAll}})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func FuzzOutboundAddr(f *testing.F) {
 			}
 		}
 		entry := "http://" + netip.AddrPortFrom(a.WithZone(""), port).String()
-		named, err := NewOutbound(OutboundPolicy{AllowedHosts: []string{AllowAllHosts, entry}})
+		named, err := newPolicy(Config{AllowedHosts: []string{AllowAll, entry}})
 		if err != nil {
 			t.Fatalf("entry %q: %v", entry, err)
 		}

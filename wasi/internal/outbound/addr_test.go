@@ -1,4 +1,4 @@
-package wasi
+package outbound
 
 import (
 	"context"
@@ -53,7 +53,7 @@ func urlOf(a netip.Addr, port int) string {
 // the guest got "destination not allowed", that exactly one refused event
 // with reason address was reported (the request's log event), and that
 // the service saw no request.
-func expectRefused(t *testing.T, p *Program, pol *OutboundPolicy, url string, svc *secretService) OutboundEvent {
+func expectRefused(t *testing.T, p *guest, pol *Config, url string, svc *secretService) Event {
 	t.Helper()
 	before := int64(0)
 	if svc != nil {
@@ -81,7 +81,7 @@ func expectRefused(t *testing.T, p *Program, pol *OutboundPolicy, url string, sv
 
 // expectReached runs the guest's fetch of url under pol and checks that
 // it read the service's answer.
-func expectReached(t *testing.T, p *Program, pol *OutboundPolicy, url string) {
+func expectReached(t *testing.T, p *guest, pol *Config, url string) {
 	t.Helper()
 	out, events, err := runOutbound(t, p, pol, 10*time.Second, "URL="+url)
 	if err != nil {
@@ -146,7 +146,7 @@ var refusedClasses = []struct{ class, addr string }{
 // TestAddrVerdicts: the address check alone, on every refused class and on
 // globally reachable addresses, NAT64 of a public address among them.
 func TestAddrVerdicts(t *testing.T) {
-	o, err := NewOutbound(OutboundPolicy{AllowedHosts: []string{AllowAllHosts, "http://10.0.0.5:8080", "http://[fd00::5]:8080"}})
+	o, err := newPolicy(Config{AllowedHosts: []string{AllowAll, "http://10.0.0.5:8080", "http://[fd00::5]:8080"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,9 +180,9 @@ func TestOutboundRefusedRanges(t *testing.T) {
 	for _, c := range refusedClasses {
 		t.Run(c.class, func(t *testing.T) {
 			a := netip.MustParseAddr(c.addr)
-			pol := &OutboundPolicy{AllowedHosts: []string{AllowAllHosts}}
+			pol := &Config{AllowedHosts: []string{AllowAll}}
 			expectRefused(t, p, pol, urlOf(a, svc.port), svc)
-			byName := &OutboundPolicy{AllowedHosts: []string{AllowAllHosts},
+			byName := &Config{AllowedHosts: []string{AllowAll},
 				LookupIP: func(context.Context, string, string) ([]net.IP, error) { return []net.IP{a.AsSlice()}, nil }}
 			expectRefused(t, p, byName, "http://api.example:"+strconv.Itoa(svc.port)+"/", svc)
 		})
@@ -229,8 +229,8 @@ func TestOutboundOwnAddress(t *testing.T) {
 				svc = svc6
 			}
 			url := urlOf(a, svc.port)
-			expectRefused(t, p, &OutboundPolicy{AllowedHosts: []string{AllowAllHosts}}, url, svc)
-			expectReached(t, p, &OutboundPolicy{AllowedHosts: []string{strings.TrimSuffix(url, "/")}}, url)
+			expectRefused(t, p, &Config{AllowedHosts: []string{AllowAll}}, url, svc)
+			expectReached(t, p, &Config{AllowedHosts: []string{strings.TrimSuffix(url, "/")}}, url)
 		})
 	}
 }
@@ -238,7 +238,7 @@ func TestOutboundOwnAddress(t *testing.T) {
 // BenchmarkCheckAddr: the verdict on a globally reachable address, the
 // case that reads the server's interfaces; it runs once per connection.
 func BenchmarkCheckAddr(b *testing.B) {
-	o, err := NewOutbound(OutboundPolicy{AllowedHosts: []string{AllowAllHosts}})
+	o, err := newPolicy(Config{AllowedHosts: []string{AllowAll}})
 	if err != nil {
 		b.Fatal(err)
 	}
