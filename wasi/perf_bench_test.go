@@ -21,6 +21,7 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
+	"github.com/wasigate/wasigate/wasi/internal/rewrite"
 	"github.com/wasigate/wasigate/wasi/internal/tune"
 	"github.com/wasigate/wasigate/wasi/toolchain"
 )
@@ -355,6 +356,21 @@ func BenchmarkLeverCoalesce(b *testing.B) {
 					runOnce(b, p, env)
 				}
 			})
+		}
+	}
+}
+
+// BenchmarkLeverCoalesceRewrite is the rewrite itself, done once per module
+// at startup.
+func BenchmarkLeverCoalesceRewrite(b *testing.B) {
+	wasm, err := os.ReadFile(perfGuest(b, "go"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, _, err := rewrite.Coalesce(wasm, coalesceGap); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

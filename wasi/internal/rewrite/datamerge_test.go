@@ -1,4 +1,4 @@
-package wasi
+package rewrite
 
 import (
 	"bytes"
@@ -13,7 +13,6 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
-	"github.com/wasigate/wasigate/wasi/internal/rewrite"
 	"github.com/wasigate/wasigate/wasi/toolchain"
 )
 
@@ -43,7 +42,7 @@ func dataModule(importMem, dataCount bool, segs ...seg) []byte {
 	d := binary.AppendUvarint(nil, uint64(len(segs)))
 	for _, s := range segs {
 		d = append(d, 0, 0x41)
-		d = rewrite.AppendSleb32(d, s.off)
+		d = AppendSleb32(d, s.off)
 		d = append(d, 0x0b)
 		d = binary.AppendUvarint(d, uint64(len(s.data)))
 		d = append(d, s.data...)
@@ -94,7 +93,7 @@ func TestCoalesceData(t *testing.T) {
 	defer rt.Close(ctx)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			out, _, after, err := rewrite.Coalesce(tc.wasm, tc.gap)
+			out, _, after, err := Coalesce(tc.wasm, tc.gap)
 			if got := err == nil; got != tc.rewritten {
 				t.Fatalf("rewritten = %v (err %v); want %v", got, err, tc.rewritten)
 			}
@@ -102,8 +101,8 @@ func TestCoalesceData(t *testing.T) {
 				if !bytes.Equal(out, tc.wasm) {
 					t.Errorf("module changed although not rewritten")
 				}
-				if err != nil && !errors.Is(err, rewrite.ErrNoRewrite) {
-					t.Errorf("err = %v; want rewrite.ErrNoRewrite", err)
+				if err != nil && !errors.Is(err, ErrNoRewrite) {
+					t.Errorf("err = %v; want ErrNoRewrite", err)
 				}
 			}
 			if after != tc.after {
@@ -139,10 +138,10 @@ func TestCoalesceDataGoGuest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := rewrite.CheckBounds(wasm); err != nil {
+	if err := CheckBounds(wasm); err != nil {
 		t.Fatalf("checkBounds: %v", err)
 	}
-	out, before, after, err := rewrite.Coalesce(wasm, coalesceGap)
+	out, before, after, err := Coalesce(wasm, coalesceGap)
 	if err != nil {
 		t.Fatalf("coalesceData: %v", err)
 	}
@@ -155,20 +154,5 @@ func TestCoalesceDataGoGuest(t *testing.T) {
 	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
 	if !bytes.Equal(memoryAfterInstantiation(t, rt, out), memoryAfterInstantiation(t, rt, wasm)) {
 		t.Errorf("memory after instantiation differs from the original module's")
-	}
-}
-
-// BenchmarkLeverCoalesceRewrite is the rewrite itself, done once per module
-// at startup.
-func BenchmarkLeverCoalesceRewrite(b *testing.B) {
-	wasm, err := os.ReadFile(perfGuest(b, "go"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, _, _, err := rewrite.Coalesce(wasm, coalesceGap); err != nil {
-			b.Fatal(err)
-		}
 	}
 }

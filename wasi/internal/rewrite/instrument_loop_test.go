@@ -1,4 +1,4 @@
-package wasi
+package rewrite
 
 import (
 	"context"
@@ -9,8 +9,6 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
-
-	"github.com/wasigate/wasigate/wasi/internal/rewrite"
 )
 
 // TestInstrumentLoops runs the loop shapes of loops.wat (a loop with a
@@ -32,8 +30,8 @@ func TestInstrumentLoops(t *testing.T) {
 	}
 	// Each loop runs at least 4500 checks of weight 1 or more: with a
 	// budget of 4096 units between trips each reaches one.
-	defer rewrite.SetCheckEvery(rewrite.SetCheckEvery(1 << 12))
-	out, err := rewrite.Instrument(wasm)
+	defer SetCheckEvery(SetCheckEvery(1 << 12))
+	out, err := Instrument(wasm)
 	if err != nil {
 		t.Fatalf("instrument: %v", err)
 	}
@@ -65,7 +63,7 @@ func TestInstrumentLoops(t *testing.T) {
 		}
 		defer mod.Close(ctx)
 		if interrupt {
-			g, ok := mod.ExportedGlobal(InterruptGlobal).(api.MutableGlobal)
+			g, ok := mod.ExportedGlobal(InterruptExport).(api.MutableGlobal)
 			if !ok {
 				t.Fatal("no interrupt global")
 			}
@@ -103,8 +101,8 @@ func TestInstrumentLongLoop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rewrite.SetCheckEvery(rewrite.SetCheckEvery(64))
-	out, err := rewrite.Instrument(wasm)
+	defer SetCheckEvery(SetCheckEvery(64))
+	out, err := Instrument(wasm)
 	if err != nil {
 		t.Fatalf("instrument: %v", err)
 	}
