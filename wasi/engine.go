@@ -17,6 +17,7 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
+	"github.com/wasigate/wasigate/wasi/internal/guestfs"
 	"github.com/wasigate/wasigate/wasi/internal/outbound"
 	"github.com/wasigate/wasigate/wasi/internal/rewrite"
 	"github.com/wasigate/wasigate/wasi/internal/tune"
@@ -87,9 +88,8 @@ type Engine struct {
 
 	stubMu sync.Mutex // instantiating interpreter stubs (ruby.go)
 
-	rootsMu sync.Mutex
-	roots   map[string]*openRoot // volume folders, shared (volume.go)
-	open    atomic.Int64         // Modules compiled and not yet closed
+	roots guestfs.Roots // volume folders, shared
+	open  atomic.Int64  // Modules compiled and not yet closed
 }
 
 // NewEngine creates the runtime and instantiates the WASI preview 1 host
@@ -191,12 +191,7 @@ func (e *Engine) Close(ctx context.Context) error {
 		e.sealed.close()
 	}
 	e.pools.release()
-	e.rootsMu.Lock()
-	for _, r := range e.roots {
-		r.root.Close()
-	}
-	e.roots = nil
-	e.rootsMu.Unlock()
+	e.roots.Close()
 	return err
 }
 

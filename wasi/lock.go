@@ -6,6 +6,7 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 
+	"github.com/wasigate/wasigate/wasi/internal/guestfs"
 	"github.com/wasigate/wasigate/wasi/internal/hostlock"
 )
 
@@ -40,15 +41,15 @@ type lockKey struct{}
 // withLocks returns ctx with a lock table over the call's mounts (with
 // the scratch folder when it has one) and the function that releases
 // every lock the instance took, to call once it is closed.
-func (p *Program) withLocks(ctx context.Context, scratch *mount) (context.Context, func()) {
+func (p *Program) withLocks(ctx context.Context, scratch *guestfs.Mount) (context.Context, func()) {
 	var ms []hostlock.Mount
 	for _, m := range p.mounts {
-		if m.root != nil {
-			ms = append(ms, hostlock.Mount{Guest: m.guest, Root: m.root, Writable: m.writable})
+		if m.Root != nil {
+			ms = append(ms, hostlock.Mount{Guest: m.Guest, Root: m.Root, Writable: m.Writable})
 		}
 	}
 	if scratch != nil {
-		ms = append(ms, hostlock.Mount{Guest: scratch.guest, Root: scratch.root, Writable: true})
+		ms = append(ms, hostlock.Mount{Guest: scratch.Guest, Root: scratch.Root, Writable: true})
 	}
 	t := hostlock.New(ms, p.files)
 	return context.WithValue(ctx, lockKey{}, t), t.Close

@@ -18,6 +18,7 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
 
+	"github.com/wasigate/wasigate/wasi/internal/guestfs"
 	"github.com/wasigate/wasigate/wasi/internal/outbound"
 	"github.com/wasigate/wasigate/wasi/internal/rewrite"
 )
@@ -210,8 +211,8 @@ type Program struct {
 	init    bool         // call _initialize first (a reactor)
 	ruby    *rubyExports // run as the Ruby interpreter (ruby.go)
 	cfg     wazero.ModuleConfig
-	mounts  []mount // volumes, given a files counter per call (fsConfig)
-	files   int     // Config.MaxOpenFiles
+	mounts  []guestfs.Mount // volumes, given a files counter per call (guestfs.Config)
+	files   int             // Config.MaxOpenFiles
 	pool    *memoryPool
 	scratch string // Config.Scratch
 	// scratchSize: Config.ScratchSize, the default applied.
@@ -267,7 +268,7 @@ func (m *Module) Prepare(c Config) (*Program, error) {
 	} else if err := m.Check(entry); err != nil {
 		return nil, err
 	}
-	var mounts []mount
+	var mounts []guestfs.Mount
 	for _, v := range c.Volumes {
 		st, err := os.Stat(v.Host)
 		if err != nil {
@@ -276,21 +277,17 @@ func (m *Module) Prepare(c Config) (*Program, error) {
 		if !st.IsDir() {
 			return nil, fmt.Errorf("volume %s: %s is not a folder", v.Guest, v.Host)
 		}
-		fs, err := m.engine.volumeFS(v)
-		if err != nil {
-			return nil, err
-		}
-		root, err := m.engine.openRoot(v.Host) // the one volumeFS uses
+		root, err := m.engine.roots.Open(v.Host)
 		if err != nil {
 			return nil, fmt.Errorf("volume %s: %w", v.Guest, err)
 		}
-		mounts = append(mounts, mount{guest: v.Guest, fs: fs, host: v.Host, writable: v.Writable, root: root})
+		mounts = append(mounts, guestfs.Mount{Guest: v.Guest, FS: guestfs.VolumeFS(root, v.Writable), Host: v.Host, Writable: v.Writable, Root: root})
 	}
 	maxFiles := c.MaxOpenFiles
 	if maxFiles == 0 {
 		maxFiles = DefaultMaxOpenFiles
 	}
-	if _, err := fsConfig(mounts, maxFiles); err != nil {
+	if _, err := guestfs.Config(mounts, maxFiles); err != nil {
 		return nil, err
 	}
 	if err := m.checkMemoryMin(m.engine.pools.get(c.MemoryLimit).limit); err != nil {
@@ -392,18 +389,26 @@ func (p *Program) Run(ctx context.Context, c *Call) error {
 	}
 	ctx = withCallState(ctx, st)
 	cfg := p.config(ctx, c)
-	var scratch *mount
+	var scratch *guestfs.Mount
 	if p.scratch != "" {
+		// Created and removed here, so that nothing one request writes
+		// there is seen by the next; it counts against max_open_files
+		// like the volumes.
 		dir, err := os.MkdirTemp("", "wasigate-scratch-")
 		if err != nil {
 			return fmt.Errorf("scratch: %w", err)
 		}
 		defer os.RemoveAll(dir)
-		var closeScratch func()
-		if cfg, scratch, closeScratch, err = p.withScratch(cfg, dir); err != nil {
+		m, closeScratch, err := guestfs.OpenScratch(dir, p.scratch, p.scratchSize)
+		if err != nil {
 			return fmt.Errorf("guest not started: scratch: %w", err)
 		}
 		defer closeScratch()
+		fsc, err := guestfs.Config(append(p.mounts[:len(p.mounts):len(p.mounts)], m), p.files)
+		if err != nil {
+			return fmt.Errorf("guest not started: scratch: %w", err)
+		}
+		cfg, scratch = cfg.WithFSConfig(fsc), &m
 	}
 	if p.locks {
 		// Released after the instance is closed (deferred before it),
@@ -494,7 +499,7 @@ func (p *Program) config(ctx context.Context, c *Call) wazero.ModuleConfig {
 	// callstate.go), not WithEnv and WithArgs.
 	cfg := p.cfg
 	if len(p.mounts) > 0 {
-		fsc, _ := fsConfig(p.mounts, p.files) // checked by Prepare
+		fsc, _ := guestfs.Config(p.mounts, p.files) // checked by Prepare
 		cfg = cfg.WithFSConfig(fsc)
 	}
 	if c.Stdin != nil {

@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -16,6 +14,7 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
 
+	"github.com/wasigate/wasigate/wasi/internal/guestfs"
 	"github.com/wasigate/wasigate/wasi/internal/rewrite"
 )
 
@@ -105,10 +104,10 @@ type warmPool struct {
 type warmInstance struct {
 	mod      api.Module
 	mem      *callMemory
-	files    *fileCount
+	files    *guestfs.Count
 	streams  *switchStreams
 	sleep    *sleepCtx
-	scratch  *warmScratch // nil without Config.Scratch
+	scratch  *guestfs.Scratch // nil without Config.Scratch
 	globals  *globalReset
 	memory   *memoryReset // nil without a memory
 	size     uint32       // memory bytes at the start
@@ -160,18 +159,18 @@ var errWarmOff = errors.New("reuse turned off")
 // request: only the memory allocator is taken from it.
 func (w *warmPool) newInstance(ctx context.Context) (*warmInstance, error) {
 	p := w.prog
-	inst := &warmInstance{streams: &switchStreams{}, sleep: &sleepCtx{}, files: &fileCount{max: int64(p.files)}}
+	inst := &warmInstance{streams: &switchStreams{}, sleep: &sleepCtx{}, files: guestfs.NewCount(p.files)}
 	ctx = context.WithoutCancel(ctx)
 	inst.mem = &callMemory{pool: p.pool}
 	ctx = experimental.WithMemoryAllocator(ctx, inst.mem)
 	mounts := p.mounts
 	if p.scratch != "" {
-		s, err := newWarmScratch(p.scratch, p.scratchSize)
+		s, err := guestfs.NewScratch(p.scratch, p.scratchSize)
 		if err != nil {
 			return nil, fmt.Errorf("scratch: %w", err)
 		}
 		inst.scratch = s
-		mounts = append(mounts[:len(mounts):len(mounts)], s.mount)
+		mounts = append(mounts[:len(mounts):len(mounts)], s.Mount)
 	}
 	inst.reserved = 3 + uint32(len(mounts))
 	cfg := p.cfg.
@@ -180,9 +179,9 @@ func (w *warmPool) newInstance(ctx context.Context) (*warmInstance, error) {
 		WithStderr(switchOut{s: inst.streams, err: true}).
 		WithNanosleep(nanosleep(inst.sleep.get))
 	if len(mounts) > 0 {
-		fsc, err := fsConfigCount(mounts, inst.files)
+		fsc, err := guestfs.ConfigCount(mounts, inst.files)
 		if err != nil {
-			inst.scratch.remove()
+			inst.scratch.Remove()
 			return nil, err
 		}
 		cfg = cfg.WithFSConfig(fsc)
@@ -190,7 +189,7 @@ func (w *warmPool) newInstance(ctx context.Context) (*warmInstance, error) {
 	mod, err := p.module.rt.InstantiateModule(ctx, p.compiledModule(), cfg)
 	if err != nil {
 		inst.mem.release()
-		inst.scratch.remove()
+		inst.scratch.Remove()
 		return nil, err
 	}
 	inst.mod = mod
@@ -377,7 +376,7 @@ func (inst *warmInstance) close() {
 	}
 	closeInstance(context.Background(), inst.mod)
 	inst.mem.release()
-	inst.scratch.remove()
+	inst.scratch.Remove()
 }
 
 // errMemoryGrew: wazero cannot shrink a memory back.
@@ -397,7 +396,7 @@ func (inst *warmInstance) reset() error {
 	if err := inst.globals.reset(inst.mod); err != nil {
 		return err
 	}
-	return inst.scratch.clear()
+	return inst.scratch.Clear()
 }
 
 // runWarm is Run with a reused instance.
@@ -425,9 +424,9 @@ func (p *Program) runWarm(ctx context.Context, c *Call, st *callState) error {
 	ctx = withCallState(ctx, st)
 	if p.locks {
 		var release func()
-		var scratch *mount
+		var scratch *guestfs.Mount
 		if inst.scratch != nil {
-			scratch = &inst.scratch.mount
+			scratch = &inst.scratch.Mount
 		}
 		ctx, release = p.withLocks(ctx, scratch)
 		defer release()
@@ -457,7 +456,7 @@ func (p *Program) runWarm(ctx context.Context, c *Call, st *callState) error {
 	var exit *sys.ExitError
 	clean := err == nil && (raw == nil || (errors.As(raw, &exit) && exit.ExitCode() == 0)) &&
 		ctx.Err() == nil && (disarmed || !p.module.interrupt) && !writeFailed &&
-		st.taintReason() == "" && inst.files.guestOpen() == 0 && !inst.mod.IsClosed()
+		st.taintReason() == "" && inst.files.GuestOpen() == 0 && !inst.mod.IsClosed()
 	if clean && inst.reset() == nil {
 		w.put(inst)
 	} else {
@@ -465,62 +464,6 @@ func (p *Program) runWarm(ctx context.Context, c *Call, st *callState) error {
 		inst.close()
 	}
 	return err
-}
-
-// warmScratch is a reused instance's scratch folder: one folder for the
-// instance's life, emptied after each request.
-type warmScratch struct {
-	dir   string
-	root  *os.Root
-	fs    *quotaFS
-	mount mount
-	size  int64
-}
-
-func newWarmScratch(guest string, size int64) (*warmScratch, error) {
-	dir, err := os.MkdirTemp("", "wasigate-scratch-")
-	if err != nil {
-		return nil, err
-	}
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	s := &warmScratch{dir: dir, root: root, size: size}
-	s.fs = &quotaFS{FS: &rootFS{root: root}, q: &quota{max: size}}
-	s.mount = mount{guest: guest, fs: s.fs, root: root, writable: true}
-	return s, nil
-}
-
-// clear empties the folder for the next request: what one request wrote
-// there is never seen by the next.
-func (s *warmScratch) clear() error {
-	if s == nil {
-		return nil
-	}
-	if err := os.Chmod(s.dir, 0o700); err != nil {
-		return err
-	}
-	entries, err := os.ReadDir(s.dir)
-	if err != nil {
-		return err
-	}
-	for _, e := range entries {
-		if err := os.RemoveAll(filepath.Join(s.dir, e.Name())); err != nil {
-			return err
-		}
-	}
-	s.fs.q = &quota{max: s.size}
-	return nil
-}
-
-func (s *warmScratch) remove() {
-	if s == nil {
-		return
-	}
-	s.root.Close()
-	os.RemoveAll(s.dir)
 }
 
 // Reuses returns how many requests ran in an instance an earlier request

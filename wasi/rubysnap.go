@@ -12,6 +12,8 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental/sysfs"
+
+	"github.com/wasigate/wasigate/wasi/internal/guestfs"
 )
 
 // Ruby from a snapshot (issue 12): the snapshot's init is _initialize,
@@ -149,7 +151,7 @@ func (m *Module) keyedSnapshot(limit uint64, in snapInputs) (*snapshot, error) {
 // same preopens as a request, at the same descriptors (wasi-libc keeps the
 // list it read in the init), without seeing a request's files. n counts
 // what the init leaves open.
-func initFS(dirs []initDir, n *fileCount) (wazero.FSConfig, func(), error) {
+func initFS(dirs []initDir, n *guestfs.Count) (wazero.FSConfig, func(), error) {
 	dir, err := os.MkdirTemp("", "wasigate-snapinit-")
 	if err != nil {
 		return nil, nil, err
@@ -160,15 +162,15 @@ func initFS(dirs []initDir, n *fileCount) (wazero.FSConfig, func(), error) {
 		return nil, nil, err
 	}
 	done := func() { root.Close(); os.Remove(dir) }
-	var mounts []mount
+	var mounts []guestfs.Mount
 	for _, d := range dirs {
 		fs := d.fs
 		if fs == nil {
 			fs = &sysfs.AdaptFS{FS: root.FS()}
 		}
-		mounts = append(mounts, mount{guest: d.guest, fs: fs})
+		mounts = append(mounts, guestfs.Mount{Guest: d.guest, FS: fs})
 	}
-	fsc, err := fsConfigCount(mounts, n)
+	fsc, err := guestfs.ConfigCount(mounts, n)
 	if err != nil {
 		done()
 		return nil, nil, err

@@ -18,6 +18,7 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 
+	"github.com/wasigate/wasigate/wasi/internal/guestfs"
 	"github.com/wasigate/wasigate/wasi/internal/rewrite"
 )
 
@@ -277,7 +278,7 @@ func (m *Module) runInit(scratch wazero.CompiledModule, globals int, limit uint6
 	cfg := wazero.NewModuleConfig().WithName("").WithStartFunctions().
 		WithSysWalltime().WithSysNanotime().WithRandSource(rand.Reader).WithStderr(&stderr).
 		WithArgs(in.args...).WithStdin(strings.NewReader(""))
-	files := &fileCount{}
+	files := guestfs.NewCount(0)
 	if len(in.dirs) > 0 {
 		fsc, done, err := initFS(in.dirs, files)
 		if err != nil {
@@ -323,7 +324,7 @@ func (m *Module) runInit(scratch wazero.CompiledModule, globals int, limit uint6
 	took = time.Since(start)
 	// A file the init left open would be a descriptor number in the
 	// image with nothing behind it, or another file, in a request.
-	if n := files.guestOpen(); n > 0 {
+	if n := files.GuestOpen(); n > 0 {
 		return nil, nil, 0, fmt.Errorf("%w: the init left %d file(s) open", ErrNoSnapshot, n)
 	}
 	// Ruby reads it in ruby-init and a driver gets its configured one;
@@ -408,11 +409,11 @@ func (p *Program) snapInputs(c Config) snapInputs {
 		in.args, in.env = c.InitArgs, append(slices.Clip(c.InitEnv), InitMarkerEnv)
 	}
 	for _, mt := range p.mounts {
-		d := initDir{guest: mt.guest}
+		d := initDir{guest: mt.Guest}
 		// A driver's init imports from the read-only volumes (Python's
 		// stdlib and site-packages); what it may write stays empty.
-		if driver && !mt.writable {
-			d.fs, d.host = mt.fs, mt.host
+		if driver && !mt.Writable {
+			d.fs, d.host = mt.FS, mt.Host
 		}
 		in.dirs = append(in.dirs, d)
 	}

@@ -1,188 +1,31 @@
-package wasi
+package guestfs
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
-	"sync/atomic"
 	"syscall"
 	"time"
 
-	"github.com/tetratelabs/wazero"
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 	"github.com/tetratelabs/wazero/experimental/sysfs"
 	"github.com/tetratelabs/wazero/sys"
 )
 
-// volumeFS returns the file system of a volume, confined to an os.Root
-// shared by every instance that mounts the folder. Read-only: os.Root
-// through wazero's fs.FS adapter, which refuses every path that leaves the
-// folder, including symbolic links inside it that point outside (wazero's
-// own WithReadOnlyDirMount follows them). Either opens only regular files
-// and folders (regularfile.go). Writable: rootFS below, for the
-// same reason (wazero's WithDirMount would let a guest write through a
-// link the operator left in the folder).
-func (e *Engine) volumeFS(v Volume) (experimentalsys.FS, error) {
-	root, err := e.openRoot(v.Host)
-	if err != nil {
-		return nil, fmt.Errorf("volume %s: %w", v.Guest, err)
+// VolumeFS returns the file system of a volume confined to root (an
+// os.Root that Roots shares between every instance mounting the folder).
+// Read-only: os.Root through wazero's fs.FS adapter, which refuses every
+// path that leaves the folder, including symbolic links inside it that
+// point outside (wazero's own WithReadOnlyDirMount follows them). Either
+// opens only regular files and folders (regularfile.go). Writable: rootFS
+// below, for the same reason (wazero's WithDirMount would let a guest
+// write through a link the operator left in the folder).
+func VolumeFS(root *os.Root, writable bool) experimentalsys.FS {
+	if writable {
+		return &rootFS{root: root}
 	}
-	if v.Writable {
-		return &rootFS{root: root}, nil
-	}
-	return newReadOnlyFS(root), nil
-}
-
-// mount is a volume's file system at its guest path.
-type mount struct {
-	guest string
-	fs    experimentalsys.FS
-	// host and writable describe the volume, for a snapshot's init, which
-	// sees read-only volumes only (snapshot.go).
-	host     string
-	writable bool
-	// root is the folder's os.Root, where wasigate_lock finds the files a
-	// guest locks (lock.go); nil for a snapshot init's copy.
-	root *os.Root
-}
-
-// fsConfig is the file system config of one call: every volume's file
-// system counts its open files in one counter of the instance, so that the
-// instance holds at most max (issue 9: one guest opened 19,984 files and
-// the process could no longer accept connections).
-func fsConfig(mounts []mount, max int) (wazero.FSConfig, error) {
-	return fsConfigCount(mounts, &fileCount{max: int64(max)})
-}
-
-// fsConfigCount is fsConfig counting in n.
-func fsConfigCount(mounts []mount, n *fileCount) (wazero.FSConfig, error) {
-	fsc := wazero.NewFSConfig()
-	for _, m := range withRoot(mounts) {
-		sfs, ok := fsc.(sysfs.FSConfig)
-		if !ok {
-			return nil, errors.New("wazero's FSConfig does not take a sys.FS")
-		}
-		// The empty root is counted too: it holds nothing of the host's,
-		// but each folder the guest opens in it is an entry in wazero's
-		// descriptor table until the instance ends (TestEmptyRootFilesCap).
-		// Only its preopen, wazero's own open, takes no place in the cap.
-		_, empty := m.fs.(emptyRoot)
-		fsc = sfs.WithSysFSMount(&countedFS{FS: m.fs, n: n, freeRoot: empty}, m.guest)
-	}
-	return fsc, nil
-}
-
-// fileCount is the number of files an instance holds open.
-type fileCount struct {
-	open atomic.Int64
-	max  int64 // <= 0: no limit
-	// roots counts the preopened folders wazero opened (lazily, on first
-	// use): a snapshot's init may leave those open, nothing else.
-	roots atomic.Int64
-}
-
-// guestOpen is the number of files the guest itself holds open.
-func (n *fileCount) guestOpen() int64 { return n.open.Load() - n.roots.Load() }
-
-// errTooManyFiles is what a guest over its files cap gets. wazero 1.12's
-// sys.Errno has no EMFILE (a file system can return only the errnos it
-// lists; any other becomes EIO), so the closest it can say is EAGAIN,
-// "resource temporarily unavailable".
-const errTooManyFiles = experimentalsys.EAGAIN
-
-// countedFS counts the files opened through FS against the instance's cap.
-type countedFS struct {
-	experimentalsys.FS
-	n *fileCount
-	// rooted: the preopened folder was opened. The guest can open "."
-	// read-only too (open("/lib", O_RDONLY) in C): only the first such
-	// open, wazero's own, is the root.
-	rooted atomic.Bool
-	// freeRoot: the preopened folder itself is not counted (the empty
-	// root, which holds nothing of the host's); what the guest opens is.
-	freeRoot bool
-}
-
-// OpenFile implements experimentalsys.FS.
-func (c *countedFS) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMode) (experimentalsys.File, experimentalsys.Errno) {
-	if c.freeRoot && p == "." && flag == experimentalsys.O_RDONLY && c.rooted.CompareAndSwap(false, true) {
-		return c.FS.OpenFile(p, flag, perm)
-	}
-	if n := c.n.open.Add(1); c.n.max > 0 && n > c.n.max {
-		c.n.open.Add(-1)
-		return nil, errTooManyFiles
-	}
-	f, e := c.FS.OpenFile(p, flag, perm)
-	if e != 0 {
-		c.n.open.Add(-1)
-		return nil, e
-	}
-	// wazero opens a preopened folder as "." read-only the first time the
-	// guest uses it (internal/sys/lazy.go).
-	root := p == "." && flag == experimentalsys.O_RDONLY && c.rooted.CompareAndSwap(false, true)
-	if root {
-		c.n.roots.Add(1)
-	}
-	return &countedFile{File: f, n: c.n, root: root}, 0
-}
-
-// countedFile gives its place back when closed, by the guest or by the
-// instance's close.
-type countedFile struct {
-	experimentalsys.File
-	n      *fileCount
-	closed bool
-	root   bool
-}
-
-func (f *countedFile) Close() experimentalsys.Errno {
-	if !f.closed {
-		f.closed = true
-		f.n.open.Add(-1)
-		if f.root {
-			f.n.roots.Add(-1)
-		}
-	}
-	return f.File.Close()
-}
-
-// openRoot returns the engine's os.Root for the folder dir. Every route,
-// reload and rebuilt script that mounts the same folder shares one, so
-// that file descriptors do not grow with each Prepare; a folder replaced
-// at the same path (a ConfigMap's swap, say) gets a new root.
-func (e *Engine) openRoot(dir string) (*os.Root, error) {
-	st, err := os.Stat(dir)
-	if err != nil {
-		return nil, err
-	}
-	key := dir
-	if abs, err := filepath.Abs(dir); err == nil {
-		key = abs
-	}
-	e.rootsMu.Lock()
-	defer e.rootsMu.Unlock()
-	if r := e.roots[key]; r != nil && os.SameFile(r.info, st) {
-		return r.root, nil
-	}
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		return nil, err
-	}
-	if e.roots == nil {
-		e.roots = map[string]*openRoot{}
-	}
-	// A replaced folder's old root stays open: instances prepared with it
-	// may still run.
-	e.roots[key] = &openRoot{root: root, info: st}
-	return root, nil
-}
-
-type openRoot struct {
-	root *os.Root
-	info os.FileInfo
+	return newReadOnlyFS(root)
 }
 
 // rootFS is a writable experimental sys.FS confined to an os.Root.

@@ -1,4 +1,4 @@
-package wasi
+package guestfs
 
 import (
 	"io"
@@ -20,15 +20,15 @@ const rootGuest = "/"
 
 // withRoot returns mounts with the empty root folder appended, unless a
 // volume is mounted at "/" already.
-func withRoot(mounts []mount) []mount {
+func withRoot(mounts []Mount) []Mount {
 	for _, m := range mounts {
-		if m.guest == rootGuest {
+		if m.Guest == rootGuest {
 			return mounts
 		}
 	}
-	out := make([]mount, len(mounts), len(mounts)+1)
+	out := make([]Mount, len(mounts), len(mounts)+1)
 	copy(out, mounts)
-	return append(out, mount{guest: rootGuest, fs: theEmptyRoot})
+	return append(out, Mount{Guest: rootGuest, FS: theEmptyRoot})
 }
 
 // theEmptyRoot holds no state: every instance shares it.
