@@ -27,13 +27,13 @@ func (p *Program) useAppSnapshot(c Config) error {
 	}
 	in := p.snapInputs(c)
 	in.app = true
-	s, err := m.takeSnapshot(p.pool.limit, in)
+	s, err := m.takeSnapshot(p.pool.Limit(), in)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrAppLoad, err)
 	}
-	if s.image.size > p.pool.limit {
+	if s.image.Size() > p.pool.Limit() {
 		s.close(context.Background(), m.engine)
-		return fmt.Errorf("%w: the image (%d bytes) is larger than the memory limit (%d bytes)", ErrAppLoad, s.image.size, p.pool.limit)
+		return fmt.Errorf("%w: the image (%d bytes) is larger than the memory limit (%d bytes)", ErrAppLoad, s.image.Size(), p.pool.Limit())
 	}
 	p.startFrom(s)
 	p.own = true
@@ -52,7 +52,7 @@ func (p *Program) Close(ctx context.Context) error {
 
 // close gives back a snapshot's image and compiled module.
 func (s *snapshot) close(ctx context.Context, e *Engine) {
-	e.pools.dropImage(s.image)
-	s.image.close()
+	e.pools.DropImage(s.image)
+	s.image.Close()
 	_ = s.compiled.Close(ctx)
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/wasigate/wasigate/wasi/internal/guestfs"
 	"github.com/wasigate/wasigate/wasi/internal/outbound"
 	"github.com/wasigate/wasigate/wasi/internal/rewrite"
+	"github.com/wasigate/wasigate/wasi/internal/snap"
 	"github.com/wasigate/wasigate/wasi/internal/tune"
 	"github.com/wasigate/wasigate/wasi/toolchain"
 )
@@ -74,7 +75,7 @@ type Engine struct {
 	cacheDir    string
 	workers     int
 	guard       *tune.Guard // CPU priority and runtime tuning (internal/tune)
-	pools       poolSet
+	pools       snap.Pools
 	dl          deadlines     // deadline.go
 	snapTimeout time.Duration // Options.SnapshotInitTimeout
 	inits       runningInits  // snapshot inits not yet returned (snapinit.go)
@@ -168,12 +169,12 @@ func (e *Engine) ProvideHostModule(name string) {
 // MemoryInUse returns how many pooled linear memories are in use (one per
 // running instance) and their sizes added up, in bytes.
 func (e *Engine) MemoryInUse() (instances int, bytes uint64) {
-	return int(e.pools.stats.instances.Load()), uint64(e.pools.stats.bytes.Load())
+	return int(e.pools.Stats().Instances.Load()), uint64(e.pools.Stats().Bytes.Load())
 }
 
 // MemoryRescued counts the pooled memories Run had to give back itself
 // because the instance's close had not (issue 9); it should stay 0.
-func (e *Engine) MemoryRescued() int { return int(e.pools.stats.rescued.Load()) }
+func (e *Engine) MemoryRescued() int { return int(e.pools.Stats().Rescued.Load()) }
 
 // Close releases the runtime, every module and the pooled memory.
 func (e *Engine) Close(ctx context.Context) error {
@@ -190,7 +191,7 @@ func (e *Engine) Close(ctx context.Context) error {
 	if e.sealed != nil {
 		e.sealed.close()
 	}
-	e.pools.release()
+	e.pools.Release()
 	e.roots.Close()
 	return err
 }

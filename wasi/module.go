@@ -21,6 +21,7 @@ import (
 	"github.com/wasigate/wasigate/wasi/internal/guestfs"
 	"github.com/wasigate/wasigate/wasi/internal/outbound"
 	"github.com/wasigate/wasigate/wasi/internal/rewrite"
+	"github.com/wasigate/wasigate/wasi/internal/snap"
 )
 
 // Module is a compiled module, ready to be instantiated once per call.
@@ -213,7 +214,7 @@ type Program struct {
 	cfg     wazero.ModuleConfig
 	mounts  []guestfs.Mount // volumes, given a files counter per call (guestfs.Config)
 	files   int             // Config.MaxOpenFiles
-	pool    *memoryPool
+	pool    *snap.Pool
 	scratch string // Config.Scratch
 	// scratchSize: Config.ScratchSize, the default applied.
 	scratchSize int64
@@ -290,7 +291,7 @@ func (m *Module) Prepare(c Config) (*Program, error) {
 	if _, err := guestfs.Config(mounts, maxFiles); err != nil {
 		return nil, err
 	}
-	if err := m.checkMemoryMin(m.engine.pools.get(c.MemoryLimit).limit); err != nil {
+	if err := m.checkMemoryMin(m.engine.pools.Get(c.MemoryLimit).Limit()); err != nil {
 		return nil, err
 	}
 	p := &Program{
@@ -303,7 +304,7 @@ func (m *Module) Prepare(c Config) (*Program, error) {
 		cfg:         m.base,
 		mounts:      mounts,
 		files:       maxFiles,
-		pool:        m.engine.pools.get(c.MemoryLimit),
+		pool:        m.engine.pools.Get(c.MemoryLimit),
 	}
 	p.outbound, p.policy = m.importsModule(outbound.ModuleName), c.Outbound
 	p.locks = m.importsModule(LockModuleName)
@@ -418,13 +419,13 @@ func (p *Program) Run(ctx context.Context, c *Call) error {
 		ctx, release = p.withLocks(ctx, scratch)
 		defer release()
 	}
-	var mem *callMemory
+	var mem *snap.Call
 	if p.pool != nil {
-		mem = &callMemory{pool: p.pool}
+		mem = snap.NewCall(p.pool)
 		ctx = experimental.WithMemoryAllocator(ctx, mem)
 		// Belt and braces: whatever wazero did, the pooled memory is not
 		// kept once Run returns (see release).
-		defer mem.release()
+		defer mem.Release()
 	}
 
 	start := time.Now()
@@ -459,8 +460,8 @@ func (p *Program) Run(ctx context.Context, c *Call) error {
 		guestEnded()
 	}
 	// Read before the deferred Close hands the memory back to the pool.
-	if err != nil && ctx.Err() == nil && mem != nil && mem.refused() {
-		err = &MemoryError{Limit: p.pool.limit, Err: err}
+	if err != nil && ctx.Err() == nil && mem != nil && mem.Refused() {
+		err = &MemoryError{Limit: p.pool.Limit(), Err: err}
 	}
 	return err
 }

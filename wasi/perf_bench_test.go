@@ -22,6 +22,7 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/wasigate/wasigate/wasi/internal/rewrite"
+	"github.com/wasigate/wasigate/wasi/internal/snap"
 	"github.com/wasigate/wasigate/wasi/internal/tune"
 	"github.com/wasigate/wasigate/wasi/toolchain"
 )
@@ -218,15 +219,16 @@ func BenchmarkLeverPool(b *testing.B) {
 func BenchmarkLeverRelease(b *testing.B) {
 	e := benchEngine(b, true)
 	env := perfEnv()
-	saved := releaseClearMax
-	b.Cleanup(func() { releaseClearMax = saved })
+	saved := snap.SetReleaseClearMax(0)
+	snap.SetReleaseClearMax(saved)
+	b.Cleanup(func() { snap.SetReleaseClearMax(saved) })
 	for _, kind := range []string{"c", "rust", "go"} {
 		for _, mode := range []struct {
 			name string
 			max  uint64
 		}{{"madvise", 0}, {"clear", 1 << 62}, {"default", saved}} {
 			b.Run(kind+"/"+mode.name, func(b *testing.B) {
-				releaseClearMax = mode.max
+				snap.SetReleaseClearMax(mode.max)
 				p := benchProgram(b, e, kind)
 				b.ReportAllocs()
 				b.ResetTimer()

@@ -16,6 +16,7 @@ import (
 
 	"github.com/wasigate/wasigate/wasi/internal/guestfs"
 	"github.com/wasigate/wasigate/wasi/internal/rewrite"
+	"github.com/wasigate/wasigate/wasi/internal/snap"
 )
 
 // Instance reuse: an instance whose request ended cleanly is put back to
@@ -103,7 +104,7 @@ type warmPool struct {
 // warmInstance is an instance with what its reset needs.
 type warmInstance struct {
 	mod      api.Module
-	mem      *callMemory
+	mem      *snap.Call
 	files    *guestfs.Count
 	streams  *switchStreams
 	sleep    *sleepCtx
@@ -161,7 +162,7 @@ func (w *warmPool) newInstance(ctx context.Context) (*warmInstance, error) {
 	p := w.prog
 	inst := &warmInstance{streams: &switchStreams{}, sleep: &sleepCtx{}, files: guestfs.NewCount(p.files)}
 	ctx = context.WithoutCancel(ctx)
-	inst.mem = &callMemory{pool: p.pool}
+	inst.mem = snap.NewCall(p.pool)
 	ctx = experimental.WithMemoryAllocator(ctx, inst.mem)
 	mounts := p.mounts
 	if p.scratch != "" {
@@ -188,7 +189,7 @@ func (w *warmPool) newInstance(ctx context.Context) (*warmInstance, error) {
 	}
 	mod, err := p.module.rt.InstantiateModule(ctx, p.compiledModule(), cfg)
 	if err != nil {
-		inst.mem.release()
+		inst.mem.Release()
 		inst.scratch.Remove()
 		return nil, err
 	}
@@ -235,12 +236,11 @@ func (w *warmPool) prepareReset(inst *warmInstance) error {
 	r := &memoryReset{}
 	if p.snap != nil {
 		img := p.snap.image
-		if img.size != uint64(inst.size) {
-			return fmt.Errorf("memory of %d bytes, image of %d", inst.size, img.size)
+		if img.Size() != uint64(inst.size) {
+			return fmt.Errorf("memory of %d bytes, image of %d", inst.size, img.Size())
 		}
-		r.image = img.data
-		_, pooled := inst.mem.mem.(*linearMemory)
-		r.mapped = pooled && !img.copy && img.fd >= 0
+		r.image = img.Data()
+		r.mapped = inst.mem.Pooled() && img.Mapped()
 	} else {
 		buf, _ := mem.Read(0, inst.size)
 		w.imageMu.Lock()
@@ -274,17 +274,17 @@ func (w *warmPool) get() *warmInstance {
 	inst.parked = false
 	w.idle[n-1] = nil
 	w.idle = w.idle[:n-1]
-	stats := &w.prog.module.engine.pools.stats
-	stats.idle.Add(-inst.owned)
-	stats.instances.Add(1)
-	stats.bytes.Add(int64(inst.size))
+	stats := w.prog.module.engine.pools.Stats()
+	stats.Idle.Add(-inst.owned)
+	stats.Instances.Add(1)
+	stats.Bytes.Add(int64(inst.size))
 	return inst
 }
 
 // put keeps a reset instance, or closes it when the pool is full or
 // closed or the idle budget is spent.
 func (w *warmPool) put(inst *warmInstance) {
-	stats := &w.prog.module.engine.pools.stats
+	stats := w.prog.module.engine.pools.Stats()
 	inst.owned = int64(inst.memory.ownedBytes())
 	w.mu.Lock()
 	if w.closed || len(w.idle) >= w.max {
@@ -292,8 +292,8 @@ func (w *warmPool) put(inst *warmInstance) {
 		inst.close()
 		return
 	}
-	if stats.idle.Add(inst.owned) > reuseIdleBudget {
-		stats.idle.Add(-inst.owned)
+	if stats.Idle.Add(inst.owned) > reuseIdleBudget {
+		stats.Idle.Add(-inst.owned)
 		w.mu.Unlock()
 		inst.close()
 		return
@@ -301,8 +301,8 @@ func (w *warmPool) put(inst *warmInstance) {
 	inst.idle = time.Now()
 	// An idle instance is not one in use (Engine.MemoryInUse); close
 	// counts it back in before its memory is freed.
-	stats.instances.Add(-1)
-	stats.bytes.Add(-int64(inst.size))
+	stats.Instances.Add(-1)
+	stats.Bytes.Add(-int64(inst.size))
 	inst.parked = true
 	w.idle = append(w.idle, inst)
 	if w.timer == nil {
@@ -328,7 +328,7 @@ func (w *warmPool) sweep() {
 	}
 	w.mu.Unlock()
 	for _, inst := range stale {
-		w.prog.module.engine.pools.stats.idle.Add(-inst.owned)
+		w.prog.module.engine.pools.Stats().Idle.Add(-inst.owned)
 		inst.close()
 	}
 }
@@ -345,7 +345,7 @@ func (w *warmPool) close(context.Context) {
 	}
 	w.mu.Unlock()
 	for _, inst := range idle {
-		w.prog.module.engine.pools.stats.idle.Add(-inst.owned)
+		w.prog.module.engine.pools.Stats().Idle.Add(-inst.owned)
 		inst.close()
 	}
 }
@@ -370,12 +370,12 @@ func (m *memoryReset) ownedBytes() uint64 {
 // close releases the instance, its memory and its scratch folder.
 func (inst *warmInstance) close() {
 	if inst.parked {
-		stats := inst.mem.pool.stats
-		stats.instances.Add(1)
-		stats.bytes.Add(int64(inst.size))
+		stats := inst.mem.Stats()
+		stats.Instances.Add(1)
+		stats.Bytes.Add(int64(inst.size))
 	}
 	closeInstance(context.Background(), inst.mod)
-	inst.mem.release()
+	inst.mem.Release()
 	inst.scratch.Remove()
 }
 
@@ -417,7 +417,7 @@ func (p *Program) runWarm(ctx context.Context, c *Call, st *callState) error {
 			return p.result(ctx, err)
 		}
 	} else {
-		p.module.engine.pools.stats.reused.Add(1)
+		p.module.engine.pools.Stats().Reused.Add(1)
 	}
 	c.Instantiate = time.Since(start)
 	st.reserved, st.keep = inst.reserved, true
@@ -433,9 +433,7 @@ func (p *Program) runWarm(ctx context.Context, c *Call, st *callState) error {
 	}
 	inst.streams.set(c.Stdin, c.Stdout, c.Stderr)
 	inst.sleep.set(ctx)
-	if m, ok := inst.mem.mem.(*linearMemory); ok {
-		m.refused = false
-	}
+	inst.mem.ClearRefused()
 	stop := p.module.arm(ctx, inst.mod)
 	raw := p.module.engine.guard.Run(func() error {
 		if p.init {
@@ -450,8 +448,8 @@ func (p *Program) runWarm(ctx context.Context, c *Call, st *callState) error {
 	inst.streams.set(nil, nil, nil)
 	inst.sleep.set(nil)
 	err := p.result(ctx, raw)
-	if err != nil && ctx.Err() == nil && inst.mem.refused() {
-		err = &MemoryError{Limit: p.pool.limit, Err: err}
+	if err != nil && ctx.Err() == nil && inst.mem.Refused() {
+		err = &MemoryError{Limit: p.pool.Limit(), Err: err}
 	}
 	var exit *sys.ExitError
 	clean := err == nil && (raw == nil || (errors.As(raw, &exit) && exit.ExitCode() == 0)) &&
@@ -460,7 +458,7 @@ func (p *Program) runWarm(ctx context.Context, c *Call, st *callState) error {
 	if clean && inst.reset() == nil {
 		w.put(inst)
 	} else {
-		p.module.engine.pools.stats.discarded.Add(1)
+		p.module.engine.pools.Stats().Discarded.Add(1)
 		inst.close()
 	}
 	return err
@@ -470,5 +468,5 @@ func (p *Program) runWarm(ctx context.Context, c *Call, st *callState) error {
 // used, and how many instances were closed after their request instead
 // of being reused (an unclean ending or a failed reset), engine-wide.
 func (e *Engine) Reuses() (reused, discarded int) {
-	return int(e.pools.stats.reused.Load()), int(e.pools.stats.discarded.Load())
+	return int(e.pools.Stats().Reused.Load()), int(e.pools.Stats().Discarded.Load())
 }

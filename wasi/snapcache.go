@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"github.com/tetratelabs/wazero"
 
 	"github.com/wasigate/wasigate/wasi/internal/rewrite"
+	"github.com/wasigate/wasigate/wasi/internal/snap"
 )
 
 // Snapshots are kept in the cache folder beside wazero's compile cache
@@ -86,7 +86,7 @@ func (e *Engine) loadSnapshot(rt wazero.Runtime, key string, owner *Module) *sna
 	// Read once, then checked in memory: what was checked is what is used.
 	wasm, err1 := os.ReadFile(wasmPath)
 	mem, err2 := os.ReadFile(imgPath)
-	if err := errors.Join(err1, err2); err != nil || len(mem)%wasmPage != 0 ||
+	if err := errors.Join(err1, err2); err != nil || len(mem)%snap.PageSize != 0 ||
 		e.sealed.key.VerifyBytes(wasm, wasmPath, wasmSig) != nil || e.sealed.key.VerifyBytes(mem, imgPath, imgSig) != nil {
 		drop()
 		return nil
@@ -95,20 +95,20 @@ func (e *Engine) loadSnapshot(rt wazero.Runtime, key string, owner *Module) *sna
 		drop()
 		return nil
 	}
-	img, err := newSnapImage(mem)
+	img, err := snap.NewImage(mem)
 	if err != nil {
 		return nil
 	}
 	compiled, err := e.compileBytes(context.Background(), rt, wasm)
 	if err != nil {
-		img.close()
+		img.Close()
 		drop()
 		return nil
 	}
 	e.sealed.use(wasmPath)
 	e.holdFor(owner, wasmPath, e.markerPath(sha256Hex(wasm)))
 	return &snapshot{compiled: compiled, image: img,
-		info: SnapshotInfo{On: true, Cached: true, Image: img.size, Mapped: !img.copy,
+		info: SnapshotInfo{On: true, Cached: true, Image: img.Size(), Mapped: !img.Copied(),
 			Code: e.codeSize(sha256Hex(wasm), definedFunctions(wasm))}}
 }
 
@@ -124,7 +124,7 @@ func (e *Engine) saveSnapshot(key string, wasm, mem []byte, owner *Module) {
 	if err := os.MkdirAll(filepath.Dir(wasmPath), 0o700); err != nil {
 		return
 	}
-	if writeFile(wasmPath, wasm) != nil || writeSparse(imgPath, mem) != nil {
+	if writeFile(wasmPath, wasm) != nil || snap.WriteSparse(imgPath, mem) != nil {
 		return
 	}
 	_ = e.sealed.key.Sign(wasmPath, wasmSig)
@@ -145,42 +145,4 @@ func writeFile(path string, b []byte) error {
 		return err
 	}
 	return os.Rename(tmp, path)
-}
-
-// writeSparse writes mem leaving its zero 4 KiB pages as holes.
-func writeSparse(path string, mem []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return err
-	}
-	err = f.Truncate(int64(len(mem)))
-	for off := 0; off < len(mem) && err == nil; off += 4096 {
-		if p := mem[off:min(off+4096, len(mem))]; !isZero(p) {
-			_, err = f.WriteAt(p, int64(off))
-		}
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("snapshot cache: %w", err)
-	}
-	return os.Rename(tmp, path)
-}
-
-func isZero(b []byte) bool {
-	for len(b) >= 8 {
-		if b[0]|b[1]|b[2]|b[3]|b[4]|b[5]|b[6]|b[7] != 0 {
-			return false
-		}
-		b = b[8:]
-	}
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
 }

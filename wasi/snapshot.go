@@ -20,6 +20,7 @@ import (
 
 	"github.com/wasigate/wasigate/wasi/internal/guestfs"
 	"github.com/wasigate/wasigate/wasi/internal/rewrite"
+	"github.com/wasigate/wasigate/wasi/internal/snap"
 )
 
 // Snapshots (issue 12): a reactor's _initialize runs once, at load time,
@@ -74,7 +75,7 @@ var ErrInitFailed = errors.New("the interpreter's init failed")
 // snapshot is a module's initialised state.
 type snapshot struct {
 	compiled wazero.CompiledModule
-	image    *snapImage
+	image    *snap.Image
 	info     SnapshotInfo
 }
 
@@ -222,7 +223,7 @@ func (m *Module) takeSnapshot(limit uint64, in snapInputs) (*snapshot, error) {
 		// cache: both start at 0.
 		values[len(values)-2], values[len(values)-1] = 0, 0
 	}
-	out, err := sm.Rewrite(values, uint32(len(mem)/wasmPage))
+	out, err := sm.Rewrite(values, uint32(len(mem)/snap.PageSize))
 	if err != nil {
 		return nil, err
 	}
@@ -231,20 +232,20 @@ func (m *Module) takeSnapshot(limit uint64, in snapInputs) (*snapshot, error) {
 	if exp, err := rewrite.NewSnapshot(out); err == nil {
 		out = exp.Instrument()
 	}
-	img, err := newSnapImage(mem)
+	img, err := snap.NewImage(mem)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNoSnapshot, err)
 	}
 	compiled, err := e.compileBytes(ctx, m.rt, out)
 	if err != nil {
-		img.close()
+		img.Close()
 		return nil, fmt.Errorf("%w: compile the snapshot: %w", ErrNoSnapshot, err)
 	}
 	if cache {
 		e.saveSnapshot(key, out, mem, m)
 	}
 	return &snapshot{compiled: compiled, image: img, info: SnapshotInfo{
-		On: true, InitTime: initTime, Image: img.size, Mapped: !img.copy,
+		On: true, InitTime: initTime, Image: img.Size(), Mapped: !img.Copied(),
 		Code: e.codeSize(sha256Hex(out), definedFunctions(out))}}, nil
 }
 
@@ -268,9 +269,9 @@ func (m *Module) runInit(scratch wazero.CompiledModule, globals int, limit uint6
 	}
 	ctx = context.WithValue(ctx, environKey{}, env)
 	ctx = withCallState(ctx, newCallState(in.args))
-	cm := &callMemory{pool: e.pools.get(limit)}
+	cm := snap.NewCall(e.pools.Get(limit))
 	ctx = experimental.WithMemoryAllocator(ctx, cm)
-	defer cm.release()
+	defer cm.Release()
 	stderr := tailBuffer{max: tailMax}
 	if in.app {
 		stderr.max = appTailMax
@@ -374,7 +375,7 @@ func (p *Program) useSnapshot(c Config) {
 		return
 	}
 	in := p.snapInputs(c)
-	s, err := p.module.snapshot(p.pool.limit, in)
+	s, err := p.module.snapshot(p.pool.Limit(), in)
 	if err != nil {
 		// One line for logs: wazero's traps add a stack trace.
 		p.snapInfo.Reason, _, _ = strings.Cut(err.Error(), "\n")
@@ -383,8 +384,8 @@ func (p *Program) useSnapshot(c Config) {
 		}
 		return
 	}
-	if s.image.size > p.pool.limit {
-		p.snapInfo.Reason = fmt.Sprintf("%v: the image (%d bytes) is larger than the memory limit (%d bytes)", ErrNoSnapshot, s.image.size, p.pool.limit)
+	if s.image.Size() > p.pool.Limit() {
+		p.snapInfo.Reason = fmt.Sprintf("%v: the image (%d bytes) is larger than the memory limit (%d bytes)", ErrNoSnapshot, s.image.Size(), p.pool.Limit())
 		return
 	}
 	p.startFrom(s)
@@ -394,13 +395,13 @@ func (p *Program) useSnapshot(c Config) {
 func (p *Program) startFrom(s *snapshot) {
 	p.snap = s
 	p.init = false
-	p.pool = p.module.engine.pools.getImage(p.pool.limit, s.image)
+	p.pool = p.module.engine.pools.GetImage(p.pool.Limit(), s.image)
 	p.snapInfo = s.info
 }
 
 // snapInputs are what the init of p's snapshot gets.
 func (p *Program) snapInputs(c Config) snapInputs {
-	in := snapInputs{preload: c.Preload, limit: p.pool.limit}
+	in := snapInputs{preload: c.Preload, limit: p.pool.Limit()}
 	driver := p.module.isDriver()
 	if driver {
 		// The init's environment also holds InitMarkerEnv, which no

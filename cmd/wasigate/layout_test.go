@@ -29,6 +29,7 @@ var rules = []struct {
 	{"wasi/internal/rewrite", []string{"github.com/tetratelabs/wazero/...", mod + "/host/...", mod + "/router/...", mod + "/wasi", mod + "/wasi/cgi", mod + "/wasi/toolchain"}},
 	{"wasi/internal/tune", []string{"github.com/tetratelabs/wazero/...", mod + "/host/...", mod + "/router/...", mod + "/wasi", mod + "/wasi/cgi", mod + "/wasi/toolchain"}},
 	{"wasi/internal/guestfs", []string{mod + "/host/...", mod + "/router/...", "github.com/go-chi/chi/v5/...", mod + "/wasi", mod + "/wasi/cgi"}},
+	{"wasi/internal/snap", []string{mod + "/host/...", mod + "/router/...", "github.com/go-chi/chi/v5/...", mod + "/wasi", mod + "/wasi/cgi", mod + "/wasi/toolchain"}},
 	{"wasi/internal/outbound", []string{mod + "/host/...", mod + "/router/...", "github.com/go-chi/chi/v5/...", mod + "/wasi", mod + "/wasi/cgi"}},
 }
 

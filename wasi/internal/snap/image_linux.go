@@ -1,4 +1,4 @@
-package wasi
+package snap
 
 import (
 	"fmt"
@@ -7,7 +7,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// A snapshot's memory image lives in a memfd (issue 12). Each instance's
+// A snapshot's memory image lives in a memfd. Each instance's
 // memory maps it MAP_PRIVATE over the start of its pooled region: the
 // clean pages are the page cache's, shared by every instance of the
 // snapshot, and a page the guest writes is copied for that instance only
@@ -20,8 +20,8 @@ import (
 // cannot alter a mapped image afterwards, as a MAP_PRIVATE of the cache
 // file itself would allow for the pages not yet written.
 
-// snapImage is a memory image of size bytes.
-type snapImage struct {
+// Image is a memory image of size bytes.
+type Image struct {
 	size uint64
 	fd   int    // the memfd; -1 when the image is only in data
 	data []byte // read-only view of the image (a shared mapping of fd)
@@ -39,11 +39,18 @@ type snapImage struct {
 // (an interpreter's) cheap to start and shared between instances.
 var snapshotCopyMax = 2 << 20
 
-// newSnapImage creates the image from mem (its length a multiple of the
+// SetCopyMax sets the largest image copied rather than mapped and returns
+// the old value, for tests and benchmarks of either path.
+func SetCopyMax(n int) (old int) {
+	old, snapshotCopyMax = snapshotCopyMax, n
+	return old
+}
+
+// NewImage creates the image from mem (its length a multiple of the
 // wasm page). Only the non-zero 4 KiB pages are written, so the zero
 // ones take no memory.
-func newSnapImage(mem []byte) (*snapImage, error) {
-	img := &snapImage{size: uint64(len(mem)), fd: -1}
+func NewImage(mem []byte) (*Image, error) {
+	img := &Image{size: uint64(len(mem)), fd: -1}
 	if len(mem) == 0 {
 		return img, nil
 	}
@@ -81,7 +88,7 @@ func newSnapImage(mem []byte) (*snapImage, error) {
 	return img, nil
 }
 
-func copyImage(img *snapImage, mem []byte) *snapImage {
+func copyImage(img *Image, mem []byte) *Image {
 	img.data = append([]byte(nil), mem...)
 	img.copy = true
 	return img
@@ -89,7 +96,7 @@ func copyImage(img *snapImage, mem []byte) *snapImage {
 
 // apply makes region[:size] hold the image: a private mapping of the
 // memfd over it, or a copy.
-func (img *snapImage) apply(region []byte) error {
+func (img *Image) apply(region []byte) error {
 	if img.size == 0 {
 		return nil
 	}
@@ -112,7 +119,7 @@ func (img *snapImage) apply(region []byte) error {
 // and the next access reads the memfd's page again. Mapping it afresh
 // instead (mmap MAP_FIXED) cost a VMA split and merge each time and was
 // slower; copying is for images not mapped.
-func (img *snapImage) reset(region []byte) error {
+func (img *Image) reset(region []byte) error {
 	if img.size == 0 {
 		return nil
 	}
@@ -124,9 +131,12 @@ func (img *snapImage) reset(region []byte) error {
 	return unix.Madvise(r, unix.MADV_DONTNEED)
 }
 
-// close releases the image. Memories it was mapped into keep their
+// Mapped reports whether the image is mapped into memories, not copied.
+func (img *Image) Mapped() bool { return !img.copy && img.fd >= 0 }
+
+// Close releases the image. Memories it was mapped into keep their
 // mappings until they are unreserved.
-func (img *snapImage) close() {
+func (img *Image) Close() {
 	if img.fd >= 0 {
 		_ = unix.Munmap(img.data)
 		_ = unix.Close(img.fd)

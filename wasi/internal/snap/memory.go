@@ -1,42 +1,47 @@
-package wasi
+package snap
 
 import (
-	"fmt"
 	"sync"
 	"sync/atomic"
 
 	"github.com/tetratelabs/wazero/experimental"
 )
 
-// wasmPage is the WebAssembly page size.
-const wasmPage = 65536
+// PageSize is the WebAssembly page size.
+const PageSize = 65536
 
 // maxMemory is the largest linear memory of wasm32: 65536 pages.
 const maxMemory = 1 << 32
 
-// memoryPool hands out linear memories of one reservation size. Each
+// Pool hands out linear memories of one reservation size. Each
 // memory is a region of address space reserved once (see reserve): growing
 // it never copies, and after a request its pages are given back to the
 // kernel and the region is kept for the next instance. Without it, wazero
 // appends to a Go []byte on every memory.grow, copying the whole memory,
 // and leaves a multi-megabyte slice per request to the garbage collector.
-type memoryPool struct {
+type Pool struct {
 	limit uint64 // bytes; memory.grow fails beyond it
-	stats *memoryStats
+	stats *Stats
 	// image: every memory starts as this snapshot image and is restored
-	// to it after use (snapshot.go); nil for zeroed memories.
-	image *snapImage
+	// to it after use; nil for zeroed memories.
+	image *Image
 
 	mu   sync.Mutex
 	free []*linearMemory
 	all  int // regions reserved, for tests and metrics
 }
 
-var _ experimental.MemoryAllocator = (*memoryPool)(nil)
+var _ experimental.MemoryAllocator = (*Pool)(nil)
+
+// Limit is the size of the pool's memories: memory.grow fails beyond it.
+func (p *Pool) Limit() uint64 { return p.limit }
+
+// Stats are the counters the pool shares with its Pools.
+func (p *Pool) Stats() *Stats { return p.stats }
 
 // Allocate implements experimental.MemoryAllocator. max is the module's
 // declared maximum; the pool's limit caps it.
-func (p *memoryPool) Allocate(_, max uint64) experimental.LinearMemory {
+func (p *Pool) Allocate(_, max uint64) experimental.LinearMemory {
 	limit := p.limit
 	if max < limit {
 		limit = max
@@ -68,14 +73,14 @@ func (p *memoryPool) Allocate(_, max uint64) experimental.LinearMemory {
 	m.used = 0
 	m.refused = false
 	if m.warm > 0 {
-		p.stats.warm.Add(-int64(m.warm))
+		p.stats.Warm.Add(-int64(m.warm))
 		m.warm = 0
 	}
-	p.stats.instances.Add(1)
+	p.stats.Instances.Add(1)
 	return m
 }
 
-func (p *memoryPool) put(m *linearMemory) {
+func (p *Pool) put(m *linearMemory) {
 	p.mu.Lock()
 	p.free = append(p.free, m)
 	p.mu.Unlock()
@@ -83,7 +88,7 @@ func (p *memoryPool) put(m *linearMemory) {
 
 // linearMemory is one reserved region. Reallocate only moves the length.
 type linearMemory struct {
-	pool   *memoryPool
+	pool   *Pool
 	region []byte // the whole reservation, len == cap == pool.limit
 	limit  uint64 // this instance's cap (the smaller of pool and module)
 	used   uint64 // highest length handed out, to know what to give back
@@ -98,7 +103,7 @@ func (m *linearMemory) Reallocate(size uint64) []byte {
 		return nil
 	}
 	if size > m.used {
-		m.pool.stats.bytes.Add(int64(size - m.used))
+		m.pool.stats.Bytes.Add(int64(size - m.used))
 		m.used = size
 	}
 	return m.region[:size:size]
@@ -119,17 +124,24 @@ var (
 	releaseWarmBudget int64  = 256 << 20
 )
 
+// SetReleaseClearMax sets releaseClearMax and returns the old value, for
+// benchmarks that compare clearing with giving pages back.
+func SetReleaseClearMax(n uint64) (old uint64) {
+	old, releaseClearMax = releaseClearMax, n
+	return old
+}
+
 // Free gives the touched pages back (they read as zero next time) and
 // returns the region to its pool.
 func (m *linearMemory) Free() {
 	stats := m.pool.stats
-	stats.instances.Add(-1)
-	stats.bytes.Add(-int64(m.used))
+	stats.Instances.Add(-1)
+	stats.Bytes.Add(-int64(m.used))
 	m.warm = 0
 	var from uint64
 	if img := m.pool.image; img != nil {
 		// A snapshot's memory is restored to its image, not zeroed: the
-		// pages the guest wrote are dropped (issue 12).
+		// pages the guest wrote are dropped.
 		if err := img.reset(m.region); err != nil {
 			unreserve(m.region)
 			return
@@ -138,12 +150,12 @@ func (m *linearMemory) Free() {
 	}
 	tail := m.region[from:max(from, m.used)]
 	n := uint64(len(tail))
-	if n > 0 && n <= releaseClearMax && stats.warm.Add(int64(n)) <= releaseWarmBudget {
+	if n > 0 && n <= releaseClearMax && stats.Warm.Add(int64(n)) <= releaseWarmBudget {
 		clear(tail)
 		m.warm = n
 	} else if n > 0 {
 		if n <= releaseClearMax {
-			stats.warm.Add(-int64(n)) // over the budget after all
+			stats.Warm.Add(-int64(n)) // over the budget after all
 		}
 		if err := release(tail); err != nil {
 			// Could not zero it: do not reuse it.
@@ -159,7 +171,7 @@ type heapMemory struct {
 	limit   uint64
 	buf     []byte
 	refused bool
-	image   *snapImage // copied in first (snapshot.go)
+	image   *Image // copied in first
 }
 
 func (m *heapMemory) Reallocate(size uint64) []byte {
@@ -182,65 +194,56 @@ func (m *heapMemory) Reallocate(size uint64) []byte {
 
 func (m *heapMemory) Free() { m.buf = nil }
 
-// checkMemoryMin refuses a module whose memory starts larger than the
-// limit: wazero takes the allocator's refusal of the minimum for a bug and
-// panics (the bounds check in NewMemoryInstance, internal/wasm/memory.go),
-// which took down a request, and a snapshot's init at startup (issue 12).
-func (m *Module) checkMemoryMin(limit uint64) error {
-	for _, md := range m.compiled.ExportedMemories() {
-		if need := uint64(md.Min()) * wasmPage; need > limit {
-			return fmt.Errorf("%s: its memory starts at %d bytes, more than the memory limit of %d bytes", m.Name, need, limit)
-		}
-	}
-	return nil
+// Stats counts the pooled memories in use, engine-wide.
+type Stats struct {
+	Instances atomic.Int64 // memories handed out and not yet freed
+	Bytes     atomic.Int64 // their linear memory sizes, added up
+	Warm      atomic.Int64 // resident bytes of free memories (see Free)
+	Rescued   atomic.Int64 // memories Run freed because wazero had not (Call.Release)
+	Idle      atomic.Int64 // bytes idle reused instances hold as their own
+	Reused    atomic.Int64 // requests served by an instance an earlier one used
+	Discarded atomic.Int64 // reusable instances closed after their request
 }
 
-// memoryStats counts the pooled memories in use, engine-wide.
-type memoryStats struct {
-	instances atomic.Int64 // memories handed out and not yet freed
-	bytes     atomic.Int64 // their linear memory sizes, added up
-	warm      atomic.Int64 // resident bytes of free memories (see Free)
-	rescued   atomic.Int64 // memories Run freed because wazero had not (callMemory.release)
-	idle      atomic.Int64 // bytes idle reused instances hold as their own (reuse.go)
-	reused    atomic.Int64 // requests served by an instance an earlier one used
-	discarded atomic.Int64 // reusable instances closed after their request
-}
-
-// poolSet keeps one pool per memory limit.
-type poolSet struct {
+// Pools keeps one pool per memory limit, and per snapshot image. The zero
+// value is ready to use.
+type Pools struct {
 	mu     sync.Mutex
-	pools  map[uint64]*memoryPool
-	images map[imagePool]*memoryPool // pools of snapshot images
-	stats  memoryStats
+	pools  map[uint64]*Pool
+	images map[imagePool]*Pool // pools of snapshot images
+	stats  Stats
 }
+
+// Stats are the counters of every pool of s.
+func (s *Pools) Stats() *Stats { return &s.stats }
 
 type imagePool struct {
 	limit uint64
-	image *snapImage
+	image *Image
 }
 
-// getImage returns the pool of memories that start as img, one per limit
+// GetImage returns the pool of memories that start as img, one per limit
 // and image: its free memories hold the image already.
-func (s *poolSet) getImage(limit uint64, img *snapImage) *memoryPool {
-	base := s.get(limit)
+func (s *Pools) GetImage(limit uint64, img *Image) *Pool {
+	base := s.Get(limit)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.images == nil {
-		s.images = map[imagePool]*memoryPool{}
+		s.images = map[imagePool]*Pool{}
 	}
 	k := imagePool{base.limit, img}
 	p := s.images[k]
 	if p == nil {
-		p = &memoryPool{limit: base.limit, stats: &s.stats, image: img}
+		p = &Pool{limit: base.limit, stats: &s.stats, image: img}
 		s.images[k] = p
 	}
 	return p
 }
 
-// dropImage unreserves the free memories of img's pools and forgets
+// DropImage unreserves the free memories of img's pools and forgets
 // them. Module.Close calls it once no program of the module runs, so no
 // memory of these pools is in use.
-func (s *poolSet) dropImage(img *snapImage) {
+func (s *Pools) DropImage(img *Image) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for k, p := range s.images {
@@ -251,7 +254,7 @@ func (s *poolSet) dropImage(img *snapImage) {
 	}
 }
 
-func (p *memoryPool) unreserveFree() {
+func (p *Pool) unreserveFree() {
 	p.mu.Lock()
 	for _, m := range p.free {
 		unreserve(m.region)
@@ -260,25 +263,28 @@ func (p *memoryPool) unreserveFree() {
 	p.mu.Unlock()
 }
 
-func (s *poolSet) get(limit uint64) *memoryPool {
+// Get returns the pool of zeroed memories of limit bytes (0 or more than
+// wasm32 allows: the most it allows), rounded up to whole pages.
+func (s *Pools) Get(limit uint64) *Pool {
 	if limit == 0 || limit > maxMemory {
 		limit = maxMemory
 	}
-	limit = (limit + wasmPage - 1) / wasmPage * wasmPage
+	limit = (limit + PageSize - 1) / PageSize * PageSize
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.pools == nil {
-		s.pools = map[uint64]*memoryPool{}
+		s.pools = map[uint64]*Pool{}
 	}
 	p := s.pools[limit]
 	if p == nil {
-		p = &memoryPool{limit: limit, stats: &s.stats}
+		p = &Pool{limit: limit, stats: &s.stats}
 		s.pools[limit] = p
 	}
 	return p
 }
 
-func (s *poolSet) release() {
+// Release unreserves every free memory of every pool.
+func (s *Pools) Release() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, p := range s.pools {
@@ -289,30 +295,34 @@ func (s *poolSet) release() {
 	}
 }
 
-// callMemory is the allocator of one call and the handle of the memory it
+// Call is the allocator of one call and the handle of the memory it
 // hands out: it remembers the memory, so that Run can tell whether the
 // guest was refused memory before it failed, and frees it at most once, so
 // that Run can give it back itself if wazero did not (issue 9).
-type callMemory struct {
-	pool  *memoryPool
+type Call struct {
+	pool  *Pool
 	mem   experimental.LinearMemory
 	freed bool
 }
 
-var _ experimental.LinearMemory = (*callMemory)(nil)
+var _ experimental.LinearMemory = (*Call)(nil)
 
-func (c *callMemory) Allocate(cap, max uint64) experimental.LinearMemory {
+// NewCall returns the allocator of one call's memory, from pool.
+func NewCall(pool *Pool) *Call { return &Call{pool: pool} }
+
+// Allocate implements experimental.MemoryAllocator.
+func (c *Call) Allocate(cap, max uint64) experimental.LinearMemory {
 	c.mem = c.pool.Allocate(cap, max)
 	return c
 }
 
 // Reallocate implements experimental.LinearMemory.
-func (c *callMemory) Reallocate(size uint64) []byte { return c.mem.Reallocate(size) }
+func (c *Call) Reallocate(size uint64) []byte { return c.mem.Reallocate(size) }
 
 // Free implements experimental.LinearMemory. wazero calls it from the
 // goroutine that closes the instance; release runs after that, on the
 // same goroutine as Run.
-func (c *callMemory) Free() {
+func (c *Call) Free() {
 	if c.mem == nil || c.freed {
 		return
 	}
@@ -320,17 +330,35 @@ func (c *callMemory) Free() {
 	c.mem.Free()
 }
 
-// release frees the memory if the instance's close did not, and counts it:
+// Release frees the memory if the instance's close did not, and counts it:
 // a memory still allocated when Run returns would stay out of its pool.
-func (c *callMemory) release() {
+func (c *Call) Release() {
 	if c.mem != nil && !c.freed {
-		c.pool.stats.rescued.Add(1)
+		c.pool.stats.Rescued.Add(1)
 		c.Free()
 	}
 }
 
-// refused reports whether the guest's memory.grow failed at the limit.
-func (c *callMemory) refused() bool {
+// Stats are the counters of the call's pool.
+func (c *Call) Stats() *Stats { return c.pool.stats }
+
+// Pooled reports whether the memory is a reserved region of the pool,
+// where an image can be mapped (not the Go heap's fallback).
+func (c *Call) Pooled() bool {
+	_, ok := c.mem.(*linearMemory)
+	return ok
+}
+
+// ClearRefused forgets that the guest was refused memory, for a reused
+// instance's next request.
+func (c *Call) ClearRefused() {
+	if m, ok := c.mem.(*linearMemory); ok {
+		m.refused = false
+	}
+}
+
+// Refused reports whether the guest's memory.grow failed at the limit.
+func (c *Call) Refused() bool {
 	switch m := c.mem.(type) {
 	case *linearMemory:
 		return m.refused
@@ -339,20 +367,3 @@ func (c *callMemory) refused() bool {
 	}
 	return false
 }
-
-// MemoryError is a guest failure (a trap or a non-zero exit) that came
-// after the guest was refused memory at its limit: most likely the cause.
-type MemoryError struct {
-	Limit uint64 // bytes
-	Err   error  // how the guest ended
-}
-
-func (e *MemoryError) Error() string {
-	return fmt.Sprintf("guest failed after reaching its memory limit (%d bytes): %v", e.Limit, e.Err)
-}
-
-func (e *MemoryError) Unwrap() error { return e.Err }
-
-// MemoryLimitReached marks the error for callers that cannot import this
-// package (host classifies errors by behaviour).
-func (e *MemoryError) MemoryLimitReached() bool { return true }
