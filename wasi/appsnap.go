@@ -2,7 +2,6 @@ package wasi
 
 import (
 	"context"
-	"errors"
 	"fmt"
 )
 
@@ -14,10 +13,6 @@ import (
 // taken for one Program and given back by its Close: an application is
 // loaded again whenever its files change, and each load's image would
 // otherwise stay mapped for the life of the process.
-
-// ErrAppLoad wraps the failure of an application's init: the file raised
-// at import, lacks its callable, or a warm-up request failed.
-var ErrAppLoad = errors.New("application failed to load")
 
 // useAppSnapshot takes p's own snapshot; the init's failure is the error.
 func (p *Program) useAppSnapshot(c Config) error {

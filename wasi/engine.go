@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -134,7 +133,7 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 	}
 	e.hosts[wasi_snapshot_preview1.ModuleName] = true
 	e.hosts[outbound.ModuleName] = true
-	e.hosts[LockModuleName] = true
+	e.hosts[lockModuleName] = true
 	return e, nil
 }
 
@@ -213,28 +212,17 @@ func (e *Engine) CompileFile(ctx context.Context, path string) (*Module, error) 
 	return m, nil
 }
 
-// ErrModuleBounds is returned by Compile for module bytes that declare
-// more than they hold (rewrite.CheckBounds, issue 9).
-var ErrModuleBounds = rewrite.ErrModuleBounds
-
-// ErrNoWat2Wasm is returned for .wat modules when wat2wasm is not on PATH.
-var ErrNoWat2Wasm = toolchain.ErrNoWat2Wasm
-
-// ErrTooLarge is returned for a module file larger than the engine's
-// MaxModuleSize (a *TooLargeError).
-var ErrTooLarge = toolchain.ErrTooLarge
-
 // TooLargeError is a module refused for its size.
 type TooLargeError = toolchain.TooLargeError
 
 // DefaultMaxModuleSize is Options.MaxModuleSize when 0.
 const DefaultMaxModuleSize = toolchain.DefaultMaxModuleSize
 
-// ReadModuleFile returns the binary module at path, converting .wat text
+// readModuleFile returns the binary module at path, converting .wat text
 // with wat2wasm; a module over DefaultMaxModuleSize is refused unread.
-func ReadModuleFile(path string) ([]byte, error) { return readModuleMax(path, DefaultMaxModuleSize) }
+func readModuleFile(path string) ([]byte, error) { return readModuleMax(path, DefaultMaxModuleSize) }
 
-// readModule is ReadModuleFile with the engine's MaxModuleSize.
+// readModule is readModuleFile with the engine's MaxModuleSize.
 func (e *Engine) readModule(path string) ([]byte, error) { return readModuleMax(path, e.maxModule) }
 
 func readModuleMax(path string, max int64) ([]byte, error) {
@@ -374,10 +362,6 @@ func validatedKey(hash string) string {
 	sum := sha256.Sum256([]byte("wasigate validated module\x00" + hash))
 	return hex.EncodeToString(sum[:])
 }
-
-// ErrMalformedModule is returned for module bytes that made wazero's
-// decoder or validator panic.
-var ErrMalformedModule = errors.New("malformed module")
 
 // compileModule is rt.CompileModule made safe for untrusted bytes:
 // wazero 1.12's function validator panics on some malformed bodies

@@ -10,7 +10,7 @@ import (
 	"github.com/wasigate/wasigate/wasi/internal/hostlock"
 )
 
-// LockModuleName is the import module of the host's file locks: one
+// lockModuleName is the import module of the host's file locks: one
 // function, lock, that sets or tests a POSIX advisory byte-range lock on
 // a file of the guest's volumes, by guest path (internal/hostlock). The
 // CPython build's sqlite calls it for every lock its unix VFS takes
@@ -23,12 +23,12 @@ import (
 // conflict_ptr. The result is a WASI errno: 0, or 6 (EAGAIN) when the
 // lock is held elsewhere. Every lock of an instance is released when it
 // ends, however it ends.
-const LockModuleName = "wasigate_lock"
+const lockModuleName = "wasigate_lock"
 
 // instantiateLock adds the wasigate_lock host module to rt.
 func instantiateLock(ctx context.Context, rt wazero.Runtime) error {
 	i32, i64 := api.ValueTypeI32, api.ValueTypeI64
-	_, err := rt.NewHostModuleBuilder(LockModuleName).
+	_, err := rt.NewHostModuleBuilder(lockModuleName).
 		NewFunctionBuilder().
 		WithGoModuleFunction(api.GoModuleFunc(hostLock), []api.ValueType{i32, i32, i32, i32, i64, i64, i32}, []api.ValueType{i32}).
 		Export("lock").

@@ -302,7 +302,7 @@ func (m *Module) Prepare(c Config) (*Program, error) {
 		pool:        m.engine.pools.Get(c.MemoryLimit),
 	}
 	p.outbound, p.policy = m.importsModule(outbound.ModuleName), c.Outbound
-	p.locks = m.importsModule(LockModuleName)
+	p.locks = m.importsModule(lockModuleName)
 	if p.init && c.App && driver && !c.NoSnapshot {
 		if err := p.useAppSnapshot(c); err != nil {
 			return nil, err

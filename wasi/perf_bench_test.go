@@ -311,7 +311,7 @@ func BenchmarkLeverCompile(b *testing.B) {
 	for _, kind := range []string{"c", "go"} {
 		b.Run(kind, func(b *testing.B) {
 			path := perfGuest(b, kind)
-			wasm, err := ReadModuleFile(path)
+			wasm, err := readModuleFile(path)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -35,7 +35,7 @@ import (
 // rubyInitLine is the command line ruby-init gets in the snapshot: the
 // interpreter options and an empty program (-e), so no script is read.
 func rubyInitLine() []string {
-	line := append([]string{"ruby"}, RubyArgs...)
+	line := append([]string{"ruby"}, rubyArgs...)
 	return append(line, "-e_=0")
 }
 

@@ -16,7 +16,6 @@ import (
 	"github.com/tetratelabs/wazero"
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 
-	"github.com/wasigate/wasigate/wasi/internal/rewrite"
 	"github.com/wasigate/wasigate/wasi/internal/snap"
 )
 
@@ -35,9 +34,6 @@ import (
 // environment or seeds a generator in its init sees the snapshot's values
 // in every request. What a request reads itself (environ_get, args_get,
 // clock_time_get, random_get, stdin) is its own.
-
-// ErrNoSnapshot wraps every reason a program runs without a snapshot.
-var ErrNoSnapshot = rewrite.ErrNoSnapshot
 
 // InitMarkerEnv is in a driver's init environment (wasigate_init) and in no
 // request's.
@@ -64,10 +60,6 @@ type SnapshotInfo struct {
 	// request would fail the same way, so the server refuses to start.
 	InitErr error
 }
-
-// ErrInitFailed is the cause of a snapshot refused because the
-// interpreter's init (its preloads) failed, not because of the snapshot.
-var ErrInitFailed = errors.New("the interpreter's init failed")
 
 // snapshot is a module's initialised state.
 type snapshot struct {
