@@ -79,7 +79,7 @@ type Engine struct {
 	snapTimeout time.Duration // Options.SnapshotInitTimeout
 	inits       runningInits  // snapshot inits not yet returned (snapinit.go)
 	maxAge      time.Duration // Options.CacheMaxAge, the default applied
-	pruneOnce   sync.Once     // pruneSnapshots (snapcache.go)
+	snaps       *snap.Store   // the cached snapshots; nil without sealed
 	maxModule   int64         // Options.MaxModuleSize, the default applied
 	holds       cacheHolds    // cache files open modules use (cachetrim.go)
 
@@ -117,6 +117,7 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 		if e.sealed, err = newSealedCache(opts.CacheDir, e.maxAge); err != nil {
 			return nil, fmt.Errorf("cache dir %s: %w", opts.CacheDir, err)
 		}
+		e.snaps = snap.NewStore(opts.CacheDir, e.maxAge, e.sealed.key)
 		e.sealed.maxSize = cmp.Or(opts.CacheMaxSize, DefaultCacheMaxSize)
 		e.sealed.root = opts.CacheDir
 		e.sealed.isHeld = e.holds.held

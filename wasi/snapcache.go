@@ -2,66 +2,15 @@ package wasi
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
-	"os"
-	"path/filepath"
-	"strings"
-	"time"
 
 	"github.com/tetratelabs/wazero"
 
-	"github.com/wasigate/wasigate/wasi/internal/rewrite"
 	"github.com/wasigate/wasigate/wasi/internal/snap"
 )
 
-// Snapshots are kept in the cache folder beside wazero's compile cache
-// (issue 12), under snapshots/KEY.wasm (the rewritten module) and KEY.img
-// (the memory image, a sparse file), each with an HMAC signature in
-// snapshots-sig/ made with the cache's key (wasi/seal). A file that fails
-// its signature is deleted and the snapshot is taken again: like the
-// compile cache, the folder may be written by whoever can write it, and a
-// changed image would be another program.
-
-// Cached snapshots unused for Options.CacheMaxAge are deleted, like
-// compiled code: each start that loads one marks it used, and so does a
-// running engine every day; the first snapshot an engine takes or loads
-// deletes the others. (A changed module, preload list or volume set takes
-// a new one; the old ones would pile up, an interpreter's image being tens
-// of MiB.)
-
-// pruneSnapshots deletes the cached snapshots unused for Options.CacheMaxAge,
-// once per engine.
-func (e *Engine) pruneSnapshots() {
-	e.pruneOnce.Do(func() {
-		dir := filepath.Join(e.cacheDir, "snapshots")
-		ents, err := os.ReadDir(dir)
-		if err != nil {
-			return
-		}
-		old := time.Now().Add(-e.maxAge)
-		for _, ent := range ents {
-			key, ok := strings.CutSuffix(ent.Name(), ".wasm")
-			if !ok {
-				continue
-			}
-			if info, err := ent.Info(); err == nil && info.ModTime().Before(old) {
-				wasmPath, imgPath, wasmSig, imgSig := e.snapPaths(key)
-				for _, p := range []string{imgPath, wasmSig, imgSig, wasmPath} {
-					_ = os.Remove(p)
-				}
-			}
-		}
-	})
-}
-
-func (e *Engine) snapPaths(key string) (wasm, img, wasmSig, imgSig string) {
-	dir := filepath.Join(e.cacheDir, "snapshots")
-	sig := filepath.Join(e.cacheDir, "snapshots-sig")
-	return filepath.Join(dir, key+".wasm"), filepath.Join(dir, key+".img"),
-		filepath.Join(sig, key+".wasm"), filepath.Join(sig, key+".img")
-}
+// The engine's side of the snapshot cache (snap.Store has the files):
+// a snapshot loaded or saved is held by its module, like compiled code,
+// and marked used while the engine runs.
 
 // loadSnapshot returns the cached snapshot of key, or nil; owner holds
 // its files until it is closed.
@@ -69,30 +18,8 @@ func (e *Engine) loadSnapshot(rt wazero.Runtime, key string, owner *Module) *sna
 	if e.sealed == nil {
 		return nil
 	}
-	wasmPath, imgPath, wasmSig, imgSig := e.snapPaths(key)
-	// Marked used before the prune: the last start that loaded it may have
-	// run for longer than the cache's max age, using it all along.
-	now := time.Now()
-	_ = os.Chtimes(wasmPath, now, now)
-	e.pruneSnapshots()
-	if _, err := os.Stat(wasmPath); err != nil {
-		return nil
-	}
-	drop := func() {
-		for _, p := range []string{wasmPath, imgPath, wasmSig, imgSig} {
-			_ = os.Remove(p)
-		}
-	}
-	// Read once, then checked in memory: what was checked is what is used.
-	wasm, err1 := os.ReadFile(wasmPath)
-	mem, err2 := os.ReadFile(imgPath)
-	if err := errors.Join(err1, err2); err != nil || len(mem)%snap.PageSize != 0 ||
-		e.sealed.key.VerifyBytes(wasm, wasmPath, wasmSig) != nil || e.sealed.key.VerifyBytes(mem, imgPath, imgSig) != nil {
-		drop()
-		return nil
-	}
-	if rewrite.CheckBounds(wasm) != nil {
-		drop()
+	wasm, mem, wasmPath, ok := e.snaps.Load(key)
+	if !ok {
 		return nil
 	}
 	img, err := snap.NewImage(mem)
@@ -102,7 +29,7 @@ func (e *Engine) loadSnapshot(rt wazero.Runtime, key string, owner *Module) *sna
 	compiled, err := e.compileBytes(context.Background(), rt, wasm)
 	if err != nil {
 		img.Close()
-		drop()
+		e.snaps.Drop(key)
 		return nil
 	}
 	e.sealed.use(wasmPath)
@@ -119,30 +46,13 @@ func (e *Engine) saveSnapshot(key string, wasm, mem []byte, owner *Module) {
 	if e.sealed == nil {
 		return
 	}
-	e.pruneSnapshots()
-	wasmPath, imgPath, wasmSig, imgSig := e.snapPaths(key)
-	if err := os.MkdirAll(filepath.Dir(wasmPath), 0o700); err != nil {
+	wasmPath, ok := e.snaps.Save(key, wasm, mem)
+	if !ok {
 		return
 	}
-	if writeFile(wasmPath, wasm) != nil || snap.WriteSparse(imgPath, mem) != nil {
-		return
-	}
-	_ = e.sealed.key.Sign(wasmPath, wasmSig)
-	_ = e.sealed.key.Sign(imgPath, imgSig)
 	e.sealed.use(wasmPath)
 	e.holdFor(owner, wasmPath, e.markerPath(sha256Hex(wasm)))
 	e.sealed.trim()
 }
 
-func sha256Hex(b []byte) string {
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
-}
-
-func writeFile(path string, b []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
-}
+func sha256Hex(b []byte) string { return snap.SHA256Hex(b) }

@@ -3,8 +3,9 @@
 // pooled per limit (growing never copies; after a call the pages are
 // cleared or given back), images of a snapshot's memory kept in a sealed
 // memfd and mapped copy-on-write into each memory (or copied, when small
-// or without memfd), restored after each call, and the sparse file format
-// of the on-disk image. When and how a snapshot is taken stays with the
+// or without memfd), restored after each call, and the on-disk cache of
+// snapshots (Store: the rewritten module and its sparse image, signed with
+// the cache's key, pruned when unused). When and how a snapshot is taken stays with the
 // wasi package, which owns modules and programs.
 //
 // It must not import the wasi package, host, router, wasi/cgi or chi.
