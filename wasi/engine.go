@@ -367,7 +367,7 @@ func validatedKey(hash string) string {
 // compileModule is rt.CompileModule made safe for untrusted bytes:
 // wazero 1.12's function validator panics on some malformed bodies
 // (FuzzInstrument found them; seeds e08ecbc5006a85a6 and others in
-// testdata/fuzz/FuzzInstrument), and a module dropped in a scripts folder
+// internal/rewrite/testdata/fuzz/FuzzInstrument), and a module dropped in a scripts folder
 // must not take the process down (issue 9). The panic happens while
 // validating, before anything is cached or shared, so recovering leaves
 // the runtime as it was.
