@@ -140,7 +140,7 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 
 // instantiateWASI instantiates wazero's WASI preview 1 module into rt with
 // wasigate's environ functions (environ.go), wasigate_lock (lock.go) and
-// wasi_experimental_http (outbound.go): every runtime of the engine offers
+// wasi_experimental_http (internal/outbound): every runtime of the engine offers
 // all three.
 func instantiateWASI(ctx context.Context, rt wazero.Runtime) error {
 	b := rt.NewHostModuleBuilder(wasi_snapshot_preview1.ModuleName)
@@ -367,8 +367,8 @@ func validatedKey(hash string) string {
 // compileModule is rt.CompileModule made safe for untrusted bytes:
 // wazero 1.12's function validator panics on some malformed bodies
 // (FuzzInstrument found them; seeds e08ecbc5006a85a6 and others in
-// internal/rewrite/testdata/fuzz/FuzzInstrument), and a module dropped in a scripts folder
-// must not take the process down (issue 9). The panic happens while
+// internal/rewrite/testdata/fuzz/FuzzInstrument), and a module dropped in
+// a scripts folder must not take the process down (issue 9). The panic happens while
 // validating, before anything is cached or shared, so recovering leaves
 // the runtime as it was.
 func compileModule(ctx context.Context, rt wazero.Runtime, wasm []byte) (c wazero.CompiledModule, err error) {

@@ -217,7 +217,7 @@ type Program struct {
 	// that is released when it ends (lock.go).
 	locks bool
 	// outbound: the module imports wasi_experimental_http, so a run gets
-	// its per-run state under policy (outbound.go).
+	// its per-run state under policy (internal/outbound).
 	outbound bool
 	policy   *Outbound
 	// snap: instances start from this snapshot (snapshot.go).

@@ -188,7 +188,7 @@ func BenchmarkInstantiateParallel(b *testing.B) {
 	}
 }
 
-// BenchmarkLeverPool compares the pooled mmap allocator (memory.go) with
+// BenchmarkLeverPool compares the pooled mmap allocator (internal/snap) with
 // wazero's own Go-heap memory that copies on every memory.grow.
 func BenchmarkLeverPool(b *testing.B) {
 	e := benchEngine(b, true)

@@ -22,7 +22,7 @@ import (
 // Snapshots (issue 12): a reactor's _initialize runs once, at load time,
 // in a scratch instance; its memory and globals are captured; every
 // request's instance then starts from that state (internal/rewrite for
-// the module, snapimage_linux.go for the memory) instead of running the init
+// the module, internal/snap for the memory) instead of running the init
 // again. Each request still gets its own instance and its own memory.
 //
 // What the scratch instance gets: no arguments, an empty environment, no
