@@ -21,7 +21,7 @@ func (p *Program) useAppSnapshot(c Config) error {
 		return fmt.Errorf("%w: %w: not a reactor", ErrAppLoad, ErrNoSnapshot)
 	}
 	in := p.snapInputs(c)
-	in.app = true
+	in.App = true
 	s, err := m.takeSnapshot(p.pool.Limit(), in)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrAppLoad, err)

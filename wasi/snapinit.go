@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/tetratelabs/wazero"
+
+	"github.com/wasigate/wasigate/wasi/internal/snap"
 )
 
 // A snapshot's init is a guest like any other: a reactor's _initialize,
@@ -88,7 +90,7 @@ func (r *runningInits) wait(d time.Duration) bool {
 // boundedInit runs the init (runInit) in a goroutine that owns scratch and
 // closes it, and returns its result, or an error wrapping ErrNoSnapshot
 // once initTimeout and initGrace have passed without one.
-func (m *Module) boundedInit(scratch wazero.CompiledModule, globals int, limit uint64, in snapInputs) (values []uint64, mem []byte, took time.Duration, err error) {
+func (m *Module) boundedInit(scratch wazero.CompiledModule, globals int, limit uint64, in snap.Inputs) (values []uint64, mem []byte, took time.Duration, err error) {
 	e := m.engine
 	timeout := e.initTimeout()
 	type result struct {

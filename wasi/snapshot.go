@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/tetratelabs/wazero"
-	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 
 	"github.com/wasigate/wasigate/wasi/internal/snap"
 )
@@ -86,60 +85,10 @@ type moduleSnapshot struct {
 	keyed   map[string]*keyedSnap
 }
 
-// snapInputs are what a snapshot's init depends on beyond the module:
-// ruby.wasm's preload list and the guest paths of the preopened folders
-// (wasi-libc lists the preopens once, in the init, so requests must see
-// the same ones at the same descriptors).
-type snapInputs struct {
-	preload []string
-	// dirs are the preopened folders in a request's order; the init sees
-	// an empty read-only folder at each, except those with an fs.
-	dirs []initDir
-	// limit: Ruby's heap grows its memory as far as the limit lets it, so
-	// the image of a larger limit may not fit a smaller one.
-	limit uint64
-	// args and env: what a driver's wasigate_init gets (driver.go).
-	args, env []string
-	// app: the init loads an application (appsnap.go); not part of the
-	// key, which its env already makes distinct.
-	app bool
-}
-
-// initDir is a preopened folder as a snapshot's init sees it.
-type initDir struct {
-	guest string
-	fs    experimentalsys.FS // nil: an empty folder
-	host  string             // the folder behind fs, for the key
-}
-
-func (in snapInputs) key() string {
-	var b strings.Builder
-	b.WriteString("limit " + strconv.FormatUint(in.limit, 10) + "\npreload " + strconv.Quote(strings.Join(in.preload, "\x00")) + "\ndirs")
-	for _, d := range in.dirs {
-		b.WriteString(" " + strconv.Quote(d.guest))
-		if d.fs != nil {
-			b.WriteString("=" + strconv.Quote(d.host))
-		}
-	}
-	b.WriteString("\nargs " + strconv.Quote(strings.Join(in.args, "\x00")) + "\nenv " + strconv.Quote(strings.Join(in.env, "\x00")))
-	return b.String()
-}
-
-// seesVolumes: the init reads host folders, whose files may change
-// between two starts, so the snapshot is not kept in the cache folder.
-func (in snapInputs) seesVolumes() bool {
-	for _, d := range in.dirs {
-		if d.fs != nil {
-			return true
-		}
-	}
-	return false
-}
-
 // snapshot returns the module's snapshot, taken (or loaded from the cache)
 // the first time. limit caps the scratch instance's memory; in matters
 // only to ruby.wasm.
-func (m *Module) snapshot(limit uint64, in snapInputs) (*snapshot, error) {
+func (m *Module) snapshot(limit uint64, in snap.Inputs) (*snapshot, error) {
 	if m.ruby() != nil || m.isDriver() {
 		return m.keyedSnapshot(limit, in)
 	}
@@ -148,7 +97,7 @@ func (m *Module) snapshot(limit uint64, in snapInputs) (*snapshot, error) {
 			m.snap.err = fmt.Errorf("%w: not a reactor", ErrNoSnapshot)
 			return
 		}
-		m.snap.snap, m.snap.err = m.takeSnapshot(limit, snapInputs{})
+		m.snap.snap, m.snap.err = m.takeSnapshot(limit, snap.Inputs{})
 		m.snap.mu.Lock()
 		m.snap.wasm = nil
 		m.snap.mu.Unlock()
@@ -162,15 +111,15 @@ func (m *Module) snapshot(limit uint64, in snapInputs) (*snapshot, error) {
 // export, no arguments, an empty environment; for ruby.wasm, ruby-init's
 // command line and the preloads). The version changes when what a
 // snapshot holds does.
-func snapshotKey(mod [sha256.Size]byte, ruby, driver bool, in snapInputs) string {
+func snapshotKey(mod [sha256.Size]byte, ruby, driver bool, in snap.Inputs) string {
 	init := "_initialize"
 	if ruby {
-		init += "\nruby-init " + strconv.Quote(strings.Join(rubyInitLine(), "\x00")) + "\n" + in.key()
-	} else if driver || len(in.args) > 0 || len(in.env) > 0 || len(in.dirs) > 0 {
+		init += "\nruby-init " + strconv.Quote(strings.Join(rubyInitLine(), "\x00")) + "\n" + in.Key()
+	} else if driver || len(in.Args) > 0 || len(in.Env) > 0 || len(in.Dirs) > 0 {
 		// A driver's, even with no inputs: not the snapshot of its
 		// _initialize alone (what an older wasigate took of the same
 		// bytes run with an entrypoint, without wasigate_init).
-		init += "\n" + driverInit + "\n" + in.key()
+		init += "\n" + driverInit + "\n" + in.Key()
 	}
 	sum := sha256.Sum256([]byte("wasigate snapshot v2\nmodule " + hex.EncodeToString(mod[:]) + "\ninit " + init + "\nargs\nenv\n"))
 	return hex.EncodeToString(sum[:])
@@ -209,26 +158,26 @@ func (p *Program) startFrom(s *snapshot) {
 }
 
 // snapInputs are what the init of p's snapshot gets.
-func (p *Program) snapInputs(c Config) snapInputs {
-	in := snapInputs{preload: c.Preload, limit: p.pool.Limit()}
+func (p *Program) snapInputs(c Config) snap.Inputs {
+	in := snap.Inputs{Preload: c.Preload, Limit: p.pool.Limit()}
 	driver := p.module.isDriver()
 	if driver {
 		// The init's environment also holds InitMarkerEnv, which no
 		// request has: a driver that leaves the init's environment in
 		// place shows it to every request.
-		in.args, in.env = c.InitArgs, append(slices.Clip(c.InitEnv), InitMarkerEnv)
+		in.Args, in.Env = c.InitArgs, append(slices.Clip(c.InitEnv), InitMarkerEnv)
 	}
 	for _, mt := range p.mounts {
-		d := initDir{guest: mt.Guest}
+		d := snap.InitDir{Guest: mt.Guest}
 		// A driver's init imports from the read-only volumes (Python's
 		// stdlib and site-packages); what it may write stays empty.
 		if driver && !mt.Writable {
-			d.fs, d.host = mt.FS, mt.Host
+			d.FS, d.Host = mt.FS, mt.Host
 		}
-		in.dirs = append(in.dirs, d)
+		in.Dirs = append(in.Dirs, d)
 	}
 	if p.scratch != "" {
-		in.dirs = append(in.dirs, initDir{guest: p.scratch})
+		in.Dirs = append(in.Dirs, snap.InitDir{Guest: p.scratch})
 	}
 	return in
 }

@@ -24,10 +24,10 @@ import (
 	"github.com/wasigate/wasigate/wasi/internal/snap"
 )
 
-func (m *Module) takeSnapshot(limit uint64, in snapInputs) (*snapshot, error) {
+func (m *Module) takeSnapshot(limit uint64, in snap.Inputs) (*snapshot, error) {
 	e := m.engine
 	key := snapshotKey(m.code.hash, m.ruby() != nil, m.isDriver(), in)
-	cache := !in.seesVolumes()
+	cache := !in.SeesVolumes()
 	if cache {
 		if s := e.loadSnapshot(m.rt, key, m); s != nil {
 			return s, nil
@@ -89,7 +89,7 @@ func (m *Module) takeSnapshot(limit uint64, in snapInputs) (*snapshot, error) {
 // runInit instantiates the scratch module, runs _initialize and returns
 // the values of its globals and a copy of its memory. The deadline checks
 // stop it at timeout; boundedInit bounds it whatever it does.
-func (m *Module) runInit(scratch wazero.CompiledModule, globals int, limit uint64, in snapInputs, timeout time.Duration) (values []uint64, mem []byte, took time.Duration, err error) {
+func (m *Module) runInit(scratch wazero.CompiledModule, globals int, limit uint64, in snap.Inputs, timeout time.Duration) (values []uint64, mem []byte, took time.Duration, err error) {
 	e := m.engine
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -100,25 +100,25 @@ func (m *Module) runInit(scratch wazero.CompiledModule, globals int, limit uint6
 			err = fmt.Errorf("%w: the init ran past snapshot_init_timeout (%s) and was stopped; make it return sooner, or raise [server] snapshot_init_timeout", ErrNoSnapshot, timeout)
 		}
 	}()
-	env, err := newEnviron(in.env)
+	env, err := newEnviron(in.Env)
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("%w: init environment: %w", ErrNoSnapshot, err)
 	}
 	ctx = context.WithValue(ctx, environKey{}, env)
-	ctx = withCallState(ctx, newCallState(in.args))
+	ctx = withCallState(ctx, newCallState(in.Args))
 	cm := snap.NewCall(e.pools.Get(limit))
 	ctx = experimental.WithMemoryAllocator(ctx, cm)
 	defer cm.Release()
 	stderr := tailBuffer{max: tailMax}
-	if in.app {
+	if in.App {
 		stderr.max = appTailMax
 	}
 	cfg := wazero.NewModuleConfig().WithName("").WithStartFunctions().
 		WithSysWalltime().WithSysNanotime().WithRandSource(rand.Reader).WithStderr(&stderr).
-		WithArgs(in.args...).WithStdin(strings.NewReader(""))
+		WithArgs(in.Args...).WithStdin(strings.NewReader(""))
 	files := guestfs.NewCount(0)
-	if len(in.dirs) > 0 {
-		fsc, done, err := initFS(in.dirs, files)
+	if len(in.Dirs) > 0 {
+		fsc, done, err := snap.InitFS(in.Dirs, files)
 		if err != nil {
 			return nil, nil, 0, fmt.Errorf("%w: %w", ErrNoSnapshot, err)
 		}
@@ -151,7 +151,7 @@ func (m *Module) runInit(scratch wazero.CompiledModule, globals int, limit uint6
 		return nil, nil, 0, fmt.Errorf("%w: _initialize failed: %w%s", ErrNoSnapshot, err, stderr.suffix())
 	}
 	if m.ruby() != nil {
-		if err := m.rubyInit(ctx, mod, in.preload); err != nil {
+		if err := m.rubyInit(ctx, mod, in.Preload); err != nil {
 			return nil, nil, 0, fmt.Errorf("%w: %w: %w%s", ErrNoSnapshot, ErrInitFailed, err, stderr.suffix())
 		}
 	} else if m.isDriver() {
