@@ -77,7 +77,7 @@ type Engine struct {
 	pools       snap.Pools
 	dl          deadlines     // deadline.go
 	snapTimeout time.Duration // Options.SnapshotInitTimeout
-	inits       runningInits  // snapshot inits not yet returned (snapinit.go)
+	inits       snap.Running  // snapshot inits not yet returned (snapinit.go)
 	maxAge      time.Duration // Options.CacheMaxAge, the default applied
 	snaps       *snap.Store   // the cached snapshots; nil without sealed
 	maxModule   int64         // Options.MaxModuleSize, the default applied
@@ -178,7 +178,7 @@ func (e *Engine) MemoryRescued() int { return int(e.pools.Stats().Rescued.Load()
 
 // Close releases the runtime, every module and the pooled memory.
 func (e *Engine) Close(ctx context.Context) error {
-	if !e.inits.wait(initCloseWait) {
+	if !e.inits.Wait(initCloseWait) {
 		// Unmapping code and memory under a running guest would crash
 		// the process; it is ending or reloading anyway.
 		return errInitRunning

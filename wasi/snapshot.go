@@ -1,7 +1,6 @@
 package wasi
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -201,20 +200,4 @@ func (m *Module) closeSnapshot(ctx context.Context) {
 			s.close(ctx, m.engine)
 		}
 	}
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.b = append(t.b, p...)
-	if len(t.b) > t.max {
-		t.b = append(t.b[:0], t.b[len(t.b)-t.max:]...)
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) suffix() string {
-	s := string(bytes.TrimSpace(t.b))
-	if s == "" {
-		return ""
-	}
-	return " (stderr: " + strconv.Quote(s) + ")"
 }

@@ -109,12 +109,12 @@ func (m *Module) runInit(scratch wazero.CompiledModule, globals int, limit uint6
 	cm := snap.NewCall(e.pools.Get(limit))
 	ctx = experimental.WithMemoryAllocator(ctx, cm)
 	defer cm.Release()
-	stderr := tailBuffer{max: tailMax}
+	stderr := snap.NewTail(tailMax)
 	if in.App {
-		stderr.max = appTailMax
+		stderr = snap.NewTail(appTailMax)
 	}
 	cfg := wazero.NewModuleConfig().WithName("").WithStartFunctions().
-		WithSysWalltime().WithSysNanotime().WithRandSource(rand.Reader).WithStderr(&stderr).
+		WithSysWalltime().WithSysNanotime().WithRandSource(rand.Reader).WithStderr(stderr).
 		WithArgs(in.Args...).WithStdin(strings.NewReader(""))
 	files := guestfs.NewCount(0)
 	if len(in.Dirs) > 0 {
@@ -145,18 +145,18 @@ func (m *Module) runInit(scratch wazero.CompiledModule, globals int, limit uint6
 	// Any ending but a return refuses the snapshot, proc_exit(0) too: the
 	// instance is closed and its state is not what a request would see.
 	if err := m.callStart(ctx, mod); err != nil {
-		return nil, nil, 0, fmt.Errorf("%w: start function failed: %w%s", ErrNoSnapshot, err, stderr.suffix())
+		return nil, nil, 0, fmt.Errorf("%w: start function failed: %w%s", ErrNoSnapshot, err, stderr.Suffix())
 	}
 	if err := call(ctx, mod, "_initialize"); err != nil {
-		return nil, nil, 0, fmt.Errorf("%w: _initialize failed: %w%s", ErrNoSnapshot, err, stderr.suffix())
+		return nil, nil, 0, fmt.Errorf("%w: _initialize failed: %w%s", ErrNoSnapshot, err, stderr.Suffix())
 	}
 	if m.ruby() != nil {
 		if err := m.rubyInit(ctx, mod, in.Preload); err != nil {
-			return nil, nil, 0, fmt.Errorf("%w: %w: %w%s", ErrNoSnapshot, ErrInitFailed, err, stderr.suffix())
+			return nil, nil, 0, fmt.Errorf("%w: %w: %w%s", ErrNoSnapshot, ErrInitFailed, err, stderr.Suffix())
 		}
 	} else if m.isDriver() {
 		if err := runDriverInit(ctx, mod); err != nil {
-			return nil, nil, 0, fmt.Errorf("%w: %w: %w%s", ErrNoSnapshot, ErrInitFailed, err, stderr.suffix())
+			return nil, nil, 0, fmt.Errorf("%w: %w: %w%s", ErrNoSnapshot, ErrInitFailed, err, stderr.Suffix())
 		}
 	}
 	took = time.Since(start)
@@ -202,13 +202,6 @@ func (e *Engine) compileBytes(ctx context.Context, rt wazero.Runtime, wasm []byt
 		ctx = experimental.WithCompilationWorkers(ctx, e.workers)
 	}
 	return compileModule(ctx, rt, wasm)
-}
-
-// tailBuffer keeps the last bytes written to it: the end of the init's
-// stderr, for the reason a snapshot was refused.
-type tailBuffer struct {
-	b   []byte
-	max int
 }
 
 // tailMax is what a refused snapshot's reason quotes of the init's
