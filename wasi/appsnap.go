@@ -2,7 +2,6 @@ package wasi
 
 import (
 	"context"
-	"errors"
 	"fmt"
 )
 
@@ -15,10 +14,6 @@ import (
 // loaded again whenever its files change, and each load's image would
 // otherwise stay mapped for the life of the process.
 
-// ErrAppLoad wraps the failure of an application's init: the file raised
-// at import, lacks its callable, or a warm-up request failed.
-var ErrAppLoad = errors.New("application failed to load")
-
 // useAppSnapshot takes p's own snapshot; the init's failure is the error.
 func (p *Program) useAppSnapshot(c Config) error {
 	m := p.module
@@ -26,14 +21,14 @@ func (p *Program) useAppSnapshot(c Config) error {
 		return fmt.Errorf("%w: %w: not a reactor", ErrAppLoad, ErrNoSnapshot)
 	}
 	in := p.snapInputs(c)
-	in.app = true
-	s, err := m.takeSnapshot(p.pool.limit, in)
+	in.App = true
+	s, err := m.takeSnapshot(p.pool.Limit(), in)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrAppLoad, err)
 	}
-	if s.image.size > p.pool.limit {
+	if s.image.Size() > p.pool.Limit() {
 		s.close(context.Background(), m.engine)
-		return fmt.Errorf("%w: the image (%d bytes) is larger than the memory limit (%d bytes)", ErrAppLoad, s.image.size, p.pool.limit)
+		return fmt.Errorf("%w: the image (%d bytes) is larger than the memory limit (%d bytes)", ErrAppLoad, s.image.Size(), p.pool.Limit())
 	}
 	p.startFrom(s)
 	p.own = true
@@ -52,7 +47,7 @@ func (p *Program) Close(ctx context.Context) error {
 
 // close gives back a snapshot's image and compiled module.
 func (s *snapshot) close(ctx context.Context, e *Engine) {
-	e.pools.dropImage(s.image)
-	s.image.close()
+	e.pools.DropImage(s.image)
+	s.image.Close()
 	_ = s.compiled.Close(ctx)
 }

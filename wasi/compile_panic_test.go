@@ -12,7 +12,7 @@ import (
 
 // TestCompileMalformedNeverPanics: module bytes that made wazero 1.12's
 // decoder or validator allocate without bound or panic (found by
-// FuzzInstrument) get an error from Compile, and the process goes on
+// FuzzInstrument, kept among FuzzCompile's seeds) get an error from Compile, and the process goes on
 // (issue 9: a module dropped in a scripts folder must not kill the server).
 func TestCompileMalformedNeverPanics(t *testing.T) {
 	eng, err := NewEngine(context.Background(), Options{})
@@ -22,7 +22,7 @@ func TestCompileMalformedNeverPanics(t *testing.T) {
 	defer eng.Close(context.Background())
 	for _, seed := range []string{"4a184306687eab86", "4b013b75c5d61f4d", "e08ecbc5006a85a6"} {
 		t.Run(seed, func(t *testing.T) {
-			wasm := readFuzzSeed(t, filepath.Join("testdata", "fuzz", "FuzzInstrument", seed))
+			wasm := readFuzzSeed(t, filepath.Join("testdata", "fuzz", "FuzzCompile", "instrument-"+seed))
 			m, err := eng.Compile(context.Background(), seed, wasm)
 			if err == nil {
 				m.Close(context.Background())

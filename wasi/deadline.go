@@ -46,15 +46,6 @@ func checkDeadlineMode(mode string) (instrument bool, err error) {
 	return false, fmt.Errorf("deadline %q: want %q or %q", mode, DeadlineInstrument, DeadlineWazero)
 }
 
-// ErrReservedName is returned by Compile for a module that imports or
-// exports a name starting with "wasigate.", which the deadline checks use.
-var ErrReservedName = rewrite.ErrReservedName
-
-// ErrNotInstrumented is returned by Compile for a module wazero accepts
-// but the deadline rewriter cannot read: it is refused rather than run
-// without checks. Options.Deadline = DeadlineWazero runs it with wazero's.
-var ErrNotInstrumented = rewrite.ErrNoInstrument
-
 // rewriteDeadline instruments wasm when the engine does. Every module is
 // instrumented or refused: wazero's own check misses plain recursion and
 // long bulk instructions (a guest that never passes through Go again

@@ -8,6 +8,16 @@
 // arguments, environment, stdin/stdout/stderr, preopened volumes, real
 // clocks and crypto randomness.
 //
+// Its API is Engine, Module, Program, Config, Call and the errors; the
+// parts behind them live under internal/, each with its own tests:
+// internal/rewrite (the module rewrites), internal/snap (guest memory,
+// snapshot images and their on-disk cache), internal/guestfs (volumes,
+// scratch folder, files cap), internal/outbound (wasi_experimental_http
+// and its policy), internal/hostlock (file locks), internal/tune (CPU
+// priority and the garbage collector). This package decides when each is
+// used: when a snapshot is taken, what a call mounts, which policy a run
+// gets.
+//
 // It knows nothing of HTTP: it must not import host, router, chi or
 // wasi/cgi. Its Config, Volume, OutboundPolicy, Call and SnapshotInfo are
 // the plain types of host/seam, the one part of host it imports, which

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,7 +16,10 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
+	"github.com/wasigate/wasigate/wasi/internal/guestfs"
+	"github.com/wasigate/wasigate/wasi/internal/outbound"
 	"github.com/wasigate/wasigate/wasi/internal/rewrite"
+	"github.com/wasigate/wasigate/wasi/internal/snap"
 	"github.com/wasigate/wasigate/wasi/internal/tune"
 	"github.com/wasigate/wasigate/wasi/toolchain"
 )
@@ -72,12 +74,12 @@ type Engine struct {
 	cacheDir    string
 	workers     int
 	guard       *tune.Guard // CPU priority and runtime tuning (internal/tune)
-	pools       poolSet
+	pools       snap.Pools
 	dl          deadlines     // deadline.go
 	snapTimeout time.Duration // Options.SnapshotInitTimeout
-	inits       runningInits  // snapshot inits not yet returned (snapinit.go)
+	inits       snap.Running  // snapshot inits not yet returned (snapinit.go)
 	maxAge      time.Duration // Options.CacheMaxAge, the default applied
-	pruneOnce   sync.Once     // pruneSnapshots (snapcache.go)
+	snaps       *snap.Store   // the cached snapshots; nil without sealed
 	maxModule   int64         // Options.MaxModuleSize, the default applied
 	holds       cacheHolds    // cache files open modules use (cachetrim.go)
 
@@ -86,9 +88,8 @@ type Engine struct {
 
 	stubMu sync.Mutex // instantiating interpreter stubs (ruby.go)
 
-	rootsMu sync.Mutex
-	roots   map[string]*openRoot // volume folders, shared (volume.go)
-	open    atomic.Int64         // Modules compiled and not yet closed
+	roots guestfs.Roots // volume folders, shared
+	open  atomic.Int64  // Modules compiled and not yet closed
 }
 
 // NewEngine creates the runtime and instantiates the WASI preview 1 host
@@ -116,6 +117,7 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 		if e.sealed, err = newSealedCache(opts.CacheDir, e.maxAge); err != nil {
 			return nil, fmt.Errorf("cache dir %s: %w", opts.CacheDir, err)
 		}
+		e.snaps = snap.NewStore(opts.CacheDir, e.maxAge, e.sealed.key)
 		e.sealed.maxSize = cmp.Or(opts.CacheMaxSize, DefaultCacheMaxSize)
 		e.sealed.root = opts.CacheDir
 		e.sealed.isHeld = e.holds.held
@@ -131,14 +133,14 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 		return nil, fmt.Errorf("instantiate wasi: %w", err)
 	}
 	e.hosts[wasi_snapshot_preview1.ModuleName] = true
-	e.hosts[OutboundModuleName] = true
-	e.hosts[LockModuleName] = true
+	e.hosts[outbound.ModuleName] = true
+	e.hosts[lockModuleName] = true
 	return e, nil
 }
 
 // instantiateWASI instantiates wazero's WASI preview 1 module into rt with
 // wasigate's environ functions (environ.go), wasigate_lock (lock.go) and
-// wasi_experimental_http (outbound.go): every runtime of the engine offers
+// wasi_experimental_http (internal/outbound): every runtime of the engine offers
 // all three.
 func instantiateWASI(ctx context.Context, rt wazero.Runtime) error {
 	b := rt.NewHostModuleBuilder(wasi_snapshot_preview1.ModuleName)
@@ -153,7 +155,7 @@ func instantiateWASI(ctx context.Context, rt wazero.Runtime) error {
 	if err := instantiateLock(ctx, rt); err != nil {
 		return err
 	}
-	return instantiateOutbound(ctx, rt)
+	return outbound.Instantiate(ctx, rt)
 }
 
 // ProvideHostModule records that imports from the named module are satisfied
@@ -167,16 +169,16 @@ func (e *Engine) ProvideHostModule(name string) {
 // MemoryInUse returns how many pooled linear memories are in use (one per
 // running instance) and their sizes added up, in bytes.
 func (e *Engine) MemoryInUse() (instances int, bytes uint64) {
-	return int(e.pools.stats.instances.Load()), uint64(e.pools.stats.bytes.Load())
+	return int(e.pools.Stats().Instances.Load()), uint64(e.pools.Stats().Bytes.Load())
 }
 
 // MemoryRescued counts the pooled memories Run had to give back itself
 // because the instance's close had not (issue 9); it should stay 0.
-func (e *Engine) MemoryRescued() int { return int(e.pools.stats.rescued.Load()) }
+func (e *Engine) MemoryRescued() int { return int(e.pools.Stats().Rescued.Load()) }
 
 // Close releases the runtime, every module and the pooled memory.
 func (e *Engine) Close(ctx context.Context) error {
-	if !e.inits.wait(initCloseWait) {
+	if !e.inits.Wait(initCloseWait) {
 		// Unmapping code and memory under a running guest would crash
 		// the process; it is ending or reloading anyway.
 		return errInitRunning
@@ -189,13 +191,8 @@ func (e *Engine) Close(ctx context.Context) error {
 	if e.sealed != nil {
 		e.sealed.close()
 	}
-	e.pools.release()
-	e.rootsMu.Lock()
-	for _, r := range e.roots {
-		r.root.Close()
-	}
-	e.roots = nil
-	e.rootsMu.Unlock()
+	e.pools.Release()
+	e.roots.Close()
 	return err
 }
 
@@ -216,28 +213,17 @@ func (e *Engine) CompileFile(ctx context.Context, path string) (*Module, error) 
 	return m, nil
 }
 
-// ErrModuleBounds is returned by Compile for module bytes that declare
-// more than they hold (rewrite.CheckBounds, issue 9).
-var ErrModuleBounds = rewrite.ErrModuleBounds
-
-// ErrNoWat2Wasm is returned for .wat modules when wat2wasm is not on PATH.
-var ErrNoWat2Wasm = toolchain.ErrNoWat2Wasm
-
-// ErrTooLarge is returned for a module file larger than the engine's
-// MaxModuleSize (a *TooLargeError).
-var ErrTooLarge = toolchain.ErrTooLarge
-
 // TooLargeError is a module refused for its size.
 type TooLargeError = toolchain.TooLargeError
 
 // DefaultMaxModuleSize is Options.MaxModuleSize when 0.
 const DefaultMaxModuleSize = toolchain.DefaultMaxModuleSize
 
-// ReadModuleFile returns the binary module at path, converting .wat text
+// readModuleFile returns the binary module at path, converting .wat text
 // with wat2wasm; a module over DefaultMaxModuleSize is refused unread.
-func ReadModuleFile(path string) ([]byte, error) { return readModuleMax(path, DefaultMaxModuleSize) }
+func readModuleFile(path string) ([]byte, error) { return readModuleMax(path, DefaultMaxModuleSize) }
 
-// readModule is ReadModuleFile with the engine's MaxModuleSize.
+// readModule is readModuleFile with the engine's MaxModuleSize.
 func (e *Engine) readModule(path string) ([]byte, error) { return readModuleMax(path, e.maxModule) }
 
 func readModuleMax(path string, max int64) ([]byte, error) {
@@ -378,15 +364,11 @@ func validatedKey(hash string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// ErrMalformedModule is returned for module bytes that made wazero's
-// decoder or validator panic.
-var ErrMalformedModule = errors.New("malformed module")
-
 // compileModule is rt.CompileModule made safe for untrusted bytes:
 // wazero 1.12's function validator panics on some malformed bodies
 // (FuzzInstrument found them; seeds e08ecbc5006a85a6 and others in
-// testdata/fuzz/FuzzInstrument), and a module dropped in a scripts folder
-// must not take the process down (issue 9). The panic happens while
+// internal/rewrite/testdata/fuzz/FuzzInstrument), and a module dropped in
+// a scripts folder must not take the process down (issue 9). The panic happens while
 // validating, before anything is cached or shared, so recovering leaves
 // the runtime as it was.
 func compileModule(ctx context.Context, rt wazero.Runtime, wasm []byte) (c wazero.CompiledModule, err error) {

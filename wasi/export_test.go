@@ -11,3 +11,6 @@ func CanRestore(e *Engine) bool { return e.guard.CanRestore() }
 // (validated bytes have their own key: a marker from an unvalidated
 // compile lets nothing skip validation).
 func MarkerKey(hash string) string { return validatedKey(hash) }
+
+// ReadModuleFile is readModuleFile, for the size tests of package wasi_test.
+var ReadModuleFile = readModuleFile

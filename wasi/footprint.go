@@ -3,7 +3,6 @@ package wasi
 import (
 	"context"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"sync"
 
@@ -33,10 +32,6 @@ type moduleCode struct {
 	hash     [sha256.Size]byte     // of the bytes compiled (after the engine's rewrites)
 	funcs    int                   // functions the module defines (codeSize)
 }
-
-// ErrModuleChanged is returned when a module's file no longer holds what
-// was compiled, so that its code or a snapshot of it cannot be made again.
-var ErrModuleChanged = errors.New("the module file changed since it was loaded")
 
 // setCode records what Compile compiled from wasm: m.compiled becomes its
 // description (exports, imports, memories), which stays valid after the

@@ -34,7 +34,3 @@ func TuneGCLimit(getenv func(string) string, limit int64) GCSettings {
 // system once the process has been idle for tune.IdleInterval, until ctx
 // is done (internal/tune/idle.go).
 func ReleaseWhenIdle(ctx context.Context) { tune.ReleaseWhenIdle(ctx, tune.IdleInterval) }
-
-// MachineMemory is the memory the process may use: the physical memory,
-// or its cgroup's limit when lower; 0 when unknown.
-func MachineMemory() int64 { return tune.MachineMemory() }

@@ -6,10 +6,11 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 
+	"github.com/wasigate/wasigate/wasi/internal/guestfs"
 	"github.com/wasigate/wasigate/wasi/internal/hostlock"
 )
 
-// LockModuleName is the import module of the host's file locks: one
+// lockModuleName is the import module of the host's file locks: one
 // function, lock, that sets or tests a POSIX advisory byte-range lock on
 // a file of the guest's volumes, by guest path (internal/hostlock). The
 // CPython build's sqlite calls it for every lock its unix VFS takes
@@ -22,12 +23,12 @@ import (
 // conflict_ptr. The result is a WASI errno: 0, or 6 (EAGAIN) when the
 // lock is held elsewhere. Every lock of an instance is released when it
 // ends, however it ends.
-const LockModuleName = "wasigate_lock"
+const lockModuleName = "wasigate_lock"
 
 // instantiateLock adds the wasigate_lock host module to rt.
 func instantiateLock(ctx context.Context, rt wazero.Runtime) error {
 	i32, i64 := api.ValueTypeI32, api.ValueTypeI64
-	_, err := rt.NewHostModuleBuilder(LockModuleName).
+	_, err := rt.NewHostModuleBuilder(lockModuleName).
 		NewFunctionBuilder().
 		WithGoModuleFunction(api.GoModuleFunc(hostLock), []api.ValueType{i32, i32, i32, i32, i64, i64, i32}, []api.ValueType{i32}).
 		Export("lock").
@@ -40,15 +41,15 @@ type lockKey struct{}
 // withLocks returns ctx with a lock table over the call's mounts (with
 // the scratch folder when it has one) and the function that releases
 // every lock the instance took, to call once it is closed.
-func (p *Program) withLocks(ctx context.Context, scratch *mount) (context.Context, func()) {
+func (p *Program) withLocks(ctx context.Context, scratch *guestfs.Mount) (context.Context, func()) {
 	var ms []hostlock.Mount
 	for _, m := range p.mounts {
-		if m.root != nil {
-			ms = append(ms, hostlock.Mount{Guest: m.guest, Root: m.root, Writable: m.writable})
+		if m.Root != nil {
+			ms = append(ms, hostlock.Mount{Guest: m.Guest, Root: m.Root, Writable: m.Writable})
 		}
 	}
 	if scratch != nil {
-		ms = append(ms, hostlock.Mount{Guest: scratch.guest, Root: scratch.root, Writable: true})
+		ms = append(ms, hostlock.Mount{Guest: scratch.Guest, Root: scratch.Root, Writable: true})
 	}
 	t := hostlock.New(ms, p.files)
 	return context.WithValue(ctx, lockKey{}, t), t.Close

@@ -21,6 +21,8 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
+	"github.com/wasigate/wasigate/wasi/internal/rewrite"
+	"github.com/wasigate/wasigate/wasi/internal/snap"
 	"github.com/wasigate/wasigate/wasi/internal/tune"
 	"github.com/wasigate/wasigate/wasi/toolchain"
 )
@@ -186,7 +188,7 @@ func BenchmarkInstantiateParallel(b *testing.B) {
 	}
 }
 
-// BenchmarkLeverPool compares the pooled mmap allocator (memory.go) with
+// BenchmarkLeverPool compares the pooled mmap allocator (internal/snap) with
 // wazero's own Go-heap memory that copies on every memory.grow.
 func BenchmarkLeverPool(b *testing.B) {
 	e := benchEngine(b, true)
@@ -217,15 +219,16 @@ func BenchmarkLeverPool(b *testing.B) {
 func BenchmarkLeverRelease(b *testing.B) {
 	e := benchEngine(b, true)
 	env := perfEnv()
-	saved := releaseClearMax
-	b.Cleanup(func() { releaseClearMax = saved })
+	saved := snap.SetReleaseClearMax(0)
+	snap.SetReleaseClearMax(saved)
+	b.Cleanup(func() { snap.SetReleaseClearMax(saved) })
 	for _, kind := range []string{"c", "rust", "go"} {
 		for _, mode := range []struct {
 			name string
 			max  uint64
 		}{{"madvise", 0}, {"clear", 1 << 62}, {"default", saved}} {
 			b.Run(kind+"/"+mode.name, func(b *testing.B) {
-				releaseClearMax = mode.max
+				snap.SetReleaseClearMax(mode.max)
 				p := benchProgram(b, e, kind)
 				b.ReportAllocs()
 				b.ResetTimer()
@@ -308,7 +311,7 @@ func BenchmarkLeverCompile(b *testing.B) {
 	for _, kind := range []string{"c", "go"} {
 		b.Run(kind, func(b *testing.B) {
 			path := perfGuest(b, kind)
-			wasm, err := ReadModuleFile(path)
+			wasm, err := readModuleFile(path)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -355,6 +358,21 @@ func BenchmarkLeverCoalesce(b *testing.B) {
 					runOnce(b, p, env)
 				}
 			})
+		}
+	}
+}
+
+// BenchmarkLeverCoalesceRewrite is the rewrite itself, done once per module
+// at startup.
+func BenchmarkLeverCoalesceRewrite(b *testing.B) {
+	wasm, err := os.ReadFile(perfGuest(b, "go"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, _, err := rewrite.Coalesce(wasm, coalesceGap); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

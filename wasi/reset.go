@@ -20,7 +20,7 @@ import (
 // with it, and only those that do are copied back:
 //
 //   - a memory mapped copy-on-write from a snapshot's memfd
-//     (snapimage_linux.go): a page the guest never wrote is still the
+//     (internal/snap/image_linux.go): a page the guest never wrote is still the
 //     memfd's page, which /proc/self/pagemap reports as a file page (bit
 //     61) or not present; a page it ever wrote became the instance's own
 //     anonymous copy. So only anonymous pages (present or swapped out) are

@@ -26,10 +26,10 @@ import (
 // rubyHostModules are the import modules the stubs stand in for.
 var rubyHostModules = []string{"rb-js-abi-host", "canonical_abi"}
 
-// RubyArgs are the interpreter options ruby-init gets before the script's
+// rubyArgs are the interpreter options ruby-init gets before the script's
 // arguments. RubyGems is off: loading it costs about 300 ms per request; a
 // script can still require "rubygems" itself.
-var RubyArgs = []string{"-EUTF-8", "--disable-gems"}
+var rubyArgs = []string{"-EUTF-8", "--disable-gems"}
 
 // rubyBootstrap is evaluated after ruby-init. ARGV holds the script's path
 // then its arguments. exit! ends the instance through proc_exit, so the
@@ -73,10 +73,6 @@ func (m *Module) ruby() *rubyExports {
 	}
 	return &r
 }
-
-// ErrJSInterop is the trap of every JavaScript interop call a Ruby script
-// makes (require "js"): wasigate has no JavaScript engine.
-var ErrJSInterop = errors.New("javascript interop is not available in wasigate")
 
 // provideRubyStubs instantiates the stub host modules m imports, once per
 // engine. A later module whose imports the stubs lack is refused here
@@ -157,7 +153,7 @@ func (p *Program) runRuby(ctx context.Context, mod api.Module, args []string) er
 		return rubyEval(ctx, mod, p.ruby, rubyPrelude(args[1:], env)+rubyBootstrap)
 	}
 	g := guestABI{ctx: ctx, mod: mod}
-	line := append([]string{"ruby"}, RubyArgs...)
+	line := append([]string{"ruby"}, rubyArgs...)
 	line = append(line, "-e_=0", "--")
 	line = append(line, args[1:]...)
 	list, err := g.stringList(line)

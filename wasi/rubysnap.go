@@ -5,13 +5,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 
-	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
-	"github.com/tetratelabs/wazero/experimental/sysfs"
+
+	"github.com/wasigate/wasigate/wasi/internal/snap"
 )
 
 // Ruby from a snapshot (issue 12): the snapshot's init is _initialize,
@@ -33,7 +32,7 @@ import (
 // rubyInitLine is the command line ruby-init gets in the snapshot: the
 // interpreter options and an empty program (-e), so no script is read.
 func rubyInitLine() []string {
-	line := append([]string{"ruby"}, RubyArgs...)
+	line := append([]string{"ruby"}, rubyArgs...)
 	return append(line, "-e_=0")
 }
 
@@ -126,7 +125,7 @@ type keyedSnap struct {
 
 // keyedSnapshot returns ruby.wasm's or a driver's snapshot for in, taken
 // the first time a program asks for it.
-func (m *Module) keyedSnapshot(limit uint64, in snapInputs) (*snapshot, error) {
+func (m *Module) keyedSnapshot(limit uint64, in snap.Inputs) (*snapshot, error) {
 	if !m.snap.reactor {
 		return nil, fmt.Errorf("%w: not a reactor", ErrNoSnapshot)
 	}
@@ -134,44 +133,12 @@ func (m *Module) keyedSnapshot(limit uint64, in snapInputs) (*snapshot, error) {
 	if m.snap.keyed == nil {
 		m.snap.keyed = map[string]*keyedSnap{}
 	}
-	r := m.snap.keyed[in.key()]
+	r := m.snap.keyed[in.Key()]
 	if r == nil {
 		r = &keyedSnap{}
-		m.snap.keyed[in.key()] = r
+		m.snap.keyed[in.Key()] = r
 	}
 	m.snap.keyedMu.Unlock()
 	r.once.Do(func() { r.snap, r.err = m.takeSnapshot(limit, in) })
 	return r.snap, r.err
-}
-
-// initFS mounts the preopened folders of a snapshot's init: each dir's
-// file system, or an empty read-only folder. The scratch instance lists the
-// same preopens as a request, at the same descriptors (wasi-libc keeps the
-// list it read in the init), without seeing a request's files. n counts
-// what the init leaves open.
-func initFS(dirs []initDir, n *fileCount) (wazero.FSConfig, func(), error) {
-	dir, err := os.MkdirTemp("", "wasigate-snapinit-")
-	if err != nil {
-		return nil, nil, err
-	}
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		os.Remove(dir)
-		return nil, nil, err
-	}
-	done := func() { root.Close(); os.Remove(dir) }
-	var mounts []mount
-	for _, d := range dirs {
-		fs := d.fs
-		if fs == nil {
-			fs = &sysfs.AdaptFS{FS: root.FS()}
-		}
-		mounts = append(mounts, mount{guest: d.guest, fs: fs})
-	}
-	fsc, err := fsConfigCount(mounts, n)
-	if err != nil {
-		done()
-		return nil, nil, err
-	}
-	return fsc, done, nil
 }

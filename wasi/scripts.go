@@ -74,9 +74,6 @@ type scriptFlight struct {
 	err  error
 }
 
-// ErrRetired is returned by Acquire once Close was called.
-var ErrRetired = errors.New("scripts route retired by a reload")
-
 // Acquire returns the program of the script at full with its module held
 // until release is called (once; later calls do nothing).
 func (s *Scripts) Acquire(ctx context.Context, full string) (*Program, func(), error) {

@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/tetratelabs/wazero"
+
+	"github.com/wasigate/wasigate/wasi/internal/snap"
 )
 
 // A snapshot's init is a guest like any other: a reactor's _initialize,
@@ -40,55 +41,10 @@ func (e *Engine) initTimeout() time.Duration {
 	return DefaultSnapshotInitTimeout
 }
 
-// runningInits counts the inits that have not returned, abandoned ones
-// included.
-type runningInits struct {
-	mu   sync.Mutex
-	n    int
-	idle chan struct{} // closed when n drops to 0; nil when n is 0
-}
-
-func (r *runningInits) add() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.n == 0 {
-		r.idle = make(chan struct{})
-	}
-	r.n++
-}
-
-func (r *runningInits) done() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.n--
-	if r.n == 0 {
-		close(r.idle)
-		r.idle = nil
-	}
-}
-
-// wait reports whether every init has returned within d.
-func (r *runningInits) wait(d time.Duration) bool {
-	r.mu.Lock()
-	idle := r.idle
-	r.mu.Unlock()
-	if idle == nil {
-		return true
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-idle:
-		return true
-	case <-t.C:
-		return false
-	}
-}
-
 // boundedInit runs the init (runInit) in a goroutine that owns scratch and
 // closes it, and returns its result, or an error wrapping ErrNoSnapshot
 // once initTimeout and initGrace have passed without one.
-func (m *Module) boundedInit(scratch wazero.CompiledModule, globals int, limit uint64, in snapInputs) (values []uint64, mem []byte, took time.Duration, err error) {
+func (m *Module) boundedInit(scratch wazero.CompiledModule, globals int, limit uint64, in snap.Inputs) (values []uint64, mem []byte, took time.Duration, err error) {
 	e := m.engine
 	timeout := e.initTimeout()
 	type result struct {
@@ -98,9 +54,9 @@ func (m *Module) boundedInit(scratch wazero.CompiledModule, globals int, limit u
 		err    error
 	}
 	done := make(chan result, 1)
-	e.inits.add()
+	e.inits.Add()
 	go func() {
-		defer e.inits.done()
+		defer e.inits.Done()
 		defer scratch.Close(context.Background())
 		var r result
 		defer func() {

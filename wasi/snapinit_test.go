@@ -56,23 +56,7 @@ func TestSnapshotInitBounded(t *testing.T) {
 	if !strings.Contains(info.Reason, "snapshot_init_timeout") {
 		t.Errorf("reason: got %q; want one naming snapshot_init_timeout", info.Reason)
 	}
-	if !e.inits.wait(initCloseWait + 10*time.Second) {
+	if !e.inits.Wait(initCloseWait + 10*time.Second) {
 		t.Fatalf("the abandoned init did not end")
-	}
-}
-
-// TestRunningInitsWait: wait reports the inits still running.
-func TestRunningInitsWait(t *testing.T) {
-	var r runningInits
-	if !r.wait(0) {
-		t.Errorf("wait with none running: got false; want true")
-	}
-	r.add()
-	if r.wait(10 * time.Millisecond) {
-		t.Errorf("wait with one running: got true; want false")
-	}
-	go func() { time.Sleep(10 * time.Millisecond); r.done() }()
-	if !r.wait(5 * time.Second) {
-		t.Errorf("wait after done: got false; want true")
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/wasigate/wasigate/wasi/internal/snap"
 )
 
 // BenchmarkSnapshot: one request of testdata/guests/reactor.wasm (an init
@@ -29,8 +31,7 @@ func BenchmarkSnapshot(b *testing.B) {
 	for _, mode := range []string{"off", "mapped", "copy"} {
 		b.Run(mode, func(b *testing.B) {
 			if mode == "mapped" {
-				defer func(old int) { snapshotCopyMax = old }(snapshotCopyMax)
-				snapshotCopyMax = 0
+				defer snap.SetCopyMax(snap.SetCopyMax(0))
 			}
 			m, err := e.Compile(ctx, "reactor.wasm", wasm)
 			if err != nil {

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wasigate/wasigate/wasi/internal/snap"
 )
 
 // reactorOut is what testdata/guests/reactor.c prints.
@@ -108,8 +110,7 @@ func TestSnapshotIsolation(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.mapped {
-				defer func(old int) { snapshotCopyMax = old }(snapshotCopyMax)
-				snapshotCopyMax = 0
+				defer snap.SetCopyMax(snap.SetCopyMax(0))
 			}
 			p := reactorProgram(t, e, tt.cfg)
 			info := p.Snapshot()

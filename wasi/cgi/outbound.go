@@ -6,7 +6,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/wasigate/wasigate/host"
-	"github.com/wasigate/wasigate/wasi"
+	"github.com/wasigate/wasigate/wasi/internal/outbound"
 )
 
 // withObserver gives a run the observer of its outbound HTTP requests
@@ -17,7 +17,7 @@ import (
 func withObserver(ctx context.Context, metric func(tenant, host, outcome string)) context.Context {
 	info := host.InfoFrom(ctx)
 	log := zerolog.Ctx(ctx)
-	return wasi.WithOutboundObserver(ctx, func(ev wasi.OutboundEvent) {
+	return outbound.WithObserver(ctx, func(ev outbound.Event) {
 		e := log.Info()
 		if ev.Outcome != "ok" {
 			e = log.Warn()

@@ -16,8 +16,8 @@ import (
 // their captured values, no start section, no _initialize export, the
 // memory's minimum is the snapshot's size. Unlike Wizer, the captured
 // memory is not written into data segments: the snapshot's memory allocator
-// maps it (see snapimage_linux.go), so every active segment is emptied
-// instead.
+// maps it (see wasi/internal/snap/image_linux.go), so every active segment
+// is emptied instead.
 
 // ErrNoSnapshot wraps every reason a module is run without a snapshot.
 var ErrNoSnapshot = errors.New("no snapshot")

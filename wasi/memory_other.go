@@ -1,9 +1,0 @@
-//go:build !unix
-
-package wasi
-
-import "errors"
-
-func reserve(uint64) ([]byte, error) { return nil, errors.New("no mmap") }
-func release([]byte) error           { return errors.New("no madvise") }
-func unreserve([]byte)               {}
