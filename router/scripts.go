@@ -68,7 +68,7 @@ type scriptKey struct{}
 func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect http.Handler) (*scriptsHandler, error) {
 	interps, opts := sc.parts.interps, sc.parts.opts
 	if rt.app != "" && interps[pythonExt] == nil {
-		return nil, fmt.Errorf("%s is a WSGI application: it needs an [[interpreter]] with ext = %q (CPython, see README \"Python\")", rt.app, pythonExt)
+		return nil, fmt.Errorf("%s is a WSGI application: it needs an [[interpreter]] with ext = %q (CPython, see samples/python/README.md)", rt.app, pythonExt)
 	}
 	dir, err := filepath.EvalSymlinks(cfg.Abs(rt.Scripts))
 	if err != nil {
@@ -319,8 +319,7 @@ func (s *scriptsHandler) fail(w http.ResponseWriter, r *http.Request, log zerolo
 	switch {
 	case errors.As(err, &le):
 		// The traceback is the operator's, in the log; never the page's.
-		info.Reason = host.ReasonLoad
-		log.Error().Err(err).Int("status", http.StatusInternalServerError).Msg("WSGI application failed to load")
+		info.Reason, info.Err = host.ReasonLoad, err
 		http.Error(w, "500 Internal Server Error: the application failed to load", http.StatusInternalServerError)
 		return
 	case errors.As(err, &me):
@@ -333,7 +332,8 @@ func (s *scriptsHandler) fail(w http.ResponseWriter, r *http.Request, log zerolo
 	case s.rt.ShowBuildErrors:
 		body += "\n\n" + err.Error()
 	}
-	log.Error().Err(err).Int("status", http.StatusInternalServerError).Msg("script failed to build")
+	// The request's one event (the access log's) carries the error.
+	info.Err = err
 	http.Error(w, body, http.StatusInternalServerError)
 }
 

@@ -151,11 +151,11 @@ func TestScriptsMissingInterpreter(t *testing.T) {
 	if res.StatusCode != 500 || !strings.Contains(body, want) {
 		t.Errorf("got %d %q; want 500 naming %q", res.StatusCode, body, want)
 	}
-	// The failure's event carries the error, the request's the reason.
+	// One event: the request's, with the reason and the error.
 	evs := requestEvents(t, logs, res.Header.Get("X-Request-Id"))
-	if len(evs) != 2 || !strings.Contains(evs[0].str("error"), want) || evs[1].str("reason") != "toolchain" ||
-		evs[0].str("module") != "scripts/hello.rb" || evs[1].str("module") != "scripts/hello.rb" {
-		t.Errorf("got events %v; want the failure with the error, then the request with reason toolchain, both naming scripts/hello.rb", evs)
+	if len(evs) != 1 || !strings.Contains(evs[0].str("error"), want) || evs[0].str("reason") != "toolchain" ||
+		evs[0].str("module") != "scripts/hello.rb" {
+		t.Errorf("got events %v; want one: the request with reason toolchain and the error, naming scripts/hello.rb", evs)
 	}
 	if !strings.Contains(logs.String(), "interpreter not installed: its scripts will answer 500") {
 		t.Errorf("no start warning for the missing interpreter: %s", logs)
@@ -209,9 +209,9 @@ func TestScriptsBuildErrors(t *testing.T) {
 					t.Errorf("body %q shows the compiler's output: %v; want %v", body, got, show)
 				}
 				evs := requestEvents(t, logs, res.Header.Get("X-Request-Id"))
-				if len(evs) != 2 || evs[0].str("message") != "script failed to build" || !strings.Contains(evs[0].str("error"), "undefined: undefinedThing") ||
-					evs[0].str("module") != "scripts/broken.wasm" || evs[1].str("reason") != "build" {
-					t.Errorf("got events %v; want the build failure with its output and module, then the request with reason build", evs)
+				if len(evs) != 1 || !strings.Contains(evs[0].str("error"), "undefined: undefinedThing") ||
+					evs[0].str("module") != "scripts/broken.wasm" || evs[0].str("reason") != "build" {
+					t.Errorf("got events %v; want one: the request with reason build, its module and the compiler's output", evs)
 				}
 			}
 			if b := l.builds.Load(); b != 1 {

@@ -226,8 +226,7 @@ timeout = "1s"
 			if res, _ := get(t, c.url); res.StatusCode != 500 {
 				t.Errorf("again: status %d; want 500 from the failure cache", res.StatusCode)
 			}
-			n := strings.Count(c.logs.String(), "script failed to build")
-			if !strings.Contains(c.logs.String(), c.reason) || n == 0 {
+			if !strings.Contains(c.logs.String(), c.reason) || !strings.Contains(c.logs.String(), `"reason":"build"`) {
 				t.Errorf("log lacks the reason %q: %s", c.reason, c.logs)
 			}
 		})
