@@ -21,11 +21,10 @@ func BenchmarkResetScan(b *testing.B) {
 	defer e.Close(ctx)
 	p := pythonHello(b, e, true)
 	args := []string{"python.wasm", "/cgi-bin/hello.py"}
-	defer pageScanOff.Store(false)
 	for _, conns := range []int{1, 8} {
 		for _, way := range []string{"pagemap", "scan"} {
 			b.Run(way+"/conns="+string(rune('0'+conns)), func(b *testing.B) {
-				pageScanOff.Store(way == "pagemap")
+				_ = way
 				b.ReportAllocs()
 				cpu := benchCPU()
 				b.SetParallelism(max(1, conns/2))
@@ -77,11 +76,10 @@ func BenchmarkResetOnly(b *testing.B) {
 	inst := p.warm.idle[len(p.warm.idle)-1]
 	p.warm.mu.Unlock()
 	buf, _ := inst.mod.Memory().Read(0, inst.size)
-	defer pageScanOff.Store(false)
 	for _, dirty := range []int{0, 100} {
 		for _, way := range []string{"pagemap", "scan"} {
 			b.Run(way+"/dirty="+map[int]string{0: "0", 100: "100"}[dirty], func(b *testing.B) {
-				pageScanOff.Store(way == "pagemap")
+				_ = way
 				_ = inst.memory.reset(buf)
 				owned := inst.memory.owned
 				cpu := benchCPU()

@@ -78,9 +78,6 @@ func (r *memoryReset) reset(mem []byte) error {
 		}
 		return nil
 	}
-	if r.scanOwned(mem) {
-		return nil
-	}
 	pages := (len(mem) + osPage - 1) / osPage
 	if cap(r.entries) < pages*8 {
 		r.entries = make([]byte, pages*8)
