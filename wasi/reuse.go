@@ -116,6 +116,8 @@ type warmInstance struct {
 	idle     time.Time
 	owned    int64 // counted in the idle budget while idle
 	parked   bool  // idle: not counted in Engine.MemoryInUse
+
+	fns map[string]api.Function // the exports it ran (warmcall.go)
 }
 
 // setupReuse gives p a pool when c asks for reuse and nothing in the
@@ -440,11 +442,11 @@ func (p *Program) runWarm(ctx context.Context, c *Call, st *callState) error {
 	stop := p.module.arm(ctx, inst.mod)
 	raw := p.module.engine.guard.Run(func() error {
 		if p.init {
-			if err := call(ctx, inst.mod, "_initialize"); err != nil {
+			if err := inst.call(ctx, "_initialize"); err != nil {
 				return err
 			}
 		}
-		return call(ctx, inst.mod, p.entry)
+		return inst.call(ctx, p.entry)
 	})
 	disarmed := stop()
 	writeFailed := inst.streams.writeFailed()
