@@ -102,6 +102,8 @@ type warmInstance struct {
 	idle     time.Time
 	owned    int64 // counted in the idle budget while idle
 	parked   bool  // idle: not counted in Engine.MemoryInUse
+
+	fns map[string]api.Function // the exports it ran (warmcall.go)
 }
 
 // setupReuse gives p a pool when c asks for reuse and nothing in the

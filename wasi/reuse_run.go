@@ -166,11 +166,11 @@ func (p *Program) runWarm(ctx context.Context, c *Call, st *callState) error {
 	stop := p.module.arm(ctx, inst.mod)
 	raw := p.module.engine.guard.Run(func() error {
 		if p.init {
-			if err := call(ctx, inst.mod, "_initialize"); err != nil {
+			if err := inst.call(ctx, "_initialize"); err != nil {
 				return err
 			}
 		}
-		return call(ctx, inst.mod, p.entry)
+		return inst.call(ctx, p.entry)
 	})
 	disarmed := stop()
 	writeFailed := inst.streams.writeFailed()
