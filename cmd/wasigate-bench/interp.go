@@ -66,13 +66,15 @@ func loadTargets(ctx context.Context, o options, w io.Writer, title string, targ
 	fmt.Fprintf(w, "%s: wrk -t%d -c%d -d%s --latency, %d rounds, medians (load average %s)\n",
 		title, p.threads, p.conns, p.duration, o.rounds, loadAverage())
 	results := make([][]load, len(targets))
-	for range o.rounds {
+	prog := newProgress(o.progress, title, o.rounds*len(targets))
+	for r := range o.rounds {
 		for i, t := range targets {
-			l, err := runWrk(ctx, p, t.url)
+			l, err := runWrkOn(ctx, p, t)
 			if err != nil {
 				return nil, err
 			}
 			results[i] = append(results[i], l)
+			prog.step(t.name, r+1, l)
 		}
 	}
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
@@ -90,6 +92,20 @@ func loadTargets(ctx context.Context, o options, w io.Writer, title string, targ
 	tw.Flush()
 	fmt.Fprintln(w)
 	return results, nil
+}
+
+// runWrkOn is runWrk on t, with the CPU time of t's own server when it
+// runs outside this process.
+func runWrkOn(ctx context.Context, p wrkParams, t target) (load, error) {
+	var before time.Duration
+	if t.cpu != nil {
+		before = t.cpu()
+	}
+	l, err := runWrk(ctx, p, t.url)
+	if t.cpu != nil {
+		l.cpu = t.cpu() - before
+	}
+	return l, err
 }
 
 // roundRatio is the median over rounds of target a's req/s over b's, each
