@@ -113,7 +113,9 @@ func runWrkOn(ctx context.Context, p wrkParams, t target) (load, error) {
 func roundRatio(results [][]load, a, b int) float64 {
 	var rs []float64
 	for r := range results[a] {
-		rs = append(rs, results[a][r].reqs/results[b][r].reqs)
+		if results[b][r].reqs > 0 { // a run too short for one answer says nothing
+			rs = append(rs, results[a][r].reqs/results[b][r].reqs)
+		}
 	}
 	return medianOf(rs)
 }
