@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"os/exec"
@@ -78,16 +79,16 @@ func loadTargets(ctx context.Context, o options, w io.Writer, title string, targ
 		}
 	}
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "target\treq/s\tCPU/req\tp50\tp99\terrors\t")
+	fmt.Fprintln(tw, "target\treq/s\tCPU/req\tp50\tp99\terrors\trun\t")
 	for i, t := range targets {
 		bad := 0
 		for _, l := range results[i] {
 			bad += l.bad
 		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%d\t\n", t.name, median(results[i], func(l load) float64 { return l.reqs }),
+		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%d\t%s\t\n", t.name, median(results[i], func(l load) float64 { return l.reqs }),
 			dur(median(results[i], func(l load) float64 { return float64(l.cpuPerReq()) })),
 			dur(median(results[i], func(l load) float64 { return float64(l.p50) })),
-			dur(median(results[i], func(l load) float64 { return float64(l.p99) })), bad)
+			dur(median(results[i], func(l load) float64 { return float64(l.p99) })), bad, runDuration(p, t))
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
@@ -101,11 +102,25 @@ func runWrkOn(ctx context.Context, p wrkParams, t target) (load, error) {
 	if t.cpu != nil {
 		before = t.cpu()
 	}
+	p.duration = runDuration(p, t)
 	l, err := runWrk(ctx, p, t.url)
 	if t.cpu != nil {
 		l.cpu = t.cpu() - before
 	}
 	return l, err
+}
+
+// maxRun bounds how long runDuration makes one run.
+const maxRun = 30 * time.Second
+
+// runDuration is how long to load t: the table's duration, or long
+// enough for about three answers a connection when its requests queue for
+// the machine's cores (its probe times connections per core), up to
+// maxRun. A Django CGI request of seconds would otherwise answer nothing
+// in a 5-second run at 8 connections.
+func runDuration(p wrkParams, t target) time.Duration {
+	need := 3 * t.probe * time.Duration(max(1, p.conns/runtime.NumCPU()))
+	return max(p.duration, min(maxRun, need.Round(time.Second)+time.Second))
 }
 
 // roundRatio is the median over rounds of target a's req/s over b's, each
@@ -116,6 +131,9 @@ func roundRatio(results [][]load, a, b int) float64 {
 		if results[b][r].reqs > 0 { // a run too short for one answer says nothing
 			rs = append(rs, results[a][r].reqs/results[b][r].reqs)
 		}
+	}
+	if len(rs) == 0 {
+		return math.NaN()
 	}
 	return medianOf(rs)
 }

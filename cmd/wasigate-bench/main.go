@@ -23,6 +23,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -172,6 +173,9 @@ type target struct {
 	// cpu, when set, is the server's CPU time so far, read before and
 	// after each run: for a server outside this process (Apache).
 	cpu func() time.Duration
+	// probe is how long one request took alone (warmUp): a target whose
+	// answers take seconds gets runs long enough for a few of them.
+	probe time.Duration
 }
 
 // throughput loads each target for several rounds and prints the table and
@@ -340,7 +344,13 @@ func printGoals(w io.Writer, goals []goal) bool {
 	all := true
 	for _, g := range goals {
 		verdict := "PASS"
-		if !g.ok {
+		switch {
+		case math.IsNaN(g.value):
+			// A baseline that answered nothing in every round: no
+			// ratio, which is neither a pass nor a fail.
+			fmt.Fprintf(tw, "%s\t-\t%s\t%s\n", g.name, g.want, "NO DATA")
+			continue
+		case !g.ok:
 			verdict, all = "FAIL", false
 		}
 		fmt.Fprintf(tw, "%s\t%.2f\t%s\t%s\n", g.name, g.value, g.want, verdict)

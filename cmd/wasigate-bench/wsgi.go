@@ -159,17 +159,19 @@ timeout = "120s"
 	return ok, nil
 }
 
-// warmUp loads every target for a second, so that lazy work on first use
-// (mod_wsgi's second process, a framework's caches) is out of the
-// measured runs.
+// warmUp times one request of every target alone (its probe) and loads it
+// for a second, so that lazy work on first use (mod_wsgi's second
+// process, a framework's caches) is out of the measured runs.
 func warmUp(ctx context.Context, o options, targets []target, prog *progress) error {
 	p := o.wrk
 	p.conns, p.threads, p.duration = 8, min(p.threads, 8), time.Second
 	prog.note("warming up %d targets for 1s each", len(targets))
-	for _, t := range targets {
+	for i, t := range targets {
+		start := time.Now()
 		if err := check(t.url, t.want); err != nil {
 			return fmt.Errorf("%s: %w", t.name, err)
 		}
+		targets[i].probe = time.Since(start)
 		if _, err := runWrk(ctx, p, t.url); err != nil {
 			return err
 		}
