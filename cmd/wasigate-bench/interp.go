@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"os/exec"
@@ -66,30 +67,60 @@ func loadTargets(ctx context.Context, o options, w io.Writer, title string, targ
 	fmt.Fprintf(w, "%s: wrk -t%d -c%d -d%s --latency, %d rounds, medians (load average %s)\n",
 		title, p.threads, p.conns, p.duration, o.rounds, loadAverage())
 	results := make([][]load, len(targets))
-	for range o.rounds {
+	prog := newProgress(o.progress, title, o.rounds*len(targets))
+	for r := range o.rounds {
 		for i, t := range targets {
-			l, err := runWrk(ctx, p, t.url)
+			l, err := runWrkOn(ctx, p, t)
 			if err != nil {
 				return nil, err
 			}
 			results[i] = append(results[i], l)
+			prog.step(t.name, r+1, l)
 		}
 	}
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "target\treq/s\tCPU/req\tp50\tp99\terrors\t")
+	fmt.Fprintln(tw, "target\treq/s\tCPU/req\tp50\tp99\terrors\trun\t")
 	for i, t := range targets {
 		bad := 0
 		for _, l := range results[i] {
 			bad += l.bad
 		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%d\t\n", t.name, median(results[i], func(l load) float64 { return l.reqs }),
+		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%d\t%s\t\n", t.name, median(results[i], func(l load) float64 { return l.reqs }),
 			dur(median(results[i], func(l load) float64 { return float64(l.cpuPerReq()) })),
 			dur(median(results[i], func(l load) float64 { return float64(l.p50) })),
-			dur(median(results[i], func(l load) float64 { return float64(l.p99) })), bad)
+			dur(median(results[i], func(l load) float64 { return float64(l.p99) })), bad, runDuration(p, t))
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
 	return results, nil
+}
+
+// runWrkOn is runWrk on t, with the CPU time of t's own server when it
+// runs outside this process.
+func runWrkOn(ctx context.Context, p wrkParams, t target) (load, error) {
+	var before time.Duration
+	if t.cpu != nil {
+		before = t.cpu()
+	}
+	p.duration = runDuration(p, t)
+	l, err := runWrk(ctx, p, t.url)
+	if t.cpu != nil {
+		l.cpu = t.cpu() - before
+	}
+	return l, err
+}
+
+// maxRun bounds how long runDuration makes one run.
+const maxRun = 30 * time.Second
+
+// runDuration is how long to load t: the table's duration, or long
+// enough for about three answers a connection when its requests queue for
+// the machine's cores (its probe times connections per core), up to
+// maxRun. A Django CGI request of seconds would otherwise answer nothing
+// in a 5-second run at 8 connections.
+func runDuration(p wrkParams, t target) time.Duration {
+	need := 3 * t.probe * time.Duration(max(1, p.conns/runtime.NumCPU()))
+	return max(p.duration, min(maxRun, need.Round(time.Second)+time.Second))
 }
 
 // roundRatio is the median over rounds of target a's req/s over b's, each
@@ -97,7 +128,12 @@ func loadTargets(ctx context.Context, o options, w io.Writer, title string, targ
 func roundRatio(results [][]load, a, b int) float64 {
 	var rs []float64
 	for r := range results[a] {
-		rs = append(rs, results[a][r].reqs/results[b][r].reqs)
+		if results[b][r].reqs > 0 { // a run too short for one answer says nothing
+			rs = append(rs, results[a][r].reqs/results[b][r].reqs)
+		}
+	}
+	if len(rs) == 0 {
+		return math.NaN()
 	}
 	return medianOf(rs)
 }

@@ -12,6 +12,7 @@
 //	go run ./cmd/wasigate-bench -rss             # RSS with 1,000 Go guests in flight
 //	go run ./cmd/wasigate-bench -python          # Python samples against native python3 CGI
 //	go run ./cmd/wasigate-bench -no-throughput -wsgi  # WSGI apps from their snapshots against the same apps as CGI
+//	go run ./cmd/wasigate-bench -no-throughput -reuse  # warm instances on and off against the baselines
 //	go run ./cmd/wasigate-bench -snapshot        # Ruby from the snapshot against booting it, RSS
 //	go run ./cmd/wasigate-bench -no-throughput -deadline  # what stopping guests on time costs
 //	go run ./cmd/wasigate-bench -all
@@ -22,6 +23,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -57,6 +59,10 @@ type options struct {
 	logFile     string
 	concurrency int
 	gc          string // the collector's settings, for the report
+	reuse       bool
+	// progress gets a line per wrk run of the long tables, so that a
+	// run of many minutes shows where it is.
+	progress io.Writer
 }
 
 func doMain(args []string, stdout, stderr io.Writer) int {
@@ -77,6 +83,7 @@ func doMain(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.rssN, "rss-n", 1000, "in-flight guests for -rss")
 	fs.BoolVar(&o.python, "python", false, "the Python samples against fork+exec of native python3, and RSS of 64 Python instances (needs bash samples/python/install.sh)")
 	fs.BoolVar(&o.wsgi, "wsgi", false, "the sample WSGI applications as .wsgi applications against the same apps as CGI scripts and under native python3 CGI, at 1 and 8 connections (needs bash samples/python/install.sh)")
+	fs.BoolVar(&o.reuse, "reuse", false, "warm instances on and off (reuse = false) for the C, Go, Go app, Python, WSGI and Flask samples against the in-process Go handler, fork+exec of the native programs and mod_wsgi where Apache is installed, at 1 and 8 connections")
 	fs.BoolVar(&o.snapshot, "snapshot", false, "Ruby from the snapshot against booting it per request and native python3 CGI, and RSS of 64 Ruby instances (needs npm install --prefix samples/ruby)")
 	fs.BoolVar(&o.deadline, "deadline", false, "what stopping a guest at its deadline costs: no check, wazero's, the instrumented module's (issue 13)")
 	fs.DurationVar(&niceAfter, "nice-after", 0, "CPU time after which a guest's thread is lowered (0: the default, 20ms; negative: never, no priority guard)")
@@ -92,9 +99,10 @@ func doMain(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	o.throughput = !noThroughput
+	o.progress = stderr
 	if all {
 		o.throughput, o.restart, o.routes, o.rss, o.deadline = true, true, true, true, true
-		o.python, o.snapshot, o.wsgi = true, true, true
+		o.python, o.snapshot, o.wsgi, o.reuse = true, true, true, true
 	}
 	gc := wasi.TuneGC(os.Getenv)
 	if o.gogc != 0 {
@@ -136,6 +144,7 @@ func doMain(args []string, stdout, stderr io.Writer) int {
 		{o.rss, inFlightRSS},
 		{o.python, pythonBench},
 		{o.wsgi, wsgiBench},
+		{o.reuse, reuseBench},
 		{o.snapshot, snapshotBench},
 		{o.deadline, deadlineBench},
 	}
@@ -161,6 +170,12 @@ type target struct {
 	name string
 	url  string
 	want string // in the body of a good answer
+	// cpu, when set, is the server's CPU time so far, read before and
+	// after each run: for a server outside this process (Apache).
+	cpu func() time.Duration
+	// probe is how long one request took alone (warmUp): a target whose
+	// answers take seconds gets runs long enough for a few of them.
+	probe time.Duration
 }
 
 // throughput loads each target for several rounds and prints the table and
@@ -329,7 +344,13 @@ func printGoals(w io.Writer, goals []goal) bool {
 	all := true
 	for _, g := range goals {
 		verdict := "PASS"
-		if !g.ok {
+		switch {
+		case math.IsNaN(g.value):
+			// A baseline that answered nothing in every round: no
+			// ratio, which is neither a pass nor a fail.
+			fmt.Fprintf(tw, "%s\t-\t%s\t%s\n", g.name, g.want, "NO DATA")
+			continue
+		case !g.ok:
 			verdict, all = "FAIL", false
 		}
 		fmt.Fprintf(tw, "%s\t%.2f\t%s\t%s\n", g.name, g.value, g.want, verdict)
