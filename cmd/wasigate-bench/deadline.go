@@ -19,7 +19,7 @@ import (
 	"github.com/wasigate/wasigate/wasi/toolchain"
 )
 
-// -deadline (issue 13): what stopping a guest on time costs, each way side
+// -deadline: what stopping a guest on time costs, each way side
 // by side in one process and interleaved round by round: "none" (plain
 // wazero, no check: a looping guest would never stop; the baseline),
 // "wazero" (its WithCloseOnContextDone) and "instrument" (the check the
@@ -67,7 +67,7 @@ func (p dlProgram) run(ctx context.Context, cfg wazero.ModuleConfig) error {
 	if fn := mod.ExportedFunction("_start"); fn != nil {
 		_, err = fn.Call(ctx)
 	} else if _, err = mod.ExportedFunction("_initialize").Call(ctx); err == nil {
-		// A Go program wasigate built as a driver (issue 12): the
+		// A Go program wasigate built as a driver (a reactor): the
 		// runtime's init, then main; what a request without a snapshot
 		// runs.
 		_, err = mod.ExportedFunction(toolchain.GoRunExport).Call(ctx)
@@ -101,7 +101,7 @@ func deadlineBench(ctx context.Context, repo string, o options, w io.Writer) (bo
 	if err != nil {
 		return false, err
 	}
-	fmt.Fprintf(w, "\nDeadlines (issue 13): medians of %d rounds, the ways interleaved; instrument's ratio against none\n", o.rounds)
+	fmt.Fprintf(w, "\nDeadlines: medians of %d rounds, the ways interleaved; instrument's ratio against none\n", o.rounds)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "workload\tnone\twazero\tinstrument\tgoal\t")
 	ok := true

@@ -1,4 +1,4 @@
-// Command wasigate-bench measures wasigate against the goals of issue 4,
+// Command wasigate-bench measures wasigate against its performance goals,
 // side by side in one process on this machine: the wasigate site
 // (router.Build and an http.Server on loopback), a native in-process Go
 // handler, and Go's net/http/cgi fork+exec'ing the same programs compiled
@@ -85,7 +85,7 @@ func doMain(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.wsgi, "wsgi", false, "the sample WSGI applications as .wsgi applications against the same apps as CGI scripts and under native python3 CGI, at 1 and 8 connections (needs bash samples/python/install.sh)")
 	fs.BoolVar(&o.reuse, "reuse", false, "warm instances on and off (reuse = false) for the C, Go, Go app, Python, WSGI and Flask samples against the in-process Go handler, fork+exec of the native programs and mod_wsgi where Apache is installed, at 1 and 8 connections")
 	fs.BoolVar(&o.snapshot, "snapshot", false, "Ruby from the snapshot against booting it per request and native python3 CGI, and RSS of 64 Ruby instances (needs npm install --prefix samples/ruby)")
-	fs.BoolVar(&o.deadline, "deadline", false, "what stopping a guest at its deadline costs: no check, wazero's, the instrumented module's (issue 13)")
+	fs.BoolVar(&o.deadline, "deadline", false, "what stopping a guest at its deadline costs: no check, wazero's, the instrumented module's")
 	fs.DurationVar(&niceAfter, "nice-after", 0, "CPU time after which a guest's thread is lowered (0: the default, 20ms; negative: never, no priority guard)")
 	fs.IntVar(&o.gogc, "gogc", 0, "debug.SetGCPercent for this process (0: as wasigate serve, wasi.TuneGC)")
 	fs.BoolVar(&all, "all", false, "everything")

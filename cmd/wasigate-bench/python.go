@@ -49,7 +49,7 @@ timeout = "120s"
 `, filepath.Join(d, "python.wasm"), filepath.Join(d, "lib", "python3.11"), filepath.Join(d, "site-packages"), dir, rubyWasm(repo))
 }
 
-// pythonBench is -python (issue 14): the Python samples in wasigate
+// pythonBench is -python: the Python samples in wasigate
 // against fork+exec of the machine's native python3 running the same files
 // through net/http/cgi, then the RSS of 64 Python instances in flight.
 func pythonBench(ctx context.Context, repo string, o options, w io.Writer) (bool, error) {
@@ -87,7 +87,7 @@ func pythonBench(ctx context.Context, repo string, o options, w io.Writer) (bool
 			target{name: "  snapshot = false", url: wg.url + "/n/" + s.script + s.path, want: s.want},
 			target{name: "  net/http/cgi fork+exec python3", url: n.url + s.path, want: s.want})
 	}
-	results, err := loadTargets(ctx, o, w, "Python (issue 14)", targets)
+	results, err := loadTargets(ctx, o, w, "Python", targets)
 	if err != nil {
 		return false, err
 	}

@@ -48,7 +48,7 @@ timeout = "120s"
 `, rubyWasm(repo), dir, filepath.Join(pythonDist(repo), "python.wasm"))
 }
 
-// snapshotBench is -snapshot (issue 12): the Ruby CGI sample from the
+// snapshotBench is -snapshot: the Ruby CGI sample from the
 // snapshot and booting Ruby per request, against fork+exec of native
 // python3 serving the Python hello (the figure a shared host's user knows),
 // then the RSS of 64 Ruby instances in flight.
@@ -76,7 +76,7 @@ func snapshotBench(ctx context.Context, repo string, o options, w io.Writer) (bo
 		{name: "wasigate hello.rb, snapshot = false", url: wg.url + "/n/hello.rb", want: "from Ruby"},
 		{name: "net/http/cgi fork+exec python3 hello.py", url: py.url, want: "hello from Python"},
 	}
-	results, err := loadTargets(ctx, o, w, "Snapshots (issue 12)", targets)
+	results, err := loadTargets(ctx, o, w, "Snapshots", targets)
 	if err != nil {
 		return false, err
 	}

@@ -22,7 +22,6 @@ const maxIssueRefs = 5
 // moving and editing them when the rest was swept. Empty it once they are.
 var issueSweepPending = []string{
 	"wasi",
-	"cmd/wasigate-bench",
 }
 
 // decisionsPage is the page of design decisions comments link to.
