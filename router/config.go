@@ -149,6 +149,8 @@ type Server struct {
 	// SnapshotInitTimeout bounds the run of a reactor's _initialize that
 	// a snapshot is taken after (issue 12); past it, no snapshot.
 	SnapshotInitTimeout Duration `toml:"snapshot_init_timeout"`
+	// SnapshotMaxAge: an interpreter's snapshot older than this is taken again with fresh randomness (its hash secret).
+	SnapshotMaxAge Duration `toml:"snapshot_max_age"`
 	// CacheMaxAge is how long compiled code and snapshots stay in
 	// cache_dir unused before a start deletes them.
 	CacheMaxAge Duration `toml:"cache_max_age"`
@@ -183,6 +185,7 @@ var DefaultServer = Server{
 	Deadline:          "instrument",
 	// As wasi.DefaultSnapshotInitTimeout.
 	SnapshotInitTimeout: Duration(30 * time.Second),
+	SnapshotMaxAge:      Duration(24 * time.Hour), // as wasi.DefaultSnapshotMaxAge
 	// As wasi.CacheMaxAge.
 	CacheMaxAge: Duration(14 * 24 * time.Hour),
 	// As wasi.DefaultMaxModuleSize and wasi.DefaultCacheMaxSize.
@@ -242,6 +245,9 @@ func (s Server) Or(d Server) Server {
 	}
 	if s.SnapshotInitTimeout == 0 {
 		s.SnapshotInitTimeout = d.SnapshotInitTimeout
+	}
+	if s.SnapshotMaxAge == 0 {
+		s.SnapshotMaxAge = d.SnapshotMaxAge
 	}
 	if s.CacheMaxAge == 0 {
 		s.CacheMaxAge = d.CacheMaxAge
@@ -500,6 +506,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Server.SnapshotInitTimeout < 0 {
 		bad("[server]: snapshot_init_timeout must be positive")
+	}
+	if a := c.Server.SnapshotMaxAge; a != 0 && a < Duration(time.Second) {
+		bad("[server]: snapshot_max_age %s: want at least 1s (each retake runs the interpreter's init again)", time.Duration(a))
 	}
 	if d := c.Server.Deadline; d != "" && d != "instrument" && d != "wazero" {
 		bad("[server]: deadline %q: want \"instrument\" or \"wazero\"", d)

@@ -122,6 +122,7 @@ type keyedSnap struct {
 	once sync.Once
 	snap *snapshot
 	err  error
+	src  *snapSrc // its retakes (snapage.go); snap is the newest
 }
 
 // keyedSnapshot returns ruby.wasm's or a driver's snapshot for in, taken
@@ -141,6 +142,8 @@ func (m *Module) keyedSnapshot(limit uint64, in snapInputs) (*snapshot, error) {
 	}
 	m.snap.keyedMu.Unlock()
 	r.once.Do(func() { r.snap, r.err = m.takeSnapshot(limit, in) })
+	m.snap.keyedMu.Lock() // a retake replaces snap
+	defer m.snap.keyedMu.Unlock()
 	return r.snap, r.err
 }
 

@@ -48,7 +48,8 @@ func (e *Engine) pruneSnapshots() {
 			}
 			if info, err := ent.Info(); err == nil && info.ModTime().Before(old) {
 				wasmPath, imgPath, wasmSig, imgSig := e.snapPaths(key)
-				for _, p := range []string{imgPath, wasmSig, imgSig, wasmPath} {
+				deps, depsSig := e.depsPaths(key) // snapstore.go
+				for _, p := range []string{deps, depsSig, imgPath, wasmSig, imgSig, wasmPath} {
 					_ = os.Remove(p)
 				}
 			}

@@ -75,6 +75,7 @@ type snapshot struct {
 	compiled wazero.CompiledModule
 	image    *snapImage
 	info     SnapshotInfo
+	taken    time.Time // when its init ran (snapage.go)
 }
 
 // moduleSnapshot is the once-per-module snapshot state of a Module.
@@ -112,6 +113,9 @@ type snapInputs struct {
 	// app: the init loads an application (appsnap.go); not part of the
 	// key, which its env already makes distinct.
 	app bool
+	// fresh: a retake for new randomness (snapage.go), never loaded from
+	// the cache folder.
+	fresh bool
 }
 
 // initDir is a preopened folder as a snapshot's init sees it.
@@ -188,11 +192,14 @@ func snapshotKey(mod [sha256.Size]byte, ruby, driver bool, in snapInputs) string
 func (m *Module) takeSnapshot(limit uint64, in snapInputs) (*snapshot, error) {
 	e := m.engine
 	key := snapshotKey(m.code.hash, m.ruby() != nil, m.isDriver(), in)
-	cache := !in.seesVolumes()
-	if cache {
-		if s := e.loadSnapshot(m.rt, key, m); s != nil {
-			return s, nil
-		}
+	// Kept in the cache folder with what the init read (snapstore.go).
+	if s := m.loadStored(key, in); s != nil {
+		return s, nil
+	}
+	taken := time.Now()
+	in, reads, err := e.recordReads(in)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNoSnapshot, err)
 	}
 	wasm, err := m.snapBytes()
 	if err != nil {
@@ -239,10 +246,8 @@ func (m *Module) takeSnapshot(limit uint64, in snapInputs) (*snapshot, error) {
 		img.close()
 		return nil, fmt.Errorf("%w: compile the snapshot: %w", ErrNoSnapshot, err)
 	}
-	if cache {
-		e.saveSnapshot(key, out, mem, m)
-	}
-	return &snapshot{compiled: compiled, image: img, info: SnapshotInfo{
+	m.storeSnapshot(key, out, mem, reads, taken)
+	return &snapshot{compiled: compiled, image: img, taken: taken, info: SnapshotInfo{
 		On: true, InitTime: initTime, Image: img.size, Mapped: !img.copy,
 		Code: e.codeSize(sha256Hex(out), definedFunctions(out))}}, nil
 }
@@ -386,7 +391,7 @@ func (p *Program) useSnapshot(c Config) {
 		p.snapInfo.Reason = fmt.Sprintf("%v: the image (%d bytes) is larger than the memory limit (%d bytes)", ErrNoSnapshot, s.image.size, p.pool.limit)
 		return
 	}
-	p.startFrom(s)
+	p.startFrom(p.attachFresh(s, in, c))
 }
 
 // startFrom makes p's instances start from s.
@@ -430,6 +435,7 @@ func (p *Program) compiledModule() wazero.CompiledModule { return p.code }
 
 // closeSnapshot releases the module's snapshot, if it took one.
 func (m *Module) closeSnapshot(ctx context.Context) {
+	m.closeOldSnapshots()
 	snaps := []*snapshot{m.snap.snap}
 	m.snap.keyedMu.Lock()
 	for _, r := range m.snap.keyed {

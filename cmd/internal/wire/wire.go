@@ -56,6 +56,7 @@ func New(ctx context.Context, s Settings) (*Parts, error) {
 		// A reactor's init, run once to snapshot it (issue 12).
 		SnapshotInitTimeout: time.Duration(s.Server.SnapshotInitTimeout),
 		CacheMaxAge:         time.Duration(s.Server.CacheMaxAge),
+		SnapshotMaxAge:      time.Duration(s.Server.SnapshotMaxAge),
 		MaxModuleSize:       int64(s.Server.MaxModuleSize),
 		CacheMaxSize:        int64(s.Server.CacheMaxSize),
 	})
