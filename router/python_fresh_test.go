@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -26,6 +27,7 @@ const hashScript = `import freshmod
 print("Content-Type: text/plain\n")
 print("hash=%d" % hash("x"))
 print("mod=%s" % freshmod.VALUE)
+print("stamp=%r" % freshmod.STAMP)
 `
 
 // freshSite serves hashScript at /s/hash.py with the Python interpreter,
@@ -72,67 +74,119 @@ scripts = "scripts"
 	}
 }
 
+// linkedCache is a new cache folder holding, as hard links, the compiled
+// code of the scripts tests' cache (scriptsEngine): CPython is compiled
+// once, not per start of these tests, and the snapshots start empty.
+func linkedCache(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	src := filepath.Join(wasi.DefaultCacheDir(), "test")
+	key, err := os.ReadFile(filepath.Join(src, "hmac.key"))
+	if err != nil {
+		return dir // nothing to share: compiled here
+	}
+	if err := os.WriteFile(filepath.Join(dir, "hmac.key"), key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, sub := range []string{"wazero", "wazero-sig"} {
+		_ = filepath.WalkDir(filepath.Join(src, sub), func(p string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return nil
+			}
+			r, _ := filepath.Rel(src, p)
+			if os.MkdirAll(filepath.Dir(filepath.Join(dir, r)), 0o700) == nil {
+				_ = os.Link(p, filepath.Join(dir, r))
+			}
+			return nil
+		})
+	}
+	return dir
+}
+
 // getHash asks for hash.py and returns its hash= and mod= lines.
 func getHash(t *testing.T, base string) (hash, mod string, err error) {
 	t.Helper()
+	got, err := getFresh(base)
+	return got["hash"], got["mod"], err
+}
+
+// getFresh asks for hash.py and returns its lines.
+func getFresh(base string) (map[string]string, error) {
 	res, err := http.Get(base + "/s/hash.py")
 	if err != nil {
-		return "", "", err
+		return nil, err
 	}
 	b, err := io.ReadAll(res.Body)
 	res.Body.Close()
 	if err != nil {
-		return "", "", err
+		return nil, err
 	}
 	got := oracle(string(b))
 	if res.StatusCode != 200 || got["hash"] == "" {
-		return "", "", fmt.Errorf("status %d, body %q; want 200 with hash=", res.StatusCode, b)
+		return nil, fmt.Errorf("status %d, body %q; want 200 with hash=", res.StatusCode, b)
 	}
-	return got["hash"], got["mod"], nil
+	return got, nil
 }
 
-// writeLib writes freshmod.py, which the interpreter preloads, with value.
+// writeLib writes freshmod.py, which the interpreter preloads, with value;
+// its STAMP is the time the init imported it.
 func writeLib(t *testing.T, lib, value string) {
 	t.Helper()
-	writeFile(t, filepath.Join(lib, "freshmod.py"), fmt.Sprintf("VALUE = %q\n", value))
+	writeFile(t, filepath.Join(lib, "freshmod.py"), fmt.Sprintf("import time\nSTAMP = time.time()\nVALUE = %q\n", value))
 }
 
 // TestPythonSnapshotMaxAge: the interpreter's snapshot froze Python's
-// string-hash secret; with snapshot_max_age = 6s, every request before
-// the age sees one hash("x"), a later one another (the snapshot taken
-// again with fresh randomness), and every request during the retake,
-// two at a time, answers 200.
+// string-hash secret; with snapshot_max_age = 4s, every request before
+// the age sees one hash("x"), a later one another from a snapshot whose
+// init ran after the age (the preloaded module's STAMP), and every request
+// during the retake, two at a time, answers 200.
 func TestPythonSnapshotMaxAge(t *testing.T) {
 	needPython(t)
-	const age = 6 * time.Second
+	const age = 4 * time.Second
 	lib := t.TempDir()
 	writeLib(t, lib, "one")
-	start := time.Now() // the snapshot's init starts after this
-	base, logs, stop := freshSite(t, t.TempDir(), t.TempDir(), lib, age)
+	site, cache := t.TempDir(), linkedCache(t)
+	// A first start compiles the snapshot's module (its memory's size is
+	// in it): the second is ready well within the age.
+	_, _, stop := freshSite(t, site, cache, lib, age)
+	stop()
+	base, logs, stop := freshSite(t, site, cache, lib, age)
 	defer stop()
-	first, _, err := getHash(t, base)
+	first, err := getFresh(base)
 	if err != nil {
 		t.Fatalf("first request: %v\nlog: %s", err, logs)
 	}
+	stamp := func(got map[string]string) time.Time {
+		f, err := strconv.ParseFloat(got["stamp"], 64)
+		if err != nil {
+			t.Fatalf("stamp=%q: %v", got["stamp"], err)
+		}
+		return time.Unix(0, int64(f*1e9))
+	}
+	taken := stamp(first)
+	// Sent before the age: the snapshot is not retaken before it.
 	before := 0
-	for time.Since(start) < age-time.Second {
-		h, _, err := getHash(t, base)
+	for time.Until(taken.Add(age)) > 200*time.Millisecond {
+		got, err := getFresh(base)
 		if err != nil {
 			t.Fatalf("request before the age: %v", err)
 		}
-		if h != first {
-			t.Fatalf("hash(\"x\") = %s, %s before snapshot_max_age; want one value", first, h)
+		if got["hash"] != first["hash"] || got["stamp"] != first["stamp"] {
+			t.Fatalf("%s after the init: hash(\"x\") = %s (init at %s); want %s (init at %s) until snapshot_max_age (%s)",
+				time.Since(taken), got["hash"], got["stamp"], first["hash"], first["stamp"], age)
 		}
 		before++
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond)
 	}
-	t.Logf("%d requests before the age, the site ready %s after the start", before, age-time.Since(start))
+	if before == 0 {
+		t.Logf("the site was ready %s after the init: no request before the age", time.Since(taken))
+	}
 
 	// Past the age: two clients at once until the hash changes.
 	deadline := time.Now().Add(90 * time.Second)
 	var (
 		mu      sync.Mutex
-		changed string
+		changed map[string]string
 		served  int
 		fails   []string
 	)
@@ -142,15 +196,15 @@ func TestPythonSnapshotMaxAge(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for time.Now().Before(deadline) {
-				h, _, err := getHash(t, base)
+				got, err := getFresh(base)
 				mu.Lock()
 				served++
 				if err != nil {
 					fails = append(fails, err.Error())
-				} else if h != first && changed == "" {
-					changed = h
+				} else if got["hash"] != first["hash"] && changed == nil {
+					changed = got
 				}
-				done := changed != "" || len(fails) > 0
+				done := changed != nil || len(fails) > 0
 				mu.Unlock()
 				if done {
 					return
@@ -162,17 +216,21 @@ func TestPythonSnapshotMaxAge(t *testing.T) {
 	if len(fails) > 0 {
 		t.Fatalf("during the retake, %d of %d requests failed: %s\nlog: %s", len(fails), served, fails[0], logs)
 	}
-	if changed == "" {
-		t.Fatalf("hash(\"x\") = %s in each of %d requests over 90s past snapshot_max_age (%s); want a new secret\nlog: %s", first, served, age, logs)
+	if changed == nil {
+		t.Fatalf("hash(\"x\") = %s in each of %d requests over 90s past snapshot_max_age (%s); want a new secret\nlog: %s", first["hash"], served, age, logs)
 	}
+	if d := stamp(changed).Sub(taken); d < age {
+		t.Errorf("the new snapshot's init ran %s after the first; want at least snapshot_max_age (%s)", d, age)
+	}
+	t.Logf("%d requests before the age, %d during the retake", before, served)
 	// The new snapshot serves every request now, not a per-request init.
 	for range 5 {
-		h, _, err := getHash(t, base)
+		got, err := getFresh(base)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if h != changed {
-			t.Fatalf("after the retake hash(\"x\") = %s, then %s; want %s in every request of the new snapshot", changed, h, changed)
+		if got["hash"] != changed["hash"] || got["stamp"] != changed["stamp"] {
+			t.Fatalf("after the retake hash(\"x\") = %s, then %s; want %s in every request of the new snapshot", changed["hash"], got["hash"], changed["hash"])
 		}
 	}
 }
@@ -184,7 +242,7 @@ func TestPythonSnapshotMaxAge(t *testing.T) {
 // error.
 func TestPythonSnapshotRestart(t *testing.T) {
 	needPython(t)
-	site, cache, lib := t.TempDir(), t.TempDir(), t.TempDir()
+	site, cache, lib := t.TempDir(), linkedCache(t), t.TempDir()
 	writeLib(t, lib, "one")
 	start := func(step string) (hash, mod, snap string) {
 		t.Helper()
