@@ -139,7 +139,7 @@ func (in snapInputs) key() string {
 }
 
 // seesVolumes: the init reads host folders, whose files may change
-// between two starts, so the snapshot is not kept in the cache folder.
+// between two starts: what it read is recorded (snapstore.go).
 func (in snapInputs) seesVolumes() bool {
 	for _, d := range in.dirs {
 		if d.fs != nil {

@@ -122,8 +122,8 @@ func fingerprint(root *os.Root, name string) string {
 }
 
 // recordReads returns in with each read-only volume the init sees
-// wrapped to record what it looks at, or a nil recorder when the init
-// sees none.
+// wrapped to record what it looks at, and the record (empty when the init
+// sees none).
 func (e *Engine) recordReads(in snapInputs) (snapInputs, *initReads, error) {
 	if !in.seesVolumes() {
 		return in, &initReads{}, nil
