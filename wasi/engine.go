@@ -62,6 +62,10 @@ type Options struct {
 	// CacheMaxSize bounds the cache folder (cachetrim.go); 0 means
 	// DefaultCacheMaxSize (2 GiB), negative no bound.
 	CacheMaxSize int64
+	// SnapshotMaxAge is the age past which an interpreter's snapshot is
+	// taken again with fresh randomness (snapage.go); 0 means
+	// DefaultSnapshotMaxAge, negative never.
+	SnapshotMaxAge time.Duration
 }
 
 // Engine is the one wazero runtime of a process. Every Module it compiles
@@ -82,6 +86,8 @@ type Engine struct {
 	snaps       *snap.Store   // the cached snapshots; nil without sealed
 	maxModule   int64         // Options.MaxModuleSize, the default applied
 	holds       cacheHolds    // cache files open modules use (cachetrim.go)
+	snapAge     time.Duration // Options.SnapshotMaxAge (snapage.go)
+	retakes     retakeSlot    // one snapshot retake at a time (snapage.go)
 
 	mu    sync.Mutex
 	hosts map[string]bool // import module names the host provides
@@ -105,7 +111,7 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 	}
 	cfg := wazero.NewRuntimeConfigCompiler()
 	e := &Engine{cacheDir: opts.CacheDir, workers: opts.CompilationWorkers, guard: tune.NewGuard(opts.NiceAfter, opts.Tune), hosts: map[string]bool{}, snapTimeout: opts.SnapshotInitTimeout,
-		maxAge: cmp.Or(opts.CacheMaxAge, CacheMaxAge), maxModule: cmp.Or(opts.MaxModuleSize, DefaultMaxModuleSize)}
+		maxAge: cmp.Or(opts.CacheMaxAge, CacheMaxAge), maxModule: cmp.Or(opts.MaxModuleSize, DefaultMaxModuleSize), snapAge: opts.SnapshotMaxAge}
 	if opts.CacheDir != "" {
 		if err := os.MkdirAll(opts.CacheDir, 0o700); err != nil {
 			return nil, fmt.Errorf("cache dir: %w", err)

@@ -121,6 +121,7 @@ type keyedSnap struct {
 	once sync.Once
 	snap *snapshot
 	err  error
+	src  *snapSrc // its retakes (snapage.go); snap is the newest
 }
 
 // keyedSnapshot returns ruby.wasm's or a driver's snapshot for in, taken
@@ -140,5 +141,7 @@ func (m *Module) keyedSnapshot(limit uint64, in snap.Inputs) (*snapshot, error) 
 	}
 	m.snap.keyedMu.Unlock()
 	r.once.Do(func() { r.snap, r.err = m.takeSnapshot(limit, in) })
+	m.snap.keyedMu.Lock() // a retake replaces snap
+	defer m.snap.keyedMu.Unlock()
 	return r.snap, r.err
 }

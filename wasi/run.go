@@ -52,6 +52,13 @@ func (e *ExitError) ExitCode() int { return int(e.Code) }
 // On Linux the guest runs on an OS thread whose CPU priority is lowered
 // once it has run longer than Options.NiceAfter (tune.Guard.Run).
 func (p *Program) Run(ctx context.Context, c *Call) error {
+	if p.fresh != nil {
+		q, leave := p.enterFresh()
+		defer leave()
+		if q != p {
+			return q.Run(ctx, c)
+		}
+	}
 	env, err := newEnviron(c.Env)
 	if err != nil {
 		return fmt.Errorf("guest not started: %w", err)

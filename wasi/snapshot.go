@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 
@@ -50,6 +51,7 @@ type snapshot struct {
 	compiled wazero.CompiledModule
 	image    *snap.Image
 	info     SnapshotInfo
+	taken    time.Time // when its init ran (snapage.go)
 }
 
 // moduleSnapshot is the once-per-module snapshot state of a Module.
@@ -131,7 +133,7 @@ func (p *Program) useSnapshot(c Config) {
 		p.snapInfo.Reason = fmt.Sprintf("%v: the image (%d bytes) is larger than the memory limit (%d bytes)", ErrNoSnapshot, s.image.Size(), p.pool.Limit())
 		return
 	}
-	p.startFrom(s)
+	p.startFrom(p.attachFresh(s, in, c))
 }
 
 // startFrom makes p's instances start from s.
@@ -175,6 +177,7 @@ func (p *Program) compiledModule() wazero.CompiledModule { return p.code }
 
 // closeSnapshot releases the module's snapshot, if it took one.
 func (m *Module) closeSnapshot(ctx context.Context) {
+	m.closeOldSnapshots()
 	snaps := []*snapshot{m.snap.snap}
 	m.snap.keyedMu.Lock()
 	for _, r := range m.snap.keyed {

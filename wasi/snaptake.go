@@ -27,11 +27,14 @@ import (
 func (m *Module) takeSnapshot(limit uint64, in snap.Inputs) (*snapshot, error) {
 	e := m.engine
 	key := snapshotKey(m.code.hash, m.ruby() != nil, m.isDriver(), in)
-	cache := !in.SeesVolumes()
-	if cache {
-		if s := e.loadSnapshot(m.rt, key, m); s != nil {
-			return s, nil
-		}
+	// Kept in the cache folder with what the init read (snapstore.go).
+	if s := m.loadStored(key, in); s != nil {
+		return s, nil
+	}
+	taken := time.Now()
+	in, reads, err := snap.Record(in, e.roots.Open)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNoSnapshot, err)
 	}
 	wasm, err := m.snapBytes()
 	if err != nil {
@@ -78,10 +81,8 @@ func (m *Module) takeSnapshot(limit uint64, in snap.Inputs) (*snapshot, error) {
 		img.Close()
 		return nil, fmt.Errorf("%w: compile the snapshot: %w", ErrNoSnapshot, err)
 	}
-	if cache {
-		e.saveSnapshot(key, out, mem, m)
-	}
-	return &snapshot{compiled: compiled, image: img, info: SnapshotInfo{
+	m.storeSnapshot(key, out, mem, reads, taken)
+	return &snapshot{compiled: compiled, image: img, taken: taken, info: SnapshotInfo{
 		On: true, InitTime: initTime, Image: img.Size(), Mapped: !img.Copied(),
 		Code: e.codeSize(sha256Hex(out), definedFunctions(out))}}, nil
 }

@@ -57,6 +57,7 @@ func New(ctx context.Context, s Settings) (*Parts, error) {
 		// (cmd/wasigate/DECISIONS.md#reactors-start-from-a-snapshot-of-their-init).
 		SnapshotInitTimeout: time.Duration(s.Server.SnapshotInitTimeout),
 		CacheMaxAge:         time.Duration(s.Server.CacheMaxAge),
+		SnapshotMaxAge:      time.Duration(s.Server.SnapshotMaxAge),
 		MaxModuleSize:       int64(s.Server.MaxModuleSize),
 		CacheMaxSize:        int64(s.Server.CacheMaxSize),
 	})

@@ -29,6 +29,9 @@ type Inputs struct {
 	// App: the init loads an application; not part of the key, which its
 	// Env already makes distinct.
 	App bool
+	// Fresh: a retake for new randomness, never loaded from the cache
+	// folder; not part of the key.
+	Fresh bool
 }
 
 // InitDir is a preopened folder as a snapshot's init sees it.
@@ -54,7 +57,8 @@ func (in Inputs) Key() string {
 }
 
 // SeesVolumes: the init reads host folders, whose files may change
-// between two starts, so the snapshot is not kept in the cache folder.
+// between two starts: what it read is recorded with the stored snapshot
+// (deps.go).
 func (in Inputs) SeesVolumes() bool {
 	for _, d := range in.Dirs {
 		if d.FS != nil {
