@@ -62,6 +62,13 @@ type (
 		// names (wsgi.go); the snapshot is the program's own, released
 		// by its Close, and a failed init is Bind's error.
 		App bool
+		// Learn: the interpreter has no preload list and learns one from
+		// the modules requests import from its read-only volumes at
+		// LearnRoots (interpreter_learn.go); Learned is told of each
+		// background retake of its snapshot.
+		Learn      bool
+		LearnRoots []string
+		Learned    func(added, dropped []string, total int, image uint64, init time.Duration, err error)
 	}
 	// OutboundConfig is a route's outbound HTTP policy (issue 16): its
 	// allowed hosts and its tenant's (nil: no cap), the limits, the

@@ -242,6 +242,9 @@ func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect h
 		if in.Scratch {
 			rc.Scratch, rc.ScratchSize = ScratchGuestDir, int64(in.ScratchSize)
 		}
+		if rt.app == "" {
+			learnPreloads(&rc, s.log, ext, in)
+		}
 		s.interpRC[ext] = rc
 		if rt.app != "" {
 			// An application route runs its application only: no

@@ -133,6 +133,7 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 	e.hosts[wasi_snapshot_preview1.ModuleName] = true
 	e.hosts[OutboundModuleName] = true
 	e.hosts[LockModuleName] = true
+	e.hosts[LearnModuleName] = true
 	return e, nil
 }
 
@@ -151,6 +152,9 @@ func instantiateWASI(ctx context.Context, rt wazero.Runtime) error {
 		return err
 	}
 	if err := instantiateLock(ctx, rt); err != nil {
+		return err
+	}
+	if err := instantiateLearn(ctx, rt); err != nil {
 		return err
 	}
 	return instantiateOutbound(ctx, rt)

@@ -82,6 +82,7 @@ func (m *Module) Close(ctx context.Context) error {
 	var err error
 	m.closed.Do(func() {
 		m.warm.close(ctx)
+		m.closeLearners(ctx)
 		m.closeSnapshot(ctx)
 		err = m.closeCode(ctx)
 		m.engine.open.Add(-1)
@@ -194,6 +195,14 @@ type Config struct {
 	// (Program.Close releases it) and an init that fails is Prepare's
 	// error, wrapping ErrAppLoad, instead of a reason to run without one.
 	App bool
+	// Learn: the interpreter (a driver or Ruby) has no preload list and
+	// learns one from what its runs import from the read-only volumes at
+	// LearnRoots (learn.go), at most LearnMax names (0: DefaultLearnMax);
+	// Learned, if not nil, is told of each retake.
+	Learn      bool
+	LearnRoots []string
+	LearnMax   int
+	Learned    func(LearnEvent)
 }
 
 // DefaultScratchSize is Config.ScratchSize when it is 0.
@@ -231,6 +240,9 @@ type Program struct {
 	warm        *warmPool
 	reuseReason string
 	own         bool // snap is this program's alone (Config.App)
+	// learn: its runs report their imports and follow the learned
+	// snapshots (learn.go).
+	learn *learnAttach
 }
 
 // Prepare binds the module to a route's configuration. Everything that does
@@ -322,6 +334,7 @@ func (m *Module) Prepare(c Config) (*Program, error) {
 		return nil, err
 	}
 	p.setupReuse(c)
+	p.attachLearn(c)
 	return p, nil
 }
 
@@ -365,6 +378,9 @@ func (e *ExitError) ExitCode() int { return int(e.Code) }
 // On Linux the guest runs on an OS thread whose CPU priority is lowered
 // once it has run longer than Options.NiceAfter (tune.Guard.Run).
 func (p *Program) Run(ctx context.Context, c *Call) error {
+	if p.learn != nil {
+		return p.learn.run(ctx, c)
+	}
 	env, err := newEnviron(c.Env)
 	if err != nil {
 		return fmt.Errorf("guest not started: %w", err)

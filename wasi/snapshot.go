@@ -112,6 +112,10 @@ type snapInputs struct {
 	// app: the init loads an application (appsnap.go); not part of the
 	// key, which its env already makes distinct.
 	app bool
+	// learned: the interpreter's learned preloads (learn.go), in the key;
+	// learnFailed collects those that fail to import, not in the key.
+	learned     []string
+	learnFailed *learnFailures
 }
 
 // initDir is a preopened folder as a snapshot's init sees it.
@@ -131,6 +135,9 @@ func (in snapInputs) key() string {
 		}
 	}
 	b.WriteString("\nargs " + strconv.Quote(strings.Join(in.args, "\x00")) + "\nenv " + strconv.Quote(strings.Join(in.env, "\x00")))
+	if len(in.learned) > 0 {
+		b.WriteString("\nlearned " + strconv.Quote(strings.Join(in.learned, "\x00")))
+	}
 	return b.String()
 }
 
@@ -267,6 +274,7 @@ func (m *Module) runInit(scratch wazero.CompiledModule, globals int, limit uint6
 	}
 	ctx = context.WithValue(ctx, environKey{}, env)
 	ctx = withCallState(ctx, newCallState(in.args))
+	ctx = withInitLearn(ctx, in)
 	cm := &callMemory{pool: e.pools.get(limit)}
 	ctx = experimental.WithMemoryAllocator(ctx, cm)
 	defer cm.release()
@@ -315,6 +323,7 @@ func (m *Module) runInit(scratch wazero.CompiledModule, globals int, limit uint6
 		if err := m.rubyInit(ctx, mod, in.preload); err != nil {
 			return nil, nil, 0, fmt.Errorf("%w: %w: %w%s", ErrNoSnapshot, ErrInitFailed, err, stderr.suffix())
 		}
+		m.rubyLearnedInit(ctx, mod, in)
 	} else if m.isDriver() {
 		if err := runDriverInit(ctx, mod); err != nil {
 			return nil, nil, 0, fmt.Errorf("%w: %w: %w%s", ErrNoSnapshot, ErrInitFailed, err, stderr.suffix())
@@ -419,6 +428,7 @@ func (p *Program) snapInputs(c Config) snapInputs {
 	if p.scratch != "" {
 		in.dirs = append(in.dirs, initDir{guest: p.scratch})
 	}
+	p.learnInputs(&in, c)
 	return in
 }
 

@@ -39,6 +39,11 @@ type (
 		Reuse        bool          // reset and keep instances that ended cleanly (wasi.Config.Reuse)
 		ReuseMax     int
 		App          bool // wasi.Config.App: the init loads an application
+		// Learn, LearnRoots: wasi.Config's; Learned is told of each
+		// retake (wasi.LearnEvent).
+		Learn      bool
+		LearnRoots []string
+		Learned    func(added, dropped []string, total int, image uint64, init time.Duration, err error)
 	}
 	// OutboundConfig is a route's outbound HTTP policy (wasi.OutboundPolicy)
 	// and the hook its requests are counted through.
@@ -130,7 +135,16 @@ func config(c RunConfig) (wasi.Config, error) {
 	o := c.Outbound
 	out, err := wasi.NewOutbound(wasi.OutboundPolicy{AllowedHosts: o.AllowedHosts, CapHosts: o.CapHosts,
 		MaxRequests: o.MaxRequests, Timeout: o.Timeout, MaxBody: o.MaxBody, Slots: o.Slots})
-	return wasi.Config{Entrypoint: c.Entrypoint, Volumes: vols, MemoryLimit: c.MemoryLimit, MaxOpenFiles: c.MaxOpenFiles, Scratch: c.Scratch, Outbound: out, NoSnapshot: c.NoSnapshot, Preload: c.Preload, InitArgs: c.InitArgs, InitEnv: c.InitEnv, ScratchSize: c.ScratchSize, Reuse: c.Reuse, ReuseMax: c.ReuseMax, App: c.App}, err
+	return wasi.Config{Entrypoint: c.Entrypoint, Volumes: vols, MemoryLimit: c.MemoryLimit, MaxOpenFiles: c.MaxOpenFiles, Scratch: c.Scratch, Outbound: out, NoSnapshot: c.NoSnapshot, Preload: c.Preload, InitArgs: c.InitArgs, InitEnv: c.InitEnv, ScratchSize: c.ScratchSize, Reuse: c.Reuse, ReuseMax: c.ReuseMax, App: c.App,
+		Learn: c.Learn, LearnRoots: c.LearnRoots, Learned: learned(c.Learned)}, err
+}
+
+// learned passes a retake's event on through the seam's plain types.
+func learned(f func(added, dropped []string, total int, image uint64, init time.Duration, err error)) func(wasi.LearnEvent) {
+	if f == nil {
+		return nil
+	}
+	return func(ev wasi.LearnEvent) { f(ev.Added, ev.Dropped, ev.Total, ev.Image, ev.InitTime, ev.Err) }
 }
 
 type module struct{ m *wasi.Module }
