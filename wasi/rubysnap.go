@@ -126,7 +126,7 @@ type keyedSnap struct {
 
 // keyedSnapshot returns ruby.wasm's or a driver's snapshot for in, taken
 // the first time a program asks for it.
-func (m *Module) keyedSnapshot(limit uint64, in snap.Inputs) (*snapshot, error) {
+func (m *Module) keyedSnapshot(limit uint64, in snap.Inputs, c Config) (*snapshot, error) {
 	if !m.snap.reactor {
 		return nil, fmt.Errorf("%w: not a reactor", ErrNoSnapshot)
 	}
@@ -140,7 +140,7 @@ func (m *Module) keyedSnapshot(limit uint64, in snap.Inputs) (*snapshot, error) 
 		m.snap.keyed[in.Key()] = r
 	}
 	m.snap.keyedMu.Unlock()
-	r.once.Do(func() { r.snap, r.err = m.takeSnapshot(limit, in) })
+	r.once.Do(func() { r.snap, r.src, r.err = m.firstSnapshot(limit, in, c) })
 	m.snap.keyedMu.Lock() // a retake replaces snap
 	defer m.snap.keyedMu.Unlock()
 	return r.snap, r.err

@@ -53,12 +53,13 @@ func (e *ExitError) ExitCode() int { return int(e.Code) }
 // once it has run longer than Options.NiceAfter (tune.Guard.Run).
 func (p *Program) Run(ctx context.Context, c *Call) error {
 	if p.fresh != nil {
-		q, leave := p.enterFresh()
-		defer leave()
-		if q != p {
-			return q.Run(ctx, c)
-		}
+		return p.fresh.run(ctx, p, c) // snapage.go
 	}
+	return p.run(ctx, c)
+}
+
+// run is Run in the program's current snapshot.
+func (p *Program) run(ctx context.Context, c *Call) error {
 	env, err := newEnviron(c.Env)
 	if err != nil {
 		return fmt.Errorf("guest not started: %w", err)

@@ -27,6 +27,8 @@ import (
 //   - a program moves to the new snapshot at its next request; the old one
 //     is given back once no program and no running request uses it.
 //
+// The retake itself, shared with learned preloads, is snapsrc.go's.
+//
 // A stored snapshot's age counts too: a start does not load one older
 // than the age (snapstore.go).
 
@@ -37,143 +39,6 @@ const DefaultSnapshotMaxAge = seam.DefaultSnapshotMaxAge
 // snapMaxAge is the engine's snapshot_max_age; negative: never retaken.
 func (e *Engine) snapMaxAge() time.Duration {
 	return cmp.Or(e.snapAge, DefaultSnapshotMaxAge)
-}
-
-// retakeSlot lets one retake run at a time.
-type retakeSlot struct {
-	once sync.Once
-	ch   chan struct{}
-}
-
-func (r *retakeSlot) acquire() {
-	r.once.Do(func() { r.ch = make(chan struct{}, 1) })
-	r.ch <- struct{}{}
-}
-
-func (r *retakeSlot) release() { <-r.ch }
-
-// snapSrc is where a program's newest snapshot comes from, and who uses
-// the older ones.
-type snapSrc struct {
-	e    *Engine
-	take func() (*snapshot, error) // a retake: fresh randomness, not loaded
-	// swapped, if not nil, is told of the new current snapshot (a keyed
-	// snapshot's entry, which closeSnapshot closes with its module).
-	swapped func(*snapshot)
-	// owned: the snapshots are one program's (an application's); false,
-	// the module's, which closes the current one itself.
-	owned bool
-
-	mu       sync.Mutex
-	cur      *snapshot
-	refs     map[*snapshot]int // generations of programs using each
-	retaking bool
-	failed   time.Time
-	closed   bool
-}
-
-func newSnapSrc(e *Engine, cur *snapshot) *snapSrc {
-	return &snapSrc{e: e, cur: cur, refs: map[*snapshot]int{}}
-}
-
-// acquire returns the current snapshot, held until release.
-func (s *snapSrc) acquire() *snapshot {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.refs[s.cur]++
-	return s.cur
-}
-
-// release gives back a hold of acquire; an old snapshot nothing holds is
-// closed.
-func (s *snapSrc) release(x *snapshot) {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return
-	}
-	s.refs[x]--
-	drop := s.refs[x] <= 0 && x != s.cur
-	if s.refs[x] <= 0 {
-		delete(s.refs, x)
-	}
-	s.mu.Unlock()
-	if drop {
-		x.close(context.Background(), s.e)
-	}
-}
-
-// current is the newest snapshot; it starts a retake when that one is too
-// old.
-func (s *snapSrc) current() *snapshot {
-	age := s.e.snapMaxAge()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	cur := s.cur
-	if age < 0 || s.closed || s.retaking || time.Since(cur.taken) < age ||
-		(!s.failed.IsZero() && time.Since(s.failed) < min(age, time.Minute)) {
-		return cur
-	}
-	s.retaking = true
-	go s.retake()
-	return cur
-}
-
-// retake takes a new snapshot and makes it the current one; the old one
-// serves until then, and after for the requests already running it.
-func (s *snapSrc) retake() {
-	s.e.retakes.acquire()
-	n, err := s.take()
-	s.e.retakes.release()
-	if err == nil && n.taken.IsZero() {
-		n.taken = time.Now()
-	}
-	s.mu.Lock()
-	s.retaking = false
-	if err != nil {
-		s.failed = time.Now()
-		s.mu.Unlock()
-		return
-	}
-	if s.closed {
-		s.mu.Unlock()
-		n.close(context.Background(), s.e)
-		return
-	}
-	old := s.cur
-	s.cur, s.failed = n, time.Time{}
-	if s.swapped != nil {
-		s.swapped(n)
-	}
-	drop := s.refs[old] <= 0
-	s.mu.Unlock()
-	if drop {
-		old.close(context.Background(), s.e)
-	}
-}
-
-// close gives back every snapshot still open but the module's current one
-// (all of them when owned); later releases and retakes close their own.
-func (s *snapSrc) close() {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return
-	}
-	s.closed = true
-	var open []*snapshot
-	for x := range s.refs {
-		if x != s.cur {
-			open = append(open, x)
-		}
-	}
-	if s.owned {
-		open = append(open, s.cur)
-	}
-	s.mu.Unlock()
-	for _, x := range open {
-		x.close(context.Background(), s.e)
-	}
 }
 
 // freshness is a program's current generation: the program its requests
@@ -202,18 +67,6 @@ func (p *Program) attachFresh(s *snapshot, in snap.Inputs, c Config) *snapshot {
 	}
 	m.snap.keyedMu.Lock()
 	r := m.snap.keyed[in.Key()]
-	if r != nil && r.src == nil && r.snap == s {
-		r.src = newSnapSrc(m.engine, s)
-		limit := p.pool.Limit()
-		fresh := in
-		fresh.Fresh = true
-		r.src.take = func() (*snapshot, error) { return m.takeSnapshot(limit, fresh) }
-		r.src.swapped = func(n *snapshot) {
-			m.snap.keyedMu.Lock()
-			r.snap = n
-			m.snap.keyedMu.Unlock()
-		}
-	}
 	m.snap.keyedMu.Unlock()
 	if r == nil || r.src == nil {
 		return s
@@ -231,27 +84,36 @@ func (p *Program) attachFresh(s *snapshot, in snap.Inputs, c Config) *snapshot {
 // attachAppFresh makes an application's program, started from its own
 // snapshot, take it again when it is too old.
 func (p *Program) attachAppFresh(in snap.Inputs, c Config) {
-	src := newSnapSrc(p.module.engine, p.snap)
+	src := newSnapSrc(p.module, p.pool.Limit(), in, p.snap)
 	src.owned = true
-	m, limit := p.module, p.pool.Limit()
-	in.Fresh = true
-	src.take = func() (*snapshot, error) { return m.takeSnapshot(limit, in) }
 	p.fresh = &freshness{src: src, c: c}
 	p.fresh.cur = &generation{prog: p, snap: src.acquire()}
 }
 
-// enterFresh returns the program a request of p runs, which it holds until
-// leave is called.
-func (p *Program) enterFresh() (run *Program, leave func()) {
-	f := p.fresh
-	if s := f.src.current(); s != f.snap() {
+// run is Program.Run of a program that follows its snapshot's retakes:
+// the current generation runs the call, and what a learning run reports
+// is learned afterwards.
+func (f *freshness) run(ctx context.Context, p *Program, c *Call) error {
+	if s := f.src.current(f.c.Retaken); s != f.snap() {
 		f.switchTo(p)
 	}
 	f.mu.Lock()
 	g := f.cur
 	g.runs++
 	f.mu.Unlock()
-	return g.prog, func() { f.leave(g) }
+	defer f.leave(g)
+	l := f.src.learn
+	if l == nil {
+		return g.prog.run(ctx, c)
+	}
+	rep := &learnReport{}
+	ctx, cc := learnCall(context.WithValue(ctx, learnKey{}, rep), g.prog, c)
+	err := g.prog.run(ctx, cc)
+	c.Instantiate = cc.Instantiate
+	if data := rep.get(); data != nil {
+		l.take(data, g.prog, f.c.Retaken)
+	}
+	return err
 }
 
 func (f *freshness) snap() *snapshot {

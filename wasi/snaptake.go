@@ -107,6 +107,7 @@ func (m *Module) runInit(scratch wazero.CompiledModule, globals int, limit uint6
 	}
 	ctx = context.WithValue(ctx, environKey{}, env)
 	ctx = withCallState(ctx, newCallState(in.Args))
+	ctx = withInitLearn(ctx, in)
 	cm := snap.NewCall(e.pools.Get(limit))
 	ctx = experimental.WithMemoryAllocator(ctx, cm)
 	defer cm.Release()
@@ -155,6 +156,7 @@ func (m *Module) runInit(scratch wazero.CompiledModule, globals int, limit uint6
 		if err := m.rubyInit(ctx, mod, in.Preload); err != nil {
 			return nil, nil, 0, fmt.Errorf("%w: %w: %w%s", ErrNoSnapshot, ErrInitFailed, err, stderr.Suffix())
 		}
+		m.rubyLearnedInit(ctx, mod, in) // learnreport.go
 	} else if m.isDriver() {
 		if err := runDriverInit(ctx, mod); err != nil {
 			return nil, nil, 0, fmt.Errorf("%w: %w: %w%s", ErrNoSnapshot, ErrInitFailed, err, stderr.Suffix())
