@@ -100,6 +100,9 @@ type Server struct {
 	// snapshot is taken after; past it, no snapshot, and the route runs the
 	// init per request.
 	SnapshotInitTimeout Duration `toml:"snapshot_init_timeout"`
+	// SnapshotMaxAge: an interpreter's snapshot older than this is taken
+	// again with fresh randomness (its hash secret).
+	SnapshotMaxAge Duration `toml:"snapshot_max_age"`
 	// CacheMaxAge is how long compiled code and snapshots stay in
 	// cache_dir unused before a start deletes them.
 	CacheMaxAge Duration `toml:"cache_max_age"`

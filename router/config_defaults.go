@@ -78,6 +78,7 @@ var DefaultServer = Server{
 	BuildConcurrency:    seam.DefaultBuildConcurrency,
 	Deadline:            "instrument",
 	SnapshotInitTimeout: Duration(seam.DefaultSnapshotInitTimeout),
+	SnapshotMaxAge:      Duration(seam.DefaultSnapshotMaxAge),
 	CacheMaxAge:         Duration(seam.DefaultCacheMaxAge),
 	MaxModuleSize:       seam.DefaultMaxModuleSize,
 	CacheMaxSize:        seam.DefaultCacheMaxSize,
@@ -136,6 +137,9 @@ func (s Server) Or(d Server) Server {
 	}
 	if s.SnapshotInitTimeout == 0 {
 		s.SnapshotInitTimeout = d.SnapshotInitTimeout
+	}
+	if s.SnapshotMaxAge == 0 {
+		s.SnapshotMaxAge = d.SnapshotMaxAge
 	}
 	if s.CacheMaxAge == 0 {
 		s.CacheMaxAge = d.CacheMaxAge

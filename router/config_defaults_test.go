@@ -32,6 +32,7 @@ func TestDefaultsFromOwners(t *testing.T) {
 		{"server.build_memory", int64(s.BuildMemory), seam.DefaultBuildMemory},
 		{"server.build_concurrency", int64(s.BuildConcurrency), seam.DefaultBuildConcurrency},
 		{"server.snapshot_init_timeout", int64(s.SnapshotInitTimeout), int64(seam.DefaultSnapshotInitTimeout)},
+		{"server.snapshot_max_age", int64(s.SnapshotMaxAge), int64(seam.DefaultSnapshotMaxAge)},
 		{"server.cache_max_age", int64(s.CacheMaxAge), int64(seam.DefaultCacheMaxAge)},
 		{"server.max_module_size", int64(s.MaxModuleSize), seam.DefaultMaxModuleSize},
 		{"server.cache_max_size", int64(s.CacheMaxSize), seam.DefaultCacheMaxSize},

@@ -46,6 +46,9 @@ func (c *Config) Validate() error {
 	if c.Server.SnapshotInitTimeout < 0 {
 		bad("[server]: snapshot_init_timeout must be positive")
 	}
+	if a := c.Server.SnapshotMaxAge; a != 0 && a < Duration(time.Second) {
+		bad("[server]: snapshot_max_age %s: want at least 1s (each retake runs the interpreter's init again)", time.Duration(a))
+	}
 	if d := c.Server.Deadline; d != "" && d != "instrument" && d != "wazero" {
 		bad("[server]: deadline %q: want \"instrument\" or \"wazero\"", d)
 	}

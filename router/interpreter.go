@@ -26,7 +26,8 @@ type InterpreterOptions struct {
 	Env map[string]string `toml:"env"`
 	// Preload names modules the interpreter imports at start-up; it gets
 	// them as WASIGATE_PRELOAD, comma-separated (samples/python/driver.c).
-	Preload []string `toml:"preload"`
+	// Without it (or with "auto") the list is learned (interpreter_learn.go).
+	Preload PreloadList `toml:"preload"`
 	// Volumes are read-only folders (a standard library, site-packages)
 	// at fixed guest paths, relative to the configuration's folder, with
 	// the same syntax as a route's volumes.

@@ -160,6 +160,10 @@ func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect h
 		if in.Scratch {
 			rc.Scratch, rc.ScratchSize = ScratchGuestDir, int64(in.ScratchSize)
 		}
+		logRetakes(&rc, s.log, ext, in)
+		if rt.app == "" {
+			learnPreloads(&rc, in)
+		}
 		s.interpRC[ext] = rc
 		if rt.app != "" {
 			// An application route runs its application only: no

@@ -32,12 +32,16 @@ func (p *Program) useAppSnapshot(c Config) error {
 	}
 	p.startFrom(s)
 	p.own = true
+	p.attachAppFresh(in, c)
 	return nil
 }
 
 // Close releases what the program alone holds: an application's snapshot.
 // Call it once no run of p is under way; a later Run fails.
 func (p *Program) Close(ctx context.Context) error {
+	if p.fresh != nil {
+		p.closeFresh()
+	}
 	if p.own && p.snap != nil {
 		p.snap.close(ctx, p.module.engine)
 		p.snap = nil

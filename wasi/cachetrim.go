@@ -273,7 +273,8 @@ func (c *sealedCache) companions(wasm string) []string {
 	if filepath.Dir(wasm) == filepath.Join(c.root, "snapshots") {
 		key := strings.TrimSuffix(filepath.Base(wasm), ".wasm")
 		sig := filepath.Join(c.root, "snapshots-sig")
-		return []string{filepath.Join(filepath.Dir(wasm), key+".img"),
+		return []string{filepath.Join(filepath.Dir(wasm), key+".deps"), filepath.Join(sig, key+".deps"), // snap.Store's deps.go
+			filepath.Join(filepath.Dir(wasm), key+".img"),
 			filepath.Join(sig, key+".wasm"), filepath.Join(sig, key+".img"), wasm}
 	}
 	return []string{wasm + ".hmac", wasm + ".fallback", wasm}

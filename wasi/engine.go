@@ -62,6 +62,14 @@ type Options struct {
 	// CacheMaxSize bounds the cache folder (cachetrim.go); 0 means
 	// DefaultCacheMaxSize (2 GiB), negative no bound.
 	CacheMaxSize int64
+	// SnapshotMaxAge is the age past which an interpreter's snapshot is
+	// taken again with fresh randomness (snapage.go); 0 means
+	// DefaultSnapshotMaxAge, negative never.
+	SnapshotMaxAge time.Duration
+	// Retaken, if not nil, is told of each background retake of an
+	// interpreter's snapshot (snapsrc.go), and of each that failed, when
+	// the program whose run started it has no Config.Retaken.
+	Retaken func(RetakeEvent)
 }
 
 // Engine is the one wazero runtime of a process. Every Module it compiles
@@ -75,13 +83,16 @@ type Engine struct {
 	workers     int
 	guard       *tune.Guard // CPU priority and runtime tuning (internal/tune)
 	pools       snap.Pools
-	dl          deadlines     // deadline.go
-	snapTimeout time.Duration // Options.SnapshotInitTimeout
-	inits       snap.Running  // snapshot inits not yet returned (snapinit.go)
-	maxAge      time.Duration // Options.CacheMaxAge, the default applied
-	snaps       *snap.Store   // the cached snapshots; nil without sealed
-	maxModule   int64         // Options.MaxModuleSize, the default applied
-	holds       cacheHolds    // cache files open modules use (cachetrim.go)
+	dl          deadlines         // deadline.go
+	snapTimeout time.Duration     // Options.SnapshotInitTimeout
+	inits       snap.Running      // snapshot inits not yet returned (snapinit.go)
+	maxAge      time.Duration     // Options.CacheMaxAge, the default applied
+	snaps       *snap.Store       // the cached snapshots; nil without sealed
+	maxModule   int64             // Options.MaxModuleSize, the default applied
+	holds       cacheHolds        // cache files open modules use (cachetrim.go)
+	snapAge     time.Duration     // Options.SnapshotMaxAge (snapage.go)
+	retakes     retakeSlot        // one snapshot retake at a time (snapsrc.go)
+	retaken     func(RetakeEvent) // Options.Retaken
 
 	mu    sync.Mutex
 	hosts map[string]bool // import module names the host provides
@@ -105,7 +116,7 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 	}
 	cfg := wazero.NewRuntimeConfigCompiler()
 	e := &Engine{cacheDir: opts.CacheDir, workers: opts.CompilationWorkers, guard: tune.NewGuard(opts.NiceAfter, opts.Tune), hosts: map[string]bool{}, snapTimeout: opts.SnapshotInitTimeout,
-		maxAge: cmp.Or(opts.CacheMaxAge, CacheMaxAge), maxModule: cmp.Or(opts.MaxModuleSize, DefaultMaxModuleSize)}
+		maxAge: cmp.Or(opts.CacheMaxAge, CacheMaxAge), maxModule: cmp.Or(opts.MaxModuleSize, DefaultMaxModuleSize), snapAge: opts.SnapshotMaxAge, retaken: opts.Retaken}
 	if opts.CacheDir != "" {
 		if err := os.MkdirAll(opts.CacheDir, 0o700); err != nil {
 			return nil, fmt.Errorf("cache dir: %w", err)
@@ -135,13 +146,14 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 	e.hosts[wasi_snapshot_preview1.ModuleName] = true
 	e.hosts[outbound.ModuleName] = true
 	e.hosts[lockModuleName] = true
+	e.hosts[LearnModuleName] = true
 	return e, nil
 }
 
 // instantiateWASI instantiates wazero's WASI preview 1 module into rt with
 // wasigate's environ functions (environ.go), wasigate_lock (lock.go) and
-// wasi_experimental_http (internal/outbound): every runtime of the engine offers
-// all three.
+// wasi_experimental_http (internal/outbound) and wasigate_learn (learnreport.go):
+// every runtime of the engine offers all four.
 func instantiateWASI(ctx context.Context, rt wazero.Runtime) error {
 	b := rt.NewHostModuleBuilder(wasi_snapshot_preview1.ModuleName)
 	wasi_snapshot_preview1.NewFunctionExporter().ExportFunctions(b)
@@ -153,6 +165,9 @@ func instantiateWASI(ctx context.Context, rt wazero.Runtime) error {
 		return err
 	}
 	if err := instantiateLock(ctx, rt); err != nil {
+		return err
+	}
+	if err := instantiateLearn(ctx, rt); err != nil {
 		return err
 	}
 	return outbound.Instantiate(ctx, rt)

@@ -201,6 +201,8 @@ type Program struct {
 	warm        *warmPool
 	reuseReason string
 	own         bool // snap is this program's alone (Config.App)
+	// fresh: the retakes of its snapshot (snapage.go).
+	fresh *freshness
 }
 
 // Prepare binds the module to a route's configuration. Everything that does

@@ -150,7 +150,11 @@ func (p *Program) runRuby(ctx context.Context, mod api.Module, args []string) er
 		if e, ok := ctx.Value(environKey{}).(*environ); ok {
 			env = e.vars
 		}
-		return rubyEval(ctx, mod, p.ruby, rubyPrelude(args[1:], env)+rubyBootstrap)
+		if err := rubyEval(ctx, mod, p.ruby, rubyLearnPrelude(ctx)+rubyPrelude(args[1:], env)+rubyBootstrap); err != nil {
+			return err
+		}
+		p.rubyLearnReport(ctx, mod) // learnreport.go
+		return nil
 	}
 	g := guestABI{ctx: ctx, mod: mod}
 	line := append([]string{"ruby"}, rubyArgs...)

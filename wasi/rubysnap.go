@@ -121,11 +121,12 @@ type keyedSnap struct {
 	once sync.Once
 	snap *snapshot
 	err  error
+	src  *snapSrc // its retakes (snapage.go); snap is the newest
 }
 
 // keyedSnapshot returns ruby.wasm's or a driver's snapshot for in, taken
 // the first time a program asks for it.
-func (m *Module) keyedSnapshot(limit uint64, in snap.Inputs) (*snapshot, error) {
+func (m *Module) keyedSnapshot(limit uint64, in snap.Inputs, c Config) (*snapshot, error) {
 	if !m.snap.reactor {
 		return nil, fmt.Errorf("%w: not a reactor", ErrNoSnapshot)
 	}
@@ -139,6 +140,8 @@ func (m *Module) keyedSnapshot(limit uint64, in snap.Inputs) (*snapshot, error) 
 		m.snap.keyed[in.Key()] = r
 	}
 	m.snap.keyedMu.Unlock()
-	r.once.Do(func() { r.snap, r.err = m.takeSnapshot(limit, in) })
+	r.once.Do(func() { r.snap, r.src, r.err = m.firstSnapshot(limit, in, c) })
+	m.snap.keyedMu.Lock() // a retake replaces snap
+	defer m.snap.keyedMu.Unlock()
 	return r.snap, r.err
 }

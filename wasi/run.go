@@ -52,6 +52,14 @@ func (e *ExitError) ExitCode() int { return int(e.Code) }
 // On Linux the guest runs on an OS thread whose CPU priority is lowered
 // once it has run longer than Options.NiceAfter (tune.Guard.Run).
 func (p *Program) Run(ctx context.Context, c *Call) error {
+	if p.fresh != nil {
+		return p.fresh.run(ctx, p, c) // snapage.go
+	}
+	return p.run(ctx, c)
+}
+
+// run is Run in the program's current snapshot.
+func (p *Program) run(ctx context.Context, c *Call) error {
 	env, err := newEnviron(c.Env)
 	if err != nil {
 		return fmt.Errorf("guest not started: %w", err)

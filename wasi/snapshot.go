@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 
@@ -50,6 +51,7 @@ type snapshot struct {
 	compiled wazero.CompiledModule
 	image    *snap.Image
 	info     SnapshotInfo
+	taken    time.Time // when its init ran (snapage.go)
 }
 
 // moduleSnapshot is the once-per-module snapshot state of a Module.
@@ -73,9 +75,9 @@ type moduleSnapshot struct {
 // snapshot returns the module's snapshot, taken (or loaded from the cache)
 // the first time. limit caps the scratch instance's memory; in matters
 // only to ruby.wasm.
-func (m *Module) snapshot(limit uint64, in snap.Inputs) (*snapshot, error) {
+func (m *Module) snapshot(limit uint64, in snap.Inputs, c Config) (*snapshot, error) {
 	if m.ruby() != nil || m.isDriver() {
-		return m.keyedSnapshot(limit, in)
+		return m.keyedSnapshot(limit, in, c)
 	}
 	m.snap.once.Do(func() {
 		if !m.snap.reactor {
@@ -118,7 +120,7 @@ func (p *Program) useSnapshot(c Config) {
 		return
 	}
 	in := p.snapInputs(c)
-	s, err := p.module.snapshot(p.pool.Limit(), in)
+	s, err := p.module.snapshot(p.pool.Limit(), in, c)
 	if err != nil {
 		// One line for logs: wazero's traps add a stack trace.
 		p.snapInfo.Reason, _, _ = strings.Cut(err.Error(), "\n")
@@ -131,7 +133,7 @@ func (p *Program) useSnapshot(c Config) {
 		p.snapInfo.Reason = fmt.Sprintf("%v: the image (%d bytes) is larger than the memory limit (%d bytes)", ErrNoSnapshot, s.image.Size(), p.pool.Limit())
 		return
 	}
-	p.startFrom(s)
+	p.startFrom(p.attachFresh(s, in, c))
 }
 
 // startFrom makes p's instances start from s.
@@ -164,6 +166,9 @@ func (p *Program) snapInputs(c Config) snap.Inputs {
 	if p.scratch != "" {
 		in.Dirs = append(in.Dirs, snap.InitDir{Guest: p.scratch})
 	}
+	// Learned preloads (learn.go): the list itself is added by the
+	// snapshot's source.
+	in.Learn = c.Learn && !c.App && (driver || p.module.ruby() != nil)
 	return in
 }
 
@@ -175,6 +180,7 @@ func (p *Program) compiledModule() wazero.CompiledModule { return p.code }
 
 // closeSnapshot releases the module's snapshot, if it took one.
 func (m *Module) closeSnapshot(ctx context.Context) {
+	m.closeOldSnapshots()
 	snaps := []*snapshot{m.snap.snap}
 	m.snap.keyedMu.Lock()
 	for _, r := range m.snap.keyed {

@@ -27,11 +27,14 @@ import (
 func (m *Module) takeSnapshot(limit uint64, in snap.Inputs) (*snapshot, error) {
 	e := m.engine
 	key := snapshotKey(m.code.hash, m.ruby() != nil, m.isDriver(), in)
-	cache := !in.SeesVolumes()
-	if cache {
-		if s := e.loadSnapshot(m.rt, key, m); s != nil {
-			return s, nil
-		}
+	// Kept in the cache folder with what the init read (snapstore.go).
+	if s := m.loadStored(key, in); s != nil {
+		return s, nil
+	}
+	taken := time.Now()
+	in, reads, err := snap.Record(in, e.roots.Open)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNoSnapshot, err)
 	}
 	wasm, err := m.snapBytes()
 	if err != nil {
@@ -78,10 +81,8 @@ func (m *Module) takeSnapshot(limit uint64, in snap.Inputs) (*snapshot, error) {
 		img.Close()
 		return nil, fmt.Errorf("%w: compile the snapshot: %w", ErrNoSnapshot, err)
 	}
-	if cache {
-		e.saveSnapshot(key, out, mem, m)
-	}
-	return &snapshot{compiled: compiled, image: img, info: SnapshotInfo{
+	m.storeSnapshot(key, out, mem, reads, taken)
+	return &snapshot{compiled: compiled, image: img, taken: taken, info: SnapshotInfo{
 		On: true, InitTime: initTime, Image: img.Size(), Mapped: !img.Copied(),
 		Code: e.codeSize(sha256Hex(out), definedFunctions(out))}}, nil
 }
@@ -106,6 +107,7 @@ func (m *Module) runInit(scratch wazero.CompiledModule, globals int, limit uint6
 	}
 	ctx = context.WithValue(ctx, environKey{}, env)
 	ctx = withCallState(ctx, newCallState(in.Args))
+	ctx = withInitLearn(ctx, in)
 	cm := snap.NewCall(e.pools.Get(limit))
 	ctx = experimental.WithMemoryAllocator(ctx, cm)
 	defer cm.Release()
@@ -154,6 +156,7 @@ func (m *Module) runInit(scratch wazero.CompiledModule, globals int, limit uint6
 		if err := m.rubyInit(ctx, mod, in.Preload); err != nil {
 			return nil, nil, 0, fmt.Errorf("%w: %w: %w%s", ErrNoSnapshot, ErrInitFailed, err, stderr.Suffix())
 		}
+		m.rubyLearnedInit(ctx, mod, in) // learnreport.go
 	} else if m.isDriver() {
 		if err := runDriverInit(ctx, mod); err != nil {
 			return nil, nil, 0, fmt.Errorf("%w: %w: %w%s", ErrNoSnapshot, ErrInitFailed, err, stderr.Suffix())

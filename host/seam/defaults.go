@@ -27,6 +27,9 @@ const (
 	// DefaultSnapshotInitTimeout bounds the init a snapshot is taken
 	// after (snapshot_init_timeout).
 	DefaultSnapshotInitTimeout = 30 * time.Second
+	// DefaultSnapshotMaxAge is the age past which an interpreter's
+	// snapshot is taken again with fresh randomness (snapshot_max_age).
+	DefaultSnapshotMaxAge = 24 * time.Hour
 	// DefaultCacheMaxAge is how long compiled code and snapshots stay in
 	// the cache folder unused (cache_max_age).
 	DefaultCacheMaxAge = 14 * 24 * time.Hour

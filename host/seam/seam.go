@@ -82,6 +82,16 @@ type RunConfig struct {
 	// releases it) and an init that fails is Bind's error (wrapping
 	// wasi.ErrAppLoad) instead of a reason to run without a snapshot.
 	App bool
+	// Learn: the interpreter (a driver or Ruby) has no preload list and
+	// learns one from what its runs import from its read-only volumes at
+	// LearnRoots, at most LearnMax names (0: the engine's default).
+	Learn      bool
+	LearnRoots []string
+	LearnMax   int
+	// Retaken, if not nil, is told of each background retake of the
+	// program's interpreter snapshot that one of its runs started (past
+	// snapshot_max_age, or names learned), and of each that failed.
+	Retaken func(RetakeEvent)
 	// BuildSlots are the build slots of the route's tenant (nil: the
 	// loader's own), so that one tenant's builds never hold another's.
 	// Only script builds use them.
@@ -162,3 +172,22 @@ func (k Kind) String() string {
 	}
 	return "other"
 }
+
+// RetakeEvent is one background retake of an interpreter's snapshot: why,
+// what it changed, or why it failed (the old snapshot serving on).
+type RetakeEvent struct {
+	Module  string   // the interpreter module's name
+	Reasons []string // RetakeAge, RetakeLearned, or both
+	Added   []string // learned names the new snapshot imports that the old did not
+	Dropped []string // learned names whose import failed in the init
+	Learned int      // learned names in all
+	Image   uint64   // bytes of the new snapshot's image
+	Init    time.Duration
+	Err     error // the retake failed
+}
+
+// The reasons of a RetakeEvent.
+const (
+	RetakeAge     = "snapshot_max_age" // older than snapshot_max_age: fresh randomness
+	RetakeLearned = "learned"          // new learned preloads
+)

@@ -43,6 +43,45 @@
 
 static int initialized;
 static PyObject *wsgi_serve; /* wasigate_wsgi.serve once an application is loaded */
+static PyObject *init_modules; /* the names in sys.modules when the init ended */
+
+/* The host's learned preloads (wasi/learn.go): when the interpreter has no
+ * preload list, each run tells the host which modules it imported beyond
+ * the init's, as "name<TAB>file" lines; the host keeps those that come from
+ * the interpreter's read-only volumes and takes its snapshot again with
+ * them, in WASIGATE_PRELOAD_LEARNED. A learned name that no longer imports
+ * is told back through failed and dropped, never fatal. */
+__attribute__((import_module("wasigate_learn"), import_name("wanted"))) int32_t learn_wanted(void);
+__attribute__((import_module("wasigate_learn"), import_name("report"))) int32_t learn_report(const char *p, size_t n);
+__attribute__((import_module("wasigate_learn"), import_name("failed"))) int32_t learn_failed(const char *p, size_t n);
+
+/* report_imports sends the modules imported since the init, each with the
+ * file it came from (a module's __file__, read from its dict so that no
+ * module code runs), at most learn_max bytes. */
+static void report_imports(void) {
+  enum { learn_max = 64 << 10 };
+  if (!init_modules || !learn_wanted()) return;
+  PyObject *items = PyDict_Items(PyImport_GetModuleDict());
+  char *buf = items ? malloc(learn_max) : NULL;
+  size_t n = 0;
+  for (Py_ssize_t i = 0; buf && i < PyList_GET_SIZE(items); i++) {
+    PyObject *name = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 0);
+    PyObject *mod = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 1);
+    if (!PyUnicode_Check(name) || !PyModule_Check(mod) || PySet_Contains(init_modules, name) != 0) continue;
+    PyObject *file = PyDict_GetItemString(PyModule_GetDict(mod), "__file__");
+    if (!file || !PyUnicode_Check(file)) continue;
+    Py_ssize_t nl, fl;
+    const char *ns = PyUnicode_AsUTF8AndSize(name, &nl);
+    const char *fs = PyUnicode_AsUTF8AndSize(file, &fl);
+    if (!ns || !fs || n + nl + fl + 2 > learn_max) break;
+    memcpy(buf + n, ns, nl); n += nl; buf[n++] = '\t';
+    memcpy(buf + n, fs, fl); n += fl; buf[n++] = '\n';
+  }
+  if (buf && n) learn_report(buf, n);
+  free(buf);
+  Py_XDECREF(items);
+  PyErr_Clear();
+}
 
 /* load_wsgi imports the adapter and loads the application named by
  * WASIGATE_WSGI ("path:callable"); 0, or -1 with the exception printed. */
@@ -156,8 +195,23 @@ __attribute__((export_name("wasigate_init"))) int wasigate_init(void) {
     }
     free(list);
   }
+  const char *learned = getenv("WASIGATE_PRELOAD_LEARNED");
+  if (learned) {
+    char *list = strdup(learned);
+    for (char *name = strtok(list, ", "); name; name = strtok(NULL, ", ")) {
+      PyObject *m = PyImport_ImportModule(name);
+      if (!m) {
+        PyErr_Clear();
+        learn_failed(name, strlen(name));
+      }
+      Py_XDECREF(m);
+    }
+    free(list);
+  }
   const char *wsgi = getenv("WASIGATE_WSGI");
   if (wsgi && load_wsgi(wsgi) < 0) return 3;
+  init_modules = PySet_New(PyImport_GetModuleDict());
+  if (!init_modules) PyErr_Clear();
   initialized = 1;
   return 0;
 }
@@ -204,6 +258,7 @@ static int finish(int status) {
   if (!r) PyErr_Print();
   Py_XDECREF(r);
   Py_XDECREF(atexit);
+  report_imports();
   const char *names[] = {"stdout", "stderr"};
   for (int i = 0; i < 2; i++) {
     PyObject *f = PySys_GetObject(names[i]);

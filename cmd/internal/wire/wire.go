@@ -57,8 +57,20 @@ func New(ctx context.Context, s Settings) (*Parts, error) {
 		// (cmd/wasigate/DECISIONS.md#reactors-start-from-a-snapshot-of-their-init).
 		SnapshotInitTimeout: time.Duration(s.Server.SnapshotInitTimeout),
 		CacheMaxAge:         time.Duration(s.Server.CacheMaxAge),
+		SnapshotMaxAge:      time.Duration(s.Server.SnapshotMaxAge),
 		MaxModuleSize:       int64(s.Server.MaxModuleSize),
 		CacheMaxSize:        int64(s.Server.CacheMaxSize),
+		// A retake whose program has no hook of its own (router sets one
+		// naming the route): still one event.
+		Retaken: func(ev wasi.RetakeEvent) {
+			e := s.Log.Info()
+			msg := "interpreter snapshot retaken"
+			if ev.Err != nil {
+				e, msg = s.Log.Warn().Err(ev.Err), "interpreter snapshot retake failed; the old snapshot serves on"
+			}
+			e.Str("module", ev.Module).Strs("reasons", ev.Reasons).Strs("added", ev.Added).Strs("dropped", ev.Dropped).
+				Int("learned", ev.Learned).Uint64("image", ev.Image).Dur("init", ev.Init).Msg(msg)
+		},
 	})
 	if err != nil {
 		return nil, err

@@ -29,6 +29,17 @@ type Inputs struct {
 	// App: the init loads an application; not part of the key, which its
 	// Env already makes distinct.
 	App bool
+	// Fresh: a retake for new randomness, never loaded from the cache
+	// folder; not part of the key.
+	Fresh bool
+	// Learn: the interpreter learns its preloads from what requests
+	// import; Learned is the list learned so far, which its init imports
+	// after Preload. Both are in the key, so that each list's snapshot is
+	// stored apart. LearnFailed, not in the key, is told of each learned
+	// name the init could not import.
+	Learn       bool
+	Learned     []string
+	LearnFailed func(name string)
 }
 
 // InitDir is a preopened folder as a snapshot's init sees it.
@@ -50,11 +61,15 @@ func (in Inputs) Key() string {
 		}
 	}
 	b.WriteString("\nargs " + strconv.Quote(strings.Join(in.Args, "\x00")) + "\nenv " + strconv.Quote(strings.Join(in.Env, "\x00")))
+	if in.Learn {
+		b.WriteString("\nlearned " + strconv.Quote(strings.Join(in.Learned, "\x00")))
+	}
 	return b.String()
 }
 
 // SeesVolumes: the init reads host folders, whose files may change
-// between two starts, so the snapshot is not kept in the cache folder.
+// between two starts: what it read is recorded with the stored snapshot
+// (deps.go).
 func (in Inputs) SeesVolumes() bool {
 	for _, d := range in.Dirs {
 		if d.FS != nil {

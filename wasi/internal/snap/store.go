@@ -15,8 +15,9 @@ import (
 )
 
 // Snapshots are kept in the cache folder beside wazero's compile cache,
-// under snapshots/KEY.wasm (the rewritten module) and KEY.img
-// (the memory image, a sparse file), each with an HMAC signature in
+// under snapshots/KEY.wasm (the rewritten module), KEY.img
+// (the memory image, a sparse file) and KEY.deps (what the init read,
+// deps.go), each with an HMAC signature in
 // snapshots-sig/ made with the cache's key (wasi/seal). A file that fails
 // its signature is deleted and the snapshot is taken again: like the
 // compile cache, the folder may be written by whoever can write it, and a
@@ -59,7 +60,8 @@ func (s *Store) prune() {
 			}
 			if info, err := ent.Info(); err == nil && info.ModTime().Before(old) {
 				wasmPath, imgPath, wasmSig, imgSig := s.paths(key)
-				for _, p := range []string{imgPath, wasmSig, imgSig, wasmPath} {
+				deps, depsSig := s.depsPaths(key)
+				for _, p := range []string{deps, depsSig, imgPath, wasmSig, imgSig, wasmPath} {
 					_ = os.Remove(p)
 				}
 			}
@@ -106,7 +108,8 @@ func (s *Store) Load(key string) (wasm, mem []byte, wasmPath string, ok bool) {
 // Drop deletes the cached snapshot of key.
 func (s *Store) Drop(key string) {
 	wasmPath, imgPath, wasmSig, imgSig := s.paths(key)
-	for _, p := range []string{wasmPath, imgPath, wasmSig, imgSig} {
+	deps, depsSig := s.depsPaths(key)
+	for _, p := range []string{deps, depsSig, wasmPath, imgPath, wasmSig, imgSig} {
 		_ = os.Remove(p)
 	}
 }

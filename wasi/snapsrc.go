@@ -1,0 +1,239 @@
+package wasi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/wasigate/wasigate/host/seam"
+	"github.com/wasigate/wasigate/wasi/internal/snap"
+)
+
+// An interpreter's snapshot is taken again in the background for two
+// reasons, by one mechanism: it is older than snapshot_max_age (fresh
+// randomness, snapage.go), or its runs imported modules worth preloading
+// (learn.go). Either way the old snapshot serves until the new one is
+// ready, one retake runs at a time in the engine, a retake takes in what
+// both triggers asked for (the learned names pending and, when past the
+// age, fresh randomness), and each program moves to the new snapshot at
+// its next request. Each retake, and each that fails, is one RetakeEvent.
+
+// RetakeEvent is one background retake, for the log.
+type RetakeEvent = seam.RetakeEvent
+
+// retakeSlot lets one retake run at a time.
+type retakeSlot struct {
+	once sync.Once
+	ch   chan struct{}
+}
+
+func (r *retakeSlot) acquire() {
+	r.once.Do(func() { r.ch = make(chan struct{}, 1) })
+	r.ch <- struct{}{}
+}
+
+func (r *retakeSlot) release() { <-r.ch }
+
+// snapSrc is where a program's newest snapshot comes from, and who uses
+// the older ones.
+type snapSrc struct {
+	e     *Engine
+	m     *Module
+	limit uint64
+	// base: the init's inputs without learned names; a retake adds the
+	// learner's.
+	base  snap.Inputs
+	learn *learner // nil: nothing learned
+	// swapped, if not nil, is told of the new current snapshot (a keyed
+	// snapshot's entry, which closeSnapshot closes with its module).
+	swapped func(*snapshot)
+	// owned: the snapshots are one program's (an application's); false,
+	// the module's, which closes the current one itself.
+	owned bool
+
+	mu       sync.Mutex
+	cur      *snapshot
+	refs     map[*snapshot]int // generations of programs using each
+	retaking bool
+	failed   time.Time
+	closed   bool
+	hook     func(RetakeEvent) // the Config.Retaken of the run that asked last
+}
+
+func newSnapSrc(m *Module, limit uint64, base snap.Inputs, cur *snapshot) *snapSrc {
+	return &snapSrc{e: m.engine, m: m, limit: limit, base: base, cur: cur, refs: map[*snapshot]int{}}
+}
+
+// acquire returns the current snapshot, held until release.
+func (s *snapSrc) acquire() *snapshot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refs[s.cur]++
+	return s.cur
+}
+
+// release gives back a hold of acquire; an old snapshot nothing holds is
+// closed.
+func (s *snapSrc) release(x *snapshot) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.refs[x]--
+	drop := s.refs[x] <= 0 && x != s.cur
+	if s.refs[x] <= 0 {
+		delete(s.refs, x)
+	}
+	s.mu.Unlock()
+	if drop {
+		x.close(context.Background(), s.e)
+	}
+}
+
+// current is the newest snapshot; it starts a retake when that one is
+// older than snapshot_max_age. hook is the asking run's Config.Retaken.
+func (s *snapSrc) current(hook func(RetakeEvent)) *snapshot {
+	age := s.e.snapMaxAge()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur := s.cur
+	if age < 0 || s.closed || s.retaking || time.Since(cur.taken) < age ||
+		(!s.failed.IsZero() && time.Since(s.failed) < min(age, time.Minute)) {
+		return cur
+	}
+	s.retaking, s.hook = true, hook
+	go s.retake(true)
+	return cur
+}
+
+// learned starts a retake for the learner's pending names, unless one is
+// running (it looks at the pending names again when it ends).
+func (s *snapSrc) learned() {
+	s.mu.Lock()
+	if s.closed || s.retaking {
+		s.mu.Unlock()
+		return
+	}
+	s.retaking = true
+	s.mu.Unlock()
+	s.retake(false)
+}
+
+// errLearnImage refuses a learned snapshot whose image is too large.
+var errLearnImage = errors.New("the learned snapshot's image is larger than its cap")
+
+// retake takes a new snapshot, with fresh randomness when aged and with
+// the learned names pending, and makes it the current one; the old one
+// serves until then, and after for the requests already running it.
+func (s *snapSrc) retake(aged bool) {
+	s.e.retakes.acquire()
+	defer s.e.retakes.release()
+	in, ev := s.base, RetakeEvent{Module: s.m.Name}
+	if aged {
+		in.Fresh = true
+		ev.Reasons = append(ev.Reasons, seam.RetakeAge)
+	}
+	var list, added []string
+	fails := &learnFailures{}
+	if l := s.learn; l != nil {
+		list, added = l.next()
+		if len(added) > 0 {
+			ev.Reasons = append(ev.Reasons, seam.RetakeLearned)
+		}
+		in = withLearned(in, list, s.m.ruby() == nil)
+		in.LearnFailed = fails.add
+	}
+	if len(ev.Reasons) == 0 {
+		s.mu.Lock()
+		s.retaking = false
+		s.mu.Unlock()
+		return
+	}
+	n, err := s.m.takeSnapshot(s.limit, in)
+	if err == nil && n.taken.IsZero() {
+		n.taken = time.Now()
+	}
+	if err == nil && len(list) > 0 && (n.image.Size() > DefaultLearnImageMax || n.image.Size() > s.limit) {
+		n.close(context.Background(), s.e)
+		err = fmt.Errorf("%w (%d bytes; cap %d)", errLearnImage, n.image.Size(), min(uint64(DefaultLearnImageMax), s.limit))
+	}
+	ev.Dropped, ev.Err = fails.list(), err
+	s.mu.Lock()
+	s.retaking = false
+	hook := s.hook
+	if err != nil {
+		if aged { // tried again a minute later
+			s.failed = time.Now()
+		}
+		s.mu.Unlock()
+		if s.learn != nil {
+			ev.Learned = s.learn.refused(errors.Is(err, errLearnImage))
+		}
+		s.log(hook, ev)
+		return
+	}
+	if s.closed {
+		s.mu.Unlock()
+		n.close(context.Background(), s.e)
+		return
+	}
+	old := s.cur
+	s.cur, s.failed = n, time.Time{}
+	if s.swapped != nil {
+		s.swapped(n)
+	}
+	drop := s.refs[old] <= 0
+	s.mu.Unlock()
+	if drop {
+		old.close(context.Background(), s.e)
+	}
+	ev.Image, ev.Init = n.info.Image, n.info.InitTime
+	if s.learn != nil {
+		var werr error
+		ev.Added, ev.Learned, werr = s.learn.commit(list, added, ev.Dropped)
+		if werr != nil {
+			ev.Err = fmt.Errorf("keep the learned list: %w", werr)
+		}
+	}
+	s.log(hook, ev)
+}
+
+// log tells the asking run's hook of ev, else the engine's.
+func (s *snapSrc) log(hook func(RetakeEvent), ev RetakeEvent) {
+	if hook == nil {
+		hook = s.e.retaken
+	}
+	if hook != nil {
+		hook(ev)
+	}
+}
+
+// close gives back every snapshot still open but the module's current one
+// (all of them when owned); later releases and retakes close their own.
+func (s *snapSrc) close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	var open []*snapshot
+	for x := range s.refs {
+		if x != s.cur {
+			open = append(open, x)
+		}
+	}
+	if s.owned {
+		open = append(open, s.cur)
+	}
+	s.mu.Unlock()
+	if s.learn != nil {
+		s.learn.stop()
+	}
+	for _, x := range open {
+		x.close(context.Background(), s.e)
+	}
+}
