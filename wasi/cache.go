@@ -13,7 +13,8 @@ import (
 	"github.com/wasigate/wasigate/wasi/seal"
 )
 
-// sealedCache signs the entries of wazero's file cache (issue 10). wazero
+// sealedCache signs the entries of wazero's file cache
+// (cmd/wasigate/DECISIONS.md#the-cache-is-the-servers-alone-and-signed). wazero
 // v1.12 checks an entry only with a CRC of its native code, which whoever
 // changes the entry can recompute, and offers no hook into its file cache
 // (internal/filecache). So the engine keeps an HMAC per entry beside it and

@@ -52,7 +52,8 @@ func compileRun(t *testing.T, cacheDir string, wasm []byte) (string, *wasi.Modul
 
 // TestCacheTamperedEntryRecompiled: an entry of wazero's file cache
 // replaced by another module's (a well-formed entry, its CRC right) is
-// detected by its HMAC, removed and compiled afresh, never run (issue 10).
+// detected by its HMAC, removed and compiled afresh, never run
+// (cmd/wasigate/DECISIONS.md#the-cache-is-the-servers-alone-and-signed).
 func TestCacheTamperedEntryRecompiled(t *testing.T) {
 	hello, err := os.ReadFile(filepath.Join("..", "testdata", "guests", "hello.wasm"))
 	if err != nil {

@@ -13,7 +13,7 @@ import (
 // TestCompileMalformedNeverPanics: module bytes that made wazero 1.12's
 // decoder or validator allocate without bound or panic (found by
 // FuzzInstrument, kept among FuzzCompile's seeds) get an error from Compile, and the process goes on
-// (issue 9: a module dropped in a scripts folder must not kill the server).
+// (a module dropped in a scripts folder must not kill the server).
 func TestCompileMalformedNeverPanics(t *testing.T) {
 	eng, err := NewEngine(context.Background(), Options{})
 	if err != nil {

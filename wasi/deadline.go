@@ -119,7 +119,7 @@ func (m *Module) arm(ctx context.Context, mod api.Module) (stop func() bool) {
 const InterruptGlobal = rewrite.InterruptExport
 
 // ModuleBytes returns what the engine compiles for wasm when it stops
-// guests the way mode says: data segments joined (issue 4) and, for
+// guests the way mode says: data segments joined (see coalesceGap) and, for
 // DeadlineInstrument, the deadline checks added; an error wrapping the
 // rewriter's reason when it cannot instrument. For tools that measure a
 // mechanism against plain wazero (cmd/wasigate-bench -deadline).

@@ -1,6 +1,8 @@
 package wasi
 
-// Benchmarks of the deadline mechanisms (issue 13), side by side: "none"
+// Benchmarks of the deadline mechanisms
+// (cmd/wasigate/DECISIONS.md#guests-are-stopped-by-compiled-checks), side
+// by side: "none"
 // (no check at all: a runtime without WithCloseOnContextDone running the
 // module as it is; a looping guest would never stop), "wazero" (its
 // WithCloseOnContextDone) and "instrument" (the check compiled into the

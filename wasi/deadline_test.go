@@ -26,7 +26,8 @@ func deadlineEngine(t testing.TB, mode string) *Engine {
 }
 
 // TestDeadlineStopsGuest runs guests that never end on their own under
-// both mechanisms (issue 13) and checks each is stopped soon after its
+// both mechanisms (compiled checks and wazero's WithCloseOnContextDone)
+// and checks each is stopped soon after its
 // deadline, or after its context is cancelled (the client left), with
 // the error Run documents. The bound is generous for a shared machine;
 // BenchmarkDeadlineStop measures the real delay.
@@ -109,7 +110,7 @@ func contextEnd(ctx context.Context) <-chan time.Time {
 // spinning guest to end. Go cannot preempt machine code, so an
 // instrumented guest that never left it (no trip through Go) held up the
 // collector's stop-the-world, and with it the goroutine meant to stop the
-// guest: the whole process hung (issue 13).
+// guest: the whole process hung.
 func TestGCWhileGuestSpins(t *testing.T) {
 	const bound = 500 * time.Millisecond
 	for _, g := range []struct {

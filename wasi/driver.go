@@ -7,7 +7,9 @@ import (
 	"github.com/tetratelabs/wazero/api"
 )
 
-// The init/run ABI (issues 12 and 14): an interpreter built as a reactor
+// The init/run ABI
+// (cmd/wasigate/DECISIONS.md#interpreters-start-from-a-snapshot-of-their-start-up):
+// an interpreter built as a reactor
 // that exports
 //
 //	wasigate_init() -> i32  start the interpreter from argv (its options,

@@ -188,7 +188,7 @@ func (e *Engine) MemoryInUse() (instances int, bytes uint64) {
 }
 
 // MemoryRescued counts the pooled memories Run had to give back itself
-// because the instance's close had not (issue 9); it should stay 0.
+// because the instance's close had not (every ending must give back its memory); it should stay 0.
 func (e *Engine) MemoryRescued() int { return int(e.pools.Stats().Rescued.Load()) }
 
 // Close releases the runtime, every module and the pooled memory.
@@ -294,7 +294,7 @@ func (e *Engine) Load(ctx context.Context, path string, b *toolchain.Builder) (*
 }
 
 // coalesceGap is the largest run of zero bytes between two active data
-// segments that Coalesce fills in to join them (issue 4). Go's linker
+// segments that Coalesce fills in to join them. Go's linker
 // splits its data into a segment per run of non-zero bytes (30,539
 // segments for a plain "hello" with fmt), and wazero evaluates each
 // segment's offset expression and copies it at every instantiation, which
@@ -318,7 +318,8 @@ func (e *Engine) Compile(ctx context.Context, name string, wasm []byte) (*Module
 		ctx = experimental.WithCompilationWorkers(ctx, e.workers)
 	}
 	// Nothing reads the bytes before this check: they may come from
-	// anyone who can drop a file in a scripts folder (issue 9).
+	// anyone who can drop a file in a scripts folder
+	// (cmd/wasigate/DECISIONS.md#module-bytes-are-checked-before-anything-decodes-them).
 	if err := rewrite.CheckBounds(wasm); err != nil {
 		return nil, fmt.Errorf("compile %s: %w", name, err)
 	}
@@ -332,7 +333,7 @@ func (e *Engine) Compile(ctx context.Context, name string, wasm []byte) (*Module
 		}
 	}
 	// Join Go's thousands of data segments once, here, rather than have
-	// every instance evaluate and copy them one by one (issue 4). The
+	// every instance evaluate and copy them one by one. The
 	// rewritten module is what wazero compiles and caches.
 	if out, before, after, err := rewrite.Coalesce(wasm, coalesceGap); err == nil {
 		wasm = out
@@ -383,7 +384,7 @@ func validatedKey(hash string) string {
 // wazero 1.12's function validator panics on some malformed bodies
 // (FuzzInstrument found them; seeds e08ecbc5006a85a6 and others in
 // internal/rewrite/testdata/fuzz/FuzzInstrument), and a module dropped in
-// a scripts folder must not take the process down (issue 9). The panic happens while
+// a scripts folder must not take the process down. The panic happens while
 // validating, before anything is cached or shared, so recovering leaves
 // the runtime as it was.
 func compileModule(ctx context.Context, rt wazero.Runtime, wasm []byte) (c wazero.CompiledModule, err error) {
@@ -402,7 +403,7 @@ func (e *Engine) OpenModules() int { return int(e.open.Load()) }
 // DefaultCacheDir is the compilation cache used when the configuration
 // names none: wasigate under the user's cache folder, or "" when the user
 // has none. Never under /tmp, where another user could prepare it
-// (issue 10).
+// (cmd/wasigate/DECISIONS.md#the-cache-is-the-servers-alone-and-signed).
 func DefaultCacheDir() string {
 	dir, err := os.UserCacheDir()
 	if err != nil {

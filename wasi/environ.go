@@ -13,8 +13,8 @@ import (
 // by wasigate's own environ_get and environ_sizes_get, and not through
 // wazero's ModuleConfig.WithEnv: that clones the config's key map on every
 // call, so the ~30 CGI variables of a request cost 30 map copies of
-// growing size, about as much as instantiating a C guest (issue 4,
-// BenchmarkLeverEnv). wazero has no call that sets many variables at once.
+// growing size, about as much as instantiating a C guest
+// (BenchmarkLeverEnv). wazero has no call that sets many variables at once.
 
 type environKey struct{}
 
@@ -24,7 +24,7 @@ type environ struct {
 	vars []string
 	size uint32 // bytes of all entries with their NULs
 	// read: the guest asked for it; a snapshot's init must not (it would
-	// freeze the scratch instance's empty environment, issue 12).
+	// freeze the scratch instance's empty environment into every request).
 	read bool
 }
 

@@ -12,9 +12,10 @@ import (
 )
 
 // BenchmarkGoSnapshot: one request of a Go guest, instantiate + run +
-// close, (issue 12) as
+// close, as
 //
-//   - start: built with _start, as before issue 12 (go build, no reactor);
+//   - start: built with _start by go build, as a command (no reactor, no
+//     snapshot: cmd/wasigate/DECISIONS.md#go-programs-are-built-as-reactors);
 //   - boot: built by wasigate as a driver, snapshot = false: _initialize
 //     boots the runtime in every request, then wasigate_run;
 //   - snapshot: the same module from the snapshot of its init.
@@ -67,7 +68,7 @@ func BenchmarkGoSnapshot(b *testing.B) {
 }
 
 // goStartBuild builds src with go build for wasip1 as a command (_start),
-// as wasigate did before issue 12, into the benchmarks' cache folder.
+// as wasigate did before it took snapshots, into the benchmarks' cache folder.
 func goStartBuild(b *testing.B, src string) string {
 	b.Helper()
 	out := filepath.Join(perfCacheDir, "start-"+filepath.Base(src)+".wasm")

@@ -63,7 +63,7 @@ func goLines(t *testing.T, p *Program, args, env []string) (map[string]string, e
 }
 
 // TestGoSnapshotIsolation: a Go script built by wasigate is a driver
-// served from a snapshot of the runtime's init (issue 12), and each
+// served from a snapshot of the runtime's init, and each
 // request still sees its own state: the package counter at 1, its own
 // math/rand, math/rand/v2, crypto/rand and map order (the runtime's
 // random state is reseeded), its own time, argv and environment
@@ -150,7 +150,7 @@ func isExit(err error, code uint32) bool {
 // (here it declares a name the generated file uses) is built with _start
 // as before and runs; the reason is kept with the build, also when it
 // comes from the build cache, and the program's snapshot info says it
-// (issue 12).
+// (cmd/wasigate/DECISIONS.md#go-programs-are-built-as-reactors).
 func TestGoSnapshotFallback(t *testing.T) {
 	dir := t.TempDir()
 	src := filepath.Join(dir, "clash.go")

@@ -10,7 +10,7 @@ import (
 )
 
 // TestWritableVolumeLinkTrick: a guest tries "A -> ." then
-// "L -> A/A/A/A/A/A/../../../../../.." in a writable volume (issue 9: the
+// "L -> A/A/A/A/A/A/../../../../../.." in a writable volume (once the
 // second resolved to the host's "/"). Both are refused, and every link
 // left in the volume resolves, on the host, inside it.
 func TestWritableVolumeLinkTrick(t *testing.T) {

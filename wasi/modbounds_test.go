@@ -7,7 +7,7 @@ import (
 )
 
 // lyingDataCount is a 15-byte module whose data section declares
-// 0xFFFFFFFF segments. Before issue 9 compiling it killed the process:
+// 0xFFFFFFFF segments. Before the bounds check, compiling it killed the process:
 // "fatal error: runtime: out of memory".
 var lyingDataCount = []byte("\x00asm\x01\x00\x00\x00\x0b\x05\xff\xff\xff\xff\x0f")
 

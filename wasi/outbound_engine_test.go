@@ -113,6 +113,9 @@ func runOutbound(t *testing.T, p *Program, pol *OutboundPolicy, timeout time.Dur
 	return stdout.String(), events, err
 }
 
+// TestOutboundStopped: an upstream slower than the run's deadline, and a
+// guest that leaves its responses open, end with the run; no connection of
+// the run stays open.
 func TestOutboundStopped(t *testing.T) {
 	for _, mode := range []string{DeadlineInstrument, DeadlineWazero} {
 		t.Run(mode, func(t *testing.T) { testOutboundStopped(t, outboundProgramWith(t, Options{Deadline: mode})) })

@@ -5,9 +5,10 @@ import (
 	"github.com/wasigate/wasigate/wasi/internal/outbound"
 )
 
-// Outbound HTTP policy (issue 16): which hosts a route's guests may call
+// Outbound HTTP policy: which hosts a route's guests may call
 // through wasi_experimental_http, and how much. Deny by default: a route
-// without allowed hosts reaches nothing.
+// without allowed hosts reaches nothing
+// (cmd/wasigate/DECISIONS.md#outbound-http-is-denied-by-default-and-checked-after-dns).
 
 // Defaults of OutboundPolicy's zero fields, owned by package seam, whose
 // numbers the router's configuration keys take too.

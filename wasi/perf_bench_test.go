@@ -1,6 +1,7 @@
 package wasi
 
-// Benchmarks of the per-request instantiate path (issue 4), one per guest
+// Benchmarks of the per-request instantiate path
+// (cmd/wasigate/DECISIONS.md#the-per-request-path-is-kept-small), one per guest
 // kind, and of the levers tried on it. Run with
 //
 //	go test ./wasi -run '^$' -bench 'Instantiate|Lever' -benchmem -count 5

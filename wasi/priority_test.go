@@ -91,7 +91,8 @@ func newThreads(now, before []int) []int {
 
 // TestGuestPriority runs guests for a few hundred milliseconds and checks
 // which ones ran on a lowered thread: only a guest that uses CPU past
-// NiceAfter, and its thread is gone once the run ends (issue 3).
+// NiceAfter, and its thread is gone once the run ends
+// (cmd/wasigate/DECISIONS.md#a-spinning-guest-runs-at-the-lowest-priority).
 func TestGuestPriority(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("thread priorities are lowered on Linux only")

@@ -12,7 +12,8 @@ import (
 // BenchmarkPythonSnapshot: one request of samples/scripts/hello.py and
 // wsgi.py in the Python driver (samples/python/driver.c), booting CPython
 // per request and from the snapshot taken after its start-up and preloads
-// (issues 12 and 14). Needs `bash samples/python/install.sh`.
+// (cmd/wasigate/DECISIONS.md#interpreters-start-from-a-snapshot-of-their-start-up).
+// Needs `bash samples/python/install.sh`.
 func BenchmarkPythonSnapshot(b *testing.B) {
 	dist := filepath.Join("..", "samples", "python", "dist")
 	wasm, err := os.ReadFile(filepath.Join(dist, "python.wasm"))

@@ -190,7 +190,7 @@ func (p *fdProbe) Read([]byte) (int, error) {
 
 // TestMaxOpenFiles: a guest opening 1,000 files in a volume gets an error
 // past its cap and goes on; the process holds at most the cap's worth of
-// descriptors for it (issue 9: one guest took 19,984).
+// descriptors for it (without a cap, one guest took 19,984).
 func TestMaxOpenFiles(t *testing.T) {
 	ctx := context.Background()
 	e, err := NewEngine(ctx, Options{})

@@ -13,7 +13,9 @@ import (
 	"github.com/wasigate/wasigate/wasi/internal/snap"
 )
 
-// Ruby from a snapshot (issue 12): the snapshot's init is _initialize,
+// Ruby from a snapshot
+// (cmd/wasigate/DECISIONS.md#interpreters-start-from-a-snapshot-of-their-start-up):
+// the snapshot's init is _initialize,
 // then ruby-init with the fixed interpreter options (rubyInitLine, not a
 // script's argv), then `require` of each name in the interpreter's preload
 // list. That is nearly all of the ~245 ms a request cost.

@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// TestRubySnapshotIsolation: requests from one Ruby snapshot (issue 12)
+// TestRubySnapshotIsolation: requests from one Ruby snapshot
 // each see a fresh interpreter state, their own random numbers and time,
 // and their own ENV, ARGV and $0, byte for byte, whatever the values hold.
 func TestRubySnapshotIsolation(t *testing.T) {
@@ -84,7 +84,7 @@ puts defined?(CGI).inspect
 
 // BenchmarkRubySnapshot: one request of a CGI script in Ruby (require
 // "cgi", read a field, print a header and a line) with the init per
-// request and from the snapshot (issue 12).
+// request and from the snapshot.
 func BenchmarkRubySnapshot(b *testing.B) {
 	path := rubyModulePath()
 	if _, err := os.Stat(path); err != nil {

@@ -168,7 +168,8 @@ func (p *Program) run(ctx context.Context, c *Call) error {
 var guestEnded func()
 
 // closeInstance closes an instance and releases its memory and files on
-// every ending (issue 9).
+// every ending
+// (cmd/wasigate/DECISIONS.md#every-ending-releases-memory-and-files).
 //
 // With WithCloseOnContextDone, wazero's watcher goroutine
 // (ModuleInstance.closeModuleOnCanceledOrTimeout in
@@ -213,7 +214,8 @@ func (p *Program) config(ctx context.Context, c *Call) wazero.ModuleConfig {
 	// the guest when the run is stopped. It is poll_oneoff's only wait:
 	// wazero 1.12 reports a stdin that is an io.Reader (not an *os.File)
 	// ready at once, so a guest polling stdin then blocks in fd_read, on
-	// the caller's reader, which must return when ctx ends (issue 9).
+	// the caller's reader, which must return when ctx ends
+	// (cmd/wasigate/DECISIONS.md#time-blocked-on-the-client-counts).
 	return cfg.WithNanosleep(nanosleep(func() context.Context { return ctx }))
 }
 

@@ -15,7 +15,9 @@ import (
 )
 
 // Scripts builds, compiles and prepares the scripts of one scripts route
-// on demand (issue 5), and again whenever a script changes. Requests for a
+// on demand, and again whenever a script changes
+// (cmd/wasigate/DECISIONS.md#scripts-are-built-on-first-use-and-rebuilt-when-they-change).
+// Requests for a
 // script being built wait for that one build; a compiled module is shared
 // by the scripts that build to the same bytes and counted by who holds it,
 // so that editing a script does not pile up compiled code for the life of

@@ -18,7 +18,9 @@ import (
 	"github.com/wasigate/wasigate/wasi/internal/snap"
 )
 
-// Snapshots (issue 12): a reactor's _initialize runs once, at load time,
+// Snapshots
+// (cmd/wasigate/DECISIONS.md#reactors-start-from-a-snapshot-of-their-init):
+// a reactor's _initialize runs once, at load time,
 // in a scratch instance; its memory and globals are captured; every
 // request's instance then starts from that state (internal/rewrite for
 // the module, internal/snap for the memory) instead of running the init

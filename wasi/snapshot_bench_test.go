@@ -14,7 +14,8 @@ import (
 // that fills a 1 MiB table) with its init run per request (off), from a
 // snapshot mapped copy-on-write (mapped), and from a snapshot copied into
 // each memory (copy: the default for images up to snapshotCopyMax, and
-// the fallback where mapping is impossible) (issue 12).
+// the fallback where mapping is impossible); see
+// cmd/wasigate/DECISIONS.md#reactors-start-from-a-snapshot-of-their-init.
 //
 //	go test ./wasi -run '^$' -bench BenchmarkSnapshot -benchmem -count 5
 func BenchmarkSnapshot(b *testing.B) {

@@ -90,7 +90,7 @@ func runReactor(t *testing.T, p *Program, n int) []reactorOut {
 // same in every request) and nothing a request does reaches another: the
 // counter is 1 in each, also in a memory the pool restored after a
 // request; random_get, the clock and the environment are each request's
-// own (issue 12).
+// own.
 func TestSnapshotIsolation(t *testing.T) {
 	ctx := context.Background()
 	e, err := NewEngine(ctx, Options{})
@@ -156,7 +156,7 @@ func TestSnapshotIsolation(t *testing.T) {
 }
 
 // TestSnapshotRefused: a snapshot that cannot be taken is refused with
-// the reason, and the program runs as without snapshots (issue 12).
+// the reason, and the program runs as without snapshots.
 func TestSnapshotRefused(t *testing.T) {
 	ctx := context.Background()
 	e, err := NewEngine(ctx, Options{})
@@ -225,7 +225,7 @@ func TestPrepareMemoryMinimum(t *testing.T) {
 
 // TestSnapshotCache: a snapshot taken once is loaded from the cache folder
 // by the next engine; a changed image fails its signature and the snapshot
-// is taken again (issue 12).
+// is taken again (cmd/wasigate/DECISIONS.md#snapshots-are-cached-and-signed).
 func TestSnapshotCache(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()

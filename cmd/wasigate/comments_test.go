@@ -17,13 +17,6 @@ import (
 // maxIssueRefs is how many "issue N" references the Go code may keep.
 const maxIssueRefs = 5
 
-// issueSweepPending are folders whose own .go files (not their
-// subfolders') TestIssueReferences does not count yet: other changes were
-// moving and editing them when the rest was swept. Empty it once they are.
-var issueSweepPending = []string{
-	"wasi",
-}
-
 // decisionsPage is the page of design decisions comments link to.
 const decisionsPage = "cmd/wasigate/DECISIONS.md"
 
@@ -103,25 +96,12 @@ type lineText struct {
 	text string
 }
 
-func pending(rel string) bool {
-	dir := filepath.ToSlash(filepath.Dir(rel))
-	for _, p := range issueSweepPending {
-		if dir == p {
-			return true
-		}
-	}
-	return false
-}
-
 // TestIssueReferences: the code says why, or links a named decision,
 // instead of pointing to "issue N": a reader of the repository has no
 // issue list. A handful may stay; more fail the test, naming each place.
 func TestIssueReferences(t *testing.T) {
 	var found []string
 	for _, f := range goFiles(t, repoRoot(t)) {
-		if pending(f.rel) {
-			continue
-		}
 		for i, line := range strings.Split(f.text, "\n") {
 			for _, m := range issueRef.FindAllString(line, -1) {
 				found = append(found, f.rel+":"+strconv.Itoa(i+1)+": "+m)

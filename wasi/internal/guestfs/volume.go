@@ -225,7 +225,7 @@ func (r *rootFS) Link(oldPath, newPath string) experimentalsys.Errno {
 }
 
 // Symlink implements experimentalsys.FS. A guest may not create symbolic
-// links at all (issue 9). A link's text says little about where it leads:
+// links at all. A link's text says little about where it leads:
 // with "A -> ." in place, "L -> A/A/A/A/A/A/../../../../../.." reads as
 // harmless but resolves to the host's "/". os.Root never follows it for
 // the guest, but backups and web servers on the host would. Resolving the

@@ -56,7 +56,7 @@ func TestRootFSConfined(t *testing.T) {
 		{"unlink through a link out", func() experimentalsys.Errno { return r.Unlink("out/f") }, experimentalsys.EPERM},
 		{"symlink to an absolute path", func() experimentalsys.Errno { return r.Symlink("/etc", "etc") }, experimentalsys.EPERM},
 		{"symlink leaving the folder", func() experimentalsys.Errno { return r.Symlink("../outside", "out2") }, experimentalsys.EPERM},
-		// Issue 9: no link at all, since its text does not tell where it
+		// No link at all, since its text does not tell where it
 		// will lead.
 		{"symlink inside refused", func() experimentalsys.Errno { return r.Symlink("new.txt", "alias") }, experimentalsys.EPERM},
 		{"symlink to dot refused", func() experimentalsys.Errno { return r.Symlink(".", "A") }, experimentalsys.EPERM},

@@ -262,9 +262,6 @@ func TestOutbound(t *testing.T) {
 	}
 }
 
-// TestOutboundStopped: an upstream slower than the run's deadline, and a
-// guest that leaves its responses open, end with the run; no connection of
-// the run stays open (issue 16).
 // TestOutboundTLSVerified: a server whose certificate the system roots do
 // not vouch for is a request error, even at an allowed address.
 func TestOutboundTLSVerified(t *testing.T) {

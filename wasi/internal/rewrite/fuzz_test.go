@@ -51,9 +51,10 @@ func FuzzCheckBounds(f *testing.F) {
 	f.Fuzz(func(t *testing.T, wasm []byte) { _ = CheckBounds(wasm) })
 }
 
-// FuzzSnapshotRewrite: the snapshot rewriter (internal/rewrite/snapshot.go) never
+// FuzzSnapshotRewrite: the snapshot rewriter (snapshot.go) never
 // panics on untrusted bytes, and the modules it makes pass the bounds
-// check and stay within a small multiple of the input (issue 12).
+// check and stay within a small multiple of the input
+// (cmd/wasigate/DECISIONS.md#module-bytes-are-checked-before-anything-decodes-them).
 func FuzzSnapshotRewrite(f *testing.F) {
 	addGuestSeeds(f)
 	for _, name := range []string{"reactor_trap.wasm", "reactor_global.wasm", "reactor_env.wasm"} {

@@ -36,7 +36,7 @@ import (
 // of their own that adds their length (appendBulk).
 //
 // When the run's context ends, a watcher sets the flag from another
-// goroutine (deadline.go) and the guest traps at its next trip. The trip
+// goroutine (wasi/deadline.go) and the guest traps at its next trip. The trip
 // matters as much as the flag: Go cannot preempt machine code, so a guest
 // that never leaves it holds up every stop-the-world of the garbage
 // collector, the watcher's goroutine included, and the process hangs.

@@ -15,7 +15,7 @@ import (
 // result, loops left by a branch with a value, by a br_table to three
 // depths and by return, an inner loop without a call in an outer one with
 // a call, a loop typed by a type index) in wazero's compiler, before and
-// after instrumentation (issue 13). Each export must return what it
+// after instrumentation. Each export must return what it
 // returned before, and, with the interrupt flag set, trap: each runs past
 // the 4096 checks between two trips through Go, so it must reach one.
 func TestInstrumentLoops(t *testing.T) {

@@ -156,7 +156,7 @@ func runExports(rt wazero.Runtime, c wazero.CompiledModule, d time.Duration, int
 		if interrupt {
 			g.Set(1)
 		}
-		// As the engine does (deadline.go): the flag stops it at d.
+		// As the engine does (wasi/deadline.go): the flag stops it at d.
 		defer context.AfterFunc(ctx, func() { g.Set(1) })()
 	}
 	if start := mod.ExportedFunction(StartExport); start != nil {
@@ -230,7 +230,7 @@ func compileRecover(rt wazero.Runtime, wasm []byte) (c wazero.CompiledModule, er
 	return rt.CompileModule(context.Background(), wasm)
 }
 
-// TestInstrumentChecks: which functions get a check (issue 13). A
+// TestInstrumentChecks: which functions get a check. A
 // function with neither a loop nor a call runs a bounded number of
 // instructions and is left as it is; the others get one scratch i32 local
 // after their parameters and locals, which the checks name. A call with

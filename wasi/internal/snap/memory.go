@@ -298,7 +298,8 @@ func (s *Pools) Release() {
 // Call is the allocator of one call and the handle of the memory it
 // hands out: it remembers the memory, so that Run can tell whether the
 // guest was refused memory before it failed, and frees it at most once, so
-// that Run can give it back itself if wazero did not (issue 9).
+// that Run can give it back itself if wazero did not
+// (cmd/wasigate/DECISIONS.md#every-ending-releases-memory-and-files).
 type Call struct {
 	pool  *Pool
 	mem   experimental.LinearMemory
