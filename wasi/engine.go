@@ -62,6 +62,12 @@ type Options struct {
 	// CacheMaxSize bounds the cache folder (cachetrim.go); 0 means
 	// DefaultCacheMaxSize (2 GiB), negative no bound.
 	CacheMaxSize int64
+	// ReuseIdle is how long a reused instance waits idle before it is
+	// closed; 0 means DefaultReuseIdle (30 s). ReuseMemory bounds the
+	// bytes of memory all idle instances hold as their own together;
+	// 0 means DefaultReuseMemory (512 MiB). See reuse.go.
+	ReuseIdle   time.Duration
+	ReuseMemory int64
 }
 
 // Engine is the one wazero runtime of a process. Every Module it compiles
@@ -82,6 +88,7 @@ type Engine struct {
 	snaps       *snap.Store   // the cached snapshots; nil without sealed
 	maxModule   int64         // Options.MaxModuleSize, the default applied
 	holds       cacheHolds    // cache files open modules use (cachetrim.go)
+	reuse       reuseLimits   // Options.ReuseIdle and ReuseMemory (reuse.go)
 
 	mu    sync.Mutex
 	hosts map[string]bool // import module names the host provides
@@ -105,7 +112,8 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 	}
 	cfg := wazero.NewRuntimeConfigCompiler()
 	e := &Engine{cacheDir: opts.CacheDir, workers: opts.CompilationWorkers, guard: tune.NewGuard(opts.NiceAfter, opts.Tune), hosts: map[string]bool{}, snapTimeout: opts.SnapshotInitTimeout,
-		maxAge: cmp.Or(opts.CacheMaxAge, CacheMaxAge), maxModule: cmp.Or(opts.MaxModuleSize, DefaultMaxModuleSize)}
+		maxAge: cmp.Or(opts.CacheMaxAge, CacheMaxAge), maxModule: cmp.Or(opts.MaxModuleSize, DefaultMaxModuleSize),
+		reuse: newReuseLimits(opts)}
 	if opts.CacheDir != "" {
 		if err := os.MkdirAll(opts.CacheDir, 0o700); err != nil {
 			return nil, fmt.Errorf("cache dir: %w", err)
