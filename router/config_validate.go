@@ -46,6 +46,9 @@ func (c *Config) Validate() error {
 	if c.Server.SnapshotInitTimeout < 0 {
 		bad("[server]: snapshot_init_timeout must be positive")
 	}
+	if c.Server.ReuseIdle < 0 {
+		bad("[server]: reuse_idle must be positive (the default is 30s; reuse = false keeps no instance)")
+	}
 	if d := c.Server.Deadline; d != "" && d != "instrument" && d != "wazero" {
 		bad("[server]: deadline %q: want \"instrument\" or \"wazero\"", d)
 	}

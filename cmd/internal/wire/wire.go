@@ -59,6 +59,8 @@ func New(ctx context.Context, s Settings) (*Parts, error) {
 		CacheMaxAge:         time.Duration(s.Server.CacheMaxAge),
 		MaxModuleSize:       int64(s.Server.MaxModuleSize),
 		CacheMaxSize:        int64(s.Server.CacheMaxSize),
+		ReuseIdle:           time.Duration(s.Server.ReuseIdle),
+		ReuseMemory:         int64(s.Server.ReuseMemory),
 	})
 	if err != nil {
 		return nil, err
