@@ -118,6 +118,12 @@ type Server struct {
 	// near. 0: half the machine's memory, or of its cgroup's limit. A
 	// GOMEMLIMIT in the environment wins. Read at startup only.
 	MemoryLimit Size `toml:"memory_limit"`
+	// ReuseIdle is how long a reused instance waits idle before it is
+	// closed; ReuseMemory the bytes of memory all idle instances hold as
+	// their own together, past which one more is closed rather than kept
+	// (wasi/README.md#reused-instances). Read at startup only.
+	ReuseIdle   Duration `toml:"reuse_idle"`
+	ReuseMemory Size     `toml:"reuse_memory"`
 }
 
 // Route maps a path pattern to a module.

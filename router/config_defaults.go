@@ -82,6 +82,8 @@ var DefaultServer = Server{
 	CacheMaxAge:         Duration(seam.DefaultCacheMaxAge),
 	MaxModuleSize:       seam.DefaultMaxModuleSize,
 	CacheMaxSize:        seam.DefaultCacheMaxSize,
+	ReuseIdle:           Duration(seam.DefaultReuseIdle),
+	ReuseMemory:         seam.DefaultReuseMemory,
 }
 
 var lowerPriority = true
@@ -149,6 +151,12 @@ func (s Server) Or(d Server) Server {
 	}
 	if s.CacheMaxSize == 0 {
 		s.CacheMaxSize = d.CacheMaxSize
+	}
+	if s.ReuseIdle == 0 {
+		s.ReuseIdle = d.ReuseIdle
+	}
+	if s.ReuseMemory == 0 {
+		s.ReuseMemory = d.ReuseMemory
 	}
 	return s
 }

@@ -36,6 +36,8 @@ func TestDefaultsFromOwners(t *testing.T) {
 		{"server.cache_max_age", int64(s.CacheMaxAge), int64(seam.DefaultCacheMaxAge)},
 		{"server.max_module_size", int64(s.MaxModuleSize), seam.DefaultMaxModuleSize},
 		{"server.cache_max_size", int64(s.CacheMaxSize), seam.DefaultCacheMaxSize},
+		{"server.reuse_idle", int64(s.ReuseIdle), int64(seam.DefaultReuseIdle)},
+		{"server.reuse_memory", int64(s.ReuseMemory), seam.DefaultReuseMemory},
 	} {
 		if tt.got != tt.want || tt.got <= 0 {
 			t.Errorf("default %s = %d; want %d, its owner's", tt.key, tt.got, tt.want)

@@ -36,9 +36,11 @@ func (p *Program) useAppSnapshot(c Config) error {
 	return nil
 }
 
-// Close releases what the program alone holds: an application's snapshot.
+// Close releases what the program alone holds: an application's snapshot,
+// its idle instances, and its hold on the module's own code (footprint.go).
 // Call it once no run of p is under way; a later Run fails.
 func (p *Program) Close(ctx context.Context) error {
+	p.release(ctx)
 	if p.fresh != nil {
 		p.closeFresh()
 	}

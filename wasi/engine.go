@@ -70,6 +70,12 @@ type Options struct {
 	// interpreter's snapshot (snapsrc.go), and of each that failed, when
 	// the program whose run started it has no Config.Retaken.
 	Retaken func(RetakeEvent)
+	// ReuseIdle is how long a reused instance waits idle before it is
+	// closed; 0 means DefaultReuseIdle (30 s). ReuseMemory bounds the
+	// bytes of memory all idle instances hold as their own together;
+	// 0 means DefaultReuseMemory (512 MiB). See reuse.go.
+	ReuseIdle   time.Duration
+	ReuseMemory int64
 }
 
 // Engine is the one wazero runtime of a process. Every Module it compiles
@@ -93,6 +99,7 @@ type Engine struct {
 	snapAge     time.Duration     // Options.SnapshotMaxAge (snapage.go)
 	retakes     retakeSlot        // one snapshot retake at a time (snapsrc.go)
 	retaken     func(RetakeEvent) // Options.Retaken
+	reuse       reuseLimits       // Options.ReuseIdle and ReuseMemory (reuse.go)
 
 	mu    sync.Mutex
 	hosts map[string]bool // import module names the host provides
@@ -116,7 +123,8 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 	}
 	cfg := wazero.NewRuntimeConfigCompiler()
 	e := &Engine{cacheDir: opts.CacheDir, workers: opts.CompilationWorkers, guard: tune.NewGuard(opts.NiceAfter, opts.Tune), hosts: map[string]bool{}, snapTimeout: opts.SnapshotInitTimeout,
-		maxAge: cmp.Or(opts.CacheMaxAge, CacheMaxAge), maxModule: cmp.Or(opts.MaxModuleSize, DefaultMaxModuleSize), snapAge: opts.SnapshotMaxAge, retaken: opts.Retaken}
+		maxAge: cmp.Or(opts.CacheMaxAge, CacheMaxAge), maxModule: cmp.Or(opts.MaxModuleSize, DefaultMaxModuleSize),
+		snapAge: opts.SnapshotMaxAge, retaken: opts.Retaken, reuse: newReuseLimits(opts)}
 	if opts.CacheDir != "" {
 		if err := os.MkdirAll(opts.CacheDir, 0o700); err != nil {
 			return nil, fmt.Errorf("cache dir: %w", err)

@@ -28,7 +28,7 @@ import (
 type moduleCode struct {
 	mu       sync.Mutex
 	compiled wazero.CompiledModule // nil once released
-	users    int                   // programs bound to run it, not a snapshot
+	users    map[*Program]struct{} // programs bound to run it, not a snapshot, and not closed
 	hash     [sha256.Size]byte     // of the bytes compiled (after the engine's rewrites)
 	funcs    int                   // functions the module defines (codeSize)
 }
@@ -103,7 +103,7 @@ func (m *Module) bindCode(p *Program) error {
 	defer c.mu.Unlock()
 	if p.snap != nil {
 		p.code = p.snap.compiled
-		if c.users == 0 && c.compiled != nil {
+		if len(c.users) == 0 && c.compiled != nil {
 			// Nothing runs it: Close only drops wazero's reference, and
 			// the machine code is unmapped once unreachable.
 			_ = c.compiled.Close(context.Background())
@@ -122,9 +122,51 @@ func (m *Module) bindCode(p *Program) error {
 		}
 		c.compiled = compiled
 	}
-	c.users++
+	if c.users == nil {
+		c.users = map[*Program]struct{}{}
+	}
+	c.users[p] = struct{}{}
 	p.code = c.compiled
 	return nil
+}
+
+// unbindCode records that p no longer runs the module's own code (its
+// Close), and releases that code once no program runs it, as bindCode
+// does for a snapshot program, when it can be compiled again: from its
+// file (the cache holds the machine code), or from the bytes a reactor's
+// module keeps. Calling it again for p does nothing.
+func (m *Module) unbindCode(ctx context.Context, p *Program) {
+	c := &m.code
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.users[p]; !ok {
+		return
+	}
+	delete(c.users, p)
+	if len(c.users) > 0 || c.compiled == nil || !m.canCompileAgain() {
+		return
+	}
+	// Running instances of other programs keep the machine code mapped
+	// (see bindCode); p's idle ones were closed before.
+	_ = c.compiled.Close(ctx)
+	c.compiled = nil
+}
+
+// canCompileAgain reports whether snapBytes can give the module's bytes.
+func (m *Module) canCompileAgain() bool {
+	m.snap.mu.Lock()
+	defer m.snap.mu.Unlock()
+	return m.snap.src != "" || m.snap.wasm != nil
+}
+
+// release is what Program.Close gives back besides an application's
+// snapshot: its idle instances, then its hold on the module's code.
+func (p *Program) release(ctx context.Context) {
+	if w := p.warm; w != nil {
+		p.module.warm.remove(w)
+		w.close(ctx)
+	}
+	p.module.unbindCode(ctx, p)
 }
 
 // closeCode releases the module's own compiled code if it is still held.

@@ -1,15 +1,19 @@
 package wasi
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
+
+	"github.com/wasigate/wasigate/host/seam"
 
 	"github.com/wasigate/wasigate/wasi/internal/guestfs"
 	"github.com/wasigate/wasigate/wasi/internal/snap"
@@ -40,13 +44,32 @@ import (
 //   - arguments, environment, streams, locks, outbound state, sleep's
 //     context: the call's own (callstate.go, environ.go).
 
-// DefaultReuseIdle is how long an idle instance is kept.
-const DefaultReuseIdle = 30 * time.Second
+// The defaults of Options.ReuseIdle and ReuseMemory, owned by package
+// seam ([server] reuse_idle and reuse_memory).
+const (
+	DefaultReuseIdle   = seam.DefaultReuseIdle
+	DefaultReuseMemory = seam.DefaultReuseMemory
+)
 
-// reuseIdleBudget bounds the bytes of memory that idle instances hold as
-// their own, engine-wide (the anonymous pages of a mapped snapshot, the
-// whole memory otherwise); an instance beyond it is closed, not kept.
-var reuseIdleBudget int64 = 512 << 20
+// reuseLimits are the engine's bounds on idle instances.
+type reuseLimits struct {
+	// idle: how long an instance waits idle before it is closed.
+	idle time.Duration
+	// memory: the bytes of memory idle instances hold as their own,
+	// engine-wide (the anonymous pages of a mapped snapshot, the whole
+	// memory otherwise); an instance beyond it is closed, not kept.
+	memory int64
+}
+
+func newReuseLimits(o Options) reuseLimits {
+	return reuseLimits{idle: cmp.Or(o.ReuseIdle, DefaultReuseIdle), memory: cmp.Or(o.ReuseMemory, DefaultReuseMemory)}
+}
+
+// ReuseLimits returns how long an idle instance is kept and the bytes all
+// idle instances may hold together, the defaults applied.
+func (e *Engine) ReuseLimits() (idle time.Duration, memory int64) {
+	return e.reuse.idle, e.reuse.memory
+}
 
 // reuseForTests turns reuse on for every program, so that the package's
 // tests run both ways (WASIGATE_TEST_REUSE=on, reuse_matrix_test.go).
@@ -124,7 +147,7 @@ func (p *Program) setupReuse(c Config) {
 	if max <= 0 {
 		max = 64
 	}
-	p.warm = &warmPool{prog: p, max: max, idleFor: DefaultReuseIdle}
+	p.warm = &warmPool{prog: p, max: max, idleFor: p.module.engine.reuse.idle}
 	p.module.warm.add(p.warm)
 }
 
@@ -219,7 +242,7 @@ func (w *warmPool) put(inst *warmInstance) {
 		inst.close()
 		return
 	}
-	if stats.Idle.Add(inst.owned) > reuseIdleBudget {
+	if stats.Idle.Add(inst.owned) > w.prog.module.engine.reuse.memory {
 		stats.Idle.Add(-inst.owned)
 		w.mu.Unlock()
 		inst.close()
@@ -258,6 +281,13 @@ func (w *warmPool) sweep() {
 		w.prog.module.engine.pools.Stats().Idle.Add(-inst.owned)
 		inst.close()
 	}
+}
+
+// remove forgets p, closed with its program.
+func (s *warmSet) remove(p *warmPool) {
+	s.mu.Lock()
+	s.pools = slices.DeleteFunc(s.pools, func(q *warmPool) bool { return q == p })
+	s.mu.Unlock()
 }
 
 func (s *warmSet) close(ctx context.Context) {

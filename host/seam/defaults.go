@@ -45,4 +45,10 @@ const (
 	DefaultBuildTimeout     = 60 * time.Second
 	DefaultBuildMemory      = 1 << 30
 	DefaultBuildConcurrency = 1
+	// DefaultReuseIdle is how long a reused instance waits idle before
+	// it is closed (reuse_idle); DefaultReuseMemory the bytes of memory
+	// all idle instances hold as their own together, past which one more
+	// is closed rather than kept (reuse_memory).
+	DefaultReuseIdle   = 30 * time.Second
+	DefaultReuseMemory = 512 << 20
 )

@@ -60,6 +60,8 @@ func New(ctx context.Context, s Settings) (*Parts, error) {
 		SnapshotMaxAge:      time.Duration(s.Server.SnapshotMaxAge),
 		MaxModuleSize:       int64(s.Server.MaxModuleSize),
 		CacheMaxSize:        int64(s.Server.CacheMaxSize),
+		ReuseIdle:           time.Duration(s.Server.ReuseIdle),
+		ReuseMemory:         int64(s.Server.ReuseMemory),
 		// A retake whose program has no hook of its own (router sets one
 		// naming the route): still one event.
 		Retaken: func(ev wasi.RetakeEvent) {
