@@ -137,7 +137,8 @@ func (m *Module) newLearner(in snap.Inputs, c Config) *learner {
 func (l *learner) take(data []byte, prog *Program, hook func(RetakeEvent)) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.stopped || l.full {
+	// Nothing more to learn: the report is not even read.
+	if l.stopped || l.full || len(l.names)+len(l.pending) >= l.max || len(l.known) >= learnTries*l.max {
 		return
 	}
 	added := false
