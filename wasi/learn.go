@@ -30,7 +30,8 @@ import (
 //
 // A guest can report what it likes: the worst it can cause is that up to
 // Config.LearnMax validated names of installed modules are imported in
-// the init, as if an operator had listed them.
+// the init, as if an operator had listed them, and that up to
+// learnTries*LearnMax names are tried per process.
 
 // LearnModuleName is the import module of learned preloads: wanted() ->
 // i32 (1 when the host takes a report), report(ptr, len) -> errno
@@ -54,6 +55,12 @@ const (
 	// learnQuiet is how long reports must bring nothing new before a
 	// retake starts.
 	learnQuiet = time.Second
+	// learnTries bounds, as a multiple of the list's bound, the names an
+	// interpreter tries in this process, those its inits dropped or
+	// refused included: a dropped name frees its place in the list, and
+	// without this a tenant reporting new names that do not import would
+	// cost the host a retake and memory for as long as it kept asking.
+	learnTries = 2
 )
 
 // learner is the learned list of one interpreter snapshot's source.
@@ -130,12 +137,13 @@ func (m *Module) newLearner(in snap.Inputs, c Config) *learner {
 func (l *learner) take(data []byte, prog *Program, hook func(RetakeEvent)) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.stopped || l.full {
+	// Nothing more to learn: the report is not even read.
+	if l.stopped || l.full || len(l.names)+len(l.pending) >= l.max || len(l.known) >= learnTries*l.max {
 		return
 	}
 	added := false
 	for _, n := range parseReport(data, l.ruby, l.roots, prog.mounts, l.known) {
-		if len(l.names)+len(l.pending) >= l.max {
+		if len(l.names)+len(l.pending) >= l.max || len(l.known) >= learnTries*l.max {
 			break
 		}
 		l.known[n] = true

@@ -13,13 +13,19 @@ import (
 // and marked used while the engine runs.
 
 // loadSnapshot returns the cached snapshot of key, or nil; owner holds
-// its files until it is closed.
-func (e *Engine) loadSnapshot(rt wazero.Runtime, key string, owner *Module) *snapshot {
+// its files until it is closed. holds says whether the files are the
+// ones written for key (their signatures do not name it): when not, they
+// are deleted and nil returned.
+func (e *Engine) loadSnapshot(rt wazero.Runtime, key string, owner *Module, holds func(wasm, mem []byte) bool) *snapshot {
 	if e.sealed == nil {
 		return nil
 	}
 	wasm, mem, wasmPath, ok := e.snaps.Load(key)
 	if !ok {
+		return nil
+	}
+	if !holds(wasm, mem) {
+		e.snaps.Drop(key)
 		return nil
 	}
 	img, err := snap.NewImage(mem)

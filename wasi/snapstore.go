@@ -19,15 +19,15 @@ func (m *Module) loadStored(key string, in snap.Inputs) *snapshot {
 	if e.sealed == nil || in.Fresh {
 		return nil
 	}
-	taken, err := e.snaps.Fresh(key, in, e.snapMaxAge(), e.roots.Open)
+	st, err := e.snaps.Fresh(key, in, e.snapMaxAge(), e.roots.Open)
 	if err != nil {
 		return nil
 	}
-	s := e.loadSnapshot(m.rt, key, m)
+	s := e.loadSnapshot(m.rt, key, m, st.Holds)
 	if s == nil {
 		return nil
 	}
-	s.taken = taken
+	s.taken = st.Taken
 	return s
 }
 
@@ -45,5 +45,5 @@ func (m *Module) storeSnapshot(key string, wasm, mem []byte, r *snap.Reads, take
 		return
 	}
 	e.saveSnapshot(key, wasm, mem, m)
-	e.snaps.SaveDeps(key, r, taken)
+	e.snaps.SaveDeps(key, r, taken, wasm, mem)
 }

@@ -24,7 +24,10 @@ import (
 // included (a module that appears later changes what an import finds). A
 // start recomputes them and takes the snapshot again on any difference,
 // on a missing or unsigned KEY.deps, and on an image older than
-// snapshot_max_age (its hash secret would be too old).
+// snapshot_max_age (its hash secret would be too old). KEY.deps also
+// holds the SHA-256 of KEY.wasm and KEY.img: their signatures cover
+// their bytes, not their key, so without it another key's pair (another
+// tenant's init), or a pair two starts wrote at once, would load here.
 //
 // What the key already holds is not repeated here: the module's hash, the
 // init's arguments and environment, the preload lists, the memory limit
@@ -32,7 +35,7 @@ import (
 // folder never count: the init sees them empty.
 
 // depsVersion changes when what KEY.deps holds does.
-const depsVersion = 1
+const depsVersion = 2
 
 // maxInitReads bounds the paths recorded for one init; an init that
 // looks at more is not stored (it is taken again at the next start).
@@ -47,6 +50,19 @@ type deps struct {
 	Key     string    `json:"key"`
 	Taken   time.Time `json:"taken"`
 	Files   []depFile `json:"files"`
+	Wasm    string    `json:"wasm"`  // SHA-256 of KEY.wasm
+	Image   string    `json:"image"` // SHA-256 of KEY.img
+}
+
+// Stored is what KEY.deps says of a stored snapshot still fresh.
+type Stored struct {
+	Taken       time.Time
+	wasm, image string
+}
+
+// Holds: wasm and mem are the module and image KEY.deps was written for.
+func (st Stored) Holds(wasm, mem []byte) bool {
+	return st.wasm != "" && SHA256Hex(wasm) == st.wasm && SHA256Hex(mem) == st.image
 }
 
 // depFile is one path the init looked at in the volume at guest path Dir.
@@ -157,27 +173,35 @@ func (s *Store) depsPaths(key string) (deps, sig string) {
 }
 
 // Fresh returns when the snapshot of key stored with its KEY.deps was
-// taken, checked against its signature and the volumes the init of in
+// taken and the sums of its files, checked against its signature and the volumes the init of in
 // sees now; an error (ErrStale among others) when it must be taken again,
 // older than maxAge included.
-func (s *Store) Fresh(key string, in Inputs, maxAge time.Duration, open func(host string) (*os.Root, error)) (time.Time, error) {
+func (s *Store) Fresh(key string, in Inputs, maxAge time.Duration, open func(host string) (*os.Root, error)) (Stored, error) {
+	d, err := s.fresh(key, in, maxAge, open)
+	if err != nil {
+		return Stored{}, err
+	}
+	return Stored{Taken: d.Taken, wasm: d.Wasm, image: d.Image}, nil
+}
+
+func (s *Store) fresh(key string, in Inputs, maxAge time.Duration, open func(host string) (*os.Root, error)) (deps, error) {
+	var d deps
 	p, sig := s.depsPaths(key)
 	b, err := os.ReadFile(p)
 	if err != nil {
-		return time.Time{}, err
+		return d, err
 	}
 	if err := s.key.VerifyBytes(b, p, sig); err != nil {
-		return time.Time{}, err
+		return d, err
 	}
-	var d deps
 	if err := json.Unmarshal(b, &d); err != nil {
-		return time.Time{}, err
+		return d, err
 	}
 	if d.Version != depsVersion || d.Key != key {
-		return time.Time{}, fmt.Errorf("%w: written for another key or version", ErrStale)
+		return d, fmt.Errorf("%w: written for another key or version", ErrStale)
 	}
 	if age := time.Since(d.Taken); age >= maxAge || age < -time.Minute {
-		return time.Time{}, fmt.Errorf("%w: taken %s ago, snapshot_max_age is %s", ErrStale, age.Round(time.Second), maxAge)
+		return d, fmt.Errorf("%w: taken %s ago, snapshot_max_age is %s", ErrStale, age.Round(time.Second), maxAge)
 	}
 	roots := map[string]*os.Root{}
 	for _, dir := range in.Dirs {
@@ -186,20 +210,20 @@ func (s *Store) Fresh(key string, in Inputs, maxAge time.Duration, open func(hos
 		}
 		root, err := open(dir.Host)
 		if err != nil {
-			return time.Time{}, err
+			return d, err
 		}
 		roots[dir.Guest] = root
 	}
 	for _, f := range d.Files {
 		root := roots[f.Dir]
 		if root == nil {
-			return time.Time{}, fmt.Errorf("%w: volume %s is no longer seen by the init", ErrStale, f.Dir)
+			return d, fmt.Errorf("%w: volume %s is no longer seen by the init", ErrStale, f.Dir)
 		}
 		if fingerprint(root, f.Path) != f.Sig {
-			return time.Time{}, fmt.Errorf("%w: %s changed", ErrStale, filepath.Join(f.Dir, f.Path))
+			return d, fmt.Errorf("%w: %s changed", ErrStale, filepath.Join(f.Dir, f.Path))
 		}
 	}
-	return d.Taken, nil
+	return d, nil
 }
 
 // ForgetDeps deletes KEY.deps: a start that finds a new image with the old
@@ -209,10 +233,10 @@ func (s *Store) ForgetDeps(key string) {
 	_ = os.Remove(p)
 }
 
-// SaveDeps writes and signs KEY.deps for a snapshot of key saved (Save)
-// and taken at taken, whose init read r; failing to is not an error (the
+// SaveDeps writes and signs KEY.deps for the snapshot of key saved (Save)
+// as wasm and mem and taken at taken, whose init read r; failing to is not an error (the
 // next start takes it again).
-func (s *Store) SaveDeps(key string, r *Reads, taken time.Time) {
+func (s *Store) SaveDeps(key string, r *Reads, taken time.Time, wasm, mem []byte) {
 	if r == nil || r.over {
 		return
 	}
@@ -225,7 +249,7 @@ func (s *Store) SaveDeps(key string, r *Reads, taken time.Time) {
 		}
 		return files[i].Path < files[j].Path
 	})
-	b, err := json.Marshal(deps{Version: depsVersion, Key: key, Taken: taken, Files: files})
+	b, err := json.Marshal(deps{Version: depsVersion, Key: key, Taken: taken, Files: files, Wasm: SHA256Hex(wasm), Image: SHA256Hex(mem)})
 	if err != nil {
 		return
 	}
