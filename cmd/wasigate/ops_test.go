@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
@@ -351,8 +352,21 @@ module = "env.wasm"
 			t.Errorf("guest env has no %s:\n%s", want, b)
 		}
 	}
-	if !strings.Contains(s.logs.String(), `"addr":"https://`) {
+	if !logSays(s.logs, `"addr":"https://`, 5*time.Second) {
 		t.Errorf("log does not announce https:\n%s", s.logs)
+	}
+}
+
+// logSays reports whether the log holds want within d: serve's log goes
+// through an asynchronous writer, flushed when its queue empties.
+func logSays(logs fmt.Stringer, want string, d time.Duration) bool {
+	for end := time.Now().Add(d); ; time.Sleep(20 * time.Millisecond) {
+		if strings.Contains(logs.String(), want) {
+			return true
+		}
+		if time.Now().After(end) {
+			return false
+		}
 	}
 }
 
