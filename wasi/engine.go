@@ -20,7 +20,7 @@ import (
 	"github.com/wasigate/wasigate/wasi/internal/outbound"
 	"github.com/wasigate/wasigate/wasi/internal/rewrite"
 	"github.com/wasigate/wasigate/wasi/internal/snap"
-	"github.com/wasigate/wasigate/wasi/internal/tune"
+	"github.com/wasigate/wasigate/wasi/tune"
 	"github.com/wasigate/wasigate/wasi/toolchain"
 )
 
@@ -40,7 +40,7 @@ type Options struct {
 	// DefaultNiceAfter; negative keeps every guest at normal priority.
 	NiceAfter time.Duration
 	// Tune lets the engine raise GOGC while guests run past NiceAfter,
-	// and restore it afterwards (see internal/tune); a GOGC given in the
+	// and restore it afterwards (see wasi/tune); a GOGC given in the
 	// environment is left alone. For a server: it changes a process-wide
 	// setting. GOMAXPROCS is set once, when the first such engine is
 	// made, never while guests run: a change stops the world, which waits
@@ -81,7 +81,7 @@ type Engine struct {
 	sealed      *sealedCache // signs wazero's cache entries (cache.go)
 	cacheDir    string
 	workers     int
-	guard       *tune.Guard // CPU priority and runtime tuning (internal/tune)
+	guard       *tune.Guard // CPU priority and runtime tuning (wasi/tune)
 	pools       snap.Pools
 	dl          deadlines         // deadline.go
 	snapTimeout time.Duration     // Options.SnapshotInitTimeout

@@ -24,7 +24,7 @@ import (
 
 	"github.com/wasigate/wasigate/wasi/internal/rewrite"
 	"github.com/wasigate/wasigate/wasi/internal/snap"
-	"github.com/wasigate/wasigate/wasi/internal/tune"
+	"github.com/wasigate/wasigate/wasi/tune"
 	"github.com/wasigate/wasigate/wasi/toolchain"
 )
 
