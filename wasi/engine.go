@@ -20,8 +20,8 @@ import (
 	"github.com/wasigate/wasigate/wasi/internal/outbound"
 	"github.com/wasigate/wasigate/wasi/internal/rewrite"
 	"github.com/wasigate/wasigate/wasi/internal/snap"
-	"github.com/wasigate/wasigate/wasi/tune"
 	"github.com/wasigate/wasigate/wasi/toolchain"
+	"github.com/wasigate/wasigate/wasi/tune"
 )
 
 // Options configure an Engine. The zero value works: no on-disk cache and
