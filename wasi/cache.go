@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/wasigate/wasigate/host/seam"
 	"github.com/wasigate/wasigate/wasi/seal"
 )
 
@@ -123,10 +122,6 @@ func newSealedCache(cacheDir string, maxAge time.Duration) (*sealedCache, error)
 	c.prune(time.Now().Add(-maxAge))
 	return c, nil
 }
-
-// CacheMaxAge is how long compiled code of a module and a snapshot stay
-// in the cache unused when Options.CacheMaxAge is 0.
-const CacheMaxAge = seam.DefaultCacheMaxAge
 
 // prune deletes the entries of the modules last compiled before old, and
 // the entries no module claims that are older than old.

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/wasigate/wasigate/host/seam"
 )
 
 // TestCacheKeepUsed: a server up for longer than CacheMaxAge uses its
@@ -16,7 +18,7 @@ func TestCacheKeepUsed(t *testing.T) {
 	dir := t.TempDir()
 	e := compileHello(t, dir)
 	// 15 days pass, the module serving requests all along.
-	old := time.Now().Add(-CacheMaxAge - 24*time.Hour)
+	old := time.Now().Add(-seam.DefaultCacheMaxAge - 24*time.Hour)
 	filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
 		if err == nil && !info.IsDir() {
 			os.Chtimes(p, old, old)
@@ -27,7 +29,7 @@ func TestCacheKeepUsed(t *testing.T) {
 	e.Close(ctx)
 	m := compileHello(t, dir).hello
 	if !m.Cached {
-		t.Errorf("restart after %s of use: compiled again; want loaded from the cache", CacheMaxAge)
+		t.Errorf("restart after %s of use: compiled again; want loaded from the cache", seam.DefaultCacheMaxAge)
 	}
 }
 
@@ -47,7 +49,7 @@ func TestCachePruneShared(t *testing.T) {
 	if err := os.WriteFile(stale, list, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	old := time.Now().Add(-CacheMaxAge - time.Hour)
+	old := time.Now().Add(-seam.DefaultCacheMaxAge - time.Hour)
 	os.Chtimes(stale, old, old)
 	m := compileHello(t, dir).hello
 	if !m.Cached {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wasigate/wasigate/host/seam"
 	"github.com/wasigate/wasigate/wasi"
 )
 
@@ -128,14 +129,14 @@ func TestCachePrune(t *testing.T) {
 		}
 		os.Chtimes(markers[0], old, old)
 	}
-	age(wasi.CacheMaxAge - time.Hour) // used 13 days 23 hours ago: kept
+	age(seam.DefaultCacheMaxAge - time.Hour) // used 13 days 23 hours ago: kept
 	if _, m, _ := compileRun(t, cacheDir, hello); !m.Cached {
 		t.Fatalf("used within CacheMaxAge: not loaded from the cache")
 	}
 	if st, err := os.Stat(markers[0]); err != nil || time.Since(st.ModTime()) > time.Minute {
 		t.Errorf("after a compile the module is not marked used: %v", err)
 	}
-	age(wasi.CacheMaxAge + time.Hour)
+	age(seam.DefaultCacheMaxAge + time.Hour)
 	ctx := context.Background()
 	e, err := wasi.NewEngine(ctx, wasi.Options{CacheDir: cacheDir})
 	if err != nil {
@@ -143,7 +144,7 @@ func TestCachePrune(t *testing.T) {
 	}
 	e.Close(ctx)
 	if left := cacheEntries(t, cacheDir); len(left) != 0 {
-		t.Errorf("entries unused for longer than %s kept: %v", wasi.CacheMaxAge, left)
+		t.Errorf("entries unused for longer than %s kept: %v", seam.DefaultCacheMaxAge, left)
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/wasigate/wasigate/host/seam"
 	"github.com/wasigate/wasigate/wasi/toolchain"
 )
 
@@ -27,9 +26,6 @@ import (
 //     is never one of them.
 //
 // Go's own build cache (go-build) is left to Go, which trims it itself.
-
-// DefaultCacheMaxSize is Options.CacheMaxSize when 0.
-const DefaultCacheMaxSize = seam.DefaultCacheMaxSize
 
 // cacheHolds counts the open modules that use each cache file: a
 // module's marker (seen/HASH: its compiled code), its build output, its

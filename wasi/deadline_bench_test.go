@@ -17,6 +17,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/wasigate/wasigate/host/seam"
 )
 
 var deadlineModes = []string{"none", DeadlineWazero, DeadlineInstrument}
@@ -95,7 +97,7 @@ func BenchmarkDeadlineRuby(b *testing.B) {
 	for _, mode := range deadlineModes {
 		b.Run(mode, func(b *testing.B) {
 			// NoSnapshot: this measures the checks over ruby-init too.
-			p := modeProgram(b, mode, path, Config{Volumes: []Volume{{Guest: "/cgi-bin", Host: dir}}, MemoryLimit: 256 << 20, NoSnapshot: true})
+			p := modeProgram(b, mode, path, Config{Volumes: []seam.Mount{{Guest: "/cgi-bin", Host: dir}}, MemoryLimit: 256 << 20, NoSnapshot: true})
 			runBench(b, p, Call{Args: []string{"ruby", "/cgi-bin/empty.rb"}, Env: perfEnv(), Stdout: io.Discard, Stderr: io.Discard})
 		})
 	}

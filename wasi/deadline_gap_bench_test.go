@@ -9,6 +9,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/wasigate/wasigate/host/seam"
 )
 
 // BenchmarkTripGap measures how long a guest runs on once its interrupt
@@ -64,7 +66,7 @@ func BenchmarkTripGap(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			p, err := m.Prepare(Config{Volumes: []Volume{
+			p, err := m.Prepare(Config{Volumes: []seam.Mount{
 				{Guest: "/usr/local/lib/python3.11", Host: filepath.Join(dist, "lib", "python3.11")},
 				{Guest: "/usr/local/lib/python3.11/dist-packages", Host: filepath.Join(dist, "site-packages")},
 				{Guest: "/cgi-bin", Host: filepath.Join(repoDir, "samples", "scripts")},
@@ -85,7 +87,7 @@ func BenchmarkTripGap(b *testing.B) {
 			b.Fatal(err)
 		}
 		guests = append(guests, guest{"ruby_hello", func(b *testing.B) *Program {
-			p, err := rubyModule(b).Prepare(Config{Volumes: []Volume{{Guest: "/cgi-bin", Host: dir}}, MemoryLimit: 256 << 20, NoSnapshot: true})
+			p, err := rubyModule(b).Prepare(Config{Volumes: []seam.Mount{{Guest: "/cgi-bin", Host: dir}}, MemoryLimit: 256 << 20, NoSnapshot: true})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -19,8 +19,9 @@
 // gets.
 //
 // It knows nothing of HTTP: it must not import host, router, chi or
-// wasi/cgi. Its Config, Volume, OutboundPolicy, Call and SnapshotInfo are
-// the plain types of host/seam, the one part of host it imports, which
-// router speaks too. The CGI mapping lives in package host, and wasi/cgi
+// wasi/cgi. Its Config and Call, and the mounts, outbound policy and
+// snapshot status in them, are the plain types of host/seam, the one part
+// of host it imports, which router speaks too: callers name those types
+// and their defaults there. The CGI mapping lives in package host, and wasi/cgi
 // joins the two through the Runner seam.
 package wasi

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/wasigate/wasigate/host/seam"
 )
 
 // driverProgram prepares testdata/guests/reactor_driver.wasm with a
@@ -23,7 +25,7 @@ func driverProgram(t *testing.T, e *Engine, env []string, noSnapshot bool) *Prog
 		t.Fatal(err)
 	}
 	p, err := m.Prepare(Config{
-		Volumes:     []Volume{{Guest: "/lib", Host: lib}, {Guest: "/data", Host: data, Writable: true}},
+		Volumes:     []seam.Mount{{Guest: "/lib", Host: lib}, {Guest: "/data", Host: data, Writable: true}},
 		MemoryLimit: 16 << 20, InitArgs: []string{"drv", "-o"}, InitEnv: env, NoSnapshot: noSnapshot,
 	})
 	if err != nil {

@@ -16,12 +16,13 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
+	"github.com/wasigate/wasigate/host/seam"
 	"github.com/wasigate/wasigate/wasi/internal/guestfs"
 	"github.com/wasigate/wasigate/wasi/internal/outbound"
 	"github.com/wasigate/wasigate/wasi/internal/rewrite"
 	"github.com/wasigate/wasigate/wasi/internal/snap"
-	"github.com/wasigate/wasigate/wasi/internal/tune"
 	"github.com/wasigate/wasigate/wasi/toolchain"
+	"github.com/wasigate/wasigate/wasi/tune"
 )
 
 // Options configure an Engine. The zero value works: no on-disk cache and
@@ -37,10 +38,10 @@ type Options struct {
 	// priority. Past it, on Linux, the thread running it drops to the
 	// lowest priority (nice 19) until the guest ends, so that spinning
 	// guests get only the CPU time that short requests leave. 0 means
-	// DefaultNiceAfter; negative keeps every guest at normal priority.
+	// tune.DefaultNiceAfter; negative keeps every guest at normal priority.
 	NiceAfter time.Duration
 	// Tune lets the engine raise GOGC while guests run past NiceAfter,
-	// and restore it afterwards (see internal/tune); a GOGC given in the
+	// and restore it afterwards (see wasi/tune); a GOGC given in the
 	// environment is left alone. For a server: it changes a process-wide
 	// setting. GOMAXPROCS is set once, when the first such engine is
 	// made, never while guests run: a change stops the world, which waits
@@ -50,30 +51,30 @@ type Options struct {
 	// (also "") or DeadlineWazero (deadline.go).
 	Deadline string
 	// SnapshotInitTimeout bounds the init run to take a snapshot (issue
-	// 12); 0 means DefaultSnapshotInitTimeout.
+	// 12); 0 means seam.DefaultSnapshotInitTimeout.
 	SnapshotInitTimeout time.Duration
 	// CacheMaxAge is how long compiled code and snapshots stay in the
-	// cache folder unused; 0 means CacheMaxAge (14 days).
+	// cache folder unused; 0 means seam.DefaultCacheMaxAge (14 days).
 	CacheMaxAge time.Duration
 	// MaxModuleSize is the largest module file read, dropped or built;
-	// 0 means DefaultMaxModuleSize (128 MiB). A larger one is refused
+	// 0 means toolchain.DefaultMaxModuleSize (128 MiB). A larger one is refused
 	// with ErrTooLarge from its size, unread.
 	MaxModuleSize int64
 	// CacheMaxSize bounds the cache folder (cachetrim.go); 0 means
-	// DefaultCacheMaxSize (2 GiB), negative no bound.
+	// seam.DefaultCacheMaxSize (2 GiB), negative no bound.
 	CacheMaxSize int64
 	// SnapshotMaxAge is the age past which an interpreter's snapshot is
 	// taken again with fresh randomness (snapage.go); 0 means
-	// DefaultSnapshotMaxAge, negative never.
+	// seam.DefaultSnapshotMaxAge, negative never.
 	SnapshotMaxAge time.Duration
 	// Retaken, if not nil, is told of each background retake of an
 	// interpreter's snapshot (snapsrc.go), and of each that failed, when
 	// the program whose run started it has no Config.Retaken.
-	Retaken func(RetakeEvent)
+	Retaken func(seam.RetakeEvent)
 	// ReuseIdle is how long a reused instance waits idle before it is
-	// closed; 0 means DefaultReuseIdle (30 s). ReuseMemory bounds the
+	// closed; 0 means seam.DefaultReuseIdle (30 s). ReuseMemory bounds the
 	// bytes of memory all idle instances hold as their own together;
-	// 0 means DefaultReuseMemory (512 MiB). See reuse.go.
+	// 0 means seam.DefaultReuseMemory (512 MiB). See reuse.go.
 	ReuseIdle   time.Duration
 	ReuseMemory int64
 }
@@ -87,19 +88,19 @@ type Engine struct {
 	sealed      *sealedCache // signs wazero's cache entries (cache.go)
 	cacheDir    string
 	workers     int
-	guard       *tune.Guard // CPU priority and runtime tuning (internal/tune)
+	guard       *tune.Guard // CPU priority and runtime tuning (wasi/tune)
 	pools       snap.Pools
-	dl          deadlines         // deadline.go
-	snapTimeout time.Duration     // Options.SnapshotInitTimeout
-	inits       snap.Running      // snapshot inits not yet returned (snapinit.go)
-	maxAge      time.Duration     // Options.CacheMaxAge, the default applied
-	snaps       *snap.Store       // the cached snapshots; nil without sealed
-	maxModule   int64             // Options.MaxModuleSize, the default applied
-	holds       cacheHolds        // cache files open modules use (cachetrim.go)
-	snapAge     time.Duration     // Options.SnapshotMaxAge (snapage.go)
-	retakes     retakeSlot        // one snapshot retake at a time (snapsrc.go)
-	retaken     func(RetakeEvent) // Options.Retaken
-	reuse       reuseLimits       // Options.ReuseIdle and ReuseMemory (reuse.go)
+	dl          deadlines              // deadline.go
+	snapTimeout time.Duration          // Options.SnapshotInitTimeout
+	inits       snap.Running           // snapshot inits not yet returned (snapinit.go)
+	maxAge      time.Duration          // Options.CacheMaxAge, the default applied
+	snaps       *snap.Store            // the cached snapshots; nil without sealed
+	maxModule   int64                  // Options.MaxModuleSize, the default applied
+	holds       cacheHolds             // cache files open modules use (cachetrim.go)
+	snapAge     time.Duration          // Options.SnapshotMaxAge (snapage.go)
+	retakes     retakeSlot             // one snapshot retake at a time (snapsrc.go)
+	retaken     func(seam.RetakeEvent) // Options.Retaken
+	reuse       reuseLimits            // Options.ReuseIdle and ReuseMemory (reuse.go)
 
 	mu    sync.Mutex
 	hosts map[string]bool // import module names the host provides
@@ -123,7 +124,7 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 	}
 	cfg := wazero.NewRuntimeConfigCompiler()
 	e := &Engine{cacheDir: opts.CacheDir, workers: opts.CompilationWorkers, guard: tune.NewGuard(opts.NiceAfter, opts.Tune), hosts: map[string]bool{}, snapTimeout: opts.SnapshotInitTimeout,
-		maxAge: cmp.Or(opts.CacheMaxAge, CacheMaxAge), maxModule: cmp.Or(opts.MaxModuleSize, DefaultMaxModuleSize),
+		maxAge: cmp.Or(opts.CacheMaxAge, seam.DefaultCacheMaxAge), maxModule: cmp.Or(opts.MaxModuleSize, toolchain.DefaultMaxModuleSize),
 		snapAge: opts.SnapshotMaxAge, retaken: opts.Retaken, reuse: newReuseLimits(opts)}
 	if opts.CacheDir != "" {
 		if err := os.MkdirAll(opts.CacheDir, 0o700); err != nil {
@@ -137,7 +138,7 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 			return nil, fmt.Errorf("cache dir %s: %w", opts.CacheDir, err)
 		}
 		e.snaps = snap.NewStore(opts.CacheDir, e.maxAge, e.sealed.key)
-		e.sealed.maxSize = cmp.Or(opts.CacheMaxSize, DefaultCacheMaxSize)
+		e.sealed.maxSize = cmp.Or(opts.CacheMaxSize, seam.DefaultCacheMaxSize)
 		e.sealed.root = opts.CacheDir
 		e.sealed.isHeld = e.holds.held
 		e.sealed.trim()
@@ -154,7 +155,7 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 	e.hosts[wasi_snapshot_preview1.ModuleName] = true
 	e.hosts[outbound.ModuleName] = true
 	e.hosts[lockModuleName] = true
-	e.hosts[LearnModuleName] = true
+	e.hosts[learnModuleName] = true
 	return e, nil
 }
 
@@ -236,15 +237,11 @@ func (e *Engine) CompileFile(ctx context.Context, path string) (*Module, error) 
 	return m, nil
 }
 
-// TooLargeError is a module refused for its size.
-type TooLargeError = toolchain.TooLargeError
-
-// DefaultMaxModuleSize is Options.MaxModuleSize when 0.
-const DefaultMaxModuleSize = toolchain.DefaultMaxModuleSize
-
 // readModuleFile returns the binary module at path, converting .wat text
-// with wat2wasm; a module over DefaultMaxModuleSize is refused unread.
-func readModuleFile(path string) ([]byte, error) { return readModuleMax(path, DefaultMaxModuleSize) }
+// with wat2wasm; a module over toolchain.DefaultMaxModuleSize is refused unread.
+func readModuleFile(path string) ([]byte, error) {
+	return readModuleMax(path, toolchain.DefaultMaxModuleSize)
+}
 
 // readModule is readModuleFile with the engine's MaxModuleSize.
 func (e *Engine) readModule(path string) ([]byte, error) { return readModuleMax(path, e.maxModule) }

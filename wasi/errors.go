@@ -9,7 +9,7 @@ import (
 )
 
 // The errors callers branch on (errors.Is). ExitError, MemoryError and
-// TooLargeError are the typed ones (errors.As).
+// toolchain.TooLargeError are the typed ones (errors.As).
 var (
 	// ErrMalformedModule is returned for module bytes that made wazero's
 	// decoder or validator panic.
@@ -24,7 +24,7 @@ var (
 	ErrModuleChanged = errors.New("the module file changed since it was loaded")
 
 	// ErrTooLarge is returned for a module file larger than the engine's
-	// MaxModuleSize (a *TooLargeError).
+	// MaxModuleSize (a *toolchain.TooLargeError).
 	ErrTooLarge = toolchain.ErrTooLarge
 
 	// ErrNoWat2Wasm is returned for .wat modules when wat2wasm is not on PATH.
@@ -57,7 +57,7 @@ var (
 	// ErrRetired is returned by Acquire once Close was called.
 	ErrRetired = errors.New("scripts route retired by a reload")
 
-	// ErrAllowedHost is wrapped by NewOutbound's error for an invalid
+	// ErrAllowedHost is wrapped by newOutbound's error for an invalid
 	// allowed_hosts entry.
 	ErrAllowedHost = outbound.ErrAllowedHost
 )

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/wasigate/wasigate/host/seam"
 )
 
 // driverFile copies testdata/guests/reactor_driver.wasm into a folder of
@@ -40,7 +42,7 @@ func driverConfig(t *testing.T, initVar string, noSnapshot bool) Config {
 	if err := os.WriteFile(filepath.Join(lib, "data.txt"), []byte("from the lib\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return Config{Volumes: []Volume{{Guest: "/lib", Host: lib}}, MemoryLimit: 16 << 20,
+	return Config{Volumes: []seam.Mount{{Guest: "/lib", Host: lib}}, MemoryLimit: 16 << 20,
 		InitArgs: []string{"drv"}, InitEnv: []string{"INIT_VAR=" + initVar}, NoSnapshot: noSnapshot}
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wasigate/wasigate/host/seam"
 	"github.com/wasigate/wasigate/wasi/toolchain"
 )
 
@@ -37,7 +38,7 @@ func goSnapProgram(t testing.TB, e *Engine, res toolchain.Result, c Config) *Pro
 	if err := os.WriteFile(filepath.Join(data, "file.txt"), []byte("from the volume\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c.Volumes = append(c.Volumes, Volume{Guest: "/data", Host: data})
+	c.Volumes = append(c.Volumes, seam.Mount{Guest: "/data", Host: data})
 	if c.MemoryLimit == 0 {
 		c.MemoryLimit = 64 << 20
 	}

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wasigate/wasigate/host/seam"
 	"github.com/wasigate/wasigate/wasi/internal/snap"
 )
 
@@ -33,25 +34,25 @@ import (
 // the init, as if an operator had listed them, and that up to
 // learnTries*LearnMax names are tried per process.
 
-// LearnModuleName is the import module of learned preloads: wanted() ->
+// learnModuleName is the import module of learned preloads: wanted() ->
 // i32 (1 when the host takes a report), report(ptr, len) -> errno
 // ("name\tfile\n" lines) and failed(ptr, len) -> errno (a learned name
 // that did not import in the init).
-const LearnModuleName = "wasigate_learn"
+const learnModuleName = "wasigate_learn"
 
-// LearnEnv carries the learned list to a driver's init, apart from the
+// learnEnv carries the learned list to a driver's init, apart from the
 // operator's WASIGATE_PRELOAD: a name in it that fails is dropped, not
 // fatal.
-const LearnEnv = "WASIGATE_PRELOAD_LEARNED"
+const learnEnv = "WASIGATE_PRELOAD_LEARNED"
 
 // Learning's bounds.
 const (
-	// DefaultLearnMax is Config.LearnMax when it is 0: names learned per
+	// defaultLearnMax is Config.LearnMax when it is 0: names learned per
 	// interpreter.
-	DefaultLearnMax = 256
-	// DefaultLearnImageMax caps the image of a learned snapshot (and the
+	defaultLearnMax = 256
+	// defaultLearnImageMax caps the image of a learned snapshot (and the
 	// memory limit does too): past it the list stops growing.
-	DefaultLearnImageMax = 512 << 20
+	defaultLearnImageMax = 512 << 20
 	// learnQuiet is how long reports must bring nothing new before a
 	// retake starts.
 	learnQuiet = time.Second
@@ -107,7 +108,7 @@ func withLearned(in snap.Inputs, names []string, driver bool) snap.Inputs {
 	out := in
 	out.Learned = names
 	if driver && len(names) > 0 {
-		out.Env = append(slices.Clip(out.Env), LearnEnv+"="+strings.Join(names, ","))
+		out.Env = append(slices.Clip(out.Env), learnEnv+"="+strings.Join(names, ","))
 	}
 	return out
 }
@@ -118,7 +119,7 @@ func (m *Module) newLearner(in snap.Inputs, c Config) *learner {
 	ruby := m.ruby() != nil
 	l := &learner{ruby: ruby, roots: c.LearnRoots, max: c.LearnMax, known: map[string]bool{}}
 	if l.max <= 0 {
-		l.max = DefaultLearnMax
+		l.max = defaultLearnMax
 	}
 	if dir := m.engine.cacheDir; dir != "" {
 		sum := sha256.Sum256([]byte("wasigate learned preloads v1\nmodule " + hex.EncodeToString(m.code.hash[:]) + "\n" + in.Key()))
@@ -134,7 +135,7 @@ func (m *Module) newLearner(in snap.Inputs, c Config) *learner {
 // take learns the valid new names of a run's report and, once reports
 // have been quiet for learnQuiet, asks its source for a retake. hook is
 // the run's Config.Retaken.
-func (l *learner) take(data []byte, prog *Program, hook func(RetakeEvent)) {
+func (l *learner) take(data []byte, prog *Program, hook func(seam.RetakeEvent)) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	// Nothing more to learn: the report is not even read.
@@ -268,7 +269,7 @@ type learnFailures struct {
 func (f *learnFailures) add(name string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if len(f.names) < DefaultLearnMax*4 {
+	if len(f.names) < defaultLearnMax*4 {
 		f.names = append(f.names, name)
 	}
 }

@@ -60,7 +60,7 @@ func withInitLearn(ctx context.Context, in snap.Inputs) context.Context {
 // instantiateLearn adds the wasigate_learn host module to rt.
 func instantiateLearn(ctx context.Context, rt wazero.Runtime) error {
 	i32 := api.ValueTypeI32
-	_, err := rt.NewHostModuleBuilder(LearnModuleName).
+	_, err := rt.NewHostModuleBuilder(learnModuleName).
 		NewFunctionBuilder().
 		WithGoModuleFunction(api.GoModuleFunc(learnWanted), nil, []api.ValueType{i32}).
 		Export("wanted").

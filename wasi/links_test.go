@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/wasigate/wasigate/host/seam"
 )
 
 // TestWritableVolumeLinkTrick: a guest tries "A -> ." then
@@ -24,7 +26,7 @@ func TestWritableVolumeLinkTrick(t *testing.T) {
 	if err := os.Mkdir(vol, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	p := holdProgram(t, e, Config{Volumes: []Volume{{Guest: "/data", Host: vol, Writable: true}}})
+	p := holdProgram(t, e, Config{Volumes: []seam.Mount{{Guest: "/data", Host: vol, Writable: true}}})
 	var out strings.Builder
 	if err := p.Run(ctx, &Call{Args: []string{"holdfiles", "links"}, Env: []string{"FILES=0", "MIB=0"}, Stdout: &out}); err != nil {
 		t.Fatalf("Run: %v", err)

@@ -158,19 +158,10 @@ func (m *Module) checkImports() error {
 	return errors.Join(errs...)
 }
 
-// Volume is a host folder the guest sees at Guest.
-type Volume = seam.Mount
-
 // Config is what stays the same for every call of one route: the
 // entrypoint, the volumes, the limits and the outbound policy (see
 // seam.RunConfig). Prepare turns it into a Program once.
 type Config = seam.RunConfig
-
-// DefaultScratchSize is Config.ScratchSize when it is 0.
-const DefaultScratchSize = seam.DefaultScratchSize
-
-// DefaultMaxOpenFiles is Config.MaxOpenFiles when it is 0.
-const DefaultMaxOpenFiles = seam.DefaultMaxOpenFiles
 
 // Program is a module bound to a Config: what a route runs.
 type Program struct {
@@ -191,10 +182,10 @@ type Program struct {
 	// outbound: the module imports wasi_experimental_http, so a run gets
 	// its per-run state under policy (internal/outbound).
 	outbound bool
-	policy   *Outbound
+	policy   *outbound.Policy
 	// snap: instances start from this snapshot (snapshot.go).
 	snap     *snapshot
-	snapInfo SnapshotInfo
+	snapInfo seam.Snapshot
 	code     wazero.CompiledModule // what Run instantiates (bindCode)
 	// warm: the idle instances when they are reused (reuse.go);
 	// reuseReason says why not otherwise.
@@ -212,7 +203,7 @@ type Program struct {
 // entrypoint, runs as a Ruby interpreter: see ruby.go. One that follows
 // the init/run ABI runs wasigate_run: see driver.go.
 func (m *Module) Prepare(c Config) (*Program, error) {
-	policy, err := NewOutbound(c.Outbound)
+	policy, err := newOutbound(c.Outbound)
 	if err != nil {
 		return nil, err
 	}
@@ -259,7 +250,7 @@ func (m *Module) Prepare(c Config) (*Program, error) {
 	}
 	maxFiles := c.MaxOpenFiles
 	if maxFiles == 0 {
-		maxFiles = DefaultMaxOpenFiles
+		maxFiles = seam.DefaultMaxOpenFiles
 	}
 	if _, err := guestfs.Config(mounts, maxFiles); err != nil {
 		return nil, err
@@ -272,7 +263,7 @@ func (m *Module) Prepare(c Config) (*Program, error) {
 		entry:       entry,
 		init:        entry != "_start" && entry != "_initialize" && m.HasExport("_initialize"),
 		scratch:     c.Scratch,
-		scratchSize: cmp.Or(c.ScratchSize, DefaultScratchSize),
+		scratchSize: cmp.Or(c.ScratchSize, seam.DefaultScratchSize),
 		ruby:        rb,
 		cfg:         m.base,
 		mounts:      mounts,

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wasigate/wasigate/host/seam"
 	"github.com/wasigate/wasigate/wasi/internal/outbound"
 )
 
@@ -86,11 +87,11 @@ func outboundProgramWith(t *testing.T, opts Options) *Program {
 
 // runOutbound runs outbound.wasm with env under policy and returns its
 // output, the events it caused and Run's error.
-func runOutbound(t *testing.T, p *Program, pol *OutboundPolicy, timeout time.Duration, env ...string) (string, []outbound.Event, error) {
+func runOutbound(t *testing.T, p *Program, pol *seam.OutboundPolicy, timeout time.Duration, env ...string) (string, []outbound.Event, error) {
 	t.Helper()
 	var cfg Config
 	if pol != nil {
-		if _, err := NewOutbound(*pol); err != nil {
+		if _, err := newOutbound(*pol); err != nil {
 			t.Fatal(err)
 		}
 		cfg.Outbound = *pol
@@ -124,7 +125,7 @@ func TestOutboundStopped(t *testing.T) {
 
 func testOutboundStopped(t *testing.T, p *Program) {
 	_, base := upstream(t)
-	pol := &OutboundPolicy{AllowedHosts: []string{base}}
+	pol := &seam.OutboundPolicy{AllowedHosts: []string{base}}
 	settle := func() int {
 		time.Sleep(50 * time.Millisecond)
 		return openFDs(t)
@@ -195,7 +196,7 @@ func BenchmarkOutboundGet(b *testing.B) {
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
 	defer srv.Close()
-	if p, err = m.Prepare(Config{Outbound: OutboundPolicy{AllowedHosts: []string{srv.URL}}}); err != nil {
+	if p, err = m.Prepare(Config{Outbound: seam.OutboundPolicy{AllowedHosts: []string{srv.URL}}}); err != nil {
 		b.Fatal(err)
 	}
 	env := []string{"URL=" + srv.URL + "/"}

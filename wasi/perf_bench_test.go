@@ -24,8 +24,8 @@ import (
 
 	"github.com/wasigate/wasigate/wasi/internal/rewrite"
 	"github.com/wasigate/wasigate/wasi/internal/snap"
-	"github.com/wasigate/wasigate/wasi/internal/tune"
 	"github.com/wasigate/wasigate/wasi/toolchain"
+	"github.com/wasigate/wasigate/wasi/tune"
 )
 
 // repoDir is the repository's root folder.

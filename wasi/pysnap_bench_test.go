@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/wasigate/wasigate/host/seam"
 )
 
 // BenchmarkPythonSnapshot: one request of samples/scripts/hello.py and
@@ -36,7 +38,7 @@ func BenchmarkPythonSnapshot(b *testing.B) {
 	for _, script := range []string{"hello.py", "wsgi.py"} {
 		for _, mode := range []string{"off", "on"} {
 			b.Run(strings.TrimSuffix(script, ".py")+"/"+mode, func(b *testing.B) {
-				p, err := m.Prepare(Config{Volumes: []Volume{
+				p, err := m.Prepare(Config{Volumes: []seam.Mount{
 					{Guest: "/usr/local/lib/python3.11", Host: filepath.Join(dist, "lib", "python3.11")},
 					{Guest: "/usr/local/lib/python3.11/dist-packages", Host: filepath.Join(dist, "site-packages")},
 					{Guest: "/cgi-bin", Host: filepath.Join("..", "samples", "scripts")},

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wasigate/wasigate/host/seam"
 )
 
 // openFDs counts the process's open file descriptors.
@@ -68,7 +70,7 @@ func holdProgram(t testing.TB, e *Engine, c Config) *Program {
 		if err := os.WriteFile(filepath.Join(dir, "hello.txt"), []byte("hello\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		c.Volumes = []Volume{{Guest: "/data", Host: dir}}
+		c.Volumes = []seam.Mount{{Guest: "/data", Host: dir}}
 	}
 	p, err := m.Prepare(c)
 	if err != nil {
@@ -203,7 +205,7 @@ func TestMaxOpenFiles(t *testing.T) {
 		max        int
 		wantOpened int // the preopened volume takes one place
 	}{
-		{"default", 0, DefaultMaxOpenFiles - 1},
+		{"default", 0, seam.DefaultMaxOpenFiles - 1},
 		{"cap 50", 50, 49},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

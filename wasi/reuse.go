@@ -44,13 +44,6 @@ import (
 //   - arguments, environment, streams, locks, outbound state, sleep's
 //     context: the call's own (callstate.go, environ.go).
 
-// The defaults of Options.ReuseIdle and ReuseMemory, owned by package
-// seam ([server] reuse_idle and reuse_memory).
-const (
-	DefaultReuseIdle   = seam.DefaultReuseIdle
-	DefaultReuseMemory = seam.DefaultReuseMemory
-)
-
 // reuseLimits are the engine's bounds on idle instances.
 type reuseLimits struct {
 	// idle: how long an instance waits idle before it is closed.
@@ -62,7 +55,7 @@ type reuseLimits struct {
 }
 
 func newReuseLimits(o Options) reuseLimits {
-	return reuseLimits{idle: cmp.Or(o.ReuseIdle, DefaultReuseIdle), memory: cmp.Or(o.ReuseMemory, DefaultReuseMemory)}
+	return reuseLimits{idle: cmp.Or(o.ReuseIdle, seam.DefaultReuseIdle), memory: cmp.Or(o.ReuseMemory, seam.DefaultReuseMemory)}
 }
 
 // ReuseLimits returns how long an idle instance is kept and the bytes all

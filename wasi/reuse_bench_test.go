@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/wasigate/wasigate/host/seam"
 )
 
 // reuseGuest is a program of the benchmarks and the differential test.
@@ -25,7 +27,7 @@ func pythonHello(tb testing.TB, e *Engine, reuse bool) *Program {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	p, err := m.Prepare(Config{Volumes: []Volume{
+	p, err := m.Prepare(Config{Volumes: []seam.Mount{
 		{Guest: "/usr/local/lib/python3.11", Host: filepath.Join(dist, "lib", "python3.11")},
 		{Guest: "/usr/local/lib/python3.11/dist-packages", Host: filepath.Join(dist, "site-packages")},
 		{Guest: "/cgi-bin", Host: filepath.Join(repoDir, "samples", "scripts")},

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/wasigate/wasigate/host/seam"
 )
 
 // hostileWat is the guest of these tests: it reads one action byte from
@@ -40,11 +42,11 @@ func TestReuseIdleDropsInstances(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer long.Close(ctx)
-	if got, mem := short.ReuseLimits(); got != idle || mem != DefaultReuseMemory {
-		t.Errorf("ReuseLimits: got %s, %d; want %s, %d", got, mem, idle, DefaultReuseMemory)
+	if got, mem := short.ReuseLimits(); got != idle || mem != seam.DefaultReuseMemory {
+		t.Errorf("ReuseLimits: got %s, %d; want %s, %d", got, mem, idle, seam.DefaultReuseMemory)
 	}
-	if got, mem := long.ReuseLimits(); got != DefaultReuseIdle || mem != DefaultReuseMemory {
-		t.Errorf("default ReuseLimits: got %s, %d; want %s, %d", got, mem, DefaultReuseIdle, DefaultReuseMemory)
+	if got, mem := long.ReuseLimits(); got != seam.DefaultReuseIdle || mem != seam.DefaultReuseMemory {
+		t.Errorf("default ReuseLimits: got %s, %d; want %s, %d", got, mem, seam.DefaultReuseIdle, seam.DefaultReuseMemory)
 	}
 	kept := reuseProgram(t, long, hostileWat, Config{})
 	p := reuseProgram(t, short, hostileWat, Config{})

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/wasigate/wasigate/host/seam"
 )
 
 func reuseProgram(t *testing.T, e *Engine, path string, c Config) *Program {
@@ -50,7 +52,7 @@ func TestReuseHostile(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(vol, "a"), []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p := reuseProgram(t, e, filepath.Join("testdata", "reuse", "hostile.wat"), Config{Volumes: []Volume{{Guest: "/v", Host: vol}}})
+	p := reuseProgram(t, e, filepath.Join("testdata", "reuse", "hostile.wat"), Config{Volumes: []seam.Mount{{Guest: "/v", Host: vol}}})
 	if on, why := p.Reuse(); !on {
 		t.Fatalf("reuse off: %s", why)
 	}

@@ -92,7 +92,7 @@ func TestRuby(t *testing.T) {
 	// Each case from the snapshot and with the init per request: a snapshot
 	// must not change what a script prints.
 	for _, snap := range []bool{true, false} {
-		prog, err := mod.Prepare(Config{Volumes: []Volume{{Guest: "/cgi-bin", Host: dir}}, MemoryLimit: 256 << 20, NoSnapshot: !snap})
+		prog, err := mod.Prepare(Config{Volumes: []seam.Mount{{Guest: "/cgi-bin", Host: dir}}, MemoryLimit: 256 << 20, NoSnapshot: !snap})
 		if err != nil {
 			t.Fatalf("Prepare: %v", err)
 		}

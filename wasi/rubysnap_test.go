@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/wasigate/wasigate/host/seam"
 )
 
 // TestRubySnapshotIsolation: requests from one Ruby snapshot
@@ -25,7 +27,7 @@ puts defined?(CGI).inspect
 	if err := os.WriteFile(filepath.Join(dir, "iso.rb"), []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	prog, err := mod.Prepare(Config{Volumes: []Volume{{Guest: "/cgi-bin", Host: dir}}, MemoryLimit: 256 << 20, Preload: []string{"cgi"}})
+	prog, err := mod.Prepare(Config{Volumes: []seam.Mount{{Guest: "/cgi-bin", Host: dir}}, MemoryLimit: 256 << 20, Preload: []string{"cgi"}})
 	if err != nil {
 		t.Fatalf("Prepare: %v", err)
 	}
@@ -102,7 +104,7 @@ puts "hello #{c["name"]}"
 	mod := rubyModule(b)
 	for _, mode := range []string{"off", "on"} {
 		b.Run(mode, func(b *testing.B) {
-			p, err := mod.Prepare(Config{Volumes: []Volume{{Guest: "/cgi-bin", Host: dir}}, MemoryLimit: 64 << 20, Preload: []string{"cgi"}, NoSnapshot: mode == "off"})
+			p, err := mod.Prepare(Config{Volumes: []seam.Mount{{Guest: "/cgi-bin", Host: dir}}, MemoryLimit: 64 << 20, Preload: []string{"cgi"}, NoSnapshot: mode == "off"})
 			if err != nil {
 				b.Fatal(err)
 			}

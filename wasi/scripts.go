@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wasigate/wasigate/host/seam"
 	"github.com/wasigate/wasigate/wasi/toolchain"
 )
 
@@ -27,7 +28,7 @@ type Scripts struct {
 	builder *toolchain.Builder
 	cfg     Config
 	name    func(full string) string
-	built   func(full string, cached bool, d time.Duration, snap SnapshotInfo)
+	built   func(full string, cached bool, d time.Duration, snap seam.Snapshot)
 
 	mu      sync.Mutex
 	scripts map[string]*script       // by host path
@@ -38,7 +39,7 @@ type Scripts struct {
 // NewScripts returns the scripts of a route whose programs run with cfg.
 // name gives a script's module name for errors and logs; built, if not
 // nil, is told of each successful build before its waiters go on.
-func (e *Engine) NewScripts(b *toolchain.Builder, cfg Config, name func(full string) string, built func(full string, cached bool, d time.Duration, snap SnapshotInfo)) *Scripts {
+func (e *Engine) NewScripts(b *toolchain.Builder, cfg Config, name func(full string) string, built func(full string, cached bool, d time.Duration, snap seam.Snapshot)) *Scripts {
 	return &Scripts{engine: e, builder: b, cfg: cfg, name: name, built: built,
 		scripts: map[string]*script{}, modules: map[string]*scriptModule{}}
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/wasigate/wasigate/wasi"
+	"github.com/wasigate/wasigate/wasi/toolchain"
 )
 
 // sparseModule makes a file of size bytes that takes no disk space: a
@@ -49,7 +50,7 @@ func TestModuleTooLarge(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	e := newCacheEngine(t, t.TempDir(), 0)
-	big := sparseModule(t, dir, "big.wasm", wasi.DefaultMaxModuleSize+1)
+	big := sparseModule(t, dir, "big.wasm", toolchain.DefaultMaxModuleSize+1)
 	cases := []struct {
 		name string
 		load func() error
@@ -68,9 +69,9 @@ func TestModuleTooLarge(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			var err error
 			alloc := allocatedBy(func() { err = c.load() })
-			var tl *wasi.TooLargeError
-			if !errors.Is(err, wasi.ErrTooLarge) || !errors.As(err, &tl) || tl.Size != wasi.DefaultMaxModuleSize+1 {
-				t.Fatalf("got %v; want a TooLargeError of %d bytes", err, wasi.DefaultMaxModuleSize+1)
+			var tl *toolchain.TooLargeError
+			if !errors.Is(err, wasi.ErrTooLarge) || !errors.As(err, &tl) || tl.Size != toolchain.DefaultMaxModuleSize+1 {
+				t.Fatalf("got %v; want a TooLargeError of %d bytes", err, toolchain.DefaultMaxModuleSize+1)
 			}
 			if !strings.Contains(err.Error(), "max_module_size") {
 				t.Errorf("error %q does not name max_module_size, the key to raise", err)

@@ -32,13 +32,9 @@ import (
 // A stored snapshot's age counts too: a start does not load one older
 // than the age (snapstore.go).
 
-// DefaultSnapshotMaxAge is the age past which an interpreter's snapshot is
-// taken again when Options.SnapshotMaxAge is 0.
-const DefaultSnapshotMaxAge = seam.DefaultSnapshotMaxAge
-
 // snapMaxAge is the engine's snapshot_max_age; negative: never retaken.
 func (e *Engine) snapMaxAge() time.Duration {
-	return cmp.Or(e.snapAge, DefaultSnapshotMaxAge)
+	return cmp.Or(e.snapAge, seam.DefaultSnapshotMaxAge)
 }
 
 // freshness is a program's current generation: the program its requests

@@ -5,6 +5,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 
+	"github.com/wasigate/wasigate/host/seam"
 	"github.com/wasigate/wasigate/wasi/internal/snap"
 )
 
@@ -41,7 +42,7 @@ func (e *Engine) loadSnapshot(rt wazero.Runtime, key string, owner *Module, hold
 	e.sealed.use(wasmPath)
 	e.holdFor(owner, wasmPath, e.markerPath(sha256Hex(wasm)))
 	return &snapshot{compiled: compiled, image: img,
-		info: SnapshotInfo{On: true, Cached: true, Image: img.Size(), Mapped: !img.Copied(),
+		info: seam.Snapshot{On: true, Cached: true, Image: img.Size(), Mapped: !img.Copied(),
 			Code: e.codeSize(sha256Hex(wasm), definedFunctions(wasm))}}
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 
+	"github.com/wasigate/wasigate/host/seam"
 	"github.com/wasigate/wasigate/wasi/internal/snap"
 )
 
@@ -38,7 +39,7 @@ func (e *Engine) initTimeout() time.Duration {
 	if e.snapTimeout > 0 {
 		return e.snapTimeout
 	}
-	return DefaultSnapshotInitTimeout
+	return seam.DefaultSnapshotInitTimeout
 }
 
 // boundedInit runs the init (runInit) in a goroutine that owns scratch and

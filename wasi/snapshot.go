@@ -36,23 +36,15 @@ import (
 // in every request. What a request reads itself (environ_get, args_get,
 // clock_time_get, random_get, stdin) is its own.
 
-// InitMarkerEnv is in a driver's init environment (wasigate_init) and in no
+// initMarkerEnv is in a driver's init environment (wasigate_init) and in no
 // request's.
-const InitMarkerEnv = "WASIGATE_SNAPSHOT_INIT=1"
-
-// DefaultSnapshotInitTimeout bounds the init of a snapshot when
-// Options.SnapshotInitTimeout is 0.
-const DefaultSnapshotInitTimeout = seam.DefaultSnapshotInitTimeout
-
-// SnapshotInfo says whether a program's instances start from a snapshot,
-// for the startup log and `wasigate check`.
-type SnapshotInfo = seam.Snapshot
+const initMarkerEnv = "WASIGATE_SNAPSHOT_INIT=1"
 
 // snapshot is a module's initialised state.
 type snapshot struct {
 	compiled wazero.CompiledModule
 	image    *snap.Image
-	info     SnapshotInfo
+	info     seam.Snapshot
 	taken    time.Time // when its init ran (snapage.go)
 }
 
@@ -151,10 +143,10 @@ func (p *Program) snapInputs(c Config) snap.Inputs {
 	in := snap.Inputs{Preload: c.Preload, Limit: p.pool.Limit()}
 	driver := p.module.isDriver()
 	if driver {
-		// The init's environment also holds InitMarkerEnv, which no
+		// The init's environment also holds initMarkerEnv, which no
 		// request has: a driver that leaves the init's environment in
 		// place shows it to every request.
-		in.Args, in.Env = c.InitArgs, append(slices.Clip(c.InitEnv), InitMarkerEnv)
+		in.Args, in.Env = c.InitArgs, append(slices.Clip(c.InitEnv), initMarkerEnv)
 	}
 	for _, mt := range p.mounts {
 		d := snap.InitDir{Guest: mt.Guest}
@@ -175,7 +167,7 @@ func (p *Program) snapInputs(c Config) snap.Inputs {
 }
 
 // Snapshot says whether the program's instances start from a snapshot.
-func (p *Program) Snapshot() SnapshotInfo { return p.snapInfo }
+func (p *Program) Snapshot() seam.Snapshot { return p.snapInfo }
 
 // compiledModule is what Run instantiates.
 func (p *Program) compiledModule() wazero.CompiledModule { return p.code }

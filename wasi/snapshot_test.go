@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wasigate/wasigate/host/seam"
 	"github.com/wasigate/wasigate/wasi/internal/snap"
 )
 
@@ -229,7 +230,7 @@ func TestPrepareMemoryMinimum(t *testing.T) {
 func TestSnapshotCache(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	open := func() (*Engine, SnapshotInfo, []reactorOut) {
+	open := func() (*Engine, seam.Snapshot, []reactorOut) {
 		e, err := NewEngine(ctx, Options{CacheDir: dir})
 		if err != nil {
 			t.Fatal(err)
@@ -268,7 +269,7 @@ func TestSnapshotCache(t *testing.T) {
 // deletes the cached snapshots unused for CacheMaxAge.
 func TestSnapshotCachePrune(t *testing.T) {
 	dir := t.TempDir()
-	open := func() SnapshotInfo { return startReactor(t, dir) }
+	open := func() seam.Snapshot { return startReactor(t, dir) }
 	if first := open(); !first.On || first.Cached {
 		t.Fatalf("first start: %+v; want a snapshot taken", first)
 	}
@@ -283,7 +284,7 @@ func TestSnapshotCachePrune(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	long, recent := time.Now().Add(-CacheMaxAge-time.Hour), time.Now().Add(-CacheMaxAge+time.Hour)
+	long, recent := time.Now().Add(-seam.DefaultCacheMaxAge-time.Hour), time.Now().Add(-seam.DefaultCacheMaxAge+time.Hour)
 	os.Chtimes(stale[0], long, long)
 	os.Chtimes(used[0], recent, recent)
 	if second := open(); !second.On || !second.Cached {
@@ -291,7 +292,7 @@ func TestSnapshotCachePrune(t *testing.T) {
 	}
 	for _, p := range stale {
 		if _, err := os.Stat(p); err == nil {
-			t.Errorf("%s kept; want it deleted (unused for longer than %s)", p, CacheMaxAge)
+			t.Errorf("%s kept; want it deleted (unused for longer than %s)", p, seam.DefaultCacheMaxAge)
 		}
 	}
 	st, err := os.Stat(used[0])
@@ -305,21 +306,21 @@ func TestSnapshotCachePrune(t *testing.T) {
 // about to load is in use, not stale, and must not be deleted first.
 func TestSnapshotCachePruneLoaded(t *testing.T) {
 	dir := t.TempDir()
-	open := func() SnapshotInfo { return startReactor(t, dir) }
+	open := func() seam.Snapshot { return startReactor(t, dir) }
 	if first := open(); !first.On || first.Cached {
 		t.Fatalf("first start: %+v; want a snapshot taken", first)
 	}
 	used, _ := filepath.Glob(filepath.Join(dir, "snapshots", "*.wasm"))
-	long := time.Now().Add(-CacheMaxAge - time.Hour)
+	long := time.Now().Add(-seam.DefaultCacheMaxAge - time.Hour)
 	os.Chtimes(used[0], long, long)
 	if second := open(); !second.On || !second.Cached {
-		t.Fatalf("restart after %s up: %+v; want the snapshot loaded from the cache", CacheMaxAge, second)
+		t.Fatalf("restart after %s up: %+v; want the snapshot loaded from the cache", seam.DefaultCacheMaxAge, second)
 	}
 }
 
 // startReactor is a start of an engine over the cache folder dir that
 // prepares reactor.wasm: whether its snapshot was taken or loaded.
-func startReactor(t *testing.T, dir string) SnapshotInfo {
+func startReactor(t *testing.T, dir string) seam.Snapshot {
 	t.Helper()
 	ctx := context.Background()
 	e, err := NewEngine(ctx, Options{CacheDir: dir})

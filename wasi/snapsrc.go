@@ -18,10 +18,7 @@ import (
 // ready, one retake runs at a time in the engine, a retake takes in what
 // both triggers asked for (the learned names pending and, when past the
 // age, fresh randomness), and each program moves to the new snapshot at
-// its next request. Each retake, and each that fails, is one RetakeEvent.
-
-// RetakeEvent is one background retake, for the log.
-type RetakeEvent = seam.RetakeEvent
+// its next request. Each retake, and each that fails, is one seam.RetakeEvent.
 
 // retakeSlot lets one retake run at a time.
 type retakeSlot struct {
@@ -59,7 +56,7 @@ type snapSrc struct {
 	retaking bool
 	failed   time.Time
 	closed   bool
-	hook     func(RetakeEvent) // the Config.Retaken of the run that asked last
+	hook     func(seam.RetakeEvent) // the Config.Retaken of the run that asked last
 }
 
 func newSnapSrc(m *Module, limit uint64, base snap.Inputs, cur *snapshot) *snapSrc {
@@ -95,7 +92,7 @@ func (s *snapSrc) release(x *snapshot) {
 
 // current is the newest snapshot; it starts a retake when that one is
 // older than snapshot_max_age. hook is the asking run's Config.Retaken.
-func (s *snapSrc) current(hook func(RetakeEvent)) *snapshot {
+func (s *snapSrc) current(hook func(seam.RetakeEvent)) *snapshot {
 	age := s.e.snapMaxAge()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -131,7 +128,7 @@ var errLearnImage = errors.New("the learned snapshot's image is larger than its 
 func (s *snapSrc) retake(aged bool) {
 	s.e.retakes.acquire()
 	defer s.e.retakes.release()
-	in, ev := s.base, RetakeEvent{Module: s.m.Name}
+	in, ev := s.base, seam.RetakeEvent{Module: s.m.Name}
 	if aged {
 		in.Fresh = true
 		ev.Reasons = append(ev.Reasons, seam.RetakeAge)
@@ -156,9 +153,9 @@ func (s *snapSrc) retake(aged bool) {
 	if err == nil && n.taken.IsZero() {
 		n.taken = time.Now()
 	}
-	if err == nil && len(list) > 0 && (n.image.Size() > DefaultLearnImageMax || n.image.Size() > s.limit) {
+	if err == nil && len(list) > 0 && (n.image.Size() > defaultLearnImageMax || n.image.Size() > s.limit) {
 		n.close(context.Background(), s.e)
-		err = fmt.Errorf("%w (%d bytes; cap %d)", errLearnImage, n.image.Size(), min(uint64(DefaultLearnImageMax), s.limit))
+		err = fmt.Errorf("%w (%d bytes; cap %d)", errLearnImage, n.image.Size(), min(uint64(defaultLearnImageMax), s.limit))
 	}
 	ev.Dropped, ev.Err = fails.list(), err
 	s.mu.Lock()
@@ -202,7 +199,7 @@ func (s *snapSrc) retake(aged bool) {
 }
 
 // log tells the asking run's hook of ev, else the engine's.
-func (s *snapSrc) log(hook func(RetakeEvent), ev RetakeEvent) {
+func (s *snapSrc) log(hook func(seam.RetakeEvent), ev seam.RetakeEvent) {
 	if hook == nil {
 		hook = s.e.retaken
 	}

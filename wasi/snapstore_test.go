@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wasigate/wasigate/host/seam"
 )
 
 // storeDriver prepares reactor_driver.wasm on an engine of its own on
@@ -21,7 +23,7 @@ func storeDriver(t *testing.T, cache, lib, data string, maxAge time.Duration) (*
 	t.Cleanup(func() { e.Close(context.Background()) })
 	m := compileFile(t, e, filepath.Join("..", "testdata", "guests", "reactor_driver.wasm"))
 	p, err := m.Prepare(Config{
-		Volumes:     []Volume{{Guest: "/lib", Host: lib}, {Guest: "/data", Host: data, Writable: true}},
+		Volumes:     []seam.Mount{{Guest: "/lib", Host: lib}, {Guest: "/data", Host: data, Writable: true}},
 		MemoryLimit: 16 << 20, InitArgs: []string{"drv"}, Reuse: true,
 	})
 	if err != nil {

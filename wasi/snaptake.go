@@ -19,6 +19,7 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/experimental"
 
+	"github.com/wasigate/wasigate/host/seam"
 	"github.com/wasigate/wasigate/wasi/internal/guestfs"
 	"github.com/wasigate/wasigate/wasi/internal/rewrite"
 	"github.com/wasigate/wasigate/wasi/internal/snap"
@@ -82,7 +83,7 @@ func (m *Module) takeSnapshot(limit uint64, in snap.Inputs) (*snapshot, error) {
 		return nil, fmt.Errorf("%w: compile the snapshot: %w", ErrNoSnapshot, err)
 	}
 	m.storeSnapshot(key, out, mem, reads, taken)
-	return &snapshot{compiled: compiled, image: img, taken: taken, info: SnapshotInfo{
+	return &snapshot{compiled: compiled, image: img, taken: taken, info: seam.Snapshot{
 		On: true, InitTime: initTime, Image: img.Size(), Mapped: !img.Copied(),
 		Code: e.codeSize(sha256Hex(out), definedFunctions(out))}}, nil
 }

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/wasigate/wasigate/host/seam"
 )
 
 // The engine's side of guest file systems: roots shared across Prepares,
@@ -38,7 +40,7 @@ func TestVolumeRootsShared(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cfg := Config{Volumes: []Volume{{Guest: "/ro", Host: ro}, {Guest: "/rw", Host: rw, Writable: true}}}
+	cfg := Config{Volumes: []seam.Mount{{Guest: "/ro", Host: ro}, {Guest: "/rw", Host: rw, Writable: true}}}
 	fds := func() int {
 		ents, err := os.ReadDir("/proc/self/fd")
 		if err != nil {
@@ -99,7 +101,7 @@ func TestEmptyRootFilesCap(t *testing.T) {
 	}
 	defer m.Close(ctx)
 	const max = 50
-	p, err := m.Prepare(Config{Entrypoint: "run", MaxOpenFiles: max, Volumes: []Volume{{Guest: "/v", Host: t.TempDir()}}})
+	p, err := m.Prepare(Config{Entrypoint: "run", MaxOpenFiles: max, Volumes: []seam.Mount{{Guest: "/v", Host: t.TempDir()}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,8 +35,8 @@ import (
 	"time"
 
 	"github.com/wasigate/wasigate/router"
-	"github.com/wasigate/wasigate/wasi"
 	"github.com/wasigate/wasigate/wasi/cgi"
+	"github.com/wasigate/wasigate/wasi/tune"
 )
 
 func main() { os.Exit(doMain(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -87,7 +87,7 @@ func doMain(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.snapshot, "snapshot", false, "Ruby from the snapshot against booting it per request and native python3 CGI, and RSS of 64 Ruby instances (needs npm install --prefix samples/ruby)")
 	fs.BoolVar(&o.deadline, "deadline", false, "what stopping a guest at its deadline costs: no check, wazero's, the instrumented module's")
 	fs.DurationVar(&niceAfter, "nice-after", 0, "CPU time after which a guest's thread is lowered (0: the default, 20ms; negative: never, no priority guard)")
-	fs.IntVar(&o.gogc, "gogc", 0, "debug.SetGCPercent for this process (0: as wasigate serve, wasi.TuneGC)")
+	fs.IntVar(&o.gogc, "gogc", 0, "debug.SetGCPercent for this process (0: as wasigate serve, tune.GC)")
 	fs.BoolVar(&all, "all", false, "everything")
 	fs.StringVar(&o.only, "only", "", "load only the targets whose names contain this `text` (the goals then need all of them)")
 	fs.StringVar(&o.logFile, "log", "", "append the access log of the throughput site to `file` (JSON, as wasigate serve writes it); default: formatted into io.Discard")
@@ -104,10 +104,10 @@ func doMain(args []string, stdout, stderr io.Writer) int {
 		o.throughput, o.restart, o.routes, o.rss, o.deadline = true, true, true, true, true
 		o.python, o.snapshot, o.wsgi, o.reuse = true, true, true, true
 	}
-	gc := wasi.TuneGC(os.Getenv)
+	gc := tune.GC(os.Getenv, 0)
 	if o.gogc != 0 {
 		debug.SetGCPercent(o.gogc)
-		gc = wasi.GCSettings{Percent: o.gogc, From: "-gogc", MemoryLimit: gc.MemoryLimit}
+		gc = tune.GCSettings{Percent: o.gogc, From: "-gogc", MemoryLimit: gc.MemoryLimit}
 	}
 	o.gc = gc.String()
 	if cpuprofile != "" {

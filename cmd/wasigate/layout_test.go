@@ -40,7 +40,7 @@ var rules = []struct {
 	{pkg: "wasi/toolchain", forbid: []string{"github.com/tetratelabs/wazero/...", mod + "/host/...", mod + "/router/...", mod + "/wasi", mod + "/wasi/cgi"}, allow: []string{seam}},
 	{pkg: "wasi/cgi", forbid: []string{mod + "/router/...", "github.com/go-chi/chi/v5/..."}},
 	{pkg: "wasi/internal/rewrite", forbid: []string{"github.com/tetratelabs/wazero/...", mod + "/host/...", mod + "/router/...", mod + "/wasi", mod + "/wasi/cgi", mod + "/wasi/toolchain"}},
-	{pkg: "wasi/internal/tune", forbid: []string{"github.com/tetratelabs/wazero/...", mod + "/host/...", mod + "/router/...", mod + "/wasi", mod + "/wasi/cgi", mod + "/wasi/toolchain"}},
+	{pkg: "wasi/tune", forbid: []string{"github.com/tetratelabs/wazero/...", mod + "/host/...", mod + "/router/...", mod + "/wasi", mod + "/wasi/cgi", mod + "/wasi/toolchain"}},
 	{pkg: "wasi/internal/guestfs", forbid: []string{mod + "/host/...", mod + "/router/...", "github.com/go-chi/chi/v5/...", mod + "/wasi", mod + "/wasi/cgi"}, allow: []string{seam}},
 	{pkg: "wasi/internal/snap", forbid: []string{mod + "/host/...", mod + "/router/...", "github.com/go-chi/chi/v5/...", mod + "/wasi", mod + "/wasi/cgi", mod + "/wasi/toolchain"}, allow: []string{seam}},
 	{pkg: "wasi/internal/outbound", forbid: []string{mod + "/host/...", mod + "/router/...", "github.com/go-chi/chi/v5/...", mod + "/wasi", mod + "/wasi/cgi"}, allow: []string{seam}},

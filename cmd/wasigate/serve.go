@@ -16,7 +16,7 @@ import (
 
 	"github.com/wasigate/wasigate/cmd/internal/logbuf"
 	"github.com/wasigate/wasigate/router"
-	"github.com/wasigate/wasigate/wasi"
+	"github.com/wasigate/wasigate/wasi/tune"
 )
 
 func cmdServe(args []string, stdout, stderr io.Writer) int {
@@ -61,8 +61,8 @@ func serve(ctx context.Context, configPath, listen string, stdout, stderr io.Wri
 	srv := cfg.Server.Or(router.DefaultServer)
 	// The collector's settings, once for the process's life: each change
 	// stops the world, which waits for every running guest.
-	gc := wasi.TuneGCLimit(os.Getenv, int64(srv.MemoryLimit))
-	go wasi.ReleaseWhenIdle(ctx)
+	gc := tune.GC(os.Getenv, int64(srv.MemoryLimit))
+	go tune.ReleaseWhenIdle(ctx, tune.IdleInterval)
 	// The site, its reloads, metrics and the admin listener: reload.go.
 	ops, err := startOps(ctx, s, stderr)
 	if err != nil {

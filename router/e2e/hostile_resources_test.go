@@ -12,7 +12,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/wasigate/wasigate/wasi"
+	"github.com/wasigate/wasigate/host/seam"
 	"github.com/wasigate/wasigate/wasi/cgi"
 	"github.com/wasigate/wasigate/wasi/toolchain"
 )
@@ -95,8 +95,8 @@ func TestHostileResources(t *testing.T) {
 // TestHostileOpenFiles: a guest opening 1,000 files on a route capped at
 // 50 gets an error past the cap, goes on, and the route answers.
 func TestHostileOpenFiles(t *testing.T) {
-	if router.DefaultLimits.MaxOpenFiles != wasi.DefaultMaxOpenFiles {
-		t.Errorf("DefaultLimits.MaxOpenFiles %d; want wasi.DefaultMaxOpenFiles %d", router.DefaultLimits.MaxOpenFiles, wasi.DefaultMaxOpenFiles)
+	if router.DefaultLimits.MaxOpenFiles != seam.DefaultMaxOpenFiles {
+		t.Errorf("DefaultLimits.MaxOpenFiles %d; want seam.DefaultMaxOpenFiles %d", router.DefaultLimits.MaxOpenFiles, seam.DefaultMaxOpenFiles)
 	}
 	dirs := hostileDirs(t)
 	srv, logs := serveConfigLogs(t, dirs, fmt.Sprintf(resourcesConfig, filepath.Join(repoRoot, "testdata", "guests")))

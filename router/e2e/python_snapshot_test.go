@@ -84,7 +84,7 @@ func TestPythonSnapshotIsolation(t *testing.T) {
 					x = "-"
 				}
 				// The init's environment held WASIGATE_SNAPSHOT_INIT
-				// (wasi.InitMarkerEnv) and no request's does: a driver
+				// (wasi/snapshot.go) and no request's does: a driver
 				// that did not replace os.environ and posix.environ
 				// would show it.
 				want := map[string]string{"count": "1", "x": x, "posix": x, "argv": fmt.Sprintf("q%d|w%d", i, i),

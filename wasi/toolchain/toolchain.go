@@ -2,12 +2,7 @@ package toolchain
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,42 +13,6 @@ import (
 
 	"github.com/wasigate/wasigate/wasi/seal"
 )
-
-// ErrToolchain is wrapped by a ToolchainError.
-var ErrToolchain = errors.New("toolchain not installed")
-
-// ToolchainError says which tool is missing and which Debian packages
-// provide it.
-type ToolchainError struct {
-	Kind     Kind
-	Tool     string
-	Packages string
-}
-
-func (e *ToolchainError) Error() string {
-	return fmt.Sprintf("cannot build %s scripts: %s not found (Debian: apt-get install %s)", e.Kind, e.Tool, e.Packages)
-}
-
-// Toolchain reports that the error is about the machine, not the source:
-// its text names what to install, and a server may show it to clients
-// (router's scripts routes do, with the reason "toolchain").
-func (e *ToolchainError) Toolchain() bool { return true }
-
-// Unwrap lets errors.Is match ErrToolchain.
-func (e *ToolchainError) Unwrap() error { return ErrToolchain }
-
-// Error is a failed build with the compiler's output.
-type Error struct {
-	Source string
-	Output string
-	Err    error
-}
-
-func (e *Error) Error() string {
-	return fmt.Sprintf("build %s: %v\n%s", e.Source, e.Err, e.Output)
-}
-
-func (e *Error) Unwrap() error { return e.Err }
 
 // Builder builds sources into .wasm files under Dir. The zero value is not
 // usable: Dir must be set.
@@ -321,67 +280,6 @@ func (b *Builder) exec(ctx context.Context, kind Kind, src string, j job, lim Li
 	return nil
 }
 
-// cached returns the kept build at out when there is one and its
-// signature holds; a module kept before max_module_size was lowered is
-// refused, and one changed behind the server's back is removed.
-func (b *Builder) cached(src, out string) (Result, bool, error) {
-	st := b.state()
-	st.kept.Lock()
-	defer st.kept.Unlock()
-	if _, err := os.Stat(out); err != nil {
-		return Result{}, false, nil
-	}
-	if err := checkSize(out, src, maxOr(b.MaxModuleSize)); err != nil {
-		// Kept before the bound was lowered: not read, not kept.
-		b.remove(out)
-		return Result{}, false, err
-	}
-	if b.Key == nil || b.Key.Verify(out, out+".hmac") == nil {
-		// Used now: the cache's trim drops the least recently used.
-		now := time.Now()
-		_ = os.Chtimes(out, now, now)
-		return Result{Path: out, Cached: true, Fallback: readFallback(out)}, true, nil
-	}
-	// Changed behind the server's back: never run it, build afresh.
-	_ = os.Remove(out)
-	return Result{}, false, nil
-}
-
-// keep moves a build's module.wasm to out, signed, with the reason of a
-// fallback build beside it. A module over MaxModuleSize is refused from
-// its size alone and left in tmpDir, which the build removes.
-func (b *Builder) keep(tmpDir, src, out, fallback string) error {
-	if err := checkSize(filepath.Join(tmpDir, "module.wasm"), src, maxOr(b.MaxModuleSize)); err != nil {
-		return err
-	}
-	st := b.state()
-	st.kept.Lock()
-	defer st.kept.Unlock()
-	_ = os.Remove(fallbackPath(out))
-	if fallback != "" {
-		if err := os.WriteFile(fallbackPath(out), []byte(fallback), 0o600); err != nil {
-			return err
-		}
-	}
-	if err := os.Rename(filepath.Join(tmpDir, "module.wasm"), out); err != nil {
-		return err
-	}
-	if b.Key != nil {
-		if err := b.Key.Sign(out, out+".hmac"); err != nil {
-			_ = os.Remove(out)
-			return err
-		}
-	}
-	return nil
-}
-
-// remove deletes a kept module and what is kept beside it.
-func (b *Builder) remove(out string) {
-	for _, p := range []string{out, out + ".hmac", fallbackPath(out)} {
-		_ = os.Remove(p)
-	}
-}
-
 func (b *Builder) sandbox() Sandbox {
 	if b.Sandbox != nil {
 		return *b.Sandbox
@@ -401,69 +299,4 @@ func (b *Builder) limits() Limits {
 		l.Concurrency = DefaultLimits.Concurrency
 	}
 	return l
-}
-
-// classify turns a failed toolchain run into the error to report: a
-// missing part of the toolchain, a limit, or the compiler's complaint.
-func classify(ctx context.Context, kind Kind, src, msg string, err error, lim Limits) error {
-	var ee *exec.ExitError
-	sig := syscall.Signal(0)
-	if errors.As(err, &ee) {
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			sig = ws.Signal()
-		}
-	}
-	low := strings.ToLower(msg)
-	switch {
-	case ctx.Err() != nil:
-		return &Error{Source: src, Output: msg, Err: fmt.Errorf("%w (%v)", ErrBuildTimeout, lim.Timeout)}
-	case sig == syscall.SIGXCPU:
-		return &Error{Source: src, Output: msg, Err: fmt.Errorf("%w: cpu time (%v)", ErrBuildTimeout, lim.Timeout)}
-	case sig == syscall.SIGXFSZ || strings.Contains(low, "file too large"):
-		return &Error{Source: src, Output: msg, Err: fmt.Errorf("%w (%d bytes)", ErrBuildOutput, lim.Memory)}
-	case strings.Contains(low, "out of memory") || strings.Contains(low, "bad_alloc") ||
-		strings.Contains(low, "cannot allocate memory") || strings.Contains(low, "memory allocation of"):
-		return &Error{Source: src, Output: msg, Err: fmt.Errorf("%w (%d bytes)", ErrBuildMemory, lim.Memory)}
-	case kind == Rust && strings.Contains(msg, "can't find crate for `std`"):
-		return &ToolchainError{Kind: kind, Tool: "the wasm32-wasi Rust standard library", Packages: "libstd-rust-dev-wasm32"}
-	case kind == Rust && strings.Contains(msg, "linker `rust-lld` not found"):
-		return &ToolchainError{Kind: kind, Tool: "rust-lld, the linker rustc uses for wasm32-wasi", Packages: "rustc lld"}
-	case kind == C && (strings.Contains(msg, "stdio.h' file not found") || strings.Contains(msg, "unable to find library") || strings.Contains(msg, "wasm-ld: command not found")):
-		return &ToolchainError{Kind: kind, Tool: "wasi-libc or wasm-ld", Packages: "lld wasi-libc libclang-rt-dev-wasm32"}
-	}
-	return &Error{Source: src, Output: msg, Err: err}
-}
-
-// hashSource hashes everything that decides the build's output: the kind,
-// the compiler's path, and the source files (every file of a folder; for Go
-// also the go.mod and go.sum of the module around it).
-func hashSource(src string, kind Kind, tool string) (string, error) {
-	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00", kind, tool)
-	if kind == Go {
-		fmt.Fprintf(h, "%s\x00%s\x00", goReactorVersion, goMainSource)
-	}
-	if st, err := os.Stat(tool); err == nil {
-		fmt.Fprintf(h, "%d\x00%d\x00", st.Size(), st.ModTime().UnixNano())
-	}
-	files, err := Inputs(src)
-	if err != nil {
-		return "", err
-	}
-	for _, p := range files {
-		f, err := os.Open(p)
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				continue
-			}
-			return "", err
-		}
-		fmt.Fprintf(h, "%s\x00", filepath.Base(p))
-		_, err = io.Copy(h, f)
-		f.Close()
-		if err != nil {
-			return "", err
-		}
-	}
-	return hex.EncodeToString(h.Sum(nil))[:32], nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/wasigate/wasigate/host/seam"
 	"github.com/wasigate/wasigate/router"
 	"github.com/wasigate/wasigate/wasi"
 	"github.com/wasigate/wasigate/wasi/cgi"
@@ -64,7 +65,7 @@ func New(ctx context.Context, s Settings) (*Parts, error) {
 		ReuseMemory:         int64(s.Server.ReuseMemory),
 		// A retake whose program has no hook of its own (router sets one
 		// naming the route): still one event.
-		Retaken: func(ev wasi.RetakeEvent) {
+		Retaken: func(ev seam.RetakeEvent) {
 			e := s.Log.Info()
 			msg := "interpreter snapshot retaken"
 			if ev.Err != nil {

@@ -8,8 +8,8 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/wasigate/wasigate/host/seam"
 	"github.com/wasigate/wasigate/router"
-	"github.com/wasigate/wasigate/wasi"
 )
 
 // TestReuseKeysReachEngine: [server] reuse_idle and reuse_memory, as a
@@ -22,7 +22,7 @@ func TestReuseKeysReachEngine(t *testing.T) {
 		memory       int64
 	}{
 		{"set", "[server]\nreuse_idle = \"45s\"\nreuse_memory = \"96MiB\"\n", 45 * time.Second, 96 << 20},
-		{"defaults", "", wasi.DefaultReuseIdle, wasi.DefaultReuseMemory},
+		{"defaults", "", seam.DefaultReuseIdle, seam.DefaultReuseMemory},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg, err := router.ParseConfig(strings.NewReader(tt.server+"[[route]]\npath = \"/x\"\nmodule = \"x.wasm\"\n"), "/site/wasigate.toml")
