@@ -62,7 +62,7 @@ func logRetakes(rc *seam.RunConfig, log zerolog.Logger, ext string, in *interpre
 		if ev.Err != nil {
 			e, msg = log.Warn().Err(ev.Err), "interpreter snapshot retake failed; the old snapshot serves on"
 		}
-		e = e.Str("interpreter", ext).Str("module", module).Strs("reasons", ev.Reasons)
+		e = e.Str("interpreter", ext).Str("module", module).Strs("reasons", ev.Reasons).AnErr("without_learned", ev.Unlearned)
 		if ev.Learned > 0 || len(ev.Added) > 0 || len(ev.Dropped) > 0 {
 			e = e.Strs("added", ev.Added).Strs("dropped", ev.Dropped).Int("learned", ev.Learned)
 		}

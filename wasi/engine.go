@@ -109,6 +109,10 @@ type Engine struct {
 
 	roots guestfs.Roots // volume folders, shared
 	open  atomic.Int64  // Modules compiled and not yet closed
+
+	// learnImageMax caps a learned snapshot's image: DefaultLearnImageMax,
+	// smaller in tests.
+	learnImageMax uint64
 }
 
 // NewEngine creates the runtime and instantiates the WASI preview 1 host
@@ -125,7 +129,7 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 	cfg := wazero.NewRuntimeConfigCompiler()
 	e := &Engine{cacheDir: opts.CacheDir, workers: opts.CompilationWorkers, guard: tune.NewGuard(opts.NiceAfter, opts.Tune), hosts: map[string]bool{}, snapTimeout: opts.SnapshotInitTimeout,
 		maxAge: cmp.Or(opts.CacheMaxAge, seam.DefaultCacheMaxAge), maxModule: cmp.Or(opts.MaxModuleSize, toolchain.DefaultMaxModuleSize),
-		snapAge: opts.SnapshotMaxAge, retaken: opts.Retaken, reuse: newReuseLimits(opts)}
+		snapAge: opts.SnapshotMaxAge, retaken: opts.Retaken, reuse: newReuseLimits(opts), learnImageMax: defaultLearnImageMax}
 	if opts.CacheDir != "" {
 		if err := os.MkdirAll(opts.CacheDir, 0o700); err != nil {
 			return nil, fmt.Errorf("cache dir: %w", err)

@@ -73,7 +73,7 @@ type learner struct {
 	max   int
 
 	mu      sync.Mutex
-	names   []string        // in the current snapshot
+	names   []string        // in the current snapshot, unless an age retake left them out
 	known   map[string]bool // names, pending and refused: not learned again
 	pending []string
 	timer   *time.Timer
@@ -177,9 +177,9 @@ func (l *learner) next() (list, added []string) {
 	return append(slices.Clone(l.names), added...), added
 }
 
-// refused: a retake failed; its names stay known, not tried again in this
-// process, and the list stops growing when the image was too large. It
-// returns the names learned.
+// refused: a retake failed, or left the learned names out; its names stay
+// known, not tried again in this process, and the list stops growing when
+// the image was too large. It returns the names learned.
 func (l *learner) refused(tooLarge bool) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -19,6 +19,11 @@ import (
 // both triggers asked for (the learned names pending and, when past the
 // age, fresh randomness), and each program moves to the new snapshot at
 // its next request. Each retake, and each that fails, is one seam.RetakeEvent.
+//
+// Fresh randomness must not depend on the learned names being loadable:
+// after an age retake with them fails (its init too slow, its image too
+// large), the next age retake leaves them out (the learner keeps its list)
+// and the one after tries them again.
 
 // retakeSlot lets one retake run at a time.
 type retakeSlot struct {
@@ -55,8 +60,11 @@ type snapSrc struct {
 	refs     map[*snapshot]int // generations of programs using each
 	retaking bool
 	failed   time.Time
-	closed   bool
-	hook     func(seam.RetakeEvent) // the Config.Retaken of the run that asked last
+	// unlearned: why the last age retake with the learned names failed;
+	// the next age retake is taken without them.
+	unlearned error
+	closed    bool
+	hook      func(seam.RetakeEvent) // the Config.Retaken of the run that asked last
 }
 
 func newSnapSrc(m *Module, limit uint64, base snap.Inputs, cur *snapshot) *snapSrc {
@@ -132,10 +140,13 @@ func (s *snapSrc) retake(aged bool) {
 	if aged {
 		in.Fresh = true
 		ev.Reasons = append(ev.Reasons, seam.RetakeAge)
+		s.mu.Lock()
+		ev.Unlearned = s.unlearned
+		s.mu.Unlock()
 	}
 	var list, added []string
 	fails := &learnFailures{}
-	if l := s.learn; l != nil {
+	if l := s.learn; l != nil && ev.Unlearned == nil {
 		list, added = l.next()
 		if len(added) > 0 {
 			ev.Reasons = append(ev.Reasons, seam.RetakeLearned)
@@ -153,21 +164,27 @@ func (s *snapSrc) retake(aged bool) {
 	if err == nil && n.taken.IsZero() {
 		n.taken = time.Now()
 	}
-	if err == nil && len(list) > 0 && (n.image.Size() > defaultLearnImageMax || n.image.Size() > s.limit) {
+	if imax := min(s.e.learnImageMax, s.limit); err == nil && len(list) > 0 && n.image.Size() > imax {
 		n.close(context.Background(), s.e)
-		err = fmt.Errorf("%w (%d bytes; cap %d)", errLearnImage, n.image.Size(), min(uint64(defaultLearnImageMax), s.limit))
+		err = fmt.Errorf("%w (%d bytes; cap %d)", errLearnImage, n.image.Size(), imax)
 	}
 	ev.Dropped, ev.Err = fails.list(), err
 	s.mu.Lock()
 	s.retaking = false
 	hook := s.hook
+	switch { // without the learned names once, after a failure with them
+	case err == nil && (aged || len(list) > 0):
+		s.unlearned = nil
+	case err != nil && aged && len(list) > 0:
+		s.unlearned = err
+	}
 	if err != nil {
 		if aged { // tried again a minute later
 			s.failed = time.Now()
 		}
 		s.mu.Unlock()
 		if s.learn != nil {
-			ev.Learned = s.learn.refused(errors.Is(err, errLearnImage))
+			ev.Learned = s.learn.refused(ev.Unlearned == nil && errors.Is(err, errLearnImage))
 		}
 		s.log(hook, ev)
 		return
@@ -188,7 +205,12 @@ func (s *snapSrc) retake(aged bool) {
 		old.close(context.Background(), s.e)
 	}
 	ev.Image, ev.Init = n.info.Image, n.info.InitTime
-	if s.learn != nil {
+	switch {
+	case ev.Unlearned != nil && s.learn != nil:
+		// The learner's list stands; the current snapshot lacks it until a
+		// retake with it succeeds.
+		ev.Learned = s.learn.refused(false)
+	case s.learn != nil:
 		var werr error
 		ev.Added, ev.Learned, werr = s.learn.commit(list, added, ev.Dropped)
 		if werr != nil {

@@ -184,6 +184,10 @@ type RetakeEvent struct {
 	Image   uint64   // bytes of the new snapshot's image
 	Init    time.Duration
 	Err     error // the retake failed
+	// Unlearned: the snapshot was taken without the learned names, so that
+	// fresh randomness does not wait for them, since the last retake with
+	// them failed with this error. The learned list is kept.
+	Unlearned error
 }
 
 // The reasons of a RetakeEvent.

@@ -71,7 +71,7 @@ func New(ctx context.Context, s Settings) (*Parts, error) {
 			if ev.Err != nil {
 				e, msg = s.Log.Warn().Err(ev.Err), "interpreter snapshot retake failed; the old snapshot serves on"
 			}
-			e.Str("module", ev.Module).Strs("reasons", ev.Reasons).Strs("added", ev.Added).Strs("dropped", ev.Dropped).
+			e.Str("module", ev.Module).Strs("reasons", ev.Reasons).AnErr("without_learned", ev.Unlearned).Strs("added", ev.Added).Strs("dropped", ev.Dropped).
 				Int("learned", ev.Learned).Uint64("image", ev.Image).Dur("init", ev.Init).Msg(msg)
 		},
 	})
