@@ -9,12 +9,14 @@ import (
 // ("../etc/passwd" from /cgi-bin, which wasi-libc sends as "../etc/passwd"
 // relative to the /cgi-bin preopen) is refused by wazero before any file
 // system sees it (EPERM): Python raises PermissionError where a container
-// would answer FileNotFoundError. Climb resolves such a path lexically
-// against the guest's absolute path, as wazero resolves ".." in every
-// other path and as Go's wasip1 runtime does before it calls the host:
-// /cgi-bin/../x is /x, and /data/../cgi-bin/f is the scripts folder's f.
-// The result is a path inside one preopen, free of "..", which that
-// preopen's file system confines as any other (os.Root refuses what
+// would answer FileNotFoundError. And one whose ".." leads into another
+// volume ("/x/../data/f", which wasi-libc sends to the empty root as
+// "x/../data/f") reaches the wrong file system. Resolve resolves such a
+// path lexically against the guest's absolute path, as wazero resolves
+// ".." in every other path and as Go's wasip1 runtime does before it calls
+// the host: /cgi-bin/../x is /x, and /data/../cgi-bin/f is the scripts
+// folder's f. The result is a path inside one preopen, free of "..", which
+// that preopen's file system confines as any other (os.Root refuses what
 // leaves the folder, symbolic links included).
 
 // Preopens returns the guest paths of the folders ConfigCount preopens, in
@@ -32,15 +34,16 @@ func Preopens(mounts []Mount) []string {
 	return out
 }
 
-// Climb resolves p, given relative to preopens[i], when it climbs above
-// that folder. It returns the preopen that holds the resolved path, as
-// wasi-libc would choose it for the absolute path (the longest prefix; the
-// later of two equal ones), and the path relative to it, with p's trailing
-// slash kept. ok is false when p does not climb above preopens[i], when i
-// is not a preopen, or when no preopen holds the resolved path (no empty
-// root): the caller then leaves the call as it was.
-func Climb(preopens []string, i int, p string) (j int, rel string, ok bool) {
-	if i < 0 || i >= len(preopens) || !climbs(p) {
+// Resolve resolves p, given relative to preopens[i], when its ".." climb
+// above that folder or lead into another preopen. It returns the preopen
+// that holds the resolved path, as wasi-libc would choose it for the
+// absolute path (the longest prefix; the later of two equal ones), and the
+// path relative to it, with p's trailing slash kept. ok is false when p
+// needs nothing of this (wazero resolves it alike), when i is not a
+// preopen, or when no preopen holds the resolved path (no empty root): the
+// caller then leaves the call as it was.
+func Resolve(preopens []string, i int, p string) (j int, rel string, ok bool) {
+	if i < 0 || i >= len(preopens) || !hasDotDot(p) {
 		return 0, "", false
 	}
 	abs := path.Join(preopens[i], p) // "/.." is "/": nothing is above it
@@ -55,7 +58,7 @@ func Climb(preopens []string, i int, p string) (j int, rel string, ok bool) {
 			j, best = k, n
 		}
 	}
-	if j < 0 {
+	if j < 0 || j == i && !climbs(p) {
 		return 0, "", false
 	}
 	rel = strings.TrimLeft(abs[best:], "/")
@@ -66,6 +69,11 @@ func Climb(preopens []string, i int, p string) (j int, rel string, ok bool) {
 		rel += "/"
 	}
 	return j, rel, true
+}
+
+// hasDotDot reports whether p has a ".." component.
+func hasDotDot(p string) bool {
+	return p == ".." || strings.HasPrefix(p, "../") || strings.HasSuffix(p, "/..") || strings.Contains(p, "/../")
 }
 
 // climbs reports whether p, a relative path, leaves its folder once
