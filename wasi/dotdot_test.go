@@ -254,3 +254,54 @@ func noLinkOnWay(top, p string) bool {
 	}
 	return true
 }
+
+// TestDotDotWrite: a file created through a path that climbs out of one
+// volume into a writable one lands there, and one created outside every
+// volume is refused, with nothing written on the host beside the volumes.
+func TestDotDotWrite(t *testing.T) {
+	p, vols := dotdotSite(t)
+	top := filepath.Dir(vols[0].Host)
+	for _, c := range []struct{ path, want string }{
+		{"/cgi-bin/../data/new.txt", "write /cgi-bin/../data/new.txt: ok"},
+		{"/data/../../new.txt", "write /data/../../new.txt: denied"},
+		{"/data/../cgi-bin/new.txt", "write /data/../cgi-bin/new.txt: denied"},
+	} {
+		var out strings.Builder
+		if err := p.Run(context.Background(), &Call{Args: []string{"fs.wasm", "/data/f.txt"}, Env: []string{"WRITE_PATH=" + c.path}, Stdout: &out}); err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		if !strings.Contains(out.String(), c.want) {
+			t.Errorf("%s: got %q; want a line %q", c.path, out.String(), c.want)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(vols[1].Host, "new.txt")); err != nil || string(b) != "written by fs.wasm\n" {
+		t.Errorf("data volume's new.txt: got %q, %v; want what the guest wrote", b, err)
+	}
+	for _, p := range []string{filepath.Join(top, "new.txt"), filepath.Join(vols[0].Host, "new.txt")} {
+		if _, err := os.Lstat(p); err == nil {
+			t.Errorf("%s exists: a write outside the writable volume", p)
+		}
+	}
+}
+
+func TestFreeSpan(t *testing.T) {
+	cases := []struct {
+		size, n, own uint64
+		busy         []span
+		want         uint32
+		ok           bool
+	}{
+		{65536, 10, 100, nil, 100, true},
+		{65536, 10, 100, []span{{105, 4}}, 0, true},
+		{65536, 10, 100, []span{{105, 4}, {0, 8}}, 65526, true},
+		{65536, 10, 65530, nil, 0, true},
+		{16, 10, 2, []span{{4, 8}}, 0, false},
+		{8, 10, 0, nil, 0, false},
+	}
+	for _, c := range cases {
+		got, ok := freeSpan(c.size, c.n, c.own, c.busy)
+		if got != c.want || ok != c.ok {
+			t.Errorf("freeSpan(%d, %d, %d, %v): got %d %v; want %d %v", c.size, c.n, c.own, c.busy, got, ok, c.want, c.ok)
+		}
+	}
+}
