@@ -38,6 +38,9 @@ type callState struct {
 	// reserved: descriptors below it are the standard streams and the
 	// preopens, which a reused instance must keep as they were.
 	reserved uint32
+	// preopens are the guest paths of the preopened folders, from
+	// descriptor 3 (guestfs.Preopens), for the path functions (dotdot.go).
+	preopens []string
 	// keep: the instance may be reused, so proc_exit(0) must not close it.
 	keep bool
 
@@ -153,7 +156,7 @@ func exportCallState(ctx context.Context, rt wazero.Runtime, b wazero.HostModule
 			}), params, []api.ValueType{i32}).
 			Export(name)
 	}
-	return nil
+	return exportPathFuncs(b, fns, inner)
 }
 
 func callArgs(ctx context.Context) *callState {

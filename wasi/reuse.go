@@ -115,6 +115,7 @@ type warmInstance struct {
 	memory   *memoryReset // nil without a memory
 	size     uint32       // memory bytes at the start
 	reserved uint32       // standard streams and preopens
+	preopens []string     // the preopens' guest paths (guestfs.Preopens)
 	idle     time.Time
 	owned    int64 // counted in the idle budget while idle
 	parked   bool  // idle: not counted in Engine.MemoryInUse
@@ -178,6 +179,7 @@ func (w *warmPool) newInstance(ctx context.Context) (*warmInstance, error) {
 		mounts = append(mounts[:len(mounts):len(mounts)], s.Mount)
 	}
 	inst.reserved = 3 + uint32(len(mounts))
+	inst.preopens = guestfs.Preopens(mounts)
 	cfg := p.cfg.
 		WithStdin(switchIn{inst.streams}).
 		WithStdout(switchOut{s: inst.streams}).

@@ -149,7 +149,7 @@ func (p *Program) runWarm(ctx context.Context, c *Call, st *callState) error {
 		p.module.engine.pools.Stats().Reused.Add(1)
 	}
 	c.Instantiate = time.Since(start)
-	st.reserved, st.keep = inst.reserved, true
+	st.reserved, st.preopens, st.keep = inst.reserved, inst.preopens, true
 	ctx = withCallState(ctx, st)
 	if p.locks {
 		var release func()

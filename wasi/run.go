@@ -81,8 +81,10 @@ func (p *Program) run(ctx context.Context, c *Call) error {
 		}
 	}
 	st.reserved = 3 + uint32(len(p.mounts))
+	st.preopens = guestfs.Preopens(p.mounts)
 	if p.scratch != "" {
 		st.reserved++
+		st.preopens = guestfs.Preopens(append(p.mounts[:len(p.mounts):len(p.mounts)], guestfs.Mount{Guest: p.scratch}))
 	}
 	ctx = withCallState(ctx, st)
 	cfg := p.config(ctx, c)

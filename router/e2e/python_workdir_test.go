@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -101,5 +102,61 @@ scripts = "scripts"
 	res, body := pyDo(t, "GET", srv.URL+"/s/blog/rel.rb", "", nil)
 	if want := "/cgi-bin/blog\nbeside the post\nabsent\n"; res.StatusCode != http.StatusOK || body != want {
 		t.Errorf("rel.rb: got %d %q; want 200 %q\nlog: %s", res.StatusCode, body, want, logs)
+	}
+}
+
+// TestPythonDotDot: a path that climbs above a volume with ".." is
+// resolved against the script's absolute path, as in a container holding
+// only the volumes: open("../x") from the scripts folder is absent
+// (FileNotFoundError, not PermissionError), listdir("..") lists the
+// guest's "/" (empty: the volumes are mounted beside it, not in it),
+// /cgi-bin/../data/f is the data volume's f, and a link out of a volume
+// stays refused.
+func TestPythonDotDot(t *testing.T) {
+	data := t.TempDir()
+	writeFile(t, filepath.Join(data, "f.txt"), "in the data volume")
+	writeFile(t, filepath.Join(filepath.Dir(data), "secret.txt"), "SECRET beside the volume")
+	if err := os.Symlink("../secret.txt", filepath.Join(data, "out")); err != nil {
+		t.Fatal(err)
+	}
+	pythonScripts["dotdot.py"] = `import os
+print("Content-Type: text/plain\n")
+def show(what, f):
+    try:
+        print(what, f())
+    except FileNotFoundError:
+        print(what, "absent")
+    except OSError as e:
+        print(what, "refused" if e.errno else e)
+show("open ../etc/passwd:", lambda: open("../etc/passwd").read())
+show("open /cgi-bin/../../x:", lambda: open("/cgi-bin/../../x").read())
+show("listdir ..:", lambda: sorted(os.listdir("..")))
+show("stat ../nope:", lambda: os.stat("../nope"))
+show("open ../data/f.txt:", lambda: open("../data/f.txt").read())
+show("open /data/../cgi-bin/dotdot.txt:", lambda: open("/data/../cgi-bin/dotdot.txt").read())
+show("open ../data/out:", lambda: open("../data/out").read())
+show("exists ../data:", lambda: os.path.isdir("../data"))
+`
+	pythonScripts["dotdot.txt"] = "beside the script"
+	t.Cleanup(func() {
+		delete(pythonScripts, "dotdot.py")
+		delete(pythonScripts, "dotdot.txt")
+	})
+	base, logs := pythonSiteRoute(t, "", fmt.Sprintf("volumes = { \"/data\" = %q }\n", data))
+	want := `open ../etc/passwd: absent
+open /cgi-bin/../../x: absent
+listdir ..: []
+stat ../nope: absent
+open ../data/f.txt: in the data volume
+open /data/../cgi-bin/dotdot.txt: beside the script
+open ../data/out: refused
+exists ../data: True
+`
+	res, body := pyDo(t, "GET", base+"/s/dotdot.py", "", nil)
+	if res.StatusCode != http.StatusOK || body != want {
+		t.Errorf("dotdot.py: got %d %q; want 200 %q\nlog: %s", res.StatusCode, body, want, logs)
+	}
+	if strings.Contains(body, "SECRET") {
+		t.Errorf("dotdot.py read a file outside the volumes: %q", body)
 	}
 }
