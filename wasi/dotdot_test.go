@@ -2,6 +2,8 @@ package wasi
 
 import (
 	"context"
+
+	"github.com/wasigate/wasigate/host/seam"
 	"math/rand/v2"
 	"os"
 	"path"
@@ -14,7 +16,7 @@ import (
 // them: secret files beside and above the volumes' folders, and symbolic
 // links inside the volumes, one to a file inside, two out of them. It
 // returns fs.wasm prepared with the volumes, and the volumes.
-func dotdotSite(t *testing.T) (*Program, []Volume) {
+func dotdotSite(t *testing.T) (*Program, []seam.Mount) {
 	t.Helper()
 	top := t.TempDir()
 	files := map[string]string{
@@ -49,7 +51,7 @@ func dotdotSite(t *testing.T) (*Program, []Volume) {
 			t.Fatal(err)
 		}
 	}
-	vols := []Volume{
+	vols := []seam.Mount{
 		{Guest: "/cgi-bin", Host: filepath.Join(top, "cgi")},
 		{Guest: "/data", Host: filepath.Join(top, "data"), Writable: true},
 		{Guest: "/a", Host: filepath.Join(top, "a")},
@@ -205,7 +207,7 @@ func TestDotDotFuzz(t *testing.T) {
 // volume's folder once the host's links are followed. sure: the answer is
 // certain (a file, or nothing at all outside every volume); otherwise only
 // "ok" answers are compared.
-func expectRead(vols []Volume, p string) (want string, sure bool) {
+func expectRead(vols []seam.Mount, p string) (want string, sure bool) {
 	abs := path.Clean("/" + p)
 	best := -1
 	for i, v := range vols {
