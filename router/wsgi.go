@@ -182,7 +182,11 @@ func (s *scriptsHandler) loadApp(a *wsgiApp, f *appFlight, entry, callable strin
 	if err != nil {
 		s.log.Error().Str("module", module).Err(err).Msg("WSGI application failed to load")
 	} else {
-		s.log.Info().Str("module", module).Str("snapshot", prog.Snapshot().String()).Msg("WSGI application loaded")
+		// What the application's snapshot costs, each figure its own
+		// field (`wasigate check` prints the same).
+		sn := prog.Snapshot()
+		s.log.Info().Str("module", module).Str("snapshot", sn.String()).Uint64("image_bytes", sn.Image).Bool("mapped", sn.Mapped).
+			Dur("init", sn.InitTime).Dur("warmup", sn.WarmupTime).Msg("WSGI application loaded")
 	}
 	close(f.done)
 }
