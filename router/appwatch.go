@@ -88,7 +88,7 @@ func (a *appWatch) stop(s *scriptsHandler, err error) {
 	}
 	a.off = true
 	a.reason.Do(func() {
-		s.log.Info().Err(err).Msg("WSGI applications: the scripts folder cannot be watched; each request checks its Python files for edits")
+		s.log.Info().Err(err).Msg("WSGI applications: the scripts folder cannot be watched, so each request stats its Python files for edits (where a limit is the cause, raise sysctl fs.inotify.max_user_watches or max_user_instances)")
 	})
 }
 
