@@ -2,10 +2,7 @@ package router
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"hash/fnv"
-	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -24,7 +21,8 @@ import (
 // never slow the server's start. Every request starts from that snapshot
 // and makes one call of the application (samples/python/wasigate_wsgi.py).
 // A change to any Python file of the folder loads the application again on
-// its next request, as mod_wsgi's daemon mode reloads on a touched script.
+// its next request (appwatch.go), as mod_wsgi's daemon mode reloads on a
+// touched script.
 
 // Environment variables that tell the driver which application to load.
 const (
@@ -56,6 +54,8 @@ type wsgiApps struct {
 	loads chan struct{}
 	// tooMany: the folder outgrew maxAppFiles, said once.
 	tooMany sync.Once
+	// watch tells appSig when the folder may have changed (appwatch.go).
+	watch appWatch
 }
 
 // wsgiApp is one application: its current load, a failed one, or one
@@ -182,7 +182,11 @@ func (s *scriptsHandler) loadApp(a *wsgiApp, f *appFlight, entry, callable strin
 	if err != nil {
 		s.log.Error().Str("module", module).Err(err).Msg("WSGI application failed to load")
 	} else {
-		s.log.Info().Str("module", module).Str("snapshot", prog.Snapshot().String()).Msg("WSGI application loaded")
+		// What the application's snapshot costs, each figure its own
+		// field (`wasigate check` prints the same).
+		sn := prog.Snapshot()
+		s.log.Info().Str("module", module).Str("snapshot", sn.String()).Uint64("image_bytes", sn.Image).Bool("mapped", sn.Mapped).
+			Dur("init", sn.InitTime).Dur("warmup", sn.WarmupTime).Msg("WSGI application loaded")
 	}
 	close(f.done)
 }
@@ -212,6 +216,7 @@ func (s *scriptsHandler) closeApps() {
 	for _, p := range progs {
 		closeProgram(p)
 	}
+	s.wsgi.watch.close()
 }
 
 func closeProgram(p seam.Program) { _ = p.Close(context.Background()) }
@@ -223,53 +228,6 @@ func (s *scriptsHandler) wsgiEnv(entry, callable string) []string {
 		env = append(env, WSGIWarmupEnv+"="+strings.Join(s.rt.Warmup, " "))
 	}
 	return env
-}
-
-// maxAppFiles bounds the files appSig looks at.
-const maxAppFiles = 4096
-
-// errTooManyFiles stops appSig's walk.
-var errTooManyFiles = errors.New("too many files")
-
-// appSig is what must change for an application to be loaded again: the
-// size and modification time of every Python file of the folder (what the
-// application may have imported from it), skipping hidden entries and
-// __pycache__. It costs a stat per file and request, as mod_wsgi's check
-// of its script file does.
-func (s *scriptsHandler) appSig() (string, error) {
-	h := fnv.New64a()
-	n := 0
-	err := fs.WalkDir(s.root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return nil // a file removed during the walk: its absence is the signature
-		}
-		name := d.Name()
-		if p != "." && (strings.HasPrefix(name, ".") || name == "__pycache__") {
-			if d.IsDir() {
-				return fs.SkipDir
-			}
-			return nil
-		}
-		if d.IsDir() || (filepath.Ext(name) != pythonExt && filepath.Ext(name) != WSGIExt) {
-			return nil
-		}
-		if n++; n > maxAppFiles {
-			s.wsgi.tooMany.Do(func() {
-				s.log.Warn().Int("max", maxAppFiles).Msg("the scripts folder has more Python files than a WSGI application's reload check looks at: edits to the others are not noticed until one of the first ones changes")
-			})
-			return errTooManyFiles
-		}
-		st, err := d.Info()
-		if err != nil {
-			return nil
-		}
-		fmt.Fprintf(h, "%s\x00%d\x00%d\x00", p, st.Size(), st.ModTime().UnixNano())
-		return nil
-	})
-	if err != nil && !errors.Is(err, errTooManyFiles) {
-		return "", err
-	}
-	return fmt.Sprintf("%x", h.Sum64()), nil
 }
 
 // AppInfo is a WSGI application once loaded, for `wasigate check`: its

@@ -45,13 +45,13 @@ func (e *Engine) initTimeout() time.Duration {
 // boundedInit runs the init (runInit) in a goroutine that owns scratch and
 // closes it, and returns its result, or an error wrapping ErrNoSnapshot
 // once initTimeout and initGrace have passed without one.
-func (m *Module) boundedInit(scratch wazero.CompiledModule, globals int, limit uint64, in snap.Inputs) (values []uint64, mem []byte, took time.Duration, err error) {
+func (m *Module) boundedInit(scratch wazero.CompiledModule, globals int, limit uint64, in snap.Inputs) (values []uint64, mem []byte, took initTimes, err error) {
 	e := m.engine
 	timeout := e.initTimeout()
 	type result struct {
 		values []uint64
 		mem    []byte
-		took   time.Duration
+		took   initTimes
 		err    error
 	}
 	done := make(chan result, 1)
@@ -74,6 +74,6 @@ func (m *Module) boundedInit(scratch wazero.CompiledModule, globals int, limit u
 	case r := <-done:
 		return r.values, r.mem, r.took, r.err
 	case <-t.C:
-		return nil, nil, 0, fmt.Errorf("%w: the init did not stop within snapshot_init_timeout (%s) and was abandoned; make it return, or raise [server] snapshot_init_timeout", ErrNoSnapshot, timeout)
+		return nil, nil, initTimes{}, fmt.Errorf("%w: the init did not stop within snapshot_init_timeout (%s) and was abandoned; make it return, or raise [server] snapshot_init_timeout", ErrNoSnapshot, timeout)
 	}
 }

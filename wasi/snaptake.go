@@ -51,7 +51,7 @@ func (m *Module) takeSnapshot(limit uint64, in snap.Inputs) (*snapshot, error) {
 		return nil, fmt.Errorf("%w: compile the instrumented module: %w", ErrNoSnapshot, err)
 	}
 	// boundedInit closes scratch once the init has returned (snapinit.go).
-	values, mem, initTime, err := m.boundedInit(scratch, sm.Globals(), limit, in)
+	values, mem, times, err := m.boundedInit(scratch, sm.Globals(), limit, in)
 	if err != nil {
 		return nil, err
 	}
@@ -84,14 +84,14 @@ func (m *Module) takeSnapshot(limit uint64, in snap.Inputs) (*snapshot, error) {
 	}
 	m.storeSnapshot(key, out, mem, reads, taken)
 	return &snapshot{compiled: compiled, image: img, taken: taken, info: seam.Snapshot{
-		On: true, InitTime: initTime, Image: img.Size(), Mapped: !img.Copied(),
+		On: true, InitTime: times.init, WarmupTime: times.warmup, Image: img.Size(), Mapped: !img.Copied(),
 		Code: e.codeSize(sha256Hex(out), definedFunctions(out))}}, nil
 }
 
 // runInit instantiates the scratch module, runs _initialize and returns
 // the values of its globals and a copy of its memory. The deadline checks
 // stop it at timeout; boundedInit bounds it whatever it does.
-func (m *Module) runInit(scratch wazero.CompiledModule, globals int, limit uint64, in snap.Inputs, timeout time.Duration) (values []uint64, mem []byte, took time.Duration, err error) {
+func (m *Module) runInit(scratch wazero.CompiledModule, globals int, limit uint64, in snap.Inputs, timeout time.Duration) (values []uint64, mem []byte, took initTimes, err error) {
 	e := m.engine
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -104,7 +104,7 @@ func (m *Module) runInit(scratch wazero.CompiledModule, globals int, limit uint6
 	}()
 	env, err := newEnviron(in.Env)
 	if err != nil {
-		return nil, nil, 0, fmt.Errorf("%w: init environment: %w", ErrNoSnapshot, err)
+		return nil, nil, initTimes{}, fmt.Errorf("%w: init environment: %w", ErrNoSnapshot, err)
 	}
 	ctx = context.WithValue(ctx, environKey{}, env)
 	ctx = withCallState(ctx, newCallState(in.Args))
@@ -123,7 +123,7 @@ func (m *Module) runInit(scratch wazero.CompiledModule, globals int, limit uint6
 	if len(in.Dirs) > 0 {
 		fsc, done, err := snap.InitFS(in.Dirs, files)
 		if err != nil {
-			return nil, nil, 0, fmt.Errorf("%w: %w", ErrNoSnapshot, err)
+			return nil, nil, initTimes{}, fmt.Errorf("%w: %w", ErrNoSnapshot, err)
 		}
 		defer done()
 		cfg = cfg.WithFSConfig(fsc)
@@ -140,7 +140,7 @@ func (m *Module) runInit(scratch wazero.CompiledModule, globals int, limit uint6
 	}()
 	mod, err := m.rt.InstantiateModule(ctx, scratch, cfg)
 	if err != nil {
-		return nil, nil, 0, fmt.Errorf("%w: instantiate: %w", ErrNoSnapshot, err)
+		return nil, nil, initTimes{}, fmt.Errorf("%w: instantiate: %w", ErrNoSnapshot, err)
 	}
 	defer closeInstance(ctx, mod)
 	// An instrumented module stops at the timeout (deadline.go).
@@ -148,26 +148,29 @@ func (m *Module) runInit(scratch wazero.CompiledModule, globals int, limit uint6
 	// Any ending but a return refuses the snapshot, proc_exit(0) too: the
 	// instance is closed and its state is not what a request would see.
 	if err := m.callStart(ctx, mod); err != nil {
-		return nil, nil, 0, fmt.Errorf("%w: start function failed: %w%s", ErrNoSnapshot, err, stderr.Suffix())
+		return nil, nil, initTimes{}, fmt.Errorf("%w: start function failed: %w%s", ErrNoSnapshot, err, stderr.Suffix())
 	}
 	if err := call(ctx, mod, "_initialize"); err != nil {
-		return nil, nil, 0, fmt.Errorf("%w: _initialize failed: %w%s", ErrNoSnapshot, err, stderr.Suffix())
+		return nil, nil, initTimes{}, fmt.Errorf("%w: _initialize failed: %w%s", ErrNoSnapshot, err, stderr.Suffix())
 	}
 	if m.ruby() != nil {
 		if err := m.rubyInit(ctx, mod, in.Preload); err != nil {
-			return nil, nil, 0, fmt.Errorf("%w: %w: %w%s", ErrNoSnapshot, ErrInitFailed, err, stderr.Suffix())
+			return nil, nil, initTimes{}, fmt.Errorf("%w: %w: %w%s", ErrNoSnapshot, ErrInitFailed, err, stderr.Suffix())
 		}
 		m.rubyLearnedInit(ctx, mod, in) // learnreport.go
 	} else if m.isDriver() {
 		if err := runDriverInit(ctx, mod); err != nil {
-			return nil, nil, 0, fmt.Errorf("%w: %w: %w%s", ErrNoSnapshot, ErrInitFailed, err, stderr.Suffix())
+			return nil, nil, initTimes{}, fmt.Errorf("%w: %w: %w%s", ErrNoSnapshot, ErrInitFailed, err, stderr.Suffix())
 		}
 	}
-	took = time.Since(start)
+	took = initTimes{init: time.Since(start)}
+	if w := stderr.Warmup; !w.IsZero() {
+		took = initTimes{init: w.Sub(start), warmup: time.Since(w)}
+	}
 	// A file the init left open would be a descriptor number in the
 	// image with nothing behind it, or another file, in a request.
 	if n := files.GuestOpen(); n > 0 {
-		return nil, nil, 0, fmt.Errorf("%w: the init left %d file(s) open", ErrNoSnapshot, n)
+		return nil, nil, initTimes{}, fmt.Errorf("%w: the init left %d file(s) open", ErrNoSnapshot, n)
 	}
 	// Ruby reads it in ruby-init and a driver gets its configured one;
 	// each request's prelude or wasigate_run replaces it (rubysnap.go,
@@ -175,23 +178,27 @@ func (m *Module) runInit(scratch wazero.CompiledModule, globals int, limit uint6
 	if env.read && m.ruby() == nil && !m.isDriver() {
 		// wasi-libc reads it eagerly in a constructor when the program
 		// uses `environ`; every request would see the empty one.
-		return nil, nil, 0, fmt.Errorf("%w: _initialize read the environment, which would be frozen (empty) into every request", ErrNoSnapshot)
+		return nil, nil, initTimes{}, fmt.Errorf("%w: _initialize read the environment, which would be frozen (empty) into every request", ErrNoSnapshot)
 	}
 	values = make([]uint64, globals)
 	for i := range values {
 		g := mod.ExportedGlobal(rewrite.GlobalPrefix + strconv.Itoa(i))
 		if g == nil {
-			return nil, nil, 0, fmt.Errorf("%w: global %d not exported", ErrNoSnapshot, i)
+			return nil, nil, initTimes{}, fmt.Errorf("%w: global %d not exported", ErrNoSnapshot, i)
 		}
 		values[i] = g.Get()
 	}
 	memory := mod.Memory()
 	if memory == nil {
-		return nil, nil, 0, fmt.Errorf("%w: no memory", ErrNoSnapshot)
+		return nil, nil, initTimes{}, fmt.Errorf("%w: no memory", ErrNoSnapshot)
 	}
 	view, _ := memory.Read(0, memory.Size())
 	return values, bytes.Clone(view), took, nil
 }
+
+// initTimes is how long an init ran: an application's warm-up requests
+// apart from the rest (the interpreter's start, its preloads, the import).
+type initTimes struct{ init, warmup time.Duration }
 
 // compileBytes compiles a module the engine made (not one a user gave),
 // signing what it adds to the file cache like Compile does.

@@ -38,13 +38,18 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	// (preloads, import, warm-ups) and reports the memory its snapshot
 	// costs, or fails on one that does not load.
 	failed := false
-	for _, a := range site.LoadApps(context.Background()) {
+	apps := site.LoadApps(context.Background())
+	if len(apps) > 0 {
+		fmt.Fprintf(stdout, "WSGI applications: %d loaded for this check, one at a time, each init bounded by snapshot_init_timeout (%s)\n",
+			len(apps), cmp.Or(time.Duration(s.cfg.Server.SnapshotInitTimeout), seam.DefaultSnapshotInitTimeout))
+	}
+	for _, a := range apps {
 		if a.Err != nil {
 			failed = true
 			fmt.Fprintf(stderr, "%s: route %s: %v\n", s.cfg.File, a.Route, a.Err)
 			continue
 		}
-		fmt.Fprintf(stdout, "%s (%s WSGI application): %s\n", a.Route, a.Module, a.Snapshot)
+		fmt.Fprintf(stdout, "%s (%s WSGI application): %s\n", a.Route, a.Module, appSummary(a.Snapshot))
 	}
 	sb := "sandbox: " + s.builder.Sandbox.String()
 	if !s.builder.Sandbox.Available() {
@@ -158,4 +163,31 @@ func memorySummary(mods []seam.Module) string {
 		s += fmt.Sprintf(", %d module(s) of unknown size (no compilation cache)", unknown)
 	}
 	return s
+}
+
+// appSummary is what an application's snapshot costs, each figure named:
+// the image (the memory every request starts from), whether requests map
+// it copy-on-write or copy it, the init (interpreter, preloads, import)
+// and the warm-up requests' time apart.
+func appSummary(sn seam.Snapshot) string {
+	if !sn.On {
+		return sn.String()
+	}
+	how := "mapped copy-on-write"
+	if !sn.Mapped {
+		how = "copied per instance"
+	}
+	warm := "none"
+	if sn.WarmupTime > 0 {
+		warm = sn.WarmupTime.Round(time.Microsecond).String()
+	}
+	init := sn.InitTime.Round(time.Microsecond).String()
+	if sn.Cached {
+		init = "loaded from the cache"
+	}
+	code := ""
+	if sn.Code > 0 {
+		code = ", " + humanSize(sn.Code) + " machine code"
+	}
+	return fmt.Sprintf("image %s %s%s, init %s, warm-up %s", humanSize(int64(sn.Image)), how, code, init, warm)
 }

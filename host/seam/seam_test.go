@@ -18,6 +18,8 @@ func TestSnapshotString(t *testing.T) {
 		{"no init", Snapshot{}, "", false},
 		{"taken now, mapped", Snapshot{On: true, Mapped: true, Image: 2 << 20, InitTime: 1500 * time.Microsecond},
 			"snapshot: 2048 KiB image mapped copy-on-write, init 1.5ms", false},
+		{"an application with warm-ups", Snapshot{On: true, Mapped: true, Image: 40 << 20, InitTime: 310 * time.Millisecond, WarmupTime: 25 * time.Millisecond},
+			"snapshot: 40960 KiB image mapped copy-on-write, init 310ms, warm-up 25ms", false},
 		{"from the cache, copied, with code", Snapshot{On: true, Cached: true, Image: 64 << 10, Code: 3 << 20},
 			"snapshot: 64 KiB image copied per instance, 3.0 MiB machine code, loaded from the cache", false},
 		{"turned off", Snapshot{Off: true, Reason: "turned off"}, "turned off", false},

@@ -25,6 +25,9 @@ type Snapshot struct {
 	// requires, a driver's wasigate_init and its preloads) failed: every
 	// request would fail the same way, so the server refuses to start.
 	InitErr error
+	// WarmupTime is how long an application's warm-up requests ran, at
+	// the end of its init and not counted in InitTime; 0 without any.
+	WarmupTime time.Duration
 }
 
 // Refused reports whether the program has an init to snapshot but its
@@ -42,6 +45,9 @@ func (s Snapshot) String() string {
 			how = "copied per instance"
 		}
 		from := fmt.Sprintf("init %s", s.InitTime.Round(time.Microsecond))
+		if s.WarmupTime > 0 {
+			from += fmt.Sprintf(", warm-up %s", s.WarmupTime.Round(time.Microsecond))
+		}
 		if s.Cached {
 			from = "loaded from the cache"
 		}

@@ -40,6 +40,10 @@ _BAD_VALUE = re.compile(r"[\r\n\0]")
 # answered 502 "invalid" (host/response.go parseStatus).
 INVALID_STATUS = b"Status: invalid-wsgi-response\r\n\r\n"
 
+# Written to stderr as the warm-ups start, so that the host can tell the
+# import's time from theirs (`wasigate check`).
+WARMUP_MARKER = "wasigate: warm-up starts\n"
+
 
 class InvalidResponse(Exception):
     """The application's status or headers break PEP 3333."""
@@ -69,6 +73,11 @@ def load(path, name, warmup=""):
     if not callable(app):
         raise TypeError("%s: %r is not callable" % (path, name))
     _app = app
+    if warmup.split():
+        # The host times the import and the warm-ups apart from this line
+        # (wasi/internal/snap, WarmupMarker): written whole and flushed.
+        sys.stderr.write(WARMUP_MARKER)
+        sys.stderr.flush()
     for target in warmup.split():
         _warm(app, target)
     # Every request starts from this heap. A collection that walks it

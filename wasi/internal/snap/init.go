@@ -56,17 +56,31 @@ func (r *Running) Wait(d time.Duration) bool {
 }
 
 // Tail keeps the last bytes written to it: the end of an init's stderr,
-// for the reason a snapshot was refused.
+// for the reason a snapshot was refused. It notes when a write starts with
+// WarmupMarker, where an application's import ends and its warm-ups begin.
 type Tail struct {
 	b   []byte
 	max int
+	// Warmup is when the first write starting with WarmupMarker came;
+	// zero when none did.
+	Warmup time.Time
 }
+
+// WarmupMarker is the line the WSGI adapter (samples/python/wasigate_wsgi.py)
+// writes to stderr, whole and flushed, as its warm-up requests start: the
+// init's time and the warm-ups' are reported apart. The guest could write
+// it at another moment, but it only ever moves its own application's
+// reported times.
+const WarmupMarker = "wasigate: warm-up starts\n"
 
 // NewTail keeps the last max bytes.
 func NewTail(max int) *Tail { return &Tail{max: max} }
 
 // Write keeps the last max bytes of what was written, p among them.
 func (t *Tail) Write(p []byte) (int, error) {
+	if t.Warmup.IsZero() && bytes.HasPrefix(p, []byte(WarmupMarker)) {
+		t.Warmup = time.Now()
+	}
 	t.b = append(t.b, p...)
 	if len(t.b) > t.max {
 		t.b = append(t.b[:0], t.b[len(t.b)-t.max:]...)

@@ -38,3 +38,23 @@ func TestTail(t *testing.T) {
 		t.Errorf("got %q; want the last 8 bytes, %q", got, want)
 	}
 }
+
+// TestTailWarmup: the first write starting with WarmupMarker is timed, a
+// marker inside another line is not, and a later one moves nothing.
+func TestTailWarmup(t *testing.T) {
+	tail := NewTail(64)
+	tail.Write([]byte("import noise " + WarmupMarker))
+	if !tail.Warmup.IsZero() {
+		t.Errorf("marker inside a line: got Warmup %s; want none", tail.Warmup)
+	}
+	before := time.Now()
+	tail.Write([]byte(WarmupMarker))
+	first := tail.Warmup
+	if first.Before(before) || first.After(time.Now()) {
+		t.Errorf("marker written: got Warmup %s; want the write's time (after %s)", first, before)
+	}
+	tail.Write([]byte(WarmupMarker))
+	if !tail.Warmup.Equal(first) {
+		t.Errorf("second marker: got Warmup %s; want the first's, %s", tail.Warmup, first)
+	}
+}
