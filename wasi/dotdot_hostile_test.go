@@ -50,3 +50,57 @@ func TestReuseRootClosed(t *testing.T) {
 		}
 	}
 }
+
+// TestDotDotMountedTwice: two volumes at one guest path (an operator's
+// volume at the scripts folder's /cgi-bin, or "/data" and "/data/" as two
+// keys) are one preopen for wazero, the later in the earlier's place. A
+// path climbing out of a volume is sent to the preopen wazero numbers for
+// it: "/data/../cgi-bin/f.txt" is the later /cgi-bin's f.txt, and
+// "/cgi-bin/../x" is absent in the empty root (not EBADF from a descriptor
+// past the preopens).
+func TestDotDotMountedTwice(t *testing.T) {
+	top := t.TempDir()
+	for name, body := range map[string]string{"shadowed/f.txt": "shadowed f", "cgi/f.txt": "cgi f", "data/g": "data g"} {
+		p := filepath.Join(top, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	e, err := NewEngine(ctx, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(ctx)
+	m, err := e.CompileFile(ctx, filepath.Join("..", "testdata", "guests", "fs.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := m.Prepare(Config{Volumes: []seam.Mount{
+		{Guest: "/cgi-bin", Host: filepath.Join(top, "shadowed")},
+		{Guest: "/data", Host: filepath.Join(top, "data")},
+		{Guest: "/cgi-bin/", Host: filepath.Join(top, "cgi")},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct{ path, want string }{
+		{"/cgi-bin/f.txt", "ok cgi f"},
+		{"/data/../cgi-bin/f.txt", "ok cgi f"},
+		{"/cgi-bin/../data/g", "ok data g"},
+		{"/cgi-bin/../x", "denied (No such file or directory)"},
+		{"/data/../../x", "denied (No such file or directory)"},
+	}
+	paths := make([]string, len(cases))
+	for i, c := range cases {
+		paths[i] = c.path
+	}
+	for i, got := range probe(t, p, paths) {
+		if want := "read " + cases[i].path + ": " + cases[i].want; got != want {
+			t.Errorf("got %q; want %q", got, want)
+		}
+	}
+}
