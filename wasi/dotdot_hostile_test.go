@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/wasigate/wasigate/host/seam"
@@ -102,5 +103,36 @@ func TestDotDotMountedTwice(t *testing.T) {
 		if want := "read " + cases[i].path + ": " + cases[i].want; got != want {
 			t.Errorf("got %q; want %q", got, want)
 		}
+	}
+}
+
+// TestDotDotGuestMemory: a ".." path placed where the rewrite has little
+// room (the end of memory, right before the output, a memory that cannot
+// grow), or out of bounds, leaves the guest's memory as it was but for
+// the call's output, and an out-of-bounds path is EFAULT, not a host
+// panic (testdata/dotdot/memory.wat).
+func TestDotDotGuestMemory(t *testing.T) {
+	ctx := context.Background()
+	e, err := NewEngine(ctx, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(ctx)
+	m, err := e.CompileFile(ctx, filepath.Join("testdata", "dotdot", "memory.wat"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := m.Prepare(Config{Volumes: []seam.Mount{{Guest: "/vvvvvvvv/w", Host: t.TempDir()}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if err := p.Run(ctx, &Call{Stdout: &out}); err != nil {
+		t.Fatalf("Run: %v (output %q)", err, out.String())
+	}
+	// ENOENT twice (the root holds no vvvvvvvv/a), EFAULT twice, and EPERM
+	// where no place is left for the rewrite (wazero's answer, as before).
+	if want := "44= 44= 21= 21= 63= "; out.String() != want {
+		t.Errorf("got %q; want %q", out.String(), want)
 	}
 }
