@@ -178,8 +178,10 @@ func (w *warmPool) newInstance(ctx context.Context) (*warmInstance, error) {
 		inst.scratch = s
 		mounts = append(mounts[:len(mounts):len(mounts)], s.Mount)
 	}
-	inst.reserved = 3 + uint32(len(mounts))
+	// Every preopen is reserved, the empty root too: a request that
+	// closed it would leave the next one without "/".
 	inst.preopens = guestfs.Preopens(mounts)
+	inst.reserved = 3 + uint32(len(inst.preopens))
 	cfg := p.cfg.
 		WithStdin(switchIn{inst.streams}).
 		WithStdout(switchOut{s: inst.streams}).

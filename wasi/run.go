@@ -80,12 +80,11 @@ func (p *Program) run(ctx context.Context, c *Call) error {
 			return err
 		}
 	}
-	st.reserved = 3 + uint32(len(p.mounts))
 	st.preopens = guestfs.Preopens(p.mounts)
 	if p.scratch != "" {
-		st.reserved++
 		st.preopens = guestfs.Preopens(append(p.mounts[:len(p.mounts):len(p.mounts)], guestfs.Mount{Guest: p.scratch}))
 	}
+	st.reserved = 3 + uint32(len(st.preopens)) // the empty root too
 	ctx = withCallState(ctx, st)
 	cfg := p.config(ctx, c)
 	var scratch *guestfs.Mount

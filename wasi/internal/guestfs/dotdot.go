@@ -22,16 +22,43 @@ import (
 // Preopens returns the guest paths of the folders ConfigCount preopens, in
 // the order of their descriptors (wazero numbers them from 3), or nil when
 // mounts is empty (nothing is preopened then, not even the empty root).
+// wazero keeps one preopen per guest path: two mounts at one path ("/data"
+// and "/data/", or a volume at the scripts folder's path) take one
+// descriptor, the earlier's, for the later mount.
 func Preopens(mounts []Mount) []string {
 	if len(mounts) == 0 {
 		return nil
 	}
-	all := withRoot(mounts)
-	out := make([]string, len(all))
-	for i, m := range all {
-		out[i] = path.Clean("/" + m.Guest)
+	var out []string
+	at := map[string]int{}
+	for _, m := range withRoot(mounts) {
+		g := path.Clean("/" + m.Guest)
+		if i, ok := at[mountKey(m.Guest)]; ok {
+			out[i] = g
+			continue
+		}
+		at[mountKey(m.Guest)] = len(out)
+		out = append(out, g)
 	}
 	return out
+}
+
+// mountKey is the name wazero's FSConfig tells mounts apart by: the guest
+// path without trailing slashes nor leading "/" and "./" ("/" is "").
+func mountKey(g string) string {
+	g = strings.TrimRight(g, "/")
+	for {
+		switch {
+		case strings.HasPrefix(g, "/"):
+			g = g[1:]
+		case strings.HasPrefix(g, "./"):
+			g = g[2:]
+		case g == ".":
+			return ""
+		default:
+			return g
+		}
+	}
 }
 
 // Resolve resolves p, given relative to preopens[i], when its ".." climb

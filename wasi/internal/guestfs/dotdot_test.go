@@ -121,3 +121,30 @@ func FuzzResolve(f *testing.F) {
 		}
 	})
 }
+
+// TestPreopensMountedTwice: mounts at one guest path are one preopen, as
+// wazero's FSConfig makes them, so the descriptors Resolve names are
+// wazero's; a volume at "/." is the root, not replaced by the empty one.
+func TestPreopensMountedTwice(t *testing.T) {
+	for _, c := range []struct {
+		mounts []string
+		want   string
+	}{
+		{[]string{"/cgi-bin", "/data", "/cgi-bin"}, "/cgi-bin /data /"},
+		{[]string{"/data", "/data/", "/x"}, "/data /x /"},
+		{[]string{"/a", "/./a//"}, "/a /"},
+		{[]string{"/.", "/a"}, "/ /a"},
+		{[]string{"//", "/a"}, "/ /a"},
+	} {
+		var mounts []Mount
+		for _, g := range c.mounts {
+			mounts = append(mounts, Mount{Guest: g})
+		}
+		if got := strings.Join(Preopens(mounts), " "); got != c.want {
+			t.Errorf("Preopens(%q): got %q; want %q", c.mounts, got, c.want)
+		}
+		if got, want := len(withRoot(mounts)), len(mounts)+1; strings.HasSuffix(c.want, " /") && got != want {
+			t.Errorf("withRoot(%q): got %d mounts; want %d (the empty root)", c.mounts, got, want)
+		}
+	}
+}

@@ -19,10 +19,11 @@ import (
 const rootGuest = "/"
 
 // withRoot returns mounts with the empty root folder appended, unless a
-// volume is mounted at "/" already.
+// volume is mounted at "/" already (or "/.", "//": wazero's FSConfig would
+// put the empty root in that volume's place).
 func withRoot(mounts []Mount) []Mount {
 	for _, m := range mounts {
-		if m.Guest == rootGuest {
+		if mountKey(m.Guest) == mountKey(rootGuest) {
 			return mounts
 		}
 	}
