@@ -131,6 +131,10 @@ max_body = "lots"`, want: []string{`invalid size "lots"`}},
 path = "/x"
 module = "a.wasm"
 volumes = { "data" = "data" }`, want: []string{`volume guest path "data" must be absolute`}},
+		{name: "one guest folder mounted twice", toml: `[[route]]
+path = "/x"
+module = "a.wasm"
+volumes = { "/data" = "a", "/data/" = "b" }`, want: []string{`volumes "/data" and "/data/" name the same guest folder /data: keep one`}},
 		{name: "every problem at once", toml: `[[route]]
 path = "x"
 module = "a.wasm"

@@ -3,6 +3,7 @@ package router
 import (
 	"errors"
 	"fmt"
+	"path"
 	"regexp"
 	"sort"
 	"strings"
@@ -99,6 +100,9 @@ func (c *Config) Validate() error {
 				bad("%s: volume %s needs a host folder", where, g)
 			}
 		}
+		for _, m := range sameGuestFolder(r.Volumes) {
+			bad("%s: %s", where, m)
+		}
 		for _, m := range r.Methods {
 			if !methodName.MatchString(m) {
 				bad("%s: method %q is not an upper-case HTTP method", where, m)
@@ -177,4 +181,21 @@ func badMaxOpenFiles(n int) string {
 		return "max_open_files must be between 1 and 65536"
 	}
 	return ""
+}
+
+// sameGuestFolder names the volumes whose guest paths are one folder
+// once cleaned ("/data" and "/data/"): wazero would keep the last one
+// mounted and silently hide the other.
+func sameGuestFolder(vols map[string]Volume) []string {
+	var out []string
+	seen := map[string]string{}
+	for _, g := range sortedKeys(vols) {
+		c := path.Clean(g)
+		if first, ok := seen[c]; ok {
+			out = append(out, fmt.Sprintf("volumes %q and %q name the same guest folder %s: keep one", first, g, c))
+			continue
+		}
+		seen[c] = g
+	}
+	return out
 }

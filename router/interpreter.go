@@ -97,6 +97,9 @@ func checkInterpreter(where string, in Interpreter) []string {
 			bad = append(bad, fmt.Sprintf("%s: volume %s: an interpreter's volumes are read-only (a writable folder is a route's volume)", where, g))
 		}
 	}
+	for _, m := range sameGuestFolder(in.Volumes) {
+		bad = append(bad, where+": "+m)
+	}
 	return bad
 }
 

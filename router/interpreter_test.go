@@ -39,6 +39,7 @@ volumes = { "/usr/local/lib/python3.11" = "lib" }
 		{"volume relative", `volumes = { "lib" = "lib" }`, `volume guest path "lib" must be absolute`},
 		{"volume on the scripts", `volumes = { "/cgi-bin" = "lib" }`, `interpreters see the scripts folder there`},
 		{"volume writable", `volumes = { "/tmp" = { path = "tmp", writable = true } }`, `an interpreter's volumes are read-only`},
+		{"volume mounted twice", `volumes = { "/lib" = "lib", "/lib/." = "lib2" }`, `volumes "/lib" and "/lib/." name the same guest folder /lib: keep one`},
 		{"scratch_size without scratch", `scratch_size = "1MiB"`, `scratch_size without scratch = true`},
 		{"scratch_size tiny", "scratch = true\nscratch_size = 100", `scratch_size must be at least 64KiB`},
 	}
