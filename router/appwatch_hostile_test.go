@@ -1,0 +1,78 @@
+package router
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// TestAppSigHostileEdits: edits that reach a Python file of the folder
+// other than through its folder's entries, or after its folder was
+// replaced, or among more events than the kernel's queue holds, change
+// the signature at the next call, as the walk on every request did.
+func TestAppSigHostileEdits(t *testing.T) {
+	outside := t.TempDir()
+	for _, watch := range []bool{true, false} {
+		t.Run(fmt.Sprintf("watch=%v", watch), func(t *testing.T) {
+			s := appFolder(t, 8)
+			s.wsgi.watch.off = !watch
+			write := func(p, text string) {
+				t.Helper()
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			must := func(err error) {
+				t.Helper()
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			link := filepath.Join(outside, fmt.Sprintf("link%v.py", watch))
+			must(os.Link(filepath.Join(s.dir, "m0.py"), link))
+			edits := []struct {
+				name   string
+				edit   func()
+				change bool
+			}{
+				{"a hard link made from another folder", func() {}, false},
+				{"written through that link", func() { write(link, "x = 99\n") }, true},
+				{"a folder removed", func() { must(os.RemoveAll(filepath.Join(s.dir, "pkg1"))) }, true},
+				{"and made again", func() { write(filepath.Join(s.dir, "pkg1", "m1.py"), "x = 5\n") }, true},
+				{"then edited in it", func() { write(filepath.Join(s.dir, "pkg1", "m1.py"), "x = 6\n") }, true},
+				{"a folder renamed in the tree", func() {
+					must(os.Rename(filepath.Join(s.dir, "pkg2"), filepath.Join(s.dir, "pkg7")))
+				}, true},
+				{"then edited in it", func() { write(filepath.Join(s.dir, "pkg7", "m2.py"), "x = 7\n") }, true},
+				{"more events than the queue holds, then an edit", func() {
+					// Two names in turn: the kernel merges only an event
+					// identical to the last one queued.
+					a, b := filepath.Join(s.dir, "pkg3", "a.txt"), filepath.Join(s.dir, "pkg3", "b.txt")
+					write(a, "")
+					write(b, "")
+					for range 17000 {
+						must(os.Chtimes(a, time.Time{}, time.Now()))
+						must(os.Chtimes(b, time.Time{}, time.Now()))
+					}
+					write(filepath.Join(s.dir, "pkg3", "m3.py"), "x = 8\n")
+				}, true},
+			}
+			prev, err := s.appSig()
+			must(err)
+			for _, e := range edits {
+				e.edit()
+				got, err := s.appSig()
+				must(err)
+				if changed := got != prev; changed != e.change {
+					t.Errorf("%s: signature changed %v; want %v", e.name, changed, e.change)
+				}
+				prev = got
+			}
+		})
+	}
+}
