@@ -35,6 +35,16 @@ const maxAppFiles = 4096
 // errTooManyFiles stops appSig's walk.
 var errTooManyFiles = errors.New("too many files")
 
+// maxWatchedDirs bounds the folders one application's watch holds: the
+// inotify watch limit is the user's, shared with every other route, the
+// configuration's watch and the user's other processes, and a writable
+// volume under the scripts folder lets a guest make folders at will.
+// Past it every request walks, as where watching fails.
+const maxWatchedDirs = 1024
+
+// errTooManyDirs: the folder has more subfolders than are watched.
+var errTooManyDirs = errors.New("too many subfolders to watch")
+
 // appWatch is the watch of one scripts folder and the signature its last
 // walk found.
 type appWatch struct {
@@ -67,6 +77,7 @@ func (s *scriptsHandler) appSig() (string, error) {
 		}
 	}
 	a.sig = ""
+	dirs := 0
 	sig, err := s.walkSig(func(p string, dir bool) {
 		if a.w == nil {
 			return
@@ -74,6 +85,10 @@ func (s *scriptsHandler) appSig() (string, error) {
 		add := a.w.addFile
 		if dir {
 			add = a.w.add
+			if dirs++; dirs > maxWatchedDirs {
+				a.stop(s, fmt.Errorf("%w: more than %d", errTooManyDirs, maxWatchedDirs))
+				return
+			}
 		}
 		if err := add(p); err != nil {
 			a.stop(s, err)

@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // TestAppSigHostileEdits: edits that reach a Python file of the folder
@@ -74,5 +77,52 @@ func TestAppSigHostileEdits(t *testing.T) {
 				prev = got
 			}
 		})
+	}
+}
+
+// inotifyWatches counts the watches of the inotify descriptor fd.
+func inotifyWatches(t *testing.T, fd int) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/self/fdinfo/%d", fd))
+	if err != nil {
+		t.Skipf("no fdinfo: %v", err)
+	}
+	return strings.Count(string(b), "inotify wd:")
+}
+
+// TestAppSigWatchBounded: a guest with a writable volume under the scripts
+// folder makes folders at will. The watches one application holds must
+// stay bounded (the limit is the user's, shared with every route and the
+// configuration's watch): past the bound the route walks, logs why, and
+// still notices edits.
+func TestAppSigWatchBounded(t *testing.T) {
+	s := appFolder(t, 4)
+	var logged strings.Builder
+	s.log = zerolog.New(&logged)
+	for i := range maxWatchedDirs + 50 {
+		if err := os.MkdirAll(filepath.Join(s.dir, "upload", fmt.Sprintf("d%d", i)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.appSig(); err != nil {
+		t.Fatal(err)
+	}
+	a := &s.wsgi.watch
+	if a.w != nil {
+		if n := inotifyWatches(t, a.w.fd); n > maxWatchedDirs+4 {
+			t.Errorf("one application holds %d watches; want at most %d", n, maxWatchedDirs+4)
+		}
+	} else if !strings.Contains(logged.String(), "cannot be watched") {
+		t.Errorf("watching stopped without a log line; got %q", logged.String())
+	}
+	before, err := s.appSig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(s.dir, "m0.py"), []byte("x = 42\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if after, err := s.appSig(); err != nil || after == before {
+		t.Errorf("an edit past the bound: signature %q then %q, %v; want a change", before, after, err)
 	}
 }
