@@ -43,8 +43,9 @@ type freshness struct {
 	src *snapSrc
 	c   Config
 
-	mu  sync.Mutex
-	cur *generation
+	mu     sync.Mutex
+	cur    *generation
+	closed bool // closeFresh ran: a second Close gives back nothing again
 }
 
 type generation struct {
@@ -181,8 +182,12 @@ func (f *freshness) retire(g *generation) {
 func (p *Program) closeFresh() {
 	f := p.fresh
 	f.mu.Lock()
-	g := f.cur
+	g, closed := f.cur, f.closed
+	f.closed = true
 	f.mu.Unlock()
+	if closed {
+		return
+	}
 	if g.prog != p && g.prog.warm != nil {
 		p.module.warm.remove(g.prog.warm)
 		g.prog.warm.close(context.Background())
