@@ -126,3 +126,46 @@ func TestAppSigWatchBounded(t *testing.T) {
 		t.Errorf("an edit past the bound: signature %q then %q, %v; want a change", before, after, err)
 	}
 }
+
+// TestAppSigConcurrentRetire: requests noticing edits while files change
+// and the route is retired under them: no race (go test -race), no
+// descriptor left, and every call still answers.
+func TestAppSigConcurrentRetire(t *testing.T) {
+	s := appFolder(t, 8)
+	before := openFDs(t)
+	done := make(chan struct{})
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			for {
+				select {
+				case <-done:
+					errs <- nil
+					return
+				default:
+				}
+				if _, err := s.appSig(); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	for i := range 200 {
+		if err := os.WriteFile(filepath.Join(s.dir, "m0.py"), []byte(fmt.Sprint(i)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if i == 100 {
+			s.closeApps()
+		}
+	}
+	close(done)
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Errorf("a call while retiring: %v", err)
+		}
+	}
+	if got := openFDs(t); got != before {
+		t.Errorf("open descriptors after retiring: got %d; want %d", got, before)
+	}
+}
