@@ -2,6 +2,7 @@ package wasi
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -115,4 +116,78 @@ func TestCloseKeepsSharedSnapshot(t *testing.T) {
 	}
 	writeTestFile(t, filepath.Join(lib, "data.txt"), "two\n")
 	serveUntil(t, b, "two", 10*time.Second, events)
+}
+
+// TestPrepareCloseRace: programs of one module prepared, run and closed
+// at once, some from snapshots and some from the module's own code (its
+// release and compiling again), while one long-lived program of each kind
+// runs throughout and a retake comes: every run answers, with no race
+// (go test -race).
+func TestPrepareCloseRace(t *testing.T) {
+	_, m, _ := driverFile(t)
+	m.engine.snapAge = 300 * time.Millisecond
+	snapCfg, ownCfg := driverConfig(t, "a", false), driverConfig(t, "a", true)
+	snapCfg.Reuse, ownCfg.Reuse = true, true
+	var long []*Program
+	for _, c := range []Config{snapCfg, ownCfg} {
+		p, err := m.Prepare(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		long = append(long, p)
+	}
+	stop := time.Now().Add(2 * time.Second)
+	errs := make(chan error, 4)
+	for i := range 4 {
+		go func() {
+			for time.Now().Before(stop) {
+				c := snapCfg
+				if i%2 == 1 {
+					c = ownCfg
+				}
+				p, err := m.Prepare(c)
+				if err != nil {
+					errs <- err
+					return
+				}
+				for _, q := range []*Program{p, long[i%2]} {
+					if got, err := runDriver(t, q, []string{"drv", "x"}, nil); err != nil || got["counter"] != "1" {
+						errs <- fmt.Errorf("run: counter %q, %v", got["counter"], err)
+						return
+					}
+				}
+				if err := p.Close(context.Background()); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	// A retake may still run in the background; Engine.Close does not
+	// wait for one that has not reached its init, which would write to
+	// the cache folder being removed.
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		busy := false
+		m.snap.keyedMu.Lock()
+		for _, r := range m.snap.keyed {
+			if r.src != nil {
+				r.src.mu.Lock()
+				busy = busy || r.src.retaking
+				r.src.mu.Unlock()
+			}
+		}
+		m.snap.keyedMu.Unlock()
+		if !busy {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a retake still running 20s after the last request")
+		}
+	}
 }
