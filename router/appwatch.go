@@ -35,6 +35,16 @@ const maxAppFiles = 4096
 // errTooManyFiles stops appSig's walk.
 var errTooManyFiles = errors.New("too many files")
 
+// maxWatchedDirs bounds the folders one application's watch holds: the
+// inotify watch limit is the user's, shared with every other route, the
+// configuration's watch and the user's other processes, and a writable
+// volume under the scripts folder lets a guest make folders at will.
+// Past it every request walks, as where watching fails.
+const maxWatchedDirs = 1024
+
+// errTooManyDirs: the folder has more subfolders than are watched.
+var errTooManyDirs = errors.New("too many subfolders to watch")
+
 // appWatch is the watch of one scripts folder and the signature its last
 // walk found.
 type appWatch struct {
@@ -67,11 +77,21 @@ func (s *scriptsHandler) appSig() (string, error) {
 		}
 	}
 	a.sig = ""
-	sig, err := s.walkSig(func(dir string) {
-		if a.w != nil {
-			if err := a.w.add(dir); err != nil {
-				a.stop(s, err)
+	dirs := 0
+	sig, err := s.walkSig(func(p string, dir bool) {
+		if a.w == nil {
+			return
+		}
+		add := a.w.addFile
+		if dir {
+			add = a.w.add
+			if dirs++; dirs > maxWatchedDirs {
+				a.stop(s, fmt.Errorf("%w: more than %d", errTooManyDirs, maxWatchedDirs))
+				return
 			}
+		}
+		if err := add(p); err != nil {
+			a.stop(s, err)
 		}
 	})
 	if err == nil && a.w != nil {
@@ -105,8 +125,11 @@ func (a *appWatch) close() {
 
 // walkSig hashes the size and modification time of every Python file of
 // the folder, skipping hidden entries and __pycache__; enter is called
-// with each folder's path before it is read.
-func (s *scriptsHandler) walkSig(enter func(dir string)) (string, error) {
+// with each folder's path before it is read, and with each regular
+// Python file's before it is stated: a write through a hard link from
+// another folder brings no event to this folder's watch, only to the
+// file's own.
+func (s *scriptsHandler) walkSig(enter func(p string, dir bool)) (string, error) {
 	h := fnv.New64a()
 	n := 0
 	err := fs.WalkDir(s.root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
@@ -121,7 +144,7 @@ func (s *scriptsHandler) walkSig(enter func(dir string)) (string, error) {
 			return nil
 		}
 		if d.IsDir() {
-			enter(filepath.Join(s.dir, filepath.FromSlash(p)))
+			enter(filepath.Join(s.dir, filepath.FromSlash(p)), true)
 			return nil
 		}
 		if filepath.Ext(name) != pythonExt && filepath.Ext(name) != WSGIExt {
@@ -132,6 +155,9 @@ func (s *scriptsHandler) walkSig(enter func(dir string)) (string, error) {
 				s.log.Warn().Int("max", maxAppFiles).Msg("the scripts folder has more Python files than a WSGI application's reload check looks at: edits to the others are not noticed until one of the first ones changes")
 			})
 			return errTooManyFiles
+		}
+		if d.Type().IsRegular() {
+			enter(filepath.Join(s.dir, filepath.FromSlash(p)), false)
 		}
 		st, err := d.Info()
 		if err != nil {

@@ -65,6 +65,21 @@ func (w *dirWatcher) add(dir string) error {
 	return nil
 }
 
+// fileMask is every change to a file's content or times, through any of
+// its names.
+const fileMask = unix.IN_MODIFY | unix.IN_ATTRIB | unix.IN_CLOSE_WRITE | unix.IN_DONT_FOLLOW
+
+// addFile watches a file found in a watched folder (so on the same kind of
+// file system).
+func (w *dirWatcher) addFile(file string) error {
+	if _, err := unix.InotifyAddWatch(w.fd, file, fileMask); err != nil && !errors.Is(err, unix.ENOENT) {
+		// ENOENT: removed since the folder was read, which its folder's
+		// watch tells.
+		return fmt.Errorf("watch %s: %w", file, err)
+	}
+	return nil
+}
+
 // changed empties the queue and reports whether it held any event.
 func (w *dirWatcher) changed() (bool, error) {
 	got := false

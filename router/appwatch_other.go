@@ -12,5 +12,6 @@ func newDirWatcher() (*dirWatcher, error) {
 }
 
 func (w *dirWatcher) add(string) error       { return nil }
+func (w *dirWatcher) addFile(string) error   { return nil }
 func (w *dirWatcher) changed() (bool, error) { return true, nil }
 func (w *dirWatcher) close()                 {}

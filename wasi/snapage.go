@@ -43,8 +43,9 @@ type freshness struct {
 	src *snapSrc
 	c   Config
 
-	mu  sync.Mutex
-	cur *generation
+	mu     sync.Mutex
+	cur    *generation
+	closed bool // closeFresh ran: a second Close gives back nothing again
 }
 
 type generation struct {
@@ -137,6 +138,9 @@ func (f *freshness) switchTo(p *Program) {
 	f.mu.Lock()
 	if !ok || f.cur.snap == s {
 		f.mu.Unlock()
+		if q.warm != nil {
+			p.module.warm.remove(q.warm)
+		}
 		f.src.release(s)
 		return
 	}
@@ -160,25 +164,39 @@ func (f *freshness) leave(g *generation) {
 	}
 }
 
-// retire gives back what a replaced generation held.
+// retire gives back what a replaced generation held. Its pool leaves the
+// module's set: kept there, it would hold the generation's program and so
+// the replaced snapshot, one more per retake, until the site closes.
 func (f *freshness) retire(g *generation) {
 	if g.prog.warm != nil {
+		g.prog.module.warm.remove(g.prog.warm)
 		g.prog.warm.close(context.Background())
 	}
 	f.src.release(g.snap)
 }
 
 // closeFresh closes an application's snapshots: the current and any old
-// one a request still held. No run of p is under way.
+// one a request still held. An interpreter's snapshots are shared with
+// the module's other programs: p gives back only its generation's. No run
+// of p is under way.
 func (p *Program) closeFresh() {
 	f := p.fresh
 	f.mu.Lock()
-	g := f.cur
+	g, closed := f.cur, f.closed
+	f.closed = true
 	f.mu.Unlock()
+	if closed {
+		return
+	}
 	if g.prog != p && g.prog.warm != nil {
+		p.module.warm.remove(g.prog.warm)
 		g.prog.warm.close(context.Background())
 	}
-	f.src.close()
+	if f.src.owned {
+		f.src.close()
+	} else {
+		f.src.release(g.snap)
+	}
 	p.snap = nil // closed above, not again by Close
 }
 
