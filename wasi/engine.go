@@ -89,6 +89,7 @@ type Engine struct {
 	cacheDir    string
 	workers     int
 	guard       *tune.Guard // CPU priority and runtime tuning (wasi/tune)
+	bg          *background // snapshot retakes, stopped by Close (background.go)
 	pools       snap.Pools
 	dl          deadlines              // deadline.go
 	snapTimeout time.Duration          // Options.SnapshotInitTimeout
@@ -129,7 +130,7 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 	cfg := wazero.NewRuntimeConfigCompiler()
 	e := &Engine{cacheDir: opts.CacheDir, workers: opts.CompilationWorkers, guard: tune.NewGuard(opts.NiceAfter, opts.Tune), hosts: map[string]bool{}, snapTimeout: opts.SnapshotInitTimeout,
 		maxAge: cmp.Or(opts.CacheMaxAge, seam.DefaultCacheMaxAge), maxModule: cmp.Or(opts.MaxModuleSize, toolchain.DefaultMaxModuleSize),
-		snapAge: opts.SnapshotMaxAge, retaken: opts.Retaken, reuse: newReuseLimits(opts), learnImageMax: defaultLearnImageMax}
+		snapAge: opts.SnapshotMaxAge, retaken: opts.Retaken, reuse: newReuseLimits(opts), learnImageMax: defaultLearnImageMax, bg: newBackground()}
 	if opts.CacheDir != "" {
 		if err := os.MkdirAll(opts.CacheDir, 0o700); err != nil {
 			return nil, fmt.Errorf("cache dir: %w", err)
@@ -206,6 +207,7 @@ func (e *Engine) MemoryRescued() int { return int(e.pools.Stats().Rescued.Load()
 
 // Close releases the runtime, every module and the pooled memory.
 func (e *Engine) Close(ctx context.Context) error {
+	e.bg.close()
 	if !e.inits.Wait(initCloseWait) {
 		// Unmapping code and memory under a running guest would crash
 		// the process; it is ending or reloading anyway.

@@ -169,9 +169,8 @@ func TestPrepareCloseRace(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	// A retake may still run in the background; Engine.Close does not
-	// wait for one that has not reached its init, which would write to
-	// the cache folder being removed.
+	// Let a retake still running in the background finish, so that the
+	// race covers it whole (Engine.Close would stop it).
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		busy := false
 		m.snap.keyedMu.Lock()

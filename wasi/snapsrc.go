@@ -134,8 +134,21 @@ var errLearnImage = errors.New("the learned snapshot's image is larger than its 
 // the learned names pending, and makes it the current one; the old one
 // serves until then, and after for the requests already running it.
 func (s *snapSrc) retake(aged bool) {
+	if !s.e.bg.start() { // the engine is closing
+		s.mu.Lock()
+		s.retaking = false
+		s.mu.Unlock()
+		return
+	}
+	defer s.e.bg.done()
 	s.e.retakes.acquire()
 	defer s.e.retakes.release()
+	if s.e.bg.ctx.Err() != nil {
+		s.mu.Lock()
+		s.retaking = false
+		s.mu.Unlock()
+		return
+	}
 	in, ev := s.base, seam.RetakeEvent{Module: s.m.Name}
 	if aged {
 		in.Fresh = true

@@ -93,7 +93,7 @@ func (m *Module) takeSnapshot(limit uint64, in snap.Inputs) (*snapshot, error) {
 // stop it at timeout; boundedInit bounds it whatever it does.
 func (m *Module) runInit(scratch wazero.CompiledModule, globals int, limit uint64, in snap.Inputs, timeout time.Duration) (values []uint64, mem []byte, took initTimes, err error) {
 	e := m.engine
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	ctx, cancel := context.WithTimeout(e.bg.ctx, timeout) // Close stops it too
 	defer cancel()
 	defer func() {
 		// Stopped at its deadline, however the guest ended: the reason
