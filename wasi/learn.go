@@ -48,8 +48,9 @@ const learnEnv = "WASIGATE_PRELOAD_LEARNED"
 // Learning's bounds.
 const (
 	// defaultLearnMax is Config.LearnMax when it is 0: names learned per
-	// interpreter.
-	defaultLearnMax = 256
+	// interpreter. Django's requests import about 450 modules from the
+	// read-only volumes; the image cap bounds the memory whatever the count.
+	defaultLearnMax = 1024
 	// defaultLearnImageMax caps the image of a learned snapshot (and the
 	// memory limit does too): past it the list stops growing.
 	defaultLearnImageMax = 512 << 20
@@ -76,6 +77,9 @@ type learner struct {
 	names   []string        // in the current snapshot, unless an age retake left them out
 	known   map[string]bool // names, pending and refused: not learned again
 	pending []string
+	// trying: the names a retake under way adds (next hands them over; its
+	// commit or refusal ends it), counted in the bound with the others.
+	trying  int
 	timer   *time.Timer
 	full    bool
 	stopped bool
@@ -139,12 +143,12 @@ func (l *learner) take(data []byte, prog *Program, hook func(seam.RetakeEvent)) 
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	// Nothing more to learn: the report is not even read.
-	if l.stopped || l.full || len(l.names)+len(l.pending) >= l.max || len(l.known) >= learnTries*l.max {
+	if l.stopped || l.full || l.count() >= l.max || len(l.known) >= learnTries*l.max {
 		return
 	}
 	added := false
 	for _, n := range parseReport(data, l.ruby, l.roots, prog.mounts, l.known) {
-		if len(l.names)+len(l.pending) >= l.max || len(l.known) >= learnTries*l.max {
+		if l.count() >= l.max || len(l.known) >= learnTries*l.max {
 			break
 		}
 		l.known[n] = true
@@ -160,6 +164,10 @@ func (l *learner) take(data []byte, prog *Program, hook func(seam.RetakeEvent)) 
 	l.arm()
 }
 
+// count is the names of the list, those a retake is trying and those
+// pending: what the bound counts; l.mu is held.
+func (l *learner) count() int { return len(l.names) + l.trying + len(l.pending) }
+
 // arm (re)starts the quiet timer; l.mu is held.
 func (l *learner) arm() {
 	if l.timer == nil {
@@ -174,6 +182,7 @@ func (l *learner) next() (list, added []string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	added, l.pending = l.pending, nil
+	l.trying = len(added)
 	return append(slices.Clone(l.names), added...), added
 }
 
@@ -184,6 +193,7 @@ func (l *learner) refused(tooLarge bool) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.full = l.full || tooLarge
+	l.trying = 0
 	if len(l.pending) > 0 && !l.stopped {
 		l.arm()
 	}
@@ -197,7 +207,7 @@ func (l *learner) commit(list, added, dropped []string) ([]string, int, error) {
 	list = slices.DeleteFunc(list, gone)
 	added = slices.DeleteFunc(added, gone)
 	l.mu.Lock()
-	l.names = list
+	l.names, l.trying = list, 0
 	if len(l.pending) > 0 && !l.stopped {
 		l.arm()
 	}

@@ -40,3 +40,36 @@ func TestLearnFailingNamesBounded(t *testing.T) {
 		t.Errorf("after 1000 reports of failing names: %d names kept as known, %d retakes; want at most %d of each", known, retakes, 4*max)
 	}
 }
+
+// TestLearnBoundCountsRetakeUnderWay: names reported while a retake is
+// adding others count against the bound too. They were not counted, so
+// reports arriving during a retake grew Django's list from 256 to 420.
+func TestLearnBoundCountsRetakeUnderWay(t *testing.T) {
+	const max = 4
+	l := &learner{src: &snapSrc{closed: true}, ruby: true, max: max, known: map[string]bool{}}
+	defer l.stop()
+	prog := &Program{}
+	report := func(round int) []byte {
+		var rep strings.Builder
+		for i := range max {
+			fmt.Fprintf(&rep, "/usr/local/lib/ruby/3.3.0/m%d_%d.rb\n", round, i)
+		}
+		return []byte(rep.String())
+	}
+	l.take(report(0), prog, nil)
+	list, added := l.next() // a retake starts with these
+	l.take(report(1), prog, nil)
+	l.mu.Lock()
+	pending := len(l.pending)
+	l.mu.Unlock()
+	if pending != 0 {
+		t.Errorf("%d names pending while a retake adds %d of a bound of %d; want 0", pending, len(added), max)
+	}
+	if _, n, err := l.commit(list, added, nil); err != nil || n != max {
+		t.Fatalf("commit: %d names, %v; want %d", n, err, max)
+	}
+	l.take(report(2), prog, nil)
+	if _, added := l.next(); len(added) != 0 {
+		t.Errorf("the list at its bound learned %d more; want 0", len(added))
+	}
+}
