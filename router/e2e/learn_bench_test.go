@@ -102,10 +102,10 @@ func BenchmarkLearnedPreload(b *testing.B) {
 			preload: []string{"wsgiref.handlers", "django.core.wsgi", "django.core.handlers.wsgi", "django.urls", "django.shortcuts",
 				"django.template.backends.django", "django.template.defaulttags", "django.template.loader_tags", "django.db.backends.sqlite3.base"}},
 	}
-	// A value no earlier run used keys the learning interpreter's init, so
-	// that it starts with an empty list, not one a previous run kept in
-	// the cache folder.
-	fresh := fmt.Sprintf("%d", time.Now().UnixNano())
+	// A folder no earlier run mounted keys the learning interpreters'
+	// inits, so that they start with an empty list, not one a previous run
+	// kept in the cache folder (Ruby's init key leaves env out).
+	fresh := b.TempDir()
 	for _, a := range apps {
 		target := "/s/" + a.script + "/x"
 		var urls [3]string // learned, explicit, native
@@ -261,22 +261,22 @@ func retakeEvents(logs *logBuffer) ([]map[string]any, int) {
 
 // learnBenchSite serves folder at /s/* with CPython (its stdlib,
 // Debian's packages and the time zone data Django's pytz reads) and
-// ruby.wasm, with extra keys for each; fresh, when set, is an
-// environment value that keys both inits apart from any other run's.
+// ruby.wasm, with extra keys for each; fresh, when set, is an empty
+// folder both interpreters mount, which keys their inits apart from any
+// other run's.
 func learnBenchSite(b testing.TB, folder, data, pyExtra, rbExtra, fresh string) (string, *logBuffer) {
 	b.Helper()
-	env := `PYTHONDONTWRITEBYTECODE = "1"`
-	rubyEnv := ""
+	vol, rubyVol := "", ""
 	if fresh != "" {
-		env += `, WASIGATE_BENCH_RUN = "` + fresh + `"`
-		rubyEnv = `env = { WASIGATE_BENCH_RUN = "` + fresh + `" }`
+		vol = fmt.Sprintf(`, "/wasigate-bench-run" = %q`, fresh)
+		rubyVol = fmt.Sprintf(`volumes = { "/wasigate-bench-run" = %q }`, fresh)
 	}
 	srv, logs := scriptsSite(b, b.TempDir(), fmt.Sprintf(`
 [[interpreter]]
 ext = ".py"
 module = %q
-volumes = { "/usr/local/lib/python3.11" = %q, "/usr/local/lib/python3.11/dist-packages" = %q, "/usr/share/zoneinfo" = %q }
-env = { %s }
+volumes = { "/usr/local/lib/python3.11" = %q, "/usr/local/lib/python3.11/dist-packages" = %q, "/usr/share/zoneinfo" = %q%s }
+env = { PYTHONDONTWRITEBYTECODE = "1" }
 %s
 
 [[interpreter]]
@@ -292,8 +292,8 @@ scripts = %q
 volumes = { "/data" = { path = %q, writable = true } }
 timeout = "120s"
 `, filepath.Join(pythonDist, "python.wasm"), filepath.Join(pythonDist, "lib", "python3.11"),
-		filepath.Join(pythonDist, "site-packages"), filepath.Join(pythonDist, "zoneinfo"), env, pyExtra,
-		rubyWasm, rubyEnv, rbExtra, folder, data))
+		filepath.Join(pythonDist, "site-packages"), filepath.Join(pythonDist, "zoneinfo"), vol, pyExtra,
+		rubyWasm, rubyVol, rbExtra, folder, data))
 	return srv.URL, logs
 }
 
