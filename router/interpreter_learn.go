@@ -59,8 +59,15 @@ func logRetakes(rc *seam.RunConfig, log zerolog.Logger, ext string, in *interpre
 	rc.Retaken = func(ev seam.RetakeEvent) {
 		e := log.Info()
 		msg := "interpreter snapshot retaken"
-		if ev.Err != nil {
+		switch {
+		case ev.Err != nil && len(ev.Edited) > 0:
+			// Its requests answer 500 until the next edit.
+			e, msg = log.Error().Err(ev.Err), "interpreter snapshot retake after an edit failed"
+		case ev.Err != nil:
 			e, msg = log.Warn().Err(ev.Err), "interpreter snapshot retake failed; the old snapshot serves on"
+		}
+		if len(ev.Edited) > 0 {
+			e = e.Strs("edited", ev.Edited)
 		}
 		e = e.Str("interpreter", ext).Str("module", module).Strs("reasons", ev.Reasons).AnErr("without_learned", ev.Unlearned)
 		if ev.Learned > 0 || len(ev.Added) > 0 || len(ev.Dropped) > 0 {

@@ -163,6 +163,9 @@ func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect h
 		logRetakes(&rc, s.log, ext, in)
 		if rt.app == "" {
 			learnPreloads(&rc, in)
+			// A preload imported from the scripts folder is taken again
+			// on the request after its edit (wasi/snapedit.go).
+			rc.WatchInit = []string{ScriptsGuestDir}
 		}
 		s.interpRC[ext] = rc
 		if rt.app != "" {
@@ -320,11 +323,23 @@ func (s *scriptsHandler) fail(w http.ResponseWriter, r *http.Request, log zerolo
 	var te toolchainError
 	var me *MissingInterpreterError
 	var le *AppLoadError
+	var ee editedInit
 	switch {
 	case errors.As(err, &le):
 		// The traceback is the operator's, in the log; never the page's.
 		info.Reason, info.Err = host.ReasonLoad, err
 		http.Error(w, "500 Internal Server Error: the application failed to load", http.StatusInternalServerError)
+		return
+	case errors.As(err, &ee):
+		// The edited files by their names in the configuration; the
+		// traceback in the log, and on the page with show_errors.
+		info.Reason, info.Err = host.ReasonLoad, err
+		body := "500 Internal Server Error: the interpreter's init failed after an edit of " + s.editedNames(ee) +
+			"; fix it and save: the next request takes it again"
+		if s.rt.ShowErrors {
+			body += "\n\n" + err.Error()
+		}
+		http.Error(w, body, http.StatusInternalServerError)
 		return
 	case errors.As(err, &me):
 		info.Reason = host.ReasonToolchain
@@ -367,6 +382,9 @@ func (s *scriptsHandler) runner(ctx context.Context, entry string) (host.Runner,
 	if in, ok := s.interpFor(entry); ok && s.loader.SourceKind(full) == "" {
 		if in.err != nil {
 			return nil, nil, in.err
+		}
+		if err := refreshInterpreter(ctx, s.interpProgs[in.Ext]); err != nil {
+			return nil, nil, err
 		}
 		return interpreterRunner{prog: s.interpProgs[in.Ext], argv0: filepath.Base(in.path), opts: in.Args, env: in.env, script: path.Join(ScriptsGuestDir, entry)}, func() {}, nil
 	}

@@ -2,6 +2,8 @@ package wasi
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 
 	"github.com/wasigate/wasigate/wasi/internal/outbound"
 	"github.com/wasigate/wasigate/wasi/internal/rewrite"
@@ -46,6 +48,11 @@ var (
 	// interpreter's init (its preloads) failed, not because of the snapshot.
 	ErrInitFailed = errors.New("the interpreter's init failed")
 
+	// ErrInitEdited wraps the failure of an interpreter's init taken again
+	// because a file it read from a watched folder changed
+	// (Config.WatchInit): the program answers it until the next change.
+	ErrInitEdited = errors.New("the interpreter's init failed after an edit")
+
 	// ErrAppLoad wraps the failure of an application's init: the file raised
 	// at import, lacks its callable, or a warm-up request failed.
 	ErrAppLoad = errors.New("application failed to load")
@@ -61,3 +68,22 @@ var (
 	// allowed_hosts entry.
 	ErrAllowedHost = outbound.ErrAllowedHost
 )
+
+// EditError is Program.Refresh's error when the init taken again after an
+// edit failed: Files are the guest paths of the files that changed, Err
+// the init's failure (its stderr's end included).
+type EditError struct {
+	Files []string
+	Err   error
+}
+
+func (e *EditError) Error() string {
+	return fmt.Sprintf("%v of %s (fix it and save: the next request takes the snapshot again): %v", ErrInitEdited, strings.Join(e.Files, ", "), e.Err)
+}
+
+// Unwrap gives ErrInitEdited and the init's error.
+func (e *EditError) Unwrap() []error { return []error{ErrInitEdited, e.Err} }
+
+// EditedFiles says which files changed, for a caller that does not import
+// this package (router).
+func (e *EditError) EditedFiles() []string { return e.Files }

@@ -103,6 +103,9 @@ func (m *Module) firstSnapshot(limit uint64, in snap.Inputs, c Config) (*snapsho
 	if l != nil {
 		l.src, src.learn = src, l
 	}
+	if !in.App {
+		src.setWatch(c.WatchInit)
+	}
 	return s, src, nil
 }
 
@@ -134,6 +137,13 @@ func (m *Module) newLearner(in snap.Inputs, c Config) *learner {
 		}
 	}
 	return l
+}
+
+// current is the list the current snapshot imports.
+func (l *learner) current() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.names)
 }
 
 // take learns the valid new names of a run's report and, once reports

@@ -45,7 +45,8 @@ type snapshot struct {
 	compiled wazero.CompiledModule
 	image    *snap.Image
 	info     seam.Snapshot
-	taken    time.Time // when its init ran (snapage.go)
+	taken    time.Time  // when its init ran (snapage.go)
+	deps     []snap.Dep // what its init read on its read-only volumes (snapedit.go)
 }
 
 // moduleSnapshot is the once-per-module snapshot state of a Module.

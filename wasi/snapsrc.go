@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"time"
 
@@ -65,6 +66,14 @@ type snapSrc struct {
 	unlearned error
 	closed    bool
 	hook      func(seam.RetakeEvent) // the Config.Retaken of the run that asked last
+
+	// Edits of the files the init read under watched folders (snapedit.go).
+	watch      []string            // the folders' guest paths
+	watchRoots map[string]*os.Root // by guest path
+	curWatch   []watchFile         // what cur's init read there
+	editFlight *editFlight         // the retake under way
+	editFail   *editFailure        // the last retake failed
+	editGen    int                 // retakes for edits ended
 }
 
 func newSnapSrc(m *Module, limit uint64, base snap.Inputs, cur *snapshot) *snapSrc {
@@ -207,12 +216,7 @@ func (s *snapSrc) retake(aged bool) {
 		n.close(context.Background(), s.e)
 		return
 	}
-	old := s.cur
-	s.cur, s.failed = n, time.Time{}
-	if s.swapped != nil {
-		s.swapped(n)
-	}
-	drop := s.refs[old] <= 0
+	old, drop := s.install(n)
 	s.mu.Unlock()
 	if drop {
 		old.close(context.Background(), s.e)
@@ -231,6 +235,18 @@ func (s *snapSrc) retake(aged bool) {
 		}
 	}
 	s.log(hook, ev)
+}
+
+// install makes n the current snapshot and says whether the old one,
+// which nothing holds, is to be closed; s.mu is held.
+func (s *snapSrc) install(n *snapshot) (old *snapshot, drop bool) {
+	old = s.cur
+	s.cur, s.failed = n, time.Time{}
+	s.curWatch, s.editFail = s.watchList(n.deps), nil
+	if s.swapped != nil {
+		s.swapped(n)
+	}
+	return old, s.refs[old] <= 0
 }
 
 // log tells the asking run's hook of ev, else the engine's.

@@ -27,7 +27,7 @@ func (m *Module) loadStored(key string, in snap.Inputs) *snapshot {
 	if s == nil {
 		return nil
 	}
-	s.taken = st.Taken
+	s.taken, s.deps = st.Taken, st.Files
 	return s
 }
 

@@ -26,17 +26,37 @@ import (
 )
 
 func (m *Module) takeSnapshot(limit uint64, in snap.Inputs) (*snapshot, error) {
+	s, _, err := m.takeSnapshotDeps(limit, in)
+	return s, err
+}
+
+// takeSnapshotDeps is takeSnapshot, also returning what the init read on
+// its read-only volumes when it failed (snapedit.go watches those files
+// for the fix).
+func (m *Module) takeSnapshotDeps(limit uint64, in snap.Inputs) (*snapshot, []snap.Dep, error) {
 	e := m.engine
 	key := snapshotKey(m.code.hash, m.ruby() != nil, m.isDriver(), in)
 	// Kept in the cache folder with what the init read (snapstore.go).
 	if s := m.loadStored(key, in); s != nil {
-		return s, nil
+		return s, s.deps, nil
 	}
 	taken := time.Now()
 	in, reads, err := snap.Record(in, e.roots.Open)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrNoSnapshot, err)
+		return nil, nil, fmt.Errorf("%w: %w", ErrNoSnapshot, err)
 	}
+	s, err := m.takeRecorded(limit, in, reads, key, taken)
+	if err != nil {
+		return nil, reads.Deps(), err
+	}
+	s.deps = reads.Deps()
+	return s, s.deps, nil
+}
+
+// takeRecorded runs the init of in, whose volumes record into reads, and
+// makes its snapshot, stored under key.
+func (m *Module) takeRecorded(limit uint64, in snap.Inputs, reads *snap.Reads, key string, taken time.Time) (*snapshot, error) {
+	e := m.engine
 	wasm, err := m.snapBytes()
 	if err != nil {
 		return nil, err

@@ -92,6 +92,12 @@ type RunConfig struct {
 	// program's interpreter snapshot that one of its runs started (past
 	// snapshot_max_age, or names learned), and of each that failed.
 	Retaken func(RetakeEvent)
+	// WatchInit are guest paths of read-only volumes (a scripts folder)
+	// whose files a driver's init read: when one changes, the program's
+	// next Refresh takes the snapshot again and waits for it (Refresher).
+	// Programs sharing an interpreter's snapshot (the same init inputs)
+	// share the first one's list.
+	WatchInit []string
 	// BuildSlots are the build slots of the route's tenant (nil: the
 	// loader's own), so that one tenant's builds never hold another's.
 	// Only script builds use them.
@@ -123,6 +129,15 @@ type Program interface {
 	// Close releases what the program holds alone (an application's own
 	// snapshot, RunConfig.App); the module stays loaded.
 	Close(ctx context.Context) error
+}
+
+// Refresher is a Program whose interpreter snapshot may hold files that
+// change (RunConfig.WatchInit). Refresh, called before a request runs it,
+// takes the snapshot again when one of them changed and returns once the
+// new one serves, or with the init's error; the old snapshot never serves
+// an edited file. Cheap when nothing changed: a stat of each watched file.
+type Refresher interface {
+	Refresh(ctx context.Context) error
 }
 
 // Module is a compiled module.
@@ -177,7 +192,8 @@ func (k Kind) String() string {
 // what it changed, or why it failed (the old snapshot serving on).
 type RetakeEvent struct {
 	Module  string   // the interpreter module's name
-	Reasons []string // RetakeAge, RetakeLearned, or both
+	Reasons []string // RetakeAge, RetakeLearned, or both; or RetakeEdited
+	Edited  []string // RetakeEdited: the guest paths of the changed files
 	Added   []string // learned names the new snapshot imports that the old did not
 	Dropped []string // learned names whose import failed in the init
 	Learned int      // learned names in all
@@ -194,4 +210,5 @@ type RetakeEvent struct {
 const (
 	RetakeAge     = "snapshot_max_age" // older than snapshot_max_age: fresh randomness
 	RetakeLearned = "learned"          // new learned preloads
+	RetakeEdited  = "edited"           // a file the init read changed (RunConfig.WatchInit)
 )

@@ -78,7 +78,7 @@ scripts = "scripts"
 // linkedCache is a new cache folder holding, as hard links, the compiled
 // code of the scripts tests' cache (scriptsEngine): CPython is compiled
 // once, not per start of these tests, and the snapshots start empty.
-func linkedCache(t *testing.T) string {
+func linkedCache(t testing.TB) string {
 	t.Helper()
 	dir := t.TempDir()
 	src := filepath.Join(wasi.DefaultCacheDir(), "test")

@@ -39,7 +39,14 @@ func (r program) Snapshot() seam.Snapshot { return r.p.Snapshot() }
 // Close releases an application's own snapshot (seam.RunConfig.App).
 func (r program) Close(ctx context.Context) error { return r.p.Close(ctx) }
 
-var _ seam.Program = program{}
+// Refresh takes the interpreter's snapshot again after an edit of a file
+// its init read (seam.RunConfig.WatchInit).
+func (r program) Refresh(ctx context.Context) error { return r.p.Refresh(ctx) }
+
+var (
+	_ seam.Program   = program{}
+	_ seam.Refresher = program{}
+)
 
 // Options configure Handler: the CGI settings of the handler and the
 // sandbox of its guest. The zero value serves the module's _start with

@@ -9,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -49,7 +50,7 @@ type deps struct {
 	Version int       `json:"version"`
 	Key     string    `json:"key"`
 	Taken   time.Time `json:"taken"`
-	Files   []depFile `json:"files"`
+	Files   []Dep     `json:"files"`
 	Wasm    string    `json:"wasm"`  // SHA-256 of KEY.wasm
 	Image   string    `json:"image"` // SHA-256 of KEY.img
 }
@@ -57,6 +58,7 @@ type deps struct {
 // Stored is what KEY.deps says of a stored snapshot still fresh.
 type Stored struct {
 	Taken       time.Time
+	Files       []Dep // what its init looked at
 	wasm, image string
 }
 
@@ -65,8 +67,11 @@ func (st Stored) Holds(wasm, mem []byte) bool {
 	return st.wasm != "" && SHA256Hex(wasm) == st.wasm && SHA256Hex(mem) == st.image
 }
 
-// depFile is one path the init looked at in the volume at guest path Dir.
-type depFile struct {
+// Dep is one path the init looked at in the volume at guest path Dir.
+// Besides telling a later start whether the snapshot can be loaded, the
+// Deps under a watched folder say whether a running server must take the
+// snapshot again (wasi/snapedit.go).
+type Dep struct {
 	Dir  string `json:"dir"`
 	Path string `json:"path"`
 	Sig  string `json:"sig"` // fingerprint; "absent" when it did not resolve
@@ -76,7 +81,7 @@ type depFile struct {
 type Reads struct {
 	mu    sync.Mutex
 	seen  map[[2]string]bool
-	files []depFile
+	files []Dep
 	over  bool // more than maxInitReads: not stored
 }
 
@@ -106,7 +111,7 @@ func (f *recordFS) note(p string) {
 		return
 	}
 	f.r.seen[k] = true
-	f.r.files = append(f.r.files, depFile{Dir: f.dir, Path: name, Sig: fingerprint(f.root, name)})
+	f.r.files = append(f.r.files, Dep{Dir: f.dir, Path: name, Sig: Fingerprint(f.root, name)})
 }
 
 // OpenFile implements experimentalsys.FS.
@@ -133,15 +138,32 @@ func (f *recordFS) Readlink(p string) (string, experimentalsys.Errno) {
 	return f.FS.Readlink(p)
 }
 
-// fingerprint says what a start compares of the path name under root. The
+// Fingerprint says what a start compares of the path name under root. The
 // change time moves with every write and rename, which a copy that keeps
 // modification times (cp -p, rsync -a) does not undo.
-func fingerprint(root *os.Root, name string) string {
+func Fingerprint(root *os.Root, name string) string {
 	fi, err := root.Stat(name)
 	if err != nil {
 		return "absent"
 	}
 	return fmt.Sprintf("%s %d %d%s", fi.Mode().Type(), fi.Size(), fi.ModTime().UnixNano(), statExtra(fi))
+}
+
+// IsDir: the path was a folder when the init looked at it.
+func (d Dep) IsDir() bool { return strings.HasPrefix(d.Sig, "d") }
+
+// Deps returns what the init looked at so far, nil when it looked at more
+// than the record holds.
+func (r *Reads) Deps() []Dep {
+	if r == nil {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.over {
+		return nil
+	}
+	return append([]Dep(nil), r.files...)
 }
 
 // Record returns in with each read-only volume the init sees wrapped to
@@ -181,7 +203,7 @@ func (s *Store) Fresh(key string, in Inputs, maxAge time.Duration, open func(hos
 	if err != nil {
 		return Stored{}, err
 	}
-	return Stored{Taken: d.Taken, wasm: d.Wasm, image: d.Image}, nil
+	return Stored{Taken: d.Taken, Files: d.Files, wasm: d.Wasm, image: d.Image}, nil
 }
 
 func (s *Store) fresh(key string, in Inputs, maxAge time.Duration, open func(host string) (*os.Root, error)) (deps, error) {
@@ -219,7 +241,7 @@ func (s *Store) fresh(key string, in Inputs, maxAge time.Duration, open func(hos
 		if root == nil {
 			return d, fmt.Errorf("%w: volume %s is no longer seen by the init", ErrStale, f.Dir)
 		}
-		if fingerprint(root, f.Path) != f.Sig {
+		if Fingerprint(root, f.Path) != f.Sig {
 			return d, fmt.Errorf("%w: %s changed", ErrStale, filepath.Join(f.Dir, f.Path))
 		}
 	}
@@ -241,7 +263,7 @@ func (s *Store) SaveDeps(key string, r *Reads, taken time.Time, wasm, mem []byte
 		return
 	}
 	r.mu.Lock()
-	files := append([]depFile(nil), r.files...)
+	files := append([]Dep(nil), r.files...)
 	r.mu.Unlock()
 	sort.Slice(files, func(i, j int) bool {
 		if files[i].Dir != files[j].Dir {

@@ -1,0 +1,223 @@
+package wasi
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path"
+	"slices"
+
+	"github.com/wasigate/wasigate/host/seam"
+	"github.com/wasigate/wasigate/wasi/internal/snap"
+)
+
+// Edit, refresh, see. A driver's init may import files of a folder the
+// server keeps serving from (a scripts folder's helper module, through a
+// preload and PYTHONPATH): its snapshot holds what they said when it was
+// taken. Config.WatchInit names such folders; of what the init read there
+// (snap.Dep: each path it opened, looked up or found absent; folders, whose
+// listing changes with every new file, are left out) each Refresh compares
+// the fingerprint (type, size, modification and change times, inode), a
+// stat per file. On a difference the request waits while the snapshot is
+// taken again, as a WSGI application's load does:
+//
+//   - one retake per change, whatever the number of requests waiting, in
+//     the engine's retake slot, bounded by snapshot_init_timeout; a
+//     request whose context ends first gets that error, the retake goes on;
+//   - it succeeds: the new snapshot serves this request and the next ones
+//     (each program moves to it, as after an age retake);
+//   - it fails: Refresh returns an *EditError naming the changed files,
+//     and so does each later Refresh until one of the files either init
+//     read changes again. The old snapshot never serves an edited file.
+//
+// Ruby's init sees empty folders (rubysnap.go): nothing to watch.
+
+// watchFile is one file an init read under a watched folder.
+type watchFile struct {
+	root  *os.Root
+	guest string // its guest path, for messages
+	dep   snap.Dep
+}
+
+// editFlight is a retake for an edit under way.
+type editFlight struct {
+	done chan struct{}
+	err  error
+}
+
+// editFailure is the error of the last retake for an edit, and what tells
+// a fix: the files both inits read, with their fingerprints before it ran.
+type editFailure struct {
+	files []watchFile
+	err   error
+}
+
+// watchList returns what of deps lies in a watched folder.
+func (s *snapSrc) watchList(deps []snap.Dep) []watchFile {
+	if len(s.watch) == 0 {
+		return nil
+	}
+	var out []watchFile
+	for _, d := range deps {
+		root := s.watchRoots[d.Dir]
+		if root == nil || d.IsDir() {
+			continue
+		}
+		out = append(out, watchFile{root: root, guest: path.Join(d.Dir, d.Path), dep: d})
+	}
+	return out
+}
+
+// setWatch makes the source watch the guest folders dirs (of its init's
+// read-only volumes) for edits.
+func (s *snapSrc) setWatch(dirs []string) {
+	for _, d := range s.base.Dirs {
+		if d.FS == nil || !slices.Contains(dirs, d.Guest) {
+			continue
+		}
+		root, err := s.e.roots.Open(d.Host)
+		if err != nil {
+			continue // gone: its files look absent to the init too
+		}
+		if s.watchRoots == nil {
+			s.watchRoots = map[string]*os.Root{}
+		}
+		s.watchRoots[d.Guest] = root
+		s.watch = append(s.watch, d.Guest)
+	}
+	s.curWatch = s.watchList(s.cur.deps)
+}
+
+// changed returns the guest paths of the files whose fingerprint is no
+// longer the one recorded.
+func changed(files []watchFile) []string {
+	var out []string
+	for _, f := range files {
+		if snap.Fingerprint(f.root, f.dep.Path) != f.dep.Sig {
+			out = append(out, f.guest)
+		}
+	}
+	return out
+}
+
+// now returns files with their fingerprints as they are.
+func now(files []watchFile) []watchFile {
+	out := slices.Clone(files)
+	for i := range out {
+		out[i].dep.Sig = snap.Fingerprint(out[i].root, out[i].dep.Path)
+	}
+	return out
+}
+
+// refresh takes the snapshot again when a file its init read under a
+// watched folder changed, and waits for it; hook is the asking run's
+// Config.Retaken.
+func (s *snapSrc) refresh(ctx context.Context, hook func(seam.RetakeEvent)) error {
+	for {
+		s.mu.Lock()
+		if len(s.watch) == 0 || s.closed {
+			s.mu.Unlock()
+			return nil
+		}
+		files, fail, fl, gen := s.curWatch, s.editFail, s.editFlight, s.editGen
+		s.mu.Unlock()
+		var edited []string
+		if fl == nil {
+			if fail != nil {
+				files = fail.files
+			}
+			if edited = changed(files); len(edited) == 0 {
+				if fail != nil {
+					return fail.err
+				}
+				return nil
+			}
+			s.mu.Lock()
+			if s.editGen != gen || s.editFlight != nil {
+				s.mu.Unlock()
+				continue // another request saw it first: look again
+			}
+			fl = &editFlight{done: make(chan struct{})}
+			s.editFlight = fl
+			s.mu.Unlock()
+			// Detached from the request: the others wait for the same one.
+			go s.retakeEdited(fl, edited, now(files), hook)
+		}
+		select {
+		case <-fl.done:
+			return fl.err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// retakeEdited takes the snapshot again for the edit of the files
+// edited; before are the watched files with their fingerprints before
+// the init ran.
+func (s *snapSrc) retakeEdited(fl *editFlight, edited []string, before []watchFile, hook func(seam.RetakeEvent)) {
+	s.e.retakes.acquire()
+	in := s.base
+	if l := s.learn; l != nil {
+		in = withLearned(in, l.current(), s.m.ruby() == nil)
+		in.LearnFailed = func(string) {} // dropped from this one; the learner keeps it
+	}
+	n, deps, err := s.m.takeSnapshotDeps(s.limit, in)
+	s.e.retakes.release()
+	if err == nil && n.image.Size() > s.limit {
+		n.close(context.Background(), s.e)
+		err = errEditImage
+	}
+	ev := seam.RetakeEvent{Module: s.m.Name, Reasons: []string{seam.RetakeEdited}, Edited: edited}
+	s.mu.Lock()
+	s.editFlight = nil
+	s.editGen++
+	if err != nil {
+		fl.err = &EditError{Files: edited, Err: err}
+		s.editFail = &editFailure{files: merge(s.watchList(deps), before), err: fl.err}
+		s.mu.Unlock()
+		close(fl.done)
+		ev.Err = fl.err
+		s.log(hook, ev)
+		return
+	}
+	if s.closed {
+		s.mu.Unlock()
+		close(fl.done)
+		n.close(context.Background(), s.e)
+		return
+	}
+	old, drop := s.install(n)
+	s.mu.Unlock()
+	close(fl.done)
+	if drop {
+		old.close(context.Background(), s.e)
+	}
+	ev.Image, ev.Init = n.info.Image, n.info.InitTime
+	s.log(hook, ev)
+}
+
+// merge returns the files of a, then those of b a lacks.
+func merge(a, b []watchFile) []watchFile {
+	out := slices.Clip(a)
+	for _, f := range b {
+		if !slices.ContainsFunc(a, func(g watchFile) bool { return g.guest == f.guest }) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// errEditImage refuses a snapshot taken for an edit whose image is larger
+// than the memory limit.
+var errEditImage = errors.New("the new snapshot's image is larger than the memory limit")
+
+// Refresh implements seam.Refresher: it takes the snapshot of p's
+// interpreter again when a file its init read under Config.WatchInit
+// changed, and waits for it.
+func (p *Program) Refresh(ctx context.Context) error {
+	if p.fresh == nil {
+		return nil
+	}
+	return p.fresh.src.refresh(ctx, p.fresh.c.Retaken)
+}
