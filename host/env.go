@@ -169,7 +169,7 @@ func (h *Handler) environment(r *http.Request, req request, contentLength int64)
 // hand the credential to the script.
 func authType(auth string, pass bool) string {
 	scheme, creds, found := strings.Cut(auth, " ")
-	if !validName([]byte(scheme)) {
+	if !validName(scheme) {
 		return ""
 	}
 	if !pass && (!found || strings.TrimLeft(creds, " ") == "") {

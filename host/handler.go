@@ -127,8 +127,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if info.Route == "" && info.Module == "" {
 		info.Route, info.Module = h.Route, h.Module
 	}
-	log := &requestLog{h: h, r: r}
-
 	req := h.request(r)
 	// One context for every way the host stops a run: the client leaving
 	// (parent), the timeout and the output checks (causes). A timer that
@@ -146,10 +144,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// One allocation for the run's parts, since every request pays for it.
 	rs := &runState{
-		out:    output{h: h, w: w, info: info, log: log, cancel: cancel, deadline: deadline, maxHeader: h.maxHeaderBytes(), maxOutput: h.maxOutput()},
-		stderr: stderrLog{log: log, info: infoIn(r.Context()), keep: h.ShowErrors},
-		cio:    clientIO{rc: *http.NewResponseController(w), writeTimeout: h.writeTimeout(), cancel: cancel},
+		log: requestLog{h: h, r: r},
+		cio: clientIO{rc: *http.NewResponseController(w), writeTimeout: h.writeTimeout(), cancel: cancel},
 	}
+	log := &rs.log
+	rs.out = output{h: h, w: w, info: info, log: log, cancel: cancel, deadline: deadline, maxHeader: h.maxHeaderBytes(), maxOutput: h.maxOutput()}
+	rs.stderr = stderrLog{log: log, info: infoIn(r.Context()), keep: h.ShowErrors}
 	cio := &rs.cio
 	rs.out.cio = cio
 	defer cio.close()
@@ -275,6 +275,7 @@ func (h *Handler) logger(r *http.Request) zerolog.Logger {
 
 // runState is what one run needs, allocated together.
 type runState struct {
+	log    requestLog
 	out    output
 	stderr stderrLog
 	cio    clientIO

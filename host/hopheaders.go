@@ -30,7 +30,7 @@ func dropHopByHop(h http.Header) []string {
 	for _, v := range h["Connection"] {
 		for tok := range strings.SplitSeq(v, ",") {
 			tok = strings.TrimSpace(tok)
-			if tok == "" || !validName([]byte(tok)) {
+			if tok == "" || !validName(tok) {
 				continue
 			}
 			k := textproto.CanonicalMIMEHeaderKey(tok)

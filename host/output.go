@@ -25,11 +25,12 @@ type output struct {
 
 	head      []byte
 	res       *response
-	pending   []byte // body bytes that came with the header block
-	committed bool   // the status line has been sent
-	discard   bool   // internal redirect or X-Sendfile: the body is ignored
-	sendfile  string // the guest path of an X-Sendfile answer
-	noBody    bool   // 204 or 304: a body the guest writes is dropped
+	resBuf    response // where res points once parsed: no allocation of its own
+	pending   []byte   // body bytes that came with the header block
+	committed bool     // the status line has been sent
+	discard   bool     // internal redirect or X-Sendfile: the body is ignored
+	sendfile  string   // the guest path of an X-Sendfile answer
+	noBody    bool     // 204 or 304: a body the guest writes is dropped
 	bodyBytes int64
 	total     int64
 	err       error // first error; the guest is stopped
@@ -79,8 +80,8 @@ func (o *output) Write(p []byte) (int, error) {
 		if end > o.maxHeader {
 			return 0, o.stop(fmt.Errorf("%w (%d bytes)", ErrHeaderTooLarge, end))
 		}
-		res, err := parseHeader(o.head[:end])
-		if err != nil {
+		res := &o.resBuf
+		if err := res.parse(o.head[:end]); err != nil {
 			return 0, o.stop(err)
 		}
 		o.res = res

@@ -44,36 +44,53 @@ type response struct {
 // parseHeader parses a complete CGI header block (without the blank line
 // that ends it). Lines may end in LF or CRLF.
 func parseHeader(block []byte) (*response, error) {
-	res := &response{header: http.Header{}, contentLength: -1}
+	res := &response{}
+	if err := res.parse(block); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// parse is parseHeader into res, which a caller can hold in a struct of
+// its own. Every request pays for it, so it allocates little: one string
+// for the whole block, which names and values are cut from (a name
+// already in canonical form, as scripts write them, is not copied again),
+// one slice for the fields' values, and the map.
+func (res *response) parse(block []byte) error {
+	lines := bytes.Count(block, []byte{'\n'}) + 1
+	*res = response{header: make(http.Header, lines), contentLength: -1}
+	text := string(block)
+	// Each field's first value is a one-element window of vals, capped so
+	// that a second value for the same name appends to a copy.
+	vals := make([]string, 0, lines)
 	hasStatus := false
-	for len(block) > 0 {
-		var line []byte
-		if i := bytes.IndexByte(block, '\n'); i >= 0 {
-			line, block = block[:i], block[i+1:]
+	for len(text) > 0 {
+		var line string
+		if i := strings.IndexByte(text, '\n'); i >= 0 {
+			line, text = text[:i], text[i+1:]
 		} else {
-			line, block = block, nil
+			line, text = text, ""
 		}
-		line = bytes.TrimSuffix(line, []byte{'\r'})
-		name, value, ok := bytes.Cut(line, []byte{':'})
+		line = strings.TrimSuffix(line, "\r")
+		name, value, ok := strings.Cut(line, ":")
 		if !ok {
-			return nil, fmt.Errorf("%w: %q", ErrBadHeaderLine, truncate(line))
+			return fmt.Errorf("%w: %q", ErrBadHeaderLine, truncate([]byte(line)))
 		}
 		if !validName(name) {
-			return nil, fmt.Errorf("%w: %q", ErrBadHeaderName, truncate(name))
+			return fmt.Errorf("%w: %q", ErrBadHeaderName, truncate([]byte(name)))
 		}
-		value = bytes.TrimLeft(value, " \t")
-		value = bytes.TrimRight(value, " \t")
-		if bytes.ContainsAny(value, "\r\n\x00") {
+		value = strings.Trim(value, " \t")
+		if strings.ContainsAny(value, "\r\n\x00") {
 			// Never response splitting.
-			return nil, fmt.Errorf("%w: %s", ErrBadHeaderValue, name)
+			return fmt.Errorf("%w: %s", ErrBadHeaderValue, name)
 		}
-		key := textproto.CanonicalMIMEHeaderKey(string(name))
-		v := string(value)
+		key := textproto.CanonicalMIMEHeaderKey(name)
+		v := value
 		switch key {
 		case "Status":
 			code, err := parseStatus(v)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			res.status = code
 			hasStatus = true
@@ -81,17 +98,23 @@ func parseHeader(block []byte) (*response, error) {
 			n, err := parseContentLength(v)
 			if err != nil || (res.contentLength >= 0 && n != res.contentLength) {
 				// Two different lengths: no way to tell which is meant.
-				return nil, fmt.Errorf("%w: %q", ErrBadContentLength, truncate(value))
+				return fmt.Errorf("%w: %q", ErrBadContentLength, truncate([]byte(value)))
 			}
 			res.contentLength = n
-			res.header["Content-Length"] = []string{v}
+			vals = append(vals, v)
+			res.header["Content-Length"] = vals[len(vals)-1 : len(vals) : len(vals)]
 		default:
-			res.header.Add(key, v)
+			if old, ok := res.header[key]; ok {
+				res.header[key] = append(old, v)
+				continue
+			}
+			vals = append(vals, v)
+			res.header[key] = vals[len(vals)-1 : len(vals) : len(vals)]
 		}
 	}
 	loc := res.header.Get("Location")
 	if !hasStatus && res.header.Get("Content-Type") == "" && loc == "" {
-		return nil, ErrNoContentType
+		return ErrNoContentType
 	}
 	switch {
 	case strings.HasPrefix(loc, "/") && !strings.HasPrefix(loc, "//") && !hasStatus:
@@ -107,7 +130,7 @@ func parseHeader(block []byte) (*response, error) {
 	if _, ok := res.header["Content-Length"]; !ok {
 		res.contentLength = -1 // named by Connection, so dropped
 	}
-	return res, nil
+	return nil
 }
 
 // parseContentLength reads 1*DIGIT (RFC 9110 section 8.6), at most 18
@@ -141,12 +164,13 @@ func parseStatus(v string) (int, error) {
 }
 
 // validName reports whether b is an HTTP token (RFC 9110 section 5.6.2).
-func validName(b []byte) bool {
+// Strings are checked as they are, without a copy into bytes.
+func validName[T ~string | ~[]byte](b T) bool {
 	if len(b) == 0 {
 		return false
 	}
-	for _, c := range b {
-		if c >= 0x80 || !tokenChar[c] {
+	for i := range len(b) {
+		if c := b[i]; c >= 0x80 || !tokenChar[c] {
 			return false
 		}
 	}

@@ -51,11 +51,48 @@ type callState struct {
 type callStateKey struct{}
 
 func newCallState(args []string) *callState {
-	s := &callState{args: args, reserved: 3}
+	s := &callState{}
+	s.init(args)
+	return s
+}
+
+func (s *callState) init(args []string) {
+	s.args, s.reserved = args, 3
 	for _, a := range args {
 		s.size += uint32(len(a)) + 1
 	}
-	return s
+}
+
+// callValues is a call's environment and call state, and the context
+// that carries both: one allocation and one context a request, where
+// each in its own context.WithValue took four.
+type callValues struct {
+	context.Context
+	env environ
+	st  callState
+}
+
+// withCall returns a context carrying the call's environment vars
+// (callEnviron) and a fresh call state for args (callStateOf), and that
+// state.
+func withCall(ctx context.Context, vars, args []string) (context.Context, *callState, error) {
+	c := &callValues{Context: ctx}
+	if err := c.env.set(vars); err != nil {
+		return nil, nil, err
+	}
+	c.st.init(args)
+	return c, &c.st, nil
+}
+
+// Value implements context.Context.
+func (c *callValues) Value(key any) any {
+	switch key.(type) {
+	case environKey:
+		return &c.env
+	case callStateKey:
+		return &c.st
+	}
+	return c.Context.Value(key)
 }
 
 func withCallState(ctx context.Context, s *callState) context.Context {

@@ -33,20 +33,35 @@ type environ struct {
 var errBadEnviron = errors.New("invalid environment variable")
 
 func newEnviron(vars []string) (*environ, error) {
-	env := &environ{vars: vars}
+	env := &environ{}
+	if err := env.set(vars); err != nil {
+		return nil, err
+	}
+	return env, nil
+}
+
+// set makes env the environment vars, for a call that holds its environ
+// in a larger struct (callValues).
+func (env *environ) set(vars []string) error {
+	*env = environ{vars: vars}
 	for i, kv := range vars {
 		k, _ := splitEnv(kv)
 		if k == "" || strings.IndexByte(kv, 0) >= 0 {
-			return nil, errBadEnviron
+			return errBadEnviron
 		}
 		for _, prev := range vars[:i] {
 			if len(prev) > len(k) && prev[len(k)] == '=' && prev[:len(k)] == k {
-				return newEnvironDedup(vars)
+				dedup, err := newEnvironDedup(vars)
+				if err != nil {
+					return err
+				}
+				*env = *dedup
+				return nil
 			}
 		}
 		env.size += uint32(len(kv)) + 1
 	}
-	return env, nil
+	return nil
 }
 
 // newEnvironDedup keeps one entry per name, as WithEnv did: the last value

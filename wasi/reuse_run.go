@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/tetratelabs/wazero/experimental"
-	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasigate/wasigate/wasi/internal/guestfs"
 	"github.com/wasigate/wasigate/wasi/internal/rewrite"
@@ -150,7 +149,6 @@ func (p *Program) runWarm(ctx context.Context, c *Call, st *callState) error {
 	}
 	c.Instantiate = time.Since(start)
 	st.reserved, st.preopens, st.keep = inst.reserved, inst.preopens, true
-	ctx = withCallState(ctx, st)
 	if p.locks {
 		var release func()
 		var scratch *guestfs.Mount
@@ -180,8 +178,7 @@ func (p *Program) runWarm(ctx context.Context, c *Call, st *callState) error {
 	if err != nil && ctx.Err() == nil && inst.mem.Refused() {
 		err = &MemoryError{Limit: p.pool.Limit(), Err: err}
 	}
-	var exit *sys.ExitError
-	clean := err == nil && (raw == nil || (errors.As(raw, &exit) && exit.ExitCode() == 0)) &&
+	clean := err == nil && (raw == nil || exitedZero(raw)) &&
 		ctx.Err() == nil && (disarmed || !p.module.interrupt) && !writeFailed &&
 		st.taintReason() == "" && inst.files.GuestOpen() == 0 && !inst.mod.IsClosed()
 	if clean && inst.reset() == nil {

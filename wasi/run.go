@@ -60,11 +60,10 @@ func (p *Program) Run(ctx context.Context, c *Call) error {
 
 // run is Run in the program's current snapshot.
 func (p *Program) run(ctx context.Context, c *Call) error {
-	env, err := newEnviron(c.Env)
+	ctx, st, err := withCall(ctx, c.Env, c.Args)
 	if err != nil {
 		return fmt.Errorf("guest not started: %w", err)
 	}
-	ctx = context.WithValue(ctx, environKey{}, env)
 	if p.outbound {
 		var finish func()
 		pol := p.policy
@@ -74,7 +73,6 @@ func (p *Program) run(ctx context.Context, c *Call) error {
 		ctx, finish = outbound.With(ctx, pol)
 		defer finish() // after the instance is closed: deferred first
 	}
-	st := newCallState(c.Args)
 	if p.warm != nil && !p.warm.off.Load() {
 		if err := p.runWarm(ctx, c, st); err != errWarmOff {
 			return err
@@ -85,7 +83,6 @@ func (p *Program) run(ctx context.Context, c *Call) error {
 		st.preopens = guestfs.Preopens(append(p.mounts[:len(p.mounts):len(p.mounts)], guestfs.Mount{Guest: p.scratch}))
 	}
 	st.reserved = 3 + uint32(len(st.preopens)) // the empty root too
-	ctx = withCallState(ctx, st)
 	cfg := p.config(ctx, c)
 	var scratch *guestfs.Mount
 	if p.scratch != "" {
@@ -266,8 +263,7 @@ func call(ctx context.Context, mod api.Module, name string) error {
 
 // result turns wazero's ways of ending into Run's errors.
 func (p *Program) result(ctx context.Context, err error) error {
-	var exit *sys.ExitError
-	if err == nil || (errors.As(err, &exit) && exit.ExitCode() == 0) {
+	if err == nil || exitedZero(err) {
 		if ctx.Err() != nil {
 			// The run was stopped, and the guest ended well only because
 			// the stop unblocked it (a read that the host ended gave it
@@ -277,6 +273,9 @@ func (p *Program) result(ctx context.Context, err error) error {
 		}
 		return nil
 	}
+	// Declared here, not above: errors.As moves it to the heap, which a
+	// run that returned pays for nothing.
+	var exit *sys.ExitError
 	if errors.As(err, &exit) {
 		switch exit.ExitCode() {
 		case sys.ExitCodeDeadlineExceeded, sys.ExitCodeContextCanceled:
@@ -300,6 +299,14 @@ func (p *Program) result(ctx context.Context, err error) error {
 		return fmt.Errorf("guest stopped: %w (%v)", context.Cause(ctx), err)
 	}
 	return fmt.Errorf("guest trapped: %w", err)
+}
+
+// exitedZero reports whether err is a proc_exit(0). A function of its own
+// so that a nil error does not pay for the heap copy errors.As makes of
+// its target.
+func exitedZero(err error) bool {
+	var exit *sys.ExitError
+	return errors.As(err, &exit) && exit.ExitCode() == 0
 }
 
 func splitEnv(kv string) (string, string) {

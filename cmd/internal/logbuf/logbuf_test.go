@@ -248,6 +248,38 @@ func TestFlushWhenIdle(t *testing.T) {
 	}
 }
 
+// TestLingerBatches: lines that come one at a time, each finding the queue
+// empty (an access-log line per request of a busy server), are written
+// about once per linger, not once each; none is lost or cut.
+func TestLingerBatches(t *testing.T) {
+	s := &sink{}
+	w := New(s, 0)
+	const n = 300
+	start := time.Now()
+	for i := range n {
+		w.Write(line(0, i, 40))
+		// A line every 50 us, spinning: a sleep that short lasts a
+		// millisecond on a busy machine.
+		for next := time.Now().Add(50 * time.Microsecond); time.Now().Before(next); {
+			runtime.Gosched()
+		}
+	}
+	elapsed := time.Since(start)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	checkLines(t, s.text(), 1, n, 40)
+	s.mu.Lock()
+	writes := s.writes
+	s.mu.Unlock()
+	// At most one write per linger, doubled for a flush that found lines
+	// queued during the previous one; a slow machine only raises the
+	// bound.
+	if limit := 2 + 2*int(elapsed/linger); writes > limit {
+		t.Errorf("got %d writes for %d lines in %v; want at most %d", writes, n, elapsed, limit)
+	}
+}
+
 func TestAfterClose(t *testing.T) {
 	s := &sink{}
 	w := New(s, 0)
