@@ -137,11 +137,20 @@ func (s *snapSrc) refresh(ctx context.Context, hook func(seam.RetakeEvent)) erro
 				s.mu.Unlock()
 				continue // another request saw it first: look again
 			}
+			// Part of the engine's background, which Close stops and waits
+			// for: an init after it would run on a closed runtime.
+			if !s.e.bg.start() {
+				s.mu.Unlock()
+				return errEngineClosing
+			}
 			fl = &editFlight{done: make(chan struct{})}
 			s.editFlight = fl
 			s.mu.Unlock()
 			// Detached from the request: the others wait for the same one.
-			go s.retakeEdited(fl, edited, now(files), hook)
+			go func() {
+				defer s.e.bg.done()
+				s.retakeEdited(fl, edited, now(files), hook)
+			}()
 		}
 		select {
 		case <-fl.done:
@@ -157,12 +166,19 @@ func (s *snapSrc) refresh(ctx context.Context, hook func(seam.RetakeEvent)) erro
 // the init ran.
 func (s *snapSrc) retakeEdited(fl *editFlight, edited []string, before []watchFile, hook func(seam.RetakeEvent)) {
 	s.e.retakes.acquire()
-	in := s.base
-	if l := s.learn; l != nil {
-		in = withLearned(in, l.current(), s.m.ruby() == nil)
-		in.LearnFailed = func(string) {} // dropped from this one; the learner keeps it
+	var (
+		n    *snapshot
+		deps []snap.Dep
+		err  = errEngineClosing // closed while it waited for the slot
+	)
+	if s.e.bg.ctx.Err() == nil {
+		in := s.base
+		if l := s.learn; l != nil {
+			in = withLearned(in, l.current(), s.m.ruby() == nil)
+			in.LearnFailed = func(string) {} // dropped from this one; the learner keeps it
+		}
+		n, deps, err = s.m.takeSnapshotDeps(s.limit, in)
 	}
-	n, deps, err := s.m.takeSnapshotDeps(s.limit, in)
 	s.e.retakes.release()
 	if err == nil && n.image.Size() > s.limit {
 		n.close(context.Background(), s.e)
@@ -207,6 +223,10 @@ func merge(a, b []watchFile) []watchFile {
 	}
 	return out
 }
+
+// errEngineClosing is the error of a request that finds an edit while
+// the engine is closing: no snapshot is taken any more.
+var errEngineClosing = errors.New("the engine is closing: no snapshot is taken for the edit")
 
 // errEditImage refuses a snapshot taken for an edit whose image is larger
 // than the memory limit.
