@@ -6,6 +6,7 @@ import (
 	"os"
 	"path"
 	"slices"
+	"time"
 
 	"github.com/wasigate/wasigate/host/seam"
 	"github.com/wasigate/wasigate/wasi/internal/snap"
@@ -48,9 +49,18 @@ type editFlight struct {
 // editFailure is the error of the last retake for an edit, and what tells
 // a fix: the files both inits read, with their fingerprints before it ran.
 type editFailure struct {
-	files []watchFile
-	err   error
+	files  []watchFile
+	err    error
+	edited []string  // the files whose edit it was taken for
+	at     time.Time // when it failed: tried again editRetry later
 }
+
+// editRetry is how long a failed retake for an edit answers before it is
+// tried again with no file changed: a failure not the files' (the init
+// stopped at its timeout on a host loaded by others, memory short) must
+// not hold the route at 500 until its owner edits again, and a file that
+// stays broken costs one init per interval.
+var editRetry = time.Minute
 
 // watchList returns what of deps lies in a watched folder.
 func (s *snapSrc) watchList(deps []snap.Dep) []watchFile {
@@ -127,10 +137,13 @@ func (s *snapSrc) refresh(ctx context.Context, hook func(seam.RetakeEvent)) erro
 				files = fail.files
 			}
 			if edited = changed(files); len(edited) == 0 {
-				if fail != nil {
+				if fail == nil {
+					return nil
+				}
+				if time.Since(fail.at) < editRetry {
 					return fail.err
 				}
-				return nil
+				edited = fail.edited
 			}
 			s.mu.Lock()
 			if s.editGen != gen || s.editFlight != nil {
@@ -190,7 +203,7 @@ func (s *snapSrc) retakeEdited(fl *editFlight, edited []string, before []watchFi
 	s.editGen++
 	if err != nil {
 		fl.err = &EditError{Files: edited, Err: err}
-		s.editFail = &editFailure{files: merge(s.watchList(deps), before), err: fl.err}
+		s.editFail = &editFailure{files: merge(s.watchList(deps), before), err: fl.err, edited: edited, at: time.Now()}
 		s.mu.Unlock()
 		close(fl.done)
 		ev.Err = fl.err
