@@ -6,6 +6,7 @@ import (
 	"os"
 	"path"
 	"slices"
+	"time"
 
 	"github.com/wasigate/wasigate/host/seam"
 	"github.com/wasigate/wasigate/wasi/internal/snap"
@@ -48,9 +49,18 @@ type editFlight struct {
 // editFailure is the error of the last retake for an edit, and what tells
 // a fix: the files both inits read, with their fingerprints before it ran.
 type editFailure struct {
-	files []watchFile
-	err   error
+	files  []watchFile
+	err    error
+	edited []string  // the files whose edit it was taken for
+	at     time.Time // when it failed: tried again editRetry later
 }
+
+// editRetry is how long a failed retake for an edit answers before it is
+// tried again with no file changed: a failure not the files' (the init
+// stopped at its timeout on a host loaded by others, memory short) must
+// not hold the route at 500 until its owner edits again, and a file that
+// stays broken costs one init per interval.
+var editRetry = time.Minute
 
 // watchList returns what of deps lies in a watched folder.
 func (s *snapSrc) watchList(deps []snap.Dep) []watchFile {
@@ -127,21 +137,33 @@ func (s *snapSrc) refresh(ctx context.Context, hook func(seam.RetakeEvent)) erro
 				files = fail.files
 			}
 			if edited = changed(files); len(edited) == 0 {
-				if fail != nil {
+				if fail == nil {
+					return nil
+				}
+				if time.Since(fail.at) < editRetry {
 					return fail.err
 				}
-				return nil
+				edited = fail.edited
 			}
 			s.mu.Lock()
 			if s.editGen != gen || s.editFlight != nil {
 				s.mu.Unlock()
 				continue // another request saw it first: look again
 			}
+			// Part of the engine's background, which Close stops and waits
+			// for: an init after it would run on a closed runtime.
+			if !s.e.bg.start() {
+				s.mu.Unlock()
+				return errEngineClosing
+			}
 			fl = &editFlight{done: make(chan struct{})}
 			s.editFlight = fl
 			s.mu.Unlock()
 			// Detached from the request: the others wait for the same one.
-			go s.retakeEdited(fl, edited, now(files), hook)
+			go func() {
+				defer s.e.bg.done()
+				s.retakeEdited(fl, edited, now(files), hook)
+			}()
 		}
 		select {
 		case <-fl.done:
@@ -157,12 +179,19 @@ func (s *snapSrc) refresh(ctx context.Context, hook func(seam.RetakeEvent)) erro
 // the init ran.
 func (s *snapSrc) retakeEdited(fl *editFlight, edited []string, before []watchFile, hook func(seam.RetakeEvent)) {
 	s.e.retakes.acquire()
-	in := s.base
-	if l := s.learn; l != nil {
-		in = withLearned(in, l.current(), s.m.ruby() == nil)
-		in.LearnFailed = func(string) {} // dropped from this one; the learner keeps it
+	var (
+		n    *snapshot
+		deps []snap.Dep
+		err  = errEngineClosing // closed while it waited for the slot
+	)
+	if s.e.bg.ctx.Err() == nil {
+		in := s.base
+		if l := s.learn; l != nil {
+			in = withLearned(in, l.current(), s.m.ruby() == nil)
+			in.LearnFailed = func(string) {} // dropped from this one; the learner keeps it
+		}
+		n, deps, err = s.m.takeSnapshotDeps(s.limit, in)
 	}
-	n, deps, err := s.m.takeSnapshotDeps(s.limit, in)
 	s.e.retakes.release()
 	if err == nil && n.image.Size() > s.limit {
 		n.close(context.Background(), s.e)
@@ -174,7 +203,7 @@ func (s *snapSrc) retakeEdited(fl *editFlight, edited []string, before []watchFi
 	s.editGen++
 	if err != nil {
 		fl.err = &EditError{Files: edited, Err: err}
-		s.editFail = &editFailure{files: merge(s.watchList(deps), before), err: fl.err}
+		s.editFail = &editFailure{files: merge(s.watchList(deps), before), err: fl.err, edited: edited, at: time.Now()}
 		s.mu.Unlock()
 		close(fl.done)
 		ev.Err = fl.err
@@ -207,6 +236,10 @@ func merge(a, b []watchFile) []watchFile {
 	}
 	return out
 }
+
+// errEngineClosing is the error of a request that finds an edit while
+// the engine is closing: no snapshot is taken any more.
+var errEngineClosing = errors.New("the engine is closing: no snapshot is taken for the edit")
 
 // errEditImage refuses a snapshot taken for an edit whose image is larger
 // than the memory limit.
