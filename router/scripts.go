@@ -166,6 +166,10 @@ func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect h
 			// A preload imported from the scripts folder is taken again
 			// on the request after its edit (wasi/snapedit.go).
 			rc.WatchInit = []string{ScriptsGuestDir}
+			// Its init, which a request waits for, runs in the tenant's
+			// build slots: a tenant editing in a loop waits behind its
+			// own inits, not other tenants' retakes.
+			rc.BuildSlots = sc.buildSlots(srv)
 		}
 		s.interpRC[ext] = rc
 		if rt.app != "" {
