@@ -277,8 +277,13 @@ func (s *scriptsHandler) serveScript(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, context.DeadlineExceeded) && r.Context().Err() == nil {
 			info := host.InfoFrom(r.Context())
 			info.Reason = host.ReasonBuilding
-			info.Err = fmt.Errorf("%w (waited %v, the route's timeout)", errStillBuilding, timeout)
 			w.Header().Set("Retry-After", "5")
+			if errors.Is(err, errStillRetaking) {
+				info.Err = fmt.Errorf("%w (waited %v, the route's timeout)", errStillRetaking, timeout)
+				http.Error(w, "503 Service Unavailable: the interpreter's snapshot is being taken again after an edit; try again shortly", http.StatusServiceUnavailable)
+				return
+			}
+			info.Err = fmt.Errorf("%w (waited %v, the route's timeout)", errStillBuilding, timeout)
 			http.Error(w, "503 Service Unavailable: the script is still building; try again shortly", http.StatusServiceUnavailable)
 			return
 		}
