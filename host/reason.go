@@ -38,7 +38,7 @@ const (
 	ReasonSource      Reason = "source"       // a script or source asked for as a static file: 404
 	ReasonLink        Reason = "link"         // a link out of the folder or to a hidden name: 404
 	ReasonSpecial     Reason = "special file" // a FIFO, device or socket asked for as a file: 404
-	ReasonBuilding    Reason = "building"     // the script still building at the request's timeout: 503
+	ReasonBuilding    Reason = "building"     // the script still building, or its interpreter's snapshot taken again after an edit, at the request's timeout: 503
 	ReasonBuild       Reason = "build"        // the script's build failed: 500
 	ReasonTooLarge    Reason = "too large"    // a module past max_module_size: 500
 	ReasonToolchain   Reason = "toolchain"    // no interpreter or compiler installed for the script: 500

@@ -166,6 +166,10 @@ func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect h
 			// A preload imported from the scripts folder is taken again
 			// on the request after its edit (wasi/snapedit.go).
 			rc.WatchInit = []string{ScriptsGuestDir}
+			// Its init, which a request waits for, runs in the tenant's
+			// build slots: a tenant editing in a loop waits behind its
+			// own inits, not other tenants' retakes.
+			rc.BuildSlots = sc.buildSlots(srv)
 		}
 		s.interpRC[ext] = rc
 		if rt.app != "" {
@@ -273,8 +277,13 @@ func (s *scriptsHandler) serveScript(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, context.DeadlineExceeded) && r.Context().Err() == nil {
 			info := host.InfoFrom(r.Context())
 			info.Reason = host.ReasonBuilding
-			info.Err = fmt.Errorf("%w (waited %v, the route's timeout)", errStillBuilding, timeout)
 			w.Header().Set("Retry-After", "5")
+			if errors.Is(err, errStillRetaking) {
+				info.Err = fmt.Errorf("%w (waited %v, the route's timeout)", errStillRetaking, timeout)
+				http.Error(w, "503 Service Unavailable: the interpreter's snapshot is being taken again after an edit; try again shortly", http.StatusServiceUnavailable)
+				return
+			}
+			info.Err = fmt.Errorf("%w (waited %v, the route's timeout)", errStillBuilding, timeout)
 			http.Error(w, "503 Service Unavailable: the script is still building; try again shortly", http.StatusServiceUnavailable)
 			return
 		}

@@ -2,6 +2,8 @@ package router
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"path"
 	"strings"
 
@@ -20,13 +22,24 @@ type editedInit interface {
 	EditedFiles() []string
 }
 
+// errStillRetaking wraps the timeout of a request that waited for its
+// interpreter's snapshot, taken again after an edit of a file its init
+// read; the retake goes on, up to snapshot_init_timeout. It answers 503
+// as a script still building does, with its own words.
+var errStillRetaking = errors.New("the interpreter's snapshot is being taken again after an edit")
+
 // refreshInterpreter takes prog's snapshot again when a file its init
 // read from the scripts folder changed.
 func refreshInterpreter(ctx context.Context, prog seam.Program) error {
-	if r, ok := prog.(seam.Refresher); ok {
-		return r.Refresh(ctx)
+	r, ok := prog.(seam.Refresher)
+	if !ok {
+		return nil
 	}
-	return nil
+	err := r.Refresh(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w: %w", errStillRetaking, err)
+	}
+	return err
 }
 
 // editedNames names the changed files as the configuration does: the

@@ -23,8 +23,17 @@ import (
 // taken again, as a WSGI application's load does:
 //
 //   - one retake per change, whatever the number of requests waiting, in
-//     the engine's retake slot, bounded by snapshot_init_timeout; a
-//     request whose context ends first gets that error, the retake goes on;
+//     one of the build slots of the route's tenant (Config.BuildSlots),
+//     bounded by snapshot_init_timeout; a request whose context ends first
+//     gets that error, the retake goes on. Not the engine's retake slot,
+//     which the background retakes (age, learned) of every tenant share:
+//     a request waits for this one, and a tenant editing in a loop would
+//     make other tenants' requests wait behind its inits, on CPU not
+//     counted as its own;
+//   - at least editInterval between the end of one retake for an edit and
+//     the start of the next, a request seeing an edit sooner waiting for
+//     it (within its timeout): touching a file and asking, over and over,
+//     costs at most one init per interval;
 //   - it succeeds: the new snapshot serves this request and the next ones
 //     (each program moves to it, as after an age retake);
 //   - it fails: Refresh returns an *EditError naming the changed files,
@@ -61,6 +70,11 @@ type editFailure struct {
 // not hold the route at 500 until its owner edits again, and a file that
 // stays broken costs one init per interval.
 var editRetry = time.Minute
+
+// editInterval is the least time between two retakes of one snapshot for
+// edits: a saved file is seen within it, and a touch loop gets no more
+// inits than one per interval.
+var editInterval = time.Second
 
 // watchList returns what of deps lies in a watched folder.
 func (s *snapSrc) watchList(deps []snap.Dep) []watchFile {
@@ -120,16 +134,16 @@ func now(files []watchFile) []watchFile {
 }
 
 // refresh takes the snapshot again when a file its init read under a
-// watched folder changed, and waits for it; hook is the asking run's
-// Config.Retaken.
-func (s *snapSrc) refresh(ctx context.Context, hook func(seam.RetakeEvent)) error {
+// watched folder changed, and waits for it; hook and slots are the asking
+// run's Config.Retaken and Config.BuildSlots.
+func (s *snapSrc) refresh(ctx context.Context, hook func(seam.RetakeEvent), slots chan struct{}) error {
 	for {
 		s.mu.Lock()
 		if len(s.watch) == 0 || s.closed {
 			s.mu.Unlock()
 			return nil
 		}
-		files, fail, fl, gen := s.curWatch, s.editFail, s.editFlight, s.editGen
+		files, fail, fl, gen, last := s.curWatch, s.editFail, s.editFlight, s.editGen, s.editEnded
 		s.mu.Unlock()
 		var edited []string
 		if fl == nil {
@@ -144,6 +158,12 @@ func (s *snapSrc) refresh(ctx context.Context, hook func(seam.RetakeEvent)) erro
 					return fail.err
 				}
 				edited = fail.edited
+			}
+			if wait := editInterval - time.Since(last); !last.IsZero() && wait > 0 {
+				if err := waitCtx(ctx, wait); err != nil {
+					return err
+				}
+				continue // look again: another request may have started it
 			}
 			s.mu.Lock()
 			if s.editGen != gen || s.editFlight != nil {
@@ -162,7 +182,7 @@ func (s *snapSrc) refresh(ctx context.Context, hook func(seam.RetakeEvent)) erro
 			// Detached from the request: the others wait for the same one.
 			go func() {
 				defer s.e.bg.done()
-				s.retakeEdited(fl, edited, now(files), hook)
+				s.retakeEdited(fl, edited, now(files), hook, slots)
 			}()
 		}
 		select {
@@ -174,25 +194,60 @@ func (s *snapSrc) refresh(ctx context.Context, hook func(seam.RetakeEvent)) erro
 	}
 }
 
+// waitCtx waits d, or until ctx ends (its error).
+func waitCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// editSlot takes one of the tenant's build slots (slots; nil: the
+// engine's retake slot) and returns its release, or false when the
+// engine closed first.
+func (s *snapSrc) editSlot(slots chan struct{}) (func(), bool) {
+	if slots == nil {
+		s.e.retakes.acquire()
+		if s.e.bg.ctx.Err() != nil {
+			s.e.retakes.release()
+			return nil, false
+		}
+		return s.e.retakes.release, true
+	}
+	select {
+	case slots <- struct{}{}:
+		if s.e.bg.ctx.Err() != nil {
+			<-slots
+			return nil, false
+		}
+		return func() { <-slots }, true
+	case <-s.e.bg.ctx.Done():
+		return nil, false
+	}
+}
+
 // retakeEdited takes the snapshot again for the edit of the files
-// edited; before are the watched files with their fingerprints before
-// the init ran.
-func (s *snapSrc) retakeEdited(fl *editFlight, edited []string, before []watchFile, hook func(seam.RetakeEvent)) {
-	s.e.retakes.acquire()
+// edited, in one of slots; before are the watched files with their
+// fingerprints before the init ran.
+func (s *snapSrc) retakeEdited(fl *editFlight, edited []string, before []watchFile, hook func(seam.RetakeEvent), slots chan struct{}) {
 	var (
 		n    *snapshot
 		deps []snap.Dep
 		err  = errEngineClosing // closed while it waited for the slot
 	)
-	if s.e.bg.ctx.Err() == nil {
+	if release, ok := s.editSlot(slots); ok {
 		in := s.base
 		if l := s.learn; l != nil {
 			in = withLearned(in, l.current(), s.m.ruby() == nil)
 			in.LearnFailed = func(string) {} // dropped from this one; the learner keeps it
 		}
 		n, deps, err = s.m.takeSnapshotDeps(s.limit, in)
+		release()
 	}
-	s.e.retakes.release()
 	if err == nil && n.image.Size() > s.limit {
 		n.close(context.Background(), s.e)
 		err = errEditImage
@@ -201,6 +256,7 @@ func (s *snapSrc) retakeEdited(fl *editFlight, edited []string, before []watchFi
 	s.mu.Lock()
 	s.editFlight = nil
 	s.editGen++
+	s.editEnded = time.Now()
 	if err != nil {
 		fl.err = &EditError{Files: edited, Err: err}
 		s.editFail = &editFailure{files: merge(s.watchList(deps), before), err: fl.err, edited: edited, at: time.Now()}
@@ -252,5 +308,5 @@ func (p *Program) Refresh(ctx context.Context) error {
 	if p.fresh == nil {
 		return nil
 	}
-	return p.fresh.src.refresh(ctx, p.fresh.c.Retaken)
+	return p.fresh.src.refresh(ctx, p.fresh.c.Retaken, p.fresh.c.BuildSlots)
 }

@@ -24,7 +24,7 @@ func TestEditRefreshAfterClose(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	err := src.refresh(ctx, nil)
+	err := src.refresh(ctx, nil, nil)
 	if !errors.Is(err, errEngineClosing) {
 		t.Fatalf("refresh after an edit, the engine closed: %v; want errEngineClosing", err)
 	}
@@ -43,11 +43,11 @@ func TestEditFailureRetried(t *testing.T) {
 		editFail: &editFailure{files: files, err: failed, edited: []string{"/cgi-bin/helper.py"}, at: time.Now()}}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := src.refresh(ctx, nil); !errors.Is(err, failed) {
+	if err := src.refresh(ctx, nil, nil); !errors.Is(err, failed) {
 		t.Fatalf("refresh just after a failed retake: %v; want its error", err)
 	}
 	src.editFail.at = time.Now().Add(-editRetry)
-	if err := src.refresh(ctx, nil); !errors.Is(err, errEngineClosing) {
+	if err := src.refresh(ctx, nil, nil); !errors.Is(err, errEngineClosing) {
 		t.Fatalf("refresh %v after a failed retake, nothing changed: %v; want a retake tried again", editRetry, err)
 	}
 }

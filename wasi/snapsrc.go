@@ -74,6 +74,7 @@ type snapSrc struct {
 	editFlight *editFlight         // the retake under way
 	editFail   *editFailure        // the last retake failed
 	editGen    int                 // retakes for edits ended
+	editEnded  time.Time           // when the last one ended
 }
 
 func newSnapSrc(m *Module, limit uint64, base snap.Inputs, cur *snapshot) *snapSrc {

@@ -100,7 +100,8 @@ type RunConfig struct {
 	WatchInit []string
 	// BuildSlots are the build slots of the route's tenant (nil: the
 	// loader's own), so that one tenant's builds never hold another's.
-	// Only script builds use them.
+	// Script builds use them, and the retakes of an interpreter's snapshot
+	// for an edit of a WatchInit file (nil: the engine's retake slot).
 	BuildSlots chan struct{}
 }
 

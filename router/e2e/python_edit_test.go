@@ -51,6 +51,13 @@ func editSiteMode(t testing.TB, dir string, watched bool) (base string, logs *lo
 	if !watched {
 		extra = "env = { PYTHONDONTWRITEBYTECODE = \"1\" }\npreload = [\"json\"]"
 	}
+	return editSiteWith(t, dir, extra, "")
+}
+
+// editSiteWith is editSite with extra as the interpreter's keys and
+// route's added to the route's.
+func editSiteWith(t testing.TB, dir, extra, route string) (base string, logs *logBuffer, stop func()) {
+	t.Helper()
 	eng, err := wasi.NewEngine(context.Background(), wasi.Options{CacheDir: linkedCache(t)})
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +72,8 @@ volumes = { "/usr/local/lib/python3.11" = %q, "/usr/local/lib/python3.11/dist-pa
 [[route]]
 path = "/s/*"
 scripts = "scripts"
-`, filepath.Join(pythonDist, "python.wasm"), filepath.Join(pythonDist, "lib", "python3.11"), filepath.Join(pythonDist, "site-packages"), extra)
+%s
+`, filepath.Join(pythonDist, "python.wasm"), filepath.Join(pythonDist, "lib", "python3.11"), filepath.Join(pythonDist, "site-packages"), extra, route)
 	cfg, err := router.ParseConfig(strings.NewReader(config), filepath.Join(dir, "test.toml"))
 	if err != nil {
 		t.Fatalf("config: %v", err)
