@@ -89,7 +89,9 @@ func sqliteSite(t testing.TB) (base, data string, logs *logBuffer) {
 			t.Fatal(err)
 		}
 	}
-	srv, logs := scriptsSite(t, dir, pythonInterpreter("")+fmt.Sprintf(`
+	// An explicit preload: no learned-preload retake runs in the
+	// background while the tests count descriptors.
+	srv, logs := scriptsSite(t, dir, pythonInterpreter(`preload = ["sqlite3"]`)+fmt.Sprintf(`
 [[route]]
 path = "/s/*"
 scripts = "scripts"
