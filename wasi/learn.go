@@ -153,7 +153,7 @@ func (l *learner) take(data []byte, prog *Program, hook func(seam.RetakeEvent)) 
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	// Nothing more to learn: the report is not even read.
-	if l.stopped || l.full || l.count() >= l.max || len(l.known) >= learnTries*l.max {
+	if !l.open() {
 		return
 	}
 	added := false
@@ -172,6 +172,20 @@ func (l *learner) take(data []byte, prog *Program, hook func(seam.RetakeEvent)) 
 	l.src.hook = hook
 	l.src.mu.Unlock()
 	l.arm()
+}
+
+// open: the list can still grow; l.mu is held.
+func (l *learner) open() bool {
+	return !l.stopped && !l.full && l.count() < l.max && len(l.known) < learnTries*l.max
+}
+
+// wants tells whether a run should report its imports: once the list
+// cannot grow, runs are not asked to (the guest's report costs it time
+// and memory, and memory it grew keeps its instance from being reused).
+func (l *learner) wants() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.open()
 }
 
 // count is the names of the list, those a retake is trying and those

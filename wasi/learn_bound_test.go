@@ -73,3 +73,34 @@ func TestLearnBoundCountsRetakeUnderWay(t *testing.T) {
 		t.Errorf("the list at its bound learned %d more; want 0", len(added))
 	}
 }
+
+// TestLearnStopsAskingWhenFull: once the list is at its bound, runs are
+// no longer asked for reports (a report costs the guest time, and memory
+// that keeps its instance from being reused); a retake that drops names
+// frees places, and runs are asked again.
+func TestLearnStopsAskingWhenFull(t *testing.T) {
+	const max = 4
+	l := &learner{src: &snapSrc{closed: true}, ruby: true, max: max, known: map[string]bool{}}
+	defer l.stop()
+	if !l.wants() {
+		t.Fatal("an empty list: wants() = false; want true")
+	}
+	var rep strings.Builder
+	for i := range max {
+		fmt.Fprintf(&rep, "/usr/local/lib/ruby/3.3.0/w%d.rb\n", i)
+	}
+	l.take([]byte(rep.String()), &Program{}, nil)
+	if l.wants() {
+		t.Error("a list at its bound (names pending): wants() = true; want false")
+	}
+	list, added := l.next()
+	if l.wants() {
+		t.Error("a list at its bound (names in a retake): wants() = true; want false")
+	}
+	if _, n, err := l.commit(list, added, added[:1]); err != nil || n != max-1 {
+		t.Fatalf("commit dropping one: %d names, %v; want %d", n, err, max-1)
+	}
+	if !l.wants() {
+		t.Error("a list with a place freed: wants() = false; want true")
+	}
+}

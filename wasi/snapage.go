@@ -100,7 +100,7 @@ func (f *freshness) run(ctx context.Context, p *Program, c *Call) error {
 	f.mu.Unlock()
 	defer f.leave(g)
 	l := f.src.learn
-	if l == nil {
+	if l == nil || !l.wants() {
 		return g.prog.run(ctx, c)
 	}
 	rep := &learnReport{}

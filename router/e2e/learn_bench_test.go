@@ -1,6 +1,8 @@
 package e2e_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -104,7 +106,8 @@ func BenchmarkLearnedPreload(b *testing.B) {
 	}
 	// A folder no earlier run mounted keys the learning interpreters'
 	// inits, so that they start with an empty list, not one a previous run
-	// kept in the cache folder (Ruby's init key leaves env out).
+	// kept in the cache folder (Ruby's init key leaves env out, and holds
+	// a volume's guest path only: the path is this run's own).
 	fresh := b.TempDir()
 	for _, a := range apps {
 		target := "/s/" + a.script + "/x"
@@ -262,14 +265,16 @@ func retakeEvents(logs *logBuffer) ([]map[string]any, int) {
 // learnBenchSite serves folder at /s/* with CPython (its stdlib,
 // Debian's packages and the time zone data Django's pytz reads) and
 // ruby.wasm, with extra keys for each; fresh, when set, is an empty
-// folder both interpreters mount, which keys their inits apart from any
-// other run's.
+// folder both interpreters mount at a guest path named after it, which
+// keys their inits apart from any other run's.
 func learnBenchSite(b testing.TB, folder, data, pyExtra, rbExtra, fresh string) (string, *logBuffer) {
 	b.Helper()
 	vol, rubyVol := "", ""
 	if fresh != "" {
-		vol = fmt.Sprintf(`, "/wasigate-bench-run" = %q`, fresh)
-		rubyVol = fmt.Sprintf(`volumes = { "/wasigate-bench-run" = %q }`, fresh)
+		sum := sha256.Sum256([]byte(fresh))
+		guest := "/wasigate-bench-run-" + hex.EncodeToString(sum[:6])
+		vol = fmt.Sprintf(`, %q = %q`, guest, fresh)
+		rubyVol = fmt.Sprintf(`volumes = { %q = %q }`, guest, fresh)
 	}
 	srv, logs := scriptsSite(b, b.TempDir(), fmt.Sprintf(`
 [[interpreter]]

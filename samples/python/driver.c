@@ -57,29 +57,43 @@ __attribute__((import_module("wasigate_learn"), import_name("failed"))) int32_t 
 
 /* report_imports sends the modules imported since the init, each with the
  * file it came from (a module's __file__, read from its dict so that no
- * module code runs), at most learn_max bytes. */
+ * module code runs), at most learn_max bytes. Once the list is learned a
+ * run imports nothing new: then it allocates nothing, since a report's
+ * buffer that grew the memory would keep the host from resetting and
+ * reusing the instance (wasi/reuse.go), which costs more than the run. */
 static void report_imports(void) {
   enum { learn_max = 64 << 10 };
   if (!init_modules || !learn_wanted()) return;
-  PyObject *items = PyDict_Items(PyImport_GetModuleDict());
-  char *buf = items ? malloc(learn_max) : NULL;
-  size_t n = 0;
-  for (Py_ssize_t i = 0; buf && i < PyList_GET_SIZE(items); i++) {
-    PyObject *name = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 0);
-    PyObject *mod = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 1);
-    if (!PyUnicode_Check(name) || !PyModule_Check(mod) || PySet_Contains(init_modules, name) != 0) continue;
-    PyObject *file = PyDict_GetItemString(PyModule_GetDict(mod), "__file__");
-    if (!file || !PyUnicode_Check(file)) continue;
-    Py_ssize_t nl, fl;
-    const char *ns = PyUnicode_AsUTF8AndSize(name, &nl);
-    const char *fs = PyUnicode_AsUTF8AndSize(file, &fl);
-    if (!ns || !fs || n + nl + fl + 2 > learn_max) break;
-    memcpy(buf + n, ns, nl); n += nl; buf[n++] = '\t';
-    memcpy(buf + n, fs, fl); n += fl; buf[n++] = '\n';
+  PyObject *modules = PyImport_GetModuleDict();
+  char *buf = NULL;
+  size_t n = 0, size = 0;
+  /* Two passes over sys.modules, which nothing here changes: the first
+   * sizes the report, the second writes it. */
+  for (int pass = 0; pass < 2; pass++) {
+    Py_ssize_t pos = 0;
+    PyObject *name, *mod;
+    while (PyDict_Next(modules, &pos, &name, &mod)) {
+      if (!PyUnicode_Check(name) || !PyModule_Check(mod) || PySet_Contains(init_modules, name) != 0) continue;
+      PyObject *file = PyDict_GetItemString(PyModule_GetDict(mod), "__file__");
+      if (!file || !PyUnicode_Check(file)) continue;
+      Py_ssize_t nl, fl;
+      const char *ns = PyUnicode_AsUTF8AndSize(name, &nl);
+      const char *fs = PyUnicode_AsUTF8AndSize(file, &fl);
+      if (!ns || !fs || n + nl + fl + 2 > learn_max) break;
+      if (buf) {
+        memcpy(buf + n, ns, nl); buf[n + nl] = '\t';
+        memcpy(buf + n + nl + 1, fs, fl); buf[n + nl + 1 + fl] = '\n';
+      }
+      n += nl + fl + 2;
+    }
+    if (pass == 0) {
+      if (n == 0 || !(buf = malloc(n))) break;
+      size = n;
+      n = 0;
+    }
   }
-  if (buf && n) learn_report(buf, n);
+  if (buf && n == size) learn_report(buf, n);
   free(buf);
-  Py_XDECREF(items);
   PyErr_Clear();
 }
 
