@@ -186,3 +186,20 @@ func TestCommentLinksResolve(t *testing.T) {
 		t.Error("found no page named in a Go comment; want the links to DECISIONS.md and the reference pages")
 	}
 }
+
+// maxFileLines bounds a non-test file of the server, so that each stays
+// one responsibility a reader takes in at once.
+const maxFileLines = 450
+
+// TestFileLength: every non-test .go file of the server's packages (not
+// samples or test guests) is at most maxFileLines lines.
+func TestFileLength(t *testing.T) {
+	for _, f := range goFiles(t, repoRoot(t)) {
+		if strings.HasSuffix(f.rel, "_test.go") || strings.HasPrefix(f.rel, "samples/") || strings.Contains(f.rel, "testdata/") {
+			continue
+		}
+		if n := strings.Count(f.text, "\n"); n > maxFileLines {
+			t.Errorf("%s has %d lines; want at most %d: split it by responsibility", f.rel, n, maxFileLines)
+		}
+	}
+}
