@@ -168,7 +168,19 @@ func (w *Writer) drain() {
 		w.mu.Unlock()
 
 		if len(batch) > 0 {
-			_, err := bw.Write(batch)
+			var err error
+			if len(batch) > bw.Available() && bw.Buffered() > 0 {
+				// bufio would fill its buffer with the batch's first
+				// bytes and write that, cutting a line between two
+				// write calls, where another writer of the descriptor
+				// (a panic's trace, an http.Server without ErrorLog)
+				// may come in: write what is buffered first, so that
+				// each call is whole lines.
+				err = bw.Flush()
+			}
+			if err == nil {
+				_, err = bw.Write(batch)
+			}
 			w.mu.Lock()
 			if w.err == nil && err != nil {
 				w.err = err
