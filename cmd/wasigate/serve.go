@@ -86,6 +86,7 @@ func serve(ctx context.Context, configPath, listen string, stdout, stderr io.Wri
 		return err
 	}
 	hs := router.NewServer(srv, ops.live)
+	hs.ErrorLog = httpErrorLog(s.log)
 	s.log.Info().Str("addr", ops.scheme()+"://"+ln.Addr().String()+"/").Str("gc", gc.String()).Msg("serving")
 	if ready != nil {
 		ready <- ln.Addr().String()
