@@ -51,13 +51,20 @@ func parseHeader(block []byte) (*response, error) {
 	return res, nil
 }
 
+// maxHeaderHint bounds the fields parse makes room for at once.
+const maxHeaderHint = 32
+
 // parse is parseHeader into res, which a caller can hold in a struct of
 // its own. Every request pays for it, so it allocates little: one string
 // for the whole block, which names and values are cut from (a name
 // already in canonical form, as scripts write them, is not copied again),
 // one slice for the fields' values, and the map.
 func (res *response) parse(block []byte) error {
-	lines := bytes.Count(block, []byte{'\n'}) + 1
+	// Sized for the fields of a usual script, not one per line: a guest's
+	// block of 20,000 "a:" lines would have the host allocate a map and a
+	// slice for as many names (3.5 MB per 64 KiB response); past the
+	// hint they grow as they fill.
+	lines := min(bytes.Count(block, []byte{'\n'})+1, maxHeaderHint)
 	*res = response{header: make(http.Header, lines), contentLength: -1}
 	text := string(block)
 	// Each field's first value is a one-element window of vals, capped so

@@ -57,7 +57,7 @@ func startAdmin(ctx context.Context, addr string, h http.Handler, log zerolog.Lo
 	if err != nil {
 		return nil, fmt.Errorf("admin_listen: %w", err)
 	}
-	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: httpErrorLog(log)}
 	go func() {
 		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error().Err(err).Msg("admin listener stopped")

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	stdlog "log"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -73,6 +74,14 @@ func newLogger(w io.Writer) zerolog.Logger {
 		return zerolog.New(zerolog.SyncWriter(zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05.000"})).With().Timestamp().Logger()
 	}
 	return zerolog.New(zerolog.SyncWriter(w)).With().Timestamp().Logger()
+}
+
+// httpErrorLog is an http.Server's ErrorLog writing to log: what net/http
+// reports itself (a failed TLS handshake, a panic, an accept error) would
+// otherwise go to os.Stderr directly, a plain-text line in the JSON log
+// written past its queue, between two of its write calls.
+func httpErrorLog(log zerolog.Logger) *stdlog.Logger {
+	return stdlog.New(log.With().Str(zerolog.LevelFieldName, zerolog.WarnLevel.String()).Str("source", "net/http").Logger(), "", 0)
 }
 
 // setup loads the configuration and creates the engine and builder.

@@ -85,7 +85,10 @@ func NewWithDelay(sink io.Writer, limit int, maxDelay time.Duration) *Writer {
 
 // Write queues p as one line. It blocks while the queue holds limit bytes;
 // a line longer than limit waits for an empty queue rather than being cut.
-// It reports the sink's first error, if any, from then on.
+// A write to the sink that fails loses the lines it held, as a direct
+// write would have lost its line, and no more: later lines are written
+// when the sink works again (a full disk that got some room). Close
+// reports the sink's first error.
 func (w *Writer) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -102,9 +105,6 @@ func (w *Writer) Write(p []byte) (int, error) {
 	if w.done {
 		// After Close: nothing is queued, so writing now keeps the order.
 		return w.sink.Write(p)
-	}
-	if w.err != nil {
-		return 0, w.err
 	}
 	wasEmpty := len(w.queue) == 0
 	w.queue = append(w.queue, p...)
@@ -168,11 +168,21 @@ func (w *Writer) drain() {
 		w.mu.Unlock()
 
 		if len(batch) > 0 {
-			_, err := bw.Write(batch)
-			w.mu.Lock()
-			if w.err == nil && err != nil {
-				w.err = err
+			var err error
+			if len(batch) > bw.Available() && bw.Buffered() > 0 {
+				// bufio would fill its buffer with the batch's first
+				// bytes and write that, cutting a line between two
+				// write calls, where another writer of the descriptor
+				// (a panic's trace, an http.Server without ErrorLog)
+				// may come in: write what is buffered first, so that
+				// each call is whole lines.
+				err = bw.Flush()
 			}
+			if err == nil {
+				_, err = bw.Write(batch)
+			}
+			w.mu.Lock()
+			w.failed(bw, err)
 			if cap(batch) <= 2*w.limit {
 				// Reused as the next queue; a line longer than the
 				// bound leaves a slab not worth keeping.
@@ -190,9 +200,7 @@ func (w *Writer) drain() {
 			wrote = last
 			if err != nil {
 				w.mu.Lock()
-				if w.err == nil {
-					w.err = err
-				}
+				w.failed(bw, err)
 				w.mu.Unlock()
 			}
 		}
@@ -213,4 +221,17 @@ func (w *Writer) drain() {
 		}
 		last = time.Now()
 	}
+}
+
+// failed records err, if not nil, for Close and clears bw, whose error
+// would otherwise stick and refuse every later line: what bw held is
+// lost, what comes next is written. w.mu is held.
+func (w *Writer) failed(bw *bufio.Writer, err error) {
+	if err == nil {
+		return
+	}
+	if w.err == nil {
+		w.err = err
+	}
+	bw.Reset(w.sink)
 }
