@@ -102,6 +102,7 @@ type Engine struct {
 	retakes     retakeSlot             // one snapshot retake at a time (snapsrc.go)
 	retaken     func(seam.RetakeEvent) // Options.Retaken
 	reuse       reuseLimits            // Options.ReuseIdle and ReuseMemory (reuse.go)
+	shared      sharedCode             // compiled snapshot modules (sharedcode.go)
 
 	mu    sync.Mutex
 	hosts map[string]bool // import module names the host provides
