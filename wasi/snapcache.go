@@ -43,7 +43,7 @@ func (e *Engine) loadSnapshot(rt wazero.Runtime, key string, owner *Module, hold
 	e.holdFor(owner, wasmPath, e.markerPath(codeHash))
 	s.image = img
 	s.info = seam.Snapshot{On: true, Cached: true, Image: img.Size(), Mapped: !img.Copied(),
-		Code: e.codeSize(codeHash, funcs)}
+		Code: e.codeSize(codeHash, funcs), SharedCode: s.shared != nil}
 	return s
 }
 

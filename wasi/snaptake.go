@@ -106,7 +106,7 @@ func (m *Module) takeRecorded(limit uint64, in snap.Inputs, reads *snap.Reads, k
 	e.holdFor(m, e.markerPath(codeHash)) // what is compiled, when it is the shared module
 	s.image, s.taken = img, taken
 	s.info = seam.Snapshot{On: true, InitTime: times.init, WarmupTime: times.warmup, Image: img.Size(), Mapped: !img.Copied(),
-		Code: e.codeSize(codeHash, funcs)}
+		Code: e.codeSize(codeHash, funcs), SharedCode: s.shared != nil}
 	return s, nil
 }
 
