@@ -55,5 +55,5 @@ func (p *Program) Close(ctx context.Context) error {
 func (s *snapshot) close(ctx context.Context, e *Engine) {
 	e.pools.DropImage(s.image)
 	s.image.Close()
-	_ = s.compiled.Close(ctx)
+	s.closeCode(ctx, e)
 }

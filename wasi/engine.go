@@ -102,6 +102,7 @@ type Engine struct {
 	retakes     retakeSlot             // one snapshot retake at a time (snapsrc.go)
 	retaken     func(seam.RetakeEvent) // Options.Retaken
 	reuse       reuseLimits            // Options.ReuseIdle and ReuseMemory (reuse.go)
+	shared      sharedCode             // compiled snapshot modules (sharedcode.go)
 
 	mu    sync.Mutex
 	hosts map[string]bool // import module names the host provides
@@ -404,7 +405,11 @@ func compileModule(ctx context.Context, rt wazero.Runtime, wasm []byte) (c wazer
 			c, err = nil, fmt.Errorf("%w: wazero: %v", ErrMalformedModule, r)
 		}
 	}()
-	return rt.CompileModule(ctx, wasm)
+	c, err = rt.CompileModule(ctx, wasm)
+	if err == nil {
+		dropBodies(c) // compiled: wazero reads them no more (dropbodies.go)
+	}
+	return c, err
 }
 
 // OpenModules is the number of modules compiled and not yet closed, for

@@ -202,6 +202,10 @@ func (w *warmPool) newInstance(ctx context.Context) (*warmInstance, error) {
 		return nil, err
 	}
 	inst.mod = mod
+	if err := p.begin(mod); err != nil {
+		inst.close()
+		return nil, err
+	}
 	if err := w.prepareReset(inst); err != nil {
 		inst.close()
 		return nil, fmt.Errorf("%w: %w", errReuseStart, err)

@@ -129,6 +129,9 @@ func (p *Program) run(ctx context.Context, c *Call) error {
 		return p.result(ctx, err)
 	}
 	defer closeInstance(ctx, mod)
+	if err := p.begin(mod); err != nil {
+		return err
+	}
 	// The deadline watcher stops before the instance is closed.
 	defer p.module.arm(ctx, mod)()
 	// Only the guest's own code runs under the priority guard: creating

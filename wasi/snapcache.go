@@ -33,17 +33,18 @@ func (e *Engine) loadSnapshot(rt wazero.Runtime, key string, owner *Module, hold
 	if err != nil {
 		return nil
 	}
-	compiled, err := e.compileBytes(context.Background(), rt, wasm)
+	s, codeHash, funcs, err := e.compileSnapshot(context.Background(), rt, wasm)
 	if err != nil {
 		img.Close()
 		e.snaps.Drop(key)
 		return nil
 	}
 	e.sealed.use(wasmPath)
-	e.holdFor(owner, wasmPath, e.markerPath(sha256Hex(wasm)))
-	return &snapshot{compiled: compiled, image: img,
-		info: seam.Snapshot{On: true, Cached: true, Image: img.Size(), Mapped: !img.Copied(),
-			Code: e.codeSize(sha256Hex(wasm), definedFunctions(wasm))}}
+	e.holdFor(owner, wasmPath, e.markerPath(codeHash))
+	s.image = img
+	s.info = seam.Snapshot{On: true, Cached: true, Image: img.Size(), Mapped: !img.Copied(),
+		Code: e.codeSize(codeHash, funcs), SharedCode: s.shared != nil}
+	return s
 }
 
 // saveSnapshot stores a snapshot taken now; failing to is not an error

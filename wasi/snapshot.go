@@ -47,6 +47,10 @@ type snapshot struct {
 	info     seam.Snapshot
 	taken    time.Time  // when its init ran (snapage.go)
 	deps     []snap.Dep // what its init read on its read-only volumes (snapedit.go)
+	// shared: compiled is the module's shared snapshot module
+	// (sharedcode.go), held through it, and each instance is given start.
+	shared *codeEntry
+	start  *instanceStart
 }
 
 // moduleSnapshot is the once-per-module snapshot state of a Module.

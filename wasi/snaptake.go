@@ -97,15 +97,17 @@ func (m *Module) takeRecorded(limit uint64, in snap.Inputs, reads *snap.Reads, k
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNoSnapshot, err)
 	}
-	compiled, err := e.compileBytes(ctx, m.rt, out)
+	s, codeHash, funcs, err := e.compileSnapshot(ctx, m.rt, out)
 	if err != nil {
 		img.Close()
 		return nil, fmt.Errorf("%w: compile the snapshot: %w", ErrNoSnapshot, err)
 	}
 	m.storeSnapshot(key, out, mem, reads, taken)
-	return &snapshot{compiled: compiled, image: img, taken: taken, info: seam.Snapshot{
-		On: true, InitTime: times.init, WarmupTime: times.warmup, Image: img.Size(), Mapped: !img.Copied(),
-		Code: e.codeSize(sha256Hex(out), definedFunctions(out))}}, nil
+	e.holdFor(m, e.markerPath(codeHash)) // what is compiled, when it is the shared module
+	s.image, s.taken = img, taken
+	s.info = seam.Snapshot{On: true, InitTime: times.init, WarmupTime: times.warmup, Image: img.Size(), Mapped: !img.Copied(),
+		Code: e.codeSize(codeHash, funcs), SharedCode: s.shared != nil}
+	return s, nil
 }
 
 // runInit instantiates the scratch module, runs _initialize and returns

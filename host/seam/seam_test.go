@@ -22,6 +22,8 @@ func TestSnapshotString(t *testing.T) {
 			"snapshot: 40960 KiB image mapped copy-on-write, init 310ms, warm-up 25ms", false},
 		{"from the cache, copied, with code", Snapshot{On: true, Cached: true, Image: 64 << 10, Code: 3 << 20},
 			"snapshot: 64 KiB image copied per instance, 3.0 MiB machine code, loaded from the cache", false},
+		{"code shared by the module's snapshots", Snapshot{On: true, Mapped: true, Image: 16 << 20, Code: 32 << 20, SharedCode: true, InitTime: time.Second},
+			"snapshot: 16384 KiB image mapped copy-on-write, 32.0 MiB machine code shared by the module's snapshots, init 1s", false},
 		{"turned off", Snapshot{Off: true, Reason: "turned off"}, "turned off", false},
 		{"refused", Snapshot{Reason: "no snapshot: imports a clock"}, "no snapshot: imports a clock", true},
 		{"init failed", Snapshot{Reason: "preload failed", InitErr: errors.New("preload failed")}, "preload failed", true},

@@ -21,6 +21,9 @@ type Snapshot struct {
 	// Code is the bytes of machine code of the snapshot's module, from
 	// its compilation cache entry; 0 when unknown.
 	Code int64
+	// SharedCode: Code is one compiled module that every snapshot of the
+	// module runs (the interpreter's and each application's), held once.
+	SharedCode bool
 	// InitErr is set when an interpreter's own init (ruby-init and its
 	// requires, a driver's wasigate_init and its preloads) failed: every
 	// request would fail the same way, so the server refuses to start.
@@ -54,6 +57,9 @@ func (s Snapshot) String() string {
 		code := ""
 		if s.Code > 0 {
 			code = fmt.Sprintf(", %.1f MiB machine code", float64(s.Code)/(1<<20))
+			if s.SharedCode {
+				code += " shared by the module's snapshots"
+			}
 		}
 		return fmt.Sprintf("snapshot: %d KiB image %s%s, %s", s.Image>>10, how, code, from)
 	case s.Reason != "":

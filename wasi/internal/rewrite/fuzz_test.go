@@ -75,7 +75,12 @@ func FuzzSnapshotRewrite(f *testing.F) {
 			values[i] = ^uint64(0)
 		}
 		out, err := sm.Rewrite(values, 1)
-		for _, b := range [][]byte{inst, out} {
+		var shared []byte
+		if out != nil {
+			// The shared module of the snapshot module (shared.go).
+			shared, _, _ = Shared(out)
+		}
+		for _, b := range [][]byte{inst, out, shared} {
 			if b == nil {
 				continue
 			}

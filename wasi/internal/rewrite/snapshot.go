@@ -46,7 +46,11 @@ type Snapshot struct {
 // snapshot cannot carry over: imported memories, tables and globals (their
 // state belongs to the host, not to the snapshot), more than one memory,
 // shared or 64-bit memory, globals of reference or vector type.
-func NewSnapshot(wasm []byte) (*Snapshot, error) {
+func NewSnapshot(wasm []byte) (*Snapshot, error) { return readSnapshot(wasm, false) }
+
+// readSnapshot is NewSnapshot; ours accepts the GlobalPrefix exports, in a
+// snapshot module Instrument made (Shared).
+func readSnapshot(wasm []byte, ours bool) (*Snapshot, error) {
 	if err := CheckBounds(wasm); err != nil {
 		return nil, err
 	}
@@ -91,7 +95,7 @@ func NewSnapshot(wasm []byte) (*Snapshot, error) {
 		case 7:
 			sec.vec(func() {
 				n := sec.count()
-				if sec.err == nil && bytes.HasPrefix(wasm[sec.p:sec.p+n], []byte(GlobalPrefix)) {
+				if sec.err == nil && !ours && bytes.HasPrefix(wasm[sec.p:sec.p+n], []byte(GlobalPrefix)) {
 					err = fmt.Errorf("%w: the module exports %s names", ErrNoSnapshot, GlobalPrefix)
 				}
 				sec.skip(n)

@@ -179,14 +179,17 @@ func (m *heapMemory) Reallocate(size uint64) []byte {
 		m.refused = true
 		return nil
 	}
+	if m.buf == nil && m.image != nil {
+		// The whole image, even when the module's minimum is smaller: an
+		// instance of a shared snapshot module starts with no pages and
+		// grows to the image's size (wasi/sharedcode.go).
+		m.buf = append(make([]byte, 0, max(size, uint64(len(m.image.data)))), m.image.data...)
+	}
 	if size <= uint64(cap(m.buf)) {
 		m.buf = m.buf[:size]
 		return m.buf
 	}
 	nb := make([]byte, size, min(max(size, 2*uint64(cap(m.buf))), m.limit))
-	if m.buf == nil && m.image != nil {
-		copy(nb, m.image.data)
-	}
 	copy(nb, m.buf)
 	m.buf = nb
 	return m.buf
