@@ -3,6 +3,7 @@ package wasi
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"syscall"
 	"testing"
 )
@@ -33,9 +34,13 @@ func BenchmarkResetOnly(b *testing.B) {
 	inst := p.warm.idle[len(p.warm.idle)-1]
 	p.warm.mu.Unlock()
 	buf, _ := inst.mod.Memory().Read(0, inst.size)
-	for _, dirty := range []int{0, 100} {
-		{
-			b.Run("dirty="+map[int]string{0: "0", 100: "100"}[dirty], func(b *testing.B) {
+	defer func(old bool) { resetTracking = old }(resetTracking)
+	for _, track := range []bool{false, true} {
+		resetTracking = track
+		inst.memory.untrack()
+		for _, dirty := range []int{0, 100} {
+			b.Run(fmt.Sprintf("track=%v/dirty=%d", track, dirty), func(b *testing.B) {
+				_ = inst.memory.reset(buf)
 				_ = inst.memory.reset(buf)
 				owned := inst.memory.owned
 				cpu := benchCPU()

@@ -74,6 +74,9 @@ func (w *warmPool) prepareReset(inst *warmInstance) error {
 	if uint64(len(r.image)) != uint64(inst.size) {
 		return errors.New("image and memory sizes differ")
 	}
+	// Only a region of its own is registered for tracking, never the Go
+	// heap's fallback.
+	r.canTrack = inst.mem.Pooled()
 	inst.memory = r
 	return nil
 }
@@ -102,6 +105,7 @@ func (inst *warmInstance) close() {
 		stats.Instances.Add(1)
 		stats.Bytes.Add(int64(inst.size))
 	}
+	inst.memory.untrack()
 	closeInstance(context.Background(), inst.mod)
 	inst.mem.Release()
 	inst.scratch.Remove()
