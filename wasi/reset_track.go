@@ -14,19 +14,26 @@ import (
 // written since (one PAGEMAP_SCAN), compares only those with the image
 // and copies back the ones that differ. A page every request writes (a
 // stack, an allocator's arena) then stays unprotected: it is compared at
-// each reset, but no request pays a fault to write it. The pages written
-// that turned out equal are marked clean again, in at most
-// protectRangesMax write-protect calls, each one TLB flush.
+// each reset, but no request pays a fault to write it. Every
+// reprotectEvery resets, every page is marked clean again, in the walk
+// that lists them.
 //
 // Exact: a page not listed was written by no one (guest, host or kernel)
 // since it was last equal to the image, and every page not marked clean
 // is listed. Any failure of the kernel's calls falls back to comparing,
 // for good for that instance.
 
-// protectRangesMax bounds the write-protect calls of a reset; past it the
-// clean pages are marked in one call over their span, hot pages between
-// them included (they take one fault at their next write).
-const protectRangesMax = 4
+// reprotectEvery is how many resets pass between two markings of every
+// page clean. Between them the pages written stay listed, whether or not
+// a later request writes them again: most pages a request writes are
+// written by every request (an interpreter's stacks, arenas and reference
+// counts, which are often back to the image's bytes at the end), and
+// marking them clean at each reset cost a fault per page per request
+// (a WSGI hello: 336 pages written a request, 102 of them equal at the
+// end in 85 ranges) and a TLB flush per write-protect call, which made it
+// three times slower than comparing. Marking everything clean now and
+// then drops the pages that only some requests write.
+var reprotectEvery = 64
 
 // resetTracking turns tracking on; off for measuring the comparing reset.
 var resetTracking = true
@@ -82,29 +89,17 @@ func (r *memoryReset) resetTracked(mem []byte) error {
 	if err != nil {
 		return err
 	}
-	r.clean = r.clean[:0]
 	for _, g := range r.written {
 		for off := int(g.Start); off < int(g.End) && off < len(mem); off += osPage {
 			if r.mapped && r.markOwned(off/osPage) {
 				r.owned += osPage
 			}
-			if r.restore(mem, off) {
-				continue
-			}
-			end := uint64(min(off+osPage, len(mem)))
-			if k := len(r.clean); k > 0 && r.clean[k-1].End == uint64(off) {
-				r.clean[k-1].End = end
-			} else {
-				r.clean = append(r.clean, wptrack.Range{Start: uint64(off), End: end})
-			}
+			r.restore(mem, off)
 		}
 	}
-	if len(r.clean) > protectRangesMax {
-		r.clean[0].End = r.clean[len(r.clean)-1].End
-		r.clean = r.clean[:1]
-	}
-	for _, c := range r.clean {
-		if err := r.track.Protect(c.Start, c.End-c.Start); err != nil {
+	if r.resets%reprotectEvery == reprotectEvery-1 {
+		// Every page is the image's now: mark them all clean again.
+		if _, err := r.track.Written(r.written[:0], true); err != nil {
 			return err
 		}
 	}

@@ -53,6 +53,16 @@ func trackedResets(p *Program) int {
 // sequences make a page be written in one request and not the next, so
 // that a page left unprotected after a reset is caught too.
 func TestResetTrackedWrites(t *testing.T) {
+	for _, every := range []int{1, 3, 64} {
+		t.Run(fmt.Sprintf("reprotectEvery=%d", every), func(t *testing.T) {
+			defer func(old int) { reprotectEvery = old }(reprotectEvery)
+			reprotectEvery = every
+			testResetTrackedWrites(t)
+		})
+	}
+}
+
+func testResetTrackedWrites(t *testing.T) {
 	ctx := context.Background()
 	e, err := NewEngine(ctx, Options{})
 	if err != nil {
@@ -160,6 +170,16 @@ func (b *barrierReader) Read(p []byte) (int, error) {
 // written then restored, is the image after each reset, through tracked
 // resets.
 func TestResetTrackedMapped(t *testing.T) {
+	for _, every := range []int{1, 3, 64} {
+		t.Run(fmt.Sprintf("reprotectEvery=%d", every), func(t *testing.T) {
+			defer func(old int) { reprotectEvery = old }(reprotectEvery)
+			reprotectEvery = every
+			testResetTrackedMapped(t)
+		})
+	}
+}
+
+func testResetTrackedMapped(t *testing.T) {
 	if err := wptrack.Available(); err != nil {
 		t.Skipf("tracking unavailable: %v", err)
 	}
