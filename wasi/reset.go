@@ -17,7 +17,10 @@ import (
 // of which is a TLB shootdown to every CPU running the process.
 //
 // Memory. Only pages that may differ from the starting image are compared
-// with it, and only those that do are copied back:
+// with it, and only those that do are copied back. From an instance's
+// second reset on, the kernel lists the pages written since the last
+// reset (reset_track.go); its first reset, and every reset where the
+// kernel cannot track writes, finds them as follows:
 //
 //   - a memory mapped copy-on-write from a snapshot's memfd
 //     (internal/snap/image_linux.go): a page the guest never wrote is still the
