@@ -40,6 +40,7 @@ func BenchmarkResetOnly(b *testing.B) {
 	for _, track := range []bool{false, true} {
 		resetTracking = track
 		inst.memory.untrack()
+		inst.memory.canTrack = true
 		for _, dirty := range []int{0, 100} {
 			b.Run(fmt.Sprintf("track=%v/dirty=%d", track, dirty), func(b *testing.B) {
 				_ = inst.memory.reset(buf)

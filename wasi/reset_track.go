@@ -50,6 +50,7 @@ var trackable = sync.OnceValue(func() bool {
 
 // tracking is a memoryReset's tracking state.
 type tracking struct {
+	mu       sync.Mutex      // the memory's free (untrack) may come from wazero's goroutine
 	canTrack bool            // a pooled region of its own, which may be registered
 	track    *wptrack.Region // nil until registered, or without tracking
 	written  []wptrack.Range // reused between resets
@@ -60,12 +61,15 @@ type tracking struct {
 
 // reset makes mem equal to the image. mem must be as long as the image.
 func (r *memoryReset) reset(mem []byte) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.track != nil {
 		err := r.resetTracked(mem)
 		if err == nil {
 			return nil
 		}
-		r.untrack()
+		r.track.Close()
+		r.track = nil
 		r.canTrack = false
 	}
 	if err := r.resetCompare(mem); err != nil {
@@ -123,7 +127,13 @@ func (r *memoryReset) markOwned(i int) bool {
 
 // untrack stops tracking: before the region goes back to its pool.
 func (r *memoryReset) untrack() {
-	if r != nil && r.track != nil {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.canTrack = false
+	if r.track != nil {
 		r.track.Close()
 		r.track = nil
 	}

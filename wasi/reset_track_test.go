@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -96,6 +97,35 @@ func testResetTrackedWrites(t *testing.T, track bool) {
 	} else if !track && n != 0 {
 		t.Errorf("tracked resets with tracking off: %d", n)
 	}
+	// An instance closed (its memory grew) gives its region back to the
+	// pool unregistered.
+	if track && wptrack.Available() == nil {
+		if p.Idle() != 1 || trackedRanges(t) != 1 {
+			t.Fatalf("idle instances %d, ranges registered %d; want 1, 1", p.Idle(), trackedRanges(t))
+		}
+		if out, err := runStdin(p, "G"); out != fresh || err != nil || p.Idle() != 0 {
+			t.Fatalf("grow: got %q, %v, %d idle; want %q, none idle", out, err, p.Idle(), fresh)
+		}
+		if n := trackedRanges(t); n != 0 {
+			t.Errorf("memory ranges registered for write-protect after the instance closed: got %d; want 0", n)
+		}
+	}
+}
+
+// trackedRanges counts the process's mappings registered for
+// write-protect faults ("uw" in /proc/self/smaps).
+func trackedRanges(t *testing.T) int {
+	b, err := os.ReadFile("/proc/self/smaps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmFlags:") && slices.Contains(strings.Fields(line), "uw") {
+			n++
+		}
+	}
+	return n
 }
 
 // TestResetTrackedConcurrent: many instances at once, each request a

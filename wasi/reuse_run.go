@@ -75,8 +75,9 @@ func (w *warmPool) prepareReset(inst *warmInstance) error {
 		return errors.New("image and memory sizes differ")
 	}
 	// Only a region of its own is registered for tracking, never the Go
-	// heap's fallback.
+	// heap's fallback; it is unregistered before the region is freed.
 	r.canTrack = inst.mem.Pooled()
+	inst.mem.OnFree(r.untrack)
 	inst.memory = r
 	return nil
 }
@@ -105,7 +106,6 @@ func (inst *warmInstance) close() {
 		stats.Instances.Add(1)
 		stats.Bytes.Add(int64(inst.size))
 	}
-	inst.memory.untrack()
 	closeInstance(context.Background(), inst.mod)
 	inst.mem.Release()
 	inst.scratch.Remove()
