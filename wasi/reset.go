@@ -17,7 +17,10 @@ import (
 // of which is a TLB shootdown to every CPU running the process.
 //
 // Memory. Only pages that may differ from the starting image are compared
-// with it, and only those that do are copied back:
+// with it, and only those that do are copied back. From an instance's
+// second reset on, the kernel lists the pages written since the last
+// reset (reset_track.go); its first reset, and every reset where the
+// kernel cannot track writes, finds them as follows:
 //
 //   - a memory mapped copy-on-write from a snapshot's memfd
 //     (internal/snap/image_linux.go): a page the guest never wrote is still the
@@ -61,15 +64,17 @@ type memoryReset struct {
 	// the whole memory otherwise.
 	owned uint64
 	// copied: bytes copied back by the last reset.
-	copied uint64
+	copied   uint64
+	tracking // reset_track.go
 }
 
 // errNoPagemap: the pagemap could not be read, so a mapped memory would
 // have to be compared whole (exact, but a copy of the image's size).
 var errNoPagemap = errors.New("pagemap unreadable")
 
-// reset makes mem equal to the image. mem must be as long as the image.
-func (r *memoryReset) reset(mem []byte) error {
+// resetCompare makes mem equal to the image by comparing every page that
+// may differ. mem must be as long as the image.
+func (r *memoryReset) resetCompare(mem []byte) error {
 	r.copied = 0
 	if !r.mapped {
 		r.owned = uint64(len(mem))
@@ -98,18 +103,22 @@ func (r *memoryReset) reset(mem []byte) error {
 			continue // the memfd's page: the image
 		}
 		r.owned += osPage
+		r.markOwned(i)
 		r.restore(mem, i*osPage)
 	}
 	return nil
 }
 
-// restore copies the page at off back from the image if it differs.
-func (r *memoryReset) restore(mem []byte, off int) {
+// restore copies the page at off back from the image if it differs, and
+// reports whether it did.
+func (r *memoryReset) restore(mem []byte, off int) bool {
 	end := min(off+osPage, len(mem))
-	if !bytes.Equal(mem[off:end], r.image[off:end]) {
-		copy(mem[off:end], r.image[off:end])
-		r.copied += uint64(end - off)
+	if bytes.Equal(mem[off:end], r.image[off:end]) {
+		return false
 	}
+	copy(mem[off:end], r.image[off:end])
+	r.copied += uint64(end - off)
+	return true
 }
 
 // globalReset restores one instance's globals: the mutable ones it

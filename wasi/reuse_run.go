@@ -74,6 +74,10 @@ func (w *warmPool) prepareReset(inst *warmInstance) error {
 	if uint64(len(r.image)) != uint64(inst.size) {
 		return errors.New("image and memory sizes differ")
 	}
+	// Only a region of its own is registered for tracking, never the Go
+	// heap's fallback; it is unregistered before the region is freed.
+	r.canTrack = inst.mem.Pooled()
+	inst.mem.OnFree(r.untrack)
 	inst.memory = r
 	return nil
 }

@@ -304,9 +304,10 @@ func (s *Pools) Release() {
 // that Run can give it back itself if wazero did not
 // (cmd/wasigate/DECISIONS.md#every-ending-releases-memory-and-files).
 type Call struct {
-	pool  *Pool
-	mem   experimental.LinearMemory
-	freed bool
+	pool   *Pool
+	mem    experimental.LinearMemory
+	freed  bool
+	onFree func() // run before the memory goes back to the pool
 }
 
 var _ experimental.LinearMemory = (*Call)(nil)
@@ -331,8 +332,16 @@ func (c *Call) Free() {
 		return
 	}
 	c.freed = true
+	if c.onFree != nil {
+		c.onFree()
+	}
 	c.mem.Free()
 }
+
+// OnFree sets f to run once before the memory is freed, whoever frees it
+// (wazero closing the instance, or Release): for what must be undone
+// before its region serves another memory.
+func (c *Call) OnFree(f func()) { c.onFree = f }
 
 // Release frees the memory if the instance's close did not, and counts it:
 // a memory still allocated when Run returns would stay out of its pool.
