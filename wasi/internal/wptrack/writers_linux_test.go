@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"unsafe"
 
@@ -237,4 +238,73 @@ func TestWrittenAfterStaleClose(t *testing.T) {
 		}
 		r.Close()
 	}
+}
+
+// TestWrittenHugePages: a memory the kernel backs with transparent huge
+// pages (where a host enables them for every mapping) is tracked per 4 KiB
+// page: a huge page protected whole is split by the first write, and a
+// huge zero page mapped by a read is listed, not lost.
+func TestWrittenHugePages(t *testing.T) {
+	if err := Available(); err != nil {
+		t.Skipf("tracking unavailable: %v", err)
+	}
+	const huge = 2 << 20
+	raw, err := unix.Mmap(-1, 0, 3*huge, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANON|unix.MAP_NORESERVE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(raw)
+	skip := (huge - int(uintptr(unsafe.Pointer(&raw[0])))%huge) % huge
+	mem := raw[skip : skip+2*huge]
+	if err := unix.Madvise(mem, unix.MADV_HUGEPAGE); err != nil {
+		t.Skipf("no transparent huge pages: %v", err)
+	}
+	for i := 0; i < huge; i += pageSize {
+		mem[i] = 1 // the first huge page written whole
+	}
+	_ = mem[huge+5] // the second read: the huge zero page
+	if !hugeMapped() {
+		t.Skip("the kernel gave no huge page")
+	}
+	r, err := Register(mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for round := range 3 {
+		if _, err := r.Written(nil, true); err != nil {
+			t.Fatal(err)
+		}
+		off := uint64(round*37+3) * pageSize
+		mem[off]++
+		mem[huge+off]++
+		got, err := r.Written(nil, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !listed(got, off) || !listed(got, huge+off) {
+			t.Errorf("round %d: listed %v; want pages %d and %d among them", round, got, off/pageSize, (huge+off)/pageSize)
+		}
+		n := uint64(0)
+		for _, g := range got {
+			n += g.End - g.Start
+		}
+		if n != 2*pageSize {
+			t.Logf("round %d: %d bytes listed for 2 pages written: %v", round, n, got)
+		}
+	}
+}
+
+// hugeMapped reports whether the process has an anonymous huge page.
+func hugeMapped() bool {
+	b, err := os.ReadFile("/proc/self/smaps_rollup")
+	if err != nil {
+		return false
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "AnonHugePages:" {
+			return f[1] != "0"
+		}
+	}
+	return false
 }
