@@ -153,8 +153,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	cio := &rs.cio
 	rs.out.cio = cio
 	defer cio.close()
-	timer := time.AfterFunc(time.Until(deadline), func() { cio.stopRun(ErrTimeout) })
-	defer timer.Stop()
+	rs.out.timer = time.AfterFunc(time.Until(deadline), rs.out.tick)
+	defer rs.out.stopTimer()
 
 	body, length, status := h.body(ctx, w, r, cio)
 	if status != 0 {

@@ -32,6 +32,22 @@ func WithInfo(ctx context.Context) (context.Context, *Info) {
 	return context.WithValue(ctx, infoKey{}, info), info
 }
 
+// InfoContext is a context carrying an Info, for a caller that holds it
+// in a struct of its own with its other per-request values, all in one
+// allocation (the router's access log). Set Context, the parent, first.
+type InfoContext struct {
+	context.Context
+	Info Info
+}
+
+// Value implements context.Context.
+func (c *InfoContext) Value(key any) any {
+	if key == (infoKey{}) {
+		return &c.Info
+	}
+	return c.Context.Value(key)
+}
+
 // infoIn returns the Info in ctx, or nil.
 func infoIn(ctx context.Context) *Info {
 	info, _ := ctx.Value(infoKey{}).(*Info)

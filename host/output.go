@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -38,9 +39,10 @@ type output struct {
 	// Body bytes wait in net/http's buffer for at most flushDelay; the
 	// timer's flush runs on another goroutine, hence the lock.
 	mu     sync.Mutex
-	timer  *time.Timer
-	armed  bool // a flush is scheduled
-	closed bool // the run is over: the handler owns w again
+	timer  *time.Timer // the run's one timer (tick): its deadline, or the next flush
+	armed  bool        // the timer is set for a flush
+	closed bool        // the run is over: the handler owns w again
+	over   atomic.Bool // the handler is returning: the timer is not set again
 }
 
 // flushDelay bounds how long a script's output may sit in the response
@@ -175,15 +177,31 @@ func (o *output) writeBody(p []byte) error {
 	if over {
 		return o.stop(fmt.Errorf("%w: more than the %d bytes declared", ErrContentLength, o.res.contentLength))
 	}
-	if !o.armed {
+	// A deadline nearer than the flush keeps the timer: the run is
+	// stopped then, which sends nothing more anyway.
+	if !o.armed && o.timer != nil && time.Until(o.deadline) > flushDelay {
 		o.armed = true
-		if o.timer == nil {
-			o.timer = time.AfterFunc(flushDelay, o.timedFlush)
-		} else {
-			o.timer.Reset(flushDelay)
-		}
+		o.timer.Reset(flushDelay)
 	}
 	return nil
+}
+
+// tick is the run's timer, one per request where a deadline and a flush
+// timer took two timers and two functions a request: at the deadline it
+// stops the run; before it, it sends what the script wrote since the last
+// flush and sets the timer for the deadline again.
+func (o *output) tick() {
+	if !time.Now().Before(o.deadline) {
+		o.cio.stopRun(ErrTimeout)
+		return
+	}
+	// Set again before the lock, which a write blocked on the client
+	// holds: the deadline must unblock it. A write arms a flush only
+	// after this tick clears armed, under the lock, so it is not lost.
+	if !o.over.Load() {
+		o.timer.Reset(time.Until(o.deadline))
+	}
+	o.timedFlush()
 }
 
 // timedFlush sends what the script wrote since the last flush.
@@ -220,9 +238,12 @@ func (o *output) close() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.closed = true
-	if o.timer != nil {
-		o.timer.Stop()
-	}
+}
+
+// stopTimer stops the run's timer for good when the handler returns.
+func (o *output) stopTimer() {
+	o.over.Store(true)
+	o.timer.Stop()
 }
 
 // finish completes a run that ended well.

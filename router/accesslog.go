@@ -51,8 +51,8 @@ func accessLog(log zerolog.Logger, ids *requestIDs, observe func(r *http.Request
 			id := ids.next()
 			w.Header().Set("X-Request-Id", id)
 			l := log.With().Str("request_id", id).Logger()
-			ctx, info := host.WithInfo(l.WithContext(r.Context()))
-			ctx = withHeldSlots(ctx)
+			ctx := newRequestCtx(l.WithContext(r.Context()))
+			info := &ctx.Info
 			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 			defer func() {
 				status := ww.Status()

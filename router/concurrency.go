@@ -85,30 +85,37 @@ func (l *limiter) acquire(w http.ResponseWriter, r *http.Request) bool {
 }
 
 // heldSlots are the limiter slots one request holds (a tenant's and a
-// route's at most), kept in its context so that its internal redirects,
-// which route afresh below the access log, find them. A request's hops
-// run one inside the other on its goroutine: no lock. It is the context
-// that carries it, one allocation per request rather than two.
+// route's at most), kept in its context (requestCtx) so that its internal
+// redirects, which route afresh below the access log, find them. A
+// request's hops run one inside the other on its goroutine: no lock.
 type heldSlots struct {
-	context.Context
 	slots []*limiter
 	buf   [2]*limiter
 }
 
 type heldKey struct{}
 
-func withHeldSlots(ctx context.Context) context.Context {
-	h := &heldSlots{Context: ctx}
-	h.slots = h.buf[:0]
-	return h
+// requestCtx is what the access log puts in a request's context, in one
+// allocation where the Info, its context and the held slots took three:
+// the request's host.Info and its held slots.
+type requestCtx struct {
+	host.InfoContext
+	held heldSlots
+}
+
+// newRequestCtx returns the context of a request under the access log.
+func newRequestCtx(parent context.Context) *requestCtx {
+	c := &requestCtx{InfoContext: host.InfoContext{Context: parent}}
+	c.held.slots = c.held.buf[:0]
+	return c
 }
 
 // Value implements context.Context.
-func (h *heldSlots) Value(key any) any {
+func (c *requestCtx) Value(key any) any {
 	if key == (heldKey{}) {
-		return h
+		return &c.held
 	}
-	return h.Context.Value(key)
+	return c.InfoContext.Value(key)
 }
 
 // heldSlotsFrom returns the request's held slots; nil (a request served

@@ -103,15 +103,40 @@ func (e *Engine) closeValidator(ctx context.Context) {
 // wazero's compiler loads a global at every loop header and function
 // entry, so the guest sees it there.
 func (m *Module) arm(ctx context.Context, mod api.Module) (stop func() bool) {
+	return m.flagOf(mod).arm(ctx)
+}
+
+// interruptFlag raises an instrumented instance's interrupt flag. A
+// reused instance keeps its own, so that arming it for a request costs
+// only the context.AfterFunc: looking the export up and making the
+// function that sets it were three allocations a request.
+type interruptFlag struct {
+	raise func()
+}
+
+// flagOf returns mod's interrupt flag, or nil when mod has none (not
+// instrumented), which arms nothing.
+func (m *Module) flagOf(mod api.Module) *interruptFlag {
 	if !m.interrupt {
-		return func() bool { return false }
+		return nil
 	}
 	g, ok := mod.ExportedGlobal(rewrite.InterruptExport).(api.MutableGlobal)
 	if !ok {
-		return func() bool { return false }
+		return nil
 	}
-	return context.AfterFunc(ctx, func() { g.Set(1) })
+	return &interruptFlag{raise: func() { g.Set(1) }}
 }
+
+// arm raises f once ctx is done; stop, called before the instance is
+// closed or reused, reports whether it disarmed the flag before that.
+func (f *interruptFlag) arm(ctx context.Context) (stop func() bool) {
+	if f == nil {
+		return notArmed
+	}
+	return context.AfterFunc(ctx, f.raise)
+}
+
+func notArmed() bool { return false }
 
 // InterruptGlobal is the name under which an instrumented module exports
 // its interrupt flag: setting it to 1 makes the guest trap at its next

@@ -120,7 +120,8 @@ type warmInstance struct {
 	owned    int64 // counted in the idle budget while idle
 	parked   bool  // idle: not counted in Engine.MemoryInUse
 
-	fns map[string]api.Function // the exports it ran (warmcall.go)
+	fns  map[string]api.Function // the exports it ran (warmcall.go)
+	flag *interruptFlag          // its deadline flag, looked up once (deadline.go)
 }
 
 // setupReuse gives p a pool when c asks for reuse and nothing in the

@@ -165,7 +165,10 @@ func (p *Program) runWarm(ctx context.Context, c *Call, st *callState) error {
 	inst.streams.set(c.Stdin, c.Stdout, c.Stderr)
 	inst.sleep.set(ctx)
 	inst.mem.ClearRefused()
-	stop := p.module.arm(ctx, inst.mod)
+	if inst.flag == nil {
+		inst.flag = p.module.flagOf(inst.mod)
+	}
+	stop := inst.flag.arm(ctx)
 	raw := p.module.engine.guard.Run(func() error {
 		if p.init {
 			if err := inst.call(ctx, "_initialize"); err != nil {

@@ -89,7 +89,7 @@ func doMain(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&niceAfter, "nice-after", 0, "CPU time after which a guest's thread is lowered (0: the default, 20ms; negative: never, no priority guard)")
 	fs.IntVar(&o.gogc, "gogc", 0, "debug.SetGCPercent for this process (0: as wasigate serve, tune.GC)")
 	fs.BoolVar(&all, "all", false, "everything")
-	fs.StringVar(&o.only, "only", "", "load only the targets whose names contain this `text` (the goals then need all of them)")
+	fs.StringVar(&o.only, "only", "", "load only the targets whose names contain this `text`, or one of its |-separated parts (the goals then need all of them)")
 	fs.StringVar(&o.logFile, "log", "", "append the access log of the throughput site to `file` (JSON, as wasigate serve writes it); default: formatted into io.Discard")
 	fs.IntVar(&o.concurrency, "concurrency", 0, "the C route's concurrency limit (0: the default, router.DefaultLimits)")
 	var cpuprofile string
@@ -262,7 +262,9 @@ module = "samples/scripts/app"
 		}
 	}
 	if o.only != "" {
-		targets = slices.DeleteFunc(targets, func(t target) bool { return !strings.Contains(t.name, o.only) })
+		targets = slices.DeleteFunc(targets, func(t target) bool {
+			return !slices.ContainsFunc(strings.Split(o.only, "|"), func(part string) bool { return strings.Contains(t.name, part) })
+		})
 	}
 	fmt.Fprintf(w, "Throughput: wrk -t%d -c%d -d%s --latency, %d rounds, medians (GOMAXPROCS=%d, %s, load average %s)\n",
 		o.wrk.threads, o.wrk.conns, o.wrk.duration, o.rounds, gomaxprocs(), o.gc, loadAverage())
