@@ -36,6 +36,7 @@ when "tmp" then File.write("/tmp/left", "x")
 when "srand" then srand(42); puts rand(1 << 60)
 when "exit0" then exit 0
 when "open" then $keep = File.open($0)
+when "grow" then $big = "x" * (32 << 20)
 when "close" then $stdout.flush; $stdout.close
 when "exit3" then exit 3
 when "raise" then raise "boom"
