@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -215,4 +216,55 @@ func BenchmarkRubyReuse(b *testing.B) {
 	}
 	b.ReportMetric(float64(ways[0].sum)/float64(ways[2].sum), "boot/reused")
 	b.ReportMetric(float64(ways[1].sum)/float64(ways[2].sum), "fresh/reused")
+}
+
+// TestRubyReuseDifferential: the sample hello.rb (cgi, a form field, a
+// cookie) answers byte for byte the same through a reused instance as
+// through a new one from the same snapshot, request after request.
+func TestRubyReuseDifferential(t *testing.T) {
+	mod := rubyModule(t)
+	scripts, err := filepath.Abs(filepath.Join("..", "samples", "scripts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := Config{Volumes: []seam.Mount{{Guest: "/s", Host: scripts}}, MemoryLimit: 64 << 20, Preload: []string{"cgi"}}
+	// A new instance per request whatever WASIGATE_TEST_REUSE says.
+	forced := reuseForTests
+	reuseForTests = false
+	fresh, err := mod.Prepare(c)
+	reuseForTests = forced
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Reuse = true
+	warm, err := mod.Prepare(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if on, why := warm.Reuse(); !on {
+		t.Fatalf("Reuse() = off (%s); want on", why)
+	}
+	r0, _ := mod.engine.Reuses()
+	const n = 5
+	for i := range n {
+		var env []string
+		for _, kv := range perfEnv() {
+			if k, _, _ := strings.Cut(kv, "="); k != "SCRIPT_NAME" && k != "QUERY_STRING" && k != "HTTP_COOKIE" {
+				env = append(env, kv)
+			}
+		}
+		env = append(env, "SCRIPT_NAME=/s/hello.rb", fmt.Sprintf("QUERY_STRING=name=r%d", i), fmt.Sprintf("HTTP_COOKIE=visits=%d", i))
+		var a, b bytes.Buffer
+		errA := fresh.Run(context.Background(), &Call{Args: []string{"ruby", "/s/hello.rb"}, Env: env, Stdout: &a, Stderr: &a})
+		errB := warm.Run(context.Background(), &Call{Args: []string{"ruby", "/s/hello.rb"}, Env: env, Stdout: &b, Stderr: &b})
+		if errA != nil || errB != nil || !bytes.Equal(a.Bytes(), b.Bytes()) {
+			t.Fatalf("request %d: fresh %v %q; reused %v %q", i, errA, a.String(), errB, b.String())
+		}
+		if want := fmt.Sprintf("Hello, r%d, from Ruby", i); !strings.Contains(a.String(), want) {
+			t.Fatalf("request %d: %q; want it to contain %q", i, a.String(), want)
+		}
+	}
+	if r1, _ := mod.engine.Reuses(); r1-r0 != n-1 {
+		t.Errorf("requests in a reused instance: got %d; want %d", r1-r0, n-1)
+	}
 }
