@@ -273,7 +273,8 @@ func rubyLearnPrelude(ctx context.Context) string {
 
 // rubyLearnReport captures, after the script returned, the features it
 // loaded into the run's report.
-func (p *Program) rubyLearnReport(ctx context.Context, mod api.Module) {
+func (p *Program) rubyLearnReport(g guestABI) {
+	ctx := g.ctx
 	r, ok := ctx.Value(learnKey{}).(*learnReport)
 	s, sok := ctx.Value(learnStderrKey{}).(*learnStderr)
 	if !ok || !sok {
@@ -282,7 +283,7 @@ func (p *Program) rubyLearnReport(ctx context.Context, mod api.Module) {
 	s.mu.Lock()
 	s.capture = &bytes.Buffer{}
 	s.mu.Unlock()
-	err := rubyEval(ctx, mod, p.ruby, learnRubyReport)
+	err := g.rubyEval(p.ruby, learnRubyReport)
 	s.mu.Lock()
 	b := s.capture.Bytes()
 	s.capture = nil
@@ -310,8 +311,9 @@ func learnCall(ctx context.Context, p *Program, c *Call) (context.Context, *Call
 // which drops it.
 func (m *Module) rubyLearnedInit(ctx context.Context, mod api.Module, in snap.Inputs) {
 	rb := m.ruby()
+	g := guestABI{ctx: ctx, mod: mod}
 	for _, name := range in.Learned {
-		err := rubyEval(ctx, mod, rb, "require "+rubyHex(name)+"\n")
+		err := g.rubyEval(rb, "require "+rubyHex(name)+"\n")
 		if err != nil && in.LearnFailed != nil {
 			in.LearnFailed(name)
 		}

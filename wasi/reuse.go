@@ -131,9 +131,6 @@ func (p *Program) setupReuse(c Config) {
 	case !c.Reuse && !reuseForTests:
 		p.reuseReason = "turned off"
 		return
-	case p.ruby != nil:
-		p.reuseReason = "the Ruby interpreter's run is not reset"
-		return
 	case p.module.reuseBlock != nil:
 		p.reuseReason = p.module.reuseBlock.Error()
 		return

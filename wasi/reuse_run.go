@@ -175,6 +175,9 @@ func (p *Program) runWarm(ctx context.Context, c *Call, st *callState) error {
 				return err
 			}
 		}
+		if p.ruby != nil {
+			return p.runRuby(guestABI{ctx: ctx, mod: inst.mod, fns: inst.fn}, c.Args)
+		}
 		return inst.call(ctx, p.entry)
 	})
 	disarmed := stop()

@@ -140,23 +140,28 @@ func rubyStub(module, name string) api.GoModuleFunc {
 // runRuby drives an initialized Ruby instance: args are the command line
 // as a command-style interpreter gets it (argv[0], the script, its
 // arguments).
-func (p *Program) runRuby(ctx context.Context, mod api.Module, args []string) error {
+//
+// The same code runs in a fresh instance and in a reused one (reuse.go):
+// everything a request's Ruby code can change (globals, ENV, $stdout, the
+// generator, the working directory, the loaded features) lives in the
+// instance's memory and globals, which the reset puts back, or in its
+// open files, which end the reuse unless closed.
+func (p *Program) runRuby(g guestABI, args []string) error {
 	if len(args) < 2 {
 		return errors.New("ruby: no script in argv[1]")
 	}
 	if p.snap != nil {
 		// ruby-init ran in the snapshot (rubysnap.go).
 		var env []string
-		if e, ok := ctx.Value(environKey{}).(*environ); ok {
+		if e, ok := g.ctx.Value(environKey{}).(*environ); ok {
 			env = e.vars
 		}
-		if err := rubyEval(ctx, mod, p.ruby, rubyLearnPrelude(ctx)+rubyPrelude(args[1:], env)+rubyBootstrap); err != nil {
+		if err := g.rubyEval(p.ruby, rubyLearnPrelude(g.ctx)+rubyPrelude(args[1:], env)+rubyBootstrap); err != nil {
 			return err
 		}
-		p.rubyLearnReport(ctx, mod) // learnreport.go
+		p.rubyLearnReport(g) // learnreport.go
 		return nil
 	}
-	g := guestABI{ctx: ctx, mod: mod}
 	line := append([]string{"ruby"}, rubyArgs...)
 	line = append(line, "-e_=0", "--")
 	line = append(line, args[1:]...)
@@ -164,21 +169,32 @@ func (p *Program) runRuby(ctx context.Context, mod api.Module, args []string) er
 	if err != nil {
 		return err
 	}
-	if _, err := mod.ExportedFunction(p.ruby.init).Call(ctx, uint64(list), uint64(len(line))); err != nil {
+	if _, err := g.fn(p.ruby.init).Call(g.ctx, uint64(list), uint64(len(line))); err != nil {
 		return err
 	}
-	return rubyEval(ctx, mod, p.ruby, rubyBootstrap)
+	return g.rubyEval(p.ruby, rubyBootstrap)
 }
 
 // guestABI writes canonical-ABI values into a guest's memory, allocating
-// with its cabi_realloc export.
+// with its cabi_realloc export, and calls its exports.
 type guestABI struct {
 	ctx context.Context
 	mod api.Module
+	// fns, when not nil, finds the exports: a reused instance keeps them
+	// (warmcall.go); else each is looked up anew.
+	fns func(string) api.Function
+}
+
+// fn returns the export name, which the Ruby ABI check found.
+func (g guestABI) fn(name string) api.Function {
+	if g.fns != nil {
+		return g.fns(name)
+	}
+	return g.mod.ExportedFunction(name)
 }
 
 func (g guestABI) alloc(align, size uint32) (uint32, error) {
-	res, err := g.mod.ExportedFunction("cabi_realloc").Call(g.ctx, 0, 0, uint64(align), uint64(size))
+	res, err := g.fn("cabi_realloc").Call(g.ctx, 0, 0, uint64(align), uint64(size))
 	if err != nil {
 		return 0, fmt.Errorf("cabi_realloc: %w", err)
 	}

@@ -48,13 +48,52 @@ func (m *Module) rubyInit(ctx context.Context, mod api.Module, preload []string)
 	if err != nil {
 		return err
 	}
-	if _, err := mod.ExportedFunction(rb.init).Call(ctx, uint64(list), uint64(len(line))); err != nil {
+	if _, err := g.fn(rb.init).Call(ctx, uint64(list), uint64(len(line))); err != nil {
 		return fmt.Errorf("ruby-init: %w", err)
 	}
 	for _, name := range preload {
-		if err := rubyEval(ctx, mod, rb, "require "+rubyHex(name)+"\n"); err != nil {
+		if err := g.rubyEval(rb, "require "+rubyHex(name)+"\n"); err != nil {
 			return fmt.Errorf("preload %q: %w", name, err)
 		}
+	}
+	return nil
+}
+
+// rubyHeadroom is the free memory a Ruby snapshot's allocator holds for
+// its requests. A snapshot is taken with the heap as full as the init left
+// it, so the first allocations of nearly every request grew the memory
+// (by 128 KiB for a CGI script using cgi): a reused instance whose memory
+// grew cannot be reset (wazero cannot shrink a memory) and was thrown away
+// after every request. Pages never written cost nothing in the image.
+const rubyHeadroom = 8 << 20
+
+// rubyReserve ends a Ruby snapshot's init by growing the allocator's free
+// memory by up to rubyHeadroom, within limit (the memory's bound, less
+// what the init uses and a mebibyte for the requests' own growth): one
+// allocation through cabi_realloc (malloc), shrunk back by realloc to one
+// byte, which gives the rest to malloc's free space. wasi-libc's malloc
+// never hands memory back (WebAssembly memories do not shrink), so the
+// space stays in the image, zero and untouched.
+func (m *Module) rubyReserve(ctx context.Context, mod api.Module, limit uint64) error {
+	mem := mod.Memory()
+	if mem == nil {
+		return nil
+	}
+	size := uint64(mem.Size())
+	n := uint64(rubyHeadroom)
+	if size+n+(1<<20) > limit {
+		if size+(2<<20) > limit {
+			return nil
+		}
+		n = limit - size - (1 << 20)
+	}
+	g := guestABI{ctx: ctx, mod: mod}
+	ptr, err := g.alloc(16, uint32(n))
+	if err != nil {
+		return err
+	}
+	if _, err := g.fn("cabi_realloc").Call(ctx, uint64(ptr), n, 16, 1); err != nil {
+		return fmt.Errorf("cabi_realloc: %w", err)
 	}
 	return nil
 }
@@ -63,16 +102,16 @@ func (m *Module) rubyInit(ctx context.Context, mod api.Module, preload []string)
 var errRubyException = errors.New("ruby: uncaught exception")
 
 // rubyEval evaluates code; an exception that escaped it is an error.
-func rubyEval(ctx context.Context, mod api.Module, rb *rubyExports, code string) error {
-	g := guestABI{ctx: ctx, mod: mod}
+func (g guestABI) rubyEval(rb *rubyExports, code string) error {
 	ptr, n, err := g.cString(code)
 	if err != nil {
 		return err
 	}
-	res, err := mod.ExportedFunction(rb.eval).Call(ctx, uint64(ptr), uint64(n))
+	res, err := g.fn(rb.eval).Call(g.ctx, uint64(ptr), uint64(n))
 	if err != nil {
 		return err
 	}
+	mod := g.mod
 	// The result is a pointer to (handle, state): a non-zero state is an
 	// exception.
 	state, ok := mod.Memory().ReadUint32Le(uint32(res[0]) + 4)

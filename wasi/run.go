@@ -149,7 +149,7 @@ func (p *Program) run(ctx context.Context, c *Call) error {
 			}
 		}
 		if p.ruby != nil {
-			return p.runRuby(ctx, mod, c.Args)
+			return p.runRuby(guestABI{ctx: ctx, mod: mod}, c.Args)
 		}
 		return call(ctx, mod, p.entry)
 	}))

@@ -100,7 +100,8 @@ func (m *Module) snapshot(limit uint64, in snap.Inputs, c Config) (*snapshot, er
 func snapshotKey(mod [sha256.Size]byte, ruby, driver bool, in snap.Inputs) string {
 	init := "_initialize"
 	if ruby {
-		init += "\nruby-init " + strconv.Quote(strings.Join(rubyInitLine(), "\x00")) + "\n" + in.Key()
+		init += "\nruby-init " + strconv.Quote(strings.Join(rubyInitLine(), "\x00")) + "\n" + in.Key() +
+			"\nheadroom " + strconv.Itoa(rubyHeadroom) // rubysnap.go
 	} else if driver || len(in.Args) > 0 || len(in.Env) > 0 || len(in.Dirs) > 0 {
 		// A driver's, even with no inputs: not the snapshot of its
 		// _initialize alone (what an older wasigate took of the same

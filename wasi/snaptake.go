@@ -180,6 +180,9 @@ func (m *Module) runInit(scratch wazero.CompiledModule, globals int, limit uint6
 			return nil, nil, initTimes{}, fmt.Errorf("%w: %w: %w%s", ErrNoSnapshot, ErrInitFailed, err, stderr.Suffix())
 		}
 		m.rubyLearnedInit(ctx, mod, in) // learnreport.go
+		if err := m.rubyReserve(ctx, mod, limit); err != nil {
+			return nil, nil, initTimes{}, fmt.Errorf("%w: %w: %w%s", ErrNoSnapshot, ErrInitFailed, err, stderr.Suffix())
+		}
 	} else if m.isDriver() {
 		if err := runDriverInit(ctx, mod); err != nil {
 			return nil, nil, initTimes{}, fmt.Errorf("%w: %w: %w%s", ErrNoSnapshot, ErrInitFailed, err, stderr.Suffix())

@@ -16,16 +16,26 @@ import (
 // time, as the instance is; the stack holds nothing the guest can read
 // (WebAssembly locals start at zero).
 func (inst *warmInstance) call(ctx context.Context, name string) error {
+	fn := inst.fn(name)
+	if fn == nil {
+		return fmt.Errorf("no exported function %q", name)
+	}
+	_, err := fn.Call(ctx)
+	return err
+}
+
+// fn returns the instance's export name, kept; nil when there is none.
+// The Ruby interpreter calls its exports through it (ruby.go).
+func (inst *warmInstance) fn(name string) api.Function {
 	fn := inst.fns[name]
 	if fn == nil {
 		if fn = inst.mod.ExportedFunction(name); fn == nil {
-			return fmt.Errorf("no exported function %q", name)
+			return nil
 		}
 		if inst.fns == nil {
 			inst.fns = map[string]api.Function{}
 		}
 		inst.fns[name] = fn
 	}
-	_, err := fn.Call(ctx)
-	return err
+	return fn
 }

@@ -26,8 +26,8 @@ import (
 // python3 through net/http/cgi. The rounds interleave the three so that a
 // shared machine's changing load falls on all of them alike: the ratios of
 // one run are what to read. Ruby's hello.rb (require "cgi") is served with
-// learning, with preload = ["cgi"], and by booting ruby.wasm for each request
-// (snapshot = false).
+// learning, with preload = ["cgi"], and by booting ruby.wasm in a new
+// instance for each request (snapshot = false, reuse = false).
 //
 //	go test -run '^$' -bench BenchmarkLearnedPreload -benchtime 20x -timeout 30m ./router/e2e/
 const learnWarmup = 50
@@ -155,7 +155,9 @@ func BenchmarkLearnedPreload(b *testing.B) {
 			tb := onParent{lb, b}
 			rb[0], logs = learnBenchSite(tb, scripts, data, "", "", fresh)
 			rb[1], _ = learnBenchSite(tb, scripts, data, "", `preload = ["cgi"]`, "")
-			rb[2], _ = learnBenchSite(tb, scripts, data, "", "snapshot = false", "")
+			// Booting is a new instance per request that runs ruby-init:
+			// no snapshot and no instance kept from an earlier request.
+			rb[2], _ = learnBenchSite(tb, scripts, data, "", "snapshot = false\n\n[defaults]\nreuse = false", "")
 			for i := range rb {
 				rb[i] += "/s/hello.rb"
 			}
