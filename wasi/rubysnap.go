@@ -181,7 +181,24 @@ func (m *Module) keyedSnapshot(limit uint64, in snap.Inputs, c Config) (*snapsho
 		m.snap.keyed[in.Key()] = r
 	}
 	m.snap.keyedMu.Unlock()
-	r.once.Do(func() { r.snap, r.src, r.err = m.firstSnapshot(limit, in, c) })
+	r.once.Do(func() {
+		r.snap, r.src, r.err = m.firstSnapshot(limit, in, c)
+		if r.src == nil {
+			return
+		}
+		// r.snap follows the retakes: closeSnapshot closes it as the
+		// current one, and the source closes only the replaced ones. Left
+		// on the first, that one was closed twice (its shared compiled
+		// module with it, under the other modules running it) and the
+		// current one never.
+		r.src.mu.Lock()
+		r.src.swapped = func(n *snapshot) {
+			m.snap.keyedMu.Lock()
+			r.snap = n
+			m.snap.keyedMu.Unlock()
+		}
+		r.src.mu.Unlock()
+	})
 	m.snap.keyedMu.Lock() // a retake replaces snap
 	defer m.snap.keyedMu.Unlock()
 	return r.snap, r.err
