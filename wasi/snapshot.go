@@ -15,6 +15,7 @@ import (
 	"github.com/tetratelabs/wazero"
 
 	"github.com/wasigate/wasigate/host/seam"
+	"github.com/wasigate/wasigate/wasi/internal/guestfs"
 	"github.com/wasigate/wasigate/wasi/internal/snap"
 )
 
@@ -47,6 +48,9 @@ type snapshot struct {
 	info     seam.Snapshot
 	taken    time.Time  // when its init ran (snapage.go)
 	deps     []snap.Dep // what its init read on its read-only volumes (snapedit.go)
+	// remounts: the watched folders its init saw opened again after a
+	// swap, which its programs mount in place of their own (snapswap.go).
+	remounts map[string]guestfs.Mount
 }
 
 // moduleSnapshot is the once-per-module snapshot state of a Module.

@@ -36,7 +36,6 @@ func TestPythonEditNewModuleImported(t *testing.T) {
 // sees the new helper, and later requests take no more inits.
 func TestPythonEditFolderSwapped(t *testing.T) {
 	needPython(t)
-	t.Skip("known gap, documented (wasi/README.md, samples/python/README.md: replace files, not the folder, or reload): the route's scripts folder, its interpreter program's volumes and its snapshot's init inputs keep the folder opened when the site was built; a folder renamed into place is seen at the next reload")
 	for _, keepOld := range []bool{true, false} {
 		t.Run(fmt.Sprintf("keep old %v", keepOld), func(t *testing.T) {
 			dir := t.TempDir()
