@@ -25,7 +25,8 @@ print("django %s" % django.get_version())
 `
 
 // restartPythonSite is one Python interpreter, its snapshot stored in the
-// cache by the warm-up, and one scripts route on dir.
+// cache by the warm-up, and one scripts route on dir. Debian's pytz, which
+// Django imports, reads the time zone database at import.
 func restartPythonSite(repo, dir string) string {
 	d := pythonDist(repo)
 	list := `"` + strings.Join(restartPreload, `", "`) + `"`
@@ -33,14 +34,14 @@ func restartPythonSite(repo, dir string) string {
 [[interpreter]]
 ext = ".py"
 module = %q
-volumes = { "/usr/local/lib/python3.11" = %q, "/usr/local/lib/python3.11/dist-packages" = %q }
+volumes = { "/usr/local/lib/python3.11" = %q, "/usr/local/lib/python3.11/dist-packages" = %q, "/usr/share/zoneinfo" = %q }
 env = { PYTHONDONTWRITEBYTECODE = "1" }
 preload = [%s]
 
 [[route]]
 path = "/s/*"
 scripts = %q
-`, filepath.Join(d, "python.wasm"), filepath.Join(d, "lib", "python3.11"), filepath.Join(d, "site-packages"), list, dir)
+`, filepath.Join(d, "python.wasm"), filepath.Join(d, "lib", "python3.11"), filepath.Join(d, "site-packages"), filepath.Join(d, "zoneinfo"), list, dir)
 }
 
 // restartPython is the second half of -restart: a site with one Python
