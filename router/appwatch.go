@@ -132,7 +132,7 @@ func (a *appWatch) close() {
 func (s *scriptsHandler) walkSig(enter func(p string, dir bool)) (string, error) {
 	h := fnv.New64a()
 	n := 0
-	err := fs.WalkDir(s.root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+	err := fs.WalkDir(s.root.get().FS(), ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return nil // a file removed during the walk: its absence is the signature
 		}

@@ -27,7 +27,7 @@ func appFolder(tb testing.TB, n int) *scriptsHandler {
 			tb.Fatal(err)
 		}
 	}
-	root, err := os.OpenRoot(dir)
+	root, err := openScriptsRoot(dir)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -37,6 +37,9 @@ type Config struct {
 	// Warnings are things worth telling the operator that are not errors,
 	// such as WAGI keys wasigate ignores.
 	Warnings []string `toml:"-"`
+	// zeroServer: the [server] duration keys the file wrote as zero
+	// (config_zero.go), refused by Validate.
+	zeroServer []string
 }
 
 // Limits bound what one route's guests may use. Zero means "inherit":

@@ -70,6 +70,7 @@ func parseNative(data []byte, path string) (*Config, error) {
 	for i := range cfg.Routes {
 		cfg.Routes[i].Index = i + 1
 	}
+	cfg.zeroServer = zeroDurations(md, cfg.Server)
 	cfg.indexTenants()
 	return cfg, nil
 }

@@ -50,6 +50,9 @@ func (c *Config) Validate() error {
 	if a := c.Server.SnapshotMaxAge; a != 0 && a < Duration(time.Second) {
 		bad("[server]: snapshot_max_age %s: want at least 1s (each retake runs the interpreter's init again)", time.Duration(a))
 	}
+	for _, k := range c.zeroServer {
+		bad("[server]: %s", zeroProblem(k, serverDefault(k)))
+	}
 	if c.Server.ReuseIdle < 0 {
 		bad("[server]: reuse_idle must be positive (the default is 30s; reuse = false keeps no instance)")
 	}

@@ -60,6 +60,9 @@ func logRetakes(rc *seam.RunConfig, log zerolog.Logger, ext string, in *interpre
 		e := log.Info()
 		msg := "interpreter snapshot retaken"
 		switch {
+		case ev.Err != nil && len(ev.Reasons) == 0:
+			// No retake: the learned list kept in the cache was refused.
+			e, msg = log.Warn().Err(ev.Err), "interpreter's kept learned preloads refused"
 		case ev.Err != nil && len(ev.Edited) > 0:
 			// Its requests answer 500 until the next edit.
 			e, msg = log.Error().Err(ev.Err), "interpreter snapshot retake after an edit failed"

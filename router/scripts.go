@@ -29,9 +29,9 @@ const ScriptsGuestDir = "/cgi-bin"
 // (cmd/wasigate/DECISIONS.md#scripts-are-built-on-first-use-and-rebuilt-when-they-change).
 type scriptsHandler struct {
 	rt      *Route
-	dir     string   // the scripts folder, symlinks resolved
-	root    *os.Root // dir, for what is served from it as files
-	prefix  string   // the route's path without /*
+	dir     string       // the scripts folder, symlinks resolved
+	root    *scriptsRoot // dir, for what is served from it as files
+	prefix  string       // the route's path without /*
 	interps map[string]*interpreter
 	log     zerolog.Logger
 	tmpl    host.Handler // limits, env, volumes; Runner and Root set per request
@@ -82,7 +82,7 @@ func newScriptsHandler(cfg *Config, rt *Route, sc *scope, srv Server, redirect h
 	if err != nil {
 		return nil, err
 	}
-	root, err := os.OpenRoot(dir)
+	root, err := openScriptsRoot(dir)
 	if err != nil {
 		return nil, fmt.Errorf("scripts: %w", err)
 	}

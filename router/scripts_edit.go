@@ -49,6 +49,8 @@ func (s *scriptsHandler) editedNames(e editedInit) string {
 	for _, f := range e.EditedFiles() {
 		if rel, ok := strings.CutPrefix(f, ScriptsGuestDir+"/"); ok {
 			f = path.Join(s.rt.Scripts, rel)
+		} else if f == ScriptsGuestDir { // the folder, renamed over
+			f = s.rt.Scripts
 		}
 		names = append(names, f)
 	}

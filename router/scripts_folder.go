@@ -181,7 +181,7 @@ func (s *scriptsHandler) serveStatic(w http.ResponseWriter, r *http.Request, rel
 	if ref != nil || target == "" {
 		return false, ref
 	}
-	f, err := openRegular(s.root, target)
+	f, err := openRegular(s.root.get(), target)
 	if errors.Is(err, errSpecialFile) {
 		return false, &refusal{host.ReasonSpecial, err}
 	}

@@ -3,8 +3,6 @@ package wasi
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -13,6 +11,7 @@ import (
 
 	"github.com/wasigate/wasigate/host/seam"
 	"github.com/wasigate/wasigate/wasi/internal/snap"
+	"github.com/wasigate/wasigate/wasi/seal"
 )
 
 // Learned preloads. An interpreter with no preload list learns one: each
@@ -70,6 +69,8 @@ type learner struct {
 	src   *snapSrc
 	ruby  bool
 	file  string // where the list is kept; "" without a cache folder
+	key   *seal.Key
+	bad   error // the kept list was refused (learnkeep.go): told once
 	roots []string
 	max   int
 
@@ -102,6 +103,9 @@ func (m *Module) firstSnapshot(limit uint64, in snap.Inputs, c Config) (*snapsho
 	src := newSnapSrc(m, limit, in, s)
 	if l != nil {
 		l.src, src.learn = src, l
+		if l.bad != nil {
+			src.log(c.Retaken, seam.RetakeEvent{Module: m.Name, Err: l.bad})
+		}
 	}
 	if !in.App {
 		src.setWatch(c.WatchInit)
@@ -131,7 +135,8 @@ func (m *Module) newLearner(in snap.Inputs, c Config) *learner {
 	if dir := m.engine.cacheDir; dir != "" {
 		sum := sha256.Sum256([]byte("wasigate learned preloads v1\nmodule " + hex.EncodeToString(m.code.hash[:]) + "\n" + in.Key()))
 		l.file = filepath.Join(dir, "learned", hex.EncodeToString(sum[:])+".json")
-		l.names = readLearned(l.file, l.max, ruby)
+		l.key = m.engine.sealed.key
+		l.names, l.bad = loadLearned(l.key, l.file, l.max, ruby)
 		for _, n := range l.names {
 			l.known[n] = true
 		}
@@ -240,7 +245,7 @@ func (l *learner) commit(list, added, dropped []string) ([]string, int, error) {
 	if file == "" {
 		return added, len(list), nil
 	}
-	return added, len(list), writeLearned(file, list)
+	return added, len(list), writeLearned(l.key, file, list)
 }
 
 // stop ends the learning of a closed source.
@@ -251,46 +256,6 @@ func (l *learner) stop() {
 	if l.timer != nil {
 		l.timer.Stop()
 	}
-}
-
-// learnedFile is the list as kept in the cache folder.
-type learnedFile struct {
-	Names []string `json:"names"`
-}
-
-// readLearned reads a kept list; a missing or corrupt file, or a name
-// that is not one, is ignored.
-func readLearned(file string, max int, ruby bool) []string {
-	b, err := os.ReadFile(file)
-	if err != nil || len(b) > 1<<20 {
-		return nil
-	}
-	var f learnedFile
-	if json.Unmarshal(b, &f) != nil {
-		return nil
-	}
-	var names []string
-	seen := map[string]bool{}
-	for _, n := range f.Names {
-		if len(names) < max && !seen[n] && validLearnName(n, ruby) {
-			seen[n] = true
-			names = append(names, n)
-		}
-	}
-	return names
-}
-
-// writeLearned keeps the list, replacing the file whole.
-func writeLearned(file string, names []string) error {
-	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
-		return err
-	}
-	b, _ := json.Marshal(learnedFile{Names: names})
-	tmp := file + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, file)
 }
 
 // learnFailures collects the learned names a retake's init could not

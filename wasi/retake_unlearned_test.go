@@ -97,7 +97,7 @@ func TestRetakeWithoutLearned(t *testing.T) {
 	if file == "" {
 		t.Fatal("no file for the learned list with a cache folder")
 	}
-	if err := writeLearned(file, []string{"json"}); err != nil {
+	if err := writeLearned(e1.sealed.key, file, []string{"json"}); err != nil {
 		t.Fatal(err)
 	}
 	e1.Close(context.Background())

@@ -126,6 +126,7 @@ func (f *freshness) switchTo(p *Program) {
 	q := new(Program)
 	*q = *p
 	q.fresh, q.warm, q.reuseReason = nil, nil, ""
+	q.mounts = withRemounts(p.mounts, s.remounts)
 	q.own = false // the source closes the snapshots
 	ok := s.image.Size() <= p.pool.Limit()
 	if ok {

@@ -99,14 +99,19 @@ func (s *snapSrc) setWatch(dirs []string) {
 		if d.FS == nil || !slices.Contains(dirs, d.Guest) {
 			continue
 		}
-		root, err := s.e.roots.Open(d.Host)
+		st, err := os.Stat(d.Host)
 		if err != nil {
 			continue // gone: its files look absent to the init too
 		}
+		root, err := s.e.roots.Open(d.Host)
+		if err != nil {
+			continue
+		}
 		if s.watchRoots == nil {
-			s.watchRoots = map[string]*os.Root{}
+			s.watchRoots, s.watchDirs = map[string]*os.Root{}, map[string]watchDir{}
 		}
 		s.watchRoots[d.Guest] = root
+		s.watchDirs[d.Guest] = watchDir{host: d.Host, info: st}
 		s.watch = append(s.watch, d.Guest)
 	}
 	s.curWatch = s.watchList(s.cur.deps)
@@ -138,8 +143,12 @@ func now(files []watchFile) []watchFile {
 // run's Config.Retaken and Config.BuildSlots.
 func (s *snapSrc) refresh(ctx context.Context, hook func(seam.RetakeEvent), slots chan struct{}) error {
 	for {
+		if len(s.watch) == 0 {
+			return nil
+		}
+		swapped := s.followSwaps()
 		s.mu.Lock()
-		if len(s.watch) == 0 || s.closed {
+		if s.closed {
 			s.mu.Unlock()
 			return nil
 		}
@@ -150,7 +159,13 @@ func (s *snapSrc) refresh(ctx context.Context, hook func(seam.RetakeEvent), slot
 			if fail != nil {
 				files = fail.files
 			}
-			if edited = changed(files); len(edited) == 0 {
+			edited = changed(files)
+			for _, g := range swapped {
+				if !slices.Contains(edited, g) {
+					edited = append(edited, g)
+				}
+			}
+			if len(edited) == 0 {
 				if fail == nil {
 					return nil
 				}
@@ -239,8 +254,10 @@ func (s *snapSrc) retakeEdited(fl *editFlight, edited []string, before []watchFi
 		deps []snap.Dep
 		err  = errEngineClosing // closed while it waited for the slot
 	)
+	s.mu.Lock()
+	in, re, swap := s.base, s.remounts, s.swapGen
+	s.mu.Unlock()
 	if release, ok := s.editSlot(slots); ok {
-		in := s.base
 		if l := s.learn; l != nil {
 			in = withLearned(in, l.current(), s.m.ruby() == nil)
 			in.LearnFailed = func(string) {} // dropped from this one; the learner keeps it
@@ -272,7 +289,7 @@ func (s *snapSrc) retakeEdited(fl *editFlight, edited []string, before []watchFi
 		n.close(context.Background(), s.e)
 		return
 	}
-	old, drop := s.install(n)
+	old, drop := s.install(n, re, swap)
 	s.mu.Unlock()
 	close(fl.done)
 	if drop {

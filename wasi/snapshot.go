@@ -15,6 +15,7 @@ import (
 	"github.com/tetratelabs/wazero"
 
 	"github.com/wasigate/wasigate/host/seam"
+	"github.com/wasigate/wasigate/wasi/internal/guestfs"
 	"github.com/wasigate/wasigate/wasi/internal/snap"
 )
 
@@ -51,6 +52,9 @@ type snapshot struct {
 	// (sharedcode.go), held through it, and each instance is given start.
 	shared *codeEntry
 	start  *instanceStart
+	// remounts: the watched folders its init saw opened again after a
+	// swap, which its programs mount in place of their own (snapswap.go).
+	remounts map[string]guestfs.Mount
 }
 
 // moduleSnapshot is the once-per-module snapshot state of a Module.

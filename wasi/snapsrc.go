@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wasigate/wasigate/host/seam"
+	"github.com/wasigate/wasigate/wasi/internal/guestfs"
 	"github.com/wasigate/wasigate/wasi/internal/snap"
 )
 
@@ -75,6 +76,14 @@ type snapSrc struct {
 	editFail   *editFailure        // the last retake failed
 	editGen    int                 // retakes for edits ended
 	editEnded  time.Time           // when the last one ended
+
+	// Watched folders renamed over (snapswap.go): what was opened of each,
+	// the folders opened again, by guest path, those not yet in a
+	// snapshot, and how many times one was opened again.
+	watchDirs   map[string]watchDir
+	remounts    map[string]guestfs.Mount
+	swapPending []string
+	swapGen     int
 }
 
 func newSnapSrc(m *Module, limit uint64, base snap.Inputs, cur *snapshot) *snapSrc {
@@ -159,7 +168,10 @@ func (s *snapSrc) retake(aged bool) {
 		s.mu.Unlock()
 		return
 	}
-	in, ev := s.base, seam.RetakeEvent{Module: s.m.Name}
+	s.mu.Lock()
+	in, re, gen := s.base, s.remounts, s.swapGen
+	s.mu.Unlock()
+	ev := seam.RetakeEvent{Module: s.m.Name}
 	if aged {
 		in.Fresh = true
 		ev.Reasons = append(ev.Reasons, seam.RetakeAge)
@@ -217,7 +229,7 @@ func (s *snapSrc) retake(aged bool) {
 		n.close(context.Background(), s.e)
 		return
 	}
-	old, drop := s.install(n)
+	old, drop := s.install(n, re, gen)
 	s.mu.Unlock()
 	if drop {
 		old.close(context.Background(), s.e)
@@ -238,10 +250,15 @@ func (s *snapSrc) retake(aged bool) {
 	s.log(hook, ev)
 }
 
-// install makes n the current snapshot and says whether the old one,
-// which nothing holds, is to be closed; s.mu is held.
-func (s *snapSrc) install(n *snapshot) (old *snapshot, drop bool) {
+// install makes n, whose init saw the watched folders of re as opened
+// again swap times (snapswap.go), the current snapshot and says whether
+// the old one, which nothing holds, is to be closed; s.mu is held.
+func (s *snapSrc) install(n *snapshot, re map[string]guestfs.Mount, swap int) (old *snapshot, drop bool) {
 	old = s.cur
+	n.remounts = re
+	if swap == s.swapGen {
+		s.swapPending = nil
+	}
 	s.cur, s.failed = n, time.Time{}
 	s.curWatch, s.editFail = s.watchList(n.deps), nil
 	if s.swapped != nil {

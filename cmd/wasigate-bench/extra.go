@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -156,42 +154,18 @@ func restart(ctx context.Context, repo string, o options, w io.Writer) (bool, er
 	}
 	fmt.Fprintf(w, "  warm-up took %s\n", time.Since(start).Round(time.Millisecond))
 
-	self, err := os.Executable()
+	times, err := timeChildren(ctx, o.rounds, "-restart-child", config, "-cache", o.cacheDir)
 	if err != nil {
 		return false, err
 	}
-	var times []float64
-	for range o.rounds {
-		cmd := exec.CommandContext(ctx, self, "-restart-child", config, "-cache", o.cacheDir)
-		cmd.Stderr = os.Stderr
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			return false, err
-		}
-		start := time.Now()
-		if err := cmd.Start(); err != nil {
-			return false, err
-		}
-		sc := bufio.NewScanner(out)
-		var ready time.Duration
-		var lines []string
-		for sc.Scan() {
-			if sc.Text() == "ready" {
-				ready = time.Since(start)
-			}
-			lines = append(lines, sc.Text())
-		}
-		if err := cmd.Wait(); err != nil {
-			return false, fmt.Errorf("restarted server: %w: %s", err, strings.Join(lines, "\n"))
-		}
-		if ready == 0 || lines[len(lines)-1] != "ok" {
-			return false, fmt.Errorf("restarted server: %s", strings.Join(lines, "\n"))
-		}
-		times = append(times, ready.Seconds())
-	}
 	t := medianOf(times)
 	fmt.Fprintf(w, "  exec to ready, %d rounds: %v s\n\n", o.rounds, times)
-	return printGoals(w, []goal{{fmt.Sprintf("5. restart, %d Go guests ready (s)", restartGuests), t, "< 2", t < 2}}), nil
+	goals := []goal{{fmt.Sprintf("5. restart, %d Go guests ready (s)", restartGuests), t, "< 2", t < 2}}
+	py, err := restartPython(ctx, repo, o, w)
+	if err != nil {
+		return false, err
+	}
+	return printGoals(w, append(goals, py...)), nil
 }
 
 // restartChild is the restarted server: it builds the site from the warm

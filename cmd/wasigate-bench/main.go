@@ -7,7 +7,7 @@
 // sides of a ratio ran under the same load from the rest of the machine).
 //
 //	go run ./cmd/wasigate-bench                  # throughput table, ~1-2 minutes
-//	go run ./cmd/wasigate-bench -restart         # 50 Go guests ready after a restart
+//	go run ./cmd/wasigate-bench -restart         # 50 Go guests, and Python with Django preloaded, ready after a restart
 //	go run ./cmd/wasigate-bench -routes          # 10,000 routes against 1
 //	go run ./cmd/wasigate-bench -rss             # RSS with 1,000 Go guests in flight
 //	go run ./cmd/wasigate-bench -python          # Python samples against native python3 CGI
@@ -77,7 +77,7 @@ func doMain(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds; each loads every target once")
 	fs.StringVar(&o.cacheDir, "cache", filepath.Join(os.TempDir(), "wasigate-bench"), "build and compilation cache `folder`, kept between runs")
 	fs.BoolVar(&noThroughput, "no-throughput", false, "skip the throughput table")
-	fs.BoolVar(&o.restart, "restart", false, "time a restart with a warm cache: 50 distinct Go guests ready")
+	fs.BoolVar(&o.restart, "restart", false, "time a restart with a warm cache: 50 distinct Go guests ready, then one Python interpreter with Django preloaded")
 	fs.BoolVar(&o.routes, "routes", false, "compare 10,000 routes with 1")
 	fs.BoolVar(&o.rss, "rss", false, "RSS with -rss-n Go guests in flight")
 	fs.IntVar(&o.rssN, "rss-n", 1000, "in-flight guests for -rss")
@@ -95,6 +95,8 @@ func doMain(args []string, stdout, stderr io.Writer) int {
 	var cpuprofile string
 	fs.StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of this process to `file`")
 	fs.StringVar(&child, "restart-child", "", "internal: the restarted server of -restart, on this config")
+	var pyChild string
+	fs.StringVar(&pyChild, "restart-python-child", "", "internal: the restarted Python server of -restart, on this config")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -123,6 +125,13 @@ func doMain(args []string, stdout, stderr io.Writer) int {
 	ctx := context.Background()
 	if child != "" {
 		if err := restartChild(ctx, child, o.cacheDir, stdout); err != nil {
+			fmt.Fprintln(stderr, "wasigate-bench:", err)
+			return 1
+		}
+		return 0
+	}
+	if pyChild != "" {
+		if err := restartPythonChild(ctx, pyChild, o.cacheDir, stdout); err != nil {
 			fmt.Fprintln(stderr, "wasigate-bench:", err)
 			return 1
 		}

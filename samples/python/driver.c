@@ -121,6 +121,79 @@ static int load_wsgi(const char *spec) {
   return 0;
 }
 
+/* Edit, refresh, see (wasi/snapedit.go): the host takes the snapshot again
+ * when a file the init read in the scripts folder changes, and it knows
+ * the files from the init's path lookups, absent ones included. CPython
+ * leaves no such trace for a module it did not find: its path finder
+ * looks a name up in its listing of each folder, never by path, so a
+ * helper's "try: import local_settings" that fails looks at nothing the
+ * host could watch, and a local_settings.py written later would never be
+ * seen. While the init runs, a finder last on sys.meta_path (reached only
+ * when every other found nothing) records the names not found; when it
+ * ends, the driver looks each up by path (os.stat of NAME and NAME plus
+ * each import suffix, in each folder the import searched), which the host
+ * records as absent files. Bounded: at most absent_max names and
+ * absent_stats lookups; a module past them that appears later is seen at
+ * the next age retake or restart. The finder is removed before any
+ * request runs. */
+static const char absent_src[] =
+  "import sys\n"
+  "absent_max, absent_stats = 64, 1024\n"
+  "class Finder:\n"
+  "    seen = []\n"
+  "    @classmethod\n"
+  "    def find_spec(cls, name, path=None, target=None):\n"
+  "        if len(cls.seen) < absent_max:\n"
+  "            cls.seen.append((name, None if path is None else list(path)))\n"
+  "        return None\n"
+  "sys.meta_path.append(Finder)\n"
+  "def probe():\n"
+  "    import os\n"
+  "    from importlib.machinery import all_suffixes\n"
+  "    if Finder in sys.meta_path:\n"
+  "        sys.meta_path.remove(Finder)\n"
+  "    suffixes, n = [''] + all_suffixes(), 0\n"
+  "    for name, path in Finder.seen:\n"
+  "        tail = name.rpartition('.')[2]\n"
+  "        for d in (sys.path if path is None else path):\n"
+  "            if not isinstance(d, str) or not d.startswith('/'):\n"
+  "                continue\n"
+  "            for s in suffixes:\n"
+  "                if n >= absent_stats:\n"
+  "                    return\n"
+  "                n += 1\n"
+  "                try:\n"
+  "                    os.stat(os.path.join(d, tail + s))\n"
+  "                except (OSError, ValueError):\n"
+  "                    pass\n";
+
+/* absent_start installs the finder and returns its namespace (NULL: none,
+ * the init goes on without it); absent_end looks its names up and drops
+ * it. */
+static PyObject *absent_start(void) {
+  PyObject *g = PyDict_New();
+  if (g && PyDict_SetItemString(g, "__builtins__", PyEval_GetBuiltins()) == 0) {
+    PyObject *r = PyRun_String(absent_src, Py_file_input, g, g);
+    if (r) {
+      Py_DECREF(r);
+      return g;
+    }
+  }
+  PyErr_Clear();
+  Py_XDECREF(g);
+  return NULL;
+}
+
+static void absent_end(PyObject *g) {
+  if (!g) return;
+  PyObject *probe = PyDict_GetItemString(g, "probe");
+  PyObject *r = probe ? PyObject_CallNoArgs(probe) : NULL;
+  Py_XDECREF(r);
+  PyErr_Clear();
+  PyDict_Clear(g);
+  Py_DECREF(g);
+}
+
 /* wasi_args reads argv afresh from the host (not wasi-libc's copy taken
  * at start-up, which a snapshot would have frozen). */
 static char **wasi_args(size_t *n) {
@@ -195,6 +268,7 @@ __attribute__((export_name("wasigate_init"))) int wasigate_init(void) {
   PyConfig_Clear(&c);
   if (PyStatus_Exception(st)) Py_ExitStatusException(st);
   enter_pwd();
+  PyObject *absent = absent_start();
   const char *pre = getenv("WASIGATE_PRELOAD");
   if (pre) {
     char *list = strdup(pre);
@@ -224,6 +298,7 @@ __attribute__((export_name("wasigate_init"))) int wasigate_init(void) {
   }
   const char *wsgi = getenv("WASIGATE_WSGI");
   if (wsgi && load_wsgi(wsgi) < 0) return 3;
+  absent_end(absent);
   init_modules = PySet_New(PyImport_GetModuleDict());
   if (!init_modules) PyErr_Clear();
   initialized = 1;

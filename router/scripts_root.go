@@ -1,0 +1,65 @@
+package router
+
+import (
+	"os"
+	"sync"
+)
+
+// scriptsRoot is the os.Root of a scripts folder that follows a folder
+// renamed into its place (mv scripts old; mv new scripts), as Apache,
+// which opens paths afresh, does: each use stats the path, and a folder
+// that is no longer the one opened is opened again. The roots replaced
+// stay open until the route closes (one descriptor per swap): a request
+// may still be reading through one.
+type scriptsRoot struct {
+	dir string
+
+	mu   sync.Mutex
+	root *os.Root
+	info os.FileInfo
+	old  []*os.Root
+}
+
+func openScriptsRoot(dir string) (*scriptsRoot, error) {
+	info, err := os.Stat(dir)
+	if err != nil {
+		return nil, err
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &scriptsRoot{dir: dir, root: root, info: info}, nil
+}
+
+// get returns the root of the folder now at the path (the one opened
+// last when the path is gone or cannot be opened).
+func (r *scriptsRoot) get() *os.Root {
+	st, err := os.Stat(r.dir)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err != nil || os.SameFile(st, r.info) {
+		return r.root
+	}
+	root, err := os.OpenRoot(r.dir)
+	if err != nil {
+		return r.root
+	}
+	r.old = append(r.old, r.root)
+	r.root, r.info = root, st
+	return root
+}
+
+// Stat is os.Root.Stat in the folder now at the path.
+func (r *scriptsRoot) Stat(name string) (os.FileInfo, error) { return r.get().Stat(name) }
+
+// Close closes every root opened.
+func (r *scriptsRoot) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, o := range r.old {
+		o.Close()
+	}
+	r.old = nil
+	return r.root.Close()
+}
