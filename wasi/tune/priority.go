@@ -255,7 +255,9 @@ func (w *worker) lower() {
 		return
 	}
 	if !w.cpuRead {
-		w.cpu0, w.cpuRead = threadCPU(w.tid)-min(since, 2*w.look()), true
+		// Never count the threshold itself: look()'s floor exceeds a
+		// threshold under 200 us, whose sleeping guest would be lowered.
+		w.cpu0, w.cpuRead = threadCPU(w.tid)-min(since, 2*w.look(), w.after/2), true
 	}
 	if used := threadCPU(w.tid) - w.cpu0; used < w.after {
 		w.timer.Reset(max(w.after-used, time.Millisecond))
