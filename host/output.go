@@ -200,6 +200,11 @@ func (o *output) tick() {
 	// after this tick clears armed, under the lock, so it is not lost.
 	if !o.over.Load() {
 		o.timer.Reset(time.Until(o.deadline))
+		// stopTimer may have run between the check and the Reset: the
+		// timer must not outlive the request (nor keep it in memory).
+		if o.over.Load() {
+			o.timer.Stop()
+		}
 	}
 	o.timedFlush()
 }

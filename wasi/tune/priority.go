@@ -242,11 +242,12 @@ func (w *worker) begin() {
 //
 // The first call, look() into the run, reads the thread's CPU time and
 // counts the time since the start as used, the most the guest can have
-// used before: it may be lowered up to look() of CPU time early (a
-// twentieth of the threshold). A first call the machine delayed counts
-// at most twice look(), so that a guest that was kept waiting is not
-// taken for one that spun; a spinning one is then lowered as late as that
-// delay, as a late timer always made it.
+// used before. A first call the machine delayed counts at most twice
+// look(), so that a guest that was kept waiting is not taken for one that
+// spun; a spinning one is then lowered as late as that delay, as a late
+// timer always made it. A guest may so be lowered up to twice look() of
+// CPU time early (a tenth of the threshold: one that slept through a late
+// first look), never half the threshold or more.
 func (w *worker) lower() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -255,7 +256,9 @@ func (w *worker) lower() {
 		return
 	}
 	if !w.cpuRead {
-		w.cpu0, w.cpuRead = threadCPU(w.tid)-min(since, 2*w.look()), true
+		// Never count the threshold itself: look()'s floor exceeds a
+		// threshold under 200 us, whose sleeping guest would be lowered.
+		w.cpu0, w.cpuRead = threadCPU(w.tid)-min(since, 2*w.look(), w.after/2), true
 	}
 	if used := threadCPU(w.tid) - w.cpu0; used < w.after {
 		w.timer.Reset(max(w.after-used, time.Millisecond))
