@@ -134,6 +134,11 @@ func (p *Program) setupReuse(c Config) {
 	case p.module.reuseBlock != nil:
 		p.reuseReason = p.module.reuseBlock.Error()
 		return
+	case p.ruby != nil && p.snap == nil:
+		// ruby-init grows the memory past its size at instantiation,
+		// and a reset cannot shrink it: no instance would be kept.
+		p.reuseReason = "a Ruby instance without a snapshot grows its memory in ruby-init, which a reset cannot undo; turn the snapshot on"
+		return
 	}
 	max := c.ReuseMax
 	if max <= 0 {
