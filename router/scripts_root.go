@@ -33,16 +33,22 @@ func openScriptsRoot(dir string) (*scriptsRoot, error) {
 }
 
 // get returns the root of the folder now at the path (the one opened
-// last when the path is gone or cannot be opened).
+// last when the path is gone, cannot be opened, or is not a folder). A
+// symbolic link renamed into the path is not followed: its target was
+// never checked against cache_dir as the folder was at the start.
 func (r *scriptsRoot) get() *os.Root {
-	st, err := os.Stat(r.dir)
+	st, err := os.Lstat(r.dir)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if err != nil || os.SameFile(st, r.info) {
+	if err != nil || !st.IsDir() || os.SameFile(st, r.info) {
 		return r.root
 	}
 	root, err := os.OpenRoot(r.dir)
 	if err != nil {
+		return r.root
+	}
+	if in, err := root.Stat("."); err != nil || !os.SameFile(in, st) {
+		root.Close() // a link renamed in between the look and the open
 		return r.root
 	}
 	r.old = append(r.old, r.root)

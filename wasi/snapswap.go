@@ -28,7 +28,10 @@ import (
 //     engine closes, as for a reload.
 //
 // A folder reached through a symbolic link that is pointed elsewhere is
-// not followed: the route resolved the link when the site was built.
+// not followed: the route resolved the link when the site was built. Nor
+// is a symbolic link renamed into the folder's place: the route checked
+// the folder it resolved (outside cache_dir, not /), never the link's
+// target, so only a real folder is opened again.
 
 // watchDir is what was opened of a watched folder.
 type watchDir struct {
@@ -53,7 +56,8 @@ func (s *snapSrc) followSwaps() []string {
 		if d.info == nil {
 			continue
 		}
-		if st, err := os.Stat(d.host); err == nil && !os.SameFile(st, d.info) {
+		// Lstat: a symbolic link renamed in is not followed (see above).
+		if st, err := os.Lstat(d.host); err == nil && st.IsDir() && !os.SameFile(st, d.info) {
 			moved = append(moved, seen{g, st})
 		}
 	}
@@ -64,6 +68,9 @@ func (s *snapSrc) followSwaps() []string {
 		root, err := s.e.roots.Open(dirs[m.guest].host)
 		if err != nil {
 			continue // gone again: the next request looks again
+		}
+		if in, err := root.Stat("."); err != nil || !os.SameFile(in, m.st) {
+			continue // a link renamed in between the look and the open
 		}
 		s.mu.Lock()
 		if d := s.watchDirs[m.guest]; os.SameFile(d.info, m.st) || s.closed {
