@@ -8,16 +8,17 @@ import (
 // scriptsRoot is the os.Root of a scripts folder that follows a folder
 // renamed into its place (mv scripts old; mv new scripts), as Apache,
 // which opens paths afresh, does: each use stats the path, and a folder
-// that is no longer the one opened is opened again. The roots replaced
-// stay open until the route closes (one descriptor per swap): a request
-// may still be reading through one.
+// that is no longer the one opened is opened again. A root replaced is
+// not kept: a request still reading through one holds it, and the
+// garbage collector closes it (os.Root's finalizer) once none does, so a
+// deploy that swaps the folder every minute does not pile up one
+// descriptor, and one deleted folder held open, per swap.
 type scriptsRoot struct {
 	dir string
 
 	mu   sync.Mutex
 	root *os.Root
 	info os.FileInfo
-	old  []*os.Root
 }
 
 func openScriptsRoot(dir string) (*scriptsRoot, error) {
@@ -51,7 +52,6 @@ func (r *scriptsRoot) get() *os.Root {
 		root.Close() // a link renamed in between the look and the open
 		return r.root
 	}
-	r.old = append(r.old, r.root)
 	r.root, r.info = root, st
 	return root
 }
@@ -59,13 +59,10 @@ func (r *scriptsRoot) get() *os.Root {
 // Stat is os.Root.Stat in the folder now at the path.
 func (r *scriptsRoot) Stat(name string) (os.FileInfo, error) { return r.get().Stat(name) }
 
-// Close closes every root opened.
+// Close closes the root now in use; those replaced close when the
+// requests reading through them are done.
 func (r *scriptsRoot) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, o := range r.old {
-		o.Close()
-	}
-	r.old = nil
 	return r.root.Close()
 }
