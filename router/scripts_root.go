@@ -2,6 +2,7 @@ package router
 
 import (
 	"os"
+	"path/filepath"
 	"sync"
 )
 
@@ -35,14 +36,18 @@ func openScriptsRoot(dir string) (*scriptsRoot, error) {
 
 // get returns the root of the folder now at the path (the one opened
 // last when the path is gone, cannot be opened, or is not a folder). A
-// symbolic link renamed into the path is not followed: its target was
-// never checked against cache_dir as the folder was at the start.
+// symbolic link renamed into the path or a parent's is not followed: its
+// target was never checked against cache_dir as the folder was at the
+// start.
 func (r *scriptsRoot) get() *os.Root {
 	st, err := os.Lstat(r.dir)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err != nil || !st.IsDir() || os.SameFile(st, r.info) {
 		return r.root
+	}
+	if real, err := filepath.EvalSymlinks(r.dir); err != nil || real != filepath.Clean(r.dir) {
+		return r.root // a link renamed in place of a parent
 	}
 	root, err := os.OpenRoot(r.dir)
 	if err != nil {
