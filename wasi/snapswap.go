@@ -2,6 +2,7 @@ package wasi
 
 import (
 	"os"
+	"path/filepath"
 	"slices"
 
 	"github.com/wasigate/wasigate/wasi/internal/guestfs"
@@ -28,7 +29,11 @@ import (
 //     engine closes, as for a reload.
 //
 // A folder reached through a symbolic link that is pointed elsewhere is
-// not followed: the route resolved the link when the site was built.
+// not followed: the route resolved the link when the site was built. Nor
+// is a symbolic link renamed into the folder's place or its parent's: the
+// route checked the folder it resolved (outside cache_dir, not /), never
+// the link's target, so only a folder its path leads to through no link
+// is opened again.
 
 // watchDir is what was opened of a watched folder.
 type watchDir struct {
@@ -53,7 +58,7 @@ func (s *snapSrc) followSwaps() []string {
 		if d.info == nil {
 			continue
 		}
-		if st, err := os.Stat(d.host); err == nil && !os.SameFile(st, d.info) {
+		if st, ok := realDir(d.host); ok && !os.SameFile(st, d.info) {
 			moved = append(moved, seen{g, st})
 		}
 	}
@@ -64,6 +69,12 @@ func (s *snapSrc) followSwaps() []string {
 		root, err := s.e.roots.Open(dirs[m.guest].host)
 		if err != nil {
 			continue // gone again: the next request looks again
+		}
+		if in, err := root.Stat("."); err != nil || !os.SameFile(in, m.st) {
+			continue // a link renamed in between the look and the open
+		}
+		if _, ok := realDir(dirs[m.guest].host); !ok {
+			continue
 		}
 		s.mu.Lock()
 		if d := s.watchDirs[m.guest]; os.SameFile(d.info, m.st) || s.closed {
@@ -78,6 +89,18 @@ func (s *snapSrc) followSwaps() []string {
 		s.mu.Unlock()
 	}
 	return pending
+}
+
+// realDir returns what is at dir when it is a folder reached through no
+// symbolic link (the path resolved is the path itself): a link renamed in
+// place of the folder or of one of its parents leads where the route
+// never checked.
+func realDir(dir string) (os.FileInfo, bool) {
+	if r, err := filepath.EvalSymlinks(dir); err != nil || r != filepath.Clean(dir) {
+		return nil, false
+	}
+	st, err := os.Lstat(dir)
+	return st, err == nil && st.IsDir()
 }
 
 // remount makes the watched folder at guest the one root opens, whose
