@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	stdlog "log"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -114,6 +115,7 @@ func newSetup(ctx context.Context, configPath string, stderr io.Writer) (*setup,
 // newSetupFor creates the engine and builder for a loaded configuration.
 func newSetupFor(ctx context.Context, cfg *router.Config, stderr io.Writer) (*setup, error) {
 	log := newLogger(stderr)
+	slog.SetDefault(slog.New(zerologHandler{log: log}))
 	for _, w := range cfg.Warnings {
 		log.Warn().Msg(w)
 	}
