@@ -30,7 +30,15 @@ func (b *Builder) job(kind Kind, tool, src, outDir string) (job, error) {
 	}
 	switch kind {
 	case C:
-		j.argv = []string{tool, "--target=wasm32-wasi", "-O2", "-Wl,--strip-all", "-o", out, filepath.Base(src)}
+		// Compiled, then linked without -O: clang's driver runs Binaryen's
+		// wasm-opt after any link whose command line has -O, whenever
+		// wasm-opt is on the machine, so one step would give a module that
+		// depends on whether binaryen happens to be installed (a zero-filled
+		// array packed away, the code rewritten) and whether the sandbox
+		// shows it.
+		obj := filepath.Join(outDir, "module.o")
+		j.pre = []string{tool, "--target=wasm32-wasi", "-O2", "-c", "-o", obj, filepath.Base(src)}
+		j.argv = []string{tool, "--target=wasm32-wasi", "-Wl,--strip-all", "-o", out, obj}
 		for _, d := range []string{"/usr/include/wasm32-wasi", "/usr/lib/wasm32-wasi"} {
 			if _, err := os.Stat(d); err == nil {
 				j.ro = append(j.ro, d)

@@ -140,6 +140,7 @@ func baseArgs() []string {
 // runs it as is.
 type job struct {
 	argv []string          // argv[0] is the tool's path
+	pre  []string          // if set, run first, in the same sandbox (C's compile step)
 	env  map[string]string // the whole environment, named per toolchain
 	dir  string            // working folder (host path)
 	ro   []string          // host folders and files the tool may read

@@ -258,10 +258,23 @@ func (b *Builder) run(ctx context.Context, kind Kind, tool, src, out string) err
 	return b.keep(tmpDir, src, out, fallback)
 }
 
-// exec runs one toolchain job within the limits.
+// exec runs one toolchain job (its pre step, then its own) within the
+// limits: the timeout bounds both steps together.
 func (b *Builder) exec(ctx context.Context, kind Kind, src string, j job, lim Limits, sb Sandbox) error {
 	ctx, cancel := context.WithTimeout(ctx, lim.Timeout)
 	defer cancel()
+	if j.pre != nil {
+		pj := j
+		pj.argv, pj.pre = j.pre, nil
+		if err := b.execStep(ctx, kind, src, pj, lim, sb); err != nil {
+			return err
+		}
+	}
+	return b.execStep(ctx, kind, src, j, lim, sb)
+}
+
+// execStep runs one command of a job.
+func (b *Builder) execStep(ctx context.Context, kind Kind, src string, j job, lim Limits, sb Sandbox) error {
 	argv := sb.command(j, lim)
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir = j.dir
