@@ -364,41 +364,39 @@ static int finish(int status) {
 
 static PyObject *fs_str(const char *s) { return PyUnicode_DecodeFSDefault(s); }
 
-/* fresh_environ replaces os.environ (and with it libc's environment:
- * os.environ's clear and setitem call unsetenv and putenv) and
- * posix.environ, the bytes copy CPython took at start-up, with the
- * environment of this run: a snapshot froze the init's. */
+/* fresh_environ gives this run its environment (a snapshot froze the
+ * init's) in one pass: posix.environ, the bytes dict CPython took at
+ * start-up, is also os.environ's (and os.environb's) store, so refilling
+ * it refills them; and libc's environment becomes the array WASI gave this
+ * run, as os.environ's clear and setitem (unsetenv and putenv for each
+ * variable, and a Python-level call and an encoding round trip each) would
+ * have left it. musl's putenv copies an environ it did not allocate, so a
+ * later os.environ[k] = v still works. Words without '=' are dropped from
+ * both, as os.environ drops them. */
+extern char **environ;
 static int fresh_environ(void) {
   size_t n;
   char **env = wasi_environ(&n);
   if (!env) return -1;
-  PyObject *os = PyImport_ImportModule("os");
-  PyObject *environ = os ? PyObject_GetAttrString(os, "environ") : NULL;
   PyObject *posix = PyImport_ImportModule("posix");
   PyObject *penv = posix ? PyObject_GetAttrString(posix, "environ") : NULL;
-  if (!environ || !penv || !PyDict_Check(penv)) return -1;
-  PyObject *r = PyObject_CallMethod(environ, "clear", NULL);
-  if (!r) return -1;
-  Py_DECREF(r);
+  if (!penv || !PyDict_Check(penv)) return -1;
   PyDict_Clear(penv);
+  size_t kept = 0;
   for (size_t i = 0; i < n; i++) {
     char *eq = strchr(env[i], '=');
     if (!eq) continue;
-    PyObject *k = PyUnicode_DecodeFSDefaultAndSize(env[i], eq - env[i]);
-    PyObject *v = fs_str(eq + 1);
-    if (!k || !v || PyObject_SetItem(environ, k, v) < 0) return -1;
-    Py_DECREF(k);
-    Py_DECREF(v);
+    env[kept++] = env[i];
     PyObject *bk = PyBytes_FromStringAndSize(env[i], eq - env[i]);
     PyObject *bv = PyBytes_FromString(eq + 1);
     if (!bk || !bv || PyDict_SetItem(penv, bk, bv) < 0) return -1;
     Py_DECREF(bk);
     Py_DECREF(bv);
   }
+  env[kept] = NULL;
+  environ = env;
   Py_DECREF(penv);
   Py_DECREF(posix);
-  Py_DECREF(environ);
-  Py_DECREF(os);
   return 0;
 }
 
