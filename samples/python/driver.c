@@ -389,7 +389,9 @@ static int fresh_environ(void) {
     env[kept++] = env[i];
     PyObject *bk = PyBytes_FromStringAndSize(env[i], eq - env[i]);
     PyObject *bv = PyBytes_FromString(eq + 1);
-    if (!bk || !bv || PyDict_SetItem(penv, bk, bv) < 0) return -1;
+    /* The first of duplicate names wins, as libc's getenv and CPython's
+     * own convertenviron take it. */
+    if (!bk || !bv || !PyDict_SetDefault(penv, bk, bv)) return -1;
     Py_DECREF(bk);
     Py_DECREF(bv);
   }
